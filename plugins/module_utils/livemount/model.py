@@ -1,0 +1,206 @@
+"""The canonical model: desired entries, live mounts, path facts and plan changes.
+
+Desired and live state are both normalized into these frozen values before any
+comparison, so no decision depends on how something was spelled.
+
+Canonical vocabularies
+----------------------
+* paths: clean absolute strings (see paths.clean), escapes already decoded.
+* per-mount flags (`flags`): a frozenset drawn from MOUNT_FLAGS. Absence of an
+  atime flag means the kernel default `relatime`; `rw` is the absence of `ro`.
+* filesystem options (`fs_options`): a sorted tuple of (key, value-or-None)
+  pairs, normalized per filesystem type by options.normalize_fs_options
+  (tmpfs sizes in bytes, modes in octal without leading zeros...).
+* propagation: one of PROPAGATIONS, or None for "leave as it is".
+"""
+
+import enum
+from dataclasses import dataclass, field
+from typing import FrozenSet, Optional, Tuple
+
+# Per-mount flags livemount manages exactly (mount_setattr(2) MOUNT_ATTR_*).
+MOUNT_FLAGS = frozenset({"ro", "nosuid", "nodev", "noexec", "noatime", "strictatime", "nodiratime"})
+ATIME_FLAGS = frozenset({"noatime", "strictatime"})  # neither present = relatime
+PROPAGATIONS = ("private", "shared", "slave", "unbindable")
+
+# Entry types that are not kernel filesystem names.
+BIND = "bind"
+SYMLINK = "symlink"
+OVERLAY = "overlay"
+TMPFS = "tmpfs"
+
+FsOptions = Tuple[Tuple[str, Optional[str]], ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One desired (or recorded) entry of a profile, in canonical form.
+
+    `type` is "bind", "symlink", "overlay", "tmpfs" or any kernel filesystem name.
+    `source`: bind source path, link content for a symlink, device/label for a
+    filesystem (None for tmpfs/overlay, which use `type` as their source).
+    `index` and `options` (as written) are for messages only and never compared.
+    """
+
+    target: str
+    type: str
+    source: Optional[str] = None
+    recursive: bool = False
+    flags: FrozenSet[str] = frozenset()
+    fs_options: FsOptions = ()
+    lower: Tuple[str, ...] = ()
+    data: Tuple[str, ...] = ()
+    upper: Optional[str] = None
+    work: Optional[str] = None
+    propagation: Optional[str] = None
+    mkdir: bool = True
+    mode: int = 0o755
+    uid: int = 0
+    gid: int = 0
+    index: Optional[int] = field(default=None, compare=False)
+    options: Tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def is_mount(self):
+        """Return True for entries that are mounts (everything but symlinks)."""
+        return self.type != SYMLINK
+
+    @property
+    def label(self):
+        """Return how messages name this entry: `entry N (/target)` or just the target."""
+        if self.index is None:
+            return self.target
+        return "entry %d (%s)" % (self.index, self.target)
+
+    def spec(self):
+        """Return the identity-relevant fields without mkdir/mode/uid/gid (what is mounted)."""
+        return (self.type, self.source, self.recursive, self.lower, self.data, self.upper, self.work)
+
+
+@dataclass(frozen=True)
+class LiveMount:
+    """One line of /proc/self/mountinfo, decoded and normalized.
+
+    `flags` uses the same vocabulary as Entry.flags; `fs_options` are the
+    super options normalized for `fstype` (overlay layer options removed and
+    parsed into lower/data/upper/work instead). `raw_*` keep the kernel text.
+    """
+
+    mount_id: int
+    parent_id: int
+    dev: Tuple[int, int]
+    root: str
+    mount_point: str
+    flags: FrozenSet[str]
+    propagation: str
+    peer: Optional[int]
+    master: Optional[int]
+    fstype: str
+    source: str
+    fs_options: FsOptions
+    lower: Tuple[str, ...] = ()
+    data: Tuple[str, ...] = ()
+    upper: Optional[str] = None
+    work: Optional[str] = None
+    raw_mount_options: str = ""
+    raw_super_options: str = ""
+
+    @property
+    def devstr(self):
+        """Return the device as `major:minor`."""
+        return "%d:%d" % self.dev
+
+
+@dataclass(frozen=True)
+class PathFact:
+    """What lstat(2) (and readlink) saw at a path, gathered before planning.
+
+    kind: "missing", "dir", "file", "symlink" or "other".
+    `link` is the symlink content; `empty` is meaningful for directories.
+    `dev` is st_dev as (major, minor).
+    """
+
+    kind: str
+    link: Optional[str] = None
+    mode: Optional[int] = None
+    uid: Optional[int] = None
+    gid: Optional[int] = None
+    dev: Optional[Tuple[int, int]] = None
+    empty: Optional[bool] = None
+
+
+MISSING = PathFact("missing")
+
+
+@dataclass(frozen=True)
+class Owned:
+    """One entry recorded in the state as ours.
+
+    `created` lists the paths livemount created for it (mount points, parents,
+    the symlink itself), outermost first; they are removed with it when empty.
+    `dev` and `fs_options` are what the live table showed right after the
+    mount: drift is measured against them when the filesystem hides options.
+    `synthetic_for` names the target of the entry that needed this synthetic
+    entry (e.g. a writable mimic), None for entries of the profile.
+    """
+
+    entry: Entry
+    created: Tuple[str, ...] = ()
+    dev: Optional[Tuple[int, int]] = None
+    fs_options: Optional[FsOptions] = None
+    synthetic_for: Optional[str] = None
+
+
+class Action(str, enum.Enum):
+    """What a Change does. `conflict` changes stop the plan before any change."""
+
+    KEEP = "keep"
+    MKDIR = "mkdir"
+    MOUNT = "mount"
+    REMOUNT = "remount"
+    REPLACE = "replace"
+    UNMOUNT = "unmount"
+    LINK = "link"
+    UNLINK = "unlink"
+    CONFLICT = "conflict"
+
+    def __str__(self):
+        return self.value
+
+
+MUTATING = frozenset(
+    {Action.MKDIR, Action.MOUNT, Action.REMOUNT, Action.REPLACE, Action.UNMOUNT, Action.LINK, Action.UNLINK}
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of a plan: `action` applied to `entry` because of `reason`.
+
+    `path` is the path acted on (the entry's target, or a directory for mkdir).
+    `before` is the owned record being changed or removed (None for new ones).
+    `live` is the live mount currently visible at the target, when relevant.
+    `adopt` marks a keep that takes an exactly matching foreign mount into state.
+    """
+
+    action: Action
+    entry: Optional[Entry]
+    reason: str
+    path: str = ""
+    before: Optional[Owned] = None
+    live: Optional[LiveMount] = None
+    adopt: bool = False
+
+    @property
+    def target(self):
+        """Return the path this change is about."""
+        return self.path or (self.entry.target if self.entry else "")
+
+    def to_dict(self):
+        """Return the JSON form shared by the CLI's --json and the Ansible modules."""
+        d = {"action": self.action.value, "target": self.target, "reason": self.reason}
+        if self.entry is not None:
+            d["type"] = self.entry.type
+        if self.adopt:
+            d["adopt"] = True
+        return d

@@ -1,0 +1,166 @@
+"""The one seam between livemount and the kernel: the Sys interface.
+
+The executor receives a Sys and never calls os/ctypes itself. Implementations:
+* sys_linux.LinuxSys: the real kernel, via ctypes (new mount API, openat2).
+* failpoint.FailpointSys: wraps another Sys, fails or crashes at the N-th mutation.
+* tests/unit/fakesys.py: a recording fake for unit tests.
+
+Every *mutating* method is one "step" for failpoints and recorders: it either
+happens completely or raises SysError with the errno, and the canonical call
+string (see `call_string`) names it. Observing methods never mutate.
+
+Paths handed to mutating methods are resolved without following a symlink in
+any component (openat2 RESOLVE_NO_SYMLINKS, or an O_PATH|O_NOFOLLOW walk), and
+the operation is done on the resulting fd; a planted symlink raises SysError
+with errno ELOOP and a "refusing to follow symlink" message. The exception is
+`clone(source)`: a bind source is the user's choice and is resolved normally.
+"""
+
+MUTATIONS = (
+    "mkdir",
+    "rmdir",
+    "mkfile",
+    "unlink",
+    "symlink",
+    "rename",
+    "clone",
+    "clone_mount",
+    "create_fs",
+    "attach",
+    "setattr",
+    "reconfigure",
+    "umount",
+)
+
+
+class Handle:
+    """A detached mount (an fd from open_tree/fsmount); `desc` names it in call strings."""
+
+    def __init__(self, fd, desc):
+        self.fd = fd
+        self.desc = desc
+        self.closed = False
+
+    def __repr__(self):
+        return "<mount %s>" % self.desc
+
+
+class Sys:
+    """The interface. Methods raise SysError(message, errno, call) on failure."""
+
+    # ---- observation -------------------------------------------------------
+    def read_mountinfo(self):
+        """Return the text of /proc/self/mountinfo of the current mount namespace."""
+        raise NotImplementedError
+
+    def lstat(self, path):
+        """Return a model.PathFact for `path` without following a final symlink (MISSING if absent).
+
+        For a directory, `empty` tells whether it has no entries.
+        """
+        raise NotImplementedError
+
+    def realpath(self, path):
+        """Return `path` with every symlink resolved (os.path.realpath semantics)."""
+        raise NotImplementedError
+
+    def overlay_defaults(self):
+        """Return {param: value} from /sys/module/overlay/parameters ({} if not loaded)."""
+        raise NotImplementedError
+
+    def namespace_id(self):
+        """Return the identity of the current mount namespace, e.g. `mnt:[4026531841]`."""
+        raise NotImplementedError
+
+    # ---- mutations (each is one step) --------------------------------------
+    def mkdir(self, path, mode, uid, gid):
+        """Create directory `path` (parent must exist) with mode/owner; EEXIST if present."""
+        raise NotImplementedError
+
+    def rmdir(self, path):
+        """Remove the empty directory `path`."""
+        raise NotImplementedError
+
+    def mkfile(self, path, mode, uid, gid):
+        """Create an empty regular file (O_EXCL) as a mount point for a file bind."""
+        raise NotImplementedError
+
+    def unlink(self, path):
+        """Remove a file or symlink (not a directory)."""
+        raise NotImplementedError
+
+    def symlink(self, content, path):
+        """Create symlink `path` pointing at `content`."""
+        raise NotImplementedError
+
+    def rename(self, old, new):
+        """rename(2) `old` over `new` (atomic switch of a symlink)."""
+        raise NotImplementedError
+
+    def clone(self, source, recursive):
+        """Return a Handle: a detached bind of `source` (open_tree OPEN_TREE_CLONE[, AT_RECURSIVE])."""
+        raise NotImplementedError
+
+    def clone_mount(self, target):
+        """Return a Handle: a detached copy of the mount on top at `target`, kept for undo."""
+        raise NotImplementedError
+
+    def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
+        """Return a Handle: a new detached filesystem mount (fsopen, fsconfig..., fsmount).
+
+        `fs_options` is a sequence of (key, value-or-None). Overlay layers go
+        one `lowerdir+`/`datadir+` call each. On failure the kernel's message
+        from the fs context is part of the SysError message.
+        """
+        raise NotImplementedError
+
+    def attach(self, handle, target, beneath=False):
+        """Attach a detached mount at `target` (move_mount); `beneath` slides it under the top mount."""
+        raise NotImplementedError
+
+    def setattr(self, where, flags, propagation=None):
+        """Set per-mount flags exactly (mount_setattr): those in `flags` on, the rest of MOUNT_FLAGS off.
+
+        `where` is a path (the top mount there) or a Handle (a detached mount).
+        `flags` None leaves flags alone; `propagation` None leaves it alone.
+        """
+        raise NotImplementedError
+
+    def reconfigure(self, target, fs_options):
+        """Change filesystem options of the mount at `target` live (fspick + FSCONFIG_CMD_RECONFIGURE)."""
+        raise NotImplementedError
+
+    def umount(self, target, detach=False):
+        """Unmount the top mount at `target` (UMOUNT_NOFOLLOW; MNT_DETACH when `detach`)."""
+        raise NotImplementedError
+
+    def close(self, handle):
+        """Release a Handle (not a step: a detached mount vanishes when its last fd closes)."""
+        raise NotImplementedError
+
+
+def call_string(name, *args):
+    """Return the canonical text of a call, as recorders and error messages show it.
+
+    Strings are double-quoted, sets are joined sorted with commas, handles by desc:
+    `attach <mount tmpfs> "/srv/t"`.
+    """
+    parts = [name]
+    for a in args:
+        if isinstance(a, str):
+            parts.append('"%s"' % a)
+        elif isinstance(a, (set, frozenset)):
+            parts.append(",".join(sorted(a)) or "-")
+        elif isinstance(a, Handle):
+            parts.append(repr(a))
+        elif isinstance(a, (list, tuple)):
+            parts.append(
+                "[" + ",".join(k if v is None else "%s=%s" % (k, v) for k, v in a) + "]"
+                if a and isinstance(a[0], tuple)
+                else "[" + ",".join(str(x) for x in a) + "]"
+            )
+        elif a is None:
+            parts.append("-")
+        else:
+            parts.append(str(a))
+    return " ".join(parts)
