@@ -1,0 +1,1 @@
+"""livemount command line interface (import name: livemount_cli)."""
