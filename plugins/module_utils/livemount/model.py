@@ -162,6 +162,7 @@ class Action(str, enum.Enum):
     UNMOUNT = "unmount"
     LINK = "link"
     UNLINK = "unlink"
+    RMDIR = "rmdir"
     CONFLICT = "conflict"
 
     def __str__(self):
@@ -169,7 +170,8 @@ class Action(str, enum.Enum):
 
 
 MUTATING = frozenset(
-    {Action.MKDIR, Action.MOUNT, Action.REMOUNT, Action.REPLACE, Action.UNMOUNT, Action.LINK, Action.UNLINK}
+    {Action.MKDIR, Action.MOUNT, Action.REMOUNT, Action.REPLACE, Action.UNMOUNT, Action.LINK, Action.UNLINK,
+     Action.RMDIR}
 )
 
 
@@ -181,6 +183,7 @@ class Change:
     `before` is the owned record being changed or removed (None for new ones).
     `live` is the live mount currently visible at the target, when relevant.
     `adopt` marks a keep that takes an exactly matching foreign mount into state.
+    `file_point` marks a mkdir that creates an empty file (mount point of a file bind).
     """
 
     action: Action
@@ -190,6 +193,7 @@ class Change:
     before: Optional[Owned] = None
     live: Optional[LiveMount] = None
     adopt: bool = False
+    file_point: bool = False
 
     @property
     def target(self):

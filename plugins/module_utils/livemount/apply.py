@@ -1,0 +1,176 @@
+"""Executor(sys, journal).apply(changes) -> Outcome: perform a plan with undo.
+
+Every change is announced in the journal before its first system call and
+marked done after its last. Each system call that changes something pushes
+its undo. On failure (on_error=rollback) everything done so far is undone in
+reverse; one failed undo does not stop the others, and if any failed the
+distinct UndoError names the original failure, every undo failure and what is
+left. With on_error=continue a failed change is undone alone, the changes
+that depend on it are skipped, and the rest go on.
+"""
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import List
+
+from . import paths
+from .errors import ApplyError, SysError, UndoError
+from .model import MUTATING, Action
+from .steps import perform
+
+_DOWN = (Action.UNMOUNT, Action.UNLINK, Action.RMDIR)
+
+
+@dataclass
+class Outcome:
+    """What an apply did: per-change results, failures, skips, rollbacks, warnings."""
+
+    done: List = field(default_factory=list)  # (Change, changed: bool, created: [paths])
+    failed: List = field(default_factory=list)  # (Change, message)
+    skipped: List = field(default_factory=list)  # (Change, reason)
+    rolled_back: List = field(default_factory=list)  # descriptions of undone operations
+    warnings: List = field(default_factory=list)
+    plan_id: str = ""
+
+
+class Run:
+    """The context one change is performed in: calls go through Sys, undos pile up here."""
+
+    def __init__(self, executor, change):
+        self.executor = executor
+        self.sys = executor.sys
+        self.world = executor.world
+        self.beneath = executor.beneath
+        self.change = change
+        self.undo = []
+        self.created = []
+        self.handles = executor.handles
+
+    def call(self, name, *args):
+        """Return the result of Sys method `name`, recording it in the executor's transcript."""
+        self.executor.calls += 1
+        return getattr(self.sys, name)(*args)
+
+    def push(self, desc, fn):
+        """Remember how to undo what was just done."""
+        self.undo.append((desc, fn))
+
+    def warn(self, msg):
+        """Record a warning for the outcome."""
+        self.executor.outcome.warnings.append(msg)
+
+
+class Executor:
+    """Performs ordered changes through one Sys, journaling each and undoing on failure."""
+
+    def __init__(self, sys, journal=None, world=None, on_error="rollback", beneath=True, header=None,
+                 entry_dict=None, progress=None):
+        self.sys = sys
+        self.journal = journal
+        self.world = world
+        self.on_error = on_error
+        self.beneath = beneath
+        self.header = header or {}
+        self.entry_dict = entry_dict or (lambda e: None)
+        self.progress = progress
+        self.handles = []
+        self.calls = 0
+        self.outcome = Outcome()
+
+    def apply(self, changes):
+        """Return the Outcome of performing `changes`; raise ApplyError/UndoError after a rollback."""
+        steps = [c for c in changes if c.action in MUTATING]
+        out = self.outcome
+        out.plan_id = uuid.uuid4().hex[:12]
+        if not steps:
+            return out
+        if self.journal is not None:
+            self.journal.begin(dict(self.header, plan_id=out.plan_id, started=time.time(), steps=len(steps)))
+        done_runs = []
+        failed_at = []
+        try:
+            for k, c in enumerate(steps, 1):
+                why = self._blocked(c, failed_at)
+                if why:
+                    out.skipped.append((c, why))
+                    continue
+                if self.progress:
+                    self.progress(k, len(steps), c)
+                self._journal({"kind": "begin", "n": k, "action": c.action.value, "path": c.target,
+                               "entry": self.entry_dict(c.entry) if c.entry else None,
+                               "before": self.entry_dict(c.before.entry) if c.before else None})
+                run = Run(self, c)
+                try:
+                    changed = perform(run, c)
+                except SysError as exc:
+                    self._journal({"kind": "failed", "n": k, "error": str(exc)})
+                    label = "step %d of %d (%s %s)" % (k, len(steps), c.action.value, c.target)
+                    if self.on_error == "continue":
+                        failures = self._undo([run], out)
+                        if failures:
+                            raise self._undo_error(label, exc, out, failures)
+                        out.failed.append((c, "cannot %s: %s" % (label, exc)))
+                        failed_at.append(c)
+                        continue
+                    failures = self._undo(done_runs + [run], out)
+                    if failures:
+                        raise self._undo_error(label, exc, out, failures)
+                    self._finish_journal()
+                    raise ApplyError("cannot apply %s: %s; rolled back %d operation(s), nothing changed"
+                                     % (label, exc, len(out.rolled_back)), step=label, errno=exc.errno,
+                                     rolled_back=out.rolled_back)
+                self._journal({"kind": "done", "n": k})
+                done_runs.append(run)
+                out.done.append((c, changed, list(run.created)))
+        finally:
+            for h in self.handles:
+                if not h.closed:
+                    try:
+                        self.sys.close(h)
+                    except SysError as exc:  # a leaked fd is worth a warning, not a failure
+                        out.warnings.append("cannot close %r: %s" % (h, exc))
+        # The journal stays until the caller has saved the new state (engine.py):
+        # removing it first would leave a window where our mounts are owned by nobody.
+        return out
+
+    def _blocked(self, c, failed):
+        """Return why `c` cannot run after the failures so far (continue mode), or ''."""
+        for f in failed:
+            if c.action in _DOWN and paths.is_under(f.target, c.target):
+                return "skipped: %s below it could not be removed" % f.target
+            if c.action not in _DOWN and paths.is_at_or_under(c.target, f.target) and c is not f:
+                return "skipped: %s failed" % f.target
+            if c.action not in _DOWN and f.action in _DOWN and paths.is_under(f.target, c.target):
+                return "skipped: %s below it could not be taken down" % f.target
+        return ""
+
+    def _undo(self, runs, out):
+        """Undo `runs` newest first; return the list of undo failures (the others still run)."""
+        failures = []
+        for run in reversed(runs):
+            for desc, fn in reversed(run.undo):
+                try:
+                    fn()
+                    out.rolled_back.append(desc)
+                except SysError as exc:
+                    failures.append("cannot %s: %s" % (desc, exc))
+        return failures
+
+    def _undo_error(self, label, exc, out, failures):
+        # Keep the journal: the next run reconciles from it and adopts what is left.
+        if self.journal is not None:
+            self._journal({"kind": "undo-failed", "failures": failures})
+            self.journal.close()
+        return UndoError(
+            "cannot apply %s: %s; ROLLBACK FAILED: %s; the mount table is not what it was: the next run will "
+            "recover from the journal" % (label, exc, "; ".join(failures)),
+            step=label, errno=exc.errno, rolled_back=out.rolled_back, undo_failures=failures, left=failures)
+
+    def _journal(self, rec):
+        if self.journal is not None:
+            self.journal.record(rec)
+
+    def _finish_journal(self):
+        if self.journal is not None:
+            self.journal.finish()

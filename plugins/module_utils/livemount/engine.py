@@ -1,0 +1,243 @@
+"""The engine's entry points: reconcile (plan/check/apply), destroy and status.
+
+One code path for every mode: lock, load state, recover an interrupted apply,
+observe, plan; check mode stops there (it writes nothing: no mount, no
+directory, no state file, no lock file); apply mode performs the plan and
+saves the new state before it removes the journal. The CLI and the Ansible
+modules are thin shells over these functions.
+"""
+
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from . import match
+from .apply import Executor
+from .diff import make_diff
+from .errors import PlanError
+from .model import Action, Owned
+from .observe import observe, refresh_table
+from .plan import has_conflicts, mutating, plan
+from .recover import recover
+from .state import DEFAULT_ROOT, State, StateStore, list_profiles, now
+
+
+@dataclass
+class Report:
+    """The result of one engine call, as the CLI and the modules present it."""
+
+    profile: str
+    namespace: str
+    mode: str
+    changes: List = field(default_factory=list)
+    failed: List = field(default_factory=list)
+    skipped: List = field(default_factory=list)
+    warnings: List = field(default_factory=list)
+    recovered: List = field(default_factory=list)
+    rolled_back: List = field(default_factory=list)
+    diff: Optional[dict] = None
+
+    @property
+    def changed(self):
+        """Return True when the plan alters the system (the same rule in check and apply mode)."""
+        return bool(mutating(self.changes)) or bool(self.recovered)
+
+    @property
+    def conflicts(self):
+        """Return the conflict changes."""
+        return has_conflicts(self.changes)
+
+    def to_dict(self):
+        """Return the JSON form shared by `livemount --json` and the Ansible modules."""
+        return {
+            "profile": self.profile,
+            "namespace": self.namespace,
+            "mode": self.mode,
+            "changed": self.changed,
+            "changes": [c.to_dict() for c in self.changes if c.action != Action.CONFLICT],
+            "conflicts": [c.to_dict() for c in self.conflicts],
+            "failed": [dict(c.to_dict(), error=msg) for c, msg in self.failed],
+            "skipped": [dict(c.to_dict(), why=why) for c, why in self.skipped],
+            "warnings": list(self.warnings),
+            "recovered": list(self.recovered),
+            "diff": self.diff,
+        }
+
+
+@dataclass(frozen=True)
+class _Empty:
+    name: str
+    entries: tuple = ()
+    on_error: str = "rollback"
+
+
+def state_root(root=None):
+    """Return the state root: the argument, else $LIVEMOUNT_STATE_DIR, else /run/livemount."""
+    return root or os.environ.get("LIVEMOUNT_STATE_DIR") or DEFAULT_ROOT
+
+
+def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None, profile_data=None):
+    """Return a Report after making the live table match `profile` (or predicting it, with check).
+
+    Raises ProfileError/PlanError before touching anything, ApplyError after
+    a complete rollback, UndoError when the rollback itself failed.
+    """
+    store = StateStore(state_root(root), sys.namespace_id(), profile.name)
+    with store.lock(write=not check):
+        state = store.load()
+        report = Report(profile.name, sys.namespace_id(), "check" if check else "apply")
+        world = observe(sys, profile.entries, state.owned)
+        if store.journal.exists():
+            state, world = _recover(store, state, world, sys, check, report)
+        changes = plan(state, profile, world)
+        report.changes = changes
+        report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
+                                "%s in %s" % (profile.name, sys.namespace_id()))
+        conflicts = has_conflicts(changes)
+        if conflicts:
+            err = PlanError("cannot apply profile %s: %s" % (profile.name, conflicts[0].reason)
+                            + ("" if len(conflicts) == 1 else " (and %d more conflicts)" % (len(conflicts) - 1)),
+                            conflicts)
+            err.report = report
+            raise err
+        if check:
+            return report
+        policy = on_error or getattr(profile, "on_error", None) or "rollback"
+        executor = Executor(sys, store.journal, world, on_error=policy, beneath=_has_beneath(),
+                            header={"profile": profile.name, "namespace": sys.namespace_id()},
+                            entry_dict=_entry_dict, progress=progress)
+        if not mutating(changes):
+            new = _next_state(state, changes, None, world, profile_data)
+            if (new.owned, new.created) != (state.owned, state.created):
+                store.save(new)  # adopted an exact match, or observations refreshed
+            return report
+        try:
+            outcome = executor.apply(changes)
+        except Exception as exc:
+            if hasattr(exc, "rolled_back"):
+                report.rolled_back = exc.rolled_back
+            exc.report = report
+            raise
+        report.failed, report.skipped = outcome.failed, outcome.skipped
+        report.warnings.extend(outcome.warnings)
+        after = refresh_table(sys, world)
+        new = _next_state(state, changes, outcome, after, profile_data)
+        if new.owned or new.created:
+            store.save(new)
+        else:
+            store.remove()
+        store.journal.finish()
+        return report
+
+
+def destroy(name, sys, root=None, check=False):
+    """Return the Report of removing everything profile `name` owns in this namespace."""
+    return reconcile(_Empty(name), sys, root=root, check=check)
+
+
+def status(sys, root=None, name=None):
+    """Return [{profile, applied_at, interrupted, entries: [{target, type, health, detail}]}]."""
+    root = state_root(root)
+    ns = sys.namespace_id()
+    names = [name] if name else list_profiles(root, ns)
+    out = []
+    for n in names:
+        store = StateStore(root, ns, n)
+        state = store.load()
+        world = observe(sys, [], state.owned)
+        out.append({
+            "profile": n,
+            "namespace": ns,
+            "applied_at": state.applied_at,
+            "interrupted": store.journal.exists(),
+            "entries": [_health(o, world) for o in state.owned],
+        })
+    return out
+
+
+def _health(own, world):
+    e = own.entry
+    d = {"target": e.target, "type": e.type}
+    if not e.is_mount:
+        fact = world.fact(e.target)
+        ok = fact.kind == "symlink" and fact.link == e.source
+        d.update(health="ok" if ok else ("missing" if fact.kind == "missing" else "drifted"),
+                 detail="" if ok else "link is %s" % (fact.link or fact.kind))
+        return d
+    stack = world.table.stack(e.target)
+    if not stack:
+        d.update(health="missing", detail="not mounted")
+    elif not match.same_identity(e, stack[-1], world, own):
+        ours = any(match.same_identity(e, m, world, own) for m in stack)
+        d.update(health="foreign on top" if ours else "drifted",
+                 detail="%s %s is mounted there" % (stack[-1].fstype, stack[-1].source))
+    else:
+        diffs = match.setting_diffs(e, stack[-1], world, own)
+        d.update(health="drifted" if diffs else "ok", detail="; ".join(diffs))
+    return d
+
+
+def _recover(store, state, world, sys, check, report):
+    from .profile import entry_from_dict
+
+    header, records = store.journal.read()
+    new, finish, messages = recover(state, header, records, world, entry_from_dict)
+    report.recovered.extend(messages if not check else ["an interrupted apply would be recovered first"])
+    if check:
+        return new, world
+    for name, args in finish:
+        getattr(sys, name)(*args)
+    store.save(new)
+    store.journal.finish()
+    return new, refresh_table(sys, world)
+
+
+def _owned_live(state, world):
+    return [o.entry for o in state.owned]
+
+
+def _next_state(state, changes, outcome, world, profile_data):
+    owned = state.by_target()
+    created = list(state.created)
+    for c in changes:
+        if c.action == Action.KEEP:
+            owned[c.target] = _refresh(c.entry, owned.get(c.target))
+    for c, _changed, made in (outcome.done if outcome else []):
+        if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK, Action.REMOUNT):
+            owned[c.target] = Owned(c.entry)
+        elif c.action in (Action.UNMOUNT, Action.UNLINK):
+            owned.pop(c.target, None)
+        elif c.action == Action.MKDIR:
+            created.extend(p for p in made if p not in created)
+        elif c.action == Action.RMDIR and c.target in created:
+            created.remove(c.target)
+    final = []
+    for t in sorted(owned):
+        o = owned[t]
+        top = world.table.top(t) if o.entry.is_mount else None
+        if top is not None:
+            o = Owned(o.entry, o.created, top.dev, tuple(top.fs_options), o.synthetic_for)
+        final.append(o)
+    return State(state.profile, state.namespace or world.namespace, tuple(final), tuple(created), now(),
+                 profile_data if profile_data is not None else state.profile_data)
+
+
+def _refresh(entry, old):
+    if old is None:
+        return Owned(entry)
+    return Owned(entry, old.created, old.dev, old.fs_options, old.synthetic_for)
+
+
+def _entry_dict(entry):
+    from .profile import entry_to_dict
+
+    return entry_to_dict(entry)
+
+
+def _has_beneath():
+    """Return True when the kernel has MOVE_MOUNT_BENEATH (Linux 6.5+)."""
+    try:
+        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (6, 5)

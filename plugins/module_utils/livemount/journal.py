@@ -1,0 +1,84 @@
+"""The write-ahead journal of one apply: append-only JSON lines, fsync'd before each step.
+
+Line 1 is the header (plan id, profile, start time); then one `begin` record
+before each change is performed and one `done` record after it. A torn last
+line (the process died mid-write) is ignored on read. The journal exists only
+while an apply runs: finding one at start means the last run was killed.
+"""
+
+import json
+import os
+
+from .errors import StateError
+
+
+class Journal:
+    """An append-only journal file at `path`."""
+
+    def __init__(self, path):
+        self.path = path
+        self._fd = None
+
+    def exists(self):
+        """Return True if a journal is present (an apply is running or was interrupted)."""
+        return os.path.lexists(self.path)
+
+    def begin(self, header):
+        """Create the journal with its header line; fails if one already exists."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW,
+                     0o600)
+        self._fd = fd
+        self.record(dict(header, kind="header"))
+        fsync_dir(os.path.dirname(self.path))
+
+    def record(self, obj):
+        """Append one record and make it durable before returning."""
+        line = (json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        os.write(self._fd, line)
+        os.fdatasync(self._fd)
+
+    def read(self):
+        """Return (header, records) of an existing journal; a torn final line is dropped."""
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read()
+        except OSError as exc:
+            raise StateError("cannot read journal %s: %s" % (self.path, exc.strerror))
+        lines = raw.split(b"\n")
+        out = []
+        for i, line in enumerate(lines):
+            if not line:
+                continue
+            try:
+                out.append(json.loads(line.decode("utf-8")))
+            except (ValueError, UnicodeDecodeError):
+                if i == len(lines) - 1:
+                    break  # torn last write: the step it announced never started
+                raise StateError("cannot read journal %s: line %d is corrupt" % (self.path, i + 1))
+        if not out or out[0].get("kind") != "header":
+            raise StateError("cannot read journal %s: no header" % self.path)
+        return out[0], out[1:]
+
+    def finish(self):
+        """Close and remove the journal (the apply is complete or fully rolled back)."""
+        self.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        fsync_dir(os.path.dirname(self.path))
+
+    def close(self):
+        """Close the file without removing it (an undo failed: the next run recovers)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def fsync_dir(path):
+    """Flush a directory's entries (after create, rename or unlink in it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,117 @@
+"""Comparing a desired or recorded entry with the live mount at its target.
+
+Two questions, kept apart:
+* identity: is this live mount *that* entry (same thing mounted)? A bind is
+  identified by (device, root within the filesystem) computed through the live
+  table, never by string prefix; an owned filesystem by the device recorded
+  right after it was mounted; an overlay by its layers.
+* settings: do its per-mount flags, filesystem options and propagation match?
+  Differences here are fixed live (remount); identity differences need replace.
+"""
+
+from . import options
+from .model import BIND, OVERLAY, TMPFS
+
+# Filesystems whose source field is free text (no device behind it).
+ANONYMOUS = frozenset({TMPFS, "ramfs", "proc", "sysfs", "devpts", "mqueue", "cgroup2", "tmpfs", OVERLAY})
+
+
+def bind_identity(entry, world):
+    """Return the (dev, root) a bind of entry.source has in the live table, or None if unknown."""
+    real = world.realpath(entry.source)
+    try:
+        return world.table.bind_identity(real)
+    except (KeyError, ValueError):
+        return None
+
+
+def same_identity(entry, live, world, owned=None):
+    """Return True when `live` is the thing `entry` mounts (ignoring flags and options).
+
+    `owned` (the state record, if any) supplies the device recorded at mount
+    time for filesystems that have no other identity (tmpfs and friends).
+    """
+    if entry.type == BIND:
+        ident = bind_identity(entry, world)
+        return ident is not None and (live.dev, live.root) == ident
+    if live.fstype != entry.type:
+        return False
+    if entry.type == OVERLAY:
+        return (
+            tuple(live.lower) == tuple(entry.lower)
+            and tuple(live.data) == tuple(entry.data)
+            and live.upper == entry.upper
+            and live.work == entry.work
+        )
+    if owned is not None and owned.dev is not None and owned.entry.spec() == entry.spec():
+        return live.dev == owned.dev
+    if entry.type in ANONYMOUS or not entry.source:
+        return True
+    return live.source in (entry.source, world.realpath(entry.source))
+
+
+def setting_diffs(entry, live, world, owned=None):
+    """Return a list of human-readable differences in flags, fs options and propagation.
+
+    Empty means the live mount's settings are what `entry` asks for. When the
+    state recorded the filesystem options seen right after our own mount of
+    this very entry, and they are still what is live, the filesystem is taken
+    to hide defaults we asked for: no difference.
+    """
+    diffs = []
+    if set(entry.flags) != set(live.flags):
+        added = sorted(set(entry.flags) - set(live.flags))
+        removed = sorted(set(live.flags) - set(entry.flags))
+        diffs.append(_flag_text(added, removed))
+    if entry.type != BIND and not _fs_options_ok(entry, live, world, owned):
+        for key, live_val, want in options.fs_options_diff(
+            entry.type, entry.fs_options, live.fs_options, world.overlay_defaults
+        ):
+            diffs.append("%s %s -> %s" % (key, _show(live_val), _show(want)))
+        if not diffs:
+            diffs.append("filesystem options differ")
+    if entry.propagation and _propagation_of(live) != entry.propagation:
+        diffs.append("propagation %s -> %s" % (_propagation_of(live), entry.propagation))
+    return diffs
+
+
+def fs_options_differ(entry, live, world, owned=None):
+    """Return True when filesystem options (not flags, not propagation) differ."""
+    return entry.type != BIND and not _fs_options_ok(entry, live, world, owned)
+
+
+def flags_differ(entry, live):
+    """Return True when per-mount flags differ."""
+    return set(entry.flags) != set(live.flags)
+
+
+def propagation_differs(entry, live):
+    """Return True when the entry asks for a propagation the live mount does not have."""
+    return bool(entry.propagation) and _propagation_of(live) != entry.propagation
+
+
+def _fs_options_ok(entry, live, world, owned):
+    if options.fs_options_match(entry.type, entry.fs_options, live.fs_options, world.overlay_defaults):
+        return True
+    return (
+        owned is not None
+        and owned.fs_options is not None
+        and owned.entry.fs_options == entry.fs_options
+        and tuple(owned.fs_options) == tuple(live.fs_options)
+    )
+
+
+def _propagation_of(live):
+    # "shared+slave" counts as shared for a desired "shared", as slave for "slave".
+    return live.propagation.split("+")[0] if live.propagation else "private"
+
+
+def _flag_text(added, removed):
+    parts = ["+" + f for f in added] + ["-" + f for f in removed]
+    if "+ro" in parts or "-ro" in parts:
+        parts = [p.replace("+ro", "rw -> ro").replace("-ro", "ro -> rw") for p in parts]
+    return "flags " + " ".join(parts)
+
+
+def _show(v):
+    return "(unset)" if v is None else v

@@ -1,0 +1,288 @@
+"""plan(state, profile, world) -> [Change]: the whole decision, as data, with no I/O.
+
+Per target the planner decides one of keep / mount / remount / replace /
+unmount (links: link / replace / unlink), then widens the decision to the
+subtree (a child sitting on a parent that is mounted, replaced or unmounted is
+taken down first and put back after), then adds the directories to create and
+remove, and finally orders everything (order.py). Anything it must not touch
+becomes a `conflict` change; the engine refuses a plan that has one.
+"""
+
+from . import match, paths
+from .model import BIND, MISSING, OVERLAY, SYMLINK, Action, Change
+from .order import order_changes
+
+# Decisions that put a fresh mount (or no mount) at a target: whatever sits on
+# top of the old one below that target has to come down and go back up.
+_REBUILDS = (Action.MOUNT, Action.REPLACE, Action.UNMOUNT)
+
+
+def plan(state, profile, world):
+    """Return the ordered list of Changes turning `state` + live `world` into `profile`.
+
+    `state` has `.owned` (iterable of model.Owned) and `.created` (paths we
+    created). Keeps are included so the plan shows every entry; conflicts are
+    included as Action.CONFLICT changes.
+    """
+    desired = {e.target: e for e in profile.entries}
+    owned = {o.entry.target: o for o in state.owned}
+    targets = sorted(set(desired) | set(owned), key=paths.sort_key)
+
+    decided = {}
+    for t in targets:
+        decided[t] = _decide(desired.get(t), owned.get(t), world)
+
+    changes = []
+    for t in targets:
+        changes.extend(decided[t])
+    changes = _rebuild_children(changes, desired, owned, world)
+    changes.extend(_foreign_below(changes, desired, owned, world))
+    changes = _add_mkdirs(changes, world)
+    changes.extend(_rmdirs(state, changes, desired))
+    return order_changes(changes)
+
+
+def has_conflicts(changes):
+    """Return the conflict changes of a plan (empty when it may be applied)."""
+    return [c for c in changes if c.action == Action.CONFLICT]
+
+
+def mutating(changes):
+    """Return the changes that alter the system (everything but keep and conflict)."""
+    return [c for c in changes if c.action not in (Action.KEEP, Action.CONFLICT)]
+
+
+# ---- one target ----------------------------------------------------------
+
+def _decide(want, own, world):
+    """Return the changes for one target, considering only that target."""
+    recorded = own.entry if own else None
+    kinds = {e.type == SYMLINK for e in (want, recorded) if e is not None}
+    if len(kinds) == 2:
+        # A link became a mount or the other way round: remove, then create.
+        return _decide(None, own, world) + _decide(want, None, world)
+    if (want or recorded).type == SYMLINK:
+        return _decide_link(want, own, world)
+    return _decide_mount(want, own, world)
+
+
+def _decide_mount(want, own, world):
+    target = (want or own.entry).target
+    stack = world.table.stack(target)
+    top = stack[-1] if stack else None
+    if own is not None:
+        rec = own.entry
+        ours = [m for m in stack if match.same_identity(rec, m, world, own)]
+        if top is not None and (not ours or ours[-1] is not top):
+            if want is not None and not ours and _exact(want, top, world, None):
+                return [Change(Action.KEEP, want, "recorded mount gone, an exact match is mounted: adopted",
+                               live=top, adopt=True)]
+            what = "a mount not owned by livemount is on top (%s %s)" % (top.fstype, top.source)
+            return [Change(Action.CONFLICT, want or rec, "cannot %s %s: %s" % (
+                "unmount" if want is None else "manage", target, what), live=top, before=own)]
+        if top is None:
+            if want is None:
+                return [Change(Action.UNMOUNT, rec, "removed from profile; already not mounted", before=own)]
+            return [Change(Action.MOUNT, want, "recorded but not mounted (drift)", before=own)]
+        if want is None:
+            return [Change(Action.UNMOUNT, rec, "removed from profile", before=own, live=top)]
+        if want.spec() != rec.spec():
+            return [Change(Action.REPLACE, want, _spec_reason(rec, want), before=own, live=top)]
+        if want.type == OVERLAY and match.fs_options_differ(want, top, world, own):
+            # overlayfs ignores option changes on remount: only a new mount applies them.
+            return [Change(Action.REPLACE, want, "overlay options changed (a remount cannot apply them)",
+                           before=own, live=top)]
+        diffs = match.setting_diffs(want, top, world, own)
+        if diffs:
+            drift = want == rec and want.flags == rec.flags and want.fs_options == rec.fs_options
+            reason = ("changed by hand (drift): " if drift else "") + "; ".join(diffs)
+            return [Change(Action.REMOUNT, want, reason, before=own, live=top)]
+        return [Change(Action.KEEP, want, "up to date", before=own, live=top)]
+    # Not ours.
+    if top is None:
+        return [Change(Action.MOUNT, want, "new entry")]
+    if _exact(want, top, world, None):
+        return [Change(Action.KEEP, want, "already mounted exactly as desired: adopted", live=top, adopt=True)]
+    return [Change(Action.CONFLICT, want, "cannot mount %s on %s: a mount not owned by livemount is there (%s %s)"
+                   % (want.type, target, top.fstype, top.source), live=top)]
+
+
+def _decide_link(want, own, world):
+    target = (want or own.entry).target
+    fact = world.fact(target)
+    if own is not None:
+        rec = own.entry
+        if fact.kind == "missing":
+            if want is None:
+                return [Change(Action.UNLINK, rec, "removed from profile; already gone", before=own)]
+            return [Change(Action.LINK, want, "recorded but missing (drift)", before=own)]
+        if fact.kind != "symlink":
+            return [Change(Action.CONFLICT, want or rec, "cannot manage symlink %s: a %s is in the way"
+                           % (target, _kind_name(fact.kind)), before=own)]
+        if want is None:
+            return [Change(Action.UNLINK, rec, "removed from profile", before=own)]
+        if fact.link != want.source:
+            reason = "link %s -> %s" % (fact.link, want.source)
+            if fact.link != rec.source:
+                reason = "changed by hand (drift): " + reason
+            return [Change(Action.REPLACE, want, reason, before=own)]
+        return [Change(Action.KEEP, want, "up to date", before=own)]
+    if fact.kind == "missing":
+        return [Change(Action.LINK, want, "new entry")]
+    if fact.kind == "symlink" and fact.link == want.source:
+        return [Change(Action.KEEP, want, "already linked exactly as desired: adopted", adopt=True)]
+    what = "a symlink to %s" % fact.link if fact.kind == "symlink" else "a %s" % _kind_name(fact.kind)
+    return [Change(Action.CONFLICT, want, "cannot create symlink %s: %s not owned by livemount is in the way"
+                   % (target, what))]
+
+
+def _exact(want, live, world, own):
+    return match.same_identity(want, live, world, own) and not match.setting_diffs(want, live, world, own)
+
+
+def _spec_reason(old, new):
+    if old.type != new.type:
+        return "type %s -> %s" % (old.type, new.type)
+    if old.source != new.source:
+        return "source %s -> %s" % (old.source, new.source)
+    if old.type == OVERLAY:
+        return "overlay layers changed (a remount silently ignores new layers)"
+    if old.recursive != new.recursive:
+        return "recursive %s -> %s" % (old.recursive, new.recursive)
+    return "mount changed"
+
+
+def _kind_name(kind):
+    return {"dir": "directory", "file": "regular file"}.get(kind, kind)
+
+
+# ---- subtrees ------------------------------------------------------------
+
+def _rebuild_children(changes, desired, owned, world):
+    """Return changes where entries below a rebuilt mount are taken down and put back."""
+    rebuilt = [c.target for c in changes if _rebuilds(c)]
+    if not rebuilt:
+        return changes
+    out = []
+    for c in changes:
+        under = [r for r in rebuilt if paths.is_under(c.target, r)]
+        if not under or c.action in (Action.CONFLICT, Action.UNMOUNT, Action.UNLINK):
+            out.append(c)
+            continue
+        parent = under[-1]
+        own = owned.get(c.target)
+        want = desired.get(c.target)
+        if c.action not in (Action.KEEP, Action.REMOUNT, Action.REPLACE):
+            out.append(c)  # not live yet: it goes up after the parent anyway
+            continue
+        down = own.entry if own else c.entry
+        if down.type == SYMLINK:
+            out.append(Change(Action.UNLINK, down, "parent %s is rebuilt: link redone" % parent, before=own))
+        else:
+            out.append(Change(Action.UNMOUNT, down, "parent %s is rebuilt: child redone" % parent,
+                              before=own, live=c.live))
+        if want is not None:
+            action = Action.LINK if want.type == SYMLINK else Action.MOUNT
+            out.append(Change(action, want, "parent %s is rebuilt: child redone" % parent))
+    return out
+
+
+def _rebuilds(change):
+    """Return True when `change` puts a fresh mount, or none, where a mount was visible."""
+    if change.action not in _REBUILDS or not change.entry or not change.entry.is_mount:
+        return False
+    return change.action != Action.UNMOUNT or change.live is not None
+
+
+def _foreign_below(changes, desired, owned, world):
+    """Return conflicts for mounts we do not own that a rebuilt mount would hide or strand."""
+    out = []
+    for c in changes:
+        if not _rebuilds(c):
+            continue
+        for m in world.table.submounts(c.target):
+            if m.mount_point in owned or m.mount_point in desired:
+                continue
+            verb = "unmount" if c.action == Action.UNMOUNT else c.action.value
+            out.append(Change(Action.CONFLICT, c.entry, "cannot %s %s: a mount not owned by livemount is below it "
+                              "at %s (%s)" % (verb, c.target, m.mount_point, m.fstype), live=m))
+    return out
+
+
+# ---- directories -----------------------------------------------------------
+
+def _add_mkdirs(changes, world):
+    """Return changes plus the mkdir steps (and refusals) the creating changes need."""
+    ups = sorted((c for c in changes if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK)),
+                 key=lambda c: paths.sort_key(c.target))
+    fresh = {c.target: c.entry for c in ups if c.entry.is_mount}
+    made = {}
+    out = list(changes)
+    for c in ups:
+        e = c.entry
+        need = paths.ancestors(e.target)
+        if e.is_mount and c.action == Action.MOUNT:
+            need = need + [e.target]
+        for p in need:
+            if p in made:
+                continue
+            fact = _effective(p, fresh, world)
+            is_target = p == e.target
+            if fact.kind == "missing":
+                if not e.mkdir:
+                    out.append(Change(Action.CONFLICT, e, "cannot mount %s: %s does not exist and mkdir is false"
+                                      % (e.target, p)))
+                    break
+                file_point = is_target and e.type == BIND and _source_kind(e, world) == "file"
+                made[p] = "file" if file_point else "dir"
+                out.append(Change(Action.MKDIR, e, "create missing %s" % ("mount point" if is_target else "parent"),
+                                  path=p, file_point=file_point))
+            elif fact.kind == "symlink":
+                out.append(Change(Action.CONFLICT, e, "cannot %s %s: refusing to follow symlink at %s"
+                                  % ("link" if e.type == SYMLINK else "mount", e.target, p)))
+                break
+            elif is_target:
+                want_kind = "file" if (e.type == BIND and _source_kind(e, world) == "file") else "dir"
+                if fact.kind != want_kind:
+                    out.append(Change(Action.CONFLICT, e, "cannot mount %s: existing %s in the way"
+                                      % (e.target, _kind_name(fact.kind))))
+            elif fact.kind != "dir":
+                out.append(Change(Action.CONFLICT, e, "cannot %s %s: %s is a %s, not a directory"
+                                  % ("link" if e.type == SYMLINK else "mount", e.target, p, _kind_name(fact.kind))))
+                break
+        if e.type == BIND and c.action != Action.LINK and _source_kind(e, world) == "missing":
+            out.append(Change(Action.CONFLICT, e, "cannot mount %s: source %s does not exist" % (e.target, e.source)))
+    return out
+
+
+def _source_kind(entry, world):
+    return world.fact(world.realpath(entry.source)).kind if entry.source else "missing"
+
+
+def _effective(path, fresh, world):
+    """Return the PathFact `path` will have once every fresh parent mount is in place."""
+    for anc in reversed(paths.ancestors(path)):
+        parent = fresh.get(anc)
+        if parent is None:
+            continue
+        rel = paths.relative(path, anc)
+        if parent.type == BIND:
+            return world.fact(paths.join(world.realpath(parent.source), rel))
+        if parent.type == OVERLAY:
+            for base in ([parent.upper] if parent.upper else []) + list(parent.lower):
+                f = world.fact(paths.join(base, rel))
+                if f.kind != "missing":
+                    return f
+        return MISSING  # a fresh filesystem is empty
+    return world.fact(path)
+
+
+def _rmdirs(state, changes, desired):
+    """Return rmdir steps for directories we created that no remaining entry needs."""
+    keep_targets = set(desired)
+    out = []
+    for p in sorted(state.created, key=paths.sort_key, reverse=True):
+        if any(paths.is_at_or_under(t, p) for t in keep_targets):
+            continue
+        out.append(Change(Action.RMDIR, None, "created by livemount, no longer needed", path=p))
+    return out

@@ -1,0 +1,76 @@
+"""Recovering from an apply that was killed: roll forward into the state, then plan afresh.
+
+The documented choice: what the interrupted run managed to put in place is
+adopted into the state (it is ours: the journal says we were making it), what
+it removed is forgotten, a half-done atomic swap is finished, and the normal
+plan then converges to whatever profile is asked for now. Every step of the
+journal is examined against the live table, so the outcome is the same
+whether the process died before, during or after a system call.
+"""
+
+from . import match
+from .model import SYMLINK, Action, Owned
+from .state import State
+
+
+def recover(state, header, records, world, entry_from_dict):
+    """Return (new_state, finish_ops, messages) for an interrupted apply.
+
+    `finish_ops` are (sys method name, args) still to perform: the detach of
+    an old top left above its replacement by a swap cut in the middle.
+    """
+    owned = state.by_target()
+    created = list(state.created)
+    finish = []
+    begun = [r for r in records if r.get("kind") == "begin"]
+    done = {r["n"] for r in records if r.get("kind") == "done"}
+    for r in begun:
+        action = Action(r["action"])
+        path = r["path"]
+        entry = entry_from_dict(r["entry"]) if r.get("entry") else None
+        before = entry_from_dict(r["before"]) if r.get("before") else None
+        if action == Action.MKDIR:
+            if world.fact(path).kind != "missing" and path not in created:
+                created.append(path)
+        elif action == Action.RMDIR:
+            if world.fact(path).kind == "missing" and path in created:
+                created.remove(path)
+        elif action in (Action.LINK, Action.UNLINK) or (entry or before).type == SYMLINK:
+            fact = world.fact(path)
+            if entry is not None and action != Action.UNLINK and fact.kind == "symlink" and fact.link == entry.source:
+                owned[path] = Owned(entry)
+            elif action == Action.UNLINK and fact.kind == "missing":
+                owned.pop(path, None)
+        elif action in (Action.MOUNT, Action.REPLACE, Action.UNMOUNT, Action.REMOUNT):
+            _recover_mount(action, path, entry, before, owned, world, finish)
+    messages = ["recovered an interrupted apply (plan %s, %d of %d steps done): adopted what it made, "
+                "then planned afresh" % (header.get("plan_id", "?"), len(done), header.get("steps", 0))]
+    new = State(state.profile, state.namespace, tuple(owned[t] for t in sorted(owned)), tuple(created),
+                state.applied_at, state.profile_data)
+    return new, finish, messages
+
+
+def _recover_mount(action, path, entry, before, owned, world, finish):
+    stack = world.table.stack(path)
+    top = stack[-1] if stack else None
+    if action == Action.UNMOUNT:
+        prev = owned.get(path)
+        if prev is not None and (top is None or not match.same_identity(prev.entry, top, world, prev)):
+            owned.pop(path, None)
+        return
+    if action == Action.REMOUNT:
+        return  # settings differ at worst; the new plan remounts again
+    if top is None or entry is None:
+        if action == Action.REPLACE:
+            owned.pop(path, None)
+        return
+    prev = owned.get(path)
+    if (action == Action.REPLACE and prev is not None and len(stack) >= 2
+            and match.same_identity(prev.entry, top, world, prev)
+            and match.same_identity(entry, stack[-2], world, None)):
+        # Cut between "attach beneath" and "detach the old top": finish the swap.
+        finish.append(("umount", (path, True)))
+        owned[path] = Owned(entry)
+        return
+    if match.same_identity(entry, top, world, None):
+        owned[path] = Owned(entry)

@@ -1,0 +1,218 @@
+"""The state a profile owns in one mount namespace, and where it is kept.
+
+Layout: <root>/<namespace-key>/<profile>.state.json (+ .lock, + .journal).
+The state file is written atomically (exclusive temp file, fsync, rename,
+fsync dir) and carries a sha256 of its body: a file truncated or edited by
+hand is reported, never silently trusted. The directory must belong to the
+caller and not be writable by group or others.
+"""
+
+import contextlib
+import datetime
+import fcntl
+import hashlib
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from .errors import StateError
+from .journal import Journal, fsync_dir
+from .model import Owned
+
+DEFAULT_ROOT = "/run/livemount"
+FORMAT = "livemount-state"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class State:
+    """What one profile owns in one namespace: entries, created paths, last apply."""
+
+    profile: str
+    namespace: str = ""
+    owned: Tuple[Owned, ...] = ()
+    created: Tuple[str, ...] = ()
+    applied_at: Optional[str] = None
+    profile_data: Optional[dict] = field(default=None, compare=False)
+
+    def by_target(self):
+        """Return {target: Owned}."""
+        return {o.entry.target: o for o in self.owned}
+
+
+def namespace_key(namespace_id):
+    """Return a file-name-safe key for a namespace id such as `mnt:[4026531841]`."""
+    m = re.match(r"^(\w+):\[(\d+)\]$", namespace_id or "")
+    return "%s-%s" % m.groups() if m else re.sub(r"[^A-Za-z0-9_.-]", "_", namespace_id or "unknown")
+
+
+class StateStore:
+    """The files of one (profile, namespace) under a state root."""
+
+    def __init__(self, root, namespace_id, name):
+        self.root = root
+        self.namespace_id = namespace_id
+        self.name = name
+        self.dir = os.path.join(root, namespace_key(namespace_id))
+        self.path = os.path.join(self.dir, name + ".state.json")
+        self.journal = Journal(os.path.join(self.dir, name + ".journal"))
+        self.lock_path = os.path.join(self.dir, name + ".lock")
+
+    # ---- directory -----------------------------------------------------------
+    def ensure_dir(self):
+        """Create the state directories (mode 0700) if missing, then check they are safe."""
+        for d in (self.root, self.dir):
+            try:
+                os.mkdir(d, 0o700)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise StateError("cannot create state directory %s: %s" % (d, exc.strerror))
+        self.check_dir()
+
+    def check_dir(self):
+        """Raise StateError unless existing state directories are owned by us and not group/other-writable."""
+        for d in (self.root, self.dir):
+            try:
+                st = os.lstat(d)
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                raise StateError("cannot use state directory %s: not a directory" % d)
+            if st.st_uid != os.geteuid():
+                raise StateError("cannot use state directory %s: owned by uid %d, not %d"
+                                 % (d, st.st_uid, os.geteuid()))
+            if st.st_mode & 0o022:
+                raise StateError("cannot use state directory %s: writable by group or others (mode %04o)"
+                                 % (d, stat.S_IMODE(st.st_mode)))
+
+    # ---- lock ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, write=True):
+        """Hold the profile's lock for the whole plan+apply; readers (check mode) create nothing."""
+        if write:
+            self.ensure_dir()
+        elif not os.path.exists(self.lock_path):
+            self.check_dir()
+            yield
+            return
+        flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_CREAT if write else 0)
+        try:
+            fd = os.open(self.lock_path, flags, 0o600)
+        except OSError as exc:
+            raise StateError("cannot open lock %s: %s" % (self.lock_path, exc.strerror))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+    # ---- state file ------------------------------------------------------------
+    def exists(self):
+        """Return True if a state file exists."""
+        return os.path.exists(self.path)
+
+    def load(self):
+        """Return the saved State (an empty one if none); StateError if it cannot be trusted."""
+        from .profile import entry_from_dict
+
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            return State(self.name, self.namespace_id)
+        except OSError as exc:
+            raise StateError("cannot read state %s: %s" % (self.path, exc.strerror))
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+            body = doc["body"]
+            if doc.get("format") != FORMAT or doc.get("version") != VERSION:
+                raise ValueError("unknown format")
+            if doc.get("sha256") != _digest(body):
+                raise ValueError("checksum mismatch (edited or truncated)")
+            owned = tuple(
+                Owned(
+                    entry=entry_from_dict(o["entry"]),
+                    created=tuple(o.get("created", ())),
+                    dev=tuple(o["dev"]) if o.get("dev") else None,
+                    fs_options=tuple((k, v) for k, v in o["fs_options"]) if o.get("fs_options") is not None else None,
+                    synthetic_for=o.get("synthetic_for"),
+                )
+                for o in body["owned"]
+            )
+            return State(body["profile"], body.get("namespace", ""), owned, tuple(body.get("created", ())),
+                         body.get("applied_at"), body.get("profile_data"))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError) as exc:
+            raise StateError("cannot trust state %s: %s; inspect it, then remove it to start over"
+                             % (self.path, exc))
+
+    def save(self, state):
+        """Write `state` atomically (temp file, fsync, rename, fsync dir)."""
+        from .profile import entry_to_dict
+
+        self.ensure_dir()
+        body = {
+            "profile": state.profile,
+            "namespace": state.namespace,
+            "applied_at": state.applied_at,
+            "owned": [
+                {
+                    "entry": entry_to_dict(o.entry),
+                    "created": list(o.created),
+                    "dev": list(o.dev) if o.dev else None,
+                    "fs_options": [list(kv) for kv in o.fs_options] if o.fs_options is not None else None,
+                    "synthetic_for": o.synthetic_for,
+                }
+                for o in state.owned
+            ],
+            "created": list(state.created),
+            "profile_data": state.profile_data,
+        }
+        doc = {"format": FORMAT, "version": VERSION, "sha256": _digest(body), "body": body}
+        data = json.dumps(doc, indent=1, sort_keys=True).encode()
+        tmp = "%s.tmp.%d" % (self.path, os.getpid())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, self.path)
+        fsync_dir(self.dir)
+
+    def remove(self):
+        """Delete the state file (the profile owns nothing any more)."""
+        for p in (self.path,):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+        if os.path.isdir(self.dir):
+            fsync_dir(self.dir)
+
+
+def list_profiles(root, namespace_id):
+    """Return the names of profiles with a state file or journal in this namespace."""
+    d = os.path.join(root, namespace_key(namespace_id))
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return []
+    out = set()
+    for n in names:
+        for suffix in (".state.json", ".journal"):
+            if n.endswith(suffix):
+                out.add(n[: -len(suffix)])
+    return sorted(out)
+
+
+def now():
+    """Return the current UTC time as an ISO 8601 string."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _digest(body):
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

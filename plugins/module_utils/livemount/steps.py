@@ -1,0 +1,238 @@
+"""How each kind of Change is performed through Sys, and how it is undone.
+
+`perform(run, change)` issues the system calls of one change through
+`run.call(...)`, pushing an undo function onto `run.undo` after each call
+that changed something. Undo functions restore the exact previous table: an
+unmounted mount is kept alive as a detached clone (same superblock, same
+device) until the whole apply has succeeded, so putting it back restores its
+content too. Overlays are the exception: a clone would keep the old overlay's
+superblock alive on its upper directory, so they are re-mounted from their spec.
+"""
+
+import errno
+import os
+
+from . import match, paths
+from .errors import SysError
+from .model import BIND, OVERLAY, SYMLINK, Action, Change
+
+
+def perform(run, change):
+    """Perform one change through `run` (see apply.Run); return True if it changed something."""
+    handler = _HANDLERS[change.action]
+    return handler(run, change)
+
+
+def build(run, entry):
+    """Return a detached mount Handle for `entry` with its per-mount flags already set."""
+    if entry.type == BIND:
+        h = run.call("clone", entry.source, entry.recursive)
+    elif entry.type == OVERLAY:
+        h = run.call("create_fs", "overlay", "overlay", entry.fs_options, entry.lower, entry.data,
+                     entry.upper, entry.work)
+    else:
+        h = run.call("create_fs", entry.type, entry.source or entry.type, entry.fs_options)
+    run.handles.append(h)
+    # mount_setattr(2) works on a detached mount: it appears with the right flags at once.
+    run.call("setattr", h, entry.flags, None)
+    return h
+
+
+def _mkdir(run, c):
+    e = c.entry
+    fact = run.sys.lstat(c.path)
+    want = "file" if c.file_point else "dir"
+    if fact.kind == want:
+        return False  # already there (someone made it since the plan): not ours to remove
+    if c.file_point:
+        run.call("mkfile", c.path, 0o644 if e.mode == 0o755 else e.mode, e.uid, e.gid)
+        run.push("remove created file %s" % c.path, lambda: run.call("unlink", c.path))
+    else:
+        run.call("mkdir", c.path, e.mode, e.uid, e.gid)
+        run.push("remove created directory %s" % c.path, lambda: run.call("rmdir", c.path))
+    run.created.append(c.path)
+    return True
+
+
+def _rmdir(run, c):
+    fact = run.sys.lstat(c.path)
+    if fact.kind == "missing":
+        return False
+    try:
+        if fact.kind == "dir":
+            run.call("rmdir", c.path)
+            run.push("recreate directory %s" % c.path, lambda: run.call("mkdir", c.path, fact.mode or 0o755,
+                                                                       fact.uid or 0, fact.gid or 0))
+        elif fact.kind == "file":
+            run.call("unlink", c.path)
+            run.push("recreate file %s" % c.path, lambda: run.call("mkfile", c.path, fact.mode or 0o644,
+                                                                   fact.uid or 0, fact.gid or 0))
+        else:
+            return False
+    except SysError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.EBUSY):
+            run.warn("kept %s: %s" % (c.path, os.strerror(exc.errno).lower()))
+            return False
+        raise
+    return True
+
+
+def _mount(run, c):
+    e = c.entry
+    h = build(run, e)
+    run.call("attach", h, e.target, False)
+    run.push("unmount %s" % e.target, lambda: run.call("umount", e.target, False))
+    if e.propagation:
+        run.call("setattr", e.target, None, e.propagation)
+    return True
+
+
+def _unmount(run, c):
+    e = c.entry
+    live = c.live
+    if live is None:
+        return False  # umount2(2) would say EINVAL: nothing to do, it is already gone
+    if live.propagation != "private":
+        # Unmounting a shared mount propagates to its peers (and can fail EBUSY there).
+        run.call("setattr", e.target, None, "private")
+        old = live.propagation.split("+")[0]
+        run.push("restore propagation of %s" % e.target, lambda: run.call("setattr", e.target, None, old))
+    if e.type == OVERLAY:
+        run.call("umount", e.target, False)
+        run.push("mount %s again" % e.target, lambda: _remount_from_spec(run, e))
+        return True
+    keep = run.call("clone_mount", e.target)
+    run.handles.append(keep)
+    run.call("umount", e.target, False)
+    run.push("put back %s" % e.target, lambda: run.call("attach", keep, e.target, False))
+    return True
+
+
+def _remount_from_spec(run, e):
+    h = build(run, e)
+    run.call("attach", h, e.target, False)
+
+
+def _remount(run, c):
+    e, live = c.entry, c.live
+    if live is None:
+        raise SysError("cannot remount %s: not mounted" % e.target, errno.EINVAL)
+    if match.flags_differ(e, live):
+        old = live.flags
+        run.call("setattr", e.target, e.flags, None)
+        run.push("restore flags of %s" % e.target, lambda: run.call("setattr", e.target, old, None))
+    if match.fs_options_differ(e, live, run.world, c.before):
+        have = dict(live.fs_options)
+        changed = [(k, v) for k, v in e.fs_options if have.get(k, object()) != v]
+        back = [(k, have[k]) for k, _ in changed if k in have]
+        run.call("reconfigure", e.target, changed)
+        if back:
+            run.push("restore options of %s" % e.target, lambda: run.call("reconfigure", e.target, back))
+    if match.propagation_differs(e, live):
+        old = live.propagation.split("+")[0]
+        run.call("setattr", e.target, None, e.propagation)
+        run.push("restore propagation of %s" % e.target, lambda: run.call("setattr", e.target, None, old))
+    return True
+
+
+def _replace(run, c):
+    e = c.entry
+    if e.type == SYMLINK:
+        return _relink(run, c)
+    live = c.live
+    old = c.before.entry if c.before else None
+    if live is None:
+        return _mount(run, c)
+    shares_upper = (
+        old is not None and old.type == OVERLAY and e.type == OVERLAY
+        and (old.upper and old.upper in (e.upper, e.work) or old.work and old.work in (e.upper, e.work))
+    )
+    if shares_upper or not run.beneath:
+        # Never two live overlays on one upper (kernel overlayfs.rst): old one goes first.
+        _unmount(run, Change(Action.UNMOUNT, old or e, c.reason, before=c.before, live=live))
+        return _mount(run, c)
+    keep = run.call("clone_mount", e.target)  # the old mount, kept alive for undo
+    run.handles.append(keep)
+    new = build(run, e)
+    state = {"old_on_top": True}
+    run.call("attach", new, e.target, True)  # MOVE_MOUNT_BENEATH: lookups never see it empty
+
+    def undo_swap():
+        if state["old_on_top"]:
+            run.call("umount", e.target, True)  # old top off; its clone `keep` still holds it
+        run.call("attach", keep, e.target, True)
+        run.call("umount", e.target, False)  # the new mount, now on top of the restored clone
+
+    run.push("swap %s back" % e.target, undo_swap)
+    # Processes inside the old mount keep their view: detach it lazily.
+    run.call("umount", e.target, True)
+    state["old_on_top"] = False
+    if e.propagation:
+        run.call("setattr", e.target, None, e.propagation)
+    return True
+
+
+def _link(run, c):
+    e = c.entry
+    run.call("symlink", e.source, e.target)
+    run.push("remove link %s" % e.target, lambda: run.call("unlink", e.target))
+    return True
+
+
+def _relink(run, c):
+    e = c.entry
+    fact = run.sys.lstat(e.target)
+    if fact.kind == "missing":
+        return _link(run, c)
+    tmp = _tmp_name(e.target)
+    run.call("symlink", e.source, tmp)
+    run.push("remove temporary link %s" % tmp, lambda: _unlink_if_present(run, tmp))
+    # rename(2) over the old link: readers see the old or the new link, never none.
+    run.call("rename", tmp, e.target)
+    old = fact.link
+
+    def undo():
+        t2 = _tmp_name(e.target)
+        run.call("symlink", old, t2)
+        run.call("rename", t2, e.target)
+
+    run.push("restore link %s -> %s" % (e.target, old), undo)
+    return True
+
+
+def _unlink(run, c):
+    e = c.entry
+    fact = run.sys.lstat(e.target)
+    if fact.kind != "symlink":
+        return False
+    run.call("unlink", e.target)
+    old = fact.link
+    run.push("restore link %s" % e.target, lambda: run.call("symlink", old, e.target))
+    return True
+
+
+def _unlink_if_present(run, path):
+    if run.sys.lstat(path).kind != "missing":
+        run.call("unlink", path)
+
+
+def _tmp_name(target):
+    parent = os.path.dirname(target) or "/"
+    return paths.join(parent, ".%s.livemount-%d" % (os.path.basename(target), os.getpid()))
+
+
+def _keep(run, c):
+    return False
+
+
+_HANDLERS = {
+    Action.MKDIR: _mkdir,
+    Action.RMDIR: _rmdir,
+    Action.MOUNT: _mount,
+    Action.UNMOUNT: _unmount,
+    Action.REMOUNT: _remount,
+    Action.REPLACE: _replace,
+    Action.LINK: _link,
+    Action.UNLINK: _unlink,
+    Action.KEEP: _keep,
+}
