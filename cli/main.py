@@ -1,18 +1,60 @@
-"""Entry point of the `livemount` command.
+"""Entry point of the `livemount` command: parse arguments, run one subcommand module.
 
-Placeholder so packaging and the dev runner can be exercised before the real
-CLI lands; the CLI owner replaces this file.
+Subcommand modules are imported only when chosen, so `livemount --help` does
+not pay for the engine, rich or YAML.
 """
 
+import argparse
+import importlib
 import sys
 
-USAGE = "usage: livemount <command> [options]\n\ncommands are not implemented yet\n"
+COMMANDS = [
+    ("validate", "check a profile against the schema and the rules, touching nothing"),
+    ("plan", "show what apply would change, touching nothing"),
+    ("apply", "make the live mount table match a profile"),
+    ("status", "show the profiles this namespace has state for and their health"),
+    ("destroy", "remove everything a profile owns"),
+    ("import", "convert an fstab file to a profile"),
+    ("schema", "print the profile JSON Schema"),
+    ("demo", "run the demo in a throwaway private mount namespace"),
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # Exit 1 on usage errors: 2 is reserved for "changes pending" (plan --detailed-exitcode).
+        self.print_usage(sys.stderr)
+        sys.stderr.write("livemount: error: %s\n" % message)
+        sys.exit(1)
+
+
+def build_parser():
+    """Return the argument parser with every subcommand's options."""
+    p = _Parser(prog="livemount", description="Reconcile the live mount table with a declared mount profile.")
+    p.add_argument("--state-dir", metavar="DIR", help="state directory (default $LIVEMOUNT_STATE_DIR or /run/livemount)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail; tracebacks on errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    color = p.add_mutually_exclusive_group()
+    color.add_argument("--color", dest="color", action="store_true", default=None, help="force colour")
+    color.add_argument("--no-color", dest="color", action="store_false", help="no colour (also NO_COLOR=1)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, help_text in COMMANDS:
+        sp = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+        _module(name).add_arguments(sp)
+    return p
+
+
+def _module(name):
+    return importlib.import_module("livemount_cli.cmd_" + name)
 
 
 def main(argv=None):
-    """Return the process exit status after printing usage."""
-    sys.stdout.write(USAGE)
-    return 0
+    """Return the exit status: 0 ok, 1 error, 2 changes pending (plan --detailed-exitcode)."""
+    args = build_parser().parse_args(argv)
+    from . import common
+
+    return common.run_command(_module(args.command).run, args)
 
 
 if __name__ == "__main__":

@@ -107,10 +107,13 @@ def _propagation_of(live):
 
 
 def _flag_text(added, removed):
-    parts = ["+" + f for f in added] + ["-" + f for f in removed]
-    if "+ro" in parts or "-ro" in parts:
-        parts = [p.replace("+ro", "rw -> ro").replace("-ro", "ro -> rw") for p in parts]
-    return "flags " + " ".join(parts)
+    parts = []
+    if "ro" in added:
+        parts.append("rw -> ro")
+    if "ro" in removed:
+        parts.append("ro -> rw")
+    parts += ["+" + f for f in added if f != "ro"] + ["-" + f for f in removed if f != "ro"]
+    return "flags " + ", ".join(parts)
 
 
 def _show(v):

@@ -1,0 +1,72 @@
+"""What every subcommand shares: loading a profile, the Sys, the error-to-exit-status rule."""
+
+import os
+import sys
+import traceback
+
+ENGINE = "ansible_collections.livemount.core.plugins.module_utils.livemount"
+
+
+def engine_module(name):
+    """Return the engine module `name` (imported on first use)."""
+    import importlib
+
+    return importlib.import_module("%s.%s" % (ENGINE, name))
+
+
+def load_profile(path):
+    """Return (Profile, data) read from a YAML/JSON file; ProfileError when invalid."""
+    profile = engine_module("profile")
+    errors = engine_module("errors")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise errors.ProfileError([(None, None, "file", "cannot read profile %s: %s" % (path, exc.strerror))])
+    except UnicodeDecodeError:
+        raise errors.ProfileError([(None, None, "file", "cannot read profile %s: not UTF-8 text" % path)])
+    data = profile.load_profile_text(text, path)
+    return profile.load_profile(data), data
+
+
+def make_sys():
+    """Return the real Sys, wrapped by failpoints when LIVEMOUNT_FAILPOINT is set."""
+    sys_linux = engine_module("sys_linux")
+    failpoint = engine_module("failpoint")
+    return failpoint.from_env(sys_linux.LinuxSys())
+
+
+def check_root():
+    """Raise a LivemountError unless running as root (mounting needs CAP_SYS_ADMIN)."""
+    if os.geteuid() != 0:
+        errors = engine_module("errors")
+        raise errors.LivemountError("cannot change mounts: livemount must run as root (uid 0), not uid %d"
+                                    % os.geteuid())
+
+
+def run_command(fn, args):
+    """Return fn(args)'s exit status, turning engine errors into one clear message and status 1."""
+    from . import output
+
+    out = output.Output(args)
+    try:
+        return fn(args, out)
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130
+    except Exception as exc:  # the one place errors become messages; everything else raises
+        if args.verbose:
+            traceback.print_exc()
+        errors = engine_module("errors")
+        if not isinstance(exc, errors.LivemountError):
+            out.error("unexpected error: %s: %s (run with -v for the traceback)" % (type(exc).__name__, exc))
+            return 1
+        report = getattr(exc, "report", None)
+        if getattr(args, "json", False):
+            doc = report.to_dict() if report is not None else {}
+            doc["error"] = exc.to_dict()
+            out.json(doc)
+        elif report is not None and report.changes:
+            out.plan(report)
+        out.failure(exc)
+        return 1
