@@ -1,0 +1,202 @@
+"""Steps and failpoints: how a mutating Sys call is named, counted and made to fail.
+
+A *step* is one call to a mutating Sys method (sysapi.MUTATIONS). Every Sys
+implementation names a step the same way (`step_call`, `step_what`) so a
+recorder transcript, a SysError.call and a failpoint message agree.
+
+FailpointSys wraps any Sys and, driven by LIVEMOUNT_FAILPOINT, fails or kills
+the process at the N-th step; docs/failpoints.md documents the format.
+"""
+
+import errno as _errno
+import inspect
+import os
+import signal
+
+from .errors import LivemountError, SysError
+from .sysapi import MUTATIONS, Handle, Sys, call_string
+
+ENV = "LIVEMOUNT_FAILPOINT"
+CRASH = "crash"
+
+
+class _Mode(int):
+    """A permission mode that prints as octal in call strings (`0o755`)."""
+
+    def __str__(self):
+        return "0o%o" % int(self)
+
+
+def _bound(name, args, kwargs):
+    """Return the argument values of Sys.<name>, defaults applied, trailing defaults dropped."""
+    sig = inspect.signature(getattr(Sys, name))
+    bound = sig.bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    params = list(sig.parameters.values())[1:]
+    values = [bound.arguments[p.name] for p in params]
+    # Drop trailing arguments still at their default, so `attach(h, t)` and
+    # `attach(h, t, beneath=False)` are one spelling: `attach <mount x> "/t"`.
+    while params and params[-1].default is not inspect.Parameter.empty and values[-1] == params[-1].default:
+        params.pop()
+        values.pop()
+    return [_Mode(v) if p.name == "mode" and isinstance(v, int) else v for p, v in zip(params, values)]
+
+
+def step_call(name, *args, **kwargs):
+    """Return the canonical call string of one step, e.g. `mkdir "/t" 0o755 0 0`."""
+    return call_string(name, *_bound(name, args, kwargs))
+
+
+def _desc(where):
+    """Return how a message names a path or a Handle."""
+    return where.desc if isinstance(where, Handle) else where
+
+
+def step_what(name, *args, **kwargs):
+    """Return what a step does in words (`create directory /t`), for `cannot <what>: <cause>`."""
+    sig = inspect.signature(getattr(Sys, name))
+    a = sig.bind(None, *args, **kwargs)
+    a.apply_defaults()
+    v = a.arguments
+    if name == "mkdir":
+        return "create directory %s" % v["path"]
+    if name == "rmdir":
+        return "remove directory %s" % v["path"]
+    if name == "mkfile":
+        return "create file %s" % v["path"]
+    if name == "unlink":
+        return "remove %s" % v["path"]
+    if name == "symlink":
+        return "create symlink %s" % v["path"]
+    if name == "rename":
+        return "rename %s to %s" % (v["old"], v["new"])
+    if name == "clone":
+        return "bind %s%s" % (v["source"], " recursively" if v["recursive"] else "")
+    if name == "clone_mount":
+        return "copy the mount at %s" % v["target"]
+    if name == "create_fs":
+        return "create %s filesystem" % v["fstype"]
+    if name == "attach":
+        return "mount %s %s %s" % (v["handle"].desc, "beneath" if v["beneath"] else "on", v["target"])
+    if name == "setattr":
+        return "set mount attributes of %s" % _desc(v["where"])
+    if name == "reconfigure":
+        return "reconfigure %s" % v["target"]
+    if name == "umount":
+        return "unmount %s" % v["target"]
+    return name
+
+
+def strerror(err):
+    """Return the C library's text for `err` in lowercase (`no such file or directory`)."""
+    text = os.strerror(err)
+    return text[:1].lower() + text[1:]
+
+
+def errno_name(err):
+    """Return the symbolic name of an errno (`EIO`), or the number as text."""
+    return _errno.errorcode.get(err, str(err))
+
+
+def parse_errno(text):
+    """Return the errno number named by `text` (`EIO`, `eio` or `5`); ValueError if unknown."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    value = getattr(_errno, text.upper(), None)
+    if not isinstance(value, int) or not text.upper().startswith("E"):
+        raise ValueError("unknown errno %r" % text)
+    return value
+
+
+def parse_spec(spec):
+    """Return {step number: errno or CRASH} from `3:EIO,5:crash`; LivemountError if malformed."""
+    points = {}
+    for item in spec.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        n, sep, what = item.partition(":")
+        try:
+            if not sep or not n.strip().isdigit() or int(n) < 1:
+                raise ValueError("expected N:ERRNO or N:crash with N >= 1")
+            points[int(n)] = CRASH if what.strip().lower() == CRASH else parse_errno(what)
+        except ValueError as exc:
+            raise LivemountError("cannot parse %s=%s: %s" % (ENV, spec, exc))
+    return points
+
+
+class FailpointSys(Sys):
+    """A Sys that counts steps from 1 and fails (or dies) at the steps named in `points`.
+
+    `points` maps a step number to an errno (the step raises SysError without
+    being performed) or to CRASH (SIGKILL to this process just before it).
+    Observation calls and close() pass through uncounted. `count` is the
+    number of steps attempted so far.
+    """
+
+    def __init__(self, inner, points):
+        self.inner = inner
+        self.points = dict(points)
+        self.count = 0
+
+    def _step(self, name, args, kwargs):
+        self.count += 1
+        what = self.points.get(self.count)
+        if what == CRASH:
+            # SIGKILL, not an exception: nothing may run after the crash point
+            # (no finally blocks, no journal flush), exactly like a power cut.
+            os.kill(os.getpid(), signal.SIGKILL)
+        if what is not None:
+            raise SysError(
+                "cannot %s: %s (failpoint %d)" % (step_what(name, *args, **kwargs), strerror(what), self.count),
+                errno=what,
+                call=step_call(name, *args, **kwargs),
+            )
+        return getattr(self.inner, name)(*args, **kwargs)
+
+    # ---- observation: uncounted ---------------------------------------------
+    def read_mountinfo(self):
+        """Return the inner Sys's mountinfo text."""
+        return self.inner.read_mountinfo()
+
+    def lstat(self, path):
+        """Return the inner Sys's PathFact for `path`."""
+        return self.inner.lstat(path)
+
+    def realpath(self, path):
+        """Return the inner Sys's resolved path."""
+        return self.inner.realpath(path)
+
+    def overlay_defaults(self):
+        """Return the inner Sys's overlay defaults."""
+        return self.inner.overlay_defaults()
+
+    def namespace_id(self):
+        """Return the inner Sys's namespace identity."""
+        return self.inner.namespace_id()
+
+    def close(self, handle):
+        """Return None after closing `handle` in the inner Sys (not a step)."""
+        return self.inner.close(handle)
+
+
+def _make_step(name):
+    def step(self, *args, **kwargs):
+        return self._step(name, args, kwargs)
+
+    step.__name__ = name
+    step.__doc__ = "Return what the inner Sys's %s returns, unless a failpoint fires at this step." % name
+    return step
+
+
+for _name in MUTATIONS:
+    setattr(FailpointSys, _name, _make_step(_name))
+
+
+def from_env(inner, environ=os.environ):
+    """Return `inner` wrapped in a FailpointSys when LIVEMOUNT_FAILPOINT is set, else `inner`."""
+    spec = environ.get(ENV, "")
+    if not spec.strip():
+        return inner
+    return FailpointSys(inner, parse_spec(spec))

@@ -1,0 +1,127 @@
+"""Open paths without following a symlink in any component.
+
+Root acting on a path under a directory someone else can write must not be
+redirected by a planted symlink (`/srv/app -> /etc`). Every mutation in
+sys_linux.py works on an O_PATH fd obtained here, never on the path again.
+
+openat2(2) with RESOLVE_NO_SYMLINKS does the whole walk in the kernel; on
+kernels without it (ENOSYS, before 5.6) we walk one component at a time with
+openat(O_PATH|O_NOFOLLOW) and refuse a component that turns out to be a
+symlink. Both cross mount points as a normal lookup does, so the fd of a
+mount point refers to the mount on top there.
+"""
+
+import errno
+import os
+import stat
+
+from . import syscalls
+from .errors import SysError
+from .failpoint import strerror
+from .paths import clean
+
+_O_PATH = os.O_PATH | os.O_CLOEXEC
+
+# Learned on first use: True once openat2 said ENOSYS.
+_openat2_missing = False
+
+
+def _fail(what, err, cause=None):
+    """Return a SysError `cannot <what>: <cause>` for errno `err`."""
+    return SysError("cannot %s: %s" % (what, cause or strerror(err)), errno=err)
+
+
+def symlink_component(path):
+    """Return the first prefix of clean `path` that is a symlink (lstat), or None."""
+    prefix = ""
+    for comp in path.strip("/").split("/"):
+        if not comp:
+            continue
+        prefix += "/" + comp
+        try:
+            st = os.lstat(prefix)
+        except OSError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            return prefix
+    return None
+
+
+def _refuse(what, path):
+    """Return the ELOOP SysError naming the symlink component of `path`."""
+    where = symlink_component(path)
+    cause = "refusing to follow symlink at %s" % where if where else "refusing to follow a symlink in %s" % path
+    return _fail(what, errno.ELOOP, cause)
+
+
+def _walk(path, flags, what):
+    """Return an O_PATH fd for clean `path`, opening one component at a time without following symlinks."""
+    fd = os.open("/", _O_PATH | os.O_DIRECTORY)
+    comps = [c for c in path.split("/") if c]
+    try:
+        for i, comp in enumerate(comps):
+            last = i == len(comps) - 1
+            nfd = os.open(comp, _O_PATH | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISLNK(mode):
+                raise _fail(what, errno.ELOOP, "refusing to follow symlink at /" + "/".join(comps[: i + 1]))
+            if (not last or flags & os.O_DIRECTORY) and not stat.S_ISDIR(mode):
+                raise _fail(what, errno.ENOTDIR)
+    except OSError as exc:
+        os.close(fd)
+        raise _fail(what, exc.errno)
+    except SysError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _open(path, directory, what, walk):
+    global _openat2_missing
+    try:
+        path = clean(path)
+    except ValueError as exc:
+        raise _fail(what, errno.EINVAL, str(exc))
+    flags = _O_PATH | (os.O_DIRECTORY if directory else 0)
+    if walk or _openat2_missing:
+        return _walk(path, flags, what)
+    try:
+        # No O_NOFOLLOW: with RESOLVE_NO_SYMLINKS a trailing symlink is then
+        # ELOOP too, instead of an O_PATH fd on the link itself (openat2(2)).
+        return syscalls.openat2(syscalls.AT_FDCWD, path, flags, 0, syscalls.RESOLVE_NO_SYMLINKS)
+    except OSError as exc:
+        if exc.errno == errno.ENOSYS:
+            _openat2_missing = True
+            return _walk(path, flags, what)
+        if exc.errno == errno.ELOOP:
+            raise _refuse(what, path)
+        raise _fail(what, exc.errno)
+
+
+def open_path(path, *, directory=False, what=None, walk=False):
+    """Return an O_PATH|O_CLOEXEC fd for absolute `path`, refusing symlinks in every component.
+
+    Raises SysError `cannot <what>: refusing to follow symlink at <component>`
+    (errno ELOOP), or with the errno of any other failure; `what` defaults
+    to `open <path>`. `walk` forces the component-by-component fallback (as
+    used when openat2 is missing). O_DIRECTORY when `directory`.
+    """
+    return _open(path, directory, what or "open %s" % path, walk)
+
+
+def open_parent(path, *, what=None, walk=False):
+    """Return (dirfd, basename): an O_PATH fd of the parent directory of `path` and the last component.
+
+    Errors name `what` (default `open <path>`), as for open_path.
+    """
+    what = what or "open %s" % path
+    try:
+        path = clean(path)
+    except ValueError as exc:
+        raise _fail(what, errno.EINVAL, str(exc))
+    if path == "/":
+        raise _fail(what, errno.EINVAL, "the root has no parent")
+    parent, name = path.rsplit("/", 1)
+    return _open(parent or "/", True, what, walk), name

@@ -1,0 +1,447 @@
+"""LinuxSys: the Sys seam on the real kernel.
+
+Mutations act on O_PATH fds from securepath (never on a path a planted symlink
+could redirect) and use the new mount API: open_tree/fsopen/fsmount build a
+detached mount, move_mount attaches it, mount_setattr and fspick change it.
+Kernels without that API (ENOSYS, before 5.2/5.12) fall back to classic
+mount(2), see sys_classic.py; `LinuxSys(classic=True)` forces the fallback.
+"""
+
+import contextlib
+import errno
+import os
+import stat
+
+from . import sys_classic
+from . import syscalls as sc
+from .errors import SysError
+from .failpoint import step_call, step_what, strerror
+from .model import MISSING, PathFact
+from .options import flags_to_attrs, propagation_flag
+from .securepath import open_parent, open_path
+from .sys_classic import PendingMount
+from .sysapi import Handle, Sys
+
+OVERLAY_PARAMS = "/sys/module/overlay/parameters"
+
+# Causes worth more than strerror for one call (errno, method) -> words.
+_CAUSES = {
+    (errno.EINVAL, "umount"): "not a mount point",
+    (errno.EINVAL, "setattr"): "not a mount point",
+    (errno.EINVAL, "reconfigure"): "not a mount point",
+    (errno.EBUSY, "umount"): "target is busy",
+}
+
+
+# What _new_api returns when the kernel lacks the new mount API.
+_CLASSIC = object()
+
+
+def _cause(exc, name=None):
+    """Return the words for an OSError: a known cause, our own message, or the lowercase strerror."""
+    known = _CAUSES.get((exc.errno, name))
+    if known:
+        return known
+    if exc.strerror and exc.strerror != os.strerror(exc.errno):
+        return exc.strerror  # a message this package wrote, not the C library's
+    return strerror(exc.errno)
+
+
+def kernel_messages(fd):
+    """Return the fs context's queued messages joined for an error, severity prefixes dropped."""
+    msgs = sc.read_fs_messages(fd)
+    return "; ".join(m[2:] if m[1:2] == " " and m[:1] in "ewi" else m for m in msgs)
+
+
+def _fsconfig(fd, key, value):
+    """Set one filesystem option on context `fd`: a flag when `value` is None, else a string."""
+    if value is None:
+        sc.fsconfig(fd, sc.FSCONFIG_SET_FLAG, key)
+    else:
+        sc.fsconfig(fd, sc.FSCONFIG_SET_STRING, key, str(value))
+
+
+def _overlay_path(path):
+    """Return `path` as fsconfig's upperdir/workdir want it: overlayfs unescapes backslashes there.
+
+    Observed on 6.18: `lowerdir+`/`datadir+` take the path literally, while
+    upperdir and workdir go through ovl_unescape (so mountinfo echoes `\\\\`).
+    """
+    return path.replace("\\", "\\\\")
+
+
+class LinuxSys(Sys):
+    """The real kernel. `classic` forces mount(2) instead of the new mount API; `walk` forces the
+    component-by-component symlink-refusing walk instead of openat2."""
+
+    def __init__(self, classic=False, walk=False):
+        self.classic = classic
+        self.walk = walk
+
+    # ---- observation -------------------------------------------------------
+    def read_mountinfo(self):
+        """Return the text of /proc/self/mountinfo."""
+        try:
+            with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+                return f.read()
+        except OSError as exc:
+            raise SysError("cannot read /proc/self/mountinfo: %s" % strerror(exc.errno), errno=exc.errno)
+
+    def lstat(self, path):
+        """Return a PathFact for `path` without following a final symlink (MISSING if absent)."""
+        try:
+            st = os.lstat(path)
+            mode = st.st_mode
+            link = os.readlink(path) if stat.S_ISLNK(mode) else None
+            empty = None
+            if stat.S_ISDIR(mode):
+                with os.scandir(path) as it:
+                    empty = next(it, None) is None
+        except (FileNotFoundError, NotADirectoryError):
+            return MISSING
+        except OSError as exc:
+            raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
+        if stat.S_ISDIR(mode):
+            kind = "dir"
+        elif stat.S_ISREG(mode):
+            kind = "file"
+        elif stat.S_ISLNK(mode):
+            kind = "symlink"
+        else:
+            kind = "other"
+        return PathFact(
+            kind=kind,
+            link=link,
+            mode=stat.S_IMODE(mode),
+            uid=st.st_uid,
+            gid=st.st_gid,
+            dev=(os.major(st.st_dev), os.minor(st.st_dev)),
+            empty=empty,
+        )
+
+    def realpath(self, path):
+        """Return `path` with every symlink resolved."""
+        return os.path.realpath(path)
+
+    def overlay_defaults(self):
+        """Return {param: value} from /sys/module/overlay/parameters ({} if overlay is not loaded)."""
+        out = {}
+        try:
+            names = sorted(os.listdir(OVERLAY_PARAMS))
+        except OSError:
+            return out
+        for name in names:
+            try:
+                with open(os.path.join(OVERLAY_PARAMS, name), encoding="utf-8") as f:
+                    out[name] = f.read().strip()
+            except OSError:
+                continue  # some parameters are write-only or root-only
+        return out
+
+    def namespace_id(self):
+        """Return the identity of the current mount namespace, e.g. `mnt:[4026531841]`."""
+        return os.readlink("/proc/self/ns/mnt")
+
+    # ---- plumbing ----------------------------------------------------------
+    @contextlib.contextmanager
+    def _step(self, name, *args):
+        """Yield the step's `what` words; turn any OSError into SysError naming the step."""
+        what = step_what(name, *args)
+        try:
+            yield what
+        except SysError as exc:
+            if exc.call is None:
+                exc.call = step_call(name, *args)
+            raise
+        except OSError as exc:
+            raise SysError("cannot %s: %s" % (what, _cause(exc, name)), errno=exc.errno,
+                           call=step_call(name, *args)) from exc
+
+    def _path_fd(self, path, what):
+        return open_path(path, what=what, walk=self.walk)
+
+    def _parent(self, path, what):
+        return open_parent(path, what=what, walk=self.walk)
+
+    def _fail(self, what, err, cause):
+        return SysError("cannot %s: %s" % (what, cause), errno=err)
+
+    # ---- files -------------------------------------------------------------
+    def mkdir(self, path, mode, uid, gid):
+        """Return None after creating directory `path` with exactly `mode` (umask ignored) and owner."""
+        with self._step("mkdir", path, mode, uid, gid) as what:
+            dfd, name = self._parent(path, what)
+            try:
+                # 0700 until chown+chmod are done: nobody else gets in meanwhile.
+                os.mkdir(name, 0o700, dir_fd=dfd)
+                try:
+                    self._own(dfd, name, os.O_RDONLY | os.O_DIRECTORY, mode, uid, gid)
+                except OSError:
+                    os.rmdir(name, dir_fd=dfd)  # one step: all or nothing
+                    raise
+            finally:
+                os.close(dfd)
+
+    def _own(self, dfd, name, flags, mode, uid, gid):
+        # O_NOFOLLOW: what we chown is what we just created, not a swapped-in link.
+        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+        try:
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)  # after chown: chown(2) clears set-user/group-ID bits
+        finally:
+            os.close(fd)
+
+    def rmdir(self, path):
+        """Return None after removing the empty directory `path`."""
+        with self._step("rmdir", path) as what:
+            dfd, name = self._parent(path, what)
+            try:
+                os.rmdir(name, dir_fd=dfd)
+            finally:
+                os.close(dfd)
+
+    def mkfile(self, path, mode, uid, gid):
+        """Return None after creating the empty regular file `path` (O_EXCL) with mode and owner."""
+        with self._step("mkfile", path, mode, uid, gid) as what:
+            dfd, name = self._parent(path, what)
+            try:
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                             dir_fd=dfd)
+                try:
+                    os.fchown(fd, uid, gid)
+                    os.fchmod(fd, mode)
+                except OSError:
+                    os.unlink(name, dir_fd=dfd)
+                    raise
+                finally:
+                    os.close(fd)
+            finally:
+                os.close(dfd)
+
+    def unlink(self, path):
+        """Return None after removing the file or symlink `path`."""
+        with self._step("unlink", path) as what:
+            dfd, name = self._parent(path, what)
+            try:
+                os.unlink(name, dir_fd=dfd)
+            finally:
+                os.close(dfd)
+
+    def symlink(self, content, path):
+        """Return None after creating symlink `path` -> `content`."""
+        with self._step("symlink", content, path) as what:
+            dfd, name = self._parent(path, what)
+            try:
+                os.symlink(content, name, dir_fd=dfd)
+            finally:
+                os.close(dfd)
+
+    def rename(self, old, new):
+        """Return None after rename(2) of `old` over `new`."""
+        with self._step("rename", old, new) as what:
+            ofd, oname = self._parent(old, what)
+            try:
+                nfd, nname = self._parent(new, what)
+                try:
+                    os.rename(oname, nname, src_dir_fd=ofd, dst_dir_fd=nfd)
+                finally:
+                    os.close(nfd)
+            finally:
+                os.close(ofd)
+
+    # ---- building detached mounts ------------------------------------------
+    def _new_api(self, call):
+        """Return call()'s result, or _CLASSIC when the kernel lacks the new mount API (then go classic)."""
+        if self.classic:
+            return _CLASSIC
+        try:
+            return call()
+        except OSError as exc:
+            if exc.errno != errno.ENOSYS:
+                raise
+            self.classic = True
+            return _CLASSIC
+
+    def clone(self, source, recursive):
+        """Return a Handle `bind SOURCE`: a detached copy of `source` (resolved normally: the user's choice)."""
+        with self._step("clone", source, recursive):
+            flags = sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | (sc.AT_RECURSIVE if recursive else 0)
+            fd = self._new_api(lambda: sc.open_tree(sc.AT_FDCWD, source, flags))
+            if fd is _CLASSIC:
+                return sys_classic.pending_bind(source, recursive)
+            return Handle(fd, "bind %s" % source)
+
+    def clone_mount(self, target):
+        """Return a Handle `copy TARGET`: a detached recursive copy of the mount on top at `target`.
+
+        Not possible with the classic API (SysError ENOSYS): a bind of a mount
+        that is about to be unmounted cannot outlive it there.
+        """
+        with self._step("clone_mount", target) as what:
+            tfd = self._path_fd(target, what)
+            try:
+                flags = sc.AT_EMPTY_PATH | sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | sc.AT_RECURSIVE
+                fd = self._new_api(lambda: sc.open_tree(tfd, "", flags))
+            finally:
+                os.close(tfd)
+            if fd is _CLASSIC:
+                raise self._fail(what, errno.ENOSYS, "needs the new mount api (open_tree)")
+            return Handle(fd, "copy %s" % target)
+
+    def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
+        """Return a Handle `FSTYPE [SOURCE]`: a new detached filesystem (fsopen, fsconfig..., fsmount).
+
+        A None source becomes `fstype` (tmpfs/overlay show it as their source).
+        The kernel's own words (`tmpfs: Unknown parameter 'x'`) are the cause
+        of a failure when it gave any.
+        """
+        with self._step("create_fs", fstype, source, fs_options, lower, data, upper, work) as what:
+            source = source or fstype
+            desc = fstype if source == fstype else "%s %s" % (fstype, source)
+            ctx = self._new_api(lambda: sc.fsopen(fstype, sc.FSOPEN_CLOEXEC))
+            if ctx is _CLASSIC:
+                return sys_classic.pending_fs(desc, fstype, source, fs_options, lower, data, upper, work)
+            try:
+                fd = self._configure(ctx, what, source, fs_options, lower, data, upper, work)
+            finally:
+                os.close(ctx)
+            return Handle(fd, desc)
+
+    def _configure(self, ctx, what, source, fs_options, lower, data, upper, work):
+        """Return a detached mount fd after configuring and creating context `ctx`."""
+        try:
+            _fsconfig(ctx, "source", source)
+            for key, value in fs_options:
+                _fsconfig(ctx, key, value)
+            self._layers(ctx, what, lower, data)
+            if upper is not None:
+                _fsconfig(ctx, "upperdir", _overlay_path(upper))
+            if work is not None:
+                _fsconfig(ctx, "workdir", _overlay_path(work))
+            sc.fsconfig(ctx, sc.FSCONFIG_CMD_CREATE)
+            return sc.fsmount(ctx, sc.FSMOUNT_CLOEXEC, 0)
+        except OSError as exc:
+            raise self._fail(what, exc.errno, kernel_messages(ctx) or _cause(exc))
+
+    def _layers(self, ctx, what, lower, data):
+        """Add overlay layers one fsconfig each (`lowerdir+`, `datadir+`, top-most first).
+
+        Before 6.8 there is no `lowerdir+`: fall back to one escaped legacy
+        `lowerdir=l1:l2::d1` string (limited to 255 bytes by fsconfig).
+        """
+        if not lower and not data:
+            return
+        try:
+            for path in lower:
+                _fsconfig(ctx, "lowerdir+", path)
+            for path in data:
+                _fsconfig(ctx, "datadir+", path)
+        except OSError as exc:
+            msgs = kernel_messages(ctx)
+            if exc.errno != errno.EINVAL or "Unknown parameter" not in msgs:
+                raise self._fail(what, exc.errno, msgs or _cause(exc))
+            _fsconfig(ctx, "lowerdir", sys_classic.lowerdir_value(lower, data))
+
+    # ---- attaching and changing mounts -------------------------------------
+    def attach(self, handle, target, beneath=False):
+        """Return None after attaching detached `handle` at `target` (on top, or beneath the top mount).
+
+        Attaching consumes the handle: its fd is closed and `handle.closed` set,
+        because any open fd on a mount makes a later umount2(2) of it fail with
+        EBUSY (an undo must be able to unmount what was attached). Beneath
+        needs Linux 6.5 (EINVAL before) and is impossible with the classic API
+        (ENOSYS).
+        """
+        with self._step("attach", handle, target, beneath) as what:
+            if handle.closed:
+                raise self._fail(what, errno.EBADF, "the mount was already attached or released")
+            tfd = self._path_fd(target, what)
+            try:
+                if isinstance(handle, PendingMount):
+                    if beneath:
+                        raise self._fail(what, errno.ENOSYS, "mounting beneath needs the new mount api")
+                    sys_classic.attach(handle, tfd, lambda: self._path_fd(target, what))
+                else:
+                    flags = sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH
+                    if beneath:
+                        flags |= sc.MOVE_MOUNT_BENEATH
+                    sc.move_mount(handle.fd, "", tfd, "", flags)
+            finally:
+                os.close(tfd)
+            self.close(handle)
+
+    def setattr(self, where, flags, propagation=None):
+        """Return None after setting per-mount `flags` exactly and/or `propagation` (None: leave alone)."""
+        with self._step("setattr", where, flags, propagation) as what:
+            try:
+                attr_set, attr_clr = flags_to_attrs(flags) if flags is not None else (0, 0)
+                prop = propagation_flag(propagation) if propagation is not None else 0
+            except ValueError as exc:
+                raise self._fail(what, errno.EINVAL, str(exc))
+            if isinstance(where, Handle):
+                if where.closed:
+                    raise self._fail(what, errno.EBADF, "the mount was already attached or released")
+                if isinstance(where, PendingMount):
+                    sys_classic.remember_attrs(where, flags is not None, attr_set, prop)
+                    return
+                sc.mount_setattr(where.fd, "", sc.AT_EMPTY_PATH, attr_set, attr_clr, prop)
+                return
+            tfd = self._path_fd(where, what)
+            try:
+                done = self._new_api(lambda: sc.mount_setattr(tfd, "", sc.AT_EMPTY_PATH, attr_set, attr_clr, prop))
+                if done is _CLASSIC:
+                    sys_classic.setattr(tfd, flags is not None, attr_set, prop)
+            finally:
+                os.close(tfd)
+
+    def reconfigure(self, target, fs_options):
+        """Return None after changing filesystem options of the mount at `target` live (fspick)."""
+        with self._step("reconfigure", target, fs_options) as what:
+            tfd = self._path_fd(target, what)
+            try:
+                flags = sc.FSPICK_EMPTY_PATH | sc.FSPICK_NO_AUTOMOUNT | sc.FSPICK_CLOEXEC
+                ctx = self._new_api(lambda: sc.fspick(tfd, "", flags))
+                if ctx is _CLASSIC:
+                    sys_classic.reconfigure(tfd, fs_options)
+                    return
+                try:
+                    for key, value in fs_options:
+                        _fsconfig(ctx, key, value)
+                    sc.fsconfig(ctx, sc.FSCONFIG_CMD_RECONFIGURE)
+                except OSError as exc:
+                    raise self._fail(what, exc.errno, kernel_messages(ctx) or _cause(exc))
+                finally:
+                    os.close(ctx)
+            finally:
+                os.close(tfd)
+
+    def umount(self, target, detach=False):
+        """Return None after unmounting the top mount at `target` (never through a symlink).
+
+        An fd on the mount itself would make it busy, so this changes into the
+        parent directory (opened without symlinks) and unmounts the one last
+        component with UMOUNT_NOFOLLOW, then changes back.
+        """
+        with self._step("umount", target, detach) as what:
+            dfd, name = self._parent(target, what)
+            try:
+                if stat.S_ISLNK(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode):
+                    raise self._fail(what, errno.ELOOP, "refusing to follow symlink at %s" % target)
+                flags = sc.UMOUNT_NOFOLLOW | (sc.MNT_DETACH if detach else 0)
+                cwd = os.open(".", os.O_PATH | os.O_CLOEXEC | os.O_DIRECTORY)
+                try:
+                    os.fchdir(dfd)
+                    sc.umount2(name, flags)
+                finally:
+                    os.fchdir(cwd)
+                    os.close(cwd)
+            finally:
+                os.close(dfd)
+
+    def close(self, handle):
+        """Return None after releasing `handle` (a detached mount vanishes with its last fd)."""
+        if handle.closed:
+            return
+        handle.closed = True
+        if handle.fd is not None:
+            os.close(handle.fd)
