@@ -1,0 +1,245 @@
+"""The other forms of a profile: text in, mappings out, and the state file's entry form.
+
+* load_profile_text: YAML or JSON text -> the mapping load_profile checks.
+* profile_to_dict: Profile -> minimal profile mapping (load_profile gives it back).
+* entry_to_dict / entry_from_dict: the lossless JSON form of a canonical Entry,
+  used by the state file (every field, including flags and fs_options).
+profile.py re-exports all four; import them from there.
+"""
+
+from .errors import ProfileError
+from .jsonschema_lite import describe
+from .model import Entry
+
+
+# ---- dict forms ---------------------------------------------------------------
+def profile_to_dict(profile):
+    """Return the profile as a minimal profile mapping (defaults left out) that load_profile accepts."""
+    d = {"name": profile.name}
+    if profile.description:
+        d["description"] = profile.description
+    if profile.on_error != "rollback":
+        d["on_error"] = profile.on_error
+    if profile.allowed_roots:
+        d["allowed_roots"] = list(profile.allowed_roots)
+    d["mounts"] = [_entry_profile_dict(e, profile.reserved_for(i)) for i, e in enumerate(profile.entries)]
+    return d
+
+
+def _entry_profile_dict(e, reserved):
+    d = {"target": e.target, "type": e.type}
+    if e.source is not None:
+        d["source"] = e.source
+    if e.recursive:
+        d["recursive"] = True
+    options = sorted(e.flags) + [k if v is None else "%s=%s" % (k, v) for k, v in e.fs_options]
+    if options:
+        d["options"] = options
+    for name in ("propagation", "upper", "work"):
+        if getattr(e, name) is not None:
+            d[name] = getattr(e, name)
+    for name in ("lower", "data"):
+        if getattr(e, name):
+            d[name] = list(getattr(e, name))
+    if not e.mkdir:
+        d["mkdir"] = False
+    if e.mode != 0o755:
+        d["mode"] = "%04o" % e.mode
+    for name in ("uid", "gid"):
+        if getattr(e, name):
+            d[name] = getattr(e, name)
+    for name, default in (("mimic", False), ("on_busy", "fail"), ("source_namespace", None),
+                          ("upper_policy", None)):
+        if getattr(reserved, name) != default:
+            d[name] = getattr(reserved, name)
+    return d
+
+
+# Every Entry field with its JSON kind, for the state file's lossless form.
+_STATE_FIELDS = (
+    ("target", "str"), ("type", "str"), ("source", "str?"), ("recursive", "bool"), ("flags", "strs"),
+    ("fs_options", "pairs"), ("lower", "strs"), ("data", "strs"), ("upper", "str?"), ("work", "str?"),
+    ("propagation", "str?"), ("mkdir", "bool"), ("mode", "int"), ("uid", "int"), ("gid", "int"),
+    ("index", "int?"), ("options", "strs"),
+)
+_STATE_KINDS = dict(_STATE_FIELDS)
+
+
+def entry_to_dict(entry):
+    """Return every field of `entry` as JSON-ready values (entry_from_dict gives it back exactly)."""
+    d = {}
+    for name, kind in _STATE_FIELDS:
+        value = getattr(entry, name)
+        if kind == "strs":
+            value = sorted(value) if name == "flags" else list(value)
+        elif kind == "pairs":
+            value = [[k, v] for k, v in value]
+        d[name] = value
+    return d
+
+
+def entry_from_dict(d):
+    """Return the Entry a state-file mapping describes; ValueError naming the first bad field."""
+    if not isinstance(d, dict):
+        raise ValueError("entry must be a mapping, not %s" % describe(d))
+    for name in d:
+        if name not in _STATE_KINDS:
+            raise ValueError("entry field %r is unknown" % (name,))
+    for name in ("target", "type"):
+        if name not in d:
+            raise ValueError("entry field %s is missing" % name)
+    kw = {}
+    for name, value in d.items():
+        kind = _STATE_KINDS[name]
+        if not _state_kind_ok(kind, value):
+            raise ValueError("entry field %s must be %s, not %s" % (name, _KIND_TEXT[kind], describe(value)))
+        if kind == "strs":
+            value = frozenset(value) if name == "flags" else tuple(value)
+        elif kind == "pairs":
+            value = tuple((k, v) for k, v in value)
+        kw[name] = value
+    return Entry(**kw)
+
+
+_KIND_TEXT = {
+    "str": "a string", "str?": "a string or null", "bool": "true or false", "int": "an integer",
+    "int?": "an integer or null", "strs": "a list of strings", "pairs": "a list of [key, value-or-null] pairs",
+}
+
+
+def _state_kind_ok(kind, value):
+    if kind.endswith("?") and value is None:
+        return True
+    kind = kind.rstrip("?")
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "strs":
+        return isinstance(value, list) and all(isinstance(x, str) for x in value)
+    return isinstance(value, list) and all(
+        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and (p[1] is None or isinstance(p[1], str))
+        for p in value)
+
+
+# ---- text ---------------------------------------------------------------------
+MAX_ALIASES = 100
+MAX_VALUES = 1000000
+_yaml_loader = None
+
+
+def load_profile_text(text, filename=None):
+    """Return the mapping that YAML or JSON `text` holds; ProfileError naming `filename` otherwise.
+
+    JSON is read with the standard library. YAML needs PyYAML (present on the
+    controller, maybe not on managed hosts); documents with more than
+    MAX_ALIASES aliases or MAX_VALUES values after alias expansion are refused
+    so that a "billion laughs" document cannot hang the validator.
+    """
+    name = filename or "<text>"
+
+    def fail(cause):
+        return ProfileError([(None, None, None, "cannot read profile %s: %s" % (name, cause))])
+
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise fail("not UTF-8 (byte %d)" % exc.start)
+    as_json = (filename or "").endswith(".json") or text.lstrip().startswith(("{", "["))
+    try:
+        if as_json:
+            data = _load_json(text)
+        else:
+            data = _load_yaml(text, fail)
+    except RecursionError:
+        raise fail("nested too deeply")
+    except ValueError as exc:
+        raise fail(str(exc))
+    _count_values(data, fail)
+    if not isinstance(data, dict):
+        raise fail("the top level must be a mapping, not %s" % describe(data))
+    return data
+
+
+def _no_duplicates(pairs):
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise ValueError("duplicate key %r" % k)
+        d[k] = v
+    return d
+
+
+def _load_json(text):
+    import json
+
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise ValueError("invalid JSON at line %d, column %d: %s" % (exc.lineno, exc.colno, exc.msg))
+
+
+def _load_yaml(text, fail):
+    try:
+        import yaml
+    except ImportError:
+        raise fail("PyYAML is needed for YAML profiles")
+    loader = _make_yaml_loader(yaml)
+    try:
+        return yaml.load(text, Loader=loader)  # a SafeLoader subclass: no arbitrary objects
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
+        raise ValueError("invalid YAML%s: %s" % (where, getattr(exc, "problem", None) or exc))
+
+
+def _make_yaml_loader(yaml):
+    global _yaml_loader
+    if _yaml_loader is not None:
+        return _yaml_loader
+
+    class Loader(yaml.SafeLoader):
+        """SafeLoader that refuses alias floods and duplicate keys (PyYAML keeps the last silently)."""
+
+        aliases = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_ALIASES:
+                    raise yaml.composer.ComposerError(
+                        None, None, "more than %d aliases" % MAX_ALIASES, self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    key = self.construct_object(key_node)
+                    marker = (type(key), key)
+                    if marker in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, "duplicate key %r" % (key,), key_node.start_mark)
+                    seen.add(marker)
+            return super().construct_mapping(node, deep)
+
+    _yaml_loader = Loader
+    return Loader
+
+
+def _count_values(data, fail):
+    """Raise ProfileError when `data` holds more than MAX_VALUES values (aliases count each time)."""
+    count = 0
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise fail("more than %d values once aliases are expanded" % MAX_VALUES)
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)

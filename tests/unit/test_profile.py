@@ -1,0 +1,372 @@
+"""Profiles: validation before anything is touched, canonical Entries, dict and text forms."""
+
+import glob
+import json
+import os
+import sys
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.livemount.core.plugins.module_utils.livemount import profile as P
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
+from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Entry
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "profiles")
+GOOD = sorted(glob.glob(os.path.join(FIXTURES, "good", "*")))
+BAD = sorted(glob.glob(os.path.join(FIXTURES, "bad", "*")))
+
+
+def prof(*mounts, **top):
+    """Return a profile mapping named t with `mounts` and extra top-level fields."""
+    d = {"name": "t", "mounts": list(mounts)}
+    d.update(top)
+    return d
+
+
+def read(path):
+    """Return the mapping a fixture file holds."""
+    with open(path, encoding="utf-8") as f:
+        return P.load_profile_text(f.read(), path)
+
+
+def expectations(path):
+    """Return the (index, target, field, text) problems a bad fixture's `# expect:` lines announce.
+
+    Line format: `# expect: INDEX | TARGET | FIELD | TEXT`, `-` for None; TARGET
+    takes Python escapes (\\x07) so control characters can be written.
+    """
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("# expect: "):
+                index, target, field, text = [s.strip() for s in line[len("# expect: "):].split(" | ", 3)]
+                out.append((None if index == "-" else int(index),
+                            None if target == "-" else target.encode().decode("unicode_escape"),
+                            None if field == "-" else field, text))
+    return out
+
+
+def problems_of(data):
+    """Return the problems load_profile reports for `data` (failing the test if it loads)."""
+    with pytest.raises(ProfileError) as info:
+        P.load_profile(data)
+    return info.value.problems
+
+
+def assert_problem(problems, index, target, field, text):
+    """Assert one problem names this entry index, target and field, with `text` in its message."""
+    for i, t, f, message in problems:
+        if (i, t, f) == (index, target, field) and text in message:
+            label = "profile" if index is None else (
+                "entry %d (%s)" % (index, P.show(target)) if target is not None else "entry %d" % index)
+            assert message.startswith(label), message
+            if field is not None:
+                assert message.startswith("%s: %s" % (label, field)), message
+            return
+    raise AssertionError("no problem %r in %r" % ((index, target, field, text), problems))
+
+
+# ---- good profiles -----------------------------------------------------------------
+@pytest.mark.parametrize("path", GOOD, ids=[os.path.basename(p) for p in GOOD])
+def test_good_fixture_loads(path):
+    """Every good fixture loads, keeps its entry order and survives profile_to_dict."""
+    data = read(path)
+    profile = P.load_profile(data)
+    assert [e.index for e in profile.entries] == list(range(len(data["mounts"])))
+    assert P.load_profile(P.profile_to_dict(profile)) == profile
+
+
+def test_issue_example_canonical():
+    """The issue's example becomes the canonical Entries the planner compares."""
+    p = P.load_profile(read(os.path.join(FIXTURES, "good", "webapp.yaml")))
+    data, tree, cache, root, tool, disk = p.entries
+    assert p.name == "webapp" and p.on_error == "rollback" and p.allowed_roots == ()
+    assert data == Entry("/srv/app/data", "bind", "/data/app", flags=frozenset({"ro", "nosuid"}))
+    assert tree.recursive and tree.source == "/data/tree"
+    assert cache.fs_options == (("mode", "755"), ("size", str(16 << 20))) and cache.source is None
+    assert root.lower == ("/layers/app", "/layers/base") and root.upper == "/var/lib/app/upper"
+    assert tool == Entry("/srv/app/bin/tool", "symlink", "/opt/tool/bin/tool")
+    assert disk.flags == frozenset({"noatime"}) and disk.source == "/dev/vdb1"
+    assert cache.label == "entry 2 (/srv/app/cache)" and cache.options == ("size=16m", "mode=0755")
+
+
+@pytest.mark.parametrize(
+    "entry, field, expected",
+    [
+        ({"target": "/t/", "type": "tmpfs"}, "target", "/t"),
+        ({"target": "//t/./u//", "type": "tmpfs"}, "target", "/t/u"),
+        ({"target": "/t", "type": "bind", "source": "/s//x/."}, "source", "/s/x"),
+        ({"target": "/t", "type": "symlink", "source": "../x/./y/"}, "source", "../x/./y/"),
+        ({"target": "/t", "type": "ext4", "source": "/dev//vdb"}, "source", "/dev//vdb"),
+        ({"target": "/t", "type": "overlay", "lower": ["/a/", "//b"]}, "lower", ("/a", "/b")),
+        ({"target": "/t", "type": "tmpfs", "mode": "0755"}, "mode", 0o755),
+        ({"target": "/t", "type": "tmpfs", "mode": "755"}, "mode", 0o755),
+        ({"target": "/t", "type": "tmpfs", "mode": "0o700"}, "mode", 0o700),
+        ({"target": "/t", "type": "tmpfs", "mode": "01777"}, "mode", 0o1777),
+        ({"target": "/t", "type": "tmpfs", "mode": 493}, "mode", 0o755),
+        ({"target": "/t", "type": "tmpfs", "mode": 1023}, "mode", 0o1777),
+        ({"target": "/t", "type": "tmpfs", "mode": 420.0}, "mode", 0o644),
+        ({"target": "/t", "type": "tmpfs", "uid": 1000.0}, "uid", 1000),
+        ({"target": "/t", "type": "tmpfs"}, "mode", 0o755),
+        ({"target": "/t", "type": "tmpfs"}, "mkdir", True),
+        ({"target": "/t", "type": "tmpfs", "options": ["shared"]}, "propagation", "shared"),
+        ({"target": "/t", "type": "tmpfs", "propagation": "slave"}, "propagation", "slave"),
+        ({"target": "/t", "type": "tmpfs", "propagation": "slave", "options": ["slave"]}, "propagation", "slave"),
+        ({"target": "/t", "type": "tmpfs", "options": ["ro", "rw"]}, "flags", frozenset()),
+        ({"target": "/t", "type": "bind", "source": "/s", "options": ["nodev", "nosuid"]}, "flags",
+         frozenset({"nodev", "nosuid"})),
+    ],
+    ids=["trailing-slash", "double-slash-dot", "bind-source-cleaned", "symlink-content-kept",
+         "device-kept", "layers-cleaned", "mode-0755", "mode-755-string", "mode-0o", "mode-sticky",
+         "mode-int", "mode-int-sticky", "mode-float", "uid-float", "mode-default", "mkdir-default",
+         "propagation-from-options", "propagation-field", "propagation-both-same", "rw-after-ro",
+         "flags-are-a-set"],
+)
+def test_canonical_field(entry, field, expected):
+    """One field of one entry takes its canonical form."""
+    (e,) = P.load_profile(prof(entry)).entries
+    assert getattr(e, field) == expected
+
+
+def test_profile_level_fields():
+    """Profile-level fields are carried, allowed_roots cleaned, reserved fields kept per entry."""
+    p = P.load_profile(read(os.path.join(FIXTURES, "good", "every-field.yaml")))
+    assert p.on_error == "continue" and p.allowed_roots == ("/srv", "/mnt/data")
+    assert p.description.startswith("Every field")
+    assert p.reserved_for(0) == P.Reserved(mimic=True, on_busy="detach", source_namespace="host")
+    assert p.reserved_for(1) == P.Reserved(upper_policy="fresh")
+    assert p.reserved_for(2) == P.NO_RESERVED and p.reserved_for(99) == P.NO_RESERVED
+    assert p.entries[0].mode == 0o750 and p.entries[0].uid == 1000 and p.entries[3].mkdir is False
+
+
+def test_ten_thousand_entries_in_reasonable_time():
+    """A valid 10,000-entry profile loads in well under a few seconds (schema + semantics)."""
+    kinds = [
+        lambda i: {"target": "/srv/b%d" % i, "type": "bind", "source": "/d/%d" % i, "options": ["ro"]},
+        lambda i: {"target": "/srv/t%d" % i, "type": "tmpfs", "options": ["size=16m", "mode=0755"]},
+        lambda i: {"target": "/srv/o%d" % i, "type": "overlay", "lower": ["/l/a", "/l/b"],
+                   "upper": "/u/%d" % i, "work": "/w/%d" % i},
+        lambda i: {"target": "/srv/s%d" % i, "type": "symlink", "source": "../x"},
+        lambda i: {"target": "/srv/e%d" % i, "type": "ext4", "source": "/dev/vd%d" % i},
+    ]
+    data = prof(*[kinds[i % 5](i) for i in range(10000)], allowed_roots=["/srv"])
+    start = time.perf_counter()
+    p = P.load_profile(data)
+    elapsed = time.perf_counter() - start
+    sys.stderr.write("10,000 entries loaded in %.2fs\n" % elapsed)
+    assert len(p.entries) == 10000 and elapsed < 10
+
+
+# ---- bad profiles ------------------------------------------------------------------
+@pytest.mark.parametrize("path", BAD, ids=[os.path.basename(p) for p in BAD])
+def test_bad_fixture_names_entry_and_field(path):
+    """Every bad fixture is refused with the problems its header announces."""
+    problems = problems_of(read(path))
+    wanted = expectations(path)
+    assert wanted, "fixture has no '# expect:' line"
+    for index, target, field, text in wanted:
+        assert_problem(problems, index, target, field, text)
+
+
+T = "/srv/t"
+CASES = [
+    # (id, profile mapping, index, target, field, text in message)
+    ("relative-target", prof({"target": "srv", "type": "tmpfs"}), 0, "srv", "target", "must be an absolute path"),
+    ("empty-target", prof({"target": "", "type": "tmpfs"}), 0, "", "target", "must be an absolute path"),
+    ("dotdot-target", prof({"target": "/a/../b", "type": "tmpfs"}), 0, "/a/../b", "target", "'..'"),
+    ("dotdot-bind-source", prof({"target": T, "type": "bind", "source": "/d/.."}), 0, T, "source", "'..'"),
+    ("dotdot-lower", prof({"target": T, "type": "overlay", "lower": ["/l", "/x/../y"]}), 0, T, "lower",
+     "lower[1]: path must not contain '..'"),
+    ("nul-target", prof({"target": "/a\x00b", "type": "tmpfs"}), 0, "/a\x00b", "target", "'\\x00' at offset 2"),
+    ("escape-in-bind-source", prof({"target": T, "type": "bind", "source": "/d\x1b[0m"}), 0, T, "source",
+     "control character '\\x1b'"),
+    ("del-in-upper", prof({"target": T, "type": "overlay", "lower": ["/l"], "upper": "/u\x7f", "work": "/w"}),
+     0, T, "upper", "control character '\\x7f'"),
+    ("control-in-symlink", prof({"target": T, "type": "symlink", "source": "a\x01"}), 0, T, "source",
+     "control character"),
+    ("control-in-option", prof({"target": T, "type": "tmpfs", "options": ["size=1m\n"]}), 0, T, "options",
+     "options[0]: contains control character '\\n'"),
+    ("control-in-allowed-root", prof(allowed_roots=["/srv\x02"]), None, None, "allowed_roots",
+     "allowed_roots[0]: contains control character"),
+    ("duplicate-same", prof({"target": T, "type": "tmpfs"}, {"target": T, "type": "tmpfs"}), 1, T, "target",
+     "same target as entry 0 (/srv/t)"),
+    ("duplicate-trailing-slash", prof({"target": T, "type": "tmpfs"}, {"target": T + "/", "type": "tmpfs"}),
+     1, T + "/", "target", "same target as entry 0 (/srv/t)"),
+    ("duplicate-spelled", prof({"target": "//srv/./t/", "type": "tmpfs"}, {"target": T, "type": "tmpfs"}),
+     1, T, "target", "same target as entry 0 (//srv/./t/)"),
+    ("unknown-entry-field", prof({"target": T, "type": "tmpfs", "size": "1m"}), 0, T, "size", "unknown field"),
+    ("unknown-top-field", prof(mount=[]), None, None, "mount", "unknown field"),
+    ("type-uppercase", prof({"target": T, "type": "Ext4", "source": "/d"}), 0, T, "type",
+     "must be a filesystem type name"),
+    ("type-rbind", prof({"target": T, "type": "rbind", "source": "/d"}), 0, T, "type", "recursive: true"),
+    ("type-overlayfs", prof({"target": T, "type": "overlayfs", "lower": ["/l"]}), 0, T, "type",
+     "the kernel calls it overlay"),
+    ("type-int", prof({"target": T, "type": 5, "source": "/d"}), 0, T, "type", "must be a string, not a number"),
+    ("type-trailing-newline", prof({"target": T, "type": "ext4\n", "source": "/d"}), 0, T, "type",
+     "must be a filesystem type name"),
+    ("type-missing", prof({"target": T}), 0, T, "type", "is required"),
+    ("option-comma", prof({"target": T, "type": "tmpfs", "options": ["size=1m,mode=0700"]}), 0, T, "options",
+     "write 'size=1m', 'mode=0700'"),
+    ("option-empty-key", prof({"target": T, "type": "tmpfs", "options": ["=1m"]}), 0, T, "options",
+     "empty key"),
+    ("option-blank-key", prof({"target": T, "type": "tmpfs", "options": [" size=1m"]}), 0, T, "options",
+     "blanks in its key"),
+    ("option-empty", prof({"target": T, "type": "tmpfs", "options": [""]}), 0, T, "options",
+     "options[0]: must not be empty"),
+    ("overlay-lowerdir", prof({"target": T, "type": "overlay", "lower": ["/l"], "options": ["lowerdir=/x"]}),
+     0, T, "options", "overlay layers go in the lower"),
+    ("overlay-lowerdir-plus", prof({"target": T, "type": "overlay", "lower": ["/l"],
+                                    "options": ["lowerdir+=/x"]}), 0, T, "options", "overlay layers go"),
+    ("overlay-upperdir", prof({"target": T, "type": "overlay", "lower": ["/l"], "options": ["upperdir=/u"]}),
+     0, T, "options", "overlay layers go"),
+    ("overlay-datadir", prof({"target": T, "type": "overlay", "lower": ["/l"], "options": ["datadir+=/d"]}),
+     0, T, "options", "overlay layers go"),
+    ("source-option", prof({"target": T, "type": "tmpfs", "options": ["source=/dev/sda"]}), 0, T, "options",
+     "the source goes in the source field"),
+    ("bind-word", prof({"target": T, "type": "ext4", "source": "/d", "options": ["bind"]}), 0, T, "options",
+     "use type bind"),
+    ("bind-size", prof({"target": T, "type": "bind", "source": "/d", "options": ["size=1m"]}), 0, T,
+     "options", "bind mounts take no filesystem options: size=1m"),
+    ("recursive-propagation", prof({"target": T, "type": "tmpfs", "options": ["rshared"]}), 0, T, "options",
+     "rshared"),
+    ("upper-without-work", prof({"target": T, "type": "overlay", "lower": ["/l"], "upper": "/u"}), 0, T,
+     "upper", "needs work as well"),
+    ("work-without-upper", prof({"target": T, "type": "overlay", "lower": ["/l"], "work": "/w"}), 0, T,
+     "work", "needs upper as well"),
+    ("policy-without-upper", prof({"target": T, "type": "overlay", "lower": ["/l"], "upper_policy": "carry"}),
+     0, T, "upper_policy", "needs upper as well"),
+    ("work-inside-upper", prof({"target": T, "type": "overlay", "lower": ["/l"], "upper": "/u",
+                                "work": "/u/w"}), 0, T, "work", "separate directory tree from upper"),
+    ("bind-no-source", prof({"target": T, "type": "bind"}), 0, T, "source", "is required for type bind"),
+    ("fs-no-source", prof({"target": T, "type": "ext4"}), 0, T, "source", "is required for type ext4"),
+    ("symlink-no-source", prof({"target": T, "type": "symlink"}), 0, T, "source", "is required for type symlink"),
+    ("symlink-empty-source", prof({"target": T, "type": "symlink", "source": ""}), 0, T, "source",
+     "must not be empty"),
+    ("bind-relative-source", prof({"target": T, "type": "bind", "source": "data"}), 0, T, "source",
+     "must be an absolute path"),
+    ("overlay-no-lower", prof({"target": T, "type": "overlay"}), 0, T, "lower", "is required for type overlay"),
+    ("overlay-empty-lower", prof({"target": T, "type": "overlay", "lower": []}), 0, T, "lower",
+     "at least 1 item"),
+    ("overlay-relative-layer", prof({"target": T, "type": "overlay", "lower": ["l"]}), 0, T, "lower",
+     "lower[0]: must be an absolute path"),
+    ("overlay-source", prof({"target": T, "type": "overlay", "lower": ["/l"], "source": "x"}), 0, T, "source",
+     "is not allowed for type overlay"),
+    ("tmpfs-source", prof({"target": T, "type": "tmpfs", "source": "tmpfs"}), 0, T, "source",
+     "is not allowed for type tmpfs"),
+    ("tmpfs-recursive", prof({"target": T, "type": "tmpfs", "recursive": True}), 0, T, "recursive",
+     "is not allowed for type tmpfs"),
+    ("tmpfs-layers", prof({"target": T, "type": "tmpfs", "lower": ["/l"]}), 0, T, "lower",
+     "is not allowed for type tmpfs"),
+    ("tmpfs-upper-policy", prof({"target": T, "type": "tmpfs", "upper_policy": "fresh"}), 0, T, "upper_policy",
+     "is not allowed for type tmpfs"),
+    ("symlink-options", prof({"target": T, "type": "symlink", "source": "x", "options": []}), 0, T, "options",
+     "is not allowed for type symlink"),
+    ("symlink-propagation", prof({"target": T, "type": "symlink", "source": "x", "propagation": "private"}),
+     0, T, "propagation", "is not allowed for type symlink"),
+    ("ext4-namespace", prof({"target": T, "type": "ext4", "source": "/d", "source_namespace": "host"}), 0, T,
+     "source_namespace", "is not allowed for type ext4"),
+    ("mode-999", prof({"target": T, "type": "tmpfs", "mode": "999"}), 0, T, "mode", "octal mode"),
+    ("mode-decimal-755", prof({"target": T, "type": "tmpfs", "mode": 755}), 0, T, "mode", "755 is decimal"),
+    ("mode-too-big", prof({"target": T, "type": "tmpfs", "mode": 5000}), 0, T, "mode", "at most 4095"),
+    ("mode-bool", prof({"target": T, "type": "tmpfs", "mode": True}), 0, T, "mode",
+     "must be a string or an integer, not true"),
+    ("mode-trailing-newline", prof({"target": T, "type": "tmpfs", "mode": "0755\n"}), 0, T, "mode",
+     "octal mode"),
+    ("uid-negative", prof({"target": T, "type": "tmpfs", "uid": -1}), 0, T, "uid", "at least 0"),
+    ("uid-string", prof({"target": T, "type": "tmpfs", "uid": "0"}), 0, T, "uid", "must be an integer"),
+    ("gid-too-big", prof({"target": T, "type": "tmpfs", "gid": 2 ** 32}), 0, T, "gid", "at most 4294967294"),
+    ("mkdir-string", prof({"target": T, "type": "tmpfs", "mkdir": "yes"}), 0, T, "mkdir", "true or false"),
+    ("propagation-recursive", prof({"target": T, "type": "tmpfs", "propagation": "rshared"}), 0, T,
+     "propagation", "must be one of private, shared, slave, unbindable"),
+    ("propagation-conflict", prof({"target": T, "type": "tmpfs", "propagation": "private",
+                                   "options": ["shared"]}), 0, T, "propagation", "conflicts with 'shared'"),
+    ("options-string", prof({"target": T, "type": "tmpfs", "options": "ro"}), 0, T, "options",
+     "must be a list, not a string"),
+    ("options-int-item", prof({"target": T, "type": "tmpfs", "options": [1]}), 0, T, "options",
+     "options[0]: must be a string"),
+    ("on-busy-enum", prof({"target": T, "type": "tmpfs", "on_busy": "kill"}), 0, T, "on_busy",
+     "must be one of fail, detach"),
+    ("namespace-enum", prof({"target": T, "type": "bind", "source": "/d", "source_namespace": "pid1"}), 0, T,
+     "source_namespace", "must be one of host"),
+    ("mimic-string", prof({"target": T, "type": "tmpfs", "mimic": "no"}), 0, T, "mimic", "true or false"),
+    ("target-root", prof({"target": "/", "type": "tmpfs"}), 0, "/", "target", "cannot be / itself"),
+    ("target-root-spelled", prof({"target": "/./", "type": "tmpfs"}), 0, "/./", "target", "cannot be / itself"),
+    ("under-symlink", prof({"target": "/s", "type": "symlink", "source": "/x"},
+                           {"target": "/s/a/b", "type": "tmpfs"}), 1, "/s/a/b", "target",
+     "lies under the symlink of entry 0 (/s)"),
+    ("entry-not-mapping", prof(["/t", "tmpfs"]), 0, None, None, "must be a mapping, not a list"),
+    ("name-pattern", {"name": "Web App", "mounts": []}, None, None, "name", "must be lowercase letters"),
+    ("name-dot-first", {"name": ".hidden", "mounts": []}, None, None, "name", "starting with a letter"),
+    ("name-newline", {"name": "web\n", "mounts": []}, None, None, "name", "must be lowercase letters"),
+    ("name-too-long", {"name": "a" * 65, "mounts": []}, None, None, "name", "at most 64 characters"),
+    ("name-missing", {"mounts": []}, None, None, "name", "is required"),
+    ("mounts-missing", {"name": "t"}, None, None, "mounts", "is required"),
+    ("mounts-mapping", {"name": "t", "mounts": {"target": T}}, None, None, "mounts", "must be a list"),
+    ("on-error-enum", prof(on_error="ignore"), None, None, "on_error", "must be one of rollback, continue"),
+    ("description-int", prof(description=5), None, None, "description", "must be a string"),
+    ("allowed-roots-empty", prof(allowed_roots=[]), None, None, "allowed_roots", "at least 1 item"),
+    ("allowed-roots-relative", prof(allowed_roots=["srv"]), None, None, "allowed_roots",
+     "allowed_roots[0]: must be an absolute path"),
+    ("allowed-roots-repeat", prof(allowed_roots=["/srv", "/srv"]), None, None, "allowed_roots",
+     "must not repeat an item"),
+    ("outside-allowed-roots", prof({"target": "/etc/x", "type": "tmpfs"}, allowed_roots=["/srv"]), 0, "/etc/x",
+     "target", "not at or under an allowed root (/srv)"),
+    ("string-prefix-is-not-a-root", prof({"target": "/srv/app-2", "type": "tmpfs"}, allowed_roots=["/srv/app"]),
+     0, "/srv/app-2", "target", "not at or under an allowed root"),
+]
+
+
+@pytest.mark.parametrize("data, index, target, field, text", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_profile_is_refused(data, index, target, field, text):
+    """A malformed profile is refused with a problem naming its entry index, target and field."""
+    assert_problem(problems_of(data), index, target, field, text)
+
+
+def test_every_problem_is_collected():
+    """Problems of many entries and of the profile itself are all reported at once, profile first."""
+    problems = problems_of(prof(
+        {"target": "rel", "type": "tmpfs"},
+        {"target": T, "type": "bind", "source": "/d", "options": ["size=1m"], "bogus": 1},
+        {"target": T + "/", "type": "tmpfs"},
+        name="Bad"))
+    assert [(p[0], p[2]) for p in problems] == [
+        (None, "name"), (0, "target"), (1, "bogus"), (1, "options"), (2, "target")]
+
+
+def test_profile_error_to_dict():
+    """ProfileError's dict form lists each problem with index, target, field and message."""
+    with pytest.raises(ProfileError) as info:
+        P.load_profile(prof({"target": T, "type": "bind", "source": "/d", "options": ["size=1m"]}))
+    assert info.value.to_dict()["problems"] == [{
+        "index": 0, "target": T, "field": "options",
+        "message": "entry 0 (/srv/t): options: bind mounts take no filesystem options: size=1m"}]
+    assert str(info.value) == "entry 0 (/srv/t): options: bind mounts take no filesystem options: size=1m"
+
+
+@pytest.mark.parametrize("data", [None, [], "name: x", 5], ids=["none", "list", "string", "int"])
+def test_non_mapping_profile(data):
+    """A profile that is not a mapping is refused as a whole."""
+    ((index, target, field, message),) = problems_of(data)
+    assert (index, target, field) == (None, None, None) and message.startswith("profile: must be a mapping")
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("0755", 0o755), ("755", 0o755), ("0o644", 0o644), ("1777", 0o1777), ("07777", 0o7777), (0, 0),
+     (493, 0o755), (511, 0o777), (778, 778), (4095, 0o7777)],
+    ids=["0755", "755", "0o644", "1777", "07777", "zero", "493", "511", "778", "max"],
+)
+def test_parse_mode(value, expected):
+    """Modes given as octal strings or unambiguous integers parse to ints."""
+    assert P.parse_mode(value) == expected
+
+
+@pytest.mark.parametrize("value", ["999", "0x1ed", "rwxr-xr-x", "", 644, 777, 512],
+                         ids=["999", "hex", "symbolic", "empty", "644", "777", "512"])
+def test_parse_mode_refuses(value):
+    """Non-octal strings and integers that look like unquoted octal are refused."""
+    with pytest.raises(ValueError):
+        P.parse_mode(value)
