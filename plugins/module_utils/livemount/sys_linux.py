@@ -308,39 +308,43 @@ class LinuxSys(Sys):
             return Handle(fd, desc)
 
     def _configure(self, ctx, what, source, fs_options, lower, data, upper, work):
-        """Return a detached mount fd after configuring and creating context `ctx`."""
+        """Return a detached mount fd after configuring and creating context `ctx`.
+
+        Overlay layers go one fsconfig each (`lowerdir+`, `datadir+`, top-most
+        first: no escaping, no length limit on the list). Before 6.8 there is
+        no `lowerdir+`: then one escaped legacy `lowerdir=l1:l2::d1` string.
+        """
+        params = [("source", source)] + list(fs_options)
+        params += [("lowerdir+", p) for p in lower] + [("datadir+", p) for p in data]
+        if upper is not None:
+            params.append(("upperdir", _overlay_path(upper)))
+        if work is not None:
+            params.append(("workdir", _overlay_path(work)))
+        key = value = None
         try:
-            _fsconfig(ctx, "source", source)
-            for key, value in fs_options:
-                _fsconfig(ctx, key, value)
-            self._layers(ctx, what, lower, data)
-            if upper is not None:
-                _fsconfig(ctx, "upperdir", _overlay_path(upper))
-            if work is not None:
-                _fsconfig(ctx, "workdir", _overlay_path(work))
+            legacy = False
+            for key, value in params:
+                if legacy and key in ("lowerdir+", "datadir+"):
+                    continue
+                try:
+                    _fsconfig(ctx, key, value)
+                except OSError as exc:
+                    if key != "lowerdir+" or exc.errno != errno.EINVAL:
+                        raise
+                    msgs = kernel_messages(ctx)
+                    if "Unknown parameter" not in msgs:
+                        raise OSError(exc.errno, msgs or os.strerror(exc.errno))
+                    legacy = True
+                    _fsconfig(ctx, "lowerdir", sys_classic.lowerdir_value(lower, data))
+            key = value = None
             sc.fsconfig(ctx, sc.FSCONFIG_CMD_CREATE)
             return sc.fsmount(ctx, sc.FSMOUNT_CLOEXEC, 0)
         except OSError as exc:
-            raise self._fail(what, exc.errno, kernel_messages(ctx) or _cause(exc))
-
-    def _layers(self, ctx, what, lower, data):
-        """Add overlay layers one fsconfig each (`lowerdir+`, `datadir+`, top-most first).
-
-        Before 6.8 there is no `lowerdir+`: fall back to one escaped legacy
-        `lowerdir=l1:l2::d1` string (limited to 255 bytes by fsconfig).
-        """
-        if not lower and not data:
-            return
-        try:
-            for path in lower:
-                _fsconfig(ctx, "lowerdir+", path)
-            for path in data:
-                _fsconfig(ctx, "datadir+", path)
-        except OSError as exc:
-            msgs = kernel_messages(ctx)
-            if exc.errno != errno.EINVAL or "Unknown parameter" not in msgs:
-                raise self._fail(what, exc.errno, msgs or _cause(exc))
-            _fsconfig(ctx, "lowerdir", sys_classic.lowerdir_value(lower, data))
+            cause = kernel_messages(ctx) or _cause(exc)
+            if key is not None and key not in cause:
+                # The kernel said nothing: name the parameter it refused.
+                cause = "%s %s: %s" % (key, value, cause) if value is not None else "%s: %s" % (key, cause)
+            raise self._fail(what, exc.errno, cause)
 
     # ---- attaching and changing mounts -------------------------------------
     def attach(self, handle, target, beneath=False):
