@@ -1,0 +1,56 @@
+"""The live mount table as plain data, with livemount's ownership marked.
+
+Shared by `livemount show --json` and livemount.core.mount_profile_info:
+mountinfo read once, every field decoded, bind roots and overlay layers
+exposed, and each mount point tagged with the profile that owns it.
+"""
+
+from . import options
+from .mountinfo import parse_mountinfo
+from .state import StateStore, list_profiles
+
+
+def owners(root, namespace_id):
+    """Return {target: profile name} for every entry owned in this namespace (unreadable states skipped)."""
+    out = {}
+    for name in list_profiles(root, namespace_id):
+        try:
+            state = StateStore(root, namespace_id, name).load()
+        except Exception:  # noqa: BLE001 - a corrupt state is reported by status, not here
+            continue
+        for o in state.owned:
+            out[o.entry.target] = name
+    return out
+
+
+def mount_dicts(table, owned_by=None):
+    """Return one dict per live mount, in mountinfo order."""
+    owned_by = owned_by or {}
+    rows = []
+    for m in table.mounts:
+        top = table.top(m.mount_point)
+        rows.append({
+            "mount_id": m.mount_id,
+            "parent_id": m.parent_id,
+            "device": m.devstr,
+            "root": m.root,
+            "target": m.mount_point,
+            "source": m.source,
+            "fstype": m.fstype,
+            "mount_options": options.format_options(m.flags, ()),
+            "fs_options": {k: v for k, v in m.fs_options},
+            "propagation": m.propagation,
+            "lower": list(m.lower),
+            "data": list(m.data),
+            "upper": m.upper,
+            "work": m.work,
+            "visible": top is m,
+            "owner": owned_by.get(m.mount_point) if top is m else None,
+        })
+    return rows
+
+
+def read(sys, root):
+    """Return (table, mount dicts) for the current namespace."""
+    table = parse_mountinfo(sys.read_mountinfo())
+    return table, mount_dicts(table, owners(root, sys.namespace_id()))

@@ -1,0 +1,108 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: mount_profile_info
+short_description: Read the live mount table and the health of livemount profiles
+version_added: 0.1.0
+description:
+  - Reads C(/proc/self/mountinfo) once and returns every mount with its id, parent, device, root within
+    the filesystem (bind roots), per-mount and filesystem options, propagation, overlay layers, and the
+    livemount profile owning it.
+  - For each profile with state in this namespace, returns its owned entries with their live health
+    (ok, drifted, missing, foreign on top) and whether an apply was interrupted.
+  - Changes nothing.
+author: livemount developers
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: linux
+options:
+  name:
+    description: Only this profile (default all with state in this namespace).
+    type: str
+  path:
+    description: Only mounts at or below this absolute path.
+    type: path
+  state_dir:
+    description: Where livemount keeps its state (default E(LIVEMOUNT_STATE_DIR) or C(/run/livemount)).
+    type: path
+"""
+
+EXAMPLES = r"""
+- name: Read the mount table and profile health
+  livemount.core.mount_profile_info:
+  register: mounts
+
+- name: Fail when a profile is not healthy
+  ansible.builtin.assert:
+    that: mounts.profiles | map(attribute='healthy') | min
+"""
+
+RETURN = r"""
+mounts:
+  description: Every live mount, in mountinfo order.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{mount_id: 63, parent_id: 27, device: "0:45", root: /, target: /srv/app/cache, source: tmpfs,
+            fstype: tmpfs, mount_options: [rw, nosuid], fs_options: {size: "16777216"}, propagation: private,
+            lower: [], data: [], upper: null, work: null, visible: true, owner: webapp}]
+profiles:
+  description: One item per profile with state in this namespace.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    profile: {description: The profile name., type: str}
+    applied_at: {description: Time of the last apply (UTC, ISO 8601)., type: str}
+    interrupted: {description: An apply was killed; the next run recovers it., type: bool}
+    healthy: {description: Every owned entry is ok and no apply was interrupted., type: bool}
+    entries:
+      description: Owned entries with C(health) ok, drifted, missing or foreign on top, and C(detail).
+      type: list
+      elements: dict
+namespace:
+  description: The mount namespace read.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, inventory, paths
+from ansible_collections.livemount.core.plugins.module_utils.livemount import sys_linux
+
+
+def main():
+    module = AnsibleModule(argument_spec={"name": {"type": "str"}, "path": {"type": "path"},
+                                          "state_dir": {"type": "path"}}, supports_check_mode=True)
+    p = module.params
+    sys_ = sys_linux.LinuxSys()
+    root = engine.state_root(p["state_dir"])
+    try:
+        _, mounts = inventory.read(sys_, root)
+        profiles = engine.status(sys_, root=root, name=p["name"])
+    except errors.LivemountError as exc:
+        module.fail_json(msg=str(exc), **exc.to_dict())
+    if p["path"]:
+        base = paths.clean(p["path"])
+        mounts = [m for m in mounts if paths.is_at_or_under(m["target"], base)]
+    for prof in profiles:
+        prof["healthy"] = not prof["interrupted"] and all(e["health"] == "ok" for e in prof["entries"])
+    module.exit_json(changed=False, mounts=mounts, profiles=profiles, namespace=sys_.namespace_id())
+
+
+if __name__ == "__main__":
+    main()
