@@ -370,3 +370,189 @@ def test_parse_mode_refuses(value):
     """Non-octal strings and integers that look like unquoted octal are refused."""
     with pytest.raises(ValueError):
         P.parse_mode(value)
+
+
+# ---- dict forms --------------------------------------------------------------------
+def test_profile_to_dict_is_minimal_and_canonical():
+    """profile_to_dict leaves defaults out and spells options canonically."""
+    p = P.load_profile(read(os.path.join(FIXTURES, "good", "webapp.yaml")))
+    assert P.profile_to_dict(p) == {"name": "webapp", "mounts": [
+        {"target": "/srv/app/data", "type": "bind", "source": "/data/app", "options": ["nosuid", "ro"]},
+        {"target": "/srv/app/tree", "type": "bind", "source": "/data/tree", "recursive": True},
+        {"target": "/srv/app/cache", "type": "tmpfs", "options": ["mode=755", "size=16777216"]},
+        {"target": "/srv/app/root", "type": "overlay", "upper": "/var/lib/app/upper",
+         "work": "/var/lib/app/work", "lower": ["/layers/app", "/layers/base"]},
+        {"target": "/srv/app/bin/tool", "type": "symlink", "source": "/opt/tool/bin/tool"},
+        {"target": "/mnt/disk", "type": "ext4", "source": "/dev/vdb1", "options": ["noatime"]},
+    ]}
+
+
+PATH_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
+                    min_size=1, max_size=8).filter(lambda s: s not in (".", ".."))
+ANY_TEXT = st.text(max_size=12)
+ENTRIES = st.builds(
+    Entry,
+    target=ANY_TEXT,
+    type=ANY_TEXT,
+    source=st.none() | ANY_TEXT,
+    recursive=st.booleans(),
+    flags=st.frozensets(ANY_TEXT, max_size=4),
+    fs_options=st.lists(st.tuples(ANY_TEXT, st.none() | ANY_TEXT), max_size=4).map(tuple),
+    lower=st.lists(ANY_TEXT, max_size=3).map(tuple),
+    data=st.lists(ANY_TEXT, max_size=2).map(tuple),
+    upper=st.none() | ANY_TEXT,
+    work=st.none() | ANY_TEXT,
+    propagation=st.none() | st.sampled_from(["private", "shared", "slave", "unbindable"]),
+    mkdir=st.booleans(),
+    mode=st.integers(0, 0o7777),
+    uid=st.integers(0, 2 ** 32 - 2),
+    gid=st.integers(0, 2 ** 32 - 2),
+    index=st.none() | st.integers(0, 10 ** 6),
+    options=st.lists(ANY_TEXT, max_size=4).map(tuple),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ENTRIES)
+def test_entry_dict_round_trip(entry):
+    """entry_to_dict -> JSON -> entry_from_dict gives back every field, index and options included."""
+    back = P.entry_from_dict(json.loads(json.dumps(P.entry_to_dict(entry))))
+    assert back == entry
+    assert (back.index, back.options) == (entry.index, entry.options)
+
+
+@pytest.mark.parametrize(
+    "d, text",
+    [
+        ([], "entry must be a mapping"),
+        ({"type": "tmpfs"}, "entry field target is missing"),
+        ({"target": "/t"}, "entry field type is missing"),
+        ({"target": "/t", "type": "tmpfs", "colour": "red"}, "entry field 'colour' is unknown"),
+        ({"target": 1, "type": "tmpfs"}, "entry field target must be a string"),
+        ({"target": "/t", "type": "tmpfs", "flags": "ro"}, "entry field flags must be a list of strings"),
+        ({"target": "/t", "type": "tmpfs", "fs_options": [["size"]]}, "entry field fs_options must be a list of"),
+        ({"target": "/t", "type": "tmpfs", "fs_options": [["size", 1]]}, "entry field fs_options must be a list of"),
+        ({"target": "/t", "type": "tmpfs", "mode": "0755"}, "entry field mode must be an integer"),
+        ({"target": "/t", "type": "tmpfs", "uid": True}, "entry field uid must be an integer"),
+        ({"target": "/t", "type": "tmpfs", "mkdir": 1}, "entry field mkdir must be true or false"),
+        ({"target": "/t", "type": "tmpfs", "lower": [None]}, "entry field lower must be a list of strings"),
+    ],
+    ids=["not-mapping", "no-target", "no-type", "unknown-field", "target-int", "flags-string", "pair-short",
+         "pair-int-value", "mode-string", "uid-bool", "mkdir-int", "lower-null"],
+)
+def test_entry_from_dict_refuses(d, text):
+    """A damaged state-file entry raises ValueError naming the field (state.py wraps it)."""
+    with pytest.raises(ValueError) as info:
+        P.entry_from_dict(d)
+    assert text in str(info.value)
+
+
+def test_entry_from_dict_defaults():
+    """Fields missing from a state-file entry take the Entry defaults."""
+    assert P.entry_from_dict({"target": "/t", "type": "tmpfs"}) == Entry("/t", "tmpfs")
+
+
+WEIRD_NAME = st.text(alphabet=" \t\n\\,:ab-", min_size=1, max_size=6).filter(lambda s: s not in (".", ".."))
+OPTION_POOL = {
+    "bind": ["ro", "rw", "nosuid", "nodev", "noexec", "noatime", "strictatime", "nodiratime", "private", "slave"],
+    "tmpfs": ["ro", "nosuid", "size=1m", "size=16k", "mode=0755", "mode=1777", "nr_inodes=1000", "shared"],
+    "overlay": ["ro", "noatime", "redirect_dir=on", "metacopy=on", "index=off", "unbindable"],
+    "ext4": ["noatime", "nodev", "errors=remount-ro", "data=ordered", "discard"],
+}
+
+
+@st.composite
+def valid_profiles(draw):
+    """Return a valid profile mapping with entries of every type under distinct /srv/eN roots."""
+    mounts = []
+    for i in range(draw(st.integers(0, 6))):
+        target = "/srv/e%d/%s" % (i, draw(WEIRD_NAME))
+        etype = draw(st.sampled_from(["bind", "tmpfs", "overlay", "ext4", "symlink"]))
+        e = {"target": target + draw(st.sampled_from(["", "/", "/."])), "type": etype}
+        if etype == "bind":
+            e["source"] = "/data/" + draw(WEIRD_NAME)
+            e["recursive"] = draw(st.booleans())
+        elif etype == "symlink":
+            e["source"] = draw(WEIRD_NAME)
+        elif etype == "ext4":
+            e["source"] = "/dev/" + draw(WEIRD_NAME)
+        elif etype == "overlay":
+            e["lower"] = ["/l/%d/%s" % (k, draw(WEIRD_NAME)) for k in range(draw(st.integers(1, 3)))]
+            if draw(st.booleans()):
+                e["upper"], e["work"] = "/u/%d" % i, "/w/%d" % i
+        if etype != "symlink":
+            e["options"] = draw(st.lists(st.sampled_from(OPTION_POOL[etype]), max_size=4))
+        if draw(st.booleans()):
+            e["mode"] = draw(st.sampled_from(["0700", "0o750", "1777", 0o644]))
+        if draw(st.booleans()):
+            e["mkdir"], e["uid"], e["gid"] = False, draw(st.integers(0, 70000)), 7
+        mounts.append(e)
+    return prof(*mounts, on_error=draw(st.sampled_from(["rollback", "continue"])))
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_profiles())
+def test_profile_dict_round_trip(data):
+    """load_profile(profile_to_dict(p)) == p for generated valid profiles with awkward paths."""
+    p = P.load_profile(data)
+    again = P.load_profile(json.loads(json.dumps(P.profile_to_dict(p))))
+    assert again == p
+    assert [e.index for e in again.entries] == [e.index for e in p.entries]
+
+
+# ---- text --------------------------------------------------------------------------
+def test_yaml_and_json_text_agree():
+    """The same profile written as YAML and as JSON loads to the same mapping."""
+    yaml_text = "name: x\nmounts:\n  - {target: /t, type: tmpfs, mode: 0755}\n"
+    json_text = '{"name": "x", "mounts": [{"target": "/t", "type": "tmpfs", "mode": 493}]}'
+    assert P.load_profile_text(yaml_text, "p.yaml") == P.load_profile_text(json_text, "p.json")
+    assert P.load_profile_text(json_text.encode()) == P.load_profile_text(yaml_text.encode())
+
+
+def _laughs(levels):
+    """Return a YAML 'billion laughs' document: 10**levels strings from 10*levels aliases."""
+    lines = ['l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels + 1):
+        lines.append("l%d: &l%d [%s]" % (i, i, ",".join(["*l%d" % (i - 1)] * 10)))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text, filename, cause",
+    [
+        ("name: [unclosed\n", "p.yaml", "invalid YAML at line 2"),
+        ("name: a\nname: b\nmounts: []\n", "p.yaml", "duplicate key 'name'"),
+        ("name: a\nmounts:\n  - {target: /t, target: /u, type: tmpfs}\n", "p.yaml", "duplicate key 'target'"),
+        (_laughs(8), "bomb.yaml", "more than 1000000 values"),
+        (_laughs(11), "bomb.yaml", "more than 100 aliases"),
+        ("a: &a [*a]\n", "loop.yaml", "more than 1000000 values"),
+        ("- name: x\n", "p.yaml", "the top level must be a mapping, not a list"),
+        ("", "p.yaml", "the top level must be a mapping, not null"),
+        ("name: a\n---\nname: b\n", "p.yaml", "invalid YAML"),
+        ("name: !!python/object:os.system x\n", "p.yaml", "invalid YAML"),
+        ('{"name": "a", "name": "b"}', "p.json", "duplicate key 'name'"),
+        ('{"name": "a",}', "p.json", "invalid JSON at line 1"),
+        ("[" * 100000 + "]" * 100000, "deep.json", "nested too deeply"),
+        (b"name: \xff\n", "p.yaml", "not UTF-8 (byte 6)"),
+    ],
+    ids=["unclosed", "duplicate-top", "duplicate-entry-key", "billion-laughs", "alias-flood", "recursive-alias",
+         "list-top", "empty", "two-documents", "python-tag", "json-duplicate", "json-trailing-comma",
+         "json-deep", "not-utf8"],
+)
+def test_bad_text_is_refused_quickly(text, filename, cause):
+    """Unreadable, ambiguous or explosive text is refused with a clear message, never a hang."""
+    start = time.perf_counter()
+    with pytest.raises(ProfileError) as info:
+        P.load_profile_text(text, filename)
+    assert time.perf_counter() - start < 10
+    assert str(info.value).startswith("cannot read profile %s: " % filename)
+    assert cause in str(info.value)
+
+
+def test_yaml_needs_pyyaml(monkeypatch):
+    """Without PyYAML (a bare managed host) JSON still loads and YAML says what is missing."""
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    assert P.load_profile_text('{"name": "x", "mounts": []}') == {"name": "x", "mounts": []}
+    with pytest.raises(ProfileError) as info:
+        P.load_profile_text("name: x\nmounts: []\n", "/etc/livemount/x.yaml")
+    assert str(info.value) == "cannot read profile /etc/livemount/x.yaml: PyYAML is needed for YAML profiles"
