@@ -556,3 +556,22 @@ def test_yaml_needs_pyyaml(monkeypatch):
     with pytest.raises(ProfileError) as info:
         P.load_profile_text("name: x\nmounts: []\n", "/etc/livemount/x.yaml")
     assert str(info.value) == "cannot read profile /etc/livemount/x.yaml: PyYAML is needed for YAML profiles"
+
+
+@pytest.mark.parametrize("c_parser", [True, False], ids=["libyaml", "pure-python"])
+def test_yaml_guards_hold_with_either_parser(monkeypatch, c_parser):
+    """Alias and duplicate-key guards work whether PyYAML has its C parser or not."""
+    import yaml
+
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import profile_io
+
+    if c_parser and not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML built without libyaml")
+    if not c_parser:
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    monkeypatch.setattr(profile_io, "_yaml_loader", None)
+    assert P.load_profile_text("name: x\nmounts: []\n") == {"name": "x", "mounts": []}
+    for text, cause in ((_laughs(11), "more than 100 aliases"), ("a: 1\na: 2\n", "duplicate key 'a'")):
+        with pytest.raises(ProfileError) as info:
+            P.load_profile_text(text, "p.yaml")
+        assert cause in str(info.value)

@@ -201,18 +201,16 @@ def _make_yaml_loader(yaml):
     if _yaml_loader is not None:
         return _yaml_loader
 
-    class Loader(yaml.SafeLoader):
-        """SafeLoader that refuses alias floods and duplicate keys (PyYAML keeps the last silently)."""
+    # The C parser when present (ten times faster); the checks below are in the
+    # Python constructor, which both loaders share.
+    base = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 
-        aliases = 0
+    class Loader(base):
+        """Safe loader that refuses alias floods and duplicate keys (PyYAML keeps the last silently)."""
 
-        def compose_node(self, parent, index):
-            if self.check_event(yaml.AliasEvent):
-                self.aliases += 1
-                if self.aliases > MAX_ALIASES:
-                    raise yaml.composer.ComposerError(
-                        None, None, "more than %d aliases" % MAX_ALIASES, self.peek_event().start_mark)
-            return super().compose_node(parent, index)
+        def construct_document(self, node):
+            _count_aliases(yaml, node)
+            return super().construct_document(node)
 
         def construct_mapping(self, node, deep=False):
             seen = set()
@@ -228,6 +226,26 @@ def _make_yaml_loader(yaml):
 
     _yaml_loader = Loader
     return Loader
+
+
+def _count_aliases(yaml, root):
+    """Raise ComposerError when the node graph reuses nodes (aliases) more than MAX_ALIASES times."""
+    seen = set()
+    reuses = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            reuses += 1
+            if reuses > MAX_ALIASES:
+                raise yaml.composer.ComposerError(None, None, "more than %d aliases" % MAX_ALIASES, node.start_mark)
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _count_values(data, fail):
