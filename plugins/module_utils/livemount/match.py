@@ -25,6 +25,17 @@ def bind_identity(entry, world):
         return None
 
 
+def has_identity(entry):
+    """Return True when a live mount can be recognized as `entry` without any record of ours.
+
+    A bind is its (device, root), an overlay its layers, a device-backed
+    filesystem its source. An anonymous filesystem (tmpfs, proc...) is one of
+    many alike: a foreign one with the same options is still someone else's
+    (scenario 21), so it is never adopted.
+    """
+    return entry.type in (BIND, OVERLAY) or (entry.type not in ANONYMOUS and bool(entry.source))
+
+
 def same_identity(entry, live, world, owned=None):
     """Return True when `live` is the thing `entry` mounts (ignoring flags and options).
 

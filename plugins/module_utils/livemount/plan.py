@@ -74,7 +74,7 @@ def _decide_mount(want, own, world):
         rec = own.entry
         ours = [m for m in stack if match.same_identity(rec, m, world, own)]
         if top is not None and (not ours or ours[-1] is not top):
-            if want is not None and not ours and _exact(want, top, world, None):
+            if want is not None and not ours and _adoptable(want, top, world):
                 return [Change(Action.KEEP, want, "recorded mount gone, an exact match is mounted: adopted",
                                live=top, adopt=True)]
             what = "a mount not owned by livemount is on top (%s %s)" % (top.fstype, top.source)
@@ -101,7 +101,7 @@ def _decide_mount(want, own, world):
     # Not ours.
     if top is None:
         return [Change(Action.MOUNT, want, "new entry")]
-    if _exact(want, top, world, None):
+    if _adoptable(want, top, world):
         return [Change(Action.KEEP, want, "already mounted exactly as desired: adopted", live=top, adopt=True)]
     return [Change(Action.CONFLICT, want, "cannot mount %s on %s: a mount not owned by livemount is there (%s %s)"
                    % (want.type, target, top.fstype, top.source), live=top)]
@@ -138,6 +138,11 @@ def _decide_link(want, own, world):
 
 def _exact(want, live, world, own):
     return match.same_identity(want, live, world, own) and not match.setting_diffs(want, live, world, own)
+
+
+def _adoptable(want, live, world):
+    """Return True when a mount we hold no record of is exactly `want` and recognizably so."""
+    return match.has_identity(want) and _exact(want, live, world, None)
 
 
 def _spec_reason(old, new):
