@@ -31,10 +31,6 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.profile i
 
 # Planner bugs this file found, each fixed in plan.py with the commit that empties its line here.
 KNOWN_BUGS = {
-    "owned-link-becomes-a-bind": "BUG: the link being unlinked is taken for a symlink in the way",
-    "owned-bind-becomes-a-link-created-point-removed": "BUG: the mount point we created is never removed",
-    "owned-tmpfs-becomes-a-link-created-point-removed": "BUG: the mount point we created is never removed",
-    "owned-link-on-a-parent-becomes-a-directory-of-mounts": "BUG: the link being unlinked blocks the mkdir",
     "children-of-an-unmounted-parent-are-redone": "BUG: facts seen through an unmounted parent are trusted",
 }
 

@@ -8,6 +8,8 @@ remove, and finally orders everything (order.py). Anything it must not touch
 becomes a `conflict` change; the engine refuses a plan that has one.
 """
 
+import dataclasses
+
 from . import match, paths
 from .model import BIND, MISSING, OVERLAY, SYMLINK, Action, Change
 from .order import order_changes
@@ -28,16 +30,13 @@ def plan(state, profile, world):
     owned = {o.entry.target: o for o in state.owned}
     targets = sorted(set(desired) | set(owned), key=paths.sort_key)
 
-    decided = {}
-    for t in targets:
-        decided[t] = _decide(desired.get(t), owned.get(t), world)
-
+    created = frozenset(state.created)
     changes = []
     for t in targets:
-        changes.extend(decided[t])
+        changes.extend(_decide(desired.get(t), owned.get(t), world, created))
     changes = _rebuild_children(changes, desired, owned, world)
     changes.extend(_foreign_below(changes, desired, owned, world))
-    changes = _add_mkdirs(changes, world)
+    changes = _add_mkdirs(changes, _after_down(changes, world))
     changes.extend(_rmdirs(state, changes, desired))
     return order_changes(changes)
 
@@ -54,13 +53,17 @@ def mutating(changes):
 
 # ---- one target ----------------------------------------------------------
 
-def _decide(want, own, world):
-    """Return the changes for one target, considering only that target."""
+def _decide(want, own, world, created=frozenset()):
+    """Return the changes for one target, considering only that target (and the paths we `created`)."""
     recorded = own.entry if own else None
     kinds = {e.type == SYMLINK for e in (want, recorded) if e is not None}
     if len(kinds) == 2:
-        # A link became a mount or the other way round: remove, then create.
-        return _decide(None, own, world) + _decide(want, None, world)
+        # A link became a mount or the other way round: remove, make room, create.
+        down = _decide(None, own, world)
+        room = _make_room(down, own, created)
+        if room is None:
+            return down + _decide(want, None, world)
+        return down + room + _decide(want, None, _forget(world, [own.entry.target]))
     if (want or recorded).type == SYMLINK:
         return _decide_link(want, own, world)
     return _decide_mount(want, own, world)
@@ -134,6 +137,32 @@ def _decide_link(want, own, world):
     what = "a symlink to %s" % fact.link if fact.kind == "symlink" else "a %s" % _kind_name(fact.kind)
     return [Change(Action.CONFLICT, want, "cannot create symlink %s: %s not owned by livemount is in the way"
                    % (target, what))]
+
+
+def _make_room(down, own, created):
+    """Return what else empties the target once `down` removed the owned entry, None if something stays.
+
+    A removed link leaves nothing. An unmounted mount leaves its mount point,
+    which may go only if livemount created it (else it is not ours: conflict).
+    """
+    if down[0].action == Action.UNLINK:
+        return []
+    if down[0].action == Action.UNMOUNT and own.entry.target in created:
+        return [Change(Action.RMDIR, None, "mount point created by livemount: a symlink takes its place",
+                       path=own.entry.target)]
+    return None
+
+
+def _forget(world, gone):
+    """Return `world` where every path at or under one of `gone` is missing (removed by the down phase)."""
+    facts = {p: f for p, f in world.facts.items() if not any(paths.is_at_or_under(p, g) for g in gone)}
+    return dataclasses.replace(world, facts=facts)
+
+
+def _after_down(changes, world):
+    """Return the world as the up phase finds it: links we unlink and directories we remove are gone."""
+    gone = [c.target for c in changes if c.action in (Action.UNLINK, Action.RMDIR)]
+    return _forget(world, gone) if gone else world
 
 
 def _exact(want, live, world, own):
