@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from . import match
+from . import match, paths
 from .apply import Executor
 from .diff import make_diff
 from .errors import PlanError
@@ -203,6 +203,10 @@ def _next_state(state, changes, outcome, world, profile_data):
         if c.action == Action.KEEP:
             owned[c.target] = _refresh(c.entry, owned.get(c.target))
     for c, _changed, made in (outcome.done if outcome else []):
+        if c.action in (Action.REPLACE, Action.UNMOUNT) and c.entry is not None and c.entry.is_mount:
+            # A path we created below this mount lived in the filesystem that
+            # just went away; the same path now names someone else's file.
+            created = [p for p in created if not paths.is_under(p, c.target)]
         if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK, Action.REMOUNT):
             owned[c.target] = Owned(c.entry)
         elif c.action in (Action.UNMOUNT, Action.UNLINK):
