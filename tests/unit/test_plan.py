@@ -31,7 +31,6 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.profile i
 
 # Planner bugs this file found, each fixed in plan.py with the commit that empties its line here.
 KNOWN_BUGS = {
-    "children-of-an-unmounted-parent-are-redone": "BUG: facts seen through an unmounted parent are trusted",
 }
 
 
@@ -425,6 +424,9 @@ SUBTREES = [
      dict(S=[bind("/a", "/m"), bind("/e", "/m/x")], D=[bind("/e", "/m/x")], dirs=["/a/x"]),
      # /m/x was seen through /a; once /m is gone it must exist on the parent: mkdir (skipped if present).
      [("unmount", "/m/x"), ("unmount", "/m"), ("mkdir", "/m/x"), ("mount", "/m/x")]),
+    ("children-of-an-unmounted-parent-with-mkdir-false-trust-the-path",
+     dict(S=[bind("/a", "/m"), bind("/e", "/m/x")], D=[bind("/e", "/m/x", mkdir=False)], dirs=["/a/x"]),
+     [("unmount", "/m/x"), ("unmount", "/m"), ("mount", "/m/x")]),
     ("link-below-a-replaced-parent-is-redone",
      dict(S=[tmpfs("/m"), symlink("/m/l", "/x")], D=[tmpfs("/m", "size=1m"), symlink("/m/l", "/x")],
           pre=lambda h: None),
@@ -458,6 +460,14 @@ def test_subtree(kw, expected):
     changes = run(**kw)
     assert conflicts(changes) == []
     assert steps(changes) == expected
+
+
+def test_mkdir_under_an_unmounted_parent_is_conditional():
+    """What lay under an unmounted parent was never observed: the mkdir says it happens only if missing."""
+    changes = run(S=[bind("/a", "/m"), bind("/e", "/m/x/y")], D=[bind("/e", "/m/x/y")], dirs=["/a/x/y"])
+    made = [c for c in changes if c.action == Action.MKDIR]
+    assert [c.path for c in made] == ["/m/x", "/m/x/y"]
+    assert all("if missing" in c.reason for c in made)
 
 
 def test_redone_child_is_mounted_from_its_desired_entry():

@@ -11,8 +11,12 @@ becomes a `conflict` change; the engine refuses a plan that has one.
 import dataclasses
 
 from . import match, paths
-from .model import BIND, MISSING, OVERLAY, SYMLINK, Action, Change
+from .model import BIND, MISSING, OVERLAY, SYMLINK, Action, Change, PathFact
 from .order import order_changes
+
+# What lies under a mount this plan takes down was never observed (lstat saw
+# the mount's content): known only when the executor gets there.
+UNKNOWN = PathFact("unknown")
 
 # Decisions that put a fresh mount (or no mount) at a target: whatever sits on
 # top of the old one below that target has to come down and go back up.
@@ -250,6 +254,7 @@ def _add_mkdirs(changes, world):
     ups = sorted((c for c in changes if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK)),
                  key=lambda c: paths.sort_key(c.target))
     fresh = {c.target: c.entry for c in ups if c.entry.is_mount}
+    gone = {c.target for c in changes if c.action == Action.UNMOUNT and c.live is not None} - set(fresh)
     made = {}
     out = list(changes)
     for c in ups:
@@ -260,9 +265,16 @@ def _add_mkdirs(changes, world):
         for p in need:
             if p in made:
                 continue
-            fact = _effective(p, fresh, world)
+            fact = _effective(p, fresh, gone, world)
             is_target = p == e.target
-            if fact.kind == "missing":
+            if fact.kind == "unknown":
+                if e.mkdir:
+                    # steps._mkdir makes it only if it is missing then (and only then records it as ours).
+                    file_point = is_target and e.type == BIND and _source_kind(e, world) == "file"
+                    made[p] = "file" if file_point else "dir"
+                    out.append(Change(Action.MKDIR, e, "create %s if missing (hidden under a mount removed first)"
+                                      % ("mount point" if is_target else "parent"), path=p, file_point=file_point))
+            elif fact.kind == "missing":
                 if not e.mkdir:
                     out.append(Change(Action.CONFLICT, e, "cannot mount %s: %s does not exist and mkdir is false"
                                       % (e.target, p)))
@@ -293,11 +305,13 @@ def _source_kind(entry, world):
     return world.fact(world.realpath(entry.source)).kind if entry.source else "missing"
 
 
-def _effective(path, fresh, world):
-    """Return the PathFact `path` will have once every fresh parent mount is in place."""
+def _effective(path, fresh, gone, world):
+    """Return the PathFact `path` will have once every fresh parent mount is in place and `gone` ones are off."""
     for anc in reversed(paths.ancestors(path)):
         parent = fresh.get(anc)
         if parent is None:
+            if anc in gone:
+                return UNKNOWN
             continue
         rel = paths.relative(path, anc)
         if parent.type == BIND:
