@@ -481,7 +481,6 @@ def test_redone_child_is_mounted_from_its_desired_entry():
 
 
 # ---- scenario 28: mkdir where the mount is read-only ----------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="BUG: mkdir planned inside a read-only mount fails with EROFS mid-apply")
 def test_s28_mount_point_in_a_read_only_mount_is_a_conflict():
     """s28: a mount point that would have to be made in a read-only mount is refused at plan time.
 
@@ -495,11 +494,43 @@ def test_s28_mount_point_in_a_read_only_mount_is_a_conflict():
     assert conflicts(changes) == ["cannot mount /ro/new: /ro is read-only, so /ro/new cannot be created there"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: mkdir planned inside a read-only mount fails with EROFS mid-apply")
 def test_s28_mount_point_in_a_fresh_read_only_parent_is_a_conflict():
     """s28: the same for a parent mounted read-only by this very plan (its flags are set before attach)."""
     changes = run(D=[tmpfs("/m", "ro"), tmpfs("/m/x")], dirs=["/m"])
     assert conflicts(changes) == ["cannot mount /m/x: /m is read-only, so /m/x cannot be created there"]
+
+
+def _ro_mount(flags=frozenset({"ro"}), super_ro=False):
+    def pre(h):
+        h.raw_mount("/ro", "ext4", "/dev/vdc", dev=(254, 32), flags=flags,
+                    super_options=(("ro" if super_ro else "rw", None),))
+    return pre
+
+
+READ_ONLY = [
+    ("link-in-a-read-only-mount", dict(D=[symlink("/ro/l", "/x")], pre=_ro_mount()),
+     "cannot link /ro/l: /ro is read-only, so /ro/l cannot be created there"),
+    ("parent-chain-in-a-read-only-mount", dict(D=[tmpfs("/ro/a/b/c")], pre=_ro_mount()),
+     "cannot mount /ro/a/b/c: /ro is read-only, so /ro/a cannot be created there"),
+    ("read-only-superblock-behind-a-rw-mount", dict(D=[tmpfs("/ro/new")], pre=_ro_mount(frozenset(), True)),
+     "cannot mount /ro/new: /ro is read-only, so /ro/new cannot be created there"),
+    ("parent-remounted-read-only-first", dict(S=[tmpfs("/m")], D=[tmpfs("/m", "ro"), tmpfs("/m/x")]),
+     "cannot mount /m/x: /m is read-only, so /m/x cannot be created there"),
+    ("fresh-overlay-without-upper-is-read-only", dict(D=[overlay("/m", ["/l1", "/l2"]), tmpfs("/m/x")], dirs=["/m"]),
+     "cannot mount /m/x: /m is read-only, so /m/x cannot be created there"),
+]
+
+
+@pytest.mark.parametrize("kw, reason", cases(READ_ONLY))
+def test_s28_read_only(kw, reason):
+    """s28: creating anything in a directory whose mount is (or will be) read-only is refused at plan time."""
+    assert reason in conflicts(run(**kw))
+
+
+def test_s28_parent_remounted_rw_first_is_fine():
+    """s28: a read-only parent that this plan remounts read-write (parents first) takes the mkdir."""
+    changes = run(S=[tmpfs("/m", "ro")], D=[tmpfs("/m"), tmpfs("/m/x")])
+    assert steps(changes) == [("remount", "/m"), ("mkdir", "/m/x"), ("mount", "/m/x")]
 
 
 def test_s28_existing_mount_point_in_a_read_only_mount_is_fine():

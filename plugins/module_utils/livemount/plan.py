@@ -255,6 +255,7 @@ def _add_mkdirs(changes, world):
                  key=lambda c: paths.sort_key(c.target))
     fresh = {c.target: c.entry for c in ups if c.entry.is_mount}
     gone = {c.target for c in changes if c.action == Action.UNMOUNT and c.live is not None} - set(fresh)
+    remounted = {c.target: c.entry for c in changes if c.action == Action.REMOUNT}
     made = {}
     out = list(changes)
     for c in ups:
@@ -279,6 +280,10 @@ def _add_mkdirs(changes, world):
                     out.append(Change(Action.CONFLICT, e, "cannot mount %s: %s does not exist and mkdir is false"
                                       % (e.target, p)))
                     break
+                where = paths.ancestors(p)[-1]
+                if where not in made and _read_only(where, fresh, remounted, gone, world):
+                    out.append(_read_only_conflict(e, where, p))
+                    break
                 file_point = is_target and e.type == BIND and _source_kind(e, world) == "file"
                 made[p] = "file" if file_point else "dir"
                 out.append(Change(Action.MKDIR, e, "create missing %s" % ("mount point" if is_target else "parent"),
@@ -296,9 +301,37 @@ def _add_mkdirs(changes, world):
                 out.append(Change(Action.CONFLICT, e, "cannot %s %s: %s is a %s, not a directory"
                                   % ("link" if e.type == SYMLINK else "mount", e.target, p, _kind_name(fact.kind))))
                 break
+        else:
+            where = paths.ancestors(e.target)[-1]
+            if e.type == SYMLINK and where not in made and _read_only(where, fresh, remounted, gone, world):
+                out.append(_read_only_conflict(e, where, e.target))
         if e.type == BIND and c.action != Action.LINK and _source_kind(e, world) == "missing":
             out.append(Change(Action.CONFLICT, e, "cannot mount %s: source %s does not exist" % (e.target, e.source)))
     return out
+
+
+def _read_only(path, fresh, remounted, gone, world):
+    """Return True when nothing can be created in directory `path`: the mount holding it will be read-only.
+
+    A fresh mount gets its flags before it is attached (steps.build), and an
+    overlay without an upper layer is read-only whatever its flags
+    (Documentation/filesystems/overlayfs.rst).
+    """
+    for anc in reversed(paths.ancestors(path) + [path]):
+        entry = fresh.get(anc) or remounted.get(anc)
+        if entry is not None:
+            return "ro" in entry.flags or (entry.type == OVERLAY and not entry.upper)
+        if anc in gone:
+            return False  # not observed: the executor reports EROFS if it is
+    live = world.table.visible(path)
+    # A read-only superblock (first super option `ro`) refuses writes through a rw mount too.
+    return live is not None and ("ro" in live.flags or live.raw_super_options.split(",")[0] == "ro")
+
+
+def _read_only_conflict(entry, where, path):
+    verb = "link" if entry.type == SYMLINK else "mount"
+    return Change(Action.CONFLICT, entry, "cannot %s %s: %s is read-only, so %s cannot be created there"
+                  % (verb, entry.target, where, path))
 
 
 def _source_kind(entry, world):
