@@ -49,6 +49,7 @@ SPLIT_ERRORS = [
     ("rprivate", "tmpfs", ["rprivate"], "recursive propagation is not supported: rprivate"),
     ("overlay-layer-in-options", "overlay", ["lowerdir=/a:/b"], "overlay layers go in lower/upper/work"),
     ("bad-tmpfs-size", "tmpfs", ["size=12q"], "invalid tmpfs size=12q"),
+    ("python-only-number", "tmpfs", ["size=1_0"], "invalid tmpfs size=1_0"),
     ("bad-tmpfs-mode", "tmpfs", ["mode=0788"], "invalid tmpfs mode=0788"),
     ("named-uid", "tmpfs", ["uid=root"], "invalid tmpfs uid=root"),
     ("nameless-option", "ext4", ["=x"], "option without a name"),

@@ -12,6 +12,7 @@ names the entry around them.
 """
 
 import functools
+import re
 
 from .model import ATIME_FLAGS, MOUNT_FLAGS, OVERLAY, TMPFS
 
@@ -43,28 +44,13 @@ _ATIME_BITS = {None: MOUNT_ATTR_RELATIME, "noatime": MOUNT_ATTR_NOATIME, "strict
 _PROPAGATION_BITS = {"private": MS_PRIVATE, "shared": MS_SHARED, "slave": MS_SLAVE, "unbindable": MS_UNBINDABLE}
 
 # Word -> (flag, on). Each pair is one switch; the later word wins.
-_SWITCHES = {
-    "ro": ("ro", True),
-    "rw": ("ro", False),
-    "nosuid": ("nosuid", True),
-    "suid": ("nosuid", False),
-    "nodev": ("nodev", True),
-    "dev": ("nodev", False),
-    "noexec": ("noexec", True),
-    "exec": ("noexec", False),
-    "nodiratime": ("nodiratime", True),
-    "diratime": ("nodiratime", False),
-}
+_SWITCHES = {"ro": ("ro", True), "rw": ("ro", False), "nosuid": ("nosuid", True), "suid": ("nosuid", False),
+             "nodev": ("nodev", True), "dev": ("nodev", False), "noexec": ("noexec", True), "exec": ("noexec", False),
+             "nodiratime": ("nodiratime", True), "diratime": ("nodiratime", False)}
 # Word -> atime mode (None = the kernel default relatime). mount(8): `atime`,
 # `nostrictatime` and `norelatime` all leave the kernel default in force.
-_ATIME_WORDS = {
-    "noatime": "noatime",
-    "strictatime": "strictatime",
-    "relatime": None,
-    "atime": None,
-    "nostrictatime": None,
-    "norelatime": None,
-}
+_ATIME_WORDS = {"noatime": "noatime", "strictatime": "strictatime",
+                "relatime": None, "atime": None, "nostrictatime": None, "norelatime": None}
 # Words mount(8)/fstab(5) consume in user space: they never reach the kernel.
 _DROPPED = frozenset(
     {"defaults", "auto", "noauto", "nofail", "_netdev", "user", "users", "nouser", "owner", "group", "bind", "rbind"}
@@ -72,6 +58,7 @@ _DROPPED = frozenset(
 
 OVERLAY_LAYER_KEYS = frozenset({"lowerdir", "lowerdir+", "datadir+", "upperdir", "workdir"})
 _TMPFS_TYPES = frozenset({TMPFS, "devtmpfs"})  # both print their options with shmem_show_options
+_OVL_ESCAPED = re.compile(r"\\(.?)", re.DOTALL)
 _SUFFIXES = {"k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 
 
@@ -175,21 +162,17 @@ def _normalize_tmpfs_value(key, value):
     return value
 
 
+_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
+
+
 def _parse_number(text, key, value):
     """Return the integer memparse(3)/simple_strtoull base 0 reads: 0x hex, leading 0 octal, else decimal."""
-    try:
-        if not text.isascii() or not text or not text[0].isdigit():
-            raise ValueError
-        if text[:2].lower() == "0x":
-            return int(text[2:], 16)
-        if len(text) > 1 and text[0] == "0":
-            return int(text[1:], 8)
-        return int(text, 10)
-    except ValueError:
+    if not _NUMBER.fullmatch(text):
         raise ValueError(
             "invalid tmpfs %s=%s: expected a number with an optional k/m/g/t/p/e suffix%s"
             % (key, value, " or a percentage" if key == "size" else "")
-        ) from None
+        )
+    return int(text, 16) if text[:2] in ("0x", "0X") else int(text, 8 if text[0] == "0" else 10)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -251,20 +234,8 @@ def format_options(flags, fs_options):
 
 def ovl_unescape(text):
     """Return `text` with overlayfs's backslash escapes removed (`\\:` -> `:`; fs/overlayfs ovl_unescape)."""
-    if "\\" not in text:
-        return text
-    out = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 1
-            if i == len(text):
-                break
-            c = text[i]
-        out.append(c)
-        i += 1
-    return "".join(out)
+    # A backslash takes the next character literally; a trailing one is dropped, as in the kernel.
+    return _OVL_ESCAPED.sub(r"\1", text) if "\\" in text else text
 
 
 def ovl_escape(path):
