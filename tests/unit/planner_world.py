@@ -24,7 +24,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.plan impo
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import State
 from ansible_collections.livemount.core.plugins.module_utils.livemount.world import World
-from mountinfo_gen import format_mountinfo_line
+from tests.unit.mountinfo_gen import format_mountinfo_line
 
 ROOT_DEV = (254, 0)
 ROOT_ID = 20

@@ -8,7 +8,13 @@ test_engine_fake.py.
 """
 
 import pytest
-from planner_world import (
+
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
+from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Owned
+from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import has_conflicts, mutating, plan
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
+
+from tests.unit.planner_world import (
     Host,
     bind,
     conflicts,
@@ -23,15 +29,9 @@ from planner_world import (
     tmpfs,
 )
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
-from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Owned
-from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import has_conflicts, mutating, plan
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
 
-
-# Planner bugs this file found, each fixed in plan.py with the commit that empties its line here.
-KNOWN_BUGS = {
-}
+# Planner bugs this file finds, each strict-xfail (id: reason) until the commit that fixes plan.py empties its line.
+KNOWN_BUGS = {}
 
 
 def cases(table):
