@@ -311,7 +311,10 @@ def overlay_layers(m):
     lower = lower if isinstance(lower, list) else [lower]
     if not lower and opts.get("lowerdir"):
         lower = [p.replace("\\:", ":").replace("\\\\", "\\") for p in re.split(r"(?<!\\):", opts["lowerdir"])]
-    return tuple(lower), opts.get("upperdir"), opts.get("workdir")
+    # overlayfs echoes upperdir/workdir as it parsed them: with its own
+    # backslash escapes (ovl_unescape in fs/overlayfs/params.c).
+    ovl = lambda p: None if p is None else re.sub(r"\\(.)", r"\1", p)
+    return tuple(lower), ovl(opts.get("upperdir")), ovl(opts.get("workdir"))
 
 
 def check_entry(entry):
