@@ -15,6 +15,7 @@ import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, profile, schema_data
@@ -27,17 +28,18 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        args = dict(self._task.args)
-        src = args.pop("src", None)
-        if src:
-            args = dict(self._load_src(src), **{k: v for k, v in args.items() if v is not None})
-        if args.get("state", "present") == "present":
+        args = merged_args(self._task.args, self._load_src)
+        validate_only = boolean(args.pop("validate_only", False), strict=True)
+        if args.get("state", "present") == "present" or validate_only:
             problems = validate(args)
             if problems:
                 return dict(result, failed=True, changed=False, problems=problems,
                             msg="invalid profile %s: %d problem(s): %s" % (
-                                args.get("name", src or "?"), len(problems),
+                                args.get("name", "?"), len(problems),
                                 "; ".join(p["message"] for p in problems)))
+        if validate_only:
+            return dict(result, changed=False, profile=args.get("name"), problems=[],
+                        msg="profile %s is valid" % args.get("name"))
         result.update(self._execute_module(module_name="livemount.core.mount_profile", module_args=args,
                                            task_vars=task_vars))
         return result
@@ -55,6 +57,21 @@ class ActionModule(ActionBase):
         except errors.ProfileError as exc:
             raise AnsibleActionFail(str(exc))
         return {k: v for k, v in data.items() if k in PROFILE_KEYS}
+
+
+def merged_args(task_args, load_src):
+    """Return the module args: fields of `src`, then of `profile`, then the task's own (None = unset)."""
+    args = dict(task_args)
+    src, whole = args.pop("src", None), args.pop("profile", None)
+    merged = {}
+    if src:
+        merged.update(load_src(src))
+    if whole is not None:
+        if not isinstance(whole, dict):
+            raise AnsibleActionFail("cannot use profile: expected a dict, got %s" % type(whole).__name__)
+        merged.update((k, v) for k, v in whole.items() if v is not None)
+    merged.update((k, v) for k, v in args.items() if v is not None)
+    return merged
 
 
 def validate(args):

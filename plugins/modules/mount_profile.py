@@ -20,9 +20,11 @@ description:
   - Only mounts recorded as owned by this profile, or exact matches of a desired entry (adopted), are ever
     changed. Anything else at a desired target is a conflict and nothing is changed.
   - Check mode runs the same planning code and skips only the mutations; it writes nothing at all.
-  - Use O(src) (handled on the controller by the action plugin) to read the profile from a file; it is
-    templated and validated against the profile JSON Schema before the host is contacted.
-author: livemount developers
+  - The profile comes from the task's own fields, from O(profile) (a whole profile as one dict, e.g. a
+    variable or the RV(previous) profile of M(livemount.core.mount_profile_info)) or from O(src) (a file);
+    fields set on the task win. The action plugin merges them on the controller and validates the result
+    against the profile JSON Schema and livemount's rules before the host is contacted.
+author: livemount developers (@livemount)
 extends_documentation_fragment:
   - livemount.core.profile
   - ansible.builtin.action_common_attributes
@@ -40,6 +42,19 @@ options:
       - A profile file (YAML or JSON) on the controller, templated. Its fields are used where the task
         does not set them. Handled by the action plugin; never sent to the host.
     type: path
+  profile:
+    description:
+      - A whole profile as one dict (C(name), C(mounts), ...). Its fields are used where the task does not
+        set them; O(src) is read first, then O(profile), then the task's fields. Handled by the action
+        plugin; never sent to the host.
+    type: dict
+  validate_only:
+    description:
+      - Only validate the profile on the controller (schema and rules, every problem at once) and return;
+        the host is not contacted and nothing is planned. Lets a play validate every profile before
+        applying any.
+    type: bool
+    default: false
   state:
     description:
       - V(present) makes the live table match the profile; V(absent) removes everything the profile owns.
@@ -49,10 +64,12 @@ options:
   state_dir:
     description:
       - Where livemount keeps what each profile owns and its journal. Defaults to E(LIVEMOUNT_STATE_DIR)
-        or C(/run/livemount) (it must not survive a reboot: mounts do not either).
+        or C(/run/livemount). Keep it on a filesystem that does not survive a reboot, as mounts do not.
     type: path
 notes:
   - Requires root and Linux with the new mount API (5.2+); atomic replace needs 6.5+.
+  - The previous profile of each apply is kept in the state; M(livemount.core.mount_profile_info) returns it
+    so a play can roll back (see C(playbooks/rollout.yml)).
 seealso:
   - module: livemount.core.mount_profile_info
 """
@@ -70,6 +87,15 @@ EXAMPLES = r"""
 - name: Same, from a templated profile file on the controller
   livemount.core.mount_profile:
     src: profiles/webapp.yml.j2
+
+- name: Apply a profile held in a variable (the role livemount.core.mounts does this)
+  livemount.core.mount_profile:
+    profile: "{{ webapp_profile }}"
+
+- name: Validate only (controller side, the host is not contacted)
+  livemount.core.mount_profile:
+    src: profiles/webapp.yml.j2
+    validate_only: true
 
 - name: Remove everything the profile owns
   livemount.core.mount_profile:
@@ -120,6 +146,28 @@ namespace:
   description: The mount namespace acted on (e.g. mnt:[4026531841]).
   returned: always
   type: str
+profile:
+  description: The name of the profile acted on.
+  returned: always
+  type: str
+mode:
+  description: V(check) in check mode, else V(apply).
+  returned: always
+  type: str
+skipped:
+  description: With on_error=continue, the steps skipped because a step they depend on failed.
+  returned: always
+  type: list
+  elements: dict
+problems:
+  description: Every problem of an invalid profile (index, target, field, message); nothing was touched.
+  returned: when the profile is invalid
+  type: list
+  elements: dict
+diff:
+  description: Before and after of the owned mount table as fstab-like lines (with C(--diff)).
+  returned: when changed and diff mode is on
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -130,11 +178,12 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import fa
 
 def main():
     spec = ansible_spec.module_argument_spec()
-    spec["src"] = {"type": "path"}
+    spec.update(src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False})
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    if p["src"]:
-        module.fail_json(msg="cannot read src on the host: use the action plugin (livemount.core.mount_profile)")
+    if p["src"] or p["profile"] or p["validate_only"]:
+        module.fail_json(msg="cannot handle src, profile or validate_only on the host: they are read by the"
+                         " action plugin (run livemount.core.mount_profile as a task, not with -m from a copy)")
     report = None
     try:
         data = ansible_spec.params_to_profile(p)
@@ -149,20 +198,20 @@ def main():
         out = result.to_dict() if result is not None else {}
         out.pop("diff", None)
         out.update(exc.to_dict(), changed=False)
-        module.fail_json(msg=str(exc), **_rename(out))
-    result = _rename(report.to_dict())
-    if module._diff and result.get("diff") and report.changed:
-        result["diff"] = report.diff
-    else:
+        module.fail_json(msg=str(exc), **_edge(module, out))
+    result = _edge(module, report.to_dict())
+    if not (module._diff and report.changed):
         result.pop("diff", None)
     if report.failed:
         module.fail_json(msg="cannot apply every change: %s" % "; ".join(m for _, m in report.failed), **result)
     module.exit_json(**result)
 
 
-def _rename(d):
-    # `failed` is reserved by Ansible for the task's own status.
-    d["failed_changes"] = d.pop("failed", [])
+def _edge(module, d):
+    """Return the engine's dict with the keys Ansible reserves renamed or turned into warnings."""
+    d["failed_changes"] = d.pop("failed", [])  # `failed` is the task's own status
+    for warning in d.pop("warnings", []):
+        module.warn(warning)
     d.pop("kind", None)
     return d
 

@@ -16,11 +16,11 @@ description:
     livemount profile owning it.
   - For each profile with state in this namespace, returns its owned entries with their live health
     (ok, drifted, missing, foreign on top) and whether an apply was interrupted.
+  - Returns the profile each state last applied (C(profile_data)), so a play can re-apply it to roll back.
   - Changes nothing.
-author: livemount developers
+author: livemount developers (@livemount)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full
@@ -65,14 +65,27 @@ profiles:
   type: list
   elements: dict
   contains:
-    profile: {description: The profile name., type: str}
-    applied_at: {description: Time of the last apply (UTC, ISO 8601)., type: str}
-    interrupted: {description: An apply was killed; the next run recovers it., type: bool}
-    healthy: {description: Every owned entry is ok and no apply was interrupted., type: bool}
+    profile:
+      description: The profile name.
+      type: str
+    applied_at:
+      description: Time of the last apply, UTC, ISO 8601.
+      type: str
+    interrupted:
+      description: An apply was killed; the next run recovers it.
+      type: bool
+    healthy:
+      description: Every owned entry is ok and no apply was interrupted.
+      type: bool
     entries:
       description: Owned entries with C(health) ok, drifted, missing or foreign on top, and C(detail).
       type: list
       elements: dict
+    profile_data:
+      description:
+        - The profile as last applied (the dict given to M(livemount.core.mount_profile)), or null when the
+          state predates it. Pass it back as O(livemount.core.mount_profile#module:profile) to roll back.
+      type: dict
 namespace:
   description: The mount namespace read.
   returned: always
@@ -82,7 +95,7 @@ namespace:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, inventory, paths
-from ansible_collections.livemount.core.plugins.module_utils.livemount import sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount import state, sys_linux
 
 
 def main():
@@ -101,6 +114,7 @@ def main():
         mounts = [m for m in mounts if paths.is_at_or_under(m["target"], base)]
     for prof in profiles:
         prof["healthy"] = not prof["interrupted"] and all(e["health"] == "ok" for e in prof["entries"])
+        prof["profile_data"] = state.StateStore(root, prof["namespace"], prof["profile"]).load().profile_data
     module.exit_json(changed=False, mounts=mounts, profiles=profiles, namespace=sys_.namespace_id())
 
 
