@@ -1,0 +1,446 @@
+"""FakeSys: a recording, fault-injecting Sys over an in-memory mount namespace (fakefs.py).
+
+Transcript: every step (a call to a mutating method, sysapi.MUTATIONS) is
+appended to `calls` as its canonical string (failpoint.step_call), e.g.
+`mkdir "/t" 0o755 0 0` or `attach <mount tmpfs> "/t" True`. A step that
+fails is recorded too, suffixed with ` -> ` and its errno name
+(`umount "/t" -> EBUSY`), whether the failure was injected or the model's
+own (EEXIST, EBUSY...). A failed step changes nothing. close() is not a
+step and is not recorded; `open_handles` shows what was never released.
+
+Injection: `fail_at(n, err)` fails the n-th step (counted from 1 over the
+fake's life, failed steps included, see `count`); `fail_on(pattern, err)`
+fails the first later step whose call string contains `pattern`. Each fires
+once. `err` is an errno number or name ("EIO").
+
+Setup without recording: seed_dir/seed_file/seed_symlink/seed_mount/
+seed_bind build the starting world, busy(path) pins a mount as if a file
+were open in it. Errors and call strings match LinuxSys.
+"""
+
+import errno
+import re
+
+from ansible_collections.livemount.core.plugins.module_utils.livemount import options, paths
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
+from ansible_collections.livemount.core.plugins.module_utils.livemount.failpoint import (
+    errno_name, parse_errno, step_call, step_what, strerror)
+from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MISSING, PathFact
+from ansible_collections.livemount.core.plugins.module_utils.livemount.sysapi import Handle, Sys
+
+from tests.unit.fakefs import Fs, FsError, Namespace, Node
+
+NAMESPACE_ID = "mnt:[4026531841]"
+OVERLAY_PARAMS = {"index": "N", "metacopy": "N", "redirect_dir": "N", "xino_auto": "N", "nfs_export": "N",
+                  "redirect_always_follow": "Y"}
+ANON_FS = frozenset({"tmpfs", "ramfs", "overlay", "proc", "sysfs", "devpts", "mqueue", "cgroup2"})
+BLOCK_FS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "vfat"})
+TMPFS_FLAGS = frozenset({"inode32", "inode64", "noswap", "quota", "usrquota", "grpquota"})
+_TMPFS_VALUES = {
+    "size": r"\d+[kmgtpe%]?", "nr_blocks": r"\d+[kmgtpe]?", "nr_inodes": r"\d+[kmgtpe]?",
+    "mode": r"[0-7]+", "uid": r"\d+", "gid": r"\d+", "huge": r"never|always|within_size|advise|deny|force",
+    "mpol": r".+",
+}
+_RELEASED = "the mount was already attached or released"
+
+
+def _tmpfs_check(fs_options):
+    """Raise FsError as tmpfs's parser would for an unknown parameter or a bad value."""
+    for key, value in fs_options:
+        if key in TMPFS_FLAGS and value is None:
+            continue
+        pattern = _TMPFS_VALUES.get(key)
+        if pattern is None:
+            raise FsError(errno.EINVAL, "tmpfs: Unknown parameter '%s'" % key)
+        if value is None or not re.fullmatch(pattern, str(value), re.IGNORECASE):
+            raise FsError(errno.EINVAL, "tmpfs: Bad value for '%s'" % key)
+
+
+def _merge(dst, src):
+    """Lay directory `src` over `dst` (overlay semantics: upper entries win, directories merge)."""
+    for name, child in src.children.items():
+        mine = dst.children.get(name)
+        if mine is not None and mine.kind == "dir" and child.kind == "dir":
+            _merge(mine, child)
+        else:
+            dst.add(name, child.copy())
+
+
+class FakeSys(Sys):
+    """An in-memory Sys that records every step and fails where told."""
+
+    def __init__(self, namespace_id=NAMESPACE_ID, overlay_params=None):
+        self.ns = Namespace()
+        self.calls = []
+        self.count = 0
+        self._fail_at = {}
+        self._fail_on = []
+        self._trees = {}  # fd -> detached Mount of a live Handle
+        self._handles = []
+        self._next_fd = 1000
+        self._nsid = namespace_id
+        self._overlay_params = dict(OVERLAY_PARAMS if overlay_params is None else overlay_params)
+        self._block = {}  # (fstype, source) -> Fs: a device mounted twice is one superblock
+
+    # ---- injection -----------------------------------------------------------
+    def fail_at(self, n, err=errno.EIO):
+        """Make the n-th step (from 1) fail with `err` without being performed."""
+        self._fail_at[n] = parse_errno(err) if isinstance(err, str) else err
+
+    def fail_on(self, pattern, err=errno.EIO):
+        """Make the first later step whose call string contains `pattern` fail with `err`."""
+        self._fail_on.append((pattern, parse_errno(err) if isinstance(err, str) else err))
+
+    @property
+    def open_handles(self):
+        """Return the Handles neither attached nor closed (leaks, at the end of a test)."""
+        return [h for h in self._handles if not h.closed]
+
+    def _step(self, name, args, kwargs, fn):
+        self.count += 1
+        call = step_call(name, *args, **kwargs)
+        err = self._fail_at.pop(self.count, None)
+        if err is None:
+            for i, (pattern, e) in enumerate(self._fail_on):
+                if pattern in call:
+                    err = e
+                    del self._fail_on[i]
+                    break
+        what = step_what(name, *args, **kwargs)
+        if err is not None:
+            self.calls.append("%s -> %s" % (call, errno_name(err)))
+            raise SysError("cannot %s: %s (injected)" % (what, strerror(err)), errno=err, call=call)
+        try:
+            result = fn()
+        except FsError as exc:
+            self.calls.append("%s -> %s" % (call, errno_name(exc.errno)))
+            raise SysError("cannot %s: %s" % (what, exc.cause), errno=exc.errno, call=call) from None
+        self.calls.append(call)
+        return result
+
+    # ---- observation ---------------------------------------------------------
+    def read_mountinfo(self):
+        """Return the fake namespace rendered as /proc/self/mountinfo text."""
+        return self.ns.mountinfo()
+
+    def lstat(self, path):
+        """Return a PathFact for `path`, following symlinks except a final one (MISSING if absent)."""
+        try:
+            mount, node = self.ns.walk(path, "inner")
+        except FsError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return MISSING
+            raise SysError("cannot inspect %s: %s" % (path, exc.cause), errno=exc.errno)
+        return PathFact(kind=node.kind, link=node.link, mode=node.mode, uid=node.uid, gid=node.gid,
+                        dev=mount.fs.dev, empty=(not node.children) if node.kind == "dir" else None)
+
+    def realpath(self, path):
+        """Return `path` with every symlink resolved; a missing tail is kept as written."""
+        comps = [c for c in path.split("/") if c]
+        for i in range(len(comps), -1, -1):
+            try:
+                mount, node = self.ns.walk("/" + "/".join(comps[:i]), "all")
+            except FsError:
+                continue
+            return paths.join(self.ns.abs_path(mount, node), "/".join(comps[i:]))
+        return path
+
+    def overlay_defaults(self):
+        """Return the fake overlay module parameters."""
+        return dict(self._overlay_params)
+
+    def namespace_id(self):
+        """Return the fake namespace identity."""
+        return self._nsid
+
+    # ---- files ---------------------------------------------------------------
+    def _writable(self, mount):
+        if "ro" in mount.flags or mount.fs.readonly:
+            raise FsError(errno.EROFS)
+
+    def _is_mount_point(self, node):
+        return any(m.mp is node for m in self.ns.mounts)
+
+    def _create(self, path, node):
+        mount, parent, name = self.ns.parent_of(path)
+        if name in parent.children:
+            raise FsError(errno.EEXIST)
+        self._writable(mount)
+        parent.add(name, node)
+
+    def _existing(self, path):
+        mount, parent, name = self.ns.parent_of(path)
+        node = parent.children.get(name)
+        if node is None:
+            raise FsError(errno.ENOENT)
+        return mount, parent, name, node
+
+    def mkdir(self, path, mode, uid, gid):
+        """Create directory `path` in the filesystem visible at its parent."""
+        return self._step("mkdir", (path, mode, uid, gid), {}, lambda: self._create(path, Node("dir", mode, uid, gid)))
+
+    def mkfile(self, path, mode, uid, gid):
+        """Create an empty file `path`."""
+        return self._step("mkfile", (path, mode, uid, gid), {},
+                          lambda: self._create(path, Node("file", mode, uid, gid)))
+
+    def symlink(self, content, path):
+        """Create symlink `path` -> `content`."""
+        return self._step("symlink", (content, path), {},
+                          lambda: self._create(path, Node("symlink", 0o777, link=content)))
+
+    def rmdir(self, path):
+        """Remove the empty directory `path` (EBUSY if something is mounted on it)."""
+        def do():
+            mount, parent, name, node = self._existing(path)
+            if node.kind != "dir":
+                raise FsError(errno.ENOTDIR)
+            self._writable(mount)
+            if self._is_mount_point(node):
+                raise FsError(errno.EBUSY)
+            if node.children:
+                raise FsError(errno.ENOTEMPTY)
+            del parent.children[name]
+        return self._step("rmdir", (path,), {}, do)
+
+    def unlink(self, path):
+        """Remove file or symlink `path`."""
+        def do():
+            mount, parent, name, node = self._existing(path)
+            if node.kind == "dir":
+                raise FsError(errno.EISDIR)
+            self._writable(mount)
+            if self._is_mount_point(node):
+                raise FsError(errno.EBUSY)
+            del parent.children[name]
+        return self._step("unlink", (path,), {}, do)
+
+    def rename(self, old, new):
+        """rename(2) `old` over `new` (EXDEV across mounts, even of one filesystem)."""
+        def do():
+            mount, parent, name, node = self._existing(old)
+            nmount, nparent, nname = self.ns.parent_of(new)
+            if nmount is not mount:
+                raise FsError(errno.EXDEV)
+            self._writable(mount)
+            if node.kind == "dir" and nparent.is_below(node):
+                raise FsError(errno.EINVAL)
+            dst = nparent.children.get(nname)
+            if dst is node:
+                return
+            if self._is_mount_point(node) or (dst is not None and self._is_mount_point(dst)):
+                raise FsError(errno.EBUSY)
+            if dst is not None:
+                if node.kind == "dir" and dst.kind != "dir":
+                    raise FsError(errno.ENOTDIR)
+                if node.kind != "dir" and dst.kind == "dir":
+                    raise FsError(errno.EISDIR)
+                if dst.kind == "dir" and dst.children:
+                    raise FsError(errno.ENOTEMPTY)
+            del parent.children[name]
+            nparent.add(nname, node)
+        return self._step("rename", (old, new), {}, do)
+
+    # ---- detached mounts -----------------------------------------------------
+    def _handle(self, tree, desc):
+        self._next_fd += 1
+        h = Handle(self._next_fd, desc)
+        self._trees[h.fd] = tree
+        self._handles.append(h)
+        return h
+
+    def _tree(self, handle):
+        tree = self._trees.get(handle.fd)
+        if handle.closed or tree is None:
+            raise FsError(errno.EBADF, _RELEASED)
+        return tree
+
+    def clone(self, source, recursive):
+        """Return a Handle `bind SOURCE` (source resolved following symlinks, like open_tree)."""
+        def do():
+            mount, node = self.ns.walk(source, "all")
+            return self._handle(self.ns.copy_tree(mount, node, recursive), "bind %s" % source)
+        return self._step("clone", (source, recursive), {}, do)
+
+    def clone_mount(self, target):
+        """Return a Handle `copy TARGET`: a recursive copy of what is on top at `target`."""
+        def do():
+            mount, node = self.ns.walk(target, "none")
+            return self._handle(self.ns.copy_tree(mount, node, True), "copy %s" % target)
+        return self._step("clone_mount", (target,), {}, do)
+
+    def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
+        """Return a Handle for a new detached filesystem (a new device number; block devices shared)."""
+        args = (fstype, source, fs_options, lower, data, upper, work)
+        return self._step("create_fs", args, {}, lambda: self._new_fs(*args))
+
+    def _new_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
+        source = source or fstype
+        desc = fstype if source == fstype else "%s %s" % (fstype, source)
+        fs_options = tuple(fs_options)
+        if fstype in BLOCK_FS:
+            fs = self._block.get((fstype, source))
+            if fs is None:
+                self.ns.walk(source, "all")  # ENOENT for a missing device
+                fs = self._block[(fstype, source)] = Fs(self.ns.new_dev(), fstype, source, fs_options)
+        elif fstype == "overlay":
+            fs = self._overlay(source, fs_options, tuple(lower), tuple(data), upper, work)
+        elif fstype in ANON_FS:
+            root = Node("dir", 0o755)
+            if fstype == "tmpfs":
+                _tmpfs_check(fs_options)
+                opts = dict(fs_options)
+                root = Node("dir", int(opts.get("mode", "1777"), 8), int(opts.get("uid", 0)), int(opts.get("gid", 0)))
+            fs = Fs(self.ns.new_dev(), fstype, source, fs_options, root)
+        else:
+            raise FsError(errno.ENODEV)
+        return self._handle(self.ns.new_mount(fs, fs.root), desc)
+
+    def _overlay(self, source, fs_options, lower, data, upper, work):
+        # overlayfs logs these to dmesg only, not to the fs context: plain EINVAL.
+        if not lower or (upper is None) != (work is None):
+            raise FsError(errno.EINVAL)
+        layers = []
+        for key, path in [("lowerdir+", p) for p in lower] + [("datadir+", p) for p in data] + [
+                ("upperdir", upper), ("workdir", work)]:
+            if path is None:
+                continue
+            try:
+                node = self.ns.walk(path, "all")[1]
+            except FsError as exc:
+                raise FsError(exc.errno, "%s %s: %s" % (key, path, exc.cause))
+            if node.kind != "dir":
+                raise FsError(errno.ENOTDIR, "%s %s: not a directory" % (key, path))
+            if key in ("lowerdir+", "upperdir"):
+                layers.append(node)
+        top = layers[-1] if upper is not None else layers[0]
+        root = Node("dir", top.mode, top.uid, top.gid)
+        for node in reversed(layers[:len(lower)]):
+            _merge(root, node)
+        if upper is not None:
+            _merge(root, layers[-1])
+        return Fs(self.ns.new_dev(), "overlay", source, fs_options, root, readonly=upper is None,
+                  layers=(lower, data, upper, work))
+
+    # ---- attaching and changing mounts ---------------------------------------
+    def attach(self, handle, target, beneath=False):
+        """Attach `handle` at `target` (on top, or beneath the top mount); the handle is consumed."""
+        def do():
+            tree = self._tree(handle)
+            mount, node = self.ns.walk(target, "none")
+            self.ns.attach(tree, mount, node, beneath)
+            self.close(handle)
+        return self._step("attach", (handle, target, beneath), {}, do)
+
+    def setattr(self, where, flags, propagation=None):
+        """Set per-mount flags exactly and/or propagation of the top mount at a path or of a Handle."""
+        def do():
+            mount = self._tree(where) if isinstance(where, Handle) else self.ns.mount_root_at(where)
+            try:
+                if flags is not None:
+                    options.flags_to_attrs(flags)
+                if propagation is not None:
+                    options.propagation_flag(propagation)
+            except ValueError as exc:
+                raise FsError(errno.EINVAL, str(exc))
+            if flags is not None:
+                mount.flags = frozenset(flags)
+            if propagation is not None:
+                self.ns.set_propagation(mount, propagation)
+        return self._step("setattr", (where, flags, propagation), {}, do)
+
+    def reconfigure(self, target, fs_options):
+        """Change filesystem options of the mount at `target` (every mount of that superblock sees it)."""
+        def do():
+            fs = self.ns.mount_root_at(target).fs
+            changes = tuple(fs_options)
+            if fs.fstype == "tmpfs":
+                _tmpfs_check(changes)
+            if fs.fstype == "overlay" and any(k in options.OVERLAY_LAYER_KEYS for k, _ in changes):
+                raise FsError(errno.EINVAL, "overlayfs: No changes allowed in reconfigure")
+            merged = dict(fs.options)
+            merged.update(changes)
+            fs.options = tuple(merged.items())
+        return self._step("reconfigure", (target, fs_options), {}, do)
+
+    def umount(self, target, detach=False):
+        """Unmount the top mount at `target` (EINVAL if none, EBUSY if busy or it has submounts)."""
+        def do():
+            mount, parent, name, node = self._existing(target)
+            top, _ = self.ns.top(mount, node)
+            if top is mount:
+                if node.kind == "symlink":
+                    raise FsError(errno.ELOOP, "refusing to follow symlink at %s" % paths.clean(target))
+                raise FsError(errno.EINVAL, "not a mount point")
+            self.ns.umount(top, detach)
+        return self._step("umount", (target, detach), {}, do)
+
+    def close(self, handle):
+        """Release `handle` (not a step, not recorded); a detached mount vanishes with it."""
+        handle.closed = True
+        self._trees.pop(handle.fd, None)
+
+    # ---- seeding the world (not recorded) ------------------------------------
+    def seed_dir(self, path, mode=0o755, uid=0, gid=0):
+        """Return `path` after creating it and missing parents (mkdir -p, following symlinks)."""
+        comps = [c for c in path.split("/") if c]
+        for i in range(1, len(comps) + 1):
+            try:
+                self.ns.walk("/" + "/".join(comps[:i]), "all")
+            except FsError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+                parent = self.ns.walk("/" + "/".join(comps[:i - 1]), "all")[1]
+                parent.add(comps[i - 1], Node("dir", mode, uid, gid))
+        return path
+
+    def _seed(self, path, node):
+        parent, name = paths.clean(path).rsplit("/", 1)
+        self.seed_dir(parent or "/")
+        directory = self.ns.walk(parent or "/", "all")[1]
+        if name in directory.children:
+            raise FsError(errno.EEXIST)
+        directory.add(name, node)
+        return path
+
+    def seed_file(self, path, mode=0o644, uid=0, gid=0):
+        """Return `path` after creating an empty file there (parents too)."""
+        return self._seed(path, Node("file", mode, uid, gid))
+
+    def seed_symlink(self, path, content):
+        """Return `path` after creating symlink `path` -> `content` (parents too)."""
+        return self._seed(path, Node("symlink", 0o777, link=content))
+
+    def _seed_attach(self, handle, target, flags, propagation):
+        tree = self._tree(handle)
+        if flags:
+            tree.flags = frozenset(flags)
+        mount, node = self.ns.walk(target, "all")
+        self.ns.attach(tree, mount, node, False)
+        self.close(handle)
+        if propagation:
+            self.ns.set_propagation(tree, propagation)
+        return tree.id
+
+    def seed_mount(self, fstype, target, source=None, fs_options=(), flags=(), propagation=None, lower=(), data=(),
+                   upper=None, work=None):
+        """Return the mount id after mounting a new `fstype` at `target` (created as a directory if missing)."""
+        if self.lstat(target).kind == "missing":
+            self.seed_dir(target)
+        h = self._new_fs(fstype, source, fs_options, lower, data, upper, work)
+        return self._seed_attach(h, target, flags, propagation)
+
+    def seed_bind(self, source, target, recursive=False, flags=(), propagation=None):
+        """Return the mount id after binding `source` at `target` (created like the source if missing)."""
+        if self.lstat(target).kind == "missing":
+            if self.lstat(source).kind == "dir":
+                self.seed_dir(target)
+            else:
+                self.seed_file(target)
+        mount, node = self.ns.walk(source, "all")
+        h = self._handle(self.ns.copy_tree(mount, node, recursive), "bind %s" % source)
+        return self._seed_attach(h, target, flags, propagation)
+
+    def busy(self, path, on=True):
+        """Mark the top mount at `path` busy (as if a file were open in it): umount says EBUSY."""
+        self.ns.mount_root_at(path).busy = on
