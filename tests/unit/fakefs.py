@@ -18,6 +18,7 @@ snapshot of its merged layers taken at creation (writes do not reach upper).
 
 import errno
 import os
+import re
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import paths
 
@@ -26,6 +27,14 @@ from tests.unit.mountinfo_gen import format_mountinfo_line
 MAX_SYMLINKS = 40  # path_resolution(7)
 ROOT_DEV = (8, 1)
 ROOT_ID = 21
+ANON_FS = frozenset({"tmpfs", "ramfs", "overlay", "proc", "sysfs", "devpts", "mqueue", "cgroup2"})
+BLOCK_FS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "vfat"})
+TMPFS_FLAGS = frozenset({"inode32", "inode64", "noswap", "quota", "usrquota", "grpquota"})
+_TMPFS_VALUES = {
+    "size": r"\d+[kmgtpe%]?", "nr_blocks": r"\d+[kmgtpe]?", "nr_inodes": r"\d+[kmgtpe]?",
+    "mode": r"[0-7]+", "uid": r"\d+", "gid": r"\d+", "huge": r"never|always|within_size|advise|deny|force",
+    "mpol": r".+",
+}
 
 
 class FsError(Exception):
@@ -36,6 +45,28 @@ class FsError(Exception):
         text = os.strerror(err)
         self.cause = cause or text[:1].lower() + text[1:]
         super().__init__(self.cause)
+
+
+def tmpfs_check(fs_options):
+    """Raise FsError as tmpfs's parser would for an unknown parameter or a bad value."""
+    for key, value in fs_options:
+        if key in TMPFS_FLAGS and value is None:
+            continue
+        pattern = _TMPFS_VALUES.get(key)
+        if pattern is None:
+            raise FsError(errno.EINVAL, "tmpfs: Unknown parameter '%s'" % key)
+        if value is None or not re.fullmatch(pattern, str(value), re.IGNORECASE):
+            raise FsError(errno.EINVAL, "tmpfs: Bad value for '%s'" % key)
+
+
+def _merge(dst, src):
+    """Lay directory `src` over `dst` (overlay semantics: upper entries win, directories merge)."""
+    for name, child in src.children.items():
+        mine = dst.children.get(name)
+        if mine is not None and mine.kind == "dir" and child.kind == "dir":
+            _merge(mine, child)
+        else:
+            dst.add(name, child.copy())
 
 
 class Node:
@@ -125,6 +156,7 @@ class Namespace:
         rootfs = Fs(ROOT_DEV, "ext4", "/dev/sda1", [("errors", "remount-ro")])
         self.root = Mount(ROOT_ID, rootfs, rootfs.root)
         self.mounts = [self.root]  # attached mounts, in the order they appeared
+        self._block = {}  # (fstype, source) -> Fs: a device mounted twice is one superblock
 
     # ---- allocation ----------------------------------------------------------
     def new_dev(self):
@@ -141,6 +173,57 @@ class Namespace:
         """Return a fresh peer group number."""
         self._next_peer += 1
         return self._next_peer - 1
+
+    def new_fs(self, fstype, source, fs_options, lower, data, upper, work):
+        """Return a new Fs (a block device already mounted is the same superblock again).
+
+        tmpfs checks its options like the kernel's parser, an overlay merges
+        its layers (FsError naming the layer that is missing), an unknown
+        type is ENODEV.
+        """
+        fs_options = tuple(fs_options)
+        if fstype in BLOCK_FS:
+            fs = self._block.get((fstype, source))
+            if fs is None:
+                self.walk(source, "all")  # ENOENT for a missing device
+                fs = self._block[(fstype, source)] = Fs(self.new_dev(), fstype, source, fs_options)
+            return fs
+        if fstype == "overlay":
+            return self._overlay(source, fs_options, lower, data, upper, work)
+        if fstype not in ANON_FS:
+            raise FsError(errno.ENODEV)
+        root = Node("dir", 0o755)
+        if fstype == "tmpfs":
+            tmpfs_check(fs_options)
+            opts = dict(fs_options)
+            root = Node("dir", int(opts.get("mode", "1777"), 8), int(opts.get("uid", 0)), int(opts.get("gid", 0)))
+        return Fs(self.new_dev(), fstype, source, fs_options, root)
+
+    def _overlay(self, source, fs_options, lower, data, upper, work):
+        # overlayfs logs these to dmesg only, not to the fs context: plain EINVAL.
+        if not lower or (upper is None) != (work is None):
+            raise FsError(errno.EINVAL)
+        layers = []
+        for key, path in [("lowerdir+", p) for p in lower] + [("datadir+", p) for p in data] + [
+                ("upperdir", upper), ("workdir", work)]:
+            if path is None:
+                continue
+            try:
+                node = self.walk(path, "all")[1]
+            except FsError as exc:
+                raise FsError(exc.errno, "%s %s: %s" % (key, path, exc.cause))
+            if node.kind != "dir":
+                raise FsError(errno.ENOTDIR, "%s %s: not a directory" % (key, path))
+            if key in ("lowerdir+", "upperdir"):
+                layers.append(node)
+        top = layers[-1] if upper is not None else layers[0]
+        root = Node("dir", top.mode, top.uid, top.gid)
+        for node in reversed(layers[:len(lower)]):
+            _merge(root, node)
+        if upper is not None:
+            _merge(root, layers[-1])
+        return Fs(self.new_dev(), "overlay", source, fs_options, root, readonly=upper is None,
+                  layers=(lower, data, upper, work))
 
     # ---- structure -----------------------------------------------------------
     def above(self, mount, node):

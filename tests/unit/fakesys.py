@@ -19,7 +19,6 @@ were open in it. Errors and call strings match LinuxSys.
 """
 
 import errno
-import re
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import options, paths
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
@@ -28,42 +27,12 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.failpoint
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MISSING, PathFact
 from ansible_collections.livemount.core.plugins.module_utils.livemount.sysapi import Handle, Sys
 
-from tests.unit.fakefs import Fs, FsError, Namespace, Node
+from tests.unit.fakefs import FsError, Namespace, Node, tmpfs_check
 
 NAMESPACE_ID = "mnt:[4026531841]"
 OVERLAY_PARAMS = {"index": "N", "metacopy": "N", "redirect_dir": "N", "xino_auto": "N", "nfs_export": "N",
                   "redirect_always_follow": "Y"}
-ANON_FS = frozenset({"tmpfs", "ramfs", "overlay", "proc", "sysfs", "devpts", "mqueue", "cgroup2"})
-BLOCK_FS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "vfat"})
-TMPFS_FLAGS = frozenset({"inode32", "inode64", "noswap", "quota", "usrquota", "grpquota"})
-_TMPFS_VALUES = {
-    "size": r"\d+[kmgtpe%]?", "nr_blocks": r"\d+[kmgtpe]?", "nr_inodes": r"\d+[kmgtpe]?",
-    "mode": r"[0-7]+", "uid": r"\d+", "gid": r"\d+", "huge": r"never|always|within_size|advise|deny|force",
-    "mpol": r".+",
-}
 _RELEASED = "the mount was already attached or released"
-
-
-def _tmpfs_check(fs_options):
-    """Raise FsError as tmpfs's parser would for an unknown parameter or a bad value."""
-    for key, value in fs_options:
-        if key in TMPFS_FLAGS and value is None:
-            continue
-        pattern = _TMPFS_VALUES.get(key)
-        if pattern is None:
-            raise FsError(errno.EINVAL, "tmpfs: Unknown parameter '%s'" % key)
-        if value is None or not re.fullmatch(pattern, str(value), re.IGNORECASE):
-            raise FsError(errno.EINVAL, "tmpfs: Bad value for '%s'" % key)
-
-
-def _merge(dst, src):
-    """Lay directory `src` over `dst` (overlay semantics: upper entries win, directories merge)."""
-    for name, child in src.children.items():
-        mine = dst.children.get(name)
-        if mine is not None and mine.kind == "dir" and child.kind == "dir":
-            _merge(mine, child)
-        else:
-            dst.add(name, child.copy())
 
 
 class FakeSys(Sys):
@@ -80,7 +49,6 @@ class FakeSys(Sys):
         self._next_fd = 1000
         self._nsid = namespace_id
         self._overlay_params = dict(OVERLAY_PARAMS if overlay_params is None else overlay_params)
-        self._block = {}  # (fstype, source) -> Fs: a device mounted twice is one superblock
 
     # ---- injection -----------------------------------------------------------
     def fail_at(self, n, err=errno.EIO):
@@ -276,51 +244,8 @@ class FakeSys(Sys):
 
     def _new_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
         source = source or fstype
-        desc = fstype if source == fstype else "%s %s" % (fstype, source)
-        fs_options = tuple(fs_options)
-        if fstype in BLOCK_FS:
-            fs = self._block.get((fstype, source))
-            if fs is None:
-                self.ns.walk(source, "all")  # ENOENT for a missing device
-                fs = self._block[(fstype, source)] = Fs(self.ns.new_dev(), fstype, source, fs_options)
-        elif fstype == "overlay":
-            fs = self._overlay(source, fs_options, tuple(lower), tuple(data), upper, work)
-        elif fstype in ANON_FS:
-            root = Node("dir", 0o755)
-            if fstype == "tmpfs":
-                _tmpfs_check(fs_options)
-                opts = dict(fs_options)
-                root = Node("dir", int(opts.get("mode", "1777"), 8), int(opts.get("uid", 0)), int(opts.get("gid", 0)))
-            fs = Fs(self.ns.new_dev(), fstype, source, fs_options, root)
-        else:
-            raise FsError(errno.ENODEV)
-        return self._handle(self.ns.new_mount(fs, fs.root), desc)
-
-    def _overlay(self, source, fs_options, lower, data, upper, work):
-        # overlayfs logs these to dmesg only, not to the fs context: plain EINVAL.
-        if not lower or (upper is None) != (work is None):
-            raise FsError(errno.EINVAL)
-        layers = []
-        for key, path in [("lowerdir+", p) for p in lower] + [("datadir+", p) for p in data] + [
-                ("upperdir", upper), ("workdir", work)]:
-            if path is None:
-                continue
-            try:
-                node = self.ns.walk(path, "all")[1]
-            except FsError as exc:
-                raise FsError(exc.errno, "%s %s: %s" % (key, path, exc.cause))
-            if node.kind != "dir":
-                raise FsError(errno.ENOTDIR, "%s %s: not a directory" % (key, path))
-            if key in ("lowerdir+", "upperdir"):
-                layers.append(node)
-        top = layers[-1] if upper is not None else layers[0]
-        root = Node("dir", top.mode, top.uid, top.gid)
-        for node in reversed(layers[:len(lower)]):
-            _merge(root, node)
-        if upper is not None:
-            _merge(root, layers[-1])
-        return Fs(self.ns.new_dev(), "overlay", source, fs_options, root, readonly=upper is None,
-                  layers=(lower, data, upper, work))
+        fs = self.ns.new_fs(fstype, source, fs_options, tuple(lower), tuple(data), upper, work)
+        return self._handle(self.ns.new_mount(fs, fs.root), fstype if source == fstype else "%s %s" % (fstype, source))
 
     # ---- attaching and changing mounts ---------------------------------------
     def attach(self, handle, target, beneath=False):
@@ -355,7 +280,7 @@ class FakeSys(Sys):
             fs = self.ns.mount_root_at(target).fs
             changes = tuple(fs_options)
             if fs.fstype == "tmpfs":
-                _tmpfs_check(changes)
+                tmpfs_check(changes)
             if fs.fstype == "overlay" and any(k in options.OVERLAY_LAYER_KEYS for k, _ in changes):
                 raise FsError(errno.EINVAL, "overlayfs: No changes allowed in reconfigure")
             merged = dict(fs.options)

@@ -23,6 +23,7 @@ from .sys_classic import PendingMount
 from .sysapi import Handle, Sys
 
 OVERLAY_PARAMS = "/sys/module/overlay/parameters"
+_KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}
 
 # Causes worth more than strerror for one call (errno, method) -> words.
 _CAUSES = {
@@ -101,23 +102,8 @@ class LinuxSys(Sys):
             return MISSING
         except OSError as exc:
             raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-        if stat.S_ISDIR(mode):
-            kind = "dir"
-        elif stat.S_ISREG(mode):
-            kind = "file"
-        elif stat.S_ISLNK(mode):
-            kind = "symlink"
-        else:
-            kind = "other"
-        return PathFact(
-            kind=kind,
-            link=link,
-            mode=stat.S_IMODE(mode),
-            uid=st.st_uid,
-            gid=st.st_gid,
-            dev=(os.major(st.st_dev), os.minor(st.st_dev)),
-            empty=empty,
-        )
+        return PathFact(kind=_KINDS.get(stat.S_IFMT(mode), "other"), link=link, mode=stat.S_IMODE(mode),
+                        uid=st.st_uid, gid=st.st_gid, dev=(os.major(st.st_dev), os.minor(st.st_dev)), empty=empty)
 
     def realpath(self, path):
         """Return `path` with every symlink resolved."""
@@ -160,8 +146,14 @@ class LinuxSys(Sys):
     def _path_fd(self, path, what):
         return open_path(path, what=what, walk=self.walk)
 
+    @contextlib.contextmanager
     def _parent(self, path, what):
-        return open_parent(path, what=what, walk=self.walk)
+        """Yield (O_PATH fd of the parent directory, last component), closing the fd afterwards."""
+        dfd, name = open_parent(path, what=what, walk=self.walk)
+        try:
+            yield dfd, name
+        finally:
+            os.close(dfd)
 
     def _fail(self, what, err, cause):
         return SysError("cannot %s: %s" % (what, cause), errno=err)
@@ -169,18 +161,14 @@ class LinuxSys(Sys):
     # ---- files -------------------------------------------------------------
     def mkdir(self, path, mode, uid, gid):
         """Return None after creating directory `path` with exactly `mode` (umask ignored) and owner."""
-        with self._step("mkdir", path, mode, uid, gid) as what:
-            dfd, name = self._parent(path, what)
+        with self._step("mkdir", path, mode, uid, gid) as what, self._parent(path, what) as (dfd, name):
+            # 0700 until chown+chmod are done: nobody else gets in meanwhile.
+            os.mkdir(name, 0o700, dir_fd=dfd)
             try:
-                # 0700 until chown+chmod are done: nobody else gets in meanwhile.
-                os.mkdir(name, 0o700, dir_fd=dfd)
-                try:
-                    self._own(dfd, name, os.O_RDONLY | os.O_DIRECTORY, mode, uid, gid)
-                except OSError:
-                    os.rmdir(name, dir_fd=dfd)  # one step: all or nothing
-                    raise
-            finally:
-                os.close(dfd)
+                self._own(dfd, name, os.O_RDONLY | os.O_DIRECTORY, mode, uid, gid)
+            except OSError:
+                os.rmdir(name, dir_fd=dfd)  # one step: all or nothing
+                raise
 
     def _own(self, dfd, name, flags, mode, uid, gid):
         # O_NOFOLLOW: what we chown is what we just created, not a swapped-in link.
@@ -193,61 +181,37 @@ class LinuxSys(Sys):
 
     def rmdir(self, path):
         """Return None after removing the empty directory `path`."""
-        with self._step("rmdir", path) as what:
-            dfd, name = self._parent(path, what)
-            try:
-                os.rmdir(name, dir_fd=dfd)
-            finally:
-                os.close(dfd)
+        with self._step("rmdir", path) as what, self._parent(path, what) as (dfd, name):
+            os.rmdir(name, dir_fd=dfd)
 
     def mkfile(self, path, mode, uid, gid):
         """Return None after creating the empty regular file `path` (O_EXCL) with mode and owner."""
-        with self._step("mkfile", path, mode, uid, gid) as what:
-            dfd, name = self._parent(path, what)
+        with self._step("mkfile", path, mode, uid, gid) as what, self._parent(path, what) as (dfd, name):
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
             try:
-                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                             dir_fd=dfd)
-                try:
-                    os.fchown(fd, uid, gid)
-                    os.fchmod(fd, mode)
-                except OSError:
-                    os.unlink(name, dir_fd=dfd)
-                    raise
-                finally:
-                    os.close(fd)
+                os.fchown(fd, uid, gid)
+                os.fchmod(fd, mode)
+            except OSError:
+                os.unlink(name, dir_fd=dfd)  # one step: all or nothing
+                raise
             finally:
-                os.close(dfd)
+                os.close(fd)
 
     def unlink(self, path):
         """Return None after removing the file or symlink `path`."""
-        with self._step("unlink", path) as what:
-            dfd, name = self._parent(path, what)
-            try:
-                os.unlink(name, dir_fd=dfd)
-            finally:
-                os.close(dfd)
+        with self._step("unlink", path) as what, self._parent(path, what) as (dfd, name):
+            os.unlink(name, dir_fd=dfd)
 
     def symlink(self, content, path):
         """Return None after creating symlink `path` -> `content`."""
-        with self._step("symlink", content, path) as what:
-            dfd, name = self._parent(path, what)
-            try:
-                os.symlink(content, name, dir_fd=dfd)
-            finally:
-                os.close(dfd)
+        with self._step("symlink", content, path) as what, self._parent(path, what) as (dfd, name):
+            os.symlink(content, name, dir_fd=dfd)
 
     def rename(self, old, new):
         """Return None after rename(2) of `old` over `new`."""
-        with self._step("rename", old, new) as what:
-            ofd, oname = self._parent(old, what)
-            try:
-                nfd, nname = self._parent(new, what)
-                try:
-                    os.rename(oname, nname, src_dir_fd=ofd, dst_dir_fd=nfd)
-                finally:
-                    os.close(nfd)
-            finally:
-                os.close(ofd)
+        with self._step("rename", old, new) as what, self._parent(old, what) as (ofd, oname), \
+                self._parent(new, what) as (nfd, nname):
+            os.rename(oname, nname, src_dir_fd=ofd, dst_dir_fd=nfd)
 
     # ---- building detached mounts ------------------------------------------
     def _new_api(self, call):
@@ -426,21 +390,17 @@ class LinuxSys(Sys):
         parent directory (opened without symlinks) and unmounts the one last
         component with UMOUNT_NOFOLLOW, then changes back.
         """
-        with self._step("umount", target, detach) as what:
-            dfd, name = self._parent(target, what)
+        with self._step("umount", target, detach) as what, self._parent(target, what) as (dfd, name):
+            if stat.S_ISLNK(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode):
+                raise self._fail(what, errno.ELOOP, "refusing to follow symlink at %s" % target)
+            flags = sc.UMOUNT_NOFOLLOW | (sc.MNT_DETACH if detach else 0)
+            cwd = os.open(".", os.O_PATH | os.O_CLOEXEC | os.O_DIRECTORY)
             try:
-                if stat.S_ISLNK(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode):
-                    raise self._fail(what, errno.ELOOP, "refusing to follow symlink at %s" % target)
-                flags = sc.UMOUNT_NOFOLLOW | (sc.MNT_DETACH if detach else 0)
-                cwd = os.open(".", os.O_PATH | os.O_CLOEXEC | os.O_DIRECTORY)
-                try:
-                    os.fchdir(dfd)
-                    sc.umount2(name, flags)
-                finally:
-                    os.fchdir(cwd)
-                    os.close(cwd)
+                os.fchdir(dfd)
+                sc.umount2(name, flags)
             finally:
-                os.close(dfd)
+                os.fchdir(cwd)
+                os.close(cwd)
 
     def close(self, handle):
         """Return None after releasing `handle` (a detached mount vanishes with its last fd)."""
