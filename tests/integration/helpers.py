@@ -257,8 +257,13 @@ def snapshot(root):
     for p in points:
         for depth, m in enumerate(stack(p, table)):
             dev = m.dev if m.dev[0] != 0 else labels.setdefault(m.dev, "anon%d" % len(labels))
-            rows.append((p, depth, m.fstype, m.source, m.root, tuple(sorted(m.opts)), m.propagation,
-                         m.super, dev))
+            sup = m.super
+            if m.fstype == "overlay":
+                # The first mount on a fresh upper dir upgrades uuid=auto to
+                # uuid=on and stores the uuid in an xattr; later mounts load it
+                # and show nothing (ovl_init_uuid_xattr, fs/overlayfs/super.c).
+                sup = tuple(o for o in sup if not o.startswith("uuid="))
+            rows.append((p, depth, m.fstype, m.source, m.root, tuple(sorted(m.opts)), m.propagation, sup, dev))
     return rows
 
 

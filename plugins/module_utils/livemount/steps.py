@@ -185,6 +185,7 @@ def _relink(run, c):
     if fact.kind == "missing":
         return _link(run, c)
     tmp = _tmp_name(e.target)
+    _clear_stale_link(run, tmp)
     run.call("symlink", e.source, tmp)
     run.push("remove temporary link %s" % tmp, lambda: _unlink_if_present(run, tmp))
     # rename(2) over the old link: readers see the old or the new link, never none.
@@ -216,9 +217,20 @@ def _unlink_if_present(run, path):
         run.call("unlink", path)
 
 
+def _clear_stale_link(run, tmp):
+    """Remove a temporary link left by a run that died, or whose undo failed, before this one."""
+    fact = run.sys.lstat(tmp)
+    if fact.kind != "symlink":
+        return  # missing; anything else makes symlink(2) fail with EEXIST, as it should
+    run.call("unlink", tmp)
+    run.push("restore temporary link %s" % tmp, lambda: run.call("symlink", fact.link, tmp))
+
+
 def _tmp_name(target):
+    # One fixed name per target, not per process: a leftover from a killed run
+    # is then recognised (and cleared) by the next run instead of piling up.
     parent = os.path.dirname(target) or "/"
-    return paths.join(parent, ".%s.livemount-%d" % (os.path.basename(target), os.getpid()))
+    return paths.join(parent, ".%s.livemount-tmp" % os.path.basename(target))
 
 
 def _keep(run, c):

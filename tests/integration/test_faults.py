@@ -1,0 +1,184 @@
+"""Scenario 29 for real: a system call fails at step N of an apply, for every N.
+
+Profile A is applied, then B (binds, tmpfs, an overlay, symlinks, nested
+mounts, replaces, remounts, removals: more than 20 changes) with
+LIVEMOUNT_FAILPOINT="N:ERRNO". Every time: ApplyError naming the step, the
+live table exactly as before (canonical snapshot) and the state file byte for
+byte the same. When the rollback fails too (a second failpoint inside the
+undo), UndoError lists what is left and the next plain run converges to B.
+"""
+
+import errno
+import os
+
+import pytest
+
+from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, UndoError
+from tests.integration.helpers import (apply, check_live, cli, make_tree, pending, profile_dict, read_state,
+                                       snapshot, status, write_profile)
+
+TREE = ["s%d/f=s%d" % (i, i) for i in range(1, 7)] + ["e/", "l0/x=l0", "l1/x=l1", "l2/", "up/", "wk/", "file=f"]
+
+A = [
+    {"target": "@/t/b1", "type": "bind", "source": "@/s1"},
+    {"target": "@/t/tm", "type": "tmpfs", "options": ["size=1m"]},
+    {"target": "@/t/tm/x", "type": "bind", "source": "@/e"},
+    {"target": "@/t/ov", "type": "overlay", "lower": ["@/l1", "@/l2"], "upper": "@/up", "work": "@/wk"},
+    {"target": "@/t/ln", "type": "symlink", "source": "@/s1"},
+    {"target": "@/t/rep", "type": "bind", "source": "@/s2"},
+    {"target": "@/t/ro", "type": "bind", "source": "@/s3", "options": ["ro"]},
+    {"target": "@/t/gone", "type": "bind", "source": "@/s4"},
+    {"target": "@/t/gone2", "type": "tmpfs"},
+    {"target": "@/t/ln2", "type": "symlink", "source": "@/s1"},
+]
+
+B = [
+    {"target": "@/t/b1", "type": "bind", "source": "@/s1"},
+    {"target": "@/t/tm", "type": "tmpfs", "options": ["size=2m"]},
+    {"target": "@/t/tm/x", "type": "bind", "source": "@/e"},
+    {"target": "@/t/ov", "type": "overlay", "lower": ["@/l0", "@/l1", "@/l2"], "upper": "@/up", "work": "@/wk"},
+    {"target": "@/t/ln", "type": "symlink", "source": "@/s2"},
+    {"target": "@/t/rep", "type": "bind", "source": "@/s5"},
+    {"target": "@/t/ro", "type": "bind", "source": "@/s3", "options": ["nosuid"]},
+    {"target": "@/t/new/deep/x", "type": "bind", "source": "@/s6", "options": ["ro"]},
+    {"target": "@/t/nt", "type": "tmpfs", "options": ["size=1m"]},
+    {"target": "@/t/nt/c", "type": "bind", "source": "@/s1"},
+    {"target": "@/t/ln3", "type": "symlink", "source": "@/s3"},
+    {"target": "@/t/fb", "type": "bind", "source": "@/file"},
+]
+
+ERRNOS = {"EIO": errno.EIO, "EBUSY": errno.EBUSY, "ENOSPC": errno.ENOSPC, "EPERM": errno.EPERM}
+
+
+def _setup(scratch):
+    """Return (A, B) expanded after making the tree and applying A."""
+    make_tree(scratch, TREE)
+    a, b = profile_dict(scratch, A), profile_dict(scratch, B)
+    apply(scratch, a)
+    assert check_live(scratch, a) == []
+    return a, b
+
+
+def _failing_sys(spec):
+    """Return the real Sys wrapped by failpoint.from_env with LIVEMOUNT_FAILPOINT=spec in os.environ."""
+    os.environ[failpoint.ENV] = spec
+    try:
+        return failpoint.from_env(sys_linux.LinuxSys())
+    finally:
+        del os.environ[failpoint.ENV]
+
+
+def _total_steps(scratch, a, b, changes=20):
+    """Return the number of steps of A -> B (counted on a real run, then A is put back)."""
+    counter = failpoint.FailpointSys(sys_linux.LinuxSys(), {})
+    report = apply(scratch, b, sys_=counter)
+    assert len([c for c in report.changes if c.action.value != "keep"]) >= changes
+    apply(scratch, a)
+    assert check_live(scratch, a) == []
+    return counter.count
+
+
+@pytest.mark.ns_timeout(600)
+@pytest.mark.parametrize("name", list(ERRNOS), ids=list(ERRNOS))
+def test_every_step_fails_cleanly(scratch, name):
+    """Step N fails with ERRNO, for every N: ApplyError names it, table and state are exactly as before."""
+    a, b = _setup(scratch)
+    total = _total_steps(scratch, a, b)
+    before, state = snapshot(scratch), read_state(scratch)
+    problems = []
+    n = 0
+    while n < total:
+        n += 1
+        try:
+            report = apply(scratch, b, sys_=_failing_sys("%d:%s" % (n, name)))
+            if not _kept_busy_dir(report, name):
+                problems.append("step %d: no error" % n)
+            # Back to A for the next N; the kept directory is no longer ours,
+            # so A -> B has one rmdir less from now on.
+            apply(scratch, a)
+            total = _total_steps(scratch, a, b, changes=0)
+            before, state = snapshot(scratch), read_state(scratch)
+            continue
+        except UndoError as exc:
+            problems.append("step %d: the rollback failed: %s" % (n, exc))
+            continue
+        except ApplyError as exc:
+            if exc.errno != ERRNOS[name] or "(failpoint %d)" % n not in str(exc) or not exc.step:
+                problems.append("step %d: error does not name the step: %s" % (n, exc))
+            if not str(exc).startswith("cannot apply step "):
+                problems.append("step %d: message reads %r" % (n, str(exc)))
+        if snapshot(scratch) != before:
+            problems.append("step %d: the live table changed" % n)
+            break  # later steps would all report the same damage
+        if read_state(scratch) != state:
+            problems.append("step %d: the state file changed" % n)
+        if any(row["interrupted"] for row in status(scratch)):
+            problems.append("step %d: a journal was left behind" % n)
+    assert problems == []
+    assert n == total >= 30
+    apply(scratch, b)
+    assert check_live(scratch, b) == [] and pending(scratch, b) == []
+
+
+def _kept_busy_dir(report, name):
+    """Return True when the apply went on past an rmdir that met EBUSY, keeping the directory with a warning.
+
+    That is steps.py's documented policy: a directory we created that is now
+    in use (a mount point of someone else's mount) is left, not an error.
+    """
+    return name == "EBUSY" and any(w.startswith("kept ") and "busy" in w for w in report.warnings)
+
+
+CLI_SAMPLE = [(1, "EIO"), (8, "EBUSY"), (19, "ENOSPC"), (33, "EPERM"), (-1, "EIO")]
+
+
+@pytest.mark.parametrize("n, name", CLI_SAMPLE, ids=["%s-%s" % (n if n > 0 else "last", e) for n, e in CLI_SAMPLE])
+def test_cli_reports_the_failed_step(scratch, n, name):
+    """`livemount apply --yes` with a failpoint at step N exits 1, names the step, and changes nothing."""
+    a, b = _setup(scratch)
+    n = _total_steps(scratch, a, b) if n < 0 else n
+    before, state = snapshot(scratch), read_state(scratch)
+    proc = cli(scratch, "apply", "--yes", write_profile(scratch, b), env={failpoint.ENV: "%d:%s" % (n, name)})
+    assert proc.returncode == 1, proc.stderr
+    assert "cannot apply step " in proc.stderr and "(failpoint %d)" % n in proc.stderr, proc.stderr
+    assert os.strerror(ERRNOS[name]).lower() in proc.stderr.lower()
+    assert (snapshot(scratch), read_state(scratch)) == (before, state)
+
+
+@pytest.mark.ns_timeout(600)
+def test_failed_rollback_is_repaired_by_the_next_run(scratch):
+    """Step k fails and so does the first undo after it, for every k: UndoError lists what is left; a plain run converges."""
+    a, b = _setup(scratch)
+    total = _total_steps(scratch, a, b)
+    problems = []
+    undo_errors = 0
+    for k in range(1, total + 1):
+        try:
+            apply(scratch, b, sys_=_failing_sys("%d:EIO,%d:EIO" % (k, k + 1)))
+            problems.append("k=%d: no error" % k)
+        except UndoError as exc:
+            undo_errors += 1
+            if not exc.left or "ROLLBACK FAILED" not in str(exc):
+                problems.append("k=%d: UndoError without what is left: %s" % (k, exc))
+            if not any(row["interrupted"] for row in status(scratch)):
+                problems.append("k=%d: the journal is gone: the next run cannot recover" % k)
+        except ApplyError:
+            pass  # step k was the first of the run: nothing to undo
+        try:
+            report = apply(scratch, b)
+        except Exception as exc:  # noqa: BLE001 - any failure of the repair run is the finding
+            problems.append("k=%d: the repair run failed: %s: %s" % (k, type(exc).__name__, exc))
+            break
+        if check_live(scratch, b) or pending(scratch, b):
+            problems.append("k=%d: not converged: %s %s" % (k, check_live(scratch, b), pending(scratch, b)))
+            break
+        apply(scratch, a)
+        if check_live(scratch, a):
+            problems.append("k=%d: cannot go back to A: %s" % (k, check_live(scratch, a)))
+            break
+        litter = [n for n in os.listdir(os.path.join(scratch, "t")) if "livemount" in n]
+        if litter:
+            problems.append("k=%d: temporary files left: %s" % (k, litter))
+    assert problems == []
+    assert undo_errors >= total // 2
