@@ -5,6 +5,9 @@ could redirect) and use the new mount API: open_tree/fsopen/fsmount build a
 detached mount, move_mount attaches it, mount_setattr and fspick change it.
 Kernels without that API (ENOSYS, before 5.2/5.12) fall back to classic
 mount(2), see sys_classic.py; `LinuxSys(classic=True)` forces the fallback.
+
+Handles: attach() consumes its Handle (closes the fd) because an open fd on a
+mount makes umount2(2) of it EBUSY; close() is idempotent.
 """
 
 import contextlib
@@ -386,9 +389,12 @@ class LinuxSys(Sys):
     def umount(self, target, detach=False):
         """Return None after unmounting the top mount at `target` (never through a symlink).
 
-        An fd on the mount itself would make it busy, so this changes into the
-        parent directory (opened without symlinks) and unmounts the one last
-        component with UMOUNT_NOFOLLOW, then changes back.
+        An fd on the mount itself would make it busy (even O_PATH: umount2 of
+        /proc/self/fd/N says EBUSY), so this changes into the parent directory
+        (opened without symlinks) and unmounts the one last component with
+        UMOUNT_NOFOLLOW, then changes back. The working directory is process
+        wide: other threads must not use relative paths meanwhile (livemount
+        is single-threaded).
         """
         with self._step("umount", target, detach) as what, self._parent(target, what) as (dfd, name):
             if stat.S_ISLNK(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode):
