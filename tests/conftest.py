@@ -4,8 +4,8 @@
    to the working tree through the symlink tree in .build/ (the same links
    scripts/livemount-dev makes); PYTHONPATH and ANSIBLE_COLLECTIONS_PATH are
    exported so subprocesses (ansible-playbook, the CLI) see it too.
-2. Namespaces: every test under tests/integration/ and tests/reliability/ (and
-   any test marked `namespaced`) runs in a forked child that unshares its
+2. Namespaces: every test under tests/integration/, tests/reliability/ and
+   tests/ansible/ (and any test marked `namespaced`) runs in a forked child that unshares its
    mount namespace and makes it recursively private, so nothing it mounts
    reaches the host. Fixtures run in the parent; only the test body runs in
    the child, which reports pass/fail/skip/xfail back through a pipe. A child
@@ -31,7 +31,7 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-NAMESPACED_DIRS = ("integration", "reliability")
+NAMESPACED_DIRS = ("integration", "reliability", "ansible")
 DEFAULT_TIMEOUT = float(os.environ.get("LIVEMOUNT_TEST_TIMEOUT", "300"))
 HOST_CHANGES = "host mount changes"  # the key shown in pytest's final summary line
 _HOST_TABLE = pytest.StashKey()
@@ -114,7 +114,7 @@ def pytest_sessionfinish(session, exitstatus):
     changes = mount_table_changes(before, read_mount_table())
     if not changes:
         return
-    if session.exitstatus == pytest.ExitCode.OK or session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+    if session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     text = ["the host mount table changed during the session (a test escaped its namespace):"]
@@ -186,7 +186,7 @@ def pytest_configure(config):
     """Register the harness markers."""
     config.addinivalue_line(
         "markers", "namespaced: run in a forked child in a private mount namespace (automatic under"
-        " tests/integration and tests/reliability); needs root"
+        " tests/%s); needs root" % ", tests/".join(NAMESPACED_DIRS)
     )
     config.addinivalue_line(
         "markers", "ns_timeout(seconds): time limit of a namespaced test (default %g s, env"
@@ -235,7 +235,8 @@ def scratch(request):
     the (empty, host) directory only.
     """
     if request.node.get_closest_marker("namespaced") is None:
-        pytest.fail("scratch only exists in namespaced tests (tests/integration, tests/reliability)", pytrace=False)
+        pytest.fail("scratch only exists in namespaced tests (tests/%s)" % ", tests/".join(NAMESPACED_DIRS),
+                    pytrace=False)
     path = tempfile.mkdtemp(prefix="livemount-test-", dir="/tmp")
     yield path
     # rmdir, never rmtree: if a mount leaked onto the host here, rmtree would

@@ -192,7 +192,8 @@ def test_nested_run_reports(tmp_path, name):
     (tree / "conftest.py").write_text(open(CONFTEST, encoding="utf-8").read())
     (tree / directory / "test_case.py").write_text(PRELUDE + "\n" + textwrap.dedent(body))
     out = tmp_path / "scratch-path"
-    env = dict(os.environ, HARNESS_OUT=str(out))
+    # No third-party plugins: faster, and the scenarios test the harness alone.
+    env = dict(os.environ, HARNESS_OUT=str(out), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     # The "escape" scenario mounts in the nested pytest's own namespace: ours,
     # private, so the host never sees it.
     started = time.monotonic()
