@@ -260,3 +260,117 @@ def scenario(S=(), D=(), dirs=(), files=(), pre=None, created=(), host=None):
     if pre is not None:
         pre(host)
     return state(*owned, created=created), profile(*D), host.world()
+
+
+# ---- the fake Sys: canonical snapshots ---------------------------------------------------------------------------------
+def canonical_table(text):
+    """Return a mountinfo text as a nested tuple without ids or devices: what is mounted where, stacked how.
+
+    Each mount is (mount point, fstype, source, root, flags, fs options,
+    layers, propagation, children); children sorted, so only the shape of
+    the tree counts, never the order mounts appeared or the numbers they got.
+    """
+    table = parse_mountinfo(text)
+
+    def canon(m):
+        kids = sorted((canon(c) for c in table.children(m)), key=repr)
+        return (m.mount_point, m.fstype, m.source, m.root, tuple(sorted(m.flags)), m.fs_options,
+                (m.lower, m.data, m.upper, m.work), m.propagation, tuple(kids))
+
+    roots = [m for m in table.mounts if table.by_id(m.parent_id) is None]
+    return tuple(canon(m) for m in roots)
+
+
+def fs_snapshot(fake):
+    """Return {path: (kind, mode, uid, gid, link)} of everything visible in a FakeSys namespace."""
+    out = {}
+    todo = ["/"]
+    while todo:
+        p = todo.pop()
+        node = fake.ns.walk(p, "inner")[1]
+        out[p] = (node.kind, node.mode, node.uid, node.gid, node.link)
+        if node.kind == "dir":
+            todo.extend(paths.join(p, name) for name in node.children)
+    return out
+
+
+def snapshot(fake):
+    """Return (canonical table, visible files) of a FakeSys: equal snapshots mean nothing observable changed."""
+    return canonical_table(fake.read_mountinfo()), fs_snapshot(fake)
+
+
+def tree_bytes(root):
+    """Return {relative path: bytes or 'dir <mode>'} of a real directory tree ({} when it does not exist)."""
+    import os
+
+    out = {}
+    if not os.path.lexists(root):
+        return out
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        out[rel] = "dir %o" % os.lstat(dirpath).st_mode
+        for name in filenames:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                out[os.path.join(rel, name)] = f.read()
+    return out
+
+
+# ---- the fake Sys: a prepared world and crashes ------------------------------------------------------------------------
+def fake_host():
+    """Return a FakeSys with bind sources (/srv/a, /srv/b with x/, files), overlay layers and /data."""
+    from tests.unit.fakesys import FakeSys
+
+    fake = FakeSys()
+    for d in ("/srv/a/x", "/srv/b/x", "/ovl/l1", "/ovl/l2", "/ovl/u", "/ovl/w", "/data"):
+        fake.seed_dir(d)
+    for f in ("/srv/a/file", "/srv/conf", "/ovl/l1/one", "/ovl/l2/two"):
+        fake.seed_file(f)
+    return fake
+
+
+def fast_tmpdir():
+    """Return a new private directory on a tmpfs when there is one (fsync there costs nothing), else in /tmp."""
+    import os
+    import tempfile
+
+    shm = "/dev/shm"
+    where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    return tempfile.mkdtemp(prefix="livemount-unit-", dir=where)
+
+
+def clone_host(fake, root):
+    """Return (copy of FakeSys `fake`, copy of state root `root`): a prepared world reused without re-applying."""
+    import copy
+    import shutil
+
+    new_root = fast_tmpdir()
+    shutil.copytree(root, new_root, dirs_exist_ok=True)
+    return copy.deepcopy(fake), new_root
+
+
+class Crash(BaseException):
+    """The process died (SIGKILL) at a step: nothing after it runs, no except clause sees it."""
+
+
+class CrashAt:
+    """A Sys wrapper that raises Crash instead of performing its `n`-th step (counted from 1)."""
+
+    def __init__(self, inner, n):
+        from ansible_collections.livemount.core.plugins.module_utils.livemount.sysapi import MUTATIONS
+
+        self.inner = inner
+        self.n = n
+        self.count = 0
+        self._mutations = frozenset(MUTATIONS)
+
+    def __getattr__(self, name):
+        attr = getattr(self.inner, name)
+        if name not in self._mutations:
+            return attr
+
+        def step(*args, **kwargs):
+            self.count += 1
+            if self.count == self.n:
+                raise Crash("killed at step %d (%s)" % (self.n, name))
+            return attr(*args, **kwargs)
+        return step
