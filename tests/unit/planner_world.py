@@ -316,6 +316,30 @@ def tree_bytes(root):
 
 
 # ---- the fake Sys: a prepared world and crashes ------------------------------------------------------------------------
+# Profiles A and B: applying B over A is the big plan of scenario 29 (test_executor.py).
+PROFILE_A = {"name": "p", "mounts": [
+    bind("/srv/a", "/data/m"),
+    tmpfs("/data/m/x", "size=1m"),
+    tmpfs("/data/t", "size=1m", "nosuid"),
+    overlay("/data/o", ["/ovl/l1"], "/ovl/u", "/ovl/w"),
+    symlink("/data/l", "/srv/a"),
+    bind("/srv/conf", "/data/c", "ro"),
+    tmpfs("/data/gone"),
+]}
+PROFILE_B = {"name": "p", "mounts": [
+    bind("/srv/b", "/data/m"),  # replace, with its child redone
+    tmpfs("/data/m/x", "size=2m"),
+    tmpfs("/data/t", "size=4m", "nodev"),  # remount: flags and size
+    overlay("/data/o", ["/ovl/l2", "/ovl/l1"], "/ovl/u", "/ovl/w"),  # replace: new layer, same upper
+    symlink("/data/l", "/srv/b"),  # relink
+    tmpfs("/data/n/deep/t"),  # mkdir chain
+    bind("/srv/b", "/data/n/deep/t/b", "ro"),  # nested in a fresh tmpfs
+    symlink("/data/n/ln", "/x"),
+    tmpfs("/data/s", propagation="shared"),
+    bind("/srv/a/file", "/data/f"),  # file bind
+]}  # /data/c and /data/gone are removed
+
+
 def fake_host():
     """Return a FakeSys with bind sources (/srv/a, /srv/b with x/, files), overlay layers and /data."""
     from tests.unit.fakesys import FakeSys

@@ -24,6 +24,8 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.state imp
 
 from tests.unit.fakesys import NAMESPACE_ID
 from tests.unit.planner_world import (
+    PROFILE_A,
+    PROFILE_B,
     bind,
     clone_host,
     fake_host,
@@ -35,27 +37,6 @@ from tests.unit.planner_world import (
     tree_bytes,
 )
 
-PROFILE_A = {"name": "p", "mounts": [
-    bind("/srv/a", "/data/m"),
-    tmpfs("/data/m/x", "size=1m"),
-    tmpfs("/data/t", "size=1m", "nosuid"),
-    overlay("/data/o", ["/ovl/l1"], "/ovl/u", "/ovl/w"),
-    symlink("/data/l", "/srv/a"),
-    bind("/srv/conf", "/data/c", "ro"),
-    tmpfs("/data/gone"),
-]}
-PROFILE_B = {"name": "p", "mounts": [
-    bind("/srv/b", "/data/m"),  # replace, with its child redone
-    tmpfs("/data/m/x", "size=2m"),
-    tmpfs("/data/t", "size=4m", "nodev"),  # remount: flags and size
-    overlay("/data/o", ["/ovl/l2", "/ovl/l1"], "/ovl/u", "/ovl/w"),  # replace: new layer, same upper
-    symlink("/data/l", "/srv/b"),  # relink
-    tmpfs("/data/n/deep/t"),  # mkdir chain
-    bind("/srv/b", "/data/n/deep/t/b", "ro"),  # nested in a fresh tmpfs
-    symlink("/data/n/ln", "/x"),
-    tmpfs("/data/s", propagation="shared"),
-    bind("/srv/a/file", "/data/f"),  # file bind
-]}  # /data/c and /data/gone are removed
 ERRNOS = [errno.EIO, errno.EBUSY, errno.ENOSPC, errno.EPERM]
 
 

@@ -1,0 +1,274 @@
+"""engine.reconcile / destroy / status end to end on the fake Sys with a real state directory.
+
+Covers idempotence, check mode (no call, no file, not even the state
+directory), the --diff text, adoption, conflicts stopping before any call,
+status health, and scenario 30: an apply killed at every step leaves a
+journal; the next run recovers and converges, and destroy then leaves the
+table as it was before the first run.
+"""
+
+import os
+import shutil
+
+import pytest
+
+from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import PlanError
+from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.state import StateStore
+
+from tests.unit.fakesys import NAMESPACE_ID
+from tests.unit.planner_world import (
+    PROFILE_A,
+    PROFILE_B,
+    Crash,
+    CrashAt,
+    bind,
+    fake_host,
+    fast_tmpdir,
+    fs_snapshot,
+    overlay,
+    snapshot,
+    symlink,
+    tmpfs,
+    tree_bytes,
+)
+
+SMALL = {"name": "p", "mounts": [bind("/srv/a", "/data/m", "ro"), tmpfs("/data/t", "size=1m"),
+                                 symlink("/data/l", "/x"), overlay("/data/o", ["/ovl/l1"], "/ovl/u", "/ovl/w")]}
+
+
+@pytest.fixture(autouse=True)
+def _beneath(monkeypatch):
+    """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests."""
+    monkeypatch.setattr(engine, "_has_beneath", lambda: True)
+
+
+@pytest.fixture
+def root():
+    """Return a fresh, empty state root (removed afterwards)."""
+    path = fast_tmpdir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def apply(data, fake, root, **kw):
+    """Return the Report of reconciling profile mapping `data`."""
+    return engine.reconcile(load_profile(data), fake, root=root, **kw)
+
+
+def mutations(report):
+    """Return [(action, target)] of the mutating changes of a report."""
+    return [(c.action.value, c.target) for c in mutating(report.changes)]
+
+
+# ---- idempotence ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("data", [SMALL, PROFILE_A, PROFILE_B], ids=["small", "profile-a", "profile-b"])
+def test_second_apply_changes_nothing(root, data):
+    """Applying a profile twice: the second run has no mutating change, makes no call and reports unchanged."""
+    fake = fake_host()
+    first = apply(data, fake, root)
+    assert first.changed
+    calls = len(fake.calls)
+    second = apply(data, fake, root)
+    assert mutations(second) == [] and not second.changed
+    assert len(fake.calls) == calls
+
+
+def test_destroy_removes_everything_it_made(root):
+    """destroy unmounts, unlinks and removes created directories: table and files as before, state file gone."""
+    fake = fake_host()
+    before = snapshot(fake)
+    apply(PROFILE_B, fake, root)
+    report = engine.destroy("p", fake, root=root)
+    assert report.changed
+    assert snapshot(fake) == before
+    assert not StateStore(root, NAMESPACE_ID, "p").exists()
+    assert not engine.destroy("p", fake, root=root).changed
+
+
+# ---- check mode -----------------------------------------------------------------------------------------------------
+CHECKS = [
+    ("nothing-applied-yet", None, SMALL),
+    ("changes-on-top-of-a-state", PROFILE_A, PROFILE_B),
+    ("destroy", PROFILE_A, {"name": "p", "mounts": []}),
+    ("up-to-date", PROFILE_A, PROFILE_A),
+]
+
+
+@pytest.mark.parametrize("setup, data", [pytest.param(*c[1:], id=c[0]) for c in CHECKS])
+def test_check_mode_touches_nothing(root, setup, data):
+    """Check mode runs the same plan but calls no mutating Sys method and writes no byte under the state root."""
+    fake = fake_host()
+    if setup:
+        apply(setup, fake, root)
+    calls, count, files, state = list(fake.calls), fake.count, snapshot(fake), tree_bytes(root)
+    report = apply(data, fake, root, check=True)
+    assert report.mode == "check"
+    assert (fake.calls, fake.count) == (calls, count)
+    assert snapshot(fake) == files
+    assert tree_bytes(root) == state
+    real = apply(data, fake, root)
+    assert [(c.action, c.target) for c in report.changes] == [(c.action, c.target) for c in real.changes]
+    assert report.changed == real.changed
+
+
+def test_check_mode_does_not_create_the_state_root(root):
+    """Check mode with a state root that does not exist leaves it not existing."""
+    missing = os.path.join(root, "not", "there")
+    fake = fake_host()
+    report = apply(SMALL, fake, missing, check=True)
+    assert report.changed and fake.calls == []
+    assert not os.path.lexists(missing)
+
+
+def test_check_mode_with_an_interrupted_apply_only_reports_it(root):
+    """Check mode after a crash says a recovery would happen, and leaves the journal and state as they are."""
+    fake = fake_host()
+    with pytest.raises(Crash):
+        apply(SMALL, CrashAt(fake, 5), root)
+    state = tree_bytes(root)
+    report = apply(SMALL, fake, root, check=True)
+    assert report.recovered == ["an interrupted apply would be recovered first"]
+    assert tree_bytes(root) == state
+
+
+# ---- the diff ----------------------------------------------------------------------------------------------------
+def test_diff_shows_the_owned_table_before_and_after(root):
+    """--diff: fstab-like lines of what the profile owns before the run and what it will own after."""
+    fake = fake_host()
+    first = apply(SMALL, fake, root)
+    assert first.diff["before"] == ""
+    assert first.diff["after"] == (
+        "/x /data/l none x-livemount.symlink 0 0\n"
+        "/srv/a /data/m none bind,ro 0 0\n"
+        "overlay /data/o overlay rw,lowerdir+=/ovl/l1,upperdir=/ovl/u,workdir=/ovl/w 0 0\n"
+        "tmpfs /data/t tmpfs rw,size=1048576 0 0\n")
+    assert first.diff["before_header"] == "p in mnt:[4026531841] (before)"
+    second = apply({"name": "p", "mounts": [bind("/srv/b", "/data/m", "ro"), tmpfs("/data/t", "size=2m")]},
+                   fake, root, check=True)
+    assert second.diff["before"] == first.diff["after"]
+    assert second.diff["after"] == "/srv/b /data/m none bind,ro 0 0\ntmpfs /data/t tmpfs rw,size=2097152 0 0\n"
+
+
+# ---- adoption and conflicts -------------------------------------------------------------------------------------------
+def test_exact_foreign_bind_is_adopted_without_a_call(root):
+    """s22: an exactly matching bind already mounted is kept, saved as owned, and destroy removes it."""
+    fake = fake_host()
+    fake.seed_bind("/srv/a", "/data", flags={"ro"})
+    report = apply({"name": "p", "mounts": [bind("/srv/a", "/data", "ro")]}, fake, root)
+    assert fake.calls == [] and not report.changed
+    assert [c.adopt for c in report.changes] == [True]
+    assert [o.entry.target for o in StateStore(root, NAMESPACE_ID, "p").load().owned] == ["/data"]
+    engine.destroy("p", fake, root=root)
+    assert fake.read_mountinfo().count("\n") == 1
+
+
+@pytest.mark.parametrize("seed, data", [
+    pytest.param(lambda f: f.seed_mount("tmpfs", "/data/t"), {"name": "p", "mounts": [tmpfs("/data/t")]},
+                 id="s21-foreign-tmpfs"),
+    pytest.param(lambda f: f.seed_symlink("/data/l", "/elsewhere"), {"name": "p", "mounts": [symlink("/data/l", "/x")]},
+                 id="s26-foreign-link"),
+    pytest.param(lambda f: f.seed_symlink("/data/ln", "/srv"), {"name": "p", "mounts": [bind("/srv/a", "/data/ln/a")]},
+                 id="planted-symlink-on-the-path"),
+])
+def test_conflict_stops_before_any_call(root, seed, data):
+    """A plan with a conflict raises PlanError (with the report) before a single Sys call."""
+    fake = fake_host()
+    seed(fake)
+    before = snapshot(fake)
+    with pytest.raises(PlanError) as exc:
+        apply(data, fake, root)
+    assert fake.calls == [] and snapshot(fake) == before
+    assert exc.value.conflicts and exc.value.report.conflicts == exc.value.conflicts
+    assert str(exc.value).startswith("cannot apply profile p: cannot ")
+    assert not StateStore(root, NAMESPACE_ID, "p").exists()
+
+
+def test_foreign_mount_on_top_blocks_destroy(root):
+    """s23: a foreign mount stacked on an owned one: destroy refuses, nothing is unmounted, the state stays."""
+    fake = fake_host()
+    apply({"name": "p", "mounts": [bind("/srv/a", "/data")]}, fake, root)
+    fake.seed_mount("tmpfs", "/data")
+    before, state = snapshot(fake), tree_bytes(root)
+    with pytest.raises(PlanError) as exc:
+        engine.destroy("p", fake, root=root)
+    assert "cannot unmount /data: a mount not owned by livemount is on top" in str(exc.value)
+    assert snapshot(fake) == before and tree_bytes(root) == state
+
+
+# ---- status -------------------------------------------------------------------------------------------------------
+def _health(fake, root):
+    (entry,) = engine.status(fake, root=root)
+    return {e["target"]: (e["health"], e["detail"]) for e in entry["entries"]}, entry["interrupted"]
+
+
+def test_status_reports_health_of_every_owned_entry(root):
+    """status: ok after apply; drift, a missing mount, a foreign mount on top and a moved link are named."""
+    fake = fake_host()
+    apply({"name": "p", "mounts": [bind("/srv/a", "/data/m"), tmpfs("/data/t", "nosuid"), tmpfs("/data/u"),
+                                   tmpfs("/data/v"), symlink("/data/l", "/x")]}, fake, root)
+    health, interrupted = _health(fake, root)
+    assert set(health.values()) == {("ok", "")} and not interrupted
+    fake.setattr("/data/t", set())
+    fake.umount("/data/u")
+    fake.seed_mount("tmpfs", "/data/v", source="other")
+    fake.unlink("/data/l")
+    fake.symlink("/y", "/data/l")
+    health, _ = _health(fake, root)
+    assert health == {
+        "/data/m": ("ok", ""),
+        "/data/t": ("drifted", "flags +nosuid"),  # what a remount would do
+        "/data/u": ("missing", "not mounted"),
+        "/data/v": ("foreign on top", "tmpfs other is mounted there"),
+        "/data/l": ("drifted", "link is /y"),
+    }
+
+
+def test_status_of_nothing_is_empty(root):
+    """status with no state lists no profile."""
+    assert engine.status(fake_host(), root=root) == []
+
+
+# ---- scenario 30: killed at every step ----------------------------------------------------------------------------
+def _steps_of(data, setup=None):
+    fake, root = fake_host(), fast_tmpdir()
+    try:
+        if setup:
+            apply(setup, fake, root)
+        n = len(fake.calls)
+        apply(data, fake, root)
+        return len(fake.calls) - n
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+CRASHES = ([pytest.param(None, PROFILE_B, n, id="fresh-b-killed-at-%02d" % n)
+            for n in range(1, _steps_of(PROFILE_B) + 1)]
+           + [pytest.param(PROFILE_A, PROFILE_B, n, id="a-to-b-killed-at-%02d" % n)
+              for n in range(1, _steps_of(PROFILE_B, PROFILE_A) + 1)]
+           + [pytest.param(PROFILE_B, {"name": "p", "mounts": []}, n, id="destroy-killed-at-%02d" % n)
+              for n in range(1, _steps_of({"name": "p", "mounts": []}, PROFILE_B) + 1)])
+
+
+@pytest.mark.parametrize("setup, data, n", CRASHES)
+def test_s30_killed_at_every_step_recovers_converges_and_destroys_clean(root, setup, data, n):
+    """s30: killed at step n: journal left; next run recovers and converges; destroy restores the first table."""
+    fake = fake_host()
+    pristine = snapshot(fake)
+    if setup:
+        apply(setup, fake, root)
+    store = StateStore(root, NAMESPACE_ID, "p")
+    with pytest.raises(Crash):
+        apply(data, CrashAt(fake, n), root)
+    assert store.journal.exists()
+    assert engine.status(fake, root=root)[0]["interrupted"]
+    rerun = apply(data, fake, root)
+    assert rerun.recovered and rerun.recovered[0].startswith("recovered an interrupted apply")
+    assert not store.journal.exists()
+    assert mutations(apply(data, fake, root)) == []
+    engine.destroy("p", fake, root=root)
+    assert snapshot(fake)[0] == pristine[0], "the mount table is as before the first run"
+    assert fs_snapshot(fake) == pristine[1], "every directory livemount made is gone"
+    assert not store.exists() and not store.journal.exists()
