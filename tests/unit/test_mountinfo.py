@@ -299,6 +299,33 @@ def test_malformed_lines(text, lineno, cause):
         mountinfo.parse_mountinfo(text)
 
 
+def test_chroot_style_table():
+    """Without a mount on / (a chroot's view), mounts hanging from outside are still found; the rest is unknown."""
+    text = "\n".join([
+        format_mountinfo_line(30, 7, (0, 21), "/", "/proc", fstype="proc", source="proc"),
+        format_mountinfo_line(31, 7, (0, 6), "/", "/dev", fstype="devtmpfs", source="udev"),
+        format_mountinfo_line(32, 31, (0, 24), "/", "/dev/pts", fstype="devpts", source="devpts"),
+    ])
+    table = mountinfo.parse_mountinfo(text)
+    assert table.visible("/proc/self").mount_id == 30
+    assert table.visible("/dev/pts/0").mount_id == 32
+    assert table.visible("/etc") is None and table.top("/") is None
+    assert [m.mount_id for m in table.submounts("/")] == [31, 32, 30]
+    with pytest.raises(ValueError, match="cannot find the mount holding /etc"):
+        table.bind_identity("/etc")
+
+
+def test_root_hides_other_orphans():
+    """With a root mount on /, another mount whose parent is outside the table is not reachable."""
+    text = "\n".join([
+        format_mountinfo_line(1, 0, (8, 1), "/", "/", fstype="ext4"),
+        format_mountinfo_line(2, 99, (0, 5), "/", "/mnt"),
+    ])
+    table = mountinfo.parse_mountinfo(text)
+    assert table.visible("/mnt").mount_id == 1
+    assert table.top("/mnt") is None and table.submounts("/") == []
+
+
 def test_duplicate_mount_id():
     """Two mounts with one id cannot be a real table."""
     with pytest.raises(ValueError, match="duplicate mount id"):
@@ -415,6 +442,10 @@ def test_fuzz_tree_shapes(rows):
     table = mountinfo.parse_mountinfo(text)
     for path in ("/", "/a", "/a/b", "/a/b/c/d", "/b"):
         _exercise(table, path)
+    # submounts (one tree walk) agrees with stack() (one path walk per mount point)
+    by_walk = {m.mount_id for mp in {m.mount_point for m in table.mounts} for m in table.stack(mp)}
+    by_tree = {m.mount_id for m in table.submounts("/")} | {m.mount_id for m in table.stack("/")}
+    assert by_tree == by_walk
 
 
 def _exercise(table, path):

@@ -17,7 +17,7 @@ import re
 
 from . import options
 from .model import OVERLAY, LiveMount
-from .paths import clean, is_at_or_under, join, relative, sort_key
+from .paths import clean, is_at_or_under, is_under, join, relative, sort_key
 
 _OCTAL = re.compile(rb"\\([0-3][0-7][0-7])")
 
@@ -183,12 +183,16 @@ def _parse_super(fstype, raw):
     return fs_options, tuple(lower), tuple(data), upper, work
 
 
+_OUTSIDE = -1  # parent id standing for "outside the table": mount ids are never negative
+
+
 class LiveTable:
     """The mounts of one mount namespace, indexed once for path questions.
 
     `mounts` keeps file order. Stacked mounts on one path form a chain: each
-    has the one below as its parent. The namespace root is the mount on `/`
-    whose parent is not in the table.
+    has the one below as its parent. Mounts whose parent is not in the table
+    (the namespace root on `/`; in a chroot, every mount whose parent lies
+    outside it) hang from one virtual root, so every walk starts the same way.
     """
 
     def __init__(self, mounts):
@@ -197,15 +201,12 @@ class LiveTable:
         if len(self._by_id) != len(self.mounts):
             raise ValueError("cannot parse mountinfo: duplicate mount id")
         self._children = {}
-        self._child_at = {}  # (parent id, mount point) -> child mounted there
+        self._child_at = {}  # (parent id, mount point) -> the child mounted there (first in file order)
         for m in self.mounts:
-            if m.parent_id != m.mount_id:
-                self._children.setdefault(m.parent_id, []).append(m)
-                self._child_at[(m.parent_id, m.mount_point)] = m
-        orphans = [m for m in self.mounts if m.parent_id not in self._by_id or m.parent_id == m.mount_id]
-        roots = [m for m in orphans if m.mount_point == "/"] or orphans
-        self._root = roots[0] if roots else None
-        self._visible = None  # (sort keys, mounts) of every visible stack, built on first use
+            parent = m.parent_id if m.parent_id in self._by_id and m.parent_id != m.mount_id else _OUTSIDE
+            self._children.setdefault(parent, []).append(m)
+            self._child_at.setdefault((parent, m.mount_point), m)
+        self._visible = None  # (sort keys, mounts) of every reachable stack, built on first use
 
     def __len__(self):
         return len(self.mounts)
@@ -222,33 +223,31 @@ class LiveTable:
         """Return the top of the stack that starts at mount `m` (itself if nothing is on it)."""
         for _ in range(len(self.mounts)):  # bounded: a corrupt table may hold a cycle
             above = self._child_at.get((m.mount_id, m.mount_point))
-            if above is None:
+            if above is None or above is m:
                 break
             m = above
         return m
 
     def visible(self, path):
-        """Return the mount a lookup of absolute `path` lands in (None for a table without a root).
+        """Return the mount a lookup of absolute `path` lands in, or None if no mount of the table holds it.
 
-        Walks from the namespace root down, component by component: at each
-        prefix the current mount's child there (top of its stack) takes over.
-        A mount whose mount point is covered by an over-mount of an ancestor
-        path is never reached: it is hidden.
+        Walks from the root down, component by component: at each prefix the
+        current mount's child there (top of its stack) takes over. A mount
+        whose mount point is covered by an over-mount of an ancestor path is
+        never reached: it is hidden.
         """
-        if self._root is None:
-            return None
         path = clean(path)
-        m = self._top_from(self._root)
-        if path == "/":
-            return m
+        m = None
         i = 0
-        while i >= 0:
-            i = path.find("/", i + 1)
-            prefix = path if i < 0 else path[:i]
-            child = self._child_at.get((m.mount_id, prefix))
+        prefix = "/"
+        while True:
+            child = self._child_at.get((_OUTSIDE if m is None else m.mount_id, prefix))
             if child is not None:
                 m = self._top_from(child)
-        return m
+            if i < 0 or path == "/":
+                return m
+            i = path.find("/", i + 1)
+            prefix = path if i < 0 else path[:i]
 
     def top(self, path):
         """Return the visible mount whose mount point is exactly `path`, or None if it is not a mount point."""
@@ -272,19 +271,58 @@ class LiveTable:
         out.reverse()
         return out
 
+    def _chain(self, m, seen):
+        """Return the stack that starts at mount `m`, bottom first (each mount at most once)."""
+        out = []
+        while m is not None and m.mount_id not in seen:
+            seen.add(m.mount_id)
+            out.append(m)
+            m = self._child_at.get((m.mount_id, m.mount_point))
+        return out
+
     def _visible_index(self):
+        """Return (sort keys, mounts) of every reachable stack, sorted parents first, stacks bottom first.
+
+        One walk down the tree: a child of a stack's top is reachable unless
+        a sibling is mounted on one of the directories between them (the
+        same rule visible() follows one path at a time).
+        """
         if self._visible is None:
             rows = []
             seen = set()
-            for m in self.mounts:
-                if m.mount_point in seen:
-                    continue
-                seen.add(m.mount_point)
-                for depth, s in enumerate(self.stack(m.mount_point)):
-                    rows.append((sort_key(s.mount_point), depth, s))
+            todo = [(_OUTSIDE, None)]
+            while todo:
+                parent_id, base = todo.pop()
+                for child in self._children.get(parent_id, ()):
+                    mp = child.mount_point
+                    if child.mount_id in seen or self._child_at.get((parent_id, mp)) is not child:
+                        continue
+                    if base is not None and (not is_under(mp, base) or self._covered(parent_id, base, mp)):
+                        continue
+                    if base is None and mp != "/" and self._covered(parent_id, "/", mp):
+                        continue
+                    chain = self._chain(child, seen)
+                    rows.extend((sort_key(m.mount_point), depth, m) for depth, m in enumerate(chain))
+                    todo.append((chain[-1].mount_id, mp))
             rows.sort(key=lambda r: (r[0], r[1]))
             self._visible = ([r[0] for r in rows], [r[2] for r in rows])
         return self._visible
+
+    def _covered(self, parent_id, base, mp):
+        """Return True when a child of `parent_id` sits on a directory from `base` (excluded) to `mp` (excluded).
+
+        For the virtual root `base` is `/` and `/` itself counts: a root
+        mount on `/` covers every other mount hanging from outside.
+        """
+        if parent_id == _OUTSIDE and (parent_id, "/") in self._child_at:
+            return True
+        i = len(base) if base != "/" else 0
+        while True:
+            i = mp.find("/", i + 1)
+            if i < 0:
+                return False
+            if (parent_id, mp[:i]) in self._child_at:
+                return True
 
     def submounts(self, path):
         """Return the mounts of every reachable stack strictly below `path`, parents first, stacks bottom first.
@@ -307,5 +345,5 @@ class LiveTable:
         path = clean(real_source_path)
         m = self.visible(path)
         if m is None or not is_at_or_under(path, m.mount_point):
-            raise ValueError("cannot find the mount holding %s: the table has no root mount" % path)
+            raise ValueError("cannot find the mount holding %s: no mount of the table holds it" % path)
         return m.dev, join(m.root, relative(path, m.mount_point))
