@@ -516,6 +516,10 @@ READ_ONLY = [
      "cannot mount /ro/new: /ro is read-only, so /ro/new cannot be created there"),
     ("parent-remounted-read-only-first", dict(S=[tmpfs("/m")], D=[tmpfs("/m", "ro"), tmpfs("/m/x")]),
      "cannot mount /m/x: /m is read-only, so /m/x cannot be created there"),
+    ("mount-point-made-then-mounted-read-only", dict(D=[bind("/s", "/m", "ro"), bind("/s", "/m/x")]),
+     "cannot mount /m/x: /m is read-only, so /m/x cannot be created there"),
+    ("link-in-a-fresh-read-only-parent", dict(D=[tmpfs("/m", "ro"), symlink("/m/l", "/x")]),
+     "cannot link /m/l: /m is read-only, so /m/l cannot be created there"),
     ("fresh-overlay-without-upper-is-read-only", dict(D=[overlay("/m", ["/l1", "/l2"]), tmpfs("/m/x")], dirs=["/m"]),
      "cannot mount /m/x: /m is read-only, so /m/x cannot be created there"),
 ]

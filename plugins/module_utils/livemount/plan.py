@@ -281,7 +281,9 @@ def _add_mkdirs(changes, world):
                                       % (e.target, p)))
                     break
                 where = paths.ancestors(p)[-1]
-                if where not in made and _read_only(where, fresh, remounted, gone, world):
+                # A directory made by this plan is on the mount holding its parent, unless a fresh mount
+                # then covers it: the read-only question is then that mount's.
+                if (where not in made or where in fresh) and _read_only(where, fresh, remounted, gone, world):
                     out.append(_read_only_conflict(e, where, p))
                     break
                 file_point = is_target and e.type == BIND and _source_kind(e, world) == "file"
@@ -303,7 +305,8 @@ def _add_mkdirs(changes, world):
                 break
         else:
             where = paths.ancestors(e.target)[-1]
-            if e.type == SYMLINK and where not in made and _read_only(where, fresh, remounted, gone, world):
+            if (e.type == SYMLINK and (where not in made or where in fresh)
+                    and _read_only(where, fresh, remounted, gone, world)):
                 out.append(_read_only_conflict(e, where, e.target))
         if e.type == BIND and c.action != Action.LINK and _source_kind(e, world) == "missing":
             out.append(Change(Action.CONFLICT, e, "cannot mount %s: source %s does not exist" % (e.target, e.source)))
