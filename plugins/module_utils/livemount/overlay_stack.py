@@ -1,0 +1,277 @@
+"""How overlayfs resolves a name through a stack of layer directories, read from the real layers.
+
+A "stack" is a tuple of (layer index, real directory): the directories that
+merge at one overlay path, top first. Lower layers are numbered 0.. from the
+top, data-only layers follow them, the upper layer is UPPER (-1).
+
+Rules (Documentation/filesystems/overlayfs.rst, fs/overlayfs/namei.c, and
+what Linux 6.18 was seen to do):
+* a whiteout hides the name in every layer below: a character device 0/0,
+  or a zero-size regular file with xattr `overlay.whiteout` (lookup honours
+  it in any layer and any directory; readdir of an upper directory still
+  lists it, but the name resolves to nothing);
+* the first non-directory found ends the lookup; directories merge until a
+  non-directory, a whiteout, or a directory with `overlay.opaque` = "y";
+* `overlay.redirect` on a directory (or a metacopy file) continues the
+  lookup below under another name: relative to the same parent, or, when it
+  starts with "/", from the roots of the layers below;
+* a regular file with `overlay.metacopy` holds metadata only: its data is
+  the next regular file found below (under its redirect if it has one, and
+  in the data-only layers for absolute redirects).
+"""
+
+import errno
+import os
+import stat
+
+UPPER = -1
+_MISSING = (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG)
+_NO_XATTRS = (errno.ENOTSUP, errno.EOPNOTSUPP)
+_TYPES = (
+    (stat.S_ISREG, "file"),
+    (stat.S_ISDIR, "dir"),
+    (stat.S_ISLNK, "symlink"),
+    (stat.S_ISCHR, "char"),
+    (stat.S_ISBLK, "block"),
+    (stat.S_ISFIFO, "fifo"),
+    (stat.S_ISSOCK, "socket"),
+)
+OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")
+
+
+def type_name(mode):
+    """Return the file type word of an st_mode: file, dir, symlink, char, block, fifo or socket."""
+    for test, name in _TYPES:
+        if test(mode):
+            return name
+    return "unknown"
+
+
+def lstat(path):
+    """Return os.lstat(path), or None when nothing is there (or a component is not a directory)."""
+    try:
+        return os.lstat(path)
+    except OSError as exc:
+        if exc.errno in _MISSING:
+            return None
+        raise
+
+
+def read_xattrs(path):
+    """Return {name: value} of every xattr of `path` (not following a symlink); {} where unsupported."""
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno in _NO_XATTRS:
+            return {}
+        raise
+    out = {}
+    for name in names:
+        try:
+            out[name] = os.getxattr(path, name, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno != errno.ENODATA:  # removed since listxattr: just absent
+                raise
+    return out
+
+
+class Obj:
+    """One real file in one layer: path, lstat (lazy for upper directory entries), cached xattrs.
+
+    `cont` is (stack, index, name): where a lookup would continue below this
+    regular file, used to find a metacopy file's data.
+    """
+
+    __slots__ = ("path", "_st", "layer", "entry", "_xattrs", "cont")
+
+    def __init__(self, path, st, layer, entry=None):
+        self.path = path
+        self._st = st
+        self.layer = layer
+        self.entry = entry
+        self._xattrs = None
+        self.cont = None
+
+    @property
+    def stat(self):
+        """Return the lstat result (one syscall, once, for a scandir entry)."""
+        if self._st is None:
+            self._st = self.entry.stat(follow_symlinks=False)
+        return self._st
+
+    @property
+    def is_dir(self):
+        """Return True for a directory (from d_type when this came from scandir)."""
+        if self._st is None and self.entry is not None:
+            return self.entry.is_dir(follow_symlinks=False)
+        return stat.S_ISDIR(self.stat.st_mode)
+
+    @property
+    def is_reg(self):
+        """Return True for a regular file (from d_type when this came from scandir)."""
+        if self._st is None and self.entry is not None:
+            return self.entry.is_file(follow_symlinks=False)
+        return stat.S_ISREG(self.stat.st_mode)
+
+
+class Layers:
+    """The layers of one overlay and the overlay xattrs in the namespace it uses."""
+
+    def __init__(self, lowers, data=(), xattr_prefix="trusted."):
+        self.lowers = tuple(lowers)
+        self.data = tuple(data)
+        self.opaque_key = xattr_prefix + "overlay.opaque"
+        self.redirect_key = xattr_prefix + "overlay.redirect"
+        self.metacopy_key = xattr_prefix + "overlay.metacopy"
+        self.whiteout_key = xattr_prefix + "overlay.whiteout"
+
+    def root_stack(self):
+        """Return the stack at the overlay root: every lower layer's root."""
+        return tuple(enumerate(self.lowers))
+
+    def find_root(self):
+        """Return the Obj whose attributes the lower view's root shows (the top lower root), or None."""
+        if not self.lowers:
+            return None
+        return Obj(self.lowers[0], os.lstat(self.lowers[0]), 0)
+
+    # ---- xattrs ---------------------------------------------------------------------
+    def xattrs(self, obj):
+        """Return the xattrs of `obj` (read once)."""
+        if obj._xattrs is None:
+            obj._xattrs = read_xattrs(obj.path)
+        return obj._xattrs
+
+    def user_xattrs(self, obj):
+        """Return the xattrs of `obj` a user of the overlay sees: overlay's own namespaces removed."""
+        return {k: v for k, v in self.xattrs(obj).items() if not k.startswith(OVERLAY_XATTRS)}
+
+    def is_whiteout(self, obj):
+        """Return True if `obj` is a whiteout (char 0/0, or zero-size file with overlay.whiteout)."""
+        if obj.is_dir:
+            return False
+        mode = obj.stat.st_mode
+        if stat.S_ISCHR(mode):
+            return obj.stat.st_rdev == 0
+        return stat.S_ISREG(mode) and obj.stat.st_size == 0 and self.whiteout_key in self.xattrs(obj)
+
+    def is_opaque(self, obj):
+        """Return True for a directory marked opaque ("y"; "x" only marks xattr whiteouts inside)."""
+        return self.xattrs(obj).get(self.opaque_key) == b"y"
+
+    def is_metacopy(self, obj):
+        """Return True for a regular file whose data lives in a layer below."""
+        return obj.is_reg and self.metacopy_key in self.xattrs(obj)
+
+    def redirect_of(self, obj):
+        """Return the redirect of `obj` as text, or None."""
+        value = self.xattrs(obj).get(self.redirect_key)
+        if not value:
+            return None
+        return os.fsdecode(value)
+
+    # ---- lookups --------------------------------------------------------------------
+    def names(self, stack):
+        """Return every name listed in the directories of `stack` (whiteouts included)."""
+        out = set()
+        for _, base in stack:
+            try:
+                out.update(os.listdir(base))
+            except OSError as exc:
+                if exc.errno not in _MISSING:
+                    raise
+        return out
+
+    def find(self, stack, name):
+        """Return (obj, child stack): what a lookup of `name` in `stack` finds (None, () if nothing).
+
+        The child stack lists the directories that merge under the found
+        directory (empty for a non-directory). `name` may hold slashes (the
+        continuation of an absolute redirect).
+        """
+        top = None
+        child = []
+        i = 0
+        while i < len(stack):
+            layer, base = stack[i]
+            i += 1
+            path, st, stop = self._lookup(base, name)
+            if st is None:
+                if stop:
+                    break
+                continue
+            obj = Obj(path, st, layer)
+            if self.is_whiteout(obj):
+                break
+            if not stat.S_ISDIR(st.st_mode):
+                if top is None:
+                    top = obj
+                    obj.cont = (stack, i, name)
+                break  # a non-directory ends the lookup; below a directory it ends the merge
+            if top is None:
+                top = obj
+            child.append((layer, path))
+            if stop or self.is_opaque(obj):
+                break
+            redirect = self.redirect_of(obj)
+            if redirect is not None:
+                name, stack, i = self._redirected(name, redirect, stack, i, layer)
+        return top, tuple(child)
+
+    def follow(self, stack, name, redirect, layer):
+        """Return find()'s answer for an entry of `layer` at `name` that carries `redirect`."""
+        name, stack, i = self._redirected(name, redirect, stack, 0, layer)
+        return self.find(stack[i:], name)
+
+    def data_path(self, obj):
+        """Return the real path holding the data of regular file `obj` (itself unless metacopy)."""
+        seen = 0
+        while obj.cont is not None and self.is_metacopy(obj):
+            stack, i, name = obj.cont
+            redirect = self.redirect_of(obj)
+            if redirect is not None and redirect.startswith("/"):
+                # Absolute: from the roots below, then the data-only layers.
+                below = tuple((j, self.lowers[j]) for j in range(obj.layer + 1, len(self.lowers)))
+                below += tuple((len(self.lowers) + k, d) for k, d in enumerate(self.data))
+                nxt = self.find(below, redirect.strip("/"))[0]
+            else:
+                nxt = self.find(stack[i:], redirect or name)[0]
+            seen += 1
+            if nxt is None or not nxt.is_reg or seen > len(self.lowers) + len(self.data):
+                raise OSError(errno.ENODATA, "metacopy file without data in the layers below", obj.path)
+            obj = nxt
+        return obj.path
+
+    def _redirected(self, name, redirect, stack, i, layer):
+        """Return (name, stack, index) a lookup continues with after `redirect` found in `layer`."""
+        if redirect.startswith("/"):
+            below = tuple((j, self.lowers[j]) for j in range(layer + 1, len(self.lowers)))
+            return redirect.strip("/"), below, 0
+        return redirect, stack, i
+
+    def _lookup(self, base, name):
+        """Return (path, lstat or None, stop): `name` looked up under `base` in one layer.
+
+        For a multi-component name every component but the last must be a
+        directory of this layer: a whiteout or non-directory on the way
+        stops the whole lookup, a missing one only skips this layer, an
+        opaque one stops after this layer (namei.c ovl_lookup_layer).
+        """
+        if "/" not in name:
+            path = base + "/" + name
+            return path, lstat(path), False
+        parts = name.split("/")
+        path = base
+        stop = False
+        for comp in parts[:-1]:
+            path = path + "/" + comp
+            st = lstat(path)
+            if st is None:
+                return path, None, False
+            obj = Obj(path, st, None)
+            if not stat.S_ISDIR(st.st_mode):
+                return path, None, True
+            if self.is_opaque(obj):
+                stop = True
+        path = path + "/" + parts[-1]
+        return path, lstat(path), stop
