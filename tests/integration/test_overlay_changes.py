@@ -1,0 +1,382 @@
+"""overlay_changes on real overlays (private namespace, scratch tmpfs), held against the full-walk oracle.
+
+Every case is checked three ways: the upper walk (overlay_changes), the
+oracle with the lower layers stacked by hand, and the oracle with the lower
+view taken from the kernel itself (the lower layers mounted as a read-only
+overlay). The hypothesis tests drive random operations through the mounted
+overlay: write, chmod, chown, rm, rm -r + mkdir, renames (redirect_dir=on),
+chmod under metacopy=on, xattrs, symlinks, on one to three lower layers
+that hold whiteouts and opaque directories of their own.
+"""
+
+import itertools
+import os
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_changes as oc
+from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_oracle as oo
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
+
+from .helpers import cli, cli_json, hand_mount, hand_umount, top
+
+EXAMPLES = int(os.environ.get("LIVEMOUNT_HYPOTHESIS_EXAMPLES", "80"))
+HYPOTHESIS = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
+                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FULL = "redirect_dir=on,metacopy=on"
+BIG = bytes(range(256)) * 1024  # 256 KiB: chmod under metacopy=on copies up metadata only
+_serial = itertools.count()
+
+
+# ---- building layers and overlays ------------------------------------------------
+
+def make_layer(root, entries, prefix="trusted."):
+    """Return `root` after creating `entries`: (path, kind, arg) with kind file/dir/opaque/link/whiteout.
+
+    An entry whose parent cannot be a directory (a file is in the way) is skipped.
+    """
+    os.makedirs(root)
+    for path, kind, arg in entries:
+        full = os.path.join(root, path)
+        try:
+            if not _parents(root, path) or os.path.lexists(full):
+                continue
+            if kind == "file":
+                with open(full, "wb") as f:
+                    f.write(arg)
+            elif kind in ("dir", "opaque"):
+                os.mkdir(full)
+                if kind == "opaque":
+                    os.setxattr(full, prefix + "overlay.opaque", b"y")
+            elif kind == "link":
+                os.symlink(arg, full)
+            elif kind == "whiteout":
+                os.mknod(full, 0o600 | 0o020000, os.makedev(0, 0))
+        except (NotADirectoryError, FileExistsError):
+            continue
+    return root
+
+
+def _parents(root, path):
+    """Return True once every parent of `path` under `root` is a real directory (False if something else is)."""
+    d = root
+    for comp in path.split("/")[:-1]:
+        d = os.path.join(d, comp)
+        if not os.path.lexists(d):
+            os.mkdir(d)
+        elif os.path.islink(d) or not os.path.isdir(d):
+            return False
+    return True
+
+
+class Overlay:
+    """One overlay under `base`: lower layers, upper, work, merged, mounted with `options`."""
+
+    def __init__(self, base, lowers, options=FULL):
+        self.base = base
+        self.prefix = "user." if "userxattr" in options else "trusted."
+        self.lowers = [make_layer(os.path.join(base, "l%d" % i), e, self.prefix) for i, e in enumerate(lowers)]
+        self.upper, self.work, self.merged = (os.path.join(base, n) for n in ("u", "w", "m"))
+        for d in (self.upper, self.work, self.merged):
+            os.makedirs(d)
+        self.options = options
+        opts = "lowerdir=%s,upperdir=%s,workdir=%s" % (":".join(self.lowers), self.upper, self.work)
+        hand_mount("-t", "overlay", "overlay", "-o", opts + ("," + options if options else ""), self.merged)
+
+    def changes(self):
+        """Return the upper walk's items."""
+        return oc.changes(self.upper, self.lowers, self.prefix)
+
+    def kernel_oracle(self):
+        """Return the oracle's answer with the lower view read from the kernel: the lowers mounted read-only.
+
+        One lower layer gets an empty layer below it (overlayfs needs two
+        lower layers when it has no upper).
+        """
+        view = os.path.join(self.base, "lowerview")
+        os.makedirs(view)
+        layers = self.lowers if len(self.lowers) > 1 else self.lowers + [make_layer(view + ".empty", [])]
+        extra = ",userxattr" if self.prefix == "user." else ""
+        hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=%s%s" % (":".join(layers), extra), view)
+        try:
+            return oo.by_path(oo.diff_trees(oo.walk_tree(view), oo.walk_tree(self.merged)))
+        finally:
+            hand_umount(view)
+
+    def check(self, context=""):
+        """Return the items after asserting the upper walk equals both oracles."""
+        items = self.changes()
+        by_hand = oo.by_path(oo.oracle(self.merged, self.lowers, self.prefix))
+        by_kernel = self.kernel_oracle()
+        assert by_hand == by_kernel, "the oracle's stacking differs from the kernel's%s" % context
+        got = oc.as_diff(items)
+        assert got == by_hand, "upper walk != oracle%s\nonly walk: %s\nonly oracle: %s" % (
+            context, sorted(set(got.items()) - set(by_hand.items())),
+            sorted(set(by_hand.items()) - set(got.items())))
+        return items
+
+    def close(self):
+        """Unmount, then remove the layers (only once nothing is mounted on them)."""
+        hand_umount(self.merged)
+        shutil.rmtree(self.base)
+
+
+def new_overlay(scratch, lowers, options=FULL):
+    """Return a mounted Overlay in a fresh directory under scratch."""
+    return Overlay(os.path.join(scratch, "ov%d" % next(_serial)), lowers, options)
+
+
+# ---- scenarios ------------------------------------------------------------------------
+
+BASE = [("d/f", "file", b"hello"), ("d/sub/g", "file", b"g"), ("e/h", "file", b"h"), ("e/deep/z", "file", b"z"),
+        ("k", "file", b"keep"), ("big", "file", BIG), ("l", "link", "d/f")]
+
+
+def op_write(m, path, data):
+    with open(os.path.join(m, path), "wb") as f:
+        f.write(data)
+
+
+def op_rmr_mkdir(m, path):
+    shutil.rmtree(os.path.join(m, path))
+    os.mkdir(os.path.join(m, path))
+
+
+def op_noops(m):
+    full = os.path.join(m, "d/f")
+    open(full, "r+b").close()
+    os.chmod(full, 0o644)
+    op_write(m, "d/f", b"hello")
+    os.utime(os.path.join(m, "k"))
+
+
+def op_symlink(m, path, target):
+    os.unlink(os.path.join(m, path))
+    os.symlink(target, os.path.join(m, path))
+
+
+SCENARIOS = [
+    ("write", FULL, lambda m: op_write(m, "d/f", b"HELLO"), [("/d/f", "modified")]),
+    ("no-op-copy-ups", FULL, op_noops, []),
+    ("chmod-metacopy", FULL, lambda m: os.chmod(os.path.join(m, "big"), 0o600), [("/big", "metacopy")]),
+    ("chmod-full-copy", "redirect_dir=on", lambda m: os.chmod(os.path.join(m, "big"), 0o600),
+     [("/big", "modified")]),
+    ("chown", FULL, lambda m: os.lchown(os.path.join(m, "k"), 1000, -1), [("/k", "metacopy")]),
+    ("rm", FULL, lambda m: os.unlink(os.path.join(m, "k")), [("/k", "deleted")]),
+    ("rm-r-mkdir", FULL, lambda m: op_rmr_mkdir(m, "e"),
+     [("/e", "opaque"), ("/e/deep", "deleted"), ("/e/deep/z", "deleted"), ("/e/h", "deleted")]),
+    ("rename-dir", FULL, lambda m: os.rename(os.path.join(m, "d"), os.path.join(m, "d2")),
+     [("/d", "deleted"), ("/d/f", "deleted"), ("/d/sub", "deleted"), ("/d/sub/g", "deleted"), ("/d2", "renamed"),
+      ("/d2/f", "added"), ("/d2/sub", "added"), ("/d2/sub/g", "added")]),
+    ("rename-dir-across", FULL, lambda m: os.rename(os.path.join(m, "d/sub"), os.path.join(m, "e/moved")),
+     [("/d/sub", "deleted"), ("/d/sub/g", "deleted"), ("/e/moved", "renamed"), ("/e/moved/g", "added")]),
+    ("rename-metacopy-file", FULL, lambda m: (os.chmod(os.path.join(m, "big"), 0o600),
+                                               os.rename(os.path.join(m, "big"), os.path.join(m, "e/big2"))),
+     [("/big", "deleted"), ("/e/big2", "renamed")]),
+    ("retarget-symlink", FULL, lambda m: op_symlink(m, "l", "k"), [("/l", "modified")]),
+    ("xattr", FULL, lambda m: os.setxattr(os.path.join(m, "k"), "user.note", b"x"), [("/k", "metacopy")]),
+    ("userxattr", "userxattr", lambda m: (op_write(m, "d/f", b"x"), os.unlink(os.path.join(m, "k")),
+                                          op_rmr_mkdir(m, "e")),
+     [("/d/f", "modified"), ("/e", "opaque"), ("/e/deep", "deleted"), ("/e/deep/z", "deleted"),
+      ("/e/h", "deleted"), ("/k", "deleted")]),
+]
+
+
+@pytest.mark.parametrize("options,op,expected", [s[1:] for s in SCENARIOS], ids=[s[0] for s in SCENARIOS])
+def test_scenario(scratch, options, op, expected):
+    """One kind of change made through the kernel is listed as that kind, and agrees with both oracles."""
+    ov = new_overlay(scratch, [BASE], options)
+    try:
+        op(ov.merged)
+        assert [(it["path"], it["kind"]) for it in ov.check()] == expected
+    finally:
+        ov.close()
+
+
+def test_multiple_lowers(scratch):
+    """Whiteouts and opaque directories inside lower layers shape the lower view the changes are measured from."""
+    top_layer = [("gone", "whiteout", None), ("o", "opaque", None), ("o/new", "file", b"1"), ("s/t", "file", b"t")]
+    bottom = [("gone", "file", b"x"), ("o/old", "file", b"2"), ("s/u", "file", b"u")]
+    ov = new_overlay(scratch, [top_layer, bottom])
+    try:
+        op_write(ov.merged, "gone", b"x")  # recreated over a lower whiteout: added
+        os.unlink(os.path.join(ov.merged, "s/u"))  # from the bottom layer through a merged dir
+        os.rename(os.path.join(ov.merged, "s"), os.path.join(ov.merged, "s2"))
+        assert [(it["path"], it["kind"]) for it in ov.check()] == [
+            ("/gone", "added"), ("/s", "deleted"), ("/s/t", "deleted"), ("/s/u", "deleted"), ("/s2", "renamed"),
+            ("/s2/t", "added")]
+    finally:
+        ov.close()
+
+
+# ---- randomized: operations through the kernel, compared with the oracles -------------
+
+NAMES = ["a", "b", "c"]
+PATHS = st.lists(st.sampled_from(NAMES), min_size=1, max_size=3).map("/".join)
+CONTENT = st.sampled_from([b"", b"x", b"xy", b"hello", b"HELLO"])
+LOWER_ENTRY = st.one_of(
+    st.tuples(PATHS, st.just("file"), CONTENT),
+    st.tuples(PATHS, st.just("dir"), st.none()),
+    st.tuples(PATHS, st.just("opaque"), st.none()),
+    st.tuples(PATHS, st.just("link"), st.sampled_from(NAMES)),
+    st.tuples(PATHS, st.just("whiteout"), st.none()),
+)
+OPS = ["write", "write", "chmod", "chmod", "chown", "rm", "rmmk", "mkdir", "create", "rename", "rename", "rename",
+       "symlink", "xattr", "touch", "open_rw", "chmod_big", "chmod_big"]
+
+
+def merged_paths(m):
+    """Return every path in the merged tree (relative, sorted), directories included."""
+    out = []
+    for dirpath, dirs, files in os.walk(m):
+        rel = os.path.relpath(dirpath, m)
+        out.extend(os.path.normpath(os.path.join(rel, n)) for n in dirs + files)
+    return sorted(out)
+
+
+def apply_op(m, op, path, data):
+    """Apply one drawn operation at `path` of merged tree `m`; refusals (EXDEV, EINVAL...) are outcomes too."""
+    full = os.path.join(m, path) if path else m
+    is_dir = os.path.isdir(full) and not os.path.islink(full)
+    try:
+        if op == "write" and not is_dir:
+            with open(full, "wb") as f:
+                f.write(data.draw(CONTENT))
+        elif op == "chmod" and not os.path.islink(full):
+            os.chmod(full, data.draw(st.sampled_from([0o600, 0o644, 0o755])))
+        elif op == "chown":
+            os.lchown(full, data.draw(st.sampled_from([0, 1000])), -1)
+        elif op == "rm":
+            shutil.rmtree(full) if is_dir else os.unlink(full)
+        elif op == "rmmk":
+            shutil.rmtree(full) if is_dir else os.unlink(full)
+            os.mkdir(full)
+        elif op in ("mkdir", "create", "symlink") and is_dir:
+            new = os.path.join(full, data.draw(st.sampled_from(NAMES + ["n"])))
+            if op == "mkdir":
+                os.mkdir(new)
+            elif op == "create":
+                with open(new, "wb") as f:
+                    f.write(data.draw(CONTENT))
+            else:
+                os.symlink(data.draw(st.sampled_from(NAMES)), new)
+        elif op == "rename":
+            dest_dir = os.path.join(m, data.draw(st.sampled_from([""] + [p for p in merged_paths(m)
+                                                                          if os.path.isdir(os.path.join(m, p))])))
+            os.rename(full, os.path.join(dest_dir, data.draw(st.sampled_from(NAMES + ["r"]))))
+        elif op == "xattr" and not os.path.islink(full):
+            os.setxattr(full, "user.t", data.draw(st.sampled_from([b"1", b"2"])))
+        elif op == "touch":
+            os.utime(full, follow_symlinks=False)
+        elif op == "open_rw" and not is_dir and not os.path.islink(full):
+            open(full, "r+b").close()
+        elif op == "chmod_big":
+            os.chmod(os.path.join(m, "big"), data.draw(st.sampled_from([0o600, 0o640, 0o644])))
+    except OSError:
+        pass
+
+
+@pytest.mark.ns_timeout(900)
+@HYPOTHESIS
+@given(data=st.data())
+def test_random_operations_match_oracle(scratch, data):
+    """Random operations through a mounted overlay: the upper walk equals the full-walk oracle every time."""
+    options = data.draw(st.sampled_from([FULL, FULL, "redirect_dir=on", "", "userxattr"]), label="options")
+    layers = data.draw(st.lists(st.lists(LOWER_ENTRY, min_size=2, max_size=12), min_size=1, max_size=3),
+                       label="lowers")
+    layers[-1] = layers[-1] + [("big", "file", BIG)]
+    ov = new_overlay(scratch, layers, options)
+    try:
+        log = []
+        for _ in range(data.draw(st.integers(1, 15), label="n_ops")):
+            op = data.draw(st.sampled_from(OPS))
+            path = data.draw(st.sampled_from([""] + merged_paths(ov.merged)))
+            apply_op(ov.merged, op, path, data)
+            log.append((op, path))
+        ov.check("\noptions %r, lowers %r\nops %r" % (options, layers, log))
+    finally:
+        ov.close()
+
+
+@HYPOTHESIS
+@given(layers=st.lists(st.lists(LOWER_ENTRY, max_size=12), min_size=2, max_size=4))
+def test_oracle_stacking_matches_kernel(scratch, layers):
+    """The oracle's by-hand stacking of lower layers shows exactly the tree the kernel shows for them."""
+    base = os.path.join(scratch, "st%d" % next(_serial))
+    roots = [make_layer(os.path.join(base, "l%d" % i), e) for i, e in enumerate(layers)]
+    view = os.path.join(base, "view")
+    os.makedirs(view)
+    hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=" + ":".join(roots), view)
+    try:
+        by_kernel = oo.walk_tree(view)
+        by_hand = oo.stack_layers(roots)
+        assert sorted(by_kernel) == sorted(by_hand)
+        assert oo.diff_trees(by_hand, by_kernel) == []
+    finally:
+        hand_umount(view)
+        shutil.rmtree(base)
+
+
+# ---- freezing and the CLI ----------------------------------------------------------------
+
+def test_freeze_restores_flags(scratch):
+    """--freeze makes the mount read-only for the walk only: the same items, and rw (nosuid kept) afterwards."""
+    ov = new_overlay(scratch, [BASE])
+    try:
+        hand_mount("-o", "remount,bind,nosuid", ov.merged)
+        op_write(ov.merged, "d/f", b"HELLO")
+        rep = oc.report(ov.merged, freeze=True)
+        assert (rep["frozen"], [it["path"] for it in rep["changes"]], rep["warnings"]) == (True, ["/d/f"], [])
+        assert {"rw", "nosuid"} <= top(ov.merged).opts and "ro" not in top(ov.merged).opts
+    finally:
+        ov.close()
+
+
+def test_freeze_busy_writer(scratch):
+    """A file held open for writing makes --freeze fail with EBUSY, a clear message, and the mount untouched."""
+    ov = new_overlay(scratch, [BASE])
+    try:
+        with open(os.path.join(ov.merged, "k"), "ab"):
+            with pytest.raises(SysError, match="cannot freeze overlay .*: a process holds a file open for writing"
+                                               " on it \\(EBUSY\\)") as info:
+                oc.report(ov.merged, freeze=True)
+            assert info.value.errno == 16
+        assert "rw" in top(ov.merged).opts
+    finally:
+        ov.close()
+
+
+def test_cli_table_and_json(scratch):
+    """`overlay changes` prints folded rows and a summary; --all every path; --json the full report."""
+    ov = new_overlay(scratch, [BASE])
+    try:
+        op_rmr_mkdir(ov.merged, "e")
+        os.rename(os.path.join(ov.merged, "d"), os.path.join(ov.merged, "d2"))
+        proc = cli(scratch, "overlay", "changes", ov.merged)
+        assert proc.returncode == 0, proc.stderr
+        rows = [line.split("│")[1:4] for line in proc.stdout.splitlines() if line.startswith("│")]
+        assert [[c.strip() for c in r] for r in rows] == [
+            ["deleted", "/d", "dir"], ["renamed", "/d2", "dir"], ["opaque", "/e", "dir"],
+            ["deleted", "/e/deep", "dir"], ["deleted", "/e/h", "file"]]
+        assert "3 added, 1 renamed, 1 opaque, 7 deleted" in proc.stdout
+        assert "was not frozen" in proc.stderr
+        proc = cli(scratch, "overlay", "changes", "--all", ov.merged)
+        assert "/d2/sub/g" in proc.stdout
+        status, doc, _ = cli_json(scratch, "overlay", "changes", "--json", "--freeze", ov.merged)
+        assert (status, doc["frozen"], doc["counts"]) == (0, True, {"added": 3, "deleted": 7, "opaque": 1,
+                                                                   "renamed": 1})
+        assert doc["changes"] == ov.changes()
+    finally:
+        ov.close()
+
+
+def test_cli_not_an_overlay(scratch):
+    """A target that is not an overlay mount point exits 1 with one clear error line."""
+    proc = cli(scratch, "overlay", "changes", scratch)
+    assert proc.returncode == 1
+    assert "error: cannot list overlay changes of %s: the mount there is tmpfs, not overlay" % scratch in \
+        " ".join(proc.stderr.split())
+
