@@ -17,6 +17,7 @@ COMMANDS = [
     ("import", "convert an fstab file to a profile"),
     ("schema", "print the profile JSON Schema"),
     ("demo", "run the demo in a throwaway private mount namespace"),
+    ("overlay", "inspect mounted overlays: what an overlay changed (overlay changes TARGET)"),
 ]
 
 

@@ -143,6 +143,35 @@ class Output:
         elif name == "ProfileError":
             self.err.print("hint: `livemount validate FILE` checks a profile without touching anything")
 
+    def overlay_changes(self, target, items):
+        """Print an overlay's changes as a table in path order, folded directories with their count."""
+        from rich.table import Table
+
+        styles = {"added": "green", "renamed": "cyan", "deleted": "red", "modified": "yellow",
+                  "metacopy": "yellow", "opaque": "magenta"}
+        counts = {}
+        for it in items:
+            inside = "added" if it["kind"] == "renamed" else it["kind"]  # what a folded directory holds
+            counts[it["kind"]] = counts.get(it["kind"], 0) + 1
+            counts[inside] = counts.get(inside, 0) + it.get("count", 0)
+        if not items:
+            self.out.print("No changes in overlay %s." % _esc(target))
+            return
+        t = Table(title="Changes in overlay %s" % _esc(target), title_justify="left")
+        t.add_column("kind", no_wrap=True)
+        t.add_column("path", overflow="fold")
+        t.add_column("type", no_wrap=True)
+        t.add_column("detail", overflow="fold")
+        for it in items:
+            detail = it["detail"]
+            if it.get("count"):
+                detail = (detail + "; " if detail else "") + "and %d inside" % it["count"]
+            style = styles.get(it["kind"], "")
+            t.add_row("[%s]%s[/]" % (style, it["kind"]), _esc(it["path"]), it["type"], _esc(detail))
+        self.out.print(t)
+        order = ["added", "renamed", "modified", "metacopy", "opaque", "deleted"]
+        self.out.print(", ".join("%d %s" % (counts[k], k) for k in order if counts.get(k)))
+
 
 def summary_line(report):
     """Return `N to mount, N to remount, ...` for a report."""
