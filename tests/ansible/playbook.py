@@ -114,14 +114,15 @@ def run(playbook, workdir, check=False, diff=False, extra_vars=None, env=None, a
 
 
 def mountinfo_targets(path="/proc/self/mountinfo"):
-    """Return {mount point: [(fstype, source, root, super options), ...]} of this namespace, bottom first."""
+    """Return {mount point: [{fstype, source, root, options, super}, ...]} of this namespace, bottom first."""
     out = {}
     with open(path) as f:
         for line in f:
             left, _, right = line.rstrip("\n").partition(" - ")
             fields, tail = left.split(), right.split()
-            point = _unescape(fields[4])
-            out.setdefault(point, []).append((tail[0], _unescape(tail[1]), _unescape(fields[3]), tail[2]))
+            out.setdefault(_unescape(fields[4]), []).append({
+                "fstype": tail[0], "source": _unescape(tail[1]), "root": _unescape(fields[3]),
+                "options": set(fields[5].split(",")), "super": set(tail[2].split(","))})
     return out
 
 
