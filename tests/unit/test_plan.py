@@ -356,6 +356,12 @@ KIND_CHANGES = [
     ("owned-tmpfs-becomes-a-link-created-point-removed",
      dict(S=[tmpfs("/a/t")], D=[symlink("/a/t", "/x")], created=["/a", "/a/t"]),
      [("unmount", "/a/t"), ("rmdir", "/a/t"), ("link", "/a/t")]),
+    ("owned-directory-bind-becomes-a-file-bind",
+     dict(S=[bind("/s", "/t")], D=[bind("/sf", "/t")], files=["/sf"], created=["/t"]),
+     [("unmount", "/t"), ("rmdir", "/t"), ("mkdir", "/t"), ("mount", "/t")]),
+    ("owned-file-bind-becomes-a-tmpfs",
+     dict(S=[bind("/sf", "/t")], D=[tmpfs("/t", "ro")], files=["/sf", "/t"], created=["/t"]),
+     [("unmount", "/t"), ("rmdir", "/t"), ("mkdir", "/t"), ("mount", "/t")]),
     ("owned-link-on-a-parent-becomes-a-directory-of-mounts",
      dict(S=[symlink("/a", "/x")], D=[tmpfs("/a/t")]),
      [("unlink", "/a"), ("mkdir", "/a"), ("mkdir", "/a/t"), ("mount", "/a/t")]),
@@ -374,6 +380,20 @@ def test_bind_becomes_a_link_where_the_directory_is_not_ours():
     """A mount point livemount did not create stays: the link has no room, that is a conflict."""
     changes = run(S=[bind("/s", "/t")], D=[symlink("/t", "/x")])
     assert conflicts(changes) == ["cannot create symlink /t: a directory not owned by livemount is in the way"]
+
+
+def test_file_bind_replacing_a_directory_bind_remakes_the_point_as_a_file():
+    """The mount point made again for a file bind is an empty file, and the reason says why."""
+    changes = run(S=[bind("/s", "/t")], D=[bind("/sf", "/t")], files=["/sf"], created=["/t"])
+    mkdir = next(c for c in changes if c.action == Action.MKDIR)
+    assert mkdir.file_point
+    assert next(c for c in changes if c.action == Action.MOUNT).reason == "mount point must become a regular file"
+
+
+def test_point_kind_change_where_the_point_is_not_ours_is_a_conflict():
+    """A directory mount point livemount did not make cannot become a file: conflict, not a failing replace."""
+    changes = run(S=[bind("/s", "/t")], D=[bind("/sf", "/t")], files=["/sf"])
+    assert conflicts(changes) == ["cannot mount /t: existing directory in the way"]
 
 
 # ---- directories ------------------------------------------------------------------------------------------------------

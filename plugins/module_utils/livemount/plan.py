@@ -64,10 +64,21 @@ def _decide(want, own, world, created=frozenset()):
     if len(kinds) == 2:
         # A link became a mount or the other way round: remove, make room, create.
         down = _decide(None, own, world)
-        room = _make_room(down, own, created)
+        room = _make_room(down, own, created, "a symlink" if want.type == SYMLINK else "a mount")
         if room is None:
             return down + _decide(want, None, world)
         return down + room + _decide(want, None, _forget(world, [own.entry.target]))
+    if _point_kind_changes(want, own, world):
+        # The kernel mounts a file only on a file and a directory only on a
+        # directory (move_mount(2): EINVAL): no replace in place, the mount
+        # point itself must change. _add_mkdirs makes the new one.
+        down = _decide(None, own, world)
+        if down[0].action != Action.UNMOUNT:
+            return down
+        kind = _point_kind(want, world)
+        room = _make_room(down, own, created, "a %s mount point" % _kind_name(kind))
+        return down + (room or []) + [Change(Action.MOUNT, want, "mount point must become a %s"
+                                             % _kind_name(kind))]
     if (want or recorded).type == SYMLINK:
         return _decide_link(want, own, world)
     return _decide_mount(want, own, world)
@@ -143,7 +154,7 @@ def _decide_link(want, own, world):
                    % (target, what))]
 
 
-def _make_room(down, own, created):
+def _make_room(down, own, created, successor):
     """Return what else empties the target once `down` removed the owned entry, None if something stays.
 
     A removed link leaves nothing. An unmounted mount leaves its mount point,
@@ -152,9 +163,19 @@ def _make_room(down, own, created):
     if down[0].action == Action.UNLINK:
         return []
     if down[0].action == Action.UNMOUNT and own.entry.target in created:
-        return [Change(Action.RMDIR, None, "mount point created by livemount: a symlink takes its place",
+        return [Change(Action.RMDIR, None, "mount point created by livemount: %s takes its place" % successor,
                        path=own.entry.target)]
     return None
+
+
+def _point_kind_changes(want, own, world):
+    """Return True when an owned, mounted entry is to be replaced by one needing the other mount point kind."""
+    if want is None or own is None or not want.is_mount or not own.entry.is_mount:
+        return False
+    if world.table.top(want.target) is None:
+        return False
+    have = world.fact(want.target).kind  # a mount's root has the kind of the point it sits on
+    return have in ("file", "dir") and have != _point_kind(want, world)
 
 
 def _forget(world, gone):
@@ -295,8 +316,7 @@ def _add_mkdirs(changes, world):
                                   % ("link" if e.type == SYMLINK else "mount", e.target, p)))
                 break
             elif is_target:
-                want_kind = "file" if (e.type == BIND and _source_kind(e, world) == "file") else "dir"
-                if fact.kind != want_kind:
+                if fact.kind != _point_kind(e, world):
                     out.append(Change(Action.CONFLICT, e, "cannot mount %s: existing %s in the way"
                                       % (e.target, _kind_name(fact.kind))))
             elif fact.kind != "dir":
@@ -335,6 +355,11 @@ def _read_only_conflict(entry, where, path):
     verb = "link" if entry.type == SYMLINK else "mount"
     return Change(Action.CONFLICT, entry, "cannot %s %s: %s is read-only, so %s cannot be created there"
                   % (verb, entry.target, where, path))
+
+
+def _point_kind(entry, world):
+    """Return "file" for a bind of a regular file (its mount point is a file), else "dir"."""
+    return "file" if entry.type == BIND and _source_kind(entry, world) == "file" else "dir"
 
 
 def _source_kind(entry, world):
