@@ -1,0 +1,118 @@
+"""playbooks/rollout.yml and playbooks/drift.yml on a small fleet, in the test's private mount namespace.
+
+The fleet is three inventory hosts with `-c local`, each with its own
+state directory and its own tree under scratch: the same namespace, but
+nothing shared between hosts, so "host h2 was not touched" is checkable.
+"""
+
+import json
+import os
+import sys
+
+import pytest
+import yaml
+
+from . import playbook, snapshot
+
+HOSTS = ("h1", "h2", "h3")
+PROFILE = {"name": "app", "mounts": [
+    {"target": "{{ root }}/mnt/cache", "type": "tmpfs", "options": ["size={{ cache_size }}"]},
+    {"target": "{{ root }}/mnt/data", "type": "bind", "source": "{{ root }}/{{ release }}"},
+]}
+
+
+def _fleet(s, **group_vars):
+    """Return the inventory path of a three-host fleet under scratch `s`."""
+    hosts = {}
+    for h in HOSTS:
+        root = os.path.join(s, h)
+        for release in ("release-1", "release-2"):
+            os.makedirs(os.path.join(root, release), exist_ok=True)
+            # The canary's release-2 is broken: its smoke test file is missing.
+            if not (h == "h1" and release == "release-2"):
+                open(os.path.join(root, release, "ready"), "w").close()
+        hosts[h] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                    "root": root, "livemount_state_dir": os.path.join(root, "state")}
+    inv = {"all": {"hosts": hosts, "vars": dict({"livemount_profiles": [PROFILE], "cache_size": "1m",
+                                                  "release": "release-1"}, **group_vars)}}
+    path = os.path.join(s, "fleet.yml")
+    with open(path, "w") as f:
+        yaml.safe_dump(inv, f)
+    return path
+
+
+def _rollout(s, inventory, **extra):
+    return playbook.run(os.path.join(playbook.REPO, "playbooks", "rollout.yml"), s, inventory=inventory,
+                        extra_vars=extra)
+
+
+def _release_of(s, host):
+    top = playbook.mountinfo_targets().get(os.path.join(s, host, "mnt", "data"), [])
+    return top[-1]["root"].rsplit("/", 1)[-1] if top else None
+
+
+def _state(s, host):
+    d = os.path.join(s, host, "state")
+    files = [os.path.join(r, n) for r, _, ns in os.walk(d) for n in ns if n.endswith(".state.json")]
+    return [json.load(open(p))["body"] for p in files]
+
+
+def test_rollout_everywhere(scratch):
+    """A good profile reaches every host, canary batch first, then the rest; a second rollout changes nothing."""
+    inv = _fleet(scratch)
+    first = _rollout(scratch, inv, livemount_batch=2)
+    assert first.rc == 0, first.stdout
+    assert [_release_of(scratch, h) for h in HOSTS] == ["release-1"] * 3
+    applied = [r for r in first.records if r["task"].endswith(" : Apply the profiles")]
+    assert [r["host"] for r in applied] == ["h1", "h2", "h3"]  # h1 alone first: the canary
+    assert first.stdout.count("PLAY [Roll out livemount profiles, canary first]") == 2  # two batches
+    again = _rollout(scratch, inv, livemount_batch=2)
+    assert again.rc == 0 and all(again.recap(h)["changed"] == 0 for h in HOSTS), again.stdout
+
+
+@pytest.mark.parametrize("rollback", [True, False], ids=["rollback", "no-rollback"])
+def test_rollout_stops_after_failed_canary(scratch, rollback):
+    """A profile failing verification on the canary stops the rollout there; the canary is rolled back if asked."""
+    inv = _fleet(scratch)
+    assert _rollout(scratch, inv).rc == 0
+    before = {h: _state(scratch, h) for h in ("h2", "h3")}
+    bad = _rollout(scratch, inv, release="release-2", livemount_rollback=rollback,
+                   livemount_rollout_check="test -e {{ root }}/mnt/data/ready")
+    assert bad.rc != 0
+    assert {r["host"] for r in bad.records} == {"h1"}, "only the canary may be touched"
+    assert "cannot roll out to h1" in bad.stdout
+    assert {h: _state(scratch, h) for h in ("h2", "h3")} == before
+    assert [_release_of(scratch, h) for h in ("h2", "h3")] == ["release-1"] * 2
+    if rollback:
+        assert _release_of(scratch, "h1") == "release-1"
+        assert _state(scratch, "h1")[0]["profile_data"]["mounts"][1]["source"].endswith("release-1")
+    else:
+        assert _release_of(scratch, "h1") == "release-2"
+
+
+def test_rollout_rollback_removes_new_profile(scratch):
+    """A profile new to the canary is removed again when its verification fails."""
+    inv = _fleet(scratch)
+    bad = _rollout(scratch, inv, release="release-2", livemount_rollout_check="test -e {{ root }}/mnt/data/ready")
+    assert bad.rc != 0
+    assert _release_of(scratch, "h1") is None and _state(scratch, "h1") == []
+    assert not os.path.exists(os.path.join(scratch, "h2", "state"))
+
+
+def test_drift_report(scratch):
+    """drift.yml names the drifted host, changes nothing, and says the others are in sync."""
+    inv = _fleet(scratch)
+    assert _rollout(scratch, inv).rc == 0
+    os.system("umount %s" % os.path.join(scratch, "h2", "mnt", "cache"))
+    before = snapshot.system(scratch)
+    run = playbook.run(os.path.join(playbook.REPO, "playbooks", "drift.yml"), scratch, inventory=inv,
+                       extra_vars={"cache_size": "1m"})
+    assert run.rc == 0, run.stdout
+    assert snapshot.system(scratch) == before
+    summary = run.result("Summary")["msg"]
+    assert summary["hosts"] == 3 and summary["in_sync"] == ["h1", "h3"]
+    assert list(summary["drifted"]) == ["h2"]
+    report = summary["drifted"]["h2"]
+    assert [(c["action"], c["target"]) for c in report["changes"]] == [
+        ("mount", os.path.join(scratch, "h2", "mnt", "cache"))]
+    assert report["unhealthy"] == ["app"]
