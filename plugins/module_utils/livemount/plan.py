@@ -39,6 +39,7 @@ def plan(state, profile, world):
     for t in targets:
         changes.extend(_decide(desired.get(t), owned.get(t), world, created))
     changes = _rebuild_children(changes, desired, owned, world)
+    changes = _links_in_fresh_parents(changes, world)
     changes.extend(_foreign_below(changes, desired, owned, world))
     changes = _add_mkdirs(changes, _after_down(changes, world))
     changes.extend(_rmdirs(state, changes, desired))
@@ -243,6 +244,38 @@ def _rebuild_children(changes, desired, owned, world):
         if want is not None:
             action = Action.LINK if want.type == SYMLINK else Action.MOUNT
             out.append(Change(action, want, "parent %s is rebuilt: child redone" % parent))
+    return out
+
+
+def _links_in_fresh_parents(changes, world):
+    """Return changes where a link to create below a fresh parent mount is judged by what that mount shows.
+
+    A parent mounted again (drift) or for the first time shows its source's
+    content: the link may already be there (keep, no EEXIST) or something
+    else may be in its place (conflict). A link redone after its parent (an
+    unlink in this plan too) is left alone: the unlink may empty that spot.
+    """
+    fresh = {c.target: c.entry for c in changes
+             if c.action in (Action.MOUNT, Action.REPLACE) and c.entry is not None and c.entry.is_mount}
+    unlinked = {c.target for c in changes if c.action == Action.UNLINK}
+    if not fresh:
+        return changes
+    out = []
+    for c in changes:
+        if (c.action != Action.LINK or c.target in unlinked
+                or not any(a in fresh for a in paths.ancestors(c.target))):
+            out.append(c)
+            continue
+        fact = _effective(c.target, fresh, set(), world)
+        if fact.kind in ("missing", "unknown"):
+            out.append(c)
+        elif fact.kind == "symlink" and fact.link == c.entry.source:
+            out.append(Change(Action.KEEP, c.entry, "already linked inside the parent mounted first",
+                              before=c.before))
+        else:
+            what = "a symlink to %s" % fact.link if fact.kind == "symlink" else "a %s" % _kind_name(fact.kind)
+            out.append(Change(Action.CONFLICT, c.entry, "cannot create symlink %s: %s is in the way inside the "
+                              "mount made first at its parent" % (c.target, what)))
     return out
 
 
