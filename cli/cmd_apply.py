@@ -36,6 +36,8 @@ def run(args, out):
     if args.json:
         out.json(report.to_dict())
     else:
+        for m in report.recovered:
+            out.info(m)
         for w in report.warnings:
             out.info("warning: " + w)
         for c, msg in report.failed:

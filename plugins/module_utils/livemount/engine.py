@@ -18,7 +18,7 @@ from .errors import PlanError
 from .model import Action, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
-from .recover import recover
+from .recover import after_finish, recover
 from .state import DEFAULT_ROOT, State, StateStore, list_profiles, now
 
 
@@ -184,7 +184,7 @@ def _recover(store, state, world, sys, check, report):
     new, finish, messages = recover(state, header, records, world, entry_from_dict)
     report.recovered.extend(messages if not check else ["an interrupted apply would be recovered first"])
     if check:
-        return new, world
+        return new, after_finish(world, finish)
     for name, args in finish:
         getattr(sys, name)(*args)
     store.save(new)

@@ -8,8 +8,11 @@ journal is examined against the live table, so the outcome is the same
 whether the process died before, during or after a system call.
 """
 
+import dataclasses
+
 from . import match
 from .model import SYMLINK, Action, Owned
+from .mountinfo import LiveTable
 from .state import State
 
 
@@ -74,3 +77,26 @@ def _recover_mount(action, path, entry, before, owned, world, finish):
         return
     if match.same_identity(entry, top, world, None):
         owned[path] = Owned(entry)
+
+
+def after_finish(world, finish):
+    """Return `world` as it will be once the `finish` ops are done: what check mode plans against.
+
+    Check mode performs nothing, but planning against the table with the
+    half-done swap still in it would see our old mount on top of our new one
+    and call it foreign.
+    """
+    gone = set()
+    for name, args in finish:
+        top = world.table.top(args[0]) if name == "umount" else None
+        if top is not None:
+            gone.add(top.mount_id)
+    if not gone:
+        return world
+    # A detaching unmount takes the mounts on top of it along (umount2(2) MNT_DETACH).
+    grew = True
+    while grew:
+        below = {m.mount_id for m in world.table.mounts if m.parent_id in gone and m.mount_id not in gone}
+        gone |= below
+        grew = bool(below)
+    return dataclasses.replace(world, table=LiveTable([m for m in world.table.mounts if m.mount_id not in gone]))
