@@ -1,0 +1,107 @@
+"""Role livemount.core.mounts and module mount_profile_info through real ansible-playbook runs."""
+
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from . import playbook
+
+
+def _role_play(s, handlers=True, **role_vars):
+    tasks = [{"name": "role", "ansible.builtin.include_role": {"name": "livemount.core.mounts"}, "vars": role_vars}]
+    hs = [{"name": "restart app", "ansible.builtin.file": {"path": s + "/restarted", "state": "touch"}}]
+    return playbook.play(tasks, handlers=hs if handlers else ())
+
+
+def _profile_file(s):
+    path = os.path.join(s, "db.yml")
+    with open(path, "w") as f:
+        yaml.safe_dump({"name": "db", "mounts": [
+            {"target": "{{ db_root }}/run", "type": "tmpfs", "options": ["size=1m"]}]}, f)
+    return path
+
+
+def test_role_resolves_validates_applies_verifies_notifies(scratch):
+    """Inline, file and extra profiles with an override are applied; the handler runs only on change."""
+    s = scratch
+    role_vars = {
+        "livemount_profiles": [{"name": "web", "mounts": [{"target": s + "/web", "type": "tmpfs",
+                                                           "options": ["size=1m"]}]},
+                               {"src": _profile_file(s)}],
+        "livemount_profiles_extra": [{"name": "logs", "mounts": [{"target": s + "/logs", "type": "tmpfs"}]}],
+        "livemount_profile_overrides": {"web": {"mounts": [{"target": s + "/web", "type": "tmpfs",
+                                                            "options": ["size=2m"]}]}},
+        "livemount_notify": ["restart app"],
+        "db_root": s + "/db",
+    }
+    run = playbook.run(_role_play(s, **role_vars), s)
+    assert run.rc == 0, run.stdout
+    table = playbook.mountinfo_targets()
+    assert "size=2048k" in table[s + "/web"][-1]["super"]  # the override won
+    assert s + "/db/run" in table and s + "/logs" in table
+    assert os.path.exists(s + "/restarted")
+    assert "healthy: web, db, logs" in run.stdout
+    os.unlink(s + "/restarted")
+    again = playbook.run(_role_play(s, **role_vars), s)
+    assert again.rc == 0 and again.recap()["changed"] == 0, again.stdout
+    assert not os.path.exists(s + "/restarted"), "the handler ran without a change"
+
+
+@pytest.mark.parametrize("bad, why", [
+    ({"name": "bad", "mounts": [{"target": "relative", "type": "tmpfs"}]}, "target"),
+    ({"name": "bad", "mounts": [{"target": "/x", "type": "rbind", "source": "/y"}]}, "type"),
+    ({"mounts": []}, "without a name"),
+], ids=["relative-target", "not-a-type", "no-name"])
+def test_role_validates_every_profile_before_applying_any(scratch, bad, why):
+    """One invalid profile stops the role before the valid one before it is applied."""
+    good = {"name": "good", "mounts": [{"target": scratch + "/good", "type": "tmpfs"}]}
+    run = playbook.run(_role_play(scratch, livemount_profiles=[good, bad]), scratch)
+    assert run.rc != 0
+    assert why in run.stdout
+    assert scratch + "/good" not in playbook.mountinfo_targets()
+    assert not any(r["task"].endswith("Apply the profiles") for r in run.records)
+
+
+def test_role_fails_host_when_verification_fails(scratch):
+    """An owned mount removed behind livemount's back fails verification on a verify-only run."""
+    s = scratch
+    prof = {"name": "web", "mounts": [{"target": s + "/web", "type": "tmpfs"}]}
+    assert playbook.run(_role_play(s, handlers=False, livemount_profiles=[prof]), s).rc == 0
+    subprocess.run(["umount", s + "/web"], check=True)
+    info = playbook.play([{"name": "info", "livemount.core.mount_profile_info": {"name": "web"}, "register": "i"}])
+    health = playbook.run(info, s, check=True).result("info")
+    assert health["changed"] is False
+    assert health["profiles"][0]["healthy"] is False
+    assert health["profiles"][0]["entries"][0]["health"] == "missing"
+    assert health["profiles"][0]["profile_data"] == prof
+    # The role's verify step alone (tasks_from) reports it and fails the host.
+    verify = playbook.play([{"name": "resolve", "ansible.builtin.include_role": {
+        "name": "livemount.core.mounts", "tasks_from": "resolve"}, "vars": {"livemount_profiles": [prof]}},
+        {"name": "verify", "ansible.builtin.include_role": {"name": "livemount.core.mounts", "tasks_from": "verify"},
+         "vars": {"livemount_profiles": [prof]}}])
+    run = playbook.run(verify, s)
+    assert run.rc != 0
+    assert "cannot verify profile web: %s/web missing" % s in run.stdout
+
+
+@pytest.mark.parametrize("path, expect_targets", [
+    (None, True), ("/nonexistent", False)], ids=["all-mounts", "path-filter"])
+def test_info_lists_mounts_with_owner(scratch, path, expect_targets):
+    """mount_profile_info returns every live mount with its owning profile, optionally under a path."""
+    s = scratch
+    prof = {"name": "web", "mounts": [{"target": s + "/web", "type": "tmpfs", "options": ["size=1m"]}]}
+    args = {"path": path} if path else {}
+    run = playbook.run(playbook.play([
+        {"name": "apply", "livemount.core.mount_profile": prof},
+        {"name": "info", "livemount.core.mount_profile_info": args}]), s)
+    assert run.rc == 0, run.stdout
+    info = run.result("info")
+    ours = [m for m in info["mounts"] if m["target"] == s + "/web"]
+    assert bool(ours) is expect_targets
+    if ours:
+        assert ours[0]["owner"] == "web" and ours[0]["fstype"] == "tmpfs"
+        assert ours[0]["fs_options"]["size"] in ("1048576", "1024k", "1m")
+    assert info["namespace"].startswith("mnt:[")
+    assert info["profiles"][0]["healthy"] is True
