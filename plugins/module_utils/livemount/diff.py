@@ -13,13 +13,19 @@ def entry_line(entry):
     if entry.type == SYMLINK:
         return format_fstab_line(entry.source, entry.target, "none", ["x-livemount.symlink"])
     if entry.type == OVERLAY:
-        layers = ["lowerdir+=" + p for p in entry.lower] + ["datadir+=" + p for p in entry.data]
+        # fstab splits options on ',', so a comma inside a layer path is written as
+        # its octal escape (the line is for reading, never fed back to mount).
+        layers = ["lowerdir+=" + _nocomma(p) for p in entry.lower] + ["datadir+=" + _nocomma(p) for p in entry.data]
         if entry.upper:
-            layers += ["upperdir=" + entry.upper, "workdir=" + entry.work]
+            layers += ["upperdir=" + _nocomma(entry.upper), "workdir=" + _nocomma(entry.work)]
         return format_fstab_line("overlay", entry.target, "overlay", opts + layers)
     if entry.propagation:
         opts = opts + [entry.propagation]
     return format_fstab_line(entry.source or entry.type, entry.target, entry.type, opts)
+
+
+def _nocomma(path):
+    return path.replace(",", "\\054")
 
 
 def table_text(entries):
