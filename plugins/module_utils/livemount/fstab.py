@@ -139,24 +139,19 @@ def fstab_to_mounts(lines):
 
 def _take_layers(words, mount):
     """Return `words` without the overlay layer options, stored into `mount` instead."""
-    lower, data, rest = [], [], []
+    layers, rest = {"lower": [], "data": []}, []
     for word in words:
         key, eq, value = word.partition("=")
         if not eq or key not in opts.OVERLAY_LAYER_KEYS:
             rest.append(word)
-        elif key == "lowerdir":
-            legacy_lower, legacy_data = opts.split_lowerdir(value)
-            lower.extend(legacy_lower)
-            data.extend(legacy_data)
-        elif key == "lowerdir+":
-            lower.append(value)
-        elif key == "datadir+":
-            data.append(value)
         else:
-            mount["upper" if key == "upperdir" else "work"] = opts.ovl_unescape(value)
-    if not lower:
+            opts.add_overlay_layer(layers, key, value)
+    if not layers["lower"]:
         raise ValueError("overlay without lowerdir")
-    mount["lower"] = lower
-    if data:
-        mount["data"] = data
+    mount["lower"] = layers["lower"]
+    if layers["data"]:
+        mount["data"] = layers["data"]
+    for key in ("upper", "work"):
+        if key in layers:
+            mount[key] = layers[key]
     return rest

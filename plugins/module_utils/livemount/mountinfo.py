@@ -148,8 +148,7 @@ def _number(text, what):
 def _parse_super(fstype, raw):
     """Return (fs_options, lower, data, upper, work) of a super options field."""
     pairs = []
-    lower, data = [], []
-    upper = work = None
+    layers = {"lower": [], "data": []}
     for item in raw.split(","):
         if not item:
             continue
@@ -162,25 +161,11 @@ def _parse_super(fstype, raw):
             continue
         value = unescape(value)
         if fstype == OVERLAY and key in options.OVERLAY_LAYER_KEYS:
-            # ovl_show_options: the legacy lowerdir= list is echoed as given
-            # (overlayfs escapes inside); lowerdir+/datadir+ paths are raw;
-            # upperdir/workdir always pass through ovl_unescape when mounted.
-            if key == "lowerdir":
-                legacy_lower, legacy_data = options.split_lowerdir(value)
-                lower.extend(legacy_lower)
-                data.extend(legacy_data)
-            elif key == "lowerdir+":
-                lower.append(value)
-            elif key == "datadir+":
-                data.append(value)
-            elif key == "upperdir":
-                upper = options.ovl_unescape(value)
-            else:
-                work = options.ovl_unescape(value)
+            options.add_overlay_layer(layers, key, value)
             continue
         pairs.append((key, value))
     fs_options = options.normalize_fs_options(fstype, pairs, strict=False)
-    return fs_options, tuple(lower), tuple(data), upper, work
+    return fs_options, tuple(layers["lower"]), tuple(layers["data"]), layers.get("upper"), layers.get("work")
 
 
 _OUTSIDE = -1  # parent id standing for "outside the table": mount ids are never negative

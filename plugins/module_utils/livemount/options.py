@@ -405,3 +405,23 @@ def _overlay_ok(key, value, have, defaults):
         # ovl_show_options hides xino whenever all layers share one filesystem.
         return True, None
     return overlay_defaults_map(defaults).get(key) == value and value is not None, None
+
+
+def add_overlay_layer(layers, key, value):
+    """Record one overlay layer option (`key` in OVERLAY_LAYER_KEYS, value unescaped) into `layers`.
+
+    `layers` is a dict with lists "lower" and "data" and optional "upper"/"work".
+    The legacy `lowerdir=` list keeps overlayfs's own escapes and `::` before
+    data-only layers; `lowerdir+`/`datadir+` paths are literal; upperdir and
+    workdir pass through overlayfs's unescaping when mounted.
+    """
+    if key == "lowerdir":
+        legacy_lower, legacy_data = split_lowerdir(value)
+        layers["lower"].extend(legacy_lower)
+        layers["data"].extend(legacy_data)
+    elif key == "lowerdir+":
+        layers["lower"].append(value)
+    elif key == "datadir+":
+        layers["data"].append(value)
+    else:
+        layers["upper" if key == "upperdir" else "work"] = ovl_unescape(value)
