@@ -248,35 +248,34 @@ def _rebuild_children(changes, desired, owned, world):
 
 
 def _links_in_fresh_parents(changes, world):
-    """Return changes where a link to create below a fresh parent mount is judged by what that mount shows.
+    """Return changes where a link to create below a fresh parent mount is judged by what that mount will show.
 
-    A parent mounted again (drift) or for the first time shows its source's
-    content: the link may already be there (keep, no EEXIST) or something
-    else may be in its place (conflict). A link redone after its parent (an
-    unlink in this plan too) is left alone: the unlink may empty that spot.
+    A parent mounted again (drift), for the first time or replaced shows its
+    source's content: the link may already be there (keep: no EEXIST; a
+    redo's unlink of the old one is dropped, it may be that very link) or
+    something else may be in its place (conflict).
     """
     fresh = {c.target: c.entry for c in changes
              if c.action in (Action.MOUNT, Action.REPLACE) and c.entry is not None and c.entry.is_mount}
-    unlinked = {c.target for c in changes if c.action == Action.UNLINK}
     if not fresh:
         return changes
-    out = []
+    out, kept = [], set()
     for c in changes:
-        if (c.action != Action.LINK or c.target in unlinked
-                or not any(a in fresh for a in paths.ancestors(c.target))):
+        if c.action != Action.LINK or not any(a in fresh for a in paths.ancestors(c.target)):
             out.append(c)
             continue
         fact = _effective(c.target, fresh, set(), world)
         if fact.kind in ("missing", "unknown"):
             out.append(c)
         elif fact.kind == "symlink" and fact.link == c.entry.source:
+            kept.add(c.target)
             out.append(Change(Action.KEEP, c.entry, "already linked inside the parent mounted first",
                               before=c.before))
         else:
             what = "a symlink to %s" % fact.link if fact.kind == "symlink" else "a %s" % _kind_name(fact.kind)
             out.append(Change(Action.CONFLICT, c.entry, "cannot create symlink %s: %s is in the way inside the "
                               "mount made first at its parent" % (c.target, what)))
-    return out
+    return [c for c in out if not (c.action == Action.UNLINK and c.target in kept)]
 
 
 def _rebuilds(change):
