@@ -340,12 +340,17 @@ def test_freeze_refuses_covered_mount(tmp_path):
     assert s.calls == []
 
 
+BIND = "4 1 0:50 / /elsewhere rw,relatime - overlay overlay rw\n"
+RO_BIND = "4 1 0:50 / /elsewhere ro,relatime - overlay overlay rw\n"
+
+
 @pytest.mark.parametrize("freeze,more,warnings", [
     (False, "", ["the overlay is writable and was not frozen"]),
     (True, "", []),
-    (True, "4 1 0:50 / /elsewhere rw,relatime - overlay overlay rw\n", ["other mounts of the same overlay stayed"
-                                                                       " writable: /elsewhere"]),
-], ids=["not-frozen", "frozen", "frozen-with-bind"])
+    (True, BIND, ["other mounts of the same overlay are writable (not frozen): /elsewhere"]),
+    (False, BIND, ["the overlay is writable", "other mounts of the same overlay are writable"]),
+    (True, RO_BIND, []),
+], ids=["not-frozen", "frozen", "frozen-with-bind", "not-frozen-with-bind", "frozen-with-ro-bind"])
 def test_report_warnings(tmp_path, freeze, more, warnings):
     """The report says when the listing may be racy: not frozen, or other writable mounts of the overlay."""
     text, u = overlay_fixture(tmp_path, more=more)

@@ -40,6 +40,7 @@ CHANGED = ("type", "mode", "uid", "gid", "size", "content", "target", "rdev", "x
 _DIFF = {"added": "added", "renamed": "added", "deleted": "deleted", "modified": "modified",
          "metacopy": "modified"}
 _CHUNK = 1 << 16
+_NOTHING = (None, ())
 
 
 def changes(upper, lowers, xattr_prefix="trusted.", data=()):
@@ -175,17 +176,18 @@ def report(target, freeze=False, sys=None):
     table = parse_mountinfo(sys.read_mountinfo())
     live = find_overlay(table, sys.realpath(target))
     items = for_mount(live, freeze=freeze, sys=sys)
-    writable = live.upper is not None and not _read_only(live)
     warnings = []
-    if writable and not freeze:
-        warnings.append("the overlay is writable and was not frozen: a concurrent writer can make this listing"
-                        " inexact (use --freeze)")
-    others = sorted(m.mount_point for m in table.mounts
-                    if m.dev == live.dev and m.mount_id != live.mount_id and "ro" not in m.flags)
-    if writable and freeze and others:
-        warnings.append("other mounts of the same overlay stayed writable: %s" % ", ".join(others))
+    if live.upper is not None and "ro" not in live.raw_super_options.split(","):
+        if "ro" not in live.flags and not freeze:
+            warnings.append("the overlay is writable and was not frozen: a concurrent writer can make this"
+                            " listing inexact (use --freeze)")
+        others = sorted(m.mount_point for m in table.mounts
+                        if m.dev == live.dev and m.mount_id != live.mount_id and "ro" not in m.flags)
+        if others:
+            warnings.append("other mounts of the same overlay are writable (not frozen): %s" % ", ".join(others))
+    frozen = bool(freeze and live.upper is not None and not _read_only(live))
     return {"target": live.mount_point, "upper": live.upper, "lower": list(live.lower), "data": list(live.data),
-            "xattr_prefix": xattr_prefix(live), "frozen": bool(freeze and writable), "changes": items,
+            "xattr_prefix": xattr_prefix(live), "frozen": frozen, "changes": items,
             "counts": counts(items), "warnings": warnings}
 
 
@@ -245,7 +247,8 @@ class _Walk:
 
         `lstack` is the stack the lower view has at `rel`. When both stacks
         are equal, a name missing from the upper resolves the same on both
-        sides, so only upper entries are looked at.
+        sides, so only upper entries are looked at (and each looked up
+        below); otherwise both stacks are listed in full.
         """
         same = mstack == lstack
         if udir is None and same:
@@ -256,20 +259,28 @@ class _Walk:
                 for e in it:
                     entries[e.name] = e
         if same:
-            names = entries
-        else:
-            names = set(entries) | self.layers.names(mstack) | self.layers.names(lstack)
-        for name in names:
-            self._entry(rel, name, entries.get(name), mstack, lstack, same)
+            for name, ue in entries.items():
+                self._entry(rel, name, ue, mstack, lstack, None, self.layers.find(lstack, name))
+            return
+        mlist = self.layers.listing(mstack)
+        llist = self.layers.listing(lstack)
+        for name in set(entries).union(mlist, llist):
+            self._entry(rel, name, entries.get(name), mstack, lstack, mlist.get(name, _NOTHING),
+                        llist.get(name, _NOTHING))
 
-    def _entry(self, rel, name, ue, mstack, lstack, same):
-        """Compare one name of directory `rel`: merged (upper entry `ue` or lower) against the lower view."""
+    def _entry(self, rel, name, ue, mstack, lstack, mres, lres):
+        """Compare one name of directory `rel`, merged against lower view.
+
+        `ue` is the upper entry (or None); `lres` is (object, child stack)
+        of the lower view; `mres` the same for the merged side's lower
+        stack, None when it equals `lres` (same stacks).
+        """
         path = join(rel, name)
         layers = self.layers
-        lv, lchild = layers.find(lstack, name)
+        lv, lchild = lres
         redirect = None
         if ue is None:
-            m, mchild = layers.find(mstack, name)
+            m, mchild = mres
         else:
             m = Obj(ue.path, None, UPPER, entry=ue)
             mchild = ()
@@ -280,7 +291,7 @@ class _Walk:
                 if redirect is not None:
                     mchild = layers.follow(mstack, name, redirect, UPPER)[1]
                 elif not layers.is_opaque(m):
-                    mchild = lchild if same else layers.find(mstack, name)[1]
+                    mchild = (mres or lres)[1]
             elif m.is_reg and lv is not None:
                 m.cont = (mstack, 0, name)  # where a metacopy file's data is looked up
             elif m.is_reg and m.stat.st_size and not m.stat.st_blocks and layers.is_metacopy(m):
@@ -324,16 +335,14 @@ class _Walk:
 
     def _gone(self, rel, lstack):
         """Report everything the lower view has below `rel` as deleted."""
-        for name in self.layers.names(lstack):
-            obj, child = self.layers.find(lstack, name)
-            if obj is not None:
-                path = join(rel, name)
-                self._add(path, "deleted", obj, "", [])
-                if obj.is_dir:
-                    self._gone(path, child)
+        for name, (obj, child) in self.layers.listing(lstack).items():
+            path = join(rel, name)
+            self._add(path, "deleted", obj, "", [])
+            if obj.is_dir:
+                self._gone(path, child)
 
     def _add(self, path, kind, obj, detail, changed):
-        self.items.append({"path": path, "kind": kind, "type": type_name(obj.stat.st_mode), "detail": detail,
+        self.items.append({"path": path, "kind": kind, "type": obj.type, "detail": detail,
                            "changed": changed})
 
     # ---- comparing one path ------------------------------------------------------

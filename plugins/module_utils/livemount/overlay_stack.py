@@ -57,22 +57,24 @@ def lstat(path):
         raise
 
 
-def read_xattrs(path):
-    """Return {name: value} of every xattr of `path` (not following a symlink); {} where unsupported."""
+def xattr_names(path):
+    """Return the set of xattr names of `path` (not following a symlink); empty where unsupported."""
     try:
-        names = os.listxattr(path, follow_symlinks=False)
+        return set(os.listxattr(path, follow_symlinks=False))
     except OSError as exc:
         if exc.errno in _NO_XATTRS:
-            return {}
+            return set()
         raise
-    out = {}
-    for name in names:
-        try:
-            out[name] = os.getxattr(path, name, follow_symlinks=False)
-        except OSError as exc:
-            if exc.errno != errno.ENODATA:  # removed since listxattr: just absent
-                raise
-    return out
+
+
+def xattr_value(path, name):
+    """Return the value of xattr `name` of `path`, or None if it is gone."""
+    try:
+        return os.getxattr(path, name, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno != errno.ENODATA:  # removed since listxattr: just absent
+            raise
+        return None
 
 
 class Obj:
@@ -107,6 +109,19 @@ class Obj:
         return stat.S_ISDIR(self.stat.st_mode)
 
     @property
+    def type(self):
+        """Return the file type word (see type_name), from d_type when possible."""
+        e = self.entry
+        if self._st is None and e is not None:
+            if e.is_dir(follow_symlinks=False):
+                return "dir"
+            if e.is_file(follow_symlinks=False):
+                return "file"
+            if e.is_symlink():
+                return "symlink"
+        return type_name(self.stat.st_mode)
+
+    @property
     def is_reg(self):
         """Return True for a regular file (from d_type when this came from scandir)."""
         if self._st is None and self.entry is not None:
@@ -136,51 +151,98 @@ class Layers:
         return Obj(self.lowers[0], os.lstat(self.lowers[0]), 0)
 
     # ---- xattrs ---------------------------------------------------------------------
-    def xattrs(self, obj):
-        """Return the xattrs of `obj` (read once)."""
+    def _names(self, obj):
+        """Return the xattr names of `obj` (one listxattr, once; values are read only when asked for)."""
         if obj._xattrs is None:
-            obj._xattrs = read_xattrs(obj.path)
+            obj._xattrs = xattr_names(obj.path)
         return obj._xattrs
+
+    def _value(self, obj, name):
+        """Return the value of xattr `name` of `obj`, None if it has none."""
+        return xattr_value(obj.path, name) if name in self._names(obj) else None
 
     def user_xattrs(self, obj):
         """Return the xattrs of `obj` a user of the overlay sees: overlay's own namespaces removed."""
-        return {k: v for k, v in self.xattrs(obj).items() if not k.startswith(OVERLAY_XATTRS)}
+        return {k: xattr_value(obj.path, k) for k in self._names(obj) if not k.startswith(OVERLAY_XATTRS)}
 
     def is_whiteout(self, obj):
         """Return True if `obj` is a whiteout (char 0/0, or zero-size file with overlay.whiteout)."""
+        e = obj.entry
+        if obj._st is None and e is not None and (e.is_dir(follow_symlinks=False) or e.is_symlink()):
+            return False  # from d_type alone: no stat needed
         if obj.is_dir:
             return False
         mode = obj.stat.st_mode
         if stat.S_ISCHR(mode):
             return obj.stat.st_rdev == 0
-        return stat.S_ISREG(mode) and obj.stat.st_size == 0 and self.whiteout_key in self.xattrs(obj)
+        return stat.S_ISREG(mode) and obj.stat.st_size == 0 and self.whiteout_key in self._names(obj)
 
     def is_opaque(self, obj):
         """Return True for a directory marked opaque ("y"; "x" only marks xattr whiteouts inside)."""
-        return self.xattrs(obj).get(self.opaque_key) == b"y"
+        return self._value(obj, self.opaque_key) == b"y"
 
     def is_metacopy(self, obj):
         """Return True for a regular file whose data lives in a layer below."""
-        return obj.is_reg and self.metacopy_key in self.xattrs(obj)
+        return obj.is_reg and self.metacopy_key in self._names(obj)
 
     def redirect_of(self, obj):
         """Return the redirect of `obj` as text, or None."""
-        value = self.xattrs(obj).get(self.redirect_key)
+        value = self._value(obj, self.redirect_key)
         if not value:
             return None
         return os.fsdecode(value)
 
     # ---- lookups --------------------------------------------------------------------
-    def names(self, stack):
-        """Return every name listed in the directories of `stack` (whiteouts included)."""
-        out = set()
+    def listing(self, stack):
+        """Return {name: (obj, child stack)} of every name the merged directory of `stack` shows.
+
+        Same answers as find() for each name, from one scandir per layer
+        directory: no lookup of a name where a layer does not have it, and
+        no stat of a directory or symlink (d_type says what they are).
+        """
+        scans = []
         for _, base in stack:
             try:
-                out.update(os.listdir(base))
+                with os.scandir(base) as it:
+                    scans.append({e.name: e for e in it})
             except OSError as exc:
                 if exc.errno not in _MISSING:
                     raise
+                scans.append({})
+        out = {}
+        for name in set().union(*scans):
+            obj, child = self._resolve(stack, scans, name)
+            if obj is not None:
+                out[name] = (obj, child)
         return out
+
+    def _resolve(self, stack, scans, name):
+        """Return find(stack, name) answered from the scandir results `scans` of the stack's directories."""
+        top = None
+        child = []
+        for i, (layer, _) in enumerate(stack):
+            e = scans[i].get(name)
+            if e is None:
+                continue
+            obj = Obj(e.path, None, layer, entry=e)
+            if self.is_whiteout(obj):
+                break
+            if not obj.is_dir:
+                if top is None:
+                    top = obj
+                    obj.cont = (stack, i + 1, name)
+                break
+            if top is None:
+                top = obj
+            child.append((layer, e.path))
+            if self.is_opaque(obj):
+                break
+            redirect = self.redirect_of(obj)
+            if redirect is not None:  # rare in lower layers: the general lookup takes over below
+                name, rest, j = self._redirected(name, redirect, stack, i + 1, layer)
+                child.extend(self.find(rest[j:], name)[1])
+                break
+        return top, tuple(child)
 
     def find(self, stack, name):
         """Return (obj, child stack): what a lookup of `name` in `stack` finds (None, () if nothing).
