@@ -167,7 +167,9 @@ class Output:
             if it.get("count"):
                 detail = (detail + "; " if detail else "") + "and %d inside" % it["count"]
             style = styles.get(it["kind"], "")
-            t.add_row("[%s]%s[/]" % (style, it["kind"]), _esc(it["path"]), it["type"], _esc(detail))
+            # File names are bytes: show undecodable ones as \xNN rather than fail to print.
+            path = os.fsencode(it["path"]).decode("utf-8", "backslashreplace")
+            t.add_row("[%s]%s[/]" % (style, it["kind"]), _esc(path), it["type"], _esc(detail))
         self.out.print(t)
         order = ["added", "renamed", "modified", "metacopy", "opaque", "deleted"]
         self.out.print(", ".join("%d %s" % (counts[k], k) for k in order if counts.get(k)))

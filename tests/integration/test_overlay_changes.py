@@ -355,20 +355,21 @@ def test_cli_table_and_json(scratch):
     try:
         op_rmr_mkdir(ov.merged, "e")
         os.rename(os.path.join(ov.merged, "d"), os.path.join(ov.merged, "d2"))
+        op_write(os.fsencode(ov.merged), b"caf\xe9", b"not UTF-8")
         proc = cli(scratch, "overlay", "changes", ov.merged)
         assert proc.returncode == 0, proc.stderr
         rows = [line.split("│")[1:4] for line in proc.stdout.splitlines() if line.startswith("│")]
         assert [[c.strip() for c in r] for r in rows] == [
-            ["deleted", "/d", "dir"], ["renamed", "/d2", "dir"], ["opaque", "/e", "dir"],
-            ["deleted", "/e/deep", "dir"], ["deleted", "/e/h", "file"]]
-        assert "3 added, 1 renamed, 1 opaque, 7 deleted" in proc.stdout
+            ["added", "/caf\\xe9", "file"], ["deleted", "/d", "dir"], ["renamed", "/d2", "dir"],
+            ["opaque", "/e", "dir"], ["deleted", "/e/deep", "dir"], ["deleted", "/e/h", "file"]]
+        assert "4 added, 1 renamed, 1 opaque, 7 deleted" in proc.stdout
         assert "was not frozen" in proc.stderr
         proc = cli(scratch, "overlay", "changes", "--all", ov.merged)
         assert "/d2/sub/g" in proc.stdout
         status, doc, _ = cli_json(scratch, "overlay", "changes", "--json", "--freeze", ov.merged)
-        assert (status, doc["frozen"], doc["counts"]) == (0, True, {"added": 3, "deleted": 7, "opaque": 1,
+        assert (status, doc["frozen"], doc["counts"]) == (0, True, {"added": 4, "deleted": 7, "opaque": 1,
                                                                    "renamed": 1})
-        assert doc["changes"] == ov.changes()
+        assert doc["changes"] == ov.changes()  # surrogate escapes survive the JSON round trip
     finally:
         ov.close()
 
