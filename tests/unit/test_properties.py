@@ -2,7 +2,8 @@
 
 Profiles draw targets from a small tree of nested paths (so parents, children
 and string-prefix siblings meet), entries of type bind (directory or file),
-tmpfs and symlink, and options ro / nosuid / size. A prior state is another
+tmpfs (with or without a propagation), read-only overlay and symlink, and
+options ro / nosuid / size. A prior state is another
 random profile applied first, optionally disturbed by hand (unmounted,
 remounted with other flags). Properties:
 * convergence: after applying plan(x), the next plan has no mutating change;
@@ -24,11 +25,12 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.errors im
 from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
 
-from tests.unit.planner_world import bind, canonical_table, fake_host, fast_tmpdir, symlink, tmpfs
+from tests.unit.planner_world import bind, canonical_table, fake_host, fast_tmpdir, overlay, symlink, tmpfs
 
 TARGETS = ("/data/a", "/data/a/b", "/data/a/b/c", "/data/a-1", "/data/b", "/data/b/x", "/data/c")
 DIR_SOURCES = ("/srv/a", "/srv/b", "/srv/a/x")
 FILE_SOURCE = "/srv/conf"
+LAYERS = ("/ovl/l1", "/ovl/l2")
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
@@ -46,7 +48,7 @@ def profiles(draw, sizes=(None, "1m", "2m")):
     mounts = []
     for t in sorted(targets):
         leaf = not any(paths.is_under(o, t) for o in targets)
-        kind = draw(st.sampled_from(["bind", "tmpfs"] + (["symlink", "file"] if leaf else [])))
+        kind = draw(st.sampled_from(["bind", "tmpfs", "overlay"] + (["symlink", "file"] if leaf else [])))
         flags = draw(st.lists(st.sampled_from(["ro", "nosuid"]), unique=True))
         if kind == "symlink":
             mounts.append(symlink(t, draw(st.sampled_from(["/x", "/srv/a"]))))
@@ -54,9 +56,13 @@ def profiles(draw, sizes=(None, "1m", "2m")):
             mounts.append(bind(FILE_SOURCE, t, *flags))
         elif kind == "bind":
             mounts.append(bind(draw(st.sampled_from(DIR_SOURCES)), t, *flags))
+        elif kind == "overlay":
+            # Read-only overlays (no upper): any number may share layers.
+            mounts.append(overlay(t, draw(st.permutations(LAYERS)), None, None, *flags))
         else:
             size = draw(st.sampled_from(sizes))
-            mounts.append(tmpfs(t, *(flags + (["size=" + size] if size else []))))
+            extra = {"propagation": draw(st.sampled_from(["shared", "private"]))} if draw(st.booleans()) else {}
+            mounts.append(tmpfs(t, *(flags + (["size=" + size] if size else [])), **extra))
     return {"name": "p", "mounts": draw(st.permutations(mounts))}
 
 
