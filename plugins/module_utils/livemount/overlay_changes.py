@@ -6,7 +6,7 @@ exactly the paths that differ, one item each, sorted so a directory comes
 just before its contents. Structural kinds refine the plain diff kinds:
 
     added     in the merged tree, not below          (diff: added)
-    renamed   an added directory carrying a redirect (diff: added)
+    renamed   added, carrying a redirect: a renamed directory or metacopy file (diff: added)
     deleted   below, gone from the merged tree       (diff: deleted)
     modified  in both, type/metadata/content differ  (diff: modified)
     metacopy  modified, but only metadata was copied up (diff: modified)
@@ -93,7 +93,7 @@ def collapse(items):
     stack = []  # (path, diff kind, item) of open folding directories
     for it in items:
         path = it["path"]
-        while stack and not path.startswith(stack[-1][0] + "/" if stack[-1][0] != "/" else "/"):
+        while stack and not path.startswith(stack[-1][0] + "/"):  # the root never folds
             stack.pop()
         kind = _DIFF.get(it["kind"])
         if stack and kind == stack[-1][1]:
@@ -151,10 +151,7 @@ def for_mount(live, freeze=False, sys=None):
                                  " another working directory)" % (live.mount_point, path))
     if not freeze or _read_only(live):
         return changes(live.upper, live.lower, xattr_prefix(live), data=live.data)
-    if sys is None:
-        from .sys_linux import LinuxSys
-
-        sys = LinuxSys()
+    sys = _real_sys(sys)
     _freeze(sys, live)
     try:
         return changes(live.upper, live.lower, xattr_prefix(live), data=live.data)
@@ -169,10 +166,7 @@ def report(target, freeze=False, sys=None):
     item list), counts ({kind: n}) and warnings (why the listing may be
     inexact).
     """
-    if sys is None:
-        from .sys_linux import LinuxSys
-
-        sys = LinuxSys()
+    sys = _real_sys(sys)
     table = parse_mountinfo(sys.read_mountinfo())
     live = find_overlay(table, sys.realpath(target))
     items = for_mount(live, freeze=freeze, sys=sys)
@@ -189,6 +183,15 @@ def report(target, freeze=False, sys=None):
     return {"target": live.mount_point, "upper": live.upper, "lower": list(live.lower), "data": list(live.data),
             "xattr_prefix": xattr_prefix(live), "frozen": frozen, "changes": items,
             "counts": counts(items), "warnings": warnings}
+
+
+def _real_sys(sys):
+    """Return `sys`, or the real kernel's Sys when None (imported late: ctypes only when needed)."""
+    if sys is not None:
+        return sys
+    from .sys_linux import LinuxSys
+
+    return LinuxSys()
 
 
 def _read_only(live):
