@@ -8,15 +8,9 @@ remove, and finally orders everything (order.py). Anything it must not touch
 becomes a `conflict` change; the engine refuses a plan that has one.
 """
 
-import dataclasses
-
 from . import match, paths
-from .model import BIND, MISSING, OVERLAY, SYMLINK, Action, Change, PathFact
+from .model import BIND, OVERLAY, SYMLINK, Action, Change
 from .order import order_changes
-
-# What lies under a mount this plan takes down was never observed (lstat saw
-# the mount's content): known only when the executor gets there.
-UNKNOWN = PathFact("unknown")
 
 # Decisions that put a fresh mount (or no mount) at a target: whatever sits on
 # top of the old one below that target has to come down and go back up.
@@ -68,7 +62,7 @@ def _decide(want, own, world, created=frozenset()):
         room = _make_room(down, own, created, "a symlink" if want.type == SYMLINK else "a mount")
         if room is None:
             return down + _decide(want, None, world)
-        return down + room + _decide(want, None, _forget(world, [own.entry.target]))
+        return down + room + _decide(want, None, world.without([own.entry.target]))
     if _point_kind_changes(want, own, world):
         # The kernel mounts a file only on a file and a directory only on a
         # directory (move_mount(2): EINVAL): no replace in place, the mount
@@ -76,7 +70,7 @@ def _decide(want, own, world, created=frozenset()):
         down = _decide(None, own, world)
         if down[0].action != Action.UNMOUNT:
             return down
-        kind = _point_kind(want, world)
+        kind = world.point_kind(want)
         room = _make_room(down, own, created, "a %s mount point" % _kind_name(kind))
         return down + (room or []) + [Change(Action.MOUNT, want, "mount point must become a %s"
                                              % _kind_name(kind))]
@@ -176,19 +170,13 @@ def _point_kind_changes(want, own, world):
     if world.table.top(want.target) is None:
         return False
     have = world.fact(want.target).kind  # a mount's root has the kind of the point it sits on
-    return have in ("file", "dir") and have != _point_kind(want, world)
-
-
-def _forget(world, gone):
-    """Return `world` where every path at or under one of `gone` is missing (removed by the down phase)."""
-    facts = {p: f for p, f in world.facts.items() if not any(paths.is_at_or_under(p, g) for g in gone)}
-    return dataclasses.replace(world, facts=facts)
+    return have in ("file", "dir") and have != world.point_kind(want)
 
 
 def _after_down(changes, world):
     """Return the world as the up phase finds it: links we unlink and directories we remove are gone."""
     gone = [c.target for c in changes if c.action in (Action.UNLINK, Action.RMDIR)]
-    return _forget(world, gone) if gone else world
+    return world.without(gone) if gone else world
 
 
 def _exact(want, live, world, own):
@@ -264,7 +252,7 @@ def _links_in_fresh_parents(changes, world):
         if c.action != Action.LINK or not any(a in fresh for a in paths.ancestors(c.target)):
             out.append(c)
             continue
-        fact = _effective(c.target, fresh, set(), world)
+        fact = world.projected(c.target, fresh, set())
         if fact.kind in ("missing", "unknown"):
             out.append(c)
         elif fact.kind == "symlink" and fact.link == c.entry.source:
@@ -319,12 +307,12 @@ def _add_mkdirs(changes, world):
         for p in need:
             if p in made:
                 continue
-            fact = _effective(p, fresh, gone, world)
+            fact = world.projected(p, fresh, gone)
             is_target = p == e.target
             if fact.kind == "unknown":
                 if e.mkdir:
                     # steps._mkdir makes it only if it is missing then (and only then records it as ours).
-                    file_point = is_target and e.type == BIND and _source_kind(e, world) == "file"
+                    file_point = is_target and world.point_kind(e) == "file"
                     made[p] = "file" if file_point else "dir"
                     out.append(Change(Action.MKDIR, e, "create %s if missing (hidden under a mount removed first)"
                                       % ("mount point" if is_target else "parent"), path=p, file_point=file_point))
@@ -336,10 +324,10 @@ def _add_mkdirs(changes, world):
                 where = paths.ancestors(p)[-1]
                 # A directory made by this plan is on the mount holding its parent, unless a fresh mount
                 # then covers it: the read-only question is then that mount's.
-                if (where not in made or where in fresh) and _read_only(where, fresh, remounted, gone, world):
+                if (where not in made or where in fresh) and world.read_only(where, fresh, remounted, gone):
                     out.append(_read_only_conflict(e, where, p))
                     break
-                file_point = is_target and e.type == BIND and _source_kind(e, world) == "file"
+                file_point = is_target and world.point_kind(e) == "file"
                 made[p] = "file" if file_point else "dir"
                 out.append(Change(Action.MKDIR, e, "create missing %s" % ("mount point" if is_target else "parent"),
                                   path=p, file_point=file_point))
@@ -348,7 +336,7 @@ def _add_mkdirs(changes, world):
                                   % ("link" if e.type == SYMLINK else "mount", e.target, p)))
                 break
             elif is_target:
-                if fact.kind != _point_kind(e, world):
+                if fact.kind != world.point_kind(e):
                     out.append(Change(Action.CONFLICT, e, "cannot mount %s: existing %s in the way"
                                       % (e.target, _kind_name(fact.kind))))
             elif fact.kind != "dir":
@@ -358,64 +346,17 @@ def _add_mkdirs(changes, world):
         else:
             where = paths.ancestors(e.target)[-1]
             if (e.type == SYMLINK and (where not in made or where in fresh)
-                    and _read_only(where, fresh, remounted, gone, world)):
+                    and world.read_only(where, fresh, remounted, gone)):
                 out.append(_read_only_conflict(e, where, e.target))
-        if e.type == BIND and c.action != Action.LINK and _source_kind(e, world) == "missing":
+        if e.type == BIND and c.action != Action.LINK and world.source_kind(e) == "missing":
             out.append(Change(Action.CONFLICT, e, "cannot mount %s: source %s does not exist" % (e.target, e.source)))
     return out
-
-
-def _read_only(path, fresh, remounted, gone, world):
-    """Return True when nothing can be created in directory `path`: the mount holding it will be read-only.
-
-    A fresh mount gets its flags before it is attached (steps.build), and an
-    overlay without an upper layer is read-only whatever its flags
-    (Documentation/filesystems/overlayfs.rst).
-    """
-    for anc in reversed(paths.ancestors(path) + [path]):
-        entry = fresh.get(anc) or remounted.get(anc)
-        if entry is not None:
-            return "ro" in entry.flags or (entry.type == OVERLAY and not entry.upper)
-        if anc in gone:
-            return False  # not observed: the executor reports EROFS if it is
-    live = world.table.visible(path)
-    # A read-only superblock (first super option `ro`) refuses writes through a rw mount too.
-    return live is not None and ("ro" in live.flags or live.raw_super_options.split(",")[0] == "ro")
 
 
 def _read_only_conflict(entry, where, path):
     verb = "link" if entry.type == SYMLINK else "mount"
     return Change(Action.CONFLICT, entry, "cannot %s %s: %s is read-only, so %s cannot be created there"
                   % (verb, entry.target, where, path))
-
-
-def _point_kind(entry, world):
-    """Return "file" for a bind of a regular file (its mount point is a file), else "dir"."""
-    return "file" if entry.type == BIND and _source_kind(entry, world) == "file" else "dir"
-
-
-def _source_kind(entry, world):
-    return world.fact(world.realpath(entry.source)).kind if entry.source else "missing"
-
-
-def _effective(path, fresh, gone, world):
-    """Return the PathFact `path` will have once every fresh parent mount is in place and `gone` ones are off."""
-    for anc in reversed(paths.ancestors(path)):
-        parent = fresh.get(anc)
-        if parent is None:
-            if anc in gone:
-                return UNKNOWN
-            continue
-        rel = paths.relative(path, anc)
-        if parent.type == BIND:
-            return world.fact(paths.join(world.realpath(parent.source), rel))
-        if parent.type == OVERLAY:
-            for base in ([parent.upper] if parent.upper else []) + list(parent.lower):
-                f = world.fact(paths.join(base, rel))
-                if f.kind != "missing":
-                    return f
-        return MISSING  # a fresh filesystem is empty
-    return world.fact(path)
 
 
 def _rmdirs(state, changes, desired):

@@ -4,11 +4,16 @@ The planner is a pure function of (state, profile, world); `observe` is the
 only code that looks at the system to build a World, and it reads only.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict
 
 from . import paths
 from .model import BIND, MISSING, OVERLAY, SYMLINK, PathFact
+
+# What lies under a mount a plan takes down was never observed (lstat saw the
+# mount's content): known only when the executor gets there.
+UNKNOWN = PathFact("unknown")
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,62 @@ class World:
     def realpath(self, path):
         """Return the resolved form of `path` as observed (the path itself if unknown)."""
         return self.realpaths.get(path, path)
+
+    # ---- the world as a plan will leave it (the planner's projections) ----------
+    def without(self, gone):
+        """Return this world where every path at or under one of `gone` is missing (removed by a plan)."""
+        facts = {p: f for p, f in self.facts.items() if not any(paths.is_at_or_under(p, g) for g in gone)}
+        return dataclasses.replace(self, facts=facts)
+
+    def source_kind(self, entry):
+        """Return the kind of what entry.source resolves to ("missing" without a source)."""
+        return self.fact(self.realpath(entry.source)).kind if entry.source else "missing"
+
+    def point_kind(self, entry):
+        """Return "file" for a bind of a regular file (its mount point is a file), else "dir"."""
+        return "file" if entry.type == BIND and self.source_kind(entry) == "file" else "dir"
+
+    def projected(self, path, fresh, gone):
+        """Return the PathFact `path` will have once mounts `fresh` ({target: Entry}) are up and `gone` are off.
+
+        Below a fresh bind: what its source holds; below a fresh overlay: the
+        first layer holding it; below another fresh filesystem: nothing (it
+        is empty); below a mount taken away: UNKNOWN.
+        """
+        for anc in reversed(paths.ancestors(path)):
+            parent = fresh.get(anc)
+            if parent is None:
+                if anc in gone:
+                    return UNKNOWN
+                continue
+            rel = paths.relative(path, anc)
+            if parent.type == BIND:
+                return self.fact(paths.join(self.realpath(parent.source), rel))
+            if parent.type == OVERLAY:
+                for base in ([parent.upper] if parent.upper else []) + list(parent.lower):
+                    f = self.fact(paths.join(base, rel))
+                    if f.kind != "missing":
+                        return f
+            return MISSING
+        return self.fact(path)
+
+    def read_only(self, path, fresh, remounted, gone):
+        """Return True when nothing can be created in directory `path` once the plan's mounts are in place.
+
+        A fresh mount gets its flags before it is attached (steps.build), a
+        remounted one (`remounted`: {target: Entry}) gets the entry's; an
+        overlay without an upper layer is read-only whatever its flags
+        (Documentation/filesystems/overlayfs.rst).
+        """
+        for anc in reversed(paths.ancestors(path) + [path]):
+            entry = fresh.get(anc) or remounted.get(anc)
+            if entry is not None:
+                return "ro" in entry.flags or (entry.type == OVERLAY and not entry.upper)
+            if anc in gone:
+                return False  # not observed: the executor reports EROFS if it is
+        live = self.table.visible(path)
+        # A read-only superblock (first super option `ro`) refuses writes through a rw mount too.
+        return live is not None and ("ro" in live.flags or live.raw_super_options.split(",")[0] == "ro")
 
 
 def paths_to_observe(entries, owned=()):
