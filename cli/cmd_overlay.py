@@ -8,7 +8,7 @@ def add_arguments(p):
     c = sub.add_parser("changes", help="list what the overlay changed relative to its lower layers",
                        description="List what the overlay mounted at TARGET added, modified, deleted, renamed"
                                    " or made opaque, by walking only its upper directory.")
-    c.add_argument("target", help="mount point of the overlay")
+    c.add_argument("target", metavar="TARGET", help="mount point of the overlay")
     c.add_argument("--json", action="store_true", help="the full report, every path, on stdout")
     c.add_argument("--freeze", action="store_true",
                    help="make the mount read-only while listing, for an exact snapshot (fails if a file is open"
