@@ -449,6 +449,15 @@ SUBTREES = [
      dict(S=[bind("/a", "/m"), bind("/e", "/m/x")], D=[bind("/e", "/m/x")], dirs=["/a/x"]),
      # /m/x was seen through /a; once /m is gone it must exist on the parent: mkdir (skipped if present).
      [("unmount", "/m/x"), ("unmount", "/m"), ("mkdir", "/m/x"), ("mount", "/m/x")]),
+    ("child-below-an-unmounted-mount-is-seen-through-the-bind-that-stays",
+     dict(S=[bind("/a", "/m"), bind("/a", "/m/b"), bind("/a", "/m/b/c")], D=[bind("/a", "/m"), bind("/a", "/m/b/c")],
+          dirs=["/a/b", "/a/c"]),
+     # /m/b/c will show /a/b/c (through /m, which stays): known missing, a plain mkdir.
+     [("unmount", "/m/b/c"), ("unmount", "/m/b"), ("keep", "/m"), ("mkdir", "/m/b/c"), ("mount", "/m/b/c")]),
+    ("child-below-an-unmounted-mount-found-in-the-bind-that-stays",
+     dict(S=[bind("/a", "/m"), bind("/a", "/m/b"), bind("/a", "/m/b/c")], D=[bind("/a", "/m"), bind("/a", "/m/b/c")],
+          dirs=["/a/b/c", "/a/c"]),
+     [("unmount", "/m/b/c"), ("unmount", "/m/b"), ("keep", "/m"), ("mount", "/m/b/c")]),
     ("children-of-an-unmounted-parent-with-mkdir-false-trust-the-path",
      dict(S=[bind("/a", "/m"), bind("/e", "/m/x")], D=[bind("/e", "/m/x", mkdir=False)], dirs=["/a/x"]),
      [("unmount", "/m/x"), ("unmount", "/m"), ("mount", "/m/x")]),
@@ -562,6 +571,10 @@ READ_ONLY = [
      "cannot mount /m/x: /m is read-only, so /m/x cannot be created there"),
     ("link-in-a-fresh-read-only-parent", dict(D=[tmpfs("/m", "ro"), symlink("/m/l", "/x")]),
      "cannot link /m/l: /m is read-only, so /m/l cannot be created there"),
+    ("mount-point-below-an-unmounted-mount-in-a-parent-remounted-ro",
+     dict(S=[bind("/a", "/m"), bind("/a", "/m/b"), bind("/a", "/m/b/c")],
+          D=[bind("/a", "/m", "ro"), bind("/a", "/m/b/c")], dirs=["/a/b", "/a/c"]),
+     "cannot mount /m/b/c: /m/b is read-only, so /m/b/c cannot be created there"),
     ("fresh-overlay-without-upper-is-read-only", dict(D=[overlay("/m", ["/l1", "/l2"]), tmpfs("/m/x")], dirs=["/m"]),
      "cannot mount /m/x: /m is read-only, so /m/x cannot be created there"),
 ]

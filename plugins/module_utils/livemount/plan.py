@@ -296,7 +296,8 @@ def _add_mkdirs(changes, world):
                  key=lambda c: paths.sort_key(c.target))
     fresh = {c.target: c.entry for c in ups if c.entry.is_mount}
     gone = {c.target for c in changes if c.action == Action.UNMOUNT and c.live is not None} - set(fresh)
-    remounted = {c.target: c.entry for c in changes if c.action == Action.REMOUNT}
+    staying = {c.target: c.entry for c in changes
+               if c.action in (Action.KEEP, Action.REMOUNT) and c.entry is not None and c.entry.is_mount}
     made = {}
     out = list(changes)
     for c in ups:
@@ -307,7 +308,7 @@ def _add_mkdirs(changes, world):
         for p in need:
             if p in made:
                 continue
-            fact = world.projected(p, fresh, gone)
+            fact = world.projected(p, fresh, gone, staying)
             is_target = p == e.target
             if fact.kind == "unknown":
                 if e.mkdir:
@@ -324,7 +325,7 @@ def _add_mkdirs(changes, world):
                 where = paths.ancestors(p)[-1]
                 # A directory made by this plan is on the mount holding its parent, unless a fresh mount
                 # then covers it: the read-only question is then that mount's.
-                if (where not in made or where in fresh) and world.read_only(where, fresh, remounted, gone):
+                if (where not in made or where in fresh) and world.read_only(where, fresh, staying, gone):
                     out.append(_read_only_conflict(e, where, p))
                     break
                 file_point = is_target and world.point_kind(e) == "file"
@@ -346,7 +347,7 @@ def _add_mkdirs(changes, world):
         else:
             where = paths.ancestors(e.target)[-1]
             if (e.type == SYMLINK and (where not in made or where in fresh)
-                    and world.read_only(where, fresh, remounted, gone)):
+                    and world.read_only(where, fresh, staying, gone)):
                 out.append(_read_only_conflict(e, where, e.target))
         if e.type == BIND and c.action != Action.LINK and world.source_kind(e) == "missing":
             out.append(Change(Action.CONFLICT, e, "cannot mount %s: source %s does not exist" % (e.target, e.source)))

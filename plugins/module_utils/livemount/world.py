@@ -53,17 +53,26 @@ class World:
         """Return "file" for a bind of a regular file (its mount point is a file), else "dir"."""
         return "file" if entry.type == BIND and self.source_kind(entry) == "file" else "dir"
 
-    def projected(self, path, fresh, gone):
+    def projected(self, path, fresh, gone, staying=None):
         """Return the PathFact `path` will have once mounts `fresh` ({target: Entry}) are up and `gone` are off.
 
         Below a fresh bind: what its source holds; below a fresh overlay: the
         first layer holding it; below another fresh filesystem: nothing (it
-        is empty); below a mount taken away: UNKNOWN.
+        is empty). Below a mount taken away, what shows is the content of the
+        mount under it: through a bind or overlay that stays (`staying`:
+        {target: Entry}) it is known, otherwise UNKNOWN (lstat saw only the
+        mount that goes).
         """
+        staying = staying or {}
+        crossed = False
         for anc in reversed(paths.ancestors(path)):
-            parent = fresh.get(anc)
+            parent = fresh.get(anc) or (staying.get(anc) if crossed else None)
             if parent is None:
                 if anc in gone:
+                    if len(self.table.stack(anc)) > 1:
+                        return UNKNOWN  # a mount stacked below the one that goes
+                    crossed = True
+                elif crossed and self.table.top(anc) is not None:
                     return UNKNOWN
                 continue
             rel = paths.relative(path, anc)
@@ -74,26 +83,31 @@ class World:
                     f = self.fact(paths.join(base, rel))
                     if f.kind != "missing":
                         return f
-            return MISSING
-        return self.fact(path)
+                return MISSING
+            return UNKNOWN if crossed else MISSING  # a fresh filesystem is empty
+        return UNKNOWN if crossed else self.fact(path)
 
-    def read_only(self, path, fresh, remounted, gone):
+    def read_only(self, path, fresh, staying, gone):
         """Return True when nothing can be created in directory `path` once the plan's mounts are in place.
 
-        A fresh mount gets its flags before it is attached (steps.build), a
-        remounted one (`remounted`: {target: Entry}) gets the entry's; an
-        overlay without an upper layer is read-only whatever its flags
-        (Documentation/filesystems/overlayfs.rst).
+        The mount holding `path` then is the nearest fresh or staying one
+        (`staying`: {target: Entry} kept or remounted: the entry's flags), or
+        the live one, skipping mounts in `gone`. A fresh mount gets its flags
+        before it is attached (steps.build); an overlay without an upper
+        layer is read-only whatever its flags (Documentation/filesystems/overlayfs.rst).
         """
         for anc in reversed(paths.ancestors(path) + [path]):
-            entry = fresh.get(anc) or remounted.get(anc)
+            entry = fresh.get(anc) or staying.get(anc)
             if entry is not None:
                 return "ro" in entry.flags or (entry.type == OVERLAY and not entry.upper)
+            stack = self.table.stack(anc)
             if anc in gone:
-                return False  # not observed: the executor reports EROFS if it is
-        live = self.table.visible(path)
-        # A read-only superblock (first super option `ro`) refuses writes through a rw mount too.
-        return live is not None and ("ro" in live.flags or live.raw_super_options.split(",")[0] == "ro")
+                stack = stack[:-1]
+            if stack:
+                live = stack[-1]
+                # A read-only superblock (first super option `ro`) refuses writes through a rw mount too.
+                return "ro" in live.flags or live.raw_super_options.split(",")[0] == "ro"
+        return False
 
 
 def paths_to_observe(entries, owned=()):
