@@ -64,7 +64,8 @@ def _confirm(out, n, namespace):
     if not sys.stdin.isatty():
         out.error("cannot ask for confirmation: stdin is not a terminal; pass --yes to apply")
         return False
-    out.err.print("Apply %d changes to %s? [y/N] " % (n, namespace), end="")
+    # markup=False: rich would take "[y/N]" for a style tag and print nothing of it.
+    out.err.print("Apply %d changes to %s? [y/N] " % (n, namespace), end="", markup=False)
     answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         out.info("nothing changed")
