@@ -2,12 +2,19 @@
 
 Data (plans, tables, JSON) goes to stdout; messages, progress and errors to
 stderr. Colour follows --color/--no-color, then NO_COLOR, then the terminal.
+Width follows the terminal, or COLUMNS when set (tests pin it).
+
+What a plan row *says* (the before -> after cell, the kind of reason) is
+computed by plain functions at the end of this file, without rich, so it is
+the same in every rendering and testable on its own.
 """
 
+import contextlib
 import difflib
 import json
 import os
 import sys
+import time
 
 _STYLE = {
     "conflict": "bold red",
@@ -21,13 +28,17 @@ _STYLE = {
     "rmdir": "red",
     "keep": "dim",
 }
-_ORDER = ["conflict", "mount", "link", "mkdir", "remount", "replace", "unmount", "unlink", "rmdir", "keep"]
+# Conflicts first (they stop the plan), then the way up, the changes, the way down, what stays.
+_ORDER = ["conflict", "mkdir", "mount", "link", "remount", "replace", "unmount", "unlink", "rmdir", "keep"]
+_KIND_STYLE = {"conflict": "bold red", "drift": "yellow", "new entry": "green", "removed entry": "red",
+               "profile changed": "magenta", "adopted": "cyan"}
+_HEALTH_STYLE = {"ok": "green", "drifted": "yellow", "missing": "red", "foreign on top": "bold red"}
 
 
 class Output:
-    """Renders reports for one command invocation."""
+    """Renders reports for one command invocation (one Console for stdout, one for stderr)."""
 
-    def __init__(self, args):
+    def __init__(self, args, relative_to=None):
         from rich.console import Console
 
         color = getattr(args, "color", None)
@@ -36,37 +47,66 @@ class Output:
         if color:
             kw["force_terminal"] = True
         self.quiet = getattr(args, "quiet", False)
+        self.verbose = getattr(args, "verbose", 0)
         self.out = Console(file=sys.stdout, **kw)
         self.err = Console(file=sys.stderr, stderr=True, **kw)
+        # The demo shows paths below its scratch root as if that root were `/`.
+        self.relative_to = relative_to
+
+    def short(self, text):
+        """Return `text` with the relative_to root written as `/` (unchanged when there is none)."""
+        text = str(text)
+        if not self.relative_to:
+            return text
+        return text.replace(self.relative_to + "/", "/")
 
     # ---- data (stdout) --------------------------------------------------------
     def json(self, doc):
-        """Print `doc` as JSON on stdout (stable keys, no colour)."""
+        """Print `doc` as JSON on stdout (sorted keys, no colour)."""
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
         sys.stdout.flush()
 
+    def text(self, s):
+        """Print plain text on stdout."""
+        sys.stdout.write(s)
+        sys.stdout.flush()
+
     def plan(self, report, title=None, show_keep=True):
-        """Print the plan as a table grouped by action, conflicts first."""
+        """Print the plan as a table grouped by action, conflicts first, then the summary line."""
         from rich.table import Table
+        from rich.text import Text
 
         rows = [c for c in report.changes if show_keep or c.action.value != "keep"]
         rows.sort(key=lambda c: _ORDER.index(c.action.value))
         t = Table(title=title or "Plan for %s in %s" % (report.profile, report.namespace), title_justify="left",
-                  show_lines=False, expand=False)
+                  title_style="bold", expand=False)
         t.add_column("action", no_wrap=True)
-        t.add_column("target", overflow="fold")
-        t.add_column("type", no_wrap=True)
-        t.add_column("reason", overflow="fold")
+        t.add_column("target", overflow="fold", ratio=3)
+        t.add_column("change", overflow="fold", ratio=3)
+        t.add_column("reason", overflow="fold", ratio=2)
+        last = None
         for c in rows:
             a = c.action.value
-            kind = "dir" if a in ("mkdir", "rmdir") or c.entry is None else c.entry.type
-            if a == "mkdir" and c.file_point:
-                kind = "file"
-            t.add_row("[%s]%s[/]" % (_STYLE[a], a), _esc(c.target), kind,
-                      _esc(c.reason))
+            if last is not None and a != last:
+                t.add_section()
+            kind, detail = reason_kind(c)
+            reason = Text(kind, style=_KIND_STYLE.get(kind, ""))
+            if detail:
+                reason.append(": " + self.short(detail))
+            target = Text(self.short(c.target), style="red" if a == "conflict" else "")
+            t.add_row(Text(a if a != last else "", style=_STYLE[a]), target, self._change_cell(c), reason)
+            last = a
         if rows:
             self.out.print(t)
         self.out.print(summary_line(report))
+
+    def _change_cell(self, c):
+        from rich.text import Text
+
+        cell = Text()
+        for text, tone in change_parts(c):
+            cell.append(self.short(text), style={"+": "green", "-": "red", "=": "dim", "!": "bold red"}.get(tone, ""))
+        return cell
 
     def diff(self, report):
         """Print a unified diff of the owned table, fstab-like lines, before -> after."""
@@ -76,72 +116,87 @@ class Output:
         for line in lines:
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else "cyan" \
                 if line.startswith("@") else ""
-            self.out.print(_esc(line.rstrip("\n")), style=style or None)
+            self.out.print(_esc(line.rstrip("\n")), style=style or None, soft_wrap=True)
 
     def status(self, rows):
-        """Print one table per profile with each owned entry's health."""
+        """Print one table per profile with each owned entry's health, and an interrupted-apply warning."""
         from rich.table import Table
+        from rich.text import Text
 
         if not rows:
-            self.out.print("no profile has state in this namespace")
+            self.out.print("No profile has state in this namespace.")
         for r in rows:
-            title = "%s in %s, applied %s" % (r["profile"], r["namespace"], r["applied_at"] or "never")
-            if r["interrupted"]:
-                title += " [bold red](interrupted apply: the next run recovers it)[/]"
-            t = Table(title=title, title_justify="left")
-            for col in ("target", "type", "health", "detail"):
-                t.add_column(col, overflow="fold")
+            # A heading, not a table title: a title wraps to the table's width.
+            head = Text("%s in %s" % (r["profile"], r["namespace"]), style="bold")
+            head.append(", applied %s" % (r["applied_at"] or "never"))
+            self.out.print(head, soft_wrap=True)
+            t = Table()
+            for col, ratio in (("target", 3), ("type", None), ("health", None), ("detail", 3)):
+                t.add_column(col, overflow="fold", ratio=ratio, no_wrap=ratio is None)
             for e in r["entries"]:
                 h = e["health"]
-                style = "green" if h == "ok" else "red"
-                t.add_row(_esc(e["target"]), e["type"], "[%s]%s[/]" % (style, h), _esc(e["detail"]))
+                t.add_row(e["target"], e["type"], Text(h, style=_HEALTH_STYLE.get(h, "red")), e["detail"])
             self.out.print(t)
+            counts = {}
+            for e in r["entries"]:
+                counts[e["health"]] = counts.get(e["health"], 0) + 1
+            words = ", ".join("%d %s" % (counts[h], h) for h in ("ok", "drifted", "missing", "foreign on top")
+                              if counts.get(h)) or "owns nothing"
+            self.out.print("%s: %s" % (r["profile"], words))
+            if r["interrupted"]:
+                self.warning("profile %s: an apply was interrupted; the next apply or destroy recovers it from the "
+                             "journal" % r["profile"])
 
-    def text(self, s):
-        """Print plain text on stdout."""
-        sys.stdout.write(s)
-        sys.stdout.flush()
+    def mounts(self, rows, tree=False, fs_options=False):
+        """Print live mount dicts (inventory.mount_dicts) as a findmnt-like table, or a tree with --tree."""
+        from rich.table import Table
+        from rich.text import Text
 
-    # ---- messages (stderr) ------------------------------------------------------
-    def info(self, msg):
-        """Print a message on stderr unless --quiet."""
-        if not self.quiet:
-            self.err.print(_esc(msg))
+        if not rows:
+            self.out.print("No mount matches.")
+            return
+        lines = mount_lines(rows, tree)
+        t = Table(box=None, pad_edge=False, header_style="bold")
+        # The target keeps most of its width (a tree reads by it); the other columns fold first.
+        width = max(len(g) + len(self.short(m["target"])) for g, m, _ in lines)
+        t.add_column("TARGET", overflow="fold", min_width=min(width, max(12, self.out.width // 4)))
+        # Below 100 columns propagation joins the options: one column less to squeeze.
+        split = self.out.width >= 100
+        for name, share in (("SOURCE", 5), ("FSTYPE", 8), ("OPTIONS", 5), ("PROPAGATION", 8))[:4 if split else 3]:
+            # A cap, or one long word (a device path, an option list) would push the table past the screen.
+            t.add_column(name, overflow="fold", max_width=max(6, self.out.width // share))
+        owners = any(m["owner"] for m in rows)
+        if owners:
+            t.add_column("OWNER", overflow="fold")
+        blank = [""] * (len(t.columns) - 1)
+        for guide, m, layer in lines:
+            if layer is not None:
+                t.add_row(Text(guide, style="dim") + Text(layer[0] + " ", style="cyan") + Text(self.short(layer[1])),
+                          *blank)
+                continue
+            target = Text(guide, style="dim") + Text(self.short(m["target"]))
+            if not m["visible"]:
+                target.append(" (covered)", style="dim")
+            source = m["source"] + ("[%s]" % m["root"] if m["root"] != "/" else "")
+            opts = Text(",".join(m["mount_options"]))
+            if fs_options and m["fs_options"]:
+                opts.append("," + ",".join(_kv(k, v) for k, v in m["fs_options"].items()))
+            cells = [target, Text(self.short(source)), m["fstype"], opts]
+            if split:
+                cells.append(m["propagation"])
+            else:
+                opts.append(" " + m["propagation"], style="dim")
+            t.add_row(*cells + ([Text(m["owner"] or "", style="bold cyan")] if owners else []))
+        self.out.print(t)
 
-    def heading(self, msg):
-        """Print a section heading on stdout (demo narration)."""
-        self.out.rule("[bold]%s" % _esc(msg), align="left")
+    def problems(self, path, items):
+        """Print validation problems as `file:line: json.path: message`, one per line, on stdout."""
+        from rich.text import Text
 
-    def progress(self, k, n, change):
-        """Print one progress line for step k of n."""
-        if not self.quiet:
-            self.err.print("[dim][%d/%d][/] %s %s" % (k, n, change.action.value, _esc(change.target)))
-
-    def error(self, msg):
-        """Print an error message on stderr."""
-        self.err.print("[bold red]error:[/] " + _esc(msg))
-
-    def failure(self, exc):
-        """Print a LivemountError with everything it carries, and a hint."""
-        name = type(exc).__name__
-        if name == "ProfileError" and len(exc.problems) > 1:
-            self.error("invalid profile: %d problems" % len(exc.problems))
-            for p in exc.problems:
-                self.err.print("  - " + _esc(p[3]))
-        else:
-            self.error(str(exc))
-        if name == "PlanError":
-            for c in exc.conflicts[1:]:
-                self.err.print("  - " + _esc(c.reason))
-            self.err.print("hint: livemount never touches a mount it does not own; unmount it by hand or "
-                           "change the profile")
-        elif name == "UndoError":
-            self.err.print("[bold red]left over:[/]")
-            for item in exc.left:
-                self.err.print("  - " + _esc(item))
-            self.err.print("hint: run the same command again: it recovers from the journal")
-        elif name == "ProfileError":
-            self.err.print("hint: `livemount validate FILE` checks a profile without touching anything")
+        for it in items:
+            where = "%s:%s" % (path, it["line"]) if it.get("line") else path
+            line = Text(where + ": ", style="bold") + Text(it["path"] + ": ", style="cyan") + Text(it["message"])
+            self.out.print(line, soft_wrap=True)
 
     def overlay_changes(self, target, items):
         """Print an overlay's changes as a table in path order, folded directories with their count."""
@@ -174,9 +229,122 @@ class Output:
         order = ["added", "renamed", "modified", "metacopy", "opaque", "deleted"]
         self.out.print(", ".join("%d %s" % (counts[k], k) for k in order if counts.get(k)))
 
+    # ---- messages (stderr) ------------------------------------------------------
+    def info(self, msg):
+        """Print a message on stderr unless --quiet."""
+        if not self.quiet:
+            self.err.print(_esc(self.short(msg)))
+
+    def warning(self, msg):
+        """Print a warning on stderr (even with --quiet: it needs a decision)."""
+        self.err.print("[bold yellow]warning:[/] " + _esc(self.short(msg)))
+
+    def heading(self, msg):
+        """Print a section heading on stdout (demo narration)."""
+        self.out.rule("[bold]%s" % _esc(msg), align="left")
+
+    def ask(self, question):
+        """Return the line the user typed after `question` (stripped, lowercased; '' at end of input)."""
+        # markup=False: rich would take "[y/N]" for a style tag and print nothing of it.
+        self.err.print(question + " ", end="", markup=False, highlight=False)
+        return sys.stdin.readline().strip().lower()
+
+    def progress(self, k, n, change):
+        """Print one progress line for step k of n."""
+        if not self.quiet:
+            self.err.print("[dim][%d/%d][/] %s %s" % (k, n, change.action.value, _esc(self.short(change.target))))
+
+    @contextlib.contextmanager
+    def live_progress(self):
+        """Yield a progress callback (k, n, change): a live bar on a terminal, plain lines otherwise."""
+        if self.quiet or not self.err.is_terminal:
+            yield self.progress
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, \
+            TimeElapsedColumn
+
+        bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20),
+                       MofNCompleteColumn(), TimeElapsedColumn(), console=self.err, transient=True)
+        task = []
+
+        def step(k, n, change):
+            text = "%s %s" % (change.action.value, _esc(self.short(change.target)))
+            if not task:
+                task.append(bar.add_task(text, total=n))
+            bar.update(task[0], description=text, completed=k - 1)
+
+        with bar:
+            yield step
+
+    def applied(self, report, elapsed):
+        """Print what an apply did: done, kept, skipped, failed, with warnings; on stderr."""
+        for m in report.recovered:
+            self.info(m)
+        for w in report.warnings:
+            self.warning(w)
+        for c, why in report.skipped:
+            self.err.print("[yellow]skipped[/] %s: %s" % (_esc(self.short(c.target)), _esc(self.short(why))))
+        for c, msg in report.failed:
+            self.error(msg)
+        counts = apply_counts(report)
+        style = "bold red" if report.failed else "bold green"
+        words = ", ".join("%d %s" % (counts[k], k) for k in ("done", "kept", "skipped", "failed", "rolled back")
+                          if counts[k] or k in ("done", "kept"))
+        self.err.print("[%s]%s[/] in %s in %.1fs: %s" % (style, "Applied with failures" if report.failed else "Applied",
+                                                         _esc(report.namespace), elapsed, words))
+
+    def error(self, msg):
+        """Print an error message on stderr."""
+        self.err.print("[bold red]error:[/] " + _esc(self.short(msg)))
+
+    def failure(self, exc):
+        """Print a LivemountError with everything it carries, and a hint."""
+        name = type(exc).__name__
+        if name == "ProfileError" and len(exc.problems) > 1:
+            self.error("invalid profile: %d problems" % len(exc.problems))
+            for p in exc.problems:
+                self.err.print("  - " + _esc(p[3]))
+        else:
+            self.error(str(exc))
+        if name == "PlanError":
+            for c in exc.conflicts[1:]:
+                self.err.print("  - " + _esc(self.short(c.reason)))
+            self._hint("livemount never touches a mount it does not own; unmount it by hand or change the profile")
+        elif name in ("ApplyError", "UndoError"):
+            self._apply_failure(exc)
+        elif name == "ProfileError":
+            self._hint("`livemount validate FILE` lists every problem with its line")
+        elif name == "StateError":
+            self._hint("`livemount status` shows the state this namespace has")
+
+    def _apply_failure(self, exc):
+        for label, value in (("failed step", exc.step), ("kernel said", errno_text(exc.errno))):
+            if value:
+                self.err.print("  [bold]%s:[/] %s" % (label, _esc(self.short(value))))
+        self._list("rolled back", exc.rolled_back, "green")
+        self._list("busy", [busy_text(b) for b in (getattr(exc, "busy", None) or [])], "yellow")
+        if type(exc).__name__ == "UndoError":
+            self._list("left over", exc.left, "bold red")
+            self._hint("run the same command again: it recovers from the journal")
+        elif getattr(exc, "busy", None):
+            self._hint("stop those processes (or move them out of the mount), then apply again")
+        else:
+            self._hint("nothing was changed; fix the cause and apply again (-v shows the traceback)")
+
+    def _list(self, label, items, style):
+        if items:
+            self.err.print("  [%s]%s:[/]" % (style, label))
+            for item in items:
+                self.err.print("    - " + _esc(self.short(item)))
+
+    def _hint(self, text):
+        self.err.print("[dim]hint:[/] " + _esc(text))
+
+
+# ---- what a row says (no rich below this line) ---------------------------------------
 
 def summary_line(report):
-    """Return `N to mount, N to remount, ...` for a report."""
+    """Return `Changes pending: N to mount, N to remount, ...` (or `No changes. ...`) for a report."""
     counts = {}
     for c in report.changes:
         counts[c.action.value] = counts.get(c.action.value, 0) + 1
@@ -186,6 +354,182 @@ def summary_line(report):
     parts = ["%d %s" % (counts[a], words[a]) for a in _ORDER if counts.get(a)]
     head = "Changes pending: " if report.changed else "No changes. "
     return head + (", ".join(parts) if parts else "nothing to do")
+
+
+def apply_counts(report):
+    """Return {done, kept, skipped, failed, rolled back} counts of an apply's report."""
+    steps = [c for c in report.changes if c.action.value not in ("keep", "conflict")]
+    return {"done": len(steps) - len(report.failed) - len(report.skipped),
+            "kept": len([c for c in report.changes if c.action.value == "keep"]),
+            "skipped": len(report.skipped), "failed": len(report.failed),
+            "rolled back": len(report.rolled_back)}
+
+
+def reason_kind(change):
+    """Return (kind, detail): why a change is planned, as one of a few words plus what is left to say.
+
+    Kinds: conflict, drift, new entry, removed entry, profile changed, adopted,
+    parent rebuilt, mount point, up to date.
+    """
+    a, r = change.action.value, change.reason
+    if a == "conflict":
+        return "conflict", r
+    if change.adopt:
+        return "adopted", r.replace(": adopted", "")
+    if "is rebuilt" in r:
+        return "parent rebuilt", r.split(" is rebuilt")[0].replace("parent ", "")
+    if "drift" in r:
+        detail = r.replace("changed by hand (drift): ", "").replace(" (drift)", "")
+        return "drift", "" if a == "remount" and change_parts(change) else detail
+    if r == "new entry":
+        return "new entry", ""
+    if r.startswith("removed from profile"):
+        return "removed entry", r[len("removed from profile; "):]
+    if a in ("mkdir", "rmdir"):
+        return "mount point", r
+    if a == "keep":
+        return "up to date", "" if r == "up to date" else r
+    if a == "remount" and change_parts(change):
+        return "profile changed", ""
+    return "profile changed", r
+
+
+def describe(entry):
+    """Return one short line saying what `entry` mounts: `bind /src ro,nosuid`, `-> /dest`, `tmpfs size=1m`."""
+    if entry.type == "symlink":
+        return "-> %s" % entry.source
+    words = list(entry.options) or [w for w in _option_words(entry) if w != "rw"]
+    if entry.type == "bind":
+        head = ("rbind " if entry.recursive else "bind ") + entry.source
+    elif entry.type == "overlay":
+        head = "overlay " + ":".join(entry.lower) + (" upper " + entry.upper if entry.upper else "")
+    else:
+        head = entry.type + (" " + entry.source if entry.source else "")
+    return head + (" " + ",".join(words) if words else "")
+
+
+def change_parts(c):
+    """Return [(text, tone)] for the change cell; tone '+' added, '-' removed, '=' unchanged, '!' in the way."""
+    a = c.action.value
+    old = c.before.entry if c.before is not None else None
+    if a in ("mount", "link"):
+        return [(describe(c.entry), "+")]
+    if a == "mkdir":
+        return [("file" if c.file_point else "directory", "+")]
+    if a == "rmdir":
+        return [("directory", "-")]
+    if a in ("unmount", "unlink"):
+        return [(describe(old or c.entry), "-")]
+    if a == "keep":
+        return [(describe(c.entry), "=")]
+    if a == "conflict":
+        if c.live is not None:
+            return [("%s %s is there" % (c.live.fstype, c.live.source), "!")]
+        return []
+    if a == "replace":
+        return [(describe(old), "-"), (" -> ", ""), (describe(c.entry), "+")] if old else [(describe(c.entry), "+")]
+    return _remount_parts(c, old)
+
+
+def _remount_parts(c, old):
+    """Return the option words a remount adds (+) and removes (-), flags measured against the live mount."""
+    have = set(c.live.flags) if c.live is not None else set(old.flags if old else ())
+    want = set(c.entry.flags)
+    parts = []
+    if "ro" in want - have or "ro" in have - want:
+        parts.append(("rw -> ro" if "ro" in want else "ro -> rw", "+" if "ro" in want else "-"))
+    parts += [("+" + f, "+") for f in sorted(want - have - {"ro"})]
+    parts += [("-" + f, "-") for f in sorted(have - want - {"ro"})]
+    if old is not None and old.fs_options != c.entry.fs_options:
+        before, after = dict(old.fs_options), dict(c.entry.fs_options)
+        written = _written(old), _written(c.entry)
+        for k in sorted(set(before) | set(after)):
+            if before.get(k, "") != after.get(k, "") or (k in before) != (k in after):
+                if k in before:
+                    parts.append(("-" + written[0].get(k, _kv(k, before[k])), "-"))
+                if k in after:
+                    parts.append(("+" + written[1].get(k, _kv(k, after[k])), "+"))
+    if c.entry.propagation and c.live is not None:
+        live = (c.live.propagation or "private").split("+")[0]
+        if live != c.entry.propagation:
+            parts.append(("propagation %s -> %s" % (live, c.entry.propagation), "+"))
+    out = []
+    for i, p in enumerate(parts):
+        out += ([(" ", "")] if i else []) + [p]
+    return out
+
+
+def _written(entry):
+    """Return {option key: the option as the profile wrote it}."""
+    return {w.split("=", 1)[0]: w for w in entry.options}
+
+
+def _kv(k, v):
+    return k if v is None else "%s=%s" % (k, v)
+
+
+def _option_words(entry):
+    words = ["ro" if "ro" in entry.flags else "rw"] + sorted(f for f in entry.flags if f != "ro")
+    return words + [_kv(k, v) for k, v in entry.fs_options]
+
+
+def mount_lines(rows, tree):
+    """Return [(guide, mount dict, layer)]: mounts in table order, or as a tree with findmnt-like guides.
+
+    `layer` is (name, path) for the extra lines that spell out an overlay's
+    layers below it (the mount dict is then the overlay's), else None.
+    """
+    ids = {m["mount_id"] for m in rows}
+    kids = {}
+    for m in rows:
+        kids.setdefault(m["parent_id"] if tree and m["parent_id"] in ids and m["parent_id"] != m["mount_id"]
+                        else None, []).append(m)
+    out = []
+
+    def walk(m, prefix, last, top):
+        # No space after the branch, as in findmnt: the line then folds as one word, never at the guide.
+        guide = "" if top else prefix + ("└─" if last else "├─")
+        out.append((guide, m, None))
+        inner = "" if top else prefix + ("  " if last else "│ ")
+        children = kids.get(m["mount_id"], []) if tree else []
+        for layer in overlay_layers(m):
+            # The layers are details of this mount, not mounts: indented, with no branch of their own.
+            out.append((inner + ("│ " if children else "  ") if tree else "  ", m, layer))
+        for i, k in enumerate(children):
+            walk(k, inner, i == len(children) - 1, False)
+
+    for m in kids.get(None, []):
+        walk(m, "", True, True)
+    return out
+
+
+def overlay_layers(m):
+    """Return [(name, path)] of an overlay mount dict: lower layers top first, data layers, upper, work."""
+    if m["fstype"] != "overlay":
+        return []
+    out = [("lower", p) for p in m["lower"]] + [("data", p) for p in m["data"]]
+    return out + [(k, m[k]) for k in ("upper", "work") if m[k]]
+
+
+def errno_text(number):
+    """Return `EIO (Input/output error)` for an errno number, '' for None."""
+    import errno as errno_mod
+
+    if not number:
+        return ""
+    return "%s (%s)" % (errno_mod.errorcode.get(number, "errno %d" % number), os.strerror(number))
+
+
+def busy_text(item):
+    """Return one line about a process holding a busy mount (a dict from the engine, or text)."""
+    if not isinstance(item, dict):
+        return str(item)
+    head = "pid %s" % item["pid"] if "pid" in item else ""
+    name = item.get("command") or item.get("comm") or item.get("name")
+    if name:
+        head += " (%s)" % name
+    rest = ["%s %s" % (k, item[k]) for k in sorted(item) if k not in ("pid", "command", "comm", "name")]
+    return ": ".join(x for x in (head.strip(), ", ".join(rest)) if x)
 
 
 def _esc(s):
