@@ -29,6 +29,25 @@ def load_profile(path):
     return profile.load_profile(data), data
 
 
+def load_profile_arg(arg, sys_, state_dir=None):
+    """Return (Profile, data): from the file `arg`, or, when no such file exists, the profile last applied as `arg`.
+
+    The last applied profile is the one the state of this namespace keeps
+    (State.profile_data): `livemount plan web` re-checks what `web` was
+    applied from without its file at hand.
+    """
+    profile = engine_module("profile")
+    if os.path.exists(arg) or not profile.NAME_RX.fullmatch(arg):
+        return load_profile(arg)
+    ns = sys_.namespace_id()
+    store = engine_module("state").StateStore(engine_module("engine").state_root(state_dir), ns, arg)
+    data = store.load().profile_data
+    if data is None:
+        raise engine_module("errors").ProfileError([(None, None, "file", "cannot read profile %s: no such file, and "
+                                                     "no profile named %s was applied in %s" % (arg, arg, ns))])
+    return profile.load_profile(data), data
+
+
 def make_sys():
     """Return the real Sys, wrapped by failpoints when LIVEMOUNT_FAILPOINT is set."""
     sys_linux = engine_module("sys_linux")
