@@ -347,25 +347,14 @@ def test_atomic_replace(scratch):
         reader.wait()
 
 
-_DIFF_COMMA = pytest.mark.xfail(strict=True, reason=(
-    "BUG (planner, diff.entry_line): an overlay layer path with a comma makes every plan/apply raise "
-    "ValueError from fstab.format_fstab_line while building the --diff text"))
-WEIRD = [
-    pytest.param(" ", " ", id="space"),
-    pytest.param("\t", "\t", id="tab"),
-    pytest.param("\n", "\n", id="newline"),
-    pytest.param("\\", "\\", id="backslash"),
-    pytest.param(":", ":", id="colon"),
-    pytest.param(",", "", id="comma-not-in-overlay"),
-    pytest.param(",", ",", id="comma", marks=_DIFF_COMMA),
-    pytest.param(" \t\n\\,:", " \t\n\\:", id="all-but-overlay-comma"),
-    pytest.param(" \t\n\\,:", " \t\n\\,:", id="all", marks=_DIFF_COMMA),
-]
+WEIRD = {"space": " ", "tab": "\t", "newline": "\n", "backslash": "\\", "comma": ",", "colon": ":",
+         "all": " \t\n\\,:"}
 
 
-@pytest.mark.parametrize("c, o", WEIRD)
-def test_weird_paths(scratch, c, o):
+@pytest.mark.parametrize("c", list(WEIRD.values()), ids=list(WEIRD))
+def test_weird_paths(scratch, c):
     """Scenario 25: a bind, a tmpfs, an overlay and a symlink with odd characters in every path converge."""
+    o = c  # in overlay layers, upper and work too
     make_tree(scratch, ["src%sdir/f=src" % c, "l%s1/f=lower" % o, "l%s2/" % o, "u%sp/" % o, "w%sk/" % o])
     listing = _listing(scratch)
     entries = [bind("@/src%sdir" % c, "@/t%sarget" % c), tmpfs("@/tm%sp" % c, "size=1m"),
