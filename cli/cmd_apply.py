@@ -5,21 +5,23 @@ import sys
 
 def add_arguments(p):
     """Add this command's options."""
-    p.add_argument("profile", help="profile file (YAML or JSON)")
+    p.add_argument("profile", metavar="PROFILE", help="profile file (YAML or JSON), or the name of an applied profile")
     p.add_argument("--check", action="store_true", help="predict only: write nothing at all")
-    p.add_argument("--diff", action="store_true", help="show the owned table before -> after")
+    p.add_argument("--diff", action="store_true", help="show the owned table before -> after (fstab-like lines)")
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
-    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation (needed without a terminal)")
     p.add_argument("--on-error", choices=["rollback", "continue"], help="override the profile's on_error")
 
 
 def run(args, out):
-    """Return 0 when the table matches the profile afterwards, 1 otherwise."""
-    from .common import check_root, engine_module, load_profile, make_sys
+    """Return 0 when the table matches the profile afterwards, 1 otherwise (declined, failed)."""
+    import time
+
+    from .common import check_root, engine_module, load_profile_arg, make_sys
 
     engine = engine_module("engine")
-    prof, data = load_profile(args.profile)
     sys_ = make_sys()
+    prof, data = load_profile_arg(args.profile, sys_, args.state_dir)
     preview = engine.reconcile(prof, sys_, root=args.state_dir, check=True)
     if args.check or not preview.changed:
         return _show(out, args, preview)
@@ -27,24 +29,23 @@ def run(args, out):
         out.plan(preview)
         if args.diff:
             out.diff(preview)
-    if not args.yes and not _confirm(out, len([c for c in preview.changes if c.action.value != "keep"]),
-                                     preview.namespace):
+    steps = len([c for c in preview.changes if c.action.value != "keep"])
+    if not args.yes and not _confirm(out, steps, preview.namespace):
         return 1
     check_root()
-    report = engine.reconcile(prof, sys_, root=args.state_dir, on_error=args.on_error, profile_data=data,
-                              progress=None if args.json else out.progress)
+    started = time.monotonic()
+    try:
+        with out.live_progress() as progress:
+            report = engine.reconcile(prof, sys_, root=args.state_dir, on_error=args.on_error, profile_data=data,
+                                      progress=None if args.json else progress)
+    except engine_module("errors").ApplyError as exc:
+        if not args.json:
+            exc.report = None  # the plan is on screen already: the failure says the rest
+        raise
     if args.json:
         out.json(report.to_dict())
     else:
-        for m in report.recovered:
-            out.info(m)
-        for w in report.warnings:
-            out.info("warning: " + w)
-        for c, msg in report.failed:
-            out.error(msg)
-        out.info("Applied: %d changed, %d failed, %d skipped" % (
-            len([c for c in report.changes if c.action.value not in ("keep", "conflict")]) - len(report.failed)
-            - len(report.skipped), len(report.failed), len(report.skipped)))
+        out.applied(report, time.monotonic() - started)
     return 1 if report.failed else 0
 
 
@@ -61,13 +62,11 @@ def _show(out, args, report):
 
 
 def _confirm(out, n, namespace):
+    """Return True when the user answers yes on the terminal; never ask anyone else."""
     if not sys.stdin.isatty():
         out.error("cannot ask for confirmation: stdin is not a terminal; pass --yes to apply")
         return False
-    # markup=False: rich would take "[y/N]" for a style tag and print nothing of it.
-    out.err.print("Apply %d changes to %s? [y/N] " % (n, namespace), end="", markup=False)
-    answer = sys.stdin.readline().strip().lower()
-    if answer not in ("y", "yes"):
+    if out.ask("Apply %d changes to %s? [y/N]" % (n, namespace)) not in ("y", "yes"):
         out.info("nothing changed")
         return False
     return True

@@ -3,18 +3,19 @@
 
 def add_arguments(p):
     """Add this command's options."""
-    p.add_argument("profile", help="profile file (YAML or JSON)")
+    p.add_argument("profile", metavar="PROFILE", help="profile file (YAML or JSON), or the name of an applied profile")
     p.add_argument("--json", action="store_true", help="machine-readable plan on stdout")
-    p.add_argument("--diff", action="store_true", help="also show the owned table before -> after")
+    p.add_argument("--diff", action="store_true", help="also show the owned table before -> after (fstab-like lines)")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when changes are pending")
 
 
 def run(args, out):
     """Return 0, or 2 with --detailed-exitcode when the plan has changes."""
-    from .common import engine_module, load_profile, make_sys
+    from .common import engine_module, load_profile_arg, make_sys
 
-    prof, data = load_profile(args.profile)
-    report = engine_module("engine").reconcile(prof, make_sys(), root=args.state_dir, check=True)
+    sys_ = make_sys()
+    prof, _ = load_profile_arg(args.profile, sys_, args.state_dir)
+    report = engine_module("engine").reconcile(prof, sys_, root=args.state_dir, check=True)
     report.mode = "plan"
     if args.json:
         out.json(report.to_dict())

@@ -4,9 +4,8 @@ Data (plans, tables, JSON) goes to stdout; messages, progress and errors to
 stderr. Colour follows --color/--no-color, then NO_COLOR, then the terminal.
 Width follows the terminal, or COLUMNS when set (tests pin it).
 
-What a plan row *says* (the before -> after cell, the kind of reason) is
-computed by plain functions at the end of this file, without rich, so it is
-the same in every rendering and testable on its own.
+What a row *says* (the before -> after cell, the kind of reason, the tree
+guides) comes from describe.py, which has no rich in it.
 """
 
 import contextlib
@@ -14,7 +13,8 @@ import difflib
 import json
 import os
 import sys
-import time
+
+from . import describe
 
 _STYLE = {
     "conflict": "bold red",
@@ -28,8 +28,6 @@ _STYLE = {
     "rmdir": "red",
     "keep": "dim",
 }
-# Conflicts first (they stop the plan), then the way up, the changes, the way down, what stays.
-_ORDER = ["conflict", "mkdir", "mount", "link", "remount", "replace", "unmount", "unlink", "rmdir", "keep"]
 _KIND_STYLE = {"conflict": "bold red", "drift": "yellow", "new entry": "green", "removed entry": "red",
                "profile changed": "magenta", "adopted": "cyan"}
 _HEALTH_STYLE = {"ok": "green", "drifted": "yellow", "missing": "red", "foreign on top": "bold red"}
@@ -77,7 +75,7 @@ class Output:
         from rich.text import Text
 
         rows = [c for c in report.changes if show_keep or c.action.value != "keep"]
-        rows.sort(key=lambda c: _ORDER.index(c.action.value))
+        rows.sort(key=lambda c: describe.ORDER.index(c.action.value))
         t = Table(title=title or "Plan for %s in %s" % (report.profile, report.namespace), title_justify="left",
                   title_style="bold", expand=False)
         t.add_column("action", no_wrap=True)
@@ -89,7 +87,7 @@ class Output:
             a = c.action.value
             if last is not None and a != last:
                 t.add_section()
-            kind, detail = reason_kind(c)
+            kind, detail = describe.reason_kind(c)
             reason = Text(kind, style=_KIND_STYLE.get(kind, ""))
             if detail:
                 reason.append(": " + self.short(detail))
@@ -98,13 +96,13 @@ class Output:
             last = a
         if rows:
             self.out.print(t)
-        self.out.print(summary_line(report))
+        self.out.print(describe.summary_line(report))
 
     def _change_cell(self, c):
         from rich.text import Text
 
         cell = Text()
-        for text, tone in change_parts(c):
+        for text, tone in describe.change_parts(c):
             cell.append(self.short(text), style={"+": "green", "-": "red", "=": "dim", "!": "bold red"}.get(tone, ""))
         return cell
 
@@ -129,6 +127,8 @@ class Output:
             # A heading, not a table title: a title wraps to the table's width.
             head = Text("%s in %s" % (r["profile"], r["namespace"]), style="bold")
             head.append(", applied %s" % (r["applied_at"] or "never"))
+            if r["applied_at"]:
+                head.append(" (%s)" % describe.age(r["applied_at"]), style="dim")
             self.out.print(head, soft_wrap=True)
             t = Table()
             for col, ratio in (("target", 3), ("type", None), ("health", None), ("detail", 3)):
@@ -155,7 +155,7 @@ class Output:
         if not rows:
             self.out.print("No mount matches.")
             return
-        lines = mount_lines(rows, tree)
+        lines = describe.mount_lines(rows, tree)
         t = Table(box=None, pad_edge=False, header_style="bold")
         # The target keeps most of its width (a tree reads by it); the other columns fold first.
         width = max(len(g) + len(self.short(m["target"])) for g, m, _ in lines)
@@ -180,7 +180,7 @@ class Output:
             source = m["source"] + ("[%s]" % m["root"] if m["root"] != "/" else "")
             opts = Text(",".join(m["mount_options"]))
             if fs_options and m["fs_options"]:
-                opts.append("," + ",".join(_kv(k, v) for k, v in m["fs_options"].items()))
+                opts.append("," + ",".join(describe.kv(k, v) for k, v in m["fs_options"].items()))
             cells = [target, Text(self.short(source)), m["fstype"], opts]
             if split:
                 cells.append(m["propagation"])
@@ -195,7 +195,7 @@ class Output:
 
         for it in items:
             where = "%s:%s" % (path, it["line"]) if it.get("line") else path
-            line = Text(where + ": ", style="bold") + Text(it["path"] + ": ", style="cyan") + Text(it["message"])
+            line = Text(where + ": ", style="bold") + Text(it["path"] + ": ", style="cyan") + Text(it["detail"])
             self.out.print(line, soft_wrap=True)
 
     def overlay_changes(self, target, items):
@@ -286,12 +286,12 @@ class Output:
             self.err.print("[yellow]skipped[/] %s: %s" % (_esc(self.short(c.target)), _esc(self.short(why))))
         for c, msg in report.failed:
             self.error(msg)
-        counts = apply_counts(report)
-        style = "bold red" if report.failed else "bold green"
+        counts = describe.apply_counts(report)
         words = ", ".join("%d %s" % (counts[k], k) for k in ("done", "kept", "skipped", "failed", "rolled back")
                           if counts[k] or k in ("done", "kept"))
-        self.err.print("[%s]%s[/] in %s in %.1fs: %s" % (style, "Applied with failures" if report.failed else "Applied",
-                                                         _esc(report.namespace), elapsed, words))
+        head = "[bold red]Applied with failures:[/]" if report.failed else "[bold green]Applied:[/]"
+        self.err.print("%s %s (%s in %s, %.1f s)" % (head, words, _esc(report.profile), _esc(report.namespace),
+                                                    elapsed))
 
     def error(self, msg):
         """Print an error message on stderr."""
@@ -318,11 +318,11 @@ class Output:
             self._hint("`livemount status` shows the state this namespace has")
 
     def _apply_failure(self, exc):
-        for label, value in (("failed step", exc.step), ("kernel said", errno_text(exc.errno))):
+        for label, value in (("failed step", exc.step), ("kernel said", describe.errno_text(exc.errno))):
             if value:
                 self.err.print("  [bold]%s:[/] %s" % (label, _esc(self.short(value))))
         self._list("rolled back", exc.rolled_back, "green")
-        self._list("busy", [busy_text(b) for b in (getattr(exc, "busy", None) or [])], "yellow")
+        self._list("busy", [describe.busy_text(b) for b in (getattr(exc, "busy", None) or [])], "yellow")
         if type(exc).__name__ == "UndoError":
             self._list("left over", exc.left, "bold red")
             self._hint("run the same command again: it recovers from the journal")
@@ -339,197 +339,6 @@ class Output:
 
     def _hint(self, text):
         self.err.print("[dim]hint:[/] " + _esc(text))
-
-
-# ---- what a row says (no rich below this line) ---------------------------------------
-
-def summary_line(report):
-    """Return `Changes pending: N to mount, N to remount, ...` (or `No changes. ...`) for a report."""
-    counts = {}
-    for c in report.changes:
-        counts[c.action.value] = counts.get(c.action.value, 0) + 1
-    words = {"mount": "to mount", "link": "to link", "mkdir": "to create", "remount": "to remount",
-             "replace": "to replace", "unmount": "to unmount", "unlink": "to unlink", "rmdir": "to remove",
-             "keep": "unchanged", "conflict": "conflicts"}
-    parts = ["%d %s" % (counts[a], words[a]) for a in _ORDER if counts.get(a)]
-    head = "Changes pending: " if report.changed else "No changes. "
-    return head + (", ".join(parts) if parts else "nothing to do")
-
-
-def apply_counts(report):
-    """Return {done, kept, skipped, failed, rolled back} counts of an apply's report."""
-    steps = [c for c in report.changes if c.action.value not in ("keep", "conflict")]
-    return {"done": len(steps) - len(report.failed) - len(report.skipped),
-            "kept": len([c for c in report.changes if c.action.value == "keep"]),
-            "skipped": len(report.skipped), "failed": len(report.failed),
-            "rolled back": len(report.rolled_back)}
-
-
-def reason_kind(change):
-    """Return (kind, detail): why a change is planned, as one of a few words plus what is left to say.
-
-    Kinds: conflict, drift, new entry, removed entry, profile changed, adopted,
-    parent rebuilt, mount point, up to date.
-    """
-    a, r = change.action.value, change.reason
-    if a == "conflict":
-        return "conflict", r
-    if change.adopt:
-        return "adopted", r.replace(": adopted", "")
-    if "is rebuilt" in r:
-        return "parent rebuilt", r.split(" is rebuilt")[0].replace("parent ", "")
-    if "drift" in r:
-        detail = r.replace("changed by hand (drift): ", "").replace(" (drift)", "")
-        return "drift", "" if a == "remount" and change_parts(change) else detail
-    if r == "new entry":
-        return "new entry", ""
-    if r.startswith("removed from profile"):
-        return "removed entry", r[len("removed from profile; "):]
-    if a in ("mkdir", "rmdir"):
-        return "mount point", r
-    if a == "keep":
-        return "up to date", "" if r == "up to date" else r
-    if a == "remount" and change_parts(change):
-        return "profile changed", ""
-    return "profile changed", r
-
-
-def describe(entry):
-    """Return one short line saying what `entry` mounts: `bind /src ro,nosuid`, `-> /dest`, `tmpfs size=1m`."""
-    if entry.type == "symlink":
-        return "-> %s" % entry.source
-    words = list(entry.options) or [w for w in _option_words(entry) if w != "rw"]
-    if entry.type == "bind":
-        head = ("rbind " if entry.recursive else "bind ") + entry.source
-    elif entry.type == "overlay":
-        head = "overlay " + ":".join(entry.lower) + (" upper " + entry.upper if entry.upper else "")
-    else:
-        head = entry.type + (" " + entry.source if entry.source else "")
-    return head + (" " + ",".join(words) if words else "")
-
-
-def change_parts(c):
-    """Return [(text, tone)] for the change cell; tone '+' added, '-' removed, '=' unchanged, '!' in the way."""
-    a = c.action.value
-    old = c.before.entry if c.before is not None else None
-    if a in ("mount", "link"):
-        return [(describe(c.entry), "+")]
-    if a == "mkdir":
-        return [("file" if c.file_point else "directory", "+")]
-    if a == "rmdir":
-        return [("directory", "-")]
-    if a in ("unmount", "unlink"):
-        return [(describe(old or c.entry), "-")]
-    if a == "keep":
-        return [(describe(c.entry), "=")]
-    if a == "conflict":
-        if c.live is not None:
-            return [("%s %s is there" % (c.live.fstype, c.live.source), "!")]
-        return []
-    if a == "replace":
-        return [(describe(old), "-"), (" -> ", ""), (describe(c.entry), "+")] if old else [(describe(c.entry), "+")]
-    return _remount_parts(c, old)
-
-
-def _remount_parts(c, old):
-    """Return the option words a remount adds (+) and removes (-), flags measured against the live mount."""
-    have = set(c.live.flags) if c.live is not None else set(old.flags if old else ())
-    want = set(c.entry.flags)
-    parts = []
-    if "ro" in want - have or "ro" in have - want:
-        parts.append(("rw -> ro" if "ro" in want else "ro -> rw", "+" if "ro" in want else "-"))
-    parts += [("+" + f, "+") for f in sorted(want - have - {"ro"})]
-    parts += [("-" + f, "-") for f in sorted(have - want - {"ro"})]
-    if old is not None and old.fs_options != c.entry.fs_options:
-        before, after = dict(old.fs_options), dict(c.entry.fs_options)
-        written = _written(old), _written(c.entry)
-        for k in sorted(set(before) | set(after)):
-            if before.get(k, "") != after.get(k, "") or (k in before) != (k in after):
-                if k in before:
-                    parts.append(("-" + written[0].get(k, _kv(k, before[k])), "-"))
-                if k in after:
-                    parts.append(("+" + written[1].get(k, _kv(k, after[k])), "+"))
-    if c.entry.propagation and c.live is not None:
-        live = (c.live.propagation or "private").split("+")[0]
-        if live != c.entry.propagation:
-            parts.append(("propagation %s -> %s" % (live, c.entry.propagation), "+"))
-    out = []
-    for i, p in enumerate(parts):
-        out += ([(" ", "")] if i else []) + [p]
-    return out
-
-
-def _written(entry):
-    """Return {option key: the option as the profile wrote it}."""
-    return {w.split("=", 1)[0]: w for w in entry.options}
-
-
-def _kv(k, v):
-    return k if v is None else "%s=%s" % (k, v)
-
-
-def _option_words(entry):
-    words = ["ro" if "ro" in entry.flags else "rw"] + sorted(f for f in entry.flags if f != "ro")
-    return words + [_kv(k, v) for k, v in entry.fs_options]
-
-
-def mount_lines(rows, tree):
-    """Return [(guide, mount dict, layer)]: mounts in table order, or as a tree with findmnt-like guides.
-
-    `layer` is (name, path) for the extra lines that spell out an overlay's
-    layers below it (the mount dict is then the overlay's), else None.
-    """
-    ids = {m["mount_id"] for m in rows}
-    kids = {}
-    for m in rows:
-        kids.setdefault(m["parent_id"] if tree and m["parent_id"] in ids and m["parent_id"] != m["mount_id"]
-                        else None, []).append(m)
-    out = []
-
-    def walk(m, prefix, last, top):
-        # No space after the branch, as in findmnt: the line then folds as one word, never at the guide.
-        guide = "" if top else prefix + ("└─" if last else "├─")
-        out.append((guide, m, None))
-        inner = "" if top else prefix + ("  " if last else "│ ")
-        children = kids.get(m["mount_id"], []) if tree else []
-        for layer in overlay_layers(m):
-            # The layers are details of this mount, not mounts: indented, with no branch of their own.
-            out.append((inner + ("│ " if children else "  ") if tree else "  ", m, layer))
-        for i, k in enumerate(children):
-            walk(k, inner, i == len(children) - 1, False)
-
-    for m in kids.get(None, []):
-        walk(m, "", True, True)
-    return out
-
-
-def overlay_layers(m):
-    """Return [(name, path)] of an overlay mount dict: lower layers top first, data layers, upper, work."""
-    if m["fstype"] != "overlay":
-        return []
-    out = [("lower", p) for p in m["lower"]] + [("data", p) for p in m["data"]]
-    return out + [(k, m[k]) for k in ("upper", "work") if m[k]]
-
-
-def errno_text(number):
-    """Return `EIO (Input/output error)` for an errno number, '' for None."""
-    import errno as errno_mod
-
-    if not number:
-        return ""
-    return "%s (%s)" % (errno_mod.errorcode.get(number, "errno %d" % number), os.strerror(number))
-
-
-def busy_text(item):
-    """Return one line about a process holding a busy mount (a dict from the engine, or text)."""
-    if not isinstance(item, dict):
-        return str(item)
-    head = "pid %s" % item["pid"] if "pid" in item else ""
-    name = item.get("command") or item.get("comm") or item.get("name")
-    if name:
-        head += " (%s)" % name
-    rest = ["%s %s" % (k, item[k]) for k in sorted(item) if k not in ("pid", "command", "comm", "name")]
-    return ": ".join(x for x in (head.strip(), ", ".join(rest)) if x)
 
 
 def _esc(s):

@@ -1,0 +1,226 @@
+"""What the CLI says about plans, applies and mounts, as plain data: no rich, no I/O.
+
+output.py turns these into tables and colours; keeping the words here makes
+them the same in every rendering (table, tree, demo) and testable without a
+terminal. Tones: '+' added, '-' removed, '=' unchanged, '!' in the way.
+"""
+
+import os
+
+# Conflicts first (they stop the plan), then the way up, the changes, the way down, what stays.
+ORDER = ["conflict", "mkdir", "mount", "link", "remount", "replace", "unmount", "unlink", "rmdir", "keep"]
+
+
+def summary_line(report):
+    """Return `Changes pending: N to mount, N to remount, ...` (or `No changes. ...`) for a report."""
+    counts = {}
+    for c in report.changes:
+        counts[c.action.value] = counts.get(c.action.value, 0) + 1
+    words = {"mount": "to mount", "link": "to link", "mkdir": "to create", "remount": "to remount",
+             "replace": "to replace", "unmount": "to unmount", "unlink": "to unlink", "rmdir": "to remove",
+             "keep": "unchanged", "conflict": "conflicts"}
+    parts = ["%d %s" % (counts[a], words[a]) for a in ORDER if counts.get(a) and a != "conflict"]
+    if counts.get("conflict"):
+        return "Refused: %d %s stop%s the plan (otherwise %s)" % (
+            counts["conflict"], "conflict" if counts["conflict"] == 1 else "conflicts",
+            "s" if counts["conflict"] == 1 else "", ", ".join(parts) or "nothing to do")
+    head = "Changes pending: " if report.changed else "No changes. "
+    return head + (", ".join(parts) if parts else "nothing to do")
+
+
+def apply_counts(report):
+    """Return {done, kept, skipped, failed, rolled back} counts of an apply's report."""
+    steps = [c for c in report.changes if c.action.value not in ("keep", "conflict")]
+    return {"done": len(steps) - len(report.failed) - len(report.skipped),
+            "kept": len([c for c in report.changes if c.action.value == "keep"]),
+            "skipped": len(report.skipped), "failed": len(report.failed),
+            "rolled back": len(report.rolled_back)}
+
+
+def age(iso, now=None):
+    """Return how long ago an ISO 8601 time was: `just now`, `5 minutes ago`, `3 days ago`."""
+    import datetime
+
+    try:
+        then = datetime.datetime.fromisoformat(iso)
+    except ValueError:
+        return "unknown time"
+    now = now or datetime.datetime.now(then.tzinfo)
+    seconds = int((now - then).total_seconds())
+    if seconds < 60:
+        return "just now" if seconds >= -60 else "in the future"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return "%d %s%s ago" % (n, unit, "" if n == 1 else "s")
+    return "just now"
+
+
+def reason_kind(change):
+    """Return (kind, detail): why a change is planned, as one of a few words plus what is left to say.
+
+    Kinds: conflict, drift, new entry, removed entry, profile changed, adopted,
+    parent rebuilt, mount point, up to date.
+    """
+    a, r = change.action.value, change.reason
+    if a == "conflict":
+        # "cannot manage /t: a mount ... is on top": the target is in its own column.
+        prefix = r.split(": ", 1)
+        return "conflict", prefix[1] if len(prefix) == 2 and prefix[0].endswith(" " + change.target) else r
+    if change.adopt:
+        return "adopted", r.replace(": adopted", "")
+    if "is rebuilt" in r:
+        return "parent rebuilt", r.split(" is rebuilt")[0].replace("parent ", "")
+    if "drift" in r:
+        detail = r.replace("changed by hand (drift): ", "").replace(" (drift)", "")
+        return "drift", "" if a == "remount" and change_parts(change) else detail
+    if r == "new entry":
+        return "new entry", ""
+    if r.startswith("removed from profile"):
+        return "removed entry", r[len("removed from profile; "):]
+    if a in ("mkdir", "rmdir"):
+        return "mount point", r
+    if a == "keep":
+        return "up to date", "" if r == "up to date" else r
+    if a == "remount" and change_parts(change):
+        return "profile changed", ""
+    return "profile changed", r
+
+
+def describe(entry):
+    """Return one short line saying what `entry` mounts: `bind /src ro,nosuid`, `-> /dest`, `tmpfs size=1m`."""
+    if entry.type == "symlink":
+        return "-> %s" % entry.source
+    words = list(entry.options) or [w for w in _option_words(entry) if w != "rw"]
+    if entry.type == "bind":
+        head = ("rbind " if entry.recursive else "bind ") + entry.source
+    elif entry.type == "overlay":
+        head = "overlay " + ":".join(entry.lower) + (" upper " + entry.upper if entry.upper else "")
+    else:
+        head = entry.type + (" " + entry.source if entry.source else "")
+    return head + (" " + ",".join(words) if words else "")
+
+
+def change_parts(c):
+    """Return [(text, tone)] for the change cell; tone '+' added, '-' removed, '=' unchanged, '!' in the way."""
+    a = c.action.value
+    old = c.before.entry if c.before is not None else None
+    if a in ("mount", "link"):
+        return [(describe(c.entry), "+")]
+    if a == "mkdir":
+        return [("file" if c.file_point else "directory", "+")]
+    if a == "rmdir":
+        return [("directory", "-")]
+    if a in ("unmount", "unlink"):
+        return [(describe(old or c.entry), "-")]
+    if a == "keep":
+        return [(describe(c.entry), "=")]
+    if a == "conflict":
+        if c.live is not None:
+            return [("%s %s is there" % (c.live.fstype, c.live.source), "!")]
+        return []
+    if a == "replace":
+        return [(describe(old), "-"), (" -> ", ""), (describe(c.entry), "+")] if old else [(describe(c.entry), "+")]
+    return _remount_parts(c, old)
+
+
+def _remount_parts(c, old):
+    """Return the option words a remount adds (+) and removes (-), flags measured against the live mount."""
+    have = set(c.live.flags) if c.live is not None else set(old.flags if old else ())
+    want = set(c.entry.flags)
+    parts = []
+    if "ro" in want - have or "ro" in have - want:
+        parts.append(("rw -> ro" if "ro" in want else "ro -> rw", "+" if "ro" in want else "-"))
+    parts += [("+" + f, "+") for f in sorted(want - have - {"ro"})]
+    parts += [("-" + f, "-") for f in sorted(have - want - {"ro"})]
+    if old is not None and old.fs_options != c.entry.fs_options:
+        before, after = dict(old.fs_options), dict(c.entry.fs_options)
+        written = _written(old), _written(c.entry)
+        for k in sorted(set(before) | set(after)):
+            if before.get(k, "") != after.get(k, "") or (k in before) != (k in after):
+                if k in before:
+                    parts.append(("-" + written[0].get(k, kv(k, before[k])), "-"))
+                if k in after:
+                    parts.append(("+" + written[1].get(k, kv(k, after[k])), "+"))
+    if c.entry.propagation and c.live is not None:
+        live = (c.live.propagation or "private").split("+")[0]
+        if live != c.entry.propagation:
+            parts.append(("propagation %s -> %s" % (live, c.entry.propagation), "+"))
+    out = []
+    for i, p in enumerate(parts):
+        out += ([(" ", "")] if i else []) + [p]
+    return out
+
+
+def _written(entry):
+    """Return {option key: the option as the profile wrote it}."""
+    return {w.split("=", 1)[0]: w for w in entry.options}
+
+
+def kv(k, v):
+    """Return `k` or `k=v` (v None means a flag-like option)."""
+    return k if v is None else "%s=%s" % (k, v)
+
+
+def _option_words(entry):
+    words = ["ro" if "ro" in entry.flags else "rw"] + sorted(f for f in entry.flags if f != "ro")
+    return words + [kv(k, v) for k, v in entry.fs_options]
+
+
+def mount_lines(rows, tree):
+    """Return [(guide, mount dict, layer)]: mounts in table order, or as a tree with findmnt-like guides.
+
+    `layer` is (name, path) for the extra lines that spell out an overlay's
+    layers below it (the mount dict is then the overlay's), else None.
+    """
+    ids = {m["mount_id"] for m in rows}
+    kids = {}
+    for m in rows:
+        kids.setdefault(m["parent_id"] if tree and m["parent_id"] in ids and m["parent_id"] != m["mount_id"]
+                        else None, []).append(m)
+    out = []
+
+    def walk(m, prefix, last, top):
+        # No space after the branch, as in findmnt: the line then folds as one word, never at the guide.
+        guide = "" if top else prefix + ("└─" if last else "├─")
+        out.append((guide, m, None))
+        inner = "" if top else prefix + ("  " if last else "│ ")
+        children = kids.get(m["mount_id"], []) if tree else []
+        for layer in overlay_layers(m):
+            # The layers are details of this mount, not mounts: indented, with no branch of their own.
+            out.append((inner + ("│ " if children else "  ") if tree else "  ", m, layer))
+        for i, k in enumerate(children):
+            walk(k, inner, i == len(children) - 1, False)
+
+    for m in kids.get(None, []):
+        walk(m, "", True, True)
+    return out
+
+
+def overlay_layers(m):
+    """Return [(name, path)] of an overlay mount dict: lower layers top first, data layers, upper, work."""
+    if m["fstype"] != "overlay":
+        return []
+    out = [("lower", p) for p in m["lower"]] + [("data", p) for p in m["data"]]
+    return out + [(k, m[k]) for k in ("upper", "work") if m[k]]
+
+
+def errno_text(number):
+    """Return `EIO (Input/output error)` for an errno number, '' for None."""
+    import errno as errno_mod
+
+    if not number:
+        return ""
+    return "%s (%s)" % (errno_mod.errorcode.get(number, "errno %d" % number), os.strerror(number))
+
+
+def busy_text(item):
+    """Return one line about a process holding a busy mount (a dict from the engine, or text)."""
+    if not isinstance(item, dict):
+        return str(item)
+    head = "pid %s" % item["pid"] if "pid" in item else ""
+    name = item.get("command") or item.get("comm") or item.get("name")
+    if name:
+        head += " (%s)" % name
+    rest = ["%s %s" % (k, item[k]) for k in sorted(item) if k not in ("pid", "command", "comm", "name")]
+    return ": ".join(x for x in (head.strip(), ", ".join(rest)) if x)
