@@ -42,8 +42,9 @@ def _beneath(monkeypatch):
 
 
 @st.composite
-def profiles(draw, sizes=(None, "1m", "2m")):
-    """Return a random valid profile mapping named `p`, entries in random order; tmpfs sizes from `sizes`."""
+def profiles(draw, sizes=(None, "1m", "2m"), propagations=(None, "shared", "private")):
+    """Return a random valid profile mapping named `p`, entries in random order; tmpfs sizes and propagations
+    drawn from `sizes` and `propagations` (None: not named)."""
     targets = draw(st.lists(st.sampled_from(TARGETS), unique=True, max_size=5))
     mounts = []
     for t in sorted(targets):
@@ -61,7 +62,8 @@ def profiles(draw, sizes=(None, "1m", "2m")):
             mounts.append(overlay(t, draw(st.permutations(LAYERS)), None, None, *flags))
         else:
             size = draw(st.sampled_from(sizes))
-            extra = {"propagation": draw(st.sampled_from(["shared", "private"]))} if draw(st.booleans()) else {}
+            propagation = draw(st.sampled_from(propagations))
+            extra = {"propagation": propagation} if propagation else {}
             mounts.append(tmpfs(t, *(flags + (["size=" + size] if size else [])), **extra))
     return {"name": "p", "mounts": draw(st.permutations(mounts))}
 
@@ -152,14 +154,14 @@ def test_applying_a_plan_converges(prior, drifts, data):
 
 
 @SETTINGS
-@given(a=profiles(), b=profiles(sizes=("1m", "2m")))
+@given(a=profiles(), b=profiles(sizes=("1m", "2m"), propagations=("shared", "private")))
 def test_a_then_b_equals_b_alone(a, b):
     """Applying A then B leaves the same mount table as applying B on a fresh host (modulo ids and devices).
 
-    B names every tmpfs size: a filesystem option a profile does not name is
-    left as it is (options.fs_options_match checks only the desired ones), so
-    a size dropped from the profile stays in force; see
-    test_dropped_fs_option_is_left_in_force.
+    B names every tmpfs size and propagation: what a profile does not name is
+    left as it is (options.fs_options_match checks only the desired options,
+    model.Entry.propagation None means "leave it"), so a size or propagation
+    dropped from the profile stays in force; see test_dropped_setting_is_left_in_force.
     """
     alone, path = World(), World()
     try:
@@ -209,13 +211,17 @@ def test_check_mode_predicts_the_apply(data):
         w.close()
 
 
-def test_dropped_fs_option_is_left_in_force(tmp_path):
-    """By design a filesystem option removed from the profile is not reset: a tmpfs keeps its size, no change."""
+@pytest.mark.parametrize("first, then, shown", [
+    (["size=1m"], {}, "size=1048576"),
+    ([], {"propagation": "shared"}, "shared:"),
+], ids=["tmpfs-size", "propagation"])
+def test_dropped_setting_is_left_in_force(first, then, shown):
+    """By design a filesystem option or propagation removed from the profile is not reset: no change planned."""
     w = World()
     try:
-        w.run({"name": "p", "mounts": [tmpfs("/data/t", "size=1m")]})
+        w.run({"name": "p", "mounts": [tmpfs("/data/t", *first, **then)]})
         report = w.run({"name": "p", "mounts": [tmpfs("/data/t")]})
         assert mutating(report.changes) == []
-        assert "size=1048576" in w.fake.read_mountinfo()
+        assert shown in w.fake.read_mountinfo()
     finally:
         w.close()
