@@ -75,6 +75,15 @@ def _recover_mount(action, path, entry, before, owned, world, finish):
         finish.append(("umount", (path, True)))
         owned[path] = Owned(entry)
         return
+    if (action == Action.REPLACE and prev is not None and len(stack) >= 2
+            and match.same_identity(entry, top, world, None)
+            and match.same_identity(prev.entry, stack[-2], world, prev)):
+        # An undo cut while swapping back: the old mount is restored beneath
+        # the new one, which could not be taken off. Take both off; the new
+        # plan mounts the entry again (drift repair), leaving nothing below.
+        finish.extend([("umount", (path, True)), ("umount", (path, True))])
+        owned[path] = Owned(entry)
+        return
     if match.same_identity(entry, top, world, None):
         owned[path] = Owned(entry)
 
@@ -86,17 +95,17 @@ def after_finish(world, finish):
     half-done swap still in it would see our old mount on top of our new one
     and call it foreign.
     """
-    gone = set()
+    table = world.table
     for name, args in finish:
-        top = world.table.top(args[0]) if name == "umount" else None
-        if top is not None:
-            gone.add(top.mount_id)
-    if not gone:
-        return world
-    # A detaching unmount takes the mounts on top of it along (umount2(2) MNT_DETACH).
-    grew = True
-    while grew:
-        below = {m.mount_id for m in world.table.mounts if m.parent_id in gone and m.mount_id not in gone}
-        gone |= below
-        grew = bool(below)
-    return dataclasses.replace(world, table=LiveTable([m for m in world.table.mounts if m.mount_id not in gone]))
+        top = table.top(args[0]) if name == "umount" else None
+        if top is None:
+            continue
+        gone = {top.mount_id}
+        # A detaching unmount takes the mounts on top of it along (umount2(2) MNT_DETACH).
+        grew = True
+        while grew:
+            above = {m.mount_id for m in table.mounts if m.parent_id in gone and m.mount_id not in gone}
+            gone |= above
+            grew = bool(above)
+        table = LiveTable([m for m in table.mounts if m.mount_id not in gone])
+    return world if table is world.table else dataclasses.replace(world, table=table)
