@@ -50,6 +50,8 @@ def run(args, out):
 
 def _story(out, root, sys_, engine_module):
     engine = engine_module("engine")
+    # Tables read at 80 columns when the demo root is left out of every path shown.
+    out.relative_to = root
     profile_mod = engine_module("profile")
     _populate(root)
     text = SAMPLE.replace("ROOT", root)
@@ -60,14 +62,14 @@ def _story(out, root, sys_, engine_module):
     load = lambda t: profile_mod.load_profile(profile_mod.load_profile_text(t, path))  # noqa: E731
     prof = load(text)
 
-    out.heading("1. The profile (%s)" % path)
-    out.text(text + "\n")
+    out.heading("1. The profile")
+    out.info("paths below are shown relative to %s (a scratch tmpfs); the profile file is %s" % (root, path))
+    out.text(out.short(text) + "\n")
     out.heading("2. livemount plan: what would change (nothing is touched)")
     out.plan(engine.reconcile(prof, sys_, root=state_dir, check=True))
-    out.heading("3. livemount apply")
-    rep = engine.reconcile(prof, sys_, root=state_dir, progress=out.progress)
-    out.plan(rep, show_keep=False)
-    _live(out, sys_, root)
+    out.heading("3. livemount apply, then livemount show --tree")
+    _apply(out, engine, prof, sys_, state_dir)
+    _live(out, sys_, root, state_dir)
     out.heading("4. livemount apply again: zero changes")
     again = engine.reconcile(prof, sys_, root=state_dir)
     out.plan(again, show_keep=True)
@@ -79,15 +81,16 @@ def _story(out, root, sys_, engine_module):
     drift = engine.reconcile(prof, sys_, root=state_dir, check=True)
     out.plan(drift, show_keep=False)
     out.heading("6. livemount apply repairs it")
-    engine.reconcile(prof, sys_, root=state_dir, progress=out.progress)
+    _apply(out, engine, prof, sys_, state_dir)
     ok = ok and drift.changed and not engine.reconcile(prof, sys_, root=state_dir, check=True).changed
 
-    out.heading("7. A live change: cache grows from 16m to 32m; its files survive (remount, no unmount)")
+    out.heading("7. A live change: cache 16m -> 32m; its files survive (a remount)")
     marker = os.path.join(root, "srv/app/cache/kept.txt")
     with open(marker, "w") as f:
         f.write("still here\n")
     bigger = load(text.replace("size=16m", "size=32m"))
-    out.plan(engine.reconcile(bigger, sys_, root=state_dir, progress=out.progress), show_keep=False)
+    out.plan(engine.reconcile(bigger, sys_, root=state_dir, check=True), show_keep=False)
+    _apply(out, engine, bigger, sys_, state_dir)
     with open(marker) as f:
         survived = f.read() == "still here\n"
     out.info("file in the cache after the remount: %s" % ("still there" if survived else "LOST"))
@@ -127,9 +130,20 @@ def _ours(sys_, root):
     return [m for m in table.mounts if m.mount_point.startswith(root + "/")]
 
 
-def _live(out, sys_, root):
-    out.info("live mounts under %s:" % root)
-    for m in _ours(sys_, root):
-        flags = ",".join(sorted(m.flags)) or "rw"
-        out.info("  %-40s %-8s %s %s" % (m.mount_point[len(root):], m.fstype, flags, m.root if m.fstype != "overlay"
-                                          else "lower=" + ":".join(x[len(root):] for x in m.lower)))
+def _apply(out, engine, prof, sys_, state_dir):
+    """Return the Report of applying `prof`, shown as `livemount apply --yes` shows it."""
+    import time
+
+    started = time.monotonic()
+    with out.live_progress() as progress:
+        report = engine.reconcile(prof, sys_, root=state_dir, progress=progress)
+    out.applied(report, time.monotonic() - started)
+    return report
+
+
+def _live(out, sys_, root, state_dir):
+    from .cmd_show import select
+    from .common import engine_module
+
+    _, rows = engine_module("inventory").read(sys_, state_dir)
+    out.mounts(select(rows, root, paths=engine_module("paths")), tree=True)

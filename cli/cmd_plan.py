@@ -15,7 +15,11 @@ def run(args, out):
 
     sys_ = make_sys()
     prof, _ = load_profile_arg(args.profile, sys_, args.state_dir)
-    report = engine_module("engine").reconcile(prof, sys_, root=args.state_dir, check=True)
+    try:
+        report = engine_module("engine").reconcile(prof, sys_, root=args.state_dir, check=True)
+    except engine_module("errors").PlanError as exc:
+        exc.report.mode = "plan"  # the conflicts are shown with the plan they stopped
+        raise
     report.mode = "plan"
     if args.json:
         out.json(report.to_dict())

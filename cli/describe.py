@@ -12,7 +12,7 @@ ORDER = ["conflict", "mkdir", "mount", "link", "remount", "replace", "unmount", 
 
 
 def summary_line(report):
-    """Return `Changes pending: N to mount, N to remount, ...` (or `No changes. ...`) for a report."""
+    """Return `Changes pending: N to mount, N to remount, ...` (`Done: ...` after an apply, `No changes. ...`)."""
     counts = {}
     for c in report.changes:
         counts[c.action.value] = counts.get(c.action.value, 0) + 1
@@ -24,7 +24,7 @@ def summary_line(report):
         return "Refused: %d %s stop%s the plan (otherwise %s)" % (
             counts["conflict"], "conflict" if counts["conflict"] == 1 else "conflicts",
             "s" if counts["conflict"] == 1 else "", ", ".join(parts) or "nothing to do")
-    head = "Changes pending: " if report.changed else "No changes. "
+    head = ("Done: " if report.mode == "apply" else "Changes pending: ") if report.changed else "No changes. "
     return head + (", ".join(parts) if parts else "nothing to do")
 
 
@@ -60,7 +60,7 @@ def reason_kind(change):
     """Return (kind, detail): why a change is planned, as one of a few words plus what is left to say.
 
     Kinds: conflict, drift, new entry, removed entry, profile changed, adopted,
-    parent rebuilt, mount point, up to date.
+    parent rebuilt, mount point, parent, cleanup, up to date.
     """
     a, r = change.action.value, change.reason
     if a == "conflict":
@@ -78,8 +78,13 @@ def reason_kind(change):
         return "new entry", ""
     if r.startswith("removed from profile"):
         return "removed entry", r[len("removed from profile; "):]
-    if a in ("mkdir", "rmdir"):
+    if a == "mkdir":
+        for what in ("mount point", "parent"):
+            if r == "create missing " + what:
+                return what, ""
         return "mount point", r
+    if a == "rmdir":
+        return "cleanup", "" if r == "created by livemount, no longer needed" else r
     if a == "keep":
         return "up to date", "" if r == "up to date" else r
     if a == "remount" and change_parts(change):

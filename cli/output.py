@@ -78,10 +78,13 @@ class Output:
         rows.sort(key=lambda c: describe.ORDER.index(c.action.value))
         t = Table(title=title or "Plan for %s in %s" % (report.profile, report.namespace), title_justify="left",
                   title_style="bold", expand=False)
+        longest = max([len(self.short(c.target)) for c in rows] or [0])
         t.add_column("action", no_wrap=True)
-        t.add_column("target", overflow="fold", ratio=3)
-        t.add_column("change", overflow="fold", ratio=3)
-        t.add_column("reason", overflow="fold", ratio=2)
+        # Targets are what a reader scans for: they fold last.
+        # A fixed width: rich's min_width is not honoured when it squeezes a table into the screen.
+        t.add_column("target", overflow="fold", width=max(6, min(longest, self.out.width // 3)))
+        t.add_column("change", overflow="fold")
+        t.add_column("reason", overflow="fold")
         last = None
         for c in rows:
             a = c.action.value
@@ -159,7 +162,7 @@ class Output:
         t = Table(box=None, pad_edge=False, header_style="bold")
         # The target keeps most of its width (a tree reads by it); the other columns fold first.
         width = max(len(g) + len(self.short(m["target"])) for g, m, _ in lines)
-        t.add_column("TARGET", overflow="fold", min_width=min(width, max(12, self.out.width // 4)))
+        t.add_column("TARGET", overflow="fold", width=max(6, min(width, max(12, self.out.width // 3))))
         # Below 100 columns propagation joins the options: one column less to squeeze.
         split = self.out.width >= 100
         for name, share in (("SOURCE", 5), ("FSTYPE", 8), ("OPTIONS", 5), ("PROPAGATION", 8))[:4 if split else 3]:
