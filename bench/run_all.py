@@ -65,6 +65,42 @@ def ensure_venv():
     return VENV_PY
 
 
+# ---- the source measured ---------------------------------------------------------------
+
+def _git(*args):
+    return subprocess.run(["git", "-C", REPO] + list(args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          universal_newlines=True).stdout.strip()
+
+
+def use_revision(rev):
+    """Return a description of the source measured after exporting commit `rev` and pointing the benchmarks at it.
+
+    The working tree is shared with people editing it; a commit export keeps
+    the run about one fixed version (`git archive` into bench/out/src-SHA).
+    """
+    sha = _git("rev-parse", "--verify", rev + "^{commit}")
+    if not sha:
+        sys.exit("cannot benchmark revision %s: git does not know it" % rev)
+    dest = os.path.join(OUT, "src-" + sha[:12])
+    if not os.path.isdir(dest):
+        tmp = dest + ".tmp"
+        os.makedirs(tmp, exist_ok=True)
+        archive = subprocess.Popen(["git", "-C", REPO, "archive", sha], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout, check=True)
+        if archive.wait() != 0:
+            sys.exit("cannot export revision %s: git archive failed" % rev)
+        os.rename(tmp, dest)
+    os.environ["LIVEMOUNT_BENCH_SRC"] = dest
+    return "commit %s (`--rev %s`)" % (sha[:12], rev)
+
+
+def working_tree():
+    """Return a description of the working tree as the source measured (commit, and whether it was edited)."""
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "plugins", "cli")
+    return "working tree at commit %s%s" % (_git("rev-parse", "--short=12", "HEAD"),
+                                             " with uncommitted changes in plugins/ or cli/" if dirty else "")
+
+
 # ---- running ------------------------------------------------------------------------
 
 def run_benchmark(name, quick):
@@ -93,7 +129,7 @@ def result_path(name, quick):
 
 # ---- the report ----------------------------------------------------------------------
 
-def overlay_markdown(doc):
+def overlay_markdown(doc, meta):
     """Return section 4 from bench/out/overlay_changes.json (written by bench/overlay_changes.py)."""
     import common as c
 
@@ -104,6 +140,8 @@ def overlay_markdown(doc):
              "scandir+lstat pass over the merged tree (the floor), on %s, %s changes over %s lower files; "
              "results identical every run.\n" % (env.get("fs_type", env.get("fs", "?")), tree.get("changes_total", "?"),
                                                  sum(x.get("files", 0) for x in tree.get("lowers", [])) or "?")]
+    if meta.get("source", "").startswith("commit"):
+        lines.append("That script imports the working tree (through `.build/`), not the `--rev` export.\n")
     rows = []
     for state, t in sorted(doc.get("timings", {}).items(), reverse=True):
         for method, m in sorted(t.get("methods", {}).items(), key=lambda kv: kv[1].get("median", 0)):
@@ -147,11 +185,13 @@ def write_report(docs, meta, quick):
         "with the spread (min-max) over the rounds.\n" % (COMMAND, " --quick" if quick else "", meta["date"]),
         "| machine | |\n|---|---|\n| cpus (nproc) | %s |\n| cpu | %s |\n| kernel | %s |\n| python | %s |\n"
         "| load average (1, 5, 15 min) at start / end | %s / %s |\n| util-linux | %s |\n| the run took | %s |\n"
+        "| livemount measured | %s |\n"
         % (m["nproc"], m["cpu"] or "?", m["kernel"], m["python"], meta["load_start"], meta["load_end"],
-           m["findmnt"], "; ".join("%s %s" % kv for kv in meta["runs"].items())),
-        "Reproduce: `%s` (as root, from the repository root; it creates `bench/.venv` on first use). "
-        "`--quick` is a smaller smoke run that writes to `bench/out/quick/` only. Each benchmark also runs "
-        "alone: `bench/.venv/bin/python bench/NAME.py [--quick]`.\n" % COMMAND,
+           m["findmnt"], "; ".join("%s %s" % kv for kv in meta["runs"].items()), meta.get("source", "?")),
+        "Reproduce: `%s` (as root, from the repository root; it creates `bench/.venv` on first use; add "
+        "`--rev COMMIT` to measure a commit instead of the working tree). `--quick` is a smaller smoke run that "
+        "writes to `bench/out/quick/` only. Each benchmark also runs alone: "
+        "`bench/.venv/bin/python bench/NAME.py [--quick]`.\n" % COMMAND,
         "## Goals\n",
         c.md_table(["benchmark", "goal", "verdict", "measured: median (min-max)"], goals), "",
     ]
@@ -163,7 +203,7 @@ def write_report(docs, meta, quick):
         if doc is None:
             parts.append("## %s\n\nNot measured in this run: %s.\n" % (name, meta["runs"].get(name, "no result file")))
         elif name == "overlay_changes":
-            parts.append(overlay_markdown(doc))
+            parts.append(overlay_markdown(doc, meta))
         else:
             parts.append(importlib.import_module(name).markdown(doc))
     path = os.path.join(target_dir, "benchmarks.md")
@@ -205,6 +245,8 @@ def main(argv=None):
     p.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these (the report uses earlier results "
                                                                    "of the others)")
     p.add_argument("--report-only", action="store_true", help="run nothing: render the report from bench/out/")
+    p.add_argument("--rev", metavar="COMMIT", help="measure this commit (exported with git archive) instead of "
+                                                   "the working tree")
     args = p.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("cannot run the benchmarks: they mount things in private namespaces and need root")
@@ -217,7 +259,8 @@ def main(argv=None):
         with open(meta_path) as f:
             meta = json.load(f)
     else:
-        meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_start": _load(), "runs": {}}
+        source = use_revision(args.rev) if args.rev else working_tree()
+        meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_start": _load(), "runs": {}, "source": source}
         if args.only and os.path.exists(meta_path):
             with open(meta_path) as f:
                 meta = json.load(f)  # the others keep the results (and dates) of the run that made them
@@ -230,7 +273,7 @@ def main(argv=None):
             took, rc = run_benchmark(name, args.quick)
             meta["runs"][name] = "%.0f s" % took if rc == 0 else "FAILED (exit %d after %.0f s)" % (rc, took)
             if args.only:
-                meta["runs"][name] += " (rerun alone, %s)" % time.strftime("%Y-%m-%d %H:%M")
+                meta["runs"][name] += " (rerun alone, %s, %s)" % (time.strftime("%Y-%m-%d %H:%M"), source)
             print("==== %s: %s" % (name, meta["runs"][name]), flush=True)
         meta["load_end" if not args.only else "load_end_of_rerun"] = _load()
         meta.setdefault("load_end", meta.get("load_end_of_rerun"))
