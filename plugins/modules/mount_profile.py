@@ -21,8 +21,8 @@ description:
     changed. Anything else at a desired target is a conflict and nothing is changed.
   - Check mode runs the same planning code and skips only the mutations; it writes nothing at all.
   - The profile comes from the task's own fields, from O(profile) (a whole profile as one dict, e.g. a
-    variable or the RV(previous) profile of M(livemount.core.mount_profile_info)) or from O(src) (a file);
-    fields set on the task win. The action plugin merges them on the controller and validates the result
+    variable, or the C(profile_data) that M(livemount.core.mount_profile_info) returns) or from O(src) (a
+    file); fields set on the task win. The action plugin merges them on the controller and validates the result
     against the profile JSON Schema and livemount's rules before the host is contacted.
 author: livemount developers (@livemount)
 extends_documentation_fragment:

@@ -1,0 +1,46 @@
+"""The modules' documentation renders with ansible-doc and matches what the modules accept."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.livemount.core.plugins.module_utils.livemount import ansible_spec
+
+from . import playbook
+
+ANSIBLE_DOC = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
+# Options the action plugin reads on the controller, on top of the profile and module options.
+CONTROLLER_OPTIONS = {"src", "profile", "validate_only"}
+
+
+def _doc(name, *args):
+    proc = subprocess.run([ANSIBLE_DOC] + list(args) + [name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"), timeout=120)
+    assert proc.returncode == 0 and "ERROR" not in proc.stderr, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("module, words", [
+    ("livemount.core.mount_profile", ["OPTIONS", "mounts", "state_dir", "validate_only", "EXAMPLES", "RETURN VALUES"]),
+    ("livemount.core.mount_profile_info", ["OPTIONS", "profile_data", "EXAMPLES", "RETURN VALUES"]),
+], ids=["mount_profile", "mount_profile_info"])
+def test_ansible_doc_renders(module, words):
+    """ansible-doc prints the module's page with its options, examples and return values."""
+    text = _doc(module)
+    for word in words:
+        assert word in text
+
+
+def test_documented_options_are_the_argspec():
+    """Every option mount_profile accepts is documented, and nothing else is."""
+    doc = json.loads(_doc("livemount.core.mount_profile", "--json"))["livemount.core.mount_profile"]["doc"]
+    assert set(doc["options"]) == set(ansible_spec.module_argument_spec()) | CONTROLLER_OPTIONS
+
+
+def test_doc_fragment_is_fresh():
+    """plugins/doc_fragments/profile.py is what scripts/gen_doc_fragment.py generates from the schema."""
+    proc = subprocess.run([sys.executable, os.path.join(playbook.REPO, "scripts", "gen_doc_fragment.py"), "--check"])
+    assert proc.returncode == 0, "run scripts/gen_doc_fragment.py: the doc fragment is stale"
