@@ -6,6 +6,7 @@ terminal. Tones: '+' added, '-' removed, '=' unchanged, '!' in the way.
 """
 
 import os
+import re
 
 # Conflicts first (they stop the plan), then the way up, the changes, the way down, what stays.
 ORDER = ["conflict", "mkdir", "mount", "link", "remount", "replace", "unmount", "unlink", "rmdir", "keep"]
@@ -89,6 +90,8 @@ def reason_kind(change):
         return "up to date", "" if r == "up to date" else r
     if a == "remount" and change_parts(change):
         return "profile changed", ""
+    if a == "replace" and re.match(r"(type|source|link) \S+ -> ", r):
+        return "profile changed", ""  # the change cell shows the same before -> after
     return "profile changed", r
 
 
@@ -124,6 +127,8 @@ def change_parts(c):
         if c.live is not None:
             return [("%s %s is there" % (c.live.fstype, c.live.source), "!")]
         return []
+    if a == "replace" and old is not None and old.type == c.entry.type == "symlink":
+        return [("-> ", ""), (old.source, "-"), (" -> ", ""), (c.entry.source, "+")]
     if a == "replace":
         return [(describe(old), "-"), (" -> ", ""), (describe(c.entry), "+")] if old else [(describe(c.entry), "+")]
     return _remount_parts(c, old)

@@ -161,7 +161,9 @@ class Output:
         lines = describe.mount_lines(rows, tree)
         t = Table(box=None, pad_edge=False, header_style="bold")
         # The target keeps most of its width (a tree reads by it); the other columns fold first.
-        width = max(len(g) + len(self.short(m["target"])) for g, m, _ in lines)
+        width = max(len(g) + (len(layer[0]) + 1 + len(self.short(layer[1])) if layer else
+                              len(self.short(m["target"])) + (0 if m["visible"] else len(" (covered)")))
+                    for g, m, layer in lines)
         t.add_column("TARGET", overflow="fold", width=max(6, min(width, max(12, self.out.width // 3))))
         # Below 100 columns propagation joins the options: one column less to squeeze.
         split = self.out.width >= 100
