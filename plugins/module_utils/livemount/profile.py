@@ -4,7 +4,8 @@ load_profile(dict) -> Profile makes three passes and collects every problem
 before raising one ProfileError:
 1. shape: schemas/profile.schema.json (schema_data.SCHEMA) via jsonschema_lite;
 2. meaning the schema cannot express: path cleaning, control characters,
-   target "/", duplicate targets, option rules, allowed_roots;
+   target "/", duplicate targets, option rules, allowed_roots, protected
+   system targets (profile_paths.PROTECTED);
 3. canon: model.Entry values (clean paths, option sets, mode as an int).
 Each problem is (index, target-as-written, field, message); messages read
 `entry 2 (/srv/app/cache): options: bind mounts take no filesystem options: size=1m`.
@@ -22,6 +23,8 @@ from .errors import ProfileError
 from .jsonschema_lite import Validator, describe
 from .model import BIND, SYMLINK, Entry
 from .profile_io import entry_from_dict, entry_to_dict, load_profile_text, profile_to_dict  # noqa: F401
+from .profile_paths import BAD_PATH_CHAR as _BAD_PATH_CHAR
+from .profile_paths import PROTECTED, clean_path, protected_problem, unencodable  # noqa: F401
 from .schema_data import SCHEMA
 
 _ENTRY_PROPS = SCHEMA["$defs"]["entry"]["properties"]
@@ -29,10 +32,7 @@ NAME_RX = re.compile(SCHEMA["properties"]["name"]["pattern"])
 TYPE_RX = re.compile(_ENTRY_PROPS["type"]["pattern"])
 MODE_RX = re.compile(_ENTRY_PROPS["mode"]["pattern"])
 
-# Paths may hold tab and newline (mountinfo and fstab escape them as \011 and
-# \012, see proc(5) and fstab(5)); other C0 controls and DEL cannot be shown
-# or typed safely, and NUL cannot reach the kernel at all.
-_BAD_PATH_CHAR = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+# Paths may hold tab and newline (see profile_paths.BAD_PATH_CHAR); options may not.
 _ANY_CONTROL = _BAD_OPTION_CHAR = re.compile("[\x00-\x1f\x7f]")
 
 # Words that look like types but are not; the schema lists the same words.
@@ -219,16 +219,8 @@ def _check_profile(data, bad, problems):
     return tuple(roots)
 
 
-def clean_path(path):
-    """Return the clean form of an absolute path; ValueError naming the flaw otherwise."""
-    m = _BAD_PATH_CHAR.search(path)
-    if m:
-        raise ValueError("contains control character %r at offset %d" % (m.group(), m.start()))
-    return paths.clean(path)
-
-
 def _check_targets(targets, roots):
-    """Return problems between entries: duplicates, paths through a symlink entry, allowed_roots."""
+    """Return problems between entries: duplicates, paths through a symlink entry, allowed_roots, protection."""
     problems = []
     first = {}
     links = {}
@@ -251,6 +243,9 @@ def _check_targets(targets, roots):
         if roots is not None and not any(paths.is_at_or_under(target, r) for r in roots):
             problems.append(_problem(index, written, "target", "target",
                                      "not at or under an allowed root (%s)" % ", ".join(roots)))
+        guarded = protected_problem(target, roots)
+        if guarded:
+            problems.append(_problem(index, written, "target", "target", guarded))
     return problems
 
 
@@ -364,8 +359,9 @@ class _EntryCheck:
         if etype == BIND:
             return self.path("source", "source", value)
         m = _BAD_PATH_CHAR.search(value)
-        if m:
-            self.fail("source", "source", "contains control character %r at offset %d" % (m.group(), m.start()))
+        bad = "contains control character %r at offset %d" % (m.group(), m.start()) if m else unencodable(value)
+        if bad:
+            self.fail("source", "source", bad)
             return None
         return value
 
@@ -403,6 +399,8 @@ def _option_problem(opt):
     m = _BAD_OPTION_CHAR.search(opt)
     if m:
         return "contains control character %r at offset %d" % (m.group(), m.start())
+    if unencodable(opt):
+        return unencodable(opt)
     if "," in opt:
         return "one option per item, the list is the separator: write %s" % ", ".join(
             repr(part) for part in opt.split(",") if part)
