@@ -49,7 +49,8 @@ def _changes(scratch, doc):
     return [(c["action"], rel(scratch, c["target"])) for c in doc["changes"]]
 
 
-RUNS = {"nothing-to-A": (None, A), "A-to-B": (A, B)}
+# (applied first, the profile of the killed run, the profile of the rerun)
+RUNS = {"A-to-B": (A, B, B), "A-to-B-then-back-to-A": (A, B, A)}
 
 
 @pytest.mark.ns_timeout(900)
@@ -57,17 +58,16 @@ RUNS = {"nothing-to-A": (None, A), "A-to-B": (A, B)}
 def test_crash_at_every_step(scratch, run):
     """Killed at step N, for every N: the rerun recovers as predicted and converges, nothing leaks, destroy restores all."""
     make_tree(scratch, TREE)
-    first = None if RUNS[run][0] is None else profile_dict(scratch, RUNS[run][0])
-    b = profile_dict(scratch, RUNS[run][1])
+    first, killed, b = (profile_dict(scratch, p) for p in RUNS[run])
+    killed_path = write_profile(scratch, killed, name="killed")
     path = write_profile(scratch, b)
-    total = _steps_of(scratch, first, b)
+    total = _steps_of(scratch, first, killed)
     table0, tree0 = snapshot(scratch), _listing(scratch)  # after overlayfs made its wk/work
     assert total >= 25
     problems = []
     for n in range(1, total + 1):
-        if first is not None:
-            apply(scratch, first)
-        crashed = cli(scratch, "apply", "--yes", path, env={failpoint.ENV: "%d:crash" % n})
+        apply(scratch, first)
+        crashed = cli(scratch, "apply", "--yes", killed_path, env={failpoint.ENV: "%d:crash" % n})
         if crashed.returncode != -signal.SIGKILL:
             problems.append("N=%d: exit %s, not SIGKILL: %s" % (n, crashed.returncode, crashed.stderr[-300:]))
             break

@@ -14,35 +14,46 @@ from . import match
 from .model import SYMLINK, Action, Owned
 from .mountinfo import LiveTable
 from .state import State
+from .steps import _tmp_name
 
 
-def recover(state, header, records, world, entry_from_dict):
+def recover(state, header, records, world, entry_from_dict, lstat=None):
     """Return (new_state, finish_ops, messages) for an interrupted apply.
 
     `finish_ops` are (sys method name, args) still to perform: the detach of
-    an old top left above its replacement by a swap cut in the middle.
+    an old top left above its replacement by a swap cut in the middle, the
+    removal of a temporary link. `lstat` (Sys.lstat) looks at journaled paths
+    the world did not observe: the run may have been killed on its way to
+    another profile than the one asked for now.
     """
     owned = state.by_target()
     created = list(state.created)
     finish = []
     begun = [r for r in records if r.get("kind") == "begin"]
     done = {r["n"] for r in records if r.get("kind") == "done"}
+
+    def fact(path):
+        known = world.facts.get(path)
+        return known if known is not None or lstat is None else lstat(path)
+
     for r in begun:
         action = Action(r["action"])
         path = r["path"]
         entry = entry_from_dict(r["entry"]) if r.get("entry") else None
         before = entry_from_dict(r["before"]) if r.get("before") else None
         if action == Action.MKDIR:
-            if world.fact(path).kind != "missing" and path not in created:
+            if fact(path).kind != "missing" and path not in created:
                 created.append(path)
         elif action == Action.RMDIR:
-            if world.fact(path).kind == "missing" and path in created:
+            if fact(path).kind == "missing" and path in created:
                 created.remove(path)
         elif action in (Action.LINK, Action.UNLINK) or (entry or before).type == SYMLINK:
-            fact = world.fact(path)
-            if entry is not None and action != Action.UNLINK and fact.kind == "symlink" and fact.link == entry.source:
+            if action == Action.REPLACE and fact(_tmp_name(path)).kind == "symlink":
+                finish.append(("unlink", (_tmp_name(path),)))  # killed between creating and renaming it
+            seen = fact(path)
+            if entry is not None and action != Action.UNLINK and seen.kind == "symlink" and seen.link == entry.source:
                 owned[path] = Owned(entry)
-            elif action == Action.UNLINK and fact.kind == "missing":
+            elif action == Action.UNLINK and seen.kind == "missing":
                 owned.pop(path, None)
         elif action in (Action.MOUNT, Action.REPLACE, Action.UNMOUNT, Action.REMOUNT):
             _recover_mount(action, path, entry, before, owned, world, finish)
