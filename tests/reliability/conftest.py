@@ -73,9 +73,9 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     terminalreporter.write_sep("=", "reliability cases")
     for category, (cases, passed) in counts.items():
-        terminalreporter.write_line("%-44s %6d cases %6d passed %4d failed" % (category, cases, passed,
+        terminalreporter.write_line("%-58s %5d cases %5d passed %4d failed" % (category, cases, passed,
                                                                              cases - passed))
-    terminalreporter.write_line("%-44s %6d cases %6d passed" % (
+    terminalreporter.write_line("%-58s %5d cases %5d passed" % (
         "total", sum(c for c, _ in counts.values()), sum(p for _, p in counts.values())))
     report = os.environ.get("LIVEMOUNT_RELIABILITY_REPORT")
     if report:
