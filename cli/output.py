@@ -114,6 +114,9 @@ class Output:
         d = report.diff or {}
         lines = difflib.unified_diff(d.get("before", "").splitlines(True), d.get("after", "").splitlines(True),
                                      d.get("before_header", "before"), d.get("after_header", "after"))
+        lines = list(lines)
+        if not lines:
+            self.out.print("The owned table does not change (fstab-like diff is empty).", style="dim")
         for line in lines:
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else "cyan" \
                 if line.startswith("@") else ""
