@@ -41,7 +41,10 @@ class Output:
 
         color = getattr(args, "color", None)
         no_color = color is False or (color is None and bool(os.environ.get("NO_COLOR")))
+        # No colour means plain text: no bold or dim either (rich's no_color alone keeps them).
         kw = {"no_color": no_color, "highlight": False}
+        if no_color:
+            kw["color_system"] = None
         if color:
             kw["force_terminal"] = True
         self.quiet = getattr(args, "quiet", False)
@@ -135,7 +138,7 @@ class Output:
             head.append(", applied %s" % (r["applied_at"] or "never"))
             if r["applied_at"]:
                 head.append(" (%s)" % describe.age(r["applied_at"]), style="dim")
-            self.out.print(head, soft_wrap=True)
+            self.out.print(head)
             t = Table()
             for col, ratio in (("target", 3), ("type", None), ("health", None), ("detail", 3)):
                 t.add_column(col, overflow="fold", ratio=ratio, no_wrap=ratio is None)
