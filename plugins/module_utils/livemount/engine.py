@@ -5,21 +5,25 @@ observe, plan; check mode stops there (it writes nothing: no mount, no
 directory, no state file, no lock file); apply mode performs the plan and
 saves the new state before it removes the journal. The CLI and the Ansible
 modules are thin shells over these functions.
+
+Each entry point can act in another mount namespace (`namespace`: an nsfs
+file, or `pid`): the same function then runs in a child inside it (nsexec.py),
+its state kept in the caller's state root under the target's identity.
 """
 
 import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from . import match, paths
+from . import holders, match, namespace as mntns, nsexec, paths
 from .apply import Executor
 from .diff import make_diff
 from .errors import PlanError
-from .model import Action, Owned
+from .model import Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
 from .recover import after_finish, recover
-from .state import DEFAULT_ROOT, State, StateStore, list_profiles, now
+from .state import DEFAULT_ROOT, State, StateStore, list_profiles, now, recorded_for
 
 
 @dataclass
@@ -76,16 +80,26 @@ def state_root(root=None):
     return root or os.environ.get("LIVEMOUNT_STATE_DIR") or DEFAULT_ROOT
 
 
-def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None, profile_data=None):
+def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None, profile_data=None,
+              namespace=None, pid=None, on_busy=None):
     """Return a Report after making the live table match `profile` (or predicting it, with check).
 
     Raises ProfileError/PlanError before touching anything, ApplyError after
-    a complete rollback, UndoError when the rollback itself failed.
+    a complete rollback (its `busy` lists who holds a busy mount), UndoError
+    when the rollback itself failed. `namespace` (an nsfs file) or `pid`
+    acts in that mount namespace; `on_busy` (fail/detach) overrides every
+    entry's on_busy.
     """
+    sys, target, on_busy = nsexec.resolve(sys, namespace, pid, on_busy)
+    if target is not None:
+        return nsexec.run(target, sys, lambda s, r, p: reconcile(
+            profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
+            on_busy=on_busy), state_root(root), progress, profile=profile, clone=not check)
     store = StateStore(state_root(root), sys.namespace_id(), profile.name)
     with store.lock(write=not check):
         state = store.load()
         report = Report(profile.name, sys.namespace_id(), "check" if check else "apply")
+        report.warnings.extend(mntns.caller_warnings(sys))
         world = observe(sys, profile.entries, state.owned)
         if store.journal.exists():
             state, world = _recover(store, state, world, sys, check, report)
@@ -106,9 +120,12 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
         executor = Executor(sys, store.journal, world, on_error=policy, beneath=_has_beneath(),
                             header={"profile": profile.name, "namespace": sys.namespace_id()},
                             entry_dict=_entry_dict, progress=progress)
+        executor.busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state),
+                                           getattr(sys, "proc_fd", None))  # steps.py asks it on EBUSY
         if not mutating(changes):
             new = _next_state(state, changes, None, world, profile_data)
             if (new.owned, new.created) != (state.owned, state.created):
+                store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], sys)
                 store.save(new)  # adopted an exact match, or observations refreshed
             return report
         try:
@@ -116,6 +133,8 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
         except Exception as exc:
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
+                # The failed step's SysError (the one the executor was handling) knows who held a busy mount.
+                exc.busy = getattr(exc.__context__, "busy", [])
             exc.report = report
             raise
         report.failed, report.skipped = outcome.failed, outcome.skipped
@@ -123,6 +142,7 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
         after = refresh_table(sys, world)
         new = _next_state(state, changes, outcome, after, profile_data)
         if new.owned or new.created:
+            store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], sys)
             store.save(new)
         else:
             store.remove()
@@ -130,13 +150,44 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
         return report
 
 
-def destroy(name, sys, root=None, check=False):
-    """Return the Report of removing everything profile `name` owns in this namespace."""
-    return reconcile(_Empty(name), sys, root=root, check=check)
+def destroy(name, sys, root=None, check=False, namespace=None, pid=None, on_busy=None):
+    """Return the Report of removing everything profile `name` owns in this namespace (or `namespace`/`pid`'s).
+
+    When that namespace no longer exists, its state is removed without
+    touching any mount (they went with it), and the Report says so.
+    """
+    try:
+        return reconcile(_Empty(name), sys, root=root, check=check, namespace=namespace, pid=pid, on_busy=on_busy)
+    except nsexec.NamespaceGoneError as exc:
+        return _forget_gone(name, state_root(root), check, exc)
 
 
-def status(sys, root=None, name=None):
+def _forget_gone(name, root, check, exc):
+    """Return the Report of forgetting the states of `name` recorded for a namespace that is gone."""
+    # A namespace with a process still in it lives on: only this name of it is gone, its state stays.
+    stores = [s for s in recorded_for(root, name, exc.target.record()) if not mntns.processes_in(s.namespace_id)]
+    report = Report(name, ", ".join(s.namespace_id for s in stores) or "(gone)", "check" if check else "apply")
+    for store in stores:
+        why = "mount namespace %s no longer exists: forgotten, no mount touched" % store.namespace_id
+        for o in store.load().owned:
+            report.changes.append(Change(Action.UNMOUNT if o.entry.is_mount else Action.UNLINK, o.entry, why,
+                                         before=o))
+        if not check:
+            store.forget()
+        report.warnings.append("%s; %s the state of profile %s in %s without touching any mount"
+                               % (exc, "would remove" if check else "removed", name, store.namespace_id))
+    if not stores:
+        report.warnings.append("%s; no state of profile %s recorded for it" % (exc, name))
+    return report
+
+
+def status(sys, root=None, name=None, namespace=None, pid=None):
     """Return [{profile, applied_at, interrupted, entries: [{target, type, health, detail}]}]."""
+    sys, target, _ = nsexec.resolve(sys, namespace, pid)
+    if target is not None:
+        names = [name] if name else list_profiles(state_root(root), target.open().namespace_id)
+        target.close()
+        return nsexec.run(target, sys, lambda s, r, _: status(s, root=r, name=name), state_root(root), names=names)
     root = state_root(root)
     ns = sys.namespace_id()
     names = [name] if name else list_profiles(root, ns)

@@ -1,6 +1,10 @@
 """observe(sys, entries, owned) -> World: the only reading of the system before planning."""
 
-from .mountinfo import parse_mountinfo
+import dataclasses
+from dataclasses import dataclass, field
+
+from . import paths
+from .mountinfo import LiveTable, parse_mountinfo
 from .model import OVERLAY
 from .world import World, paths_to_observe
 
@@ -20,11 +24,98 @@ def observe(sys, entries, owned=()):
         facts[p] = sys.lstat(p)
     wants_overlay = any(e.type == OVERLAY for e in entries) or any(o.entry.type == OVERLAY for o in owned)
     defaults = sys.overlay_defaults() if wants_overlay else {}
-    return World(table=table, facts=facts, realpaths=realpaths, overlay_defaults=defaults,
-                 namespace=sys.namespace_id())
+    return _adapted(sys, World(table=table, facts=facts, realpaths=realpaths, overlay_defaults=defaults,
+                               namespace=sys.namespace_id()))
 
 
 def refresh_table(sys, world):
     """Return `world` with a freshly read mount table (facts kept)."""
-    return World(table=parse_mountinfo(sys.read_mountinfo()), facts=world.facts, realpaths=world.realpaths,
-                 overlay_defaults=world.overlay_defaults, namespace=world.namespace)
+    return _adapted(sys, World(table=parse_mountinfo(sys.read_mountinfo()), facts=world.facts,
+                               realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
+                               namespace=world.namespace))
+
+
+def _adapted(sys, world):
+    """Return `world` as completed by the Sys, when it knows more than its own namespace shows.
+
+    A Sys acting inside another mount namespace (nsexec.NamespaceSys) saw the
+    binds whose source lives in the caller's namespace before entering: it
+    adds their source facts and bind identity, which the target cannot show.
+    """
+    adapt = getattr(sys, "adapt_world", None)
+    return adapt(world) if adapt is not None else world
+
+
+# ---- bind sources in the caller's namespace (nsexec.py: acting inside another namespace) ----
+
+HOST = "host:"  # World keys naming a path of the caller's namespace: never a clean absolute path
+
+
+class HostAwareTable(LiveTable):
+    """A LiveTable whose bind_identity also answers for `host:` paths, from the caller's table."""
+
+    def __init__(self, mounts, identities):
+        super().__init__(mounts)
+        self.host_identities = dict(identities)
+
+    def bind_identity(self, real_source_path):
+        """Return (dev, root) of a bind of `real_source_path`; for `host:` paths as the caller's table says."""
+        if real_source_path.startswith(HOST):
+            if real_source_path not in self.host_identities:
+                raise ValueError("cannot find the mount holding %s in the caller's namespace"
+                                 % real_source_path[len(HOST):])
+            return self.host_identities[real_source_path]
+        return super().bind_identity(real_source_path)
+
+
+@dataclass
+class HostView:
+    """Binds whose source lives in the caller's namespace, as seen there before entering a target.
+
+    World keys are `host:` + the resolved path, so they never collide with the
+    target's own paths (a host /srv/data injected at the target's /srv/data):
+    realpaths maps each source to its key, facts and bind identities hang on it.
+    """
+
+    sources: set = field(default_factory=set)
+    realpaths: dict = field(default_factory=dict)
+    facts: dict = field(default_factory=dict)
+    identities: dict = field(default_factory=dict)
+
+    def adapt(self, world):
+        """Return `world` completed with this view (unchanged when there is nothing to add)."""
+        if not self.sources:
+            return world
+        table = world.table
+        if not isinstance(table, HostAwareTable):
+            table = HostAwareTable(table.mounts, self.identities)
+        return dataclasses.replace(world, table=table, facts=dict(world.facts, **self.facts),
+                                   realpaths=dict(world.realpaths, **self.realpaths))
+
+
+def observe_host(sys, entries, targets):
+    """Return the HostView of host-sourced bind `entries`, read through `sys` before entering the target.
+
+    Besides each source: what shows below it at the `targets` under its entry
+    (the planner asks what a child mount point will find there).
+    """
+    view = HostView()
+    if not entries:
+        return view
+    table = parse_mountinfo(sys.read_mountinfo())
+    for e in entries:
+        real = sys.realpath(e.source)
+        key = HOST + real
+        view.sources.add(e.source)
+        view.realpaths[e.source] = key
+        view.facts[key] = sys.lstat(real)
+        try:
+            view.identities[key] = table.bind_identity(real)
+        except ValueError:
+            pass  # no mount holds it: the plan reports the source missing
+        for t in targets:
+            if paths.is_under(t, e.target):
+                inside = paths.join(real, paths.relative(t, e.target))
+                for p in [a for a in paths.ancestors(inside) if paths.is_under(a, real)] + [inside]:
+                    view.facts[HOST + p] = sys.lstat(p)
+    return view

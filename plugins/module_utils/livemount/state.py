@@ -60,6 +60,11 @@ class StateStore:
         self.path = os.path.join(self.dir, name + ".state.json")
         self.journal = Journal(os.path.join(self.dir, name + ".journal"))
         self.lock_path = os.path.join(self.dir, name + ".lock")
+        # Facts about the namespace rather than the entries (nsexec.py): how it
+        # was named (`target`) and which owned binds take their source from the
+        # caller's namespace (`host_sources`). Read by load(), written by save()
+        # when not empty, so states of the caller's own namespace are unchanged.
+        self.meta = {}
 
     # ---- directory -----------------------------------------------------------
     def ensure_dir(self):
@@ -143,6 +148,10 @@ class StateStore:
                 )
                 for o in body["owned"]
             )
+            meta = body.get("meta") or {}
+            if not isinstance(meta, dict):
+                raise ValueError("meta is not an object")
+            self.meta = meta
             return State(body["profile"], body.get("namespace", ""), owned, tuple(body.get("created", ())),
                          body.get("applied_at"), body.get("profile_data"))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError) as exc:
@@ -171,6 +180,8 @@ class StateStore:
             "created": list(state.created),
             "profile_data": state.profile_data,
         }
+        if self.meta:
+            body["meta"] = self.meta
         doc = {"format": FORMAT, "version": VERSION, "sha256": _digest(body), "body": body}
         data = json.dumps(doc, indent=1, sort_keys=True).encode()
         tmp = "%s.tmp.%d" % (self.path, os.getpid())
@@ -193,6 +204,23 @@ class StateStore:
         if os.path.isdir(self.dir):
             fsync_dir(self.dir)
 
+    def forget(self):
+        """Remove state, journal and lock of a namespace that no longer exists (no mount is touched).
+
+        Additive, for nsexec.py: the namespace's mounts died with it, so what
+        the state owned is gone and nothing is left to undo.
+        """
+        with self.lock(write=True):
+            for p in (self.path, self.journal.path, self.lock_path):
+                try:
+                    os.unlink(p)
+                except FileNotFoundError:
+                    pass
+        try:
+            os.rmdir(self.dir)
+        except OSError:
+            pass  # other profiles still keep state for that namespace
+
 
 def list_profiles(root, namespace_id):
     """Return the names of profiles with a state file or journal in this namespace."""
@@ -207,6 +235,34 @@ def list_profiles(root, namespace_id):
             if n.endswith(suffix):
                 out.add(n[: -len(suffix)])
     return sorted(out)
+
+
+def recorded_for(root, name, record):
+    """Return the StateStores of profile `name`, in any namespace, whose meta lists `record` among its names.
+
+    Additive, for nsexec.py: how a namespace that is gone (its nsfs file
+    unbound, its process dead) finds the state it left. Unreadable states are
+    skipped: status reports them.
+    """
+    out = []
+    try:
+        keys = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return out
+    for key in keys:
+        kind, _, ino = key.partition("-")
+        if kind != "mnt" or not ino.isdigit():
+            continue
+        store = StateStore(root, "mnt:[%s]" % ino, name)
+        if not (store.exists() or store.journal.exists()):
+            continue
+        try:
+            store.load()
+        except StateError:
+            continue
+        if record in (store.meta.get("targets") or []):
+            out.append(store)
+    return out
 
 
 def now():

@@ -98,14 +98,32 @@ def _unmount(run, c):
         old = live.propagation.split("+")[0]
         run.push("restore propagation of %s" % e.target, lambda: run.call("setattr", e.target, None, old))
     if e.type == OVERLAY:
-        run.call("umount", e.target, False)
+        _umount(run, e.target)
         run.push("mount %s again" % e.target, lambda: _remount_from_spec(run, e))
         return True
     keep = run.call("clone_mount", e.target)
     run.handles.append(keep)
-    run.call("umount", e.target, False)
+    _umount(run, e.target)
     run.push("put back %s" % e.target, lambda: run.call("attach", keep, e.target, False))
     return True
+
+
+def _umount(run, target):
+    """Unmount the top mount at `target`; when it is busy, the busy hook names who holds it or detaches lazily.
+
+    The hook is holders.BusyPolicy, which the engine sets as `executor.busy`:
+    per on_busy it raises the SysError with the holders added (fail) or
+    unmounts with MNT_DETACH (detach). An Executor used without it raises
+    EBUSY as the kernel said it. Either way the undo is the same: put back
+    the clone kept before the unmount.
+    """
+    try:
+        run.call("umount", target, False)
+    except SysError as exc:
+        hook = getattr(run.executor, "busy", None)
+        if exc.errno != errno.EBUSY or hook is None:
+            raise
+        hook.on_busy(run, target, exc)
 
 
 def _remount_from_spec(run, e):
