@@ -48,11 +48,23 @@ def load_profile_arg(arg, sys_, state_dir=None):
     return profile.load_profile(data), data
 
 
+# The global options that choose where and how the engine acts (--namespace, --pid, --on-busy),
+# set once per command by run_command and carried by the Sys that make_sys returns.
+_RUN_OPTIONS = {}
+
+
 def make_sys():
-    """Return the real Sys, wrapped by failpoints when LIVEMOUNT_FAILPOINT is set."""
+    """Return the real Sys, wrapped by failpoints when LIVEMOUNT_FAILPOINT is set, carrying the run options.
+
+    With --namespace/--pid/--on-busy the Sys is an nsexec.Configured: every
+    engine entry point then acts in that namespace, with that policy.
+    """
     sys_linux = engine_module("sys_linux")
     failpoint = engine_module("failpoint")
-    return failpoint.from_env(sys_linux.LinuxSys())
+    sys_ = failpoint.from_env(sys_linux.LinuxSys())
+    if any(v is not None for v in _RUN_OPTIONS.values()):
+        sys_ = engine_module("nsexec").Configured(sys_, **_RUN_OPTIONS)
+    return sys_
 
 
 def check_root():
@@ -68,6 +80,8 @@ def run_command(fn, args):
     from . import output
 
     out = output.Output(args)
+    _RUN_OPTIONS.update(namespace=getattr(args, "namespace", None), pid=getattr(args, "pid", None),
+                        on_busy=getattr(args, "on_busy", None))
     try:
         return fn(args, out)
     except KeyboardInterrupt:
@@ -84,6 +98,8 @@ def run_command(fn, args):
         if getattr(args, "json", False):
             doc = report.to_dict() if report is not None else {}
             doc["error"] = exc.to_dict()
+            if getattr(exc, "busy", None) is not None:
+                doc["error"]["busy"] = exc.busy  # who holds a busy mount: [{pid, comm, how, path}]
             out.json(doc)
         elif report is not None and report.changes:
             out.plan(report)

@@ -36,6 +36,15 @@ def build_parser():
     p.add_argument("--state-dir", metavar="DIR", help="state directory (default $LIVEMOUNT_STATE_DIR or /run/livemount)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more detail; tracebacks on errors")
     p.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--namespace", metavar="NSFILE",
+                        help="act in the mount namespace of this nsfs file (/proc/PID/ns/mnt, or a bind-mounted copy "
+                             "such as /run/snapd/ns/NAME.mnt); state stays here, keyed by that namespace")
+    target.add_argument("--pid", type=int, metavar="PID",
+                        help="act in the mount namespace of process PID (--pid 1: the host's, from a sandboxed service)")
+    p.add_argument("--on-busy", choices=["fail", "detach"],
+                   help="when an unmount is busy: fail naming the processes holding it (default), or detach it "
+                        "lazily; overrides every entry's on_busy")
     color = p.add_mutually_exclusive_group()
     color.add_argument("--color", dest="color", action="store_true", default=None, help="force colour")
     color.add_argument("--no-color", dest="color", action="store_false", help="no colour (also NO_COLOR=1)")
