@@ -66,6 +66,25 @@ options:
       - Where livemount keeps what each profile owns and its journal. Defaults to E(LIVEMOUNT_STATE_DIR)
         or C(/run/livemount). Keep it on a filesystem that does not survive a reboot, as mounts do not.
     type: path
+  namespace:
+    description:
+      - Act in the mount namespace of this nsfs file (C(/proc/PID/ns/mnt), or a bind-mounted copy such as
+        C(/run/snapd/ns/NAME.mnt)) instead of the module's own, e.g. to inject a host directory into a running
+        container (bind entries with C(source_namespace=host)). State stays in O(state_dir), keyed by that
+        namespace. Mutually exclusive with O(pid). See C(docs/namespaces.md).
+    type: path
+  pid:
+    description:
+      - Act in the mount namespace of this process instead of the module's own; V(1) is the host's, from inside
+        a service with its own namespace (systemd C(PrivateMounts=)).
+    type: int
+  on_busy:
+    description:
+      - When an unmount is busy, V(fail) names the processes holding it (in RV(busy)) and rolls back;
+        V(detach) unmounts lazily, the old tree living on for those processes. Overrides every entry's
+        C(on_busy); unset, each entry's applies (default V(fail)).
+    type: str
+    choices: [fail, detach]
 notes:
   - Requires root and Linux with the new mount API (5.2+); atomic replace needs 6.5+.
   - The previous profile of each apply is kept in the state; M(livemount.core.mount_profile_info) returns it
@@ -164,6 +183,12 @@ problems:
   returned: when the profile is invalid
   type: list
   elements: dict
+busy:
+  description: When an unmount was busy, the processes holding the mount (pid, comm, how, path); nothing changed.
+  returned: when an unmount was busy
+  type: list
+  elements: dict
+  sample: [{pid: 4242, comm: sleep, how: cwd, path: /srv/app/cache}]
 diff:
   description: Before and after of the owned mount table as fstab-like lines (with C(--diff)).
   returned: when changed and diff mode is on
@@ -173,13 +198,14 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import ansible_spec, engine, errors
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, profile, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, nsexec, profile, sys_linux
 
 
 def main():
     spec = ansible_spec.module_argument_spec()
-    spec.update(src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False})
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    spec.update(src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False},
+                namespace={"type": "path"}, pid={"type": "int"}, on_busy={"type": "str", "choices": ["fail", "detach"]})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, mutually_exclusive=[("namespace", "pid")])
     p = module.params
     if p["src"] or p["profile"] or p["validate_only"]:
         module.fail_json(msg="cannot handle src, profile or validate_only on the host: they are read by the"
@@ -187,7 +213,7 @@ def main():
     report = None
     try:
         data = ansible_spec.params_to_profile(p)
-        sys_ = failpoint.from_env(sys_linux.LinuxSys())
+        sys_ = nsexec.Configured(failpoint.from_env(sys_linux.LinuxSys()), p["namespace"], p["pid"], p["on_busy"])
         if p["state"] == "absent":
             report = engine.destroy(p["name"], sys_, root=p["state_dir"], check=module.check_mode)
         else:
@@ -198,12 +224,14 @@ def main():
         out = result.to_dict() if result is not None else {}
         out.pop("diff", None)
         out.update(exc.to_dict(), changed=False)
+        if getattr(exc, "busy", None):
+            out["busy"] = exc.busy
         module.fail_json(msg=str(exc), **_edge(module, out))
     result = _edge(module, report.to_dict())
     if not (module._diff and report.changed):
         result.pop("diff", None)
     if report.failed:
-        module.fail_json(msg="cannot apply every change: %s" % "; ".join(m for _, m in report.failed), **result)
+        module.fail_json(msg="cannot apply every change: %s" % "; ".join(pair[1] for pair in report.failed), **result)
     module.exit_json(**result)
 
 

@@ -38,6 +38,14 @@ options:
   state_dir:
     description: Where livemount keeps its state (default E(LIVEMOUNT_STATE_DIR) or C(/run/livemount)).
     type: path
+  namespace:
+    description:
+      - Read the mount namespace of this nsfs file (C(/proc/PID/ns/mnt) or a bind-mounted copy) instead of the
+        module's own. Mutually exclusive with O(pid).
+    type: path
+  pid:
+    description: Read the mount namespace of this process (V(1) for the host's) instead of the module's own.
+    type: int
 """
 
 EXAMPLES = r"""
@@ -95,18 +103,22 @@ namespace:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, inventory, paths
-from ansible_collections.livemount.core.plugins.module_utils.livemount import state, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount import nsexec, state, sys_linux
 
 
 def main():
     module = AnsibleModule(argument_spec={"name": {"type": "str"}, "path": {"type": "path"},
-                                          "state_dir": {"type": "path"}}, supports_check_mode=True)
+                                          "state_dir": {"type": "path"}, "namespace": {"type": "path"},
+                                          "pid": {"type": "int"}},
+                           supports_check_mode=True, mutually_exclusive=[("namespace", "pid")])
     p = module.params
-    sys_ = sys_linux.LinuxSys()
+    # Configured: the table and the status come from the named namespace, the state from here.
+    sys_ = nsexec.Configured(sys_linux.LinuxSys(), p["namespace"], p["pid"])
     root = engine.state_root(p["state_dir"])
     try:
-        _, mounts = inventory.read(sys_, root)
+        mounts = inventory.read(sys_, root)[1]
         profiles = engine.status(sys_, root=root, name=p["name"])
+        namespace = sys_.namespace_id()
     except errors.LivemountError as exc:
         module.fail_json(msg=str(exc), **exc.to_dict())
     if p["path"]:
@@ -115,7 +127,7 @@ def main():
     for prof in profiles:
         prof["healthy"] = not prof["interrupted"] and all(e["health"] == "ok" for e in prof["entries"])
         prof["profile_data"] = state.StateStore(root, prof["namespace"], prof["profile"]).load().profile_data
-    module.exit_json(changed=False, mounts=mounts, profiles=profiles, namespace=sys_.namespace_id())
+    module.exit_json(changed=False, mounts=mounts, profiles=profiles, namespace=namespace)
 
 
 if __name__ == "__main__":
