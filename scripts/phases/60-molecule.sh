@@ -8,7 +8,7 @@ PHASES+=(molecule)
 
 phase_molecule() {
     local scenario log rc=0
-    if ! command -v molecule >/dev/null; then
+    if [ ! -x "$VENV/bin/molecule" ]; then
         say "molecule is not installed in $VENV (it is a dev extra in pyproject.toml)"
         FAILED=$((FAILED + 1))
         return 1
@@ -22,7 +22,8 @@ phase_molecule() {
     for scenario in "$REPO"/molecule/*/molecule.yml; do
         scenario=$(basename "$(dirname "$scenario")")
         log=$BUILD/reports/molecule-$scenario.log
-        if (cd "$REPO" && MOLECULE_GLOB='molecule/*/molecule.yml' molecule test -s "$scenario") >"$log" 2>&1; then
+        if (cd "$REPO" && MOLECULE_GLOB='molecule/*/molecule.yml' "$VENV/bin/molecule" test -s "$scenario") \
+            >"$log" 2>&1; then
             PASSED=$((PASSED + 1))
             say "molecule: scenario $scenario passed (log: $log)"
         else

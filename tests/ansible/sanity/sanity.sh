@@ -16,8 +16,9 @@
 #     The sanity venvs are kept there too, so only the first run on a machine
 #     builds them (about 4 minutes; later runs about 1);
 #  3. run the selected tests: everything but the ones listed in SKIP on the
-#     controller Python, then compile + import on every other target Python
-#     found on PATH. See docs/ansible.md for why each skipped test is skipped.
+#     controller Python, pep8 and pylint on the Ansible-facing plugins, then
+#     compile on every other target Python and import on the oldest and the
+#     newest. See docs/ansible.md for why each skipped test is skipped.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -25,8 +26,9 @@ REPO=$(cd "$HERE/../../.." && pwd -P)
 OUT=$REPO/.build/sanity
 TREE=$OUT/ansible_collections/livemount/core
 # Not applicable offline or to this collection; docs/ansible.md says why.
-SKIP=(pslint shellcheck pylint)  # pylint runs below, on part of the tree
+SKIP=(pslint shellcheck pep8 pylint)  # pep8 and pylint run below, on part of the tree
 TARGETS=(3.8 3.9 3.10 3.12 3.13)
+IMPORT_TARGETS=(3.8 3.13)
 
 ver=$(python -c 'import ansible.release as r; print(".".join(r.__version__.split(".")[:2]))')
 controller=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -72,15 +74,18 @@ skip=()
 for t in "${SKIP[@]}"; do skip+=(--skip-test "$t"); done
 rc=0
 ansible-test sanity --color no --python "$controller" "${skip[@]}" "$@" || rc=1
-# pylint on the Ansible-facing plugins only: module_utils/livemount is the
-# engine, whose style is the project's (docs/ansible.md says what differs).
-ansible-test sanity --color no --python "$controller" --test pylint plugins/modules plugins/action \
-    plugins/doc_fragments || rc=1
+# pep8 and pylint on the Ansible-facing plugins only: module_utils/livemount
+# is the engine, whose style is the project's STYLE.md (docs/ansible.md).
+ansible-test sanity --color no --python "$controller" --test pep8 --test pylint \
+    plugins/modules/ plugins/action/ plugins/doc_fragments/ || rc=1
+# compile on every target Python; import (a venv each) on the oldest and newest.
 for py in "${TARGETS[@]}"; do
-    if [ -e "$OUT/bin/python$py" ]; then
-        ansible-test sanity --color no --python "$py" --test compile --test import || rc=1
-    else
+    if [ ! -e "$OUT/bin/python$py" ]; then
         echo "sanity: python$py not found: compile/import on $py skipped" >&2
+        continue
     fi
+    tests=(--test compile)
+    case " ${IMPORT_TARGETS[*]} " in *" $py "*) tests+=(--test import) ;; esac
+    ansible-test sanity --color no --python "$py" "${tests[@]}" || rc=1
 done
 exit "$rc"
