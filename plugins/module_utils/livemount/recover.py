@@ -34,7 +34,9 @@ def recover(state, header, records, world, entry_from_dict, lstat=None):
 
     def fact(path):
         known = world.facts.get(path)
-        return known if known is not None or lstat is None else lstat(path)
+        if known is not None or lstat is None:
+            return world.fact(path)
+        return lstat(path)
 
     for r in begun:
         action = Action(r["action"])
