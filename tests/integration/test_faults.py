@@ -9,14 +9,15 @@ undo), UndoError lists what is left and the next plain run converges to B.
 """
 
 import errno
+import json
 import os
 
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, UndoError
-from tests.integration.helpers import (apply, check_live, cli, make_tree, pending, profile_dict, read_state,
-                                       snapshot, status, write_profile)
+from tests.integration.helpers import (apply, check_live, cli, make_tree, mount_points, pending, profile_dict,
+                                       read_state, snapshot, status, write_profile)
 
 TREE = ["s%d/f=s%d" % (i, i) for i in range(1, 7)] + ["e/", "l0/x=l0", "l1/x=l1", "l2/", "up/", "wk/", "file=f"]
 
@@ -183,3 +184,43 @@ def test_failed_rollback_is_repaired_by_the_next_run(scratch, gap):
             problems.append("k=%d: temporary files left: %s" % (k, litter))
     assert problems == []
     assert undo_errors >= total // (2 * gap)
+
+
+def _created(scratch):
+    """Return the sorted paths the saved state says livemount created."""
+    return sorted(json.loads(read_state(scratch))["body"]["created"])
+
+
+def _owned_mounts(scratch):
+    """Return the sorted mount targets the saved state owns."""
+    return sorted(e["target"] for row in status(scratch) for e in row["entries"] if e["type"] != "symlink")
+
+
+@pytest.mark.ns_timeout(600)
+def test_continue_mode_keeps_everything_owned(scratch):
+    """on_error=continue, step N fails, for every N: failure reported, every mount owned, nothing forgotten."""
+    a, b = _setup(scratch)
+    total = _total_steps(scratch, a, b)
+    created_a = _created(scratch)
+    apply(scratch, b)
+    created_b = _created(scratch)
+    apply(scratch, a)
+    problems = []
+    for n in range(1, total + 1):
+        report = apply(scratch, b, sys_=_failing_sys("%d:EIO" % n), on_error="continue")
+        if not report.failed:
+            problems.append("N=%d: the failure is not reported" % n)
+        leaked = sorted(set(mount_points(scratch)) - set(_owned_mounts(scratch)))
+        if leaked:
+            problems.append("N=%d: mounts nobody owns: %s" % (n, leaked))
+        apply(scratch, b)
+        if check_live(scratch, b) or pending(scratch, b):
+            problems.append("N=%d: not converged" % n)
+            break
+        if _created(scratch) != created_b:
+            problems.append("N=%d: created paths forgotten: %s" % (n, sorted(set(created_b) - set(_created(scratch)))))
+        apply(scratch, a)
+        if _created(scratch) != created_a:
+            problems.append("N=%d: created paths forgotten: %s" % (n, sorted(set(created_a) - set(_created(scratch)))))
+            break  # from here on every N would say the same
+    assert problems == []

@@ -137,8 +137,11 @@ class Executor:
     def _blocked(self, c, failed):
         """Return why `c` cannot run after the failures so far (continue mode), or ''."""
         for f in failed:
-            if c.action in _DOWN and paths.is_under(f.target, c.target):
-                return "skipped: %s below it could not be removed" % f.target
+            if c.action in _DOWN and paths.is_at_or_under(f.target, c.target) and c is not f:
+                # The rmdir of a mount point whose unmount failed meets EBUSY
+                # and would forget a directory we still need to remove later.
+                return "skipped: %s %s could not be removed" % (
+                    f.target, "below it" if f.target != c.target else "mounted there")
             if c.action not in _DOWN and paths.is_at_or_under(c.target, f.target) and c is not f:
                 return "skipped: %s failed" % f.target
             if c.action not in _DOWN and f.action in _DOWN and paths.is_under(f.target, c.target):
