@@ -99,22 +99,19 @@ def pending(scratch, data):
     return steps(scratch, apply(scratch, data, check=True))
 
 
-def read_state(scratch, name="test"):
-    """Return the raw bytes of a profile's state file (None when there is none)."""
-    ns = os.readlink("/proc/self/ns/mnt")
-    m = re.match(r"^(\w+):\[(\d+)\]$", ns)
-    path = os.path.join(state_dir(scratch), "%s-%s" % m.groups(), name + ".state.json")
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
 def state_path(scratch, name="test"):
     """Return the path of a profile's state file in this namespace."""
     m = re.match(r"^(\w+):\[(\d+)\]$", os.readlink("/proc/self/ns/mnt"))
     return os.path.join(state_dir(scratch), "%s-%s" % m.groups(), name + ".state.json")
+
+
+def read_state(scratch, name="test"):
+    """Return the raw bytes of a profile's state file (None when there is none)."""
+    try:
+        with open(state_path(scratch, name), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
 
 
 def owned_targets(scratch, name="test"):

@@ -96,7 +96,8 @@ def test_invalid_profile(scratch, name):
     """apply of a bad fixture exits 1 touching nothing; validate --json names index, target, field and message."""
     path = os.path.join(BAD, name)
     with open(path, encoding="utf-8") as f:
-        expected = [[x.strip() for x in line[len("# expect:"):].split("|")] for line in f if line.startswith("# expect:")]
+        expected = [[x.strip() for x in line[len("# expect:"):].split("|")]
+                    for line in f if line.startswith("# expect:")]
     proc = cli(scratch, "apply", "--yes", path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     code, doc, err = cli_json(scratch, "validate", "--json", path)

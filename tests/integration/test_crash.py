@@ -56,7 +56,7 @@ RUNS = {"A-to-B": (A, B, B), "A-to-B-then-back-to-A": (A, B, A)}
 @pytest.mark.ns_timeout(900)
 @pytest.mark.parametrize("run", list(RUNS), ids=list(RUNS))
 def test_crash_at_every_step(scratch, run):
-    """Killed at step N, for every N: the rerun recovers as predicted and converges, nothing leaks, destroy restores all."""
+    """Killed at step N, for every N: the rerun recovers as predicted, converges, leaks nothing; destroy restores."""
     make_tree(scratch, TREE)
     first, killed, b = (profile_dict(scratch, p) for p in RUNS[run])
     killed_path = write_profile(scratch, killed, name="killed")
@@ -98,7 +98,7 @@ def test_crash_at_every_step(scratch, run):
 
 @pytest.mark.parametrize("n", [13, 36, 37], ids=["in-symlink-swap", "after-attach-beneath", "before-detach"])
 def test_rerun_says_it_recovered(scratch, n):
-    """After a crash, `livemount apply --yes` (plain text) says it recovered an interrupted apply, and `status` showed it."""
+    """After a crash `status` shows the interrupted apply, and plain `apply --yes` says it recovered it."""
     make_tree(scratch, TREE)
     apply(scratch, profile_dict(scratch, A))
     path = write_profile(scratch, profile_dict(scratch, B))

@@ -150,7 +150,7 @@ def test_cli_reports_the_failed_step(scratch, n, name):
 @pytest.mark.ns_timeout(600)
 @pytest.mark.parametrize("gap", [1, 2, 3], ids=["first-undo", "second-undo", "third-undo"])
 def test_failed_rollback_is_repaired_by_the_next_run(scratch, gap):
-    """Step k fails and so does the gap-th undo call after it, for every k: UndoError lists what is left; a plain run converges."""
+    """Step k fails, then the gap-th undo call after it, for every k: UndoError says what is left; a rerun converges."""
     a, b = _setup(scratch)
     total = _total_steps(scratch, a, b)
     problems = []

@@ -17,8 +17,8 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import PlanError, ProfileError
 from tests.integration.helpers import (apply, check_live, destroy, expand, hand_mount, hand_umount, make_tree,
-                                       mount_of, mount_points, owned_targets, paths_clean, pending, profile_dict,
-                                       read, read_state, snapshot, status, steps, top, write)
+                                       mount_points, owned_targets, pending, profile_dict, read, read_state, snapshot,
+                                       status, steps, top, write)
 
 Case = namedtuple("Case", "tree S hand D expect error foreign after")
 Case.__new__.__defaults__ = ((), None, None, (), None, None, (), None)
