@@ -37,22 +37,37 @@ class Output:
     """Renders reports for one command invocation (one Console for stdout, one for stderr)."""
 
     def __init__(self, args, relative_to=None):
-        from rich.console import Console
-
         color = getattr(args, "color", None)
         no_color = color is False or (color is None and bool(os.environ.get("NO_COLOR")))
         # No colour means plain text: no bold or dim either (rich's no_color alone keeps them).
-        kw = {"no_color": no_color, "highlight": False}
+        self._kw = {"no_color": no_color, "highlight": False}
         if no_color:
-            kw["color_system"] = None
+            self._kw["color_system"] = None
         if color:
-            kw["force_terminal"] = True
+            self._kw["force_terminal"] = True
+        self._consoles = {}
         self.quiet = getattr(args, "quiet", False)
         self.verbose = getattr(args, "verbose", 0)
-        self.out = Console(file=sys.stdout, **kw)
-        self.err = Console(file=sys.stderr, stderr=True, **kw)
         # The demo shows paths below its scratch root as if that root were `/`.
         self.relative_to = relative_to
+
+    # rich costs a fifth of a second to import: a --json run that prints no message never pays it.
+    @property
+    def out(self):
+        """Return the rich Console on stdout (made on first use)."""
+        return self._console("out", sys.stdout)
+
+    @property
+    def err(self):
+        """Return the rich Console on stderr (made on first use)."""
+        return self._console("err", sys.stderr)
+
+    def _console(self, name, stream):
+        if name not in self._consoles:
+            from rich.console import Console
+
+            self._consoles[name] = Console(file=stream, stderr=name == "err", **self._kw)
+        return self._consoles[name]
 
     def short(self, text):
         """Return `text` with the relative_to root written as `/` (unchanged when there is none)."""
@@ -182,10 +197,10 @@ class Output:
         blank = [""] * (len(t.columns) - 1)
         for guide, m, layer in lines:
             if layer is not None:
-                t.add_row(Text(guide, style="dim") + Text(layer[0] + " ", style="cyan") + Text(self.short(layer[1])),
-                          *blank)
+                t.add_row(Text.assemble((guide, "dim"), (layer[0] + " ", "cyan"), self.short(layer[1])), *blank)
                 continue
-            target = Text(guide, style="dim") + Text(self.short(m["target"]))
+            # assemble, not `+`: a Text's own style would colour everything appended to it.
+            target = Text.assemble((guide, "dim"), self.short(m["target"]))
             if not m["visible"]:
                 target.append(" (covered)", style="dim")
             source = m["source"] + ("[%s]" % m["root"] if m["root"] != "/" else "")
@@ -206,7 +221,7 @@ class Output:
 
         for it in items:
             where = "%s:%s" % (path, it["line"]) if it.get("line") else path
-            line = Text(where + ": ", style="bold") + Text(it["path"] + ": ", style="cyan") + Text(it["detail"])
+            line = Text.assemble((where + ": ", "bold"), (it["path"] + ": ", "cyan"), it["detail"])
             self.out.print(line, soft_wrap=True)
 
     def overlay_changes(self, target, items):
@@ -268,7 +283,8 @@ class Output:
     @contextlib.contextmanager
     def live_progress(self):
         """Yield a progress callback (k, n, change): a live bar on a terminal, plain lines otherwise."""
-        if self.quiet or not self.err.is_terminal:
+        # A live display rewrites its lines: only on a real terminal, not into a pipe that --color forced.
+        if self.quiet or not self.err.is_terminal or not _isatty(sys.stderr):
             yield self.progress
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, \
@@ -350,6 +366,13 @@ class Output:
 
     def _hint(self, text):
         self.err.print("[dim]hint:[/] " + _esc(text))
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _esc(s):
