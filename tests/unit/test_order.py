@@ -7,6 +7,8 @@ import pytest
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Change, Entry
 from ansible_collections.livemount.core.plugins.module_utils.livemount.order import order_changes
 
+from tests.unit.planner_world import Host
+
 
 def ch(action, path, reason="r"):
     """Return a Change of `action` at `path` (an rmdir has no entry, like the planner's)."""
@@ -81,3 +83,18 @@ def test_random_plans_keep_every_change_and_respect_the_tree():
                 for q in seq[i + 1:]:
                     child, parent = (q, p) if parent_first else (p, q)
                     assert not parent.startswith(child + "/"), (seq, p, q)
+
+
+@pytest.mark.parametrize("have, want, last", [
+    ((), {"ro"}, True), ({"ro"}, {"ro", "nosuid"}, False), ({"ro"}, (), False), ((), {"nosuid"}, False),
+], ids=["rw-to-ro-goes-last", "stays-ro", "ro-to-rw-goes-first", "other-flag"])
+def test_remount_making_read_only_follows_its_subtree(have, want, last):
+    """A remount that turns a mount read-only comes after every change below it (mkdir there would be EROFS)."""
+    host = Host().dir("/m")
+    host.apply(Entry(target="/m", type="tmpfs", flags=frozenset(have)))
+    remount = Change(Action.REMOUNT, Entry(target="/m", type="tmpfs", flags=frozenset(want)), "r",
+                     live=host.table().top("/m"))
+    out = order_changes([ch("mount", "/m/x/y"), remount, ch("mkdir", "/m/x"), ch("mount", "/m-1"), ch("keep", "/n")])
+    # "/m-1" sorts before "/m" and its subtree: "/m-1/" < "/m/".
+    expected = ["/m-1", "/m/x", "/m/x/y", "/m", "/n"] if last else ["/m-1", "/m", "/m/x", "/m/x/y", "/n"]
+    assert [c.target for c in out] == expected

@@ -564,16 +564,13 @@ READ_ONLY = [
      "cannot mount /ro/a/b/c: /ro is read-only, so /ro/a cannot be created there"),
     ("read-only-superblock-behind-a-rw-mount", dict(D=[tmpfs("/ro/new")], pre=_ro_mount(frozenset(), True)),
      "cannot mount /ro/new: /ro is read-only, so /ro/new cannot be created there"),
-    ("parent-remounted-read-only-first", dict(S=[tmpfs("/m")], D=[tmpfs("/m", "ro"), tmpfs("/m/x")]),
+    ("parent-read-only-before-and-after-its-remount", dict(S=[tmpfs("/m", "ro")], D=[tmpfs("/m", "ro", "nosuid"),
+                                                                                    tmpfs("/m/x")]),
      "cannot mount /m/x: /m is read-only, so /m/x cannot be created there"),
     ("mount-point-made-then-mounted-read-only", dict(D=[bind("/s", "/m", "ro"), bind("/s", "/m/x")]),
      "cannot mount /m/x: /m is read-only, so /m/x cannot be created there"),
     ("link-in-a-fresh-read-only-parent", dict(D=[tmpfs("/m", "ro"), symlink("/m/l", "/x")]),
      "cannot link /m/l: /m is read-only, so /m/l cannot be created there"),
-    ("mount-point-below-an-unmounted-mount-in-a-parent-remounted-ro",
-     dict(S=[bind("/a", "/m"), bind("/a", "/m/b"), bind("/a", "/m/b/c")],
-          D=[bind("/a", "/m", "ro"), bind("/a", "/m/b/c")], dirs=["/a/b", "/a/c"]),
-     "cannot mount /m/b/c: /m/b is read-only, so /m/b/c cannot be created there"),
     ("fresh-overlay-without-upper-is-read-only", dict(D=[overlay("/m", ["/l1", "/l2"]), tmpfs("/m/x")], dirs=["/m"]),
      "cannot mount /m/x: /m is read-only, so /m/x cannot be created there"),
 ]
@@ -583,6 +580,28 @@ READ_ONLY = [
 def test_s28_read_only(kw, reason):
     """s28: creating anything in a directory whose mount is (or will be) read-only is refused at plan time."""
     assert reason in conflicts(run(**kw))
+
+
+READ_ONLY_LATER = [
+    ("parent-made-read-only-after-its-children", dict(S=[tmpfs("/m")], D=[tmpfs("/m", "ro"), tmpfs("/m/x")]),
+     [("mkdir", "/m/x"), ("mount", "/m/x"), ("remount", "/m")]),
+    ("below-an-unmounted-mount-in-a-bind-made-read-only",
+     dict(S=[bind("/a", "/m"), bind("/a", "/m/b"), bind("/a", "/m/b/c")],
+          D=[bind("/a", "/m", "ro"), bind("/a", "/m/b/c")], dirs=["/a/b", "/a/c"]),
+     [("unmount", "/m/b/c"), ("unmount", "/m/b"), ("mkdir", "/m/b/c"), ("mount", "/m/b/c"), ("remount", "/m")]),
+    ("below-an-unmounted-mount-in-a-tmpfs-made-read-only",
+     dict(S=[tmpfs("/m"), bind("/a", "/m/b"), bind("/a", "/m/b/c")], D=[tmpfs("/m", "ro"), bind("/a", "/m/b/c")],
+          dirs=["/a/c"]),
+     [("unmount", "/m/b/c"), ("unmount", "/m/b"), ("mkdir", "/m/b/c"), ("mount", "/m/b/c"), ("remount", "/m")]),
+]
+
+
+@pytest.mark.parametrize("kw, expected", cases(READ_ONLY_LATER))
+def test_s28_remount_making_read_only_comes_after_the_subtree(kw, expected):
+    """s28: a mount turned read-only by a remount is turned so after what the plan creates below it."""
+    changes = run(**kw)
+    assert conflicts(changes) == []
+    assert steps(changes) == expected
 
 
 def test_s28_parent_remounted_rw_first_is_fine():

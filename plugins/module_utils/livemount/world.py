@@ -91,23 +91,35 @@ class World:
         """Return True when nothing can be created in directory `path` once the plan's mounts are in place.
 
         The mount holding `path` then is the nearest fresh or staying one
-        (`staying`: {target: Entry} kept or remounted: the entry's flags), or
-        the live one, skipping mounts in `gone`. A fresh mount gets its flags
-        before it is attached (steps.build); an overlay without an upper
-        layer is read-only whatever its flags (Documentation/filesystems/overlayfs.rst).
+        (`staying`: {target: Entry} kept or remounted), or the live one,
+        skipping mounts in `gone`. A fresh mount gets its flags before it is
+        attached (steps.build).
         """
         for anc in reversed(paths.ancestors(path) + [path]):
-            entry = fresh.get(anc) or staying.get(anc)
+            entry = fresh.get(anc)
             if entry is not None:
-                return "ro" in entry.flags or (entry.type == OVERLAY and not entry.upper)
+                return _entry_read_only(entry)
             stack = self.table.stack(anc)
             if anc in gone:
                 stack = stack[:-1]
+            entry = staying.get(anc)
+            if entry is not None:
+                # A remount making it read-only runs after everything below it (order.py):
+                # read-only meanwhile only when it is read-only before and after.
+                return _entry_read_only(entry) and bool(stack) and _live_read_only(stack[-1])
             if stack:
-                live = stack[-1]
-                # A read-only superblock (first super option `ro`) refuses writes through a rw mount too.
-                return "ro" in live.flags or live.raw_super_options.split(",")[0] == "ro"
+                return _live_read_only(stack[-1])
         return False
+
+
+def _entry_read_only(entry):
+    # An overlay without an upper layer is read-only whatever its flags (Documentation/filesystems/overlayfs.rst).
+    return "ro" in entry.flags or (entry.type == OVERLAY and not entry.upper)
+
+
+def _live_read_only(live):
+    # A read-only superblock (first super option `ro`) refuses writes through a rw mount too.
+    return "ro" in live.flags or live.raw_super_options.split(",")[0] == "ro"
 
 
 def paths_to_observe(entries, owned=()):
