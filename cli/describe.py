@@ -225,12 +225,14 @@ def errno_text(number):
 
 
 def busy_text(item):
-    """Return one line about a process holding a busy mount (a dict from the engine, or text)."""
+    """Return one line about a process holding a busy mount: `pid 42 (bash): cwd /srv/app` (holders.py's dicts)."""
     if not isinstance(item, dict):
         return str(item)
     head = "pid %s" % item["pid"] if "pid" in item else ""
-    name = item.get("command") or item.get("comm") or item.get("name")
+    name = item.get("comm") or item.get("command")
     if name:
         head += " (%s)" % name
-    rest = ["%s %s" % (k, item[k]) for k in sorted(item) if k not in ("pid", "command", "comm", "name")]
-    return ": ".join(x for x in (head.strip(), ", ".join(rest)) if x)
+    known = ("pid", "comm", "command", "how", "path")
+    rest = " ".join(str(item[k]) for k in ("how", "path") if item.get(k))
+    rest = ", ".join([rest] * bool(rest) + ["%s %s" % (k, item[k]) for k in sorted(item) if k not in known])
+    return ": ".join(x for x in (head.strip(), rest) if x)

@@ -135,7 +135,8 @@ def _busy_error():
     exc = ApplyError("cannot apply step 2 of 3 (unmount /data/app): target is busy; rolled back 1 operation(s), "
                      "nothing changed", step="step 2 of 3 (unmount /data/app)", errno=errno.EBUSY,
                      rolled_back=["remount /data/cache as it was"])
-    exc.busy = [{"pid": 4242, "command": "bash", "cwd": "/data/app"}, "pid 7 holds /data/app/log open"]
+    exc.busy = [{"pid": 4242, "comm": "bash", "how": "cwd", "path": "/data/app"},
+                {"pid": 7, "comm": "tail", "how": "open file", "path": "/data/app/log"}]
     return exc
 
 
@@ -336,7 +337,8 @@ def test_validate_locates_problems(problem, expected):
 
 def test_busy_and_errno_text():
     """Busy holders from the engine read as `pid N (cmd): key value`; errnos by name and text."""
-    assert describe.busy_text({"pid": 1, "command": "sh", "cwd": "/x"}) == "pid 1 (sh): cwd /x"
+    assert describe.busy_text({"pid": 1, "comm": "sh", "how": "cwd", "path": "/x"}) == "pid 1 (sh): cwd /x"
+    assert describe.busy_text({"pid": 1, "comm": "sh", "how": "mmap", "path": "/x", "fd": 3}) == "pid 1 (sh): mmap /x, fd 3"
     assert describe.busy_text("held") == "held"
     assert describe.errno_text(errno.EBUSY) == "EBUSY (Device or resource busy)"
     assert describe.errno_text(None) == ""
