@@ -3,7 +3,7 @@
 
 def add_arguments(p):
     """Add this command's options."""
-    p.add_argument("name", help="profile name")
+    p.add_argument("name", metavar="NAME", help="profile name (as applied; see livemount status)")
     p.add_argument("--check", action="store_true", help="predict only: write nothing at all")
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
 

@@ -3,7 +3,7 @@
 
 def add_arguments(p):
     """Add this command's options."""
-    p.add_argument("name", nargs="?", help="one profile name (default: all)")
+    p.add_argument("name", nargs="?", metavar="NAME", help="one profile name (default: every profile with state here)")
     p.add_argument("--json", action="store_true", help="machine-readable status on stdout")
 
 

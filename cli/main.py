@@ -13,7 +13,7 @@ COMMANDS = [
     ("plan", "show what apply would change, touching nothing"),
     ("apply", "make the live mount table match a profile"),
     ("status", "show the profiles this namespace has state for and their health"),
-    ("show", "show the live mount table as a table or tree, with livemount's ownership marked"),
+    ("show", "show the live mount table (a table, or --tree) with livemount's ownership marked"),
     ("destroy", "remove everything a profile owns"),
     ("import", "convert an fstab file to a profile"),
     ("schema", "print the profile JSON Schema"),
