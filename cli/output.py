@@ -313,6 +313,8 @@ class Output:
             self.err.print("[yellow]skipped[/] %s: %s" % (_esc(self.short(c.target)), _esc(self.short(why))))
         for c, msg in report.failed:
             self.error(msg)
+        if self.quiet and not report.failed:
+            return
         counts = describe.apply_counts(report)
         words = ", ".join("%d %s" % (counts[k], k) for k in ("done", "kept", "skipped", "failed", "rolled back")
                           if counts[k] or k in ("done", "kept"))

@@ -52,11 +52,11 @@ def golden(name, text):
 def render(monkeypatch, capsys):
     """Return render(fn, columns=80) -> (stdout, stderr) of fn(Output) at a pinned width, no colour."""
 
-    def run(fn, columns=80, relative_to=None, **args):
+    def run(fn, columns=80, relative_to=None, quiet=False):
         monkeypatch.setenv("COLUMNS", str(columns))
         monkeypatch.setenv("NO_COLOR", "1")
         capsys.readouterr()
-        out = output.Output(argparse.Namespace(color=None, quiet=False, verbose=0, **args), relative_to=relative_to)
+        out = output.Output(argparse.Namespace(color=None, quiet=quiet, verbose=0), relative_to=relative_to)
         fn(out)
         return capsys.readouterr()
 
@@ -170,6 +170,13 @@ def test_applied_summary(render, world):
     report.skipped = [(report.changes[0], "skipped: /x failed")]
     err = render(lambda out: out.applied(report, 1.25), 80).err
     assert re.search(r"Applied: \d+ done, \d+ kept, 1 skipped \(web in mnt:\[\d+\], 1\.2 s\)", " ".join(err.split()))
+
+
+def test_quiet_apply_says_nothing(render, world):
+    """-q: a successful apply prints no progress and no summary."""
+    fake, root = world
+    report = engine.reconcile(load_profile(SECOND), fake, root=root)
+    assert render(lambda out: (out.progress(1, 1, report.changes[0]), out.applied(report, 0.1)), quiet=True).err == ""
 
 
 def test_demo_paths_relative_to_its_root(render):
