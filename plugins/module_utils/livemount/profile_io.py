@@ -127,6 +127,7 @@ def _state_kind_ok(kind, value):
 # ---- text ---------------------------------------------------------------------
 MAX_ALIASES = 100
 MAX_VALUES = 1000000
+MAX_DEPTH = 64  # a profile needs 4 levels (profile, mounts, entry, lower)
 _yaml_loader = None
 
 
@@ -189,6 +190,7 @@ def _load_yaml(text, fail):
         raise fail("PyYAML is needed for YAML profiles")
     loader = _make_yaml_loader(yaml)
     try:
+        _check_depth(yaml, loader, text)
         return yaml.load(text, Loader=loader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -226,6 +228,31 @@ def _make_yaml_loader(yaml):
 
     _yaml_loader = Loader
     return Loader
+
+
+def _check_depth(yaml, loader, text):
+    """Raise ComposerError when collections nest more than MAX_DEPTH levels deep.
+
+    libyaml's parser is a state machine, but PyYAML builds nodes recursively:
+    with the C loader, `[[[[...` 50,000 deep overflows the C stack and kills
+    the process with SIGSEGV (the pure-Python loader takes seconds to reach
+    RecursionError). Counting the parser's events first costs a fraction of
+    the load and never recurses.
+    """
+    events = loader(text)
+    try:
+        depth = 0
+        while events.check_event():
+            event = events.get_event()
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise yaml.composer.ComposerError(None, None, "nested more than %d levels deep" % MAX_DEPTH,
+                                                      event.start_mark)
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    finally:
+        events.dispose()
 
 
 def _count_aliases(yaml, root):
