@@ -18,6 +18,8 @@ from .mountinfo import unescape
 _BLANKS = re.compile(r"[ \t]+")
 # Words fstab(5)/mount(8) consume at boot: meaningless for a live profile.
 _BOOT_ONLY = frozenset({"defaults", "auto", "noauto", "nofail", "_netdev"})
+# Overlay layer options that name one thing; only lowerdir+ and datadir+ add up.
+_SINGLE_LAYER_KEYS = frozenset({"lowerdir", "upperdir", "workdir"})
 
 
 @dataclass(frozen=True)
@@ -139,13 +141,19 @@ def fstab_to_mounts(lines):
 
 def _take_layers(words, mount):
     """Return `words` without the overlay layer options, stored into `mount` instead."""
-    layers, rest = {"lower": [], "data": []}, []
+    layers, rest, seen = {"lower": [], "data": []}, [], set()
     for word in words:
         key, eq, value = word.partition("=")
         if not eq or key not in opts.OVERLAY_LAYER_KEYS:
             rest.append(word)
-        else:
-            opts.add_overlay_layer(layers, key, value)
+            continue
+        if key in _SINGLE_LAYER_KEYS and key in seen:
+            # The kernel keeps the last one, and options are split at commas
+            # after unescaping: `lowerdir=/a\054upperdir=/x` written after a
+            # visible upperdir= would silently replace it. Refuse, not guess.
+            raise ValueError("overlay option %s= given twice" % key)
+        seen.add(key)
+        opts.add_overlay_layer(layers, key, value)
     if not layers["lower"]:
         raise ValueError("overlay without lowerdir")
     mount["lower"] = layers["lower"]
