@@ -34,6 +34,9 @@ MODE_RX = re.compile(_ENTRY_PROPS["mode"]["pattern"])
 
 # Paths may hold tab and newline (see profile_paths.BAD_PATH_CHAR); options may not.
 _ANY_CONTROL = _BAD_OPTION_CHAR = re.compile("[\x00-\x1f\x7f]")
+# What show() escapes: controls, and surrogates, which no terminal can print
+# (a UTF-8 stream refuses them, or shows them differently per error handler).
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 # Words that look like types but are not; the schema lists the same words.
 TYPE_HINTS = {
@@ -114,8 +117,8 @@ def schema_validator():
 
 
 def show(text):
-    """Return `text` with control characters escaped (\\x0a), so a message stays on one line."""
-    return _ANY_CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text)
+    """Return `text` with control characters (\\x0a) and surrogates (\\udcff) escaped: one printable line."""
+    return _UNSHOWABLE.sub(lambda m: ("\\x%02x" if ord(m.group()) < 0x80 else "\\u%04x") % ord(m.group()), text)
 
 
 def _label(index, target):
@@ -156,9 +159,9 @@ def _schema_problem(data, mounts, err):
     elif err.keyword == "not" and field == "type" and value in TYPE_HINTS:
         message = "%r is not a filesystem type: %s" % (value, TYPE_HINTS[value])
     elif err.keyword == "not" and isinstance(etype, str):
-        message = "is not allowed for type %s" % etype
+        message = "is not allowed for type %s" % show(etype)
     elif err.keyword == "required" and index is not None and isinstance(etype, str) and field != "type":
-        message = "is required for type %s" % etype
+        message = "is required for type %s" % show(etype)
     return index, field, _problem(index, target, field, where, message)
 
 
