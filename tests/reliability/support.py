@@ -14,6 +14,7 @@ real subprocess runs.
 """
 
 import contextlib
+import faulthandler
 import io
 import os
 import signal
@@ -99,6 +100,7 @@ def run_forked(scratch, *args, env=None, before=None):
         pid = os.fork()
         if pid == 0:
             code = 70
+            faulthandler.disable()  # a crash of the command is the finding; pytest's dump would only be noise
             try:
                 if before is not None:
                     before()
