@@ -58,9 +58,19 @@ def state_dir(scratch):
     return os.path.join(scratch, STATE)
 
 
+# LinuxSys arguments for every Sys these helpers make; a test body (a forked
+# child) may set {"classic": True} to run on the mount(2) fallback.
+SYS_OPTIONS = {}
+
+
+def linux_sys():
+    """Return a LinuxSys made with SYS_OPTIONS."""
+    return sys_linux.LinuxSys(**SYS_OPTIONS)
+
+
 def real_sys(environ=None):
     """Return the real Sys, wrapped by failpoints when `environ` sets LIVEMOUNT_FAILPOINT."""
-    return failpoint.from_env(sys_linux.LinuxSys(), environ if environ is not None else {})
+    return failpoint.from_env(linux_sys(), environ if environ is not None else {})
 
 
 def apply(scratch, data, check=False, sys_=None, **kwargs):
@@ -308,14 +318,14 @@ FLAGS = ("ro", "nosuid", "nodev", "noexec", "noatime")
 
 def overlay_layers(m):
     """Return (lower tuple, upper, work) of a live overlay Mount."""
+    # overlayfs echoes the legacy lowerdir list, upperdir and workdir as
+    # given: with its own backslash escapes (ovl_unescape, fs/overlayfs/params.c).
+    ovl = lambda p: None if p is None else re.sub(r"\\(.)", r"\1", p)
     opts = super_options(m)
     lower = opts.get("lowerdir+", [])
     lower = lower if isinstance(lower, list) else [lower]
     if not lower and opts.get("lowerdir"):
-        lower = [p.replace("\\:", ":").replace("\\\\", "\\") for p in re.split(r"(?<!\\):", opts["lowerdir"])]
-    # overlayfs echoes upperdir/workdir as it parsed them: with its own
-    # backslash escapes (ovl_unescape in fs/overlayfs/params.c).
-    ovl = lambda p: None if p is None else re.sub(r"\\(.)", r"\1", p)
+        lower = [ovl(p) for p in re.split(r"(?<!\\):", opts["lowerdir"].split("::")[0])]
     return tuple(lower), ovl(opts.get("upperdir")), ovl(opts.get("workdir"))
 
 

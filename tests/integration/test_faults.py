@@ -14,8 +14,9 @@ import os
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, UndoError
+from tests.integration import helpers
 from tests.integration.helpers import (apply, check_live, cli, make_tree, mount_points, pending, profile_dict,
                                        read_state, snapshot, status, write_profile)
 
@@ -50,6 +51,8 @@ B = [
 ]
 
 ERRNOS = {"EIO": errno.EIO, "EBUSY": errno.EBUSY, "ENOSPC": errno.ENOSPC, "EPERM": errno.EPERM}
+# (errno name, LinuxSys options): every errno on the new mount API, EIO on the mount(2) fallback too.
+FAULTS = [(name, {}) for name in ERRNOS] + [("EIO", {"classic": True})]
 
 
 def _setup(scratch):
@@ -65,14 +68,14 @@ def _failing_sys(spec):
     """Return the real Sys wrapped by failpoint.from_env with LIVEMOUNT_FAILPOINT=spec in os.environ."""
     os.environ[failpoint.ENV] = spec
     try:
-        return failpoint.from_env(sys_linux.LinuxSys())
+        return failpoint.from_env(helpers.linux_sys())
     finally:
         del os.environ[failpoint.ENV]
 
 
 def _total_steps(scratch, a, b, changes=20):
     """Return the number of steps of A -> B (counted on a real run, then A is put back)."""
-    counter = failpoint.FailpointSys(sys_linux.LinuxSys(), {})
+    counter = failpoint.FailpointSys(helpers.linux_sys(), {})
     report = apply(scratch, b, sys_=counter)
     assert len([c for c in report.changes if c.action.value != "keep"]) >= changes
     apply(scratch, a)
@@ -81,9 +84,10 @@ def _total_steps(scratch, a, b, changes=20):
 
 
 @pytest.mark.ns_timeout(600)
-@pytest.mark.parametrize("name", list(ERRNOS), ids=list(ERRNOS))
-def test_every_step_fails_cleanly(scratch, name):
+@pytest.mark.parametrize("name, options", FAULTS, ids=[n + ("-classic" if o else "") for n, o in FAULTS])
+def test_every_step_fails_cleanly(scratch, name, options):
     """Step N fails with ERRNO, for every N: ApplyError names it, table and state are exactly as before."""
+    helpers.SYS_OPTIONS.update(options)
     a, b = _setup(scratch)
     total = _total_steps(scratch, a, b)
     before, state = snapshot(scratch), read_state(scratch)

@@ -16,6 +16,7 @@ from collections import namedtuple
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import PlanError, ProfileError
+from tests.integration import helpers
 from tests.integration.helpers import (apply, check_live, destroy, expand, hand_mount, hand_umount, make_tree,
                                        mount_points, owned_targets, pending, profile_dict, read, read_state, snapshot,
                                        status, steps, top, write)
@@ -211,10 +212,16 @@ XFAIL = {
 }
 
 
+# The new mount API, and the mount(2) fallback of kernels before 5.2 (LinuxSys(classic=True)).
+APIS = {"new-api": {}, "classic": {"classic": True}}
+
+
+@pytest.mark.parametrize("api", list(APIS), ids=list(APIS))
 @pytest.mark.parametrize("name", [pytest.param(n, marks=XFAIL[n]) if n in XFAIL else n for n in CASES],
                          ids=list(CASES))
-def test_scenario(scratch, name):
+def test_scenario(scratch, name, api):
     """Apply S, change things by hand, apply D: the live table is exactly D, converged, and destroy cleans up."""
+    helpers.SYS_OPTIONS.update(APIS[api])
     case = CASES[name]
     make_tree(scratch, case.tree)
     listing = _listing(scratch)
@@ -351,9 +358,11 @@ WEIRD = {"space": " ", "tab": "\t", "newline": "\n", "backslash": "\\", "comma":
          "all": " \t\n\\,:"}
 
 
+@pytest.mark.parametrize("api", list(APIS), ids=list(APIS))
 @pytest.mark.parametrize("c", list(WEIRD.values()), ids=list(WEIRD))
-def test_weird_paths(scratch, c):
+def test_weird_paths(scratch, c, api):
     """Scenario 25: a bind, a tmpfs, an overlay and a symlink with odd characters in every path converge."""
+    helpers.SYS_OPTIONS.update(APIS[api])
     o = c  # in overlay layers, upper and work too
     make_tree(scratch, ["src%sdir/f=src" % c, "l%s1/f=lower" % o, "l%s2/" % o, "u%sp/" % o, "w%sk/" % o])
     listing = _listing(scratch)

@@ -97,15 +97,32 @@ def _unmount(run, c):
         run.call("setattr", e.target, None, "private")
         old = live.propagation.split("+")[0]
         run.push("restore propagation of %s" % e.target, lambda: run.call("setattr", e.target, None, old))
-    if e.type == OVERLAY:
-        _umount(run, e.target)
-        run.push("mount %s again" % e.target, lambda: _remount_from_spec(run, e))
-        return True
-    keep = run.call("clone_mount", e.target)
-    run.handles.append(keep)
+    keep = None if e.type == OVERLAY else _copy_for_undo(run, e.target)
     _umount(run, e.target)
-    run.push("put back %s" % e.target, lambda: run.call("attach", keep, e.target, False))
+    if keep is None:
+        # Overlays (a clone would keep the old superblock on its upper dir),
+        # or a Sys that cannot copy a mount: undo mounts the entry again. A
+        # tmpfs put back that way on a rollback comes back empty.
+        run.push("mount %s again" % e.target, lambda: _remount_from_spec(run, e))
+    else:
+        run.push("put back %s" % e.target, lambda: run.call("attach", keep, e.target, False))
     return True
+
+
+def _copy_for_undo(run, target):
+    """Return a detached copy of the mount on top at `target`, kept alive for undo.
+
+    None when the Sys cannot make one: the classic mount(2) API has no
+    open_tree(2), and LinuxSys then says ENOSYS (kernels before 5.2).
+    """
+    try:
+        keep = run.call("clone_mount", target)
+    except SysError as exc:
+        if exc.errno != errno.ENOSYS:
+            raise
+        return None
+    run.handles.append(keep)
+    return keep
 
 
 def _umount(run, target):
@@ -165,12 +182,12 @@ def _replace(run, c):
         old is not None and old.type == OVERLAY and e.type == OVERLAY
         and (old.upper and old.upper in (e.upper, e.work) or old.work and old.work in (e.upper, e.work))
     )
-    if shares_upper or not run.beneath:
+    # The old mount, kept alive for undo: without a copy there is no atomic swap either.
+    keep = None if shares_upper or not run.beneath else _copy_for_undo(run, e.target)
+    if keep is None:
         # Never two live overlays on one upper (kernel overlayfs.rst): old one goes first.
         _unmount(run, Change(Action.UNMOUNT, old or e, c.reason, before=c.before, live=live))
         return _mount(run, c)
-    keep = run.call("clone_mount", e.target)  # the old mount, kept alive for undo
-    run.handles.append(keep)
     new = build(run, e)
     state = {"old_on_top": True}
     run.call("attach", new, e.target, True)  # MOVE_MOUNT_BENEATH: lookups never see it empty
