@@ -113,6 +113,16 @@ class FakeSys(Sys):
             return paths.join(self.ns.abs_path(mount, node), "/".join(comps[i:]))
         return path
 
+    def listdir(self, path):
+        """Return the sorted names in directory `path` (following symlinks, like listdir(3))."""
+        try:
+            _mount, node = self.ns.walk(path, "all")
+        except FsError as exc:
+            raise SysError("cannot list %s: %s" % (path, exc.cause), errno=exc.errno)
+        if node.kind != "dir":
+            raise SysError("cannot list %s: not a directory" % path, errno=errno.ENOTDIR)
+        return sorted(node.children)
+
     def overlay_defaults(self):
         """Return the fake overlay module parameters."""
         return dict(self._overlay_params)

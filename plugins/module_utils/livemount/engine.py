@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from . import holders, match, namespace as mntns, nsexec, paths
+from . import holders, match, mimic, namespace as mntns, nsexec, paths
 from .apply import Executor
 from .diff import make_diff
 from .errors import PlanError
@@ -100,7 +100,7 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
         state = store.load()
         report = Report(profile.name, sys.namespace_id(), "check" if check else "apply")
         report.warnings.extend(mntns.caller_warnings(sys))
-        world = observe(sys, profile.entries, state.owned)
+        world = observe(sys, profile.entries, state.owned, mimic.allowed(profile))
         if store.journal.exists():
             state, world = _recover(store, state, world, sys, check, report)
         changes = plan(state, profile, world)
@@ -244,7 +244,8 @@ def _recover(store, state, world, sys, check, report):
 
 
 def _owned_live(state, world):
-    return [o.entry for o in state.owned]
+    # A mimic's synthetic entries are not the user's: the diff shows profile entries only.
+    return [o.entry for o in state.owned if o.synthetic_for is None]
 
 
 def _next_state(state, changes, outcome, world, profile_data):
@@ -259,7 +260,10 @@ def _next_state(state, changes, outcome, world, profile_data):
             # just went away; the same path now names someone else's file.
             created = [p for p in created if not paths.is_under(p, c.target)]
         if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK, Action.REMOUNT):
-            owned[c.target] = Owned(c.entry)
+            owned[c.target] = Owned(c.entry, synthetic_for=getattr(owned.get(c.target), "synthetic_for", None))
+        elif c.action == Action.MIMIC:
+            for e in (c.entry,) + c.synthetic:
+                owned[e.target] = Owned(e, synthetic_for=c.synthetic_for)
         elif c.action in (Action.UNMOUNT, Action.UNLINK):
             owned.pop(c.target, None)
         elif c.action == Action.MKDIR:

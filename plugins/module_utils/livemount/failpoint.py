@@ -168,6 +168,10 @@ class FailpointSys(Sys):
         """Return the inner Sys's resolved path."""
         return self.inner.realpath(path)
 
+    def listdir(self, path):
+        """Return the inner Sys's listing of `path`."""
+        return self.inner.listdir(path)
+
     def overlay_defaults(self):
         """Return the inner Sys's overlay defaults."""
         return self.inner.overlay_defaults()

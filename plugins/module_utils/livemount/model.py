@@ -163,6 +163,7 @@ class Action(str, enum.Enum):
     LINK = "link"
     UNLINK = "unlink"
     RMDIR = "rmdir"
+    MIMIC = "mimic"
     CONFLICT = "conflict"
 
     def __str__(self):
@@ -171,7 +172,7 @@ class Action(str, enum.Enum):
 
 MUTATING = frozenset(
     {Action.MKDIR, Action.MOUNT, Action.REMOUNT, Action.REPLACE, Action.UNMOUNT, Action.LINK, Action.UNLINK,
-     Action.RMDIR}
+     Action.RMDIR, Action.MIMIC}
 )
 
 
@@ -184,6 +185,8 @@ class Change:
     `live` is the live mount currently visible at the target, when relevant.
     `adopt` marks a keep that takes an exactly matching foreign mount into state.
     `file_point` marks a mkdir that creates an empty file (mount point of a file bind).
+    `synthetic` (a mimic only: `entry` is its tmpfs) lists what goes back on the
+    tmpfs, and `synthetic_for` names the target of the entry that needed it.
     """
 
     action: Action
@@ -194,6 +197,8 @@ class Change:
     live: Optional[LiveMount] = None
     adopt: bool = False
     file_point: bool = False
+    synthetic: Tuple[Entry, ...] = ()
+    synthetic_for: Optional[str] = None
 
     @property
     def target(self):

@@ -5,12 +5,17 @@ from dataclasses import dataclass, field
 
 from . import paths
 from .mountinfo import LiveTable, parse_mountinfo
+from .mimic import observe_mimic
 from .model import OVERLAY
 from .world import World, paths_to_observe
 
 
-def observe(sys, entries, owned=()):
-    """Return a World with the live table and lstat facts for every path the plan may touch."""
+def observe(sys, entries, owned=(), mimic=()):
+    """Return a World with the live table and lstat facts for every path the plan may touch.
+
+    `mimic` names the targets whose entries allow a writable mimic: the
+    read-only directories above them are listed too (mimic.observe_mimic).
+    """
     table = parse_mountinfo(sys.read_mountinfo())
     lstat_paths, real_paths = paths_to_observe(entries, owned)
     realpaths = {}
@@ -24,15 +29,18 @@ def observe(sys, entries, owned=()):
         facts[p] = sys.lstat(p)
     wants_overlay = any(e.type == OVERLAY for e in entries) or any(o.entry.type == OVERLAY for o in owned)
     defaults = sys.overlay_defaults() if wants_overlay else {}
-    return _adapted(sys, World(table=table, facts=facts, realpaths=realpaths, overlay_defaults=defaults,
-                               namespace=sys.namespace_id()))
+    world = World(table=table, facts=facts, realpaths=realpaths, overlay_defaults=defaults,
+                  namespace=sys.namespace_id())
+    if mimic:
+        world = observe_mimic(sys, world, mimic)
+    return _adapted(sys, world)
 
 
 def refresh_table(sys, world):
     """Return `world` with a freshly read mount table (facts kept)."""
     return _adapted(sys, World(table=parse_mountinfo(sys.read_mountinfo()), facts=world.facts,
                                realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
-                               namespace=world.namespace))
+                               namespace=world.namespace, listings=world.listings))
 
 
 def _adapted(sys, world):

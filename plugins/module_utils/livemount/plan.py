@@ -8,7 +8,7 @@ remove, and finally orders everything (order.py). Anything it must not touch
 becomes a `conflict` change; the engine refuses a plan that has one.
 """
 
-from . import match, paths
+from . import match, mimic, paths
 from .model import BIND, OVERLAY, SYMLINK, Action, Change
 from .order import order_changes
 
@@ -25,6 +25,8 @@ def plan(state, profile, world):
     included as Action.CONFLICT changes.
     """
     desired = {e.target: e for e in profile.entries}
+    may_mimic = mimic.allowed(profile)
+    desired.update(mimic.carried(state.owned, desired, may_mimic))
     owned = {o.entry.target: o for o in state.owned}
     targets = sorted(set(desired) | set(owned), key=paths.sort_key)
 
@@ -35,7 +37,7 @@ def plan(state, profile, world):
     changes = _rebuild_children(changes, desired, owned, world)
     changes = _links_in_fresh_parents(changes, world)
     changes.extend(_foreign_below(changes, desired, owned, world))
-    changes = _add_mkdirs(changes, _after_down(changes, world))
+    changes = _add_mkdirs(changes, _after_down(changes, world), may_mimic)
     changes.extend(_rmdirs(state, changes, desired))
     return order_changes(changes)
 
@@ -277,8 +279,8 @@ def _foreign_below(changes, desired, owned, world):
     """Return conflicts for mounts we do not own that a rebuilt mount would hide or strand."""
     out = []
     for c in changes:
-        if not _rebuilds(c):
-            continue
+        if not _rebuilds(c) or mimic.is_synthetic(c):
+            continue  # below a mimic's mounts: copies of the read-only directory's own mounts, they go with it
         for m in world.table.submounts(c.target):
             if m.mount_point in owned or m.mount_point in desired:
                 continue
@@ -290,8 +292,12 @@ def _foreign_below(changes, desired, owned, world):
 
 # ---- directories -----------------------------------------------------------
 
-def _add_mkdirs(changes, world):
-    """Return changes plus the mkdir steps (and refusals) the creating changes need."""
+def _add_mkdirs(changes, world, may_mimic=frozenset()):
+    """Return changes plus the mkdir steps (and refusals) the creating changes need.
+
+    A directory to create in a read-only one is a conflict, unless the entry
+    is in `may_mimic`: then a writable mimic of that directory comes first.
+    """
     ups = sorted((c for c in changes if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK)),
                  key=lambda c: paths.sort_key(c.target))
     fresh = {c.target: c.entry for c in ups if c.entry.is_mount}
@@ -299,7 +305,19 @@ def _add_mkdirs(changes, world):
     staying = {c.target: c.entry for c in changes
                if c.action in (Action.KEEP, Action.REMOUNT) and c.entry is not None and c.entry.is_mount}
     made = {}
+    mimicked = set()
     out = list(changes)
+
+    def read_only(e, where):
+        """Return True when `where` stays read-only for `e` (else a mimic, planned once, makes it writable)."""
+        if where in mimicked or not world.read_only(where, fresh, staying, gone):
+            return False
+        if e.target in may_mimic and mimic.can_mimic(where, world, fresh):
+            mimicked.add(where)
+            out.append(mimic.plan_mimic(where, e, world))
+            return False
+        return True
+
     for c in ups:
         e = c.entry
         need = paths.ancestors(e.target)
@@ -325,7 +343,7 @@ def _add_mkdirs(changes, world):
                 where = paths.ancestors(p)[-1]
                 # A directory made by this plan is on the mount holding its parent, unless a fresh mount
                 # then covers it: the read-only question is then that mount's.
-                if (where not in made or where in fresh) and world.read_only(where, fresh, staying, gone):
+                if (where not in made or where in fresh) and read_only(e, where):
                     out.append(_read_only_conflict(e, where, p))
                     break
                 file_point = is_target and world.point_kind(e) == "file"
@@ -346,8 +364,7 @@ def _add_mkdirs(changes, world):
                 break
         else:
             where = paths.ancestors(e.target)[-1]
-            if (e.type == SYMLINK and (where not in made or where in fresh)
-                    and world.read_only(where, fresh, staying, gone)):
+            if e.type == SYMLINK and (where not in made or where in fresh) and read_only(e, where):
                 out.append(_read_only_conflict(e, where, e.target))
         if e.type == BIND and c.action != Action.LINK and world.source_kind(e) == "missing":
             out.append(Change(Action.CONFLICT, e, "cannot mount %s: source %s does not exist" % (e.target, e.source)))

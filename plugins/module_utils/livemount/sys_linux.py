@@ -112,6 +112,13 @@ class LinuxSys(Sys):
         """Return `path` with every symlink resolved."""
         return os.path.realpath(path)
 
+    def listdir(self, path):
+        """Return the sorted names in directory `path`."""
+        try:
+            return sorted(os.listdir(path))
+        except OSError as exc:
+            raise SysError("cannot list %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
+
     def overlay_defaults(self):
         """Return {param: value} from /sys/module/overlay/parameters ({} if overlay is not loaded)."""
         out = {}

@@ -64,6 +64,10 @@ class Sys:
         """Return `path` with every symlink resolved (os.path.realpath semantics)."""
         raise NotImplementedError
 
+    def listdir(self, path):
+        """Return the sorted names in directory `path` (a writable mimic puts each one back)."""
+        raise NotImplementedError
+
     def overlay_defaults(self):
         """Return {param: value} from /sys/module/overlay/parameters ({} if not loaded)."""
         raise NotImplementedError

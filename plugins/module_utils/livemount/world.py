@@ -22,7 +22,8 @@ class World:
 
     `facts` maps clean paths to PathFact; `realpaths` maps bind sources (and
     other paths whose symlinks the kernel follows) to their resolved path;
-    `overlay_defaults` is /sys/module/overlay/parameters.
+    `overlay_defaults` is /sys/module/overlay/parameters; `listings` maps a
+    read-only directory an entry may mimic (mimic.py) to the names in it.
     """
 
     table: object
@@ -30,6 +31,7 @@ class World:
     realpaths: Dict[str, str] = field(default_factory=dict)
     overlay_defaults: Dict[str, str] = field(default_factory=dict)
     namespace: str = ""
+    listings: Dict[str, tuple] = field(default_factory=dict)
 
     def fact(self, path):
         """Return the PathFact observed at `path` (MISSING if never observed)."""
