@@ -12,7 +12,7 @@ superblock alive on its upper directory, so they are re-mounted from their spec.
 import errno
 import os
 
-from . import match, paths
+from . import match, mimic, paths
 from .errors import SysError
 from .model import BIND, OVERLAY, SYMLINK, Action, Change
 
@@ -98,7 +98,11 @@ def _unmount(run, c):
         old = live.propagation.split("+")[0]
         run.push("restore propagation of %s" % e.target, lambda: run.call("setattr", e.target, None, old))
     keep = None if e.type == OVERLAY else _copy_for_undo(run, e.target)
-    _umount(run, e.target)
+    if mimic.unmount_detached(c):
+        # A mimic's recursive copy carries copies of the mounts below it (umount2(2): EBUSY without MNT_DETACH).
+        run.call("umount", e.target, True)
+    else:
+        _umount(run, e.target)
     if keep is None:
         # Overlays (a clone would keep the old superblock on its upper dir),
         # or a Sys that cannot copy a mount: undo mounts the entry again. A
@@ -282,4 +286,5 @@ _HANDLERS = {
     Action.LINK: _link,
     Action.UNLINK: _unlink,
     Action.KEEP: _keep,
+    Action.MIMIC: mimic.exec_mimic,
 }
