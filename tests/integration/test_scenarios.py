@@ -382,9 +382,6 @@ def test_weird_paths(scratch, c, api):
     assert sorted(set(_listing(scratch)) - set(listing) - made) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MISSING (planner + executor): writable mimic of scenario 28 is not implemented; the entry's `mimic` "
-    "field is reserved (profile.Reserved) and ignored, so the read-only directory stops the apply"))
 def test_writable_mimic(scratch):
     """Scenario 28: a mount point inside a read-only directory comes through a tmpfs mimic, undone with it."""
     make_tree(scratch, ["ro/keep=x", "s/f=s"])
