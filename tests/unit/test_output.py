@@ -131,6 +131,21 @@ def test_status_and_show(render, world):
         assert max(len(line) for line in text.splitlines()) <= columns
 
 
+STATUS_ROWS = [
+    ("none", [], "No profile has state in this namespace.", ""),
+    ("interrupted", [{"profile": "web", "namespace": "mnt:[1]", "applied_at": None, "interrupted": True,
+                      "entries": []}], "web: owns nothing", "warning: profile web: an apply was interrupted"),
+]
+
+
+@pytest.mark.parametrize("rows, out, err", [r[1:] for r in STATUS_ROWS], ids=[r[0] for r in STATUS_ROWS])
+def test_status_edges(render, rows, out, err):
+    """status with no profile says so; an interrupted apply is a warning on stderr naming the profile."""
+    got = render(lambda o: o.status(rows), 100)
+    assert out in got.out and err in got.err
+    assert ("applied never" in got.out) == bool(rows)
+
+
 def _busy_error():
     exc = ApplyError("cannot apply step 2 of 3 (unmount /data/app): target is busy; rolled back 1 operation(s), "
                      "nothing changed", step="step 2 of 3 (unmount /data/app)", errno=errno.EBUSY,
