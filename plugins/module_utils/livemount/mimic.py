@@ -10,7 +10,7 @@ sockets and fifos are skipped. D then shows its old content and is writable.
 
 The tmpfs and what went back on it are recorded as synthetic entries tied to
 the entry that needed them (Owned.synthetic_for): the planner keeps them
-while that entry is in the profile and allows a mimic, and removes them with
+while that entry is in the profile, and removes them with
 it (children first, then the tmpfs), which leaves D exactly as it was.
 
 plan_mimic() decides (pure); exec_mimic() performs one mimic change through
@@ -38,11 +38,14 @@ def allowed(profile):
     return frozenset(e.target for i, e in enumerate(profile.entries) if reserved_for(i).mimic)
 
 
-def carried(owned, desired, allowed_targets):
-    """Return {target: Entry} of the synthetic entries to keep: the entry that needed them stays, mimic allowed."""
+def carried(owned, desired):
+    """Return {target: Entry} of the synthetic entries to keep: the entry that needed them is still desired.
+
+    Even with `mimic` turned off since: its mount point lives in the tmpfs,
+    and taking the mimic away under it would need that mount point again.
+    """
     return {o.entry.target: o.entry for o in owned
-            if o.synthetic_for is not None and o.synthetic_for in desired and o.synthetic_for in allowed_targets
-            and o.entry.target not in desired}
+            if o.synthetic_for is not None and o.synthetic_for in desired and o.entry.target not in desired}
 
 
 def is_synthetic(change):

@@ -26,7 +26,7 @@ def plan(state, profile, world):
     """
     desired = {e.target: e for e in profile.entries}
     may_mimic = mimic.allowed(profile)
-    desired.update(mimic.carried(state.owned, desired, may_mimic))
+    desired.update(mimic.carried(state.owned, desired))
     owned = {o.entry.target: o for o in state.owned}
     targets = sorted(set(desired) | set(owned), key=paths.sort_key)
 
