@@ -23,10 +23,10 @@ class Tally:
         self.path = path
         self.test = test
 
-    def record(self, category, case, ok, detail=""):
-        """Return `ok` after writing the case's outcome (O_APPEND: one write per line, children may race)."""
+    def record(self, category, case, ok, detail="", count=1):
+        """Return `ok` after writing the outcome of `count` cases (O_APPEND: one write per line, children may race)."""
         line = json.dumps({"category": category, "case": case, "ok": bool(ok), "detail": str(detail)[:500],
-                           "test": self.test}) + "\n"
+                           "test": self.test, "count": count}) + "\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line.encode("utf-8", "backslashreplace"))
@@ -58,8 +58,8 @@ def summary(path):
         for line in f:
             row = json.loads(line)
             counts = out.setdefault(row["category"], [0, 0])
-            counts[0] += 1
-            counts[1] += 1 if row["ok"] else 0
+            counts[0] += row.get("count", 1)
+            counts[1] += row.get("count", 1) if row["ok"] else 0
     return out
 
 
