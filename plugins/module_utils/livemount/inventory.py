@@ -11,7 +11,7 @@ from .state import StateStore, list_profiles
 
 
 def owners(root, namespace_id):
-    """Return {target: profile name} for every entry owned in this namespace (unreadable states skipped)."""
+    """Return {target: (profile name, Owned)} for every entry owned here (unreadable states skipped)."""
     out = {}
     for name in list_profiles(root, namespace_id):
         try:
@@ -19,7 +19,7 @@ def owners(root, namespace_id):
         except Exception:  # noqa: BLE001 - a corrupt state is reported by status, not here
             continue
         for o in state.owned:
-            out[o.entry.target] = name
+            out[o.entry.target] = (name, o)
     return out
 
 
@@ -45,9 +45,20 @@ def mount_dicts(table, owned_by=None):
             "upper": m.upper,
             "work": m.work,
             "visible": top is m,
-            "owner": owned_by.get(m.mount_point) if top is m else None,
+            "owner": _owner(owned_by.get(m.mount_point), m, top),
         })
     return rows
+
+
+def _owner(owned, mount, top):
+    """Return the owning profile's name when `mount` is the one it recorded (same device)."""
+    if owned is None or mount is not top:
+        return None
+    name, own = owned
+    # A foreign mount stacked on one of ours sits at the same path: the device tells them apart.
+    if own.dev is not None and tuple(own.dev) != tuple(mount.dev):
+        return None
+    return name
 
 
 def read(sys, root):
