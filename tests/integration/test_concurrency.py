@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
-from tests.integration.helpers import (check_live, cli, cli_command, cli_env, make_tree, pending, profile_dict,
-                                       read_state, snapshot, state_path, status, write_profile)
+from tests.integration.helpers import (check_live, cli, cli_command, cli_env, cli_fork, make_tree, pending,
+                                       profile_dict, read_state, snapshot, state_path, status, write_profile)
 
 TREE = ["s1/f=1", "s2/f=2", "s3/f=3"]
 ONE = [
@@ -92,7 +92,7 @@ def test_damaged_state_is_refused(scratch, damage):
     before = snapshot(scratch)
     for name, argv in COMMANDS.items():
         args = argv + ([path] if name in ("apply", "plan", "check") else [])
-        proc = cli(scratch, *args)
+        proc = cli_fork(scratch, *args)
         assert proc.returncode == 1, (name, proc.stdout, proc.stderr)
         message = " ".join(proc.stderr.split())  # rich wraps long lines
         assert "cannot trust state %s" % state_path(scratch, "one") in message, (name, proc.stderr)
