@@ -19,6 +19,7 @@ import pytest
 from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
 from tests.integration.helpers import (apply, check_live, cli, cli_fork, cli_json, destroy, make_tree, mount_points,
                                        pending, profile_dict, rel, snapshot, status, steps, write_profile)
+from tests.integration.test_faults import A, B, TREE
 
 
 def _listing(scratch):
