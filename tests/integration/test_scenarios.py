@@ -416,3 +416,21 @@ def test_propagation(scratch, prop):
     assert check_live(scratch, changed) == [] and pending(scratch, changed) == []
     destroy(scratch)
     assert mount_points(scratch) == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (planner, plan._foreign_below): the copies of the source's submounts that a recursive bind carries "
+    "are taken for foreign mounts below it, so the rbind can never be replaced or removed (destroy refuses)"))
+def test_recursive_bind_with_submounts(scratch):
+    """A recursive bind carries the source's submounts; it changes live, is replaced and destroyed with them."""
+    make_tree(scratch, ["s/sub/", "s2/"])
+    hand_mount("-t", "tmpfs", "inner", expand(scratch, "@/s/sub"))
+    write(expand(scratch, "@/s/sub/f"), "inner")
+    data = profile_dict(scratch, [bind("@/s", "@/t", recursive=True)])
+    apply(scratch, data)
+    assert read(expand(scratch, "@/t/sub/f")) == "inner"
+    assert pending(scratch, data) == []
+    apply(scratch, profile_dict(scratch, [bind("@/s2", "@/t", recursive=True)]))
+    assert mount_points(scratch) == [expand(scratch, "@/s/sub"), expand(scratch, "@/t")]
+    destroy(scratch)
+    assert mount_points(scratch) == [expand(scratch, "@/s/sub")]
