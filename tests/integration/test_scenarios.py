@@ -434,3 +434,26 @@ def test_recursive_bind_with_submounts(scratch):
     assert mount_points(scratch) == [expand(scratch, "@/s/sub"), expand(scratch, "@/t")]
     destroy(scratch)
     assert mount_points(scratch) == [expand(scratch, "@/s/sub")]
+
+
+KERNEL_FS = {
+    "proc": {"type": "proc", "source": "proc", "options": ["nosuid", "nodev", "noexec"]},
+    "ramfs": {"type": "ramfs", "source": "ramfs", "options": ["mode=0700"]},
+    "mqueue": {"type": "mqueue", "source": "mqueue"},
+    "sysfs": {"type": "sysfs", "source": "sysfs", "options": ["ro"]},
+    "devpts": {"type": "devpts", "source": "devpts", "options": ["newinstance", "ptmxmode=0666"]},
+    "tmpfs-options": {"type": "tmpfs", "options": ["size=10%", "nr_inodes=1k", "mode=1777", "uid=1000", "noatime"]},
+}
+
+
+@pytest.mark.parametrize("api", list(APIS), ids=list(APIS))
+@pytest.mark.parametrize("kind", list(KERNEL_FS), ids=list(KERNEL_FS))
+def test_kernel_filesystem(scratch, kind, api):
+    """Any kernel filesystem with its options mounts, converges (the kernel's spelling of options is no drift), goes."""
+    helpers.SYS_OPTIONS.update(APIS[api])
+    data = profile_dict(scratch, [dict(KERNEL_FS[kind], target="@/fs")])
+    apply(scratch, data)
+    assert check_live(scratch, data) == []
+    assert pending(scratch, data) == []
+    destroy(scratch)
+    assert mount_points(scratch) == [] and not os.path.lexists(expand(scratch, "@/fs"))
