@@ -317,9 +317,12 @@ target, stop, out = sys.argv[1:]
 seen = set()
 while not os.path.exists(stop):
     try:
-        seen.add(",".join(sorted(os.listdir(target))))
+        names = ",".join(sorted(os.listdir(target)))
     except OSError as exc:
-        seen.add("error: %s" % exc.strerror)
+        names = "error: %s" % exc.strerror
+    if names not in seen and names == "b":
+        open(out + ".b", "w").close()  # the test waits for this before it stops us
+    seen.add(names)
 with open(out, "w") as f:
     f.write("\\n".join(sorted(seen)))
 """
@@ -337,7 +340,9 @@ def test_atomic_replace(scratch):
     try:
         time.sleep(0.3)  # the reader is looping
         report = apply(scratch, profile_dict(scratch, [bind("@/s2", "@/t")]))
-        time.sleep(0.1)
+        deadline = time.monotonic() + 60  # a loaded machine may starve the reader for a while
+        while not os.path.exists(seen + ".b") and time.monotonic() < deadline:
+            time.sleep(0.05)
         write(stop, "")
         assert reader.wait(timeout=30) == 0
         assert steps(scratch, report) == [("replace", "@/t")]
