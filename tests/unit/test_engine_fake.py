@@ -206,8 +206,6 @@ def _ro_by_profile(fake, root):
     apply({"name": "p", "mounts": [bind("/srv/a", "/data/a", "ro"), bind("/srv/a", "/data/a/b")]}, fake, root)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (steps.py _rmdir): EROFS is not tolerated like EBUSY/ENOTEMPTY, so a "
-                   "mount point made inside a mount that later became read-only makes destroy roll back forever")
 @pytest.mark.parametrize("make_ro", [_ro_by_hand, _ro_by_profile], ids=["remounted-ro-by-hand", "made-ro-by-profile"])
 def test_destroy_after_a_parent_became_read_only(root, make_ro):
     """A mount point we made inside an owned mount that is read-only now: destroy still completes (the dir is kept)."""

@@ -215,9 +215,6 @@ def test_leftover_temporary_link_does_not_block_later_runs(roots):
     assert mutating(engine.reconcile(load_profile(PROFILE_B), fake, root=root).changes) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (steps.py _remount): the undo closures share the variable `old`, so "
-                   "after a remount that changed flags and propagation, undoing the flags passes the propagation "
-                   "name as the flag set (EINVAL: unknown per-mount flag: a, e, i, p, r, t, v): UndoError")
 def test_undo_of_a_remount_changing_flags_and_propagation(roots):
     """A remount of flags and propagation, then a later step fails: both are undone, the table is as before."""
     fake, root = fake_host(), fast_tmpdir()

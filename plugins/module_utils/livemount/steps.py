@@ -70,7 +70,9 @@ def _rmdir(run, c):
         else:
             return False
     except SysError as exc:
-        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.EBUSY):
+        # Someone else's files in it, still a mount point, or its parent made
+        # read-only since: leave the directory, say so, and stop tracking it.
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.EBUSY, errno.EROFS):
             run.warn("kept %s: %s" % (c.path, os.strerror(exc.errno).lower()))
             return False
         raise
@@ -157,9 +159,9 @@ def _remount(run, c):
     if live is None:
         raise SysError("cannot remount %s: not mounted" % e.target, errno.EINVAL)
     if match.flags_differ(e, live):
-        old = live.flags
+        old_flags = live.flags
         run.call("setattr", e.target, e.flags, None)
-        run.push("restore flags of %s" % e.target, lambda: run.call("setattr", e.target, old, None))
+        run.push("restore flags of %s" % e.target, lambda: run.call("setattr", e.target, old_flags, None))
     if match.fs_options_differ(e, live, run.world, c.before):
         have = dict(live.fs_options)
         changed = [(k, v) for k, v in e.fs_options if have.get(k, object()) != v]
