@@ -387,16 +387,31 @@ def test_weird_paths(scratch, c, api):
     assert sorted(set(_listing(scratch)) - set(listing) - made) == []
 
 
-def test_writable_mimic(scratch):
+_MIMICS = {
+    "one": [bind("@/s", "@/ro/new", mimic=True)],
+    "in-a-subdirectory": [dict(tmpfs("@/ro/d/n2"), mimic=True)],
+    "one-inside-another": [bind("@/s", "@/ro/new", mimic=True), dict(tmpfs("@/ro/d/n2"), mimic=True)],
+}
+_NESTED_MIMIC = pytest.mark.xfail(strict=True, reason=(
+    "BUG (planner, mimic): the mimic of @/ro/d sits on @/ro/d, which the mimic of @/ro binds back: two "
+    "synthetic entries at one target, the state keeps one, and destroy then fails EBUSY unmounting @/ro"))
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_NESTED_MIMIC) if n == "one-inside-another" else n
+                                  for n in _MIMICS], ids=list(_MIMICS))
+def test_writable_mimic(scratch, name):
     """Scenario 28: a mount point inside a read-only directory comes through a tmpfs mimic, undone with it."""
-    make_tree(scratch, ["ro/keep=x", "s/f=s"])
+    make_tree(scratch, ["ro/keep=x", "ro/d/f=y", "s/f=s"])
     ro = expand(scratch, "@/ro")
     hand_mount("--bind", ro, ro)
     hand_mount("-o", "remount,bind,ro", ro)
     before = snapshot(scratch)
-    apply(scratch, profile_dict(scratch, [bind("@/s", "@/ro/new", mimic=True)]))
-    assert read(expand(scratch, "@/ro/new/f")) == "s"
-    assert read(expand(scratch, "@/ro/keep")) == "x"
+    data = profile_dict(scratch, _MIMICS[name])
+    apply(scratch, data)
+    assert pending(scratch, data) == []
+    assert read(expand(scratch, "@/ro/keep")) == "x" and read(expand(scratch, "@/ro/d/f")) == "y"
+    if name != "in-a-subdirectory":
+        assert read(expand(scratch, "@/ro/new/f")) == "s"
     apply(scratch, profile_dict(scratch, []))
     assert snapshot(scratch) == before
     assert not os.path.lexists(expand(scratch, "@/ro/new"))
