@@ -41,7 +41,8 @@ def build_parser():
                         help="act in the mount namespace of this nsfs file (/proc/PID/ns/mnt, or a bind-mounted copy "
                              "such as /run/snapd/ns/NAME.mnt); state stays here, keyed by that namespace")
     target.add_argument("--pid", type=int, metavar="PID",
-                        help="act in the mount namespace of process PID (--pid 1: the host's, from a sandboxed service)")
+                        help="act in the mount namespace of process PID (--pid 1: the host's, from a sandboxed "
+                             "service)")
     p.add_argument("--on-busy", choices=["fail", "detach"],
                    help="when an unmount is busy: fail naming the processes holding it (default), or detach it "
                         "lazily; overrides every entry's on_busy")

@@ -98,7 +98,7 @@ def processes_in(namespace_id, proc="/proc"):
 
 
 def caller_warnings(sys):
-    """Return [warning] when `sys` acts in this process's own namespace and mounts made there stay hidden from PID 1's."""
+    """Return [warning] when `sys` acts in this process's namespace and mounts made there stay hidden from PID 1's."""
     if getattr(sys, "target_record", None) is not None:
         return []  # acting in a namespace the caller named on purpose (nsexec.NamespaceSys)
     try:

@@ -378,7 +378,8 @@ def host_targets(profile):
     reserved = getattr(profile, "reserved_for", None)  # engine._Empty (destroy) has none
     if reserved is None:
         return set()
-    return {e.target for i, e in enumerate(profile.entries) if e.type == BIND and reserved(i).source_namespace == "host"}
+    return {e.target for i, e in enumerate(profile.entries)
+            if e.type == BIND and reserved(i).source_namespace == "host"}
 
 
 def _targets(profile):
