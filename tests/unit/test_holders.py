@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -84,12 +83,13 @@ def test_find_holders_each_way(tmp, how):
     assert {(r["comm"][:6], r["how"], r["path"]) for r in rows} >= {("python", how, want)}
 
 
-def test_find_holders_through_a_proc_fd(tmp):
-    """The scan works through a /proc directory fd opened earlier (as nsexec opens it before setns)."""
+@pytest.mark.parametrize("by_device", [True, False], ids=["by-device", "every-file"])
+def test_find_holders_through_a_proc_fd(tmp, by_device):
+    """The scan works through a /proc directory fd opened earlier (as nsexec opens it before setns), filtered or not."""
     p = holder(tmp, "cwd")
     fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
     try:
-        rows = holders.find_holders(mount_of(tmp), holders.Proc(fd))
+        rows = holders.find_holders(mount_of(tmp), holders.Proc(fd), by_device=by_device)
         assert (p.pid, "cwd", tmp) in {(r["pid"], r["how"], r["path"]) for r in rows}
         os.fstat(fd)  # a borrowed fd stays open
     finally:
@@ -161,7 +161,8 @@ def root():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _applied(root, *mounts, **kw):
+def _applied(root, *mounts):
+    """Return a fake host with profile `p` of `mounts` applied (state under `root`)."""
     fake = fake_host()
     data = {"name": "p", "mounts": list(mounts)}
     engine.reconcile(load_profile(data), fake, root=root, profile_data=data)
@@ -238,4 +239,3 @@ def test_enriched_error_keeps_errno_and_call():
     assert (err.value.errno, err.value.call, err.value.busy, err.value.below) == (
         errno.EBUSY, 'umount "/data/t"', [], [])
     assert str(err.value) == str(exc)
-    time.sleep(0)
