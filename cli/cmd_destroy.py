@@ -20,4 +20,6 @@ def run(args, out):
         out.json(report.to_dict())
     else:
         out.plan(report, title="Destroy %s in %s" % (report.profile, report.namespace))
+        for w in report.warnings:  # e.g. a gone namespace whose state was forgotten
+            out.warning(w)
     return 1 if report.failed else 0

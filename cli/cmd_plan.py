@@ -27,4 +27,6 @@ def run(args, out):
         out.plan(report)
         if args.diff:
             out.diff(report)
+        for w in report.warnings:  # e.g. mounts made in this namespace stay invisible to the host
+            out.warning(w)
     return 2 if (args.detailed_exitcode and report.changed) else 0
