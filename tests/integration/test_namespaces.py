@@ -289,9 +289,12 @@ def test_cli_namespace_and_pid(scratch):
     assert proc.returncode == 0 and "/data/cache" not in c.mounts(), proc.stderr
     proc = cli(scratch, "--namespace", c.nsfile, "--pid", "1", "status")
     assert proc.returncode == 1 and "not allowed with" in proc.stderr
+    assert cli(scratch, "--pid", str(c.pid), "apply", "--yes", path).returncode == 0
     c.kill()
     proc = cli(scratch, "--pid", str(c.pid), "plan", path)
     assert proc.returncode == 1 and "it no longer exists" in proc.stderr and "Traceback" not in proc.stderr
+    proc = cli(scratch, "--pid", str(c.pid), "destroy", "test")
+    assert proc.returncode == 0 and "without touching any mount" in proc.stderr, proc.stderr
 
 
 def test_caller_in_private_namespace_is_warned(scratch):
