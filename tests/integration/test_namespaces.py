@@ -20,7 +20,8 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, namespace, nsexec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import syscalls as sc
-from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, PlanError, SysError
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import (
+    ApplyError, LivemountError, PlanError, SysError)
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
 from ansible_collections.livemount.core.plugins.module_utils.livemount.sys_linux import LinuxSys
 from tests.integration.helpers import (cli, cli_json, hand_umount, load, read_table, real_sys,
@@ -264,6 +265,19 @@ def test_errors_come_back_intact(scratch):
         engine.reconcile(load(profile(scratch, LOCAL)), fail, root=state_dir(scratch), pid=c.pid)
     assert err.value.errno == 5 and err.value.step.startswith("step ") and err.value.rolled_back
     assert err.value.report.namespace == c.namespace_id and "/data/view" not in c.mounts()
+
+
+def test_crash_inside_is_reported_and_recovered(scratch):
+    """A child killed mid-apply is reported as such; the journal it left in the caller's root is recovered next run."""
+    c = Container(scratch)
+    data = profile(scratch, CACHE, LOCAL)
+    crash = real_sys({"LIVEMOUNT_FAILPOINT": "4:crash"})
+    with pytest.raises(LivemountError) as err:
+        engine.reconcile(load(data), crash, root=state_dir(scratch), pid=c.pid)
+    assert "was killed by signal 9 without an answer" in str(err.value) and c.namespace_id in str(err.value)
+    report = engine.reconcile(load(data), real_sys(), root=state_dir(scratch), pid=c.pid)
+    assert report.recovered and "/data/cache" in c.mounts() and "/data/view" in c.mounts()
+    assert not engine.reconcile(load(data), real_sys(), root=state_dir(scratch), check=True, pid=c.pid).changed
 
 
 def test_progress_is_forwarded(scratch):
