@@ -105,3 +105,16 @@ def test_info_lists_mounts_with_owner(scratch, path, expect_targets):
         assert ours[0]["fs_options"]["size"] in ("1048576", "1024k", "1m")
     assert info["namespace"].startswith("mnt:[")
     assert info["profiles"][0]["healthy"] is True
+
+
+def test_role_removes_profile_marked_absent(scratch):
+    """A profile item with state absent is removed and not verified; the others stay."""
+    s = scratch
+    web = {"name": "web", "mounts": [{"target": s + "/web", "type": "tmpfs"}]}
+    logs = {"name": "logs", "mounts": [{"target": s + "/logs", "type": "tmpfs"}]}
+    assert playbook.run(_role_play(s, handlers=False, livemount_profiles=[web, logs]), s).rc == 0
+    run = playbook.run(_role_play(s, handlers=False, livemount_profiles=[{"name": "web", "state": "absent"}, logs]), s)
+    assert run.rc == 0, run.stdout
+    table = playbook.mountinfo_targets()
+    assert s + "/web" not in table and s + "/logs" in table
+    assert "healthy: logs" in run.stdout
