@@ -42,8 +42,8 @@ def _overlay(s):
     return [layer], [dict(layer, lower=[s + "/src/b", s + "/src/a"])]
 
 
-# tmpfs size and bind option changes are also the posix regression cases
-# (test_posix_regressions.py); here the profiles change in kinds those lack.
+# A live bind option change is a posix regression case (test_posix_regressions.py),
+# so it is not repeated here; tmpfs size stays as the simplest full lifecycle.
 CASES = [_tmpfs_size, _bind_source, _symlink, _add_remove, _overlay]
 
 
