@@ -137,13 +137,18 @@ GOOD = {
 }
 
 
+def _key(rng):
+    """Return a mapping key: mostly text, sometimes what YAML also allows (7, true, null, 1.5)."""
+    return rng.choice([7, True, None, 1.5]) if rng.random() < 0.2 else _chunk(rng)
+
+
 def _value(rng, depth=0):
     """Return a random JSON-like value: a scalar, or (shallowly) a list or mapping of them."""
     roll = rng.random()
     if depth < 2 and roll < 0.15:
         return [_value(rng, depth + 1) for _ in range(rng.randrange(4))]
     if depth < 2 and roll < 0.25:
-        return {_chunk(rng): _value(rng, depth + 1) for _ in range(rng.randrange(3))}
+        return {_key(rng): _value(rng, depth + 1) for _ in range(rng.randrange(3))}
     return rng.choice(SCALARS) if roll < 0.9 else _chunk(rng)
 
 
@@ -154,7 +159,7 @@ def _entry(rng):
             good = GOOD.get(key)
             entry[key] = rng.choice(good) if good and rng.random() < 0.75 else _value(rng)
     if rng.random() < 0.05:
-        entry[_chunk(rng)] = _value(rng)
+        entry[_key(rng)] = _value(rng)
     return entry
 
 
@@ -170,6 +175,8 @@ def _profile_data(rng):
     for key in ("name", "mounts"):
         if rng.random() < 0.03:
             del data[key]
+    if rng.random() < 0.05:
+        data[_key(rng)] = _value(rng)
     return data
 
 

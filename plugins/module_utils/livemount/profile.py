@@ -148,6 +148,8 @@ def _schema_problem(data, mounts, err):
     if len(path) >= 2 and path[0] == "mounts":
         index, path = path[1], path[2:]
     field = path[0] if path else err.key
+    if field is not None and not isinstance(field, str):
+        field = repr(field)  # a YAML key such as 7, true or null: no field name at all (found by fuzzing)
     where = field if field is None else field + "".join("[%s]" % p for p in path[1:])
     raw = mounts[index] if index is not None else data
     target = raw.get("target") if isinstance(raw, dict) else None
