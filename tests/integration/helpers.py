@@ -250,16 +250,16 @@ def bind_identity(source):
     return m.dev, root or "/"
 
 
-def snapshot(root):
+def snapshot(root, exclude=()):
     """Return the canonical table at and under `root`: one tuple per mount, sorted, stacking kept.
 
     Mount ids and anonymous device numbers (major 0) are left out: they change
     when a mount is rebuilt, which the other fields already show. Anonymous
     devices are relabelled by first appearance, so "these two mounts share a
-    filesystem" is still compared.
+    filesystem" is still compared. Mount points in `exclude` are left out.
     """
     table = read_table()
-    points = sorted({m.point for m in table if is_at_or_under(m.point, root)})
+    points = sorted({m.point for m in table if is_at_or_under(m.point, root) and m.point not in exclude})
     rows = []
     labels = {}
     for p in points:

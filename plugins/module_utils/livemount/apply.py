@@ -31,6 +31,7 @@ class Outcome:
     skipped: List = field(default_factory=list)  # (Change, reason)
     rolled_back: List = field(default_factory=list)  # descriptions of undone operations
     warnings: List = field(default_factory=list)
+    remade: List = field(default_factory=list)  # targets an undo mounted afresh: same entry, new superblock
     plan_id: str = ""
 
 

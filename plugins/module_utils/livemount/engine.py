@@ -11,6 +11,7 @@ file, or `pid`): the same function then runs in a child inside it (nsexec.py),
 its state kept in the caller's state root under the target's identity.
 """
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import List, Optional
@@ -18,8 +19,8 @@ from typing import List, Optional
 from . import holders, match, mimic, namespace as mntns, nsexec, paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import PlanError
-from .model import Action, Change, Owned
+from .errors import ApplyError, PlanError
+from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
 from .recover import after_finish, recover
@@ -131,6 +132,8 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
         try:
             outcome = executor.apply(changes)
         except Exception as exc:
+            if type(exc) is ApplyError:  # a complete rollback
+                _learn_remade_devices(store, state, executor.outcome.remade, sys, world)
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
                 # The failed step's SysError (the one the executor was handling) knows who held a busy mount.
@@ -279,6 +282,28 @@ def _next_state(state, changes, outcome, world, profile_data):
         final.append(o)
     return State(state.profile, state.namespace or world.namespace, tuple(final), tuple(created), now(),
                  profile_data if profile_data is not None else state.profile_data)
+
+
+def _learn_remade_devices(store, state, remade, sys, world):
+    """Save the state again when a rollback mounted one of our filesystems afresh (a new device).
+
+    Without a copy of the old mount (the classic mount(2) API) an undo mounts
+    the entry again. Where the recorded device is all that identifies the
+    mount (tmpfs and other filesystems without a source), the state must
+    learn the new one, or the next run takes our own mount for a foreign one.
+    """
+    if not remade:
+        return
+    table = refresh_table(sys, world).table
+    owned, learned = [], False
+    for o in state.owned:
+        top = table.top(o.entry.target) if o.entry.target in remade else None
+        if top is not None and o.dev is not None and top.dev != o.dev and o.entry.type not in (BIND, OVERLAY):
+            o = Owned(o.entry, o.created, top.dev, tuple(top.fs_options), o.synthetic_for)
+            learned = True
+        owned.append(o)
+    if learned:
+        store.save(dataclasses.replace(state, owned=tuple(owned)))
 
 
 def _refresh(entry, old):

@@ -152,6 +152,7 @@ def _umount(run, target):
 def _remount_from_spec(run, e):
     h = build(run, e)
     run.call("attach", h, e.target, False)
+    run.executor.outcome.remade.append(e.target)  # a new device: the engine tells the state
 
 
 def _remount(run, c):
