@@ -14,8 +14,11 @@ import subprocess
 
 import pytest
 
-from tests.integration.helpers import (check_live, cli, cli_command, cli_env, cli_fork, make_tree, pending,
-                                       profile_dict, read_state, snapshot, state_path, status, write_profile)
+from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+from ansible_collections.livemount.core.plugins.module_utils.livemount.sys_linux import LinuxSys
+from tests.integration.helpers import (apply, check_live, cli, cli_command, cli_env, cli_fork, load, make_tree,
+                                       pending, profile_dict, read_state, snapshot, state_dir, state_path, status,
+                                       write_profile)
 
 TREE = ["s1/f=1", "s2/f=2", "s3/f=3"]
 ONE = [
@@ -116,3 +119,28 @@ def test_shared_parent_goes_with_the_last_profile(scratch):
     for name in ("one", "two"):
         assert cli(scratch, "destroy", name).returncode == 0
     assert not os.path.lexists(os.path.join(scratch, "shared"))
+
+
+def test_check_mode_racing_the_first_apply(scratch):
+    """A plan started before the first apply made the lock file, and looking while it ran, looks again under the lock."""
+    make_tree(scratch, TREE)
+    one = profile_dict(scratch, ONE, name="test")
+    two = profile_dict(scratch, [dict(m, source="@/s3") if m["type"] == "symlink" else m for m in ONE], name="test")
+
+    class Racing(LinuxSys):
+        """A Sys whose first look at the table lets a whole apply of profile `one` happen first."""
+
+        raced = False
+
+        def read_mountinfo(self):
+            """Return the table, after the racing apply on the first call."""
+            if not Racing.raced:
+                Racing.raced = True
+                apply(scratch, one)
+            return super().read_mountinfo()
+
+    assert not os.path.lexists(state_dir(scratch))
+    predicted = engine.reconcile(load(two), Racing(), root=state_dir(scratch), check=True)
+    assert Racing.raced
+    done = apply(scratch, two)
+    assert [(c.action, c.target) for c in predicted.changes] == [(c.action, c.target) for c in done.changes]

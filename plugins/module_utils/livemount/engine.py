@@ -19,7 +19,7 @@ from typing import List, Optional
 from . import holders, match, mimic, namespace as mntns, nsexec, paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, PlanError
+from .errors import ApplyError, LivemountError, PlanError
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
@@ -97,6 +97,25 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
             profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
             on_busy=on_busy), state_root(root), progress, profile=profile, clone=not check)
     store = StateStore(state_root(root), sys.namespace_id(), profile.name)
+    args = (store, profile, sys, check, on_error, progress, profile_data, on_busy)
+    if not check or os.path.lexists(store.lock_path):
+        return _reconcile(*args)
+    # Check mode creates nothing, so before the first apply there is no lock
+    # to share: look without one, and look again under the lock if a first
+    # apply made it meanwhile (what we saw may have been half its work).
+    try:
+        report = _reconcile(*args)
+    except LivemountError:
+        if not os.path.lexists(store.lock_path):
+            raise
+    else:
+        if not os.path.lexists(store.lock_path):
+            return report
+    return _reconcile(*args)
+
+
+def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_busy):
+    """Return the Report of reconcile() in one StateStore, under its lock."""
     with store.lock(write=not check):
         state = store.load()
         report = Report(profile.name, sys.namespace_id(), "check" if check else "apply")
