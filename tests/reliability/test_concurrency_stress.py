@@ -141,7 +141,7 @@ def test_applies_race_destroys(scratch, tally):
 
 @pytest.mark.ns_timeout(300)
 def test_eight_profiles_side_by_side(scratch, tally):
-    """Eight different profiles applied at once under one parent: all succeed, each state is its own, the table exact."""
+    """Eight different profiles applied at once under one parent: all succeed, each state its own, table exact."""
     make_tree(scratch, TREE)
     profiles = [profile_dict(scratch, [
         {"target": "@/shared/p%d/t" % i, "type": "tmpfs", "options": ["size=1m"]},
@@ -185,7 +185,7 @@ def _same_meaning(raw, bad):
 
 @pytest.mark.ns_timeout(300)
 def test_every_damaged_state_is_refused(scratch, tally):
-    """The state file truncated or with one byte changed, 128 ways: status, plan and apply refuse it, nothing touched."""
+    """The state file truncated or one byte changed, 128 ways: status, plan and apply refuse it, touch nothing."""
     make_tree(scratch, TREE)
     data = profile_dict(scratch, V1)
     path = write_profile(scratch, data)
@@ -261,3 +261,20 @@ def test_state_of_another_profile_is_refused(scratch):
     run = run_cli(scratch, "apply", "--yes", write_profile(scratch, two))
     assert whole_table() == table and check_live(scratch, one) == [], "two's apply touched one's mounts"
     assert clean_failure(run) == [] and "cannot trust state" in words(run.stderr)
+
+
+def test_parent_made_by_another_run_between_plan_and_mkdir(scratch, tally):
+    """The shared parent appears just before our mkdir (another profile's run made it): the apply goes on."""
+    from tests.reliability.test_symlinks import RaceSys
+
+    make_tree(scratch, TREE)
+    data = profile_dict(scratch, [{"target": "@/shared/p0/t", "type": "tmpfs", "options": ["size=1m"]}], name="p0")
+    problems = []
+    try:
+        apply(scratch, data, sys_=RaceSys(1, lambda: os.mkdir(scratch + "/shared")))
+    except Exception as exc:  # noqa: BLE001 - any failure is the finding
+        problems.append("%s: %s" % (type(exc).__name__, exc))
+    if check_live(scratch, data) or pending(scratch, data):
+        problems.append("not applied: %s" % check_live(scratch, data))
+    tally.record("concurrency: 8 profiles at once", "parent made between plan and mkdir", not problems, problems)
+    assert problems == []

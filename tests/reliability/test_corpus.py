@@ -105,7 +105,7 @@ def test_corpus_is_big_enough():
 
 @pytest.mark.parametrize("path", PROFILES, ids=_ids(PROFILES))
 def test_bad_profile(scratch, tally, path):
-    """A malformed profile: validate, plan and apply --yes each exit 1 with one message naming the flaw; nothing changes."""
+    """A malformed profile: validate, plan and apply --yes each exit 1, one message naming the flaw; nothing changes."""
     name = os.path.basename(path)
     expected = JSON_EXPECT.get(name) or _header(path, "expect")
     commands = (_header(path, "commands") or "validate plan apply").split()
@@ -149,7 +149,7 @@ def test_bad_fstab(scratch, tally, path):
 
 @pytest.mark.parametrize("path", SKIPPED, ids=_ids(SKIPPED))
 def test_fstab_line_left_out(scratch, tally, path):
-    """An fstab line no profile can hold: import leaves it out, names line and reason, prints a valid profile of the rest."""
+    """An fstab line no profile can hold: import leaves it out naming line and reason, and prints a valid profile."""
     import json
 
     run = run_cli(scratch, "import", "--json", "--name", "imported", path)

@@ -24,8 +24,8 @@ import os
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
-from tests.integration.helpers import (apply, check_live, make_tree, pending, profile_dict, read_state, snapshot,
-                                       status, write_profile)
+from tests.integration.helpers import (apply, check_live, make_tree, pending, profile_dict, read_state, status,
+                                       write_profile)
 from tests.integration.test_faults import A, B, TREE
 from tests.reliability.support import clean_failure, run_cli, whole_table, words
 
@@ -51,7 +51,7 @@ def _count_steps(scratch, first, goal):
     return counter.count
 
 
-def _judge(run, n, name, before, state):
+def _judge(scratch, run, n, name, before, state):
     """Return the problems of one failed run at step n (empty: the case passed)."""
     problems = clean_failure(run)
     text = words(run.stderr)
@@ -61,14 +61,9 @@ def _judge(run, n, name, before, state):
         problems.append("the message does not give the errno: %s" % text[:300])
     if whole_table() != before:
         problems.append("the live table changed")
-    if read_state_safe(state[0]) != state[1]:
+    if read_state(scratch) != state:
         problems.append("the state file changed")
     return problems
-
-
-def read_state_safe(scratch):
-    """Return the raw state file of profile `test` (None when absent)."""
-    return read_state(scratch)
 
 
 @pytest.mark.ns_timeout(600)
@@ -95,7 +90,7 @@ def test_every_step_fails_cleanly_through_the_cli(scratch, tally, direction, nam
             total = _count_steps(scratch, first, goal)  # the kept directory is no longer ours
             before, state = whole_table(), read_state(scratch)
             continue
-        problems = _judge(run, n, name, before, (scratch, state))
+        problems = _judge(scratch, run, n, name, before, state)
         if any(row["interrupted"] for row in status(scratch)):
             problems.append("a journal was left behind")
         if not tally.record(category, case, not problems, problems):

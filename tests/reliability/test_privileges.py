@@ -106,7 +106,7 @@ def _refusals(scratch, tally, category, which, damage, expected, commands):
 
 @pytest.mark.parametrize("which, damage, expected", [c[1:] for c in UNSAFE], ids=[c[0] for c in UNSAFE])
 def test_unsafe_state_directory_is_refused(scratch, tally, which, damage, expected):
-    """A state directory others could write, or not a plain directory of ours: apply and destroy refuse, nothing changes."""
+    """A state directory others could write, or not a plain directory of ours: apply and destroy refuse it."""
     assert _refusals(scratch, tally, "security: unsafe state directory (apply, destroy)", which, damage, expected,
                      MUTATING) == []
 

@@ -87,7 +87,7 @@ SYSTEM = ["/", "/proc", "/sys", "/etc", "/dev", "/run", "/boot", "/usr", "/etc/p
 
 @pytest.mark.parametrize("target", SYSTEM, ids=[t.strip("/").replace("/", "-") or "root" for t in SYSTEM])
 def test_cli_refuses_system_targets(scratch, tally, target):
-    """`validate` and `apply --yes` of a profile mounting over a system directory: exit 1, one message, nothing touched."""
+    """validate, apply --yes and plan of a profile mounting over a system directory: exit 1, one message, no change."""
     os.makedirs(state_dir(scratch))
     path = write_profile(scratch, {"name": "sys", "mounts": [
         {"target": scratch + "/fine", "type": "tmpfs"}, {"target": target, "type": "tmpfs"}]})

@@ -44,11 +44,20 @@ def _mkdir(run, c):
     want = "file" if c.file_point else "dir"
     if fact.kind == want:
         return False  # already there (someone made it since the plan): not ours to remove
+    try:
+        if c.file_point:
+            run.call("mkfile", c.path, 0o644 if e.mode == 0o755 else e.mode, e.uid, e.gid)
+        else:
+            run.call("mkdir", c.path, e.mode, e.uid, e.gid)
+    except SysError as exc:
+        # Another run made it between the lstat above and our call: two
+        # profiles (two locks) applied at once that share a missing parent.
+        if exc.errno == errno.EEXIST and run.sys.lstat(c.path).kind == want:
+            return False
+        raise
     if c.file_point:
-        run.call("mkfile", c.path, 0o644 if e.mode == 0o755 else e.mode, e.uid, e.gid)
         run.push("remove created file %s" % c.path, lambda: run.call("unlink", c.path))
     else:
-        run.call("mkdir", c.path, e.mode, e.uid, e.gid)
         run.push("remove created directory %s" % c.path, lambda: run.call("rmdir", c.path))
     run.created.append(c.path)
     return True
