@@ -163,8 +163,8 @@ CASES = {
     "15-replace-parent": Case(tree=["a/", "b/x/", "e/", "u/"], S=[bind("@/a", "@/m"), bind("@/e", "@/m/x"),
                                                                    bind("@/u", "@/other")],
                               D=[bind("@/b", "@/m"), bind("@/e", "@/m/x"), bind("@/u", "@/other")],
-                              expect=[("unmount", "@/m/x"), ("replace", "@/m"), ("mount", "@/m/x"),
-                                      ("keep", "@/other")]),
+                              expect=[("unmount", "@/m/x"), ("rmdir", "@/m/x"), ("replace", "@/m"),
+                                      ("mount", "@/m/x"), ("keep", "@/other")]),
     "16-remount-child": Case(tree=["s/"], S=[bind("@/s", "@/m"), tmpfs("@/m/x", "size=1m")],
                              hand=_file_in("@/m/x/file")[0], D=[bind("@/s", "@/m"), tmpfs("@/m/x", "size=2m")],
                              expect=[("keep", "@/m"), ("remount", "@/m/x")], after=_file_in("@/m/x/file")[1]),
@@ -206,9 +206,6 @@ CASES = {
 
 # What the engine gets wrong today, with the owner of the fix.
 XFAIL = {
-    "15-replace-parent": pytest.mark.xfail(strict=True, reason=(
-        "BUG (planner, plan._rmdirs): the mount point @/m/x that livemount created inside the old parent's "
-        "source (@/a/x) is never removed when the parent is replaced; it leaks there")),
 }
 
 

@@ -378,10 +378,21 @@ def _read_only_conflict(entry, where, path):
 
 
 def _rmdirs(state, changes, desired):
-    """Return rmdir steps for directories we created that no remaining entry needs."""
+    """Return rmdir steps for directories we created that no remaining entry needs.
+
+    A directory we created below a mount that this plan replaces or unmounts
+    lives in that mount's content (for a bind, in its source): it is removed
+    before the mount goes, even if still needed, and made again in the new
+    content by a mkdir if it is missing there.
+    """
     keep_targets = set(desired)
+    rebuilt = [c.target for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)]
     out = []
     for p in sorted(state.created, key=paths.sort_key, reverse=True):
+        inside = [r for r in rebuilt if paths.is_under(p, r)]
+        if inside:
+            out.append(Change(Action.RMDIR, None, "created inside %s, which is rebuilt" % inside[-1], path=p))
+            continue
         if any(paths.is_at_or_under(t, p) for t in keep_targets):
             continue
         out.append(Change(Action.RMDIR, None, "created by livemount, no longer needed", path=p))
