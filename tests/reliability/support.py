@@ -22,7 +22,7 @@ import sys
 import tempfile
 from collections import namedtuple
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
 from livemount_cli import main as cli_main
 from tests.integration.helpers import read_table, state_dir
 
@@ -170,3 +170,21 @@ def whole_table():
     """Return the whole live table of this namespace as sorted comparable tuples (ids left out)."""
     return sorted((m.point, m.root, m.fstype, m.source, tuple(sorted(m.opts)), m.super, m.propagation)
                   for m in read_table())
+
+
+class RaceSys(failpoint.FailpointSys):
+    """A real Sys that calls `swap()` just before mutation number `at` (then performs it); no failpoints.
+
+    The other party of a race, made deterministic: whatever `swap` does
+    happens after the plan and between two system calls of the apply.
+    """
+
+    def __init__(self, at, swap):
+        super().__init__(sys_linux.LinuxSys(), {})
+        self.at = at
+        self.swap = swap
+
+    def _step(self, name, args, kwargs):
+        if self.count + 1 == self.at:
+            self.swap()
+        return super()._step(name, args, kwargs)

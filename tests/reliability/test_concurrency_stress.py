@@ -23,7 +23,7 @@ import pytest
 
 from tests.integration.helpers import (apply, check_live, make_tree, mount_points, pending, profile_dict, read_state,
                                        state_dir, state_path, write_profile)
-from tests.reliability.support import clean_failure, run_cli, whole_table, words
+from tests.reliability.support import RaceSys, clean_failure, run_cli, whole_table, words
 
 TREE = ["s1/f=1", "s2/f=2", "s3/f=3"]
 V1 = [
@@ -265,8 +265,6 @@ def test_state_of_another_profile_is_refused(scratch):
 
 def test_parent_made_by_another_run_between_plan_and_mkdir(scratch, tally):
     """The shared parent appears just before our mkdir (another profile's run made it): the apply goes on."""
-    from tests.reliability.test_symlinks import RaceSys
-
     make_tree(scratch, TREE)
     data = profile_dict(scratch, [{"target": "@/shared/p0/t", "type": "tmpfs", "options": ["size=1m"]}], name="p0")
     problems = []

@@ -26,7 +26,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.errors im
 from tests.integration.helpers import (apply, check_live, make_tree, mount_points, pending, profile_dict, read_state,
                                        state_dir, write_profile)
 from tests.integration.test_faults import A, B, TREE
-from tests.reliability.support import clean_failure, listing, run_cli, whole_table, words
+from tests.reliability.support import RaceSys, clean_failure, listing, run_cli, whole_table, words
 
 REFUSED = "refusing to follow symlink"
 
@@ -73,20 +73,6 @@ def test_symlinked_bind_source_is_followed(scratch):
     assert run_cli(scratch, "apply", "--yes", write_profile(scratch, data)).code == 0
     with open(scratch + "/t/b/f", encoding="utf-8") as f:
         assert f.read() == "real"
-
-
-class RaceSys(failpoint.FailpointSys):
-    """A real Sys that calls `swap()` just before mutation number `at` (then performs it); no failpoints."""
-
-    def __init__(self, at, swap):
-        super().__init__(sys_linux.LinuxSys(), {})
-        self.at = at
-        self.swap = swap
-
-    def _step(self, name, args, kwargs):
-        if self.count + 1 == self.at:
-            self.swap()
-        return super()._step(name, args, kwargs)
 
 
 def _swapper(scratch, seen=None):
