@@ -173,13 +173,20 @@ def run(n, repeats):
             }
     finally:
         os.rmdir(state_parent)
-    doc["goals"] = [c.goal("livemount within 2x of the raw system calls (%s, N=%d)" % (k, n),
-                           t["engine_vs_raw"]["median"] <= 2, c.fmt_ratio(t["engine_vs_raw"]))
-                    for k, t in doc["types"].items()]
-    doc["goals"] += [c.goal("livemount far faster than mount(8) per entry (%s)" % k,
-                            t["mount8_vs_engine"]["median"] > 1, c.fmt_ratio(t["mount8_vs_engine"]))
-                     for k, t in doc["types"].items()]
+    doc["goals"] = goals(doc)
     return doc
+
+
+def goals(doc):
+    """Return the goal verdicts of a result document (derived from its numbers, so a report can recompute them)."""
+    n = doc["n"]
+    out = [c.goal("livemount within 2x of the raw system calls (%s, N=%d)" % (k, n),
+                  t["engine_vs_raw"]["median"] <= 2, c.fmt_ratio(t["engine_vs_raw"])) for k, t in doc["types"].items()]
+    # "far faster" read as an order of magnitude: one process per entry costs milliseconds.
+    out += [c.goal("livemount far (>= 10x) faster than one mount(8) process per entry (%s)" % k,
+                   t["mount8_vs_engine"]["median"] >= 10, c.fmt_ratio(t["mount8_vs_engine"]))
+            for k, t in doc["types"].items()]
+    return out
 
 
 def table(doc):
@@ -253,6 +260,11 @@ def why_missed(doc):
             if label in EXPLAIN and secs / total >= 0.05:
                 lines.append("  - `%s`: %.0f%% of the profiled apply. It %s" % (label.split(" (")[0],
                                                                                100 * secs / total, EXPLAIN[label]))
+        if t["mount8_vs_engine"]["median"] < 10:
+            lines.append("  - The same per-mount Python is why livemount is only %s faster than running mount(8) "
+                         "once per entry (%s per mount, a fork+exec each) instead of an order of magnitude." % (
+                             c.fmt_ratio(t["mount8_vs_engine"]),
+                             c.fmt_time(t["per_mount"]["mount(8) per entry"]["median"])))
         lines.append("  - With the state root on this machine's %s disk (where /run is not a tmpfs, the default "
                      "/run/livemount is on disk) livemount is %s the raw calls: the journal's fdatasync per "
                      "change dominates." % (doc["disk_fstype"], c.fmt_ratio(t["disk_vs_raw"])))

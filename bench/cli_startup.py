@@ -113,7 +113,7 @@ def markdown(doc):
     return "\n".join([
         "## 5. CLI start-up\n",
         "Wall time of the whole process, %d rounds interleaved after one warm-up each, inside a private "
-        "namespace (the plan is a no-op: the profile was applied first). `livemount` runs the working tree "
+        "namespace (the plan is a no-op: the profile was applied first). `livemount` runs the source measured "
         "the way the installed console script does.\n" % doc["repeats"],
         c.md_table(*table(doc)), "",
         "Where `livemount plan` spends its start-up (one run under `python -X importtime`, top-level "

@@ -333,7 +333,7 @@ def machine():
     except OSError:
         pass
     return {"nproc": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
-            "cpu": model, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "cpu": model, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "loadavg": list(os.getloadavg()),
             "findmnt": _first_line(["findmnt", "--version"]), "mount": _first_line(["mount", "--version"])}
 
 
