@@ -295,7 +295,7 @@ def markdown(doc):
 
 
 def plot(doc, path):
-    """Write the per-mount cost chart (log scale, min-max bars) to `path`."""
+    """Return None after writing the per-mount cost chart (log scale, min-max bars) to `path`."""
     import matplotlib
 
     matplotlib.use("Agg")

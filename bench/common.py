@@ -51,10 +51,11 @@ def ensure_tree():
     """Return the environment additions that make the source measured importable under its real names.
 
     The source is the working tree, or the commit export named by
-    $LIVEMOUNT_BENCH_SRC (bench/run_all.py --rev). Same layout as scripts/livemount-dev's .build/ (docs/development.md), kept
-    in bench/out/ so the benchmarks need neither the dev venv nor its setup:
-    the collection as ansible_collections.livemount.core, the CLI as
-    livemount_cli, and a `livemount` wrapper doing what the console script does.
+    $LIVEMOUNT_BENCH_SRC (bench/run_all.py --rev). Same layout as
+    scripts/livemount-dev's .build/ (docs/development.md), kept in bench/out/
+    so the benchmarks need neither the dev venv nor its setup: the collection
+    as ansible_collections.livemount.core, the CLI as livemount_cli, and a
+    `livemount` wrapper doing what the console script does.
     """
     _link(SRC, os.path.join(COLLECTIONS, "ansible_collections", "livemount", "core"))
     _link(os.path.join(SRC, "cli"), os.path.join(PYPATH, "livemount_cli"))
@@ -359,7 +360,7 @@ def write_result(name, doc, path=None):
 
 
 def print_table(title, headers, rows):
-    """Print a plain text table (the console form of a report section)."""
+    """Return None after printing a plain text table (the console form of a report section)."""
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
     print("\n" + title)
     for i, line in enumerate([headers] + rows):

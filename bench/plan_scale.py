@@ -204,7 +204,8 @@ def markdown(doc):
         "the table is foreign mounts. Each point is its own private namespace; %d rounds per point, phases "
         "measured one after the other on fresh data each round; median (min-max) of wall time. *plan()* is the "
         "pure planner given the World (the goal's engine time; *plan() CPU time* is the same calls' thread CPU "
-        "time, which leaves out waiting for a CPU on this shared machine); *observe* reads and parses the table and lstats "
+        "time, which leaves out waiting for a CPU on this shared machine); *observe* reads and parses the table "
+        "and lstats "
         "the entries' paths; *reconcile check* is the whole `livemount plan` engine path. *first apply* is the "
         "single apply that built the point (for the record: it is not a no-op).\n" % doc["repeats"],
         c.md_table(*table(doc)), "",
@@ -218,7 +219,7 @@ def markdown(doc):
 
 
 def plot(doc, path):
-    """Write the three-panel planning chart to `path`."""
+    """Return None after writing the three-panel planning chart to `path`."""
     import matplotlib
 
     matplotlib.use("Agg")

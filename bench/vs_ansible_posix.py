@@ -73,7 +73,8 @@ def ansible_env(scratch):
     return c.bench_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR=1, ANSIBLE_FORCE_COLOR=0,
                        ANSIBLE_LOCALHOST_WARNING=0, ANSIBLE_INVENTORY_UNPARSED_WARNING=0,
                        ANSIBLE_RETRY_FILES_ENABLED=0, ANSIBLE_LOCAL_TEMP=tmp, ANSIBLE_REMOTE_TEMP=tmp,
-                       ANSIBLE_HOME=os.path.join(scratch, ".ansible"), LIVEMOUNT_STATE_DIR=os.path.join(scratch, "state"))
+                       ANSIBLE_HOME=os.path.join(scratch, ".ansible"),
+                       LIVEMOUNT_STATE_DIR=os.path.join(scratch, "state"))
 
 
 def playbook_command(pb, inv):
