@@ -27,9 +27,20 @@ class _Mode(int):
         return "0o%o" % int(self)
 
 
+_SIGNATURES = {}
+
+
+def _signature(name):
+    """Return the signature of Sys.<name>, computed once (every system call names itself)."""
+    sig = _SIGNATURES.get(name)
+    if sig is None:
+        sig = _SIGNATURES[name] = inspect.signature(getattr(Sys, name))
+    return sig
+
+
 def _bound(name, args, kwargs):
     """Return the argument values of Sys.<name>, defaults applied, trailing defaults dropped."""
-    sig = inspect.signature(getattr(Sys, name))
+    sig = _signature(name)
     bound = sig.bind(None, *args, **kwargs)
     bound.apply_defaults()
     params = list(sig.parameters.values())[1:]
@@ -54,7 +65,7 @@ def _desc(where):
 
 def step_what(name, *args, **kwargs):
     """Return what a step does in words (`create directory /t`), for `cannot <what>: <cause>`."""
-    sig = inspect.signature(getattr(Sys, name))
+    sig = _signature(name)
     a = sig.bind(None, *args, **kwargs)
     a.apply_defaults()
     v = a.arguments
