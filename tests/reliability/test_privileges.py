@@ -111,19 +111,11 @@ def test_unsafe_state_directory_is_refused(scratch, tally, which, damage, expect
                      MUTATING) == []
 
 
-# BUG (state.py StateStore.lock/load, engine.status): check mode (plan, apply
-# --check) checks the state directories only when no lock file exists yet, and
-# status never does, so both read and show a state from a directory others can
-# write; with the state root replaced by a file, status fails with "unexpected
-# error: NotADirectoryError". Read-only, nothing is changed, but the state is
-# trusted. state.py and engine.py had uncommitted work by another engineer.
-@pytest.mark.xfail(strict=True, reason="BUG (state.py lock/load, engine.status): plan and status trust an unsafe "
-                                       "state directory; see docs/reliability.md")
 @pytest.mark.parametrize("which, damage, expected", [c[1:] for c in UNSAFE], ids=[c[0] for c in UNSAFE])
 def test_unsafe_state_directory_read_only_commands(scratch, tally, which, damage, expected):
     """plan and status against an unsafe state directory refuse it too (they only read, but must not trust it)."""
-    assert _refusals(scratch, tally, "security: unsafe state directory (plan, status: known bug)", which, damage,
-                     expected, READ_ONLY) == []
+    assert _refusals(scratch, tally, "security: unsafe state directory (plan, status)", which, damage, expected,
+                     READ_ONLY) == []
 
 
 def _drop_to_nobody():

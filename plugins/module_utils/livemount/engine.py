@@ -212,6 +212,7 @@ def status(sys, root=None, name=None, namespace=None, pid=None):
         return nsexec.run(target, sys, lambda s, r, _: status(s, root=r, name=name), state_root(root), names=names)
     root = state_root(root)
     ns = sys.namespace_id()
+    StateStore(root, ns, name or "").check_dir()  # never list or read state from a directory others can write
     names = [name] if name else list_profiles(root, ns)
     out = []
     for n in names:

@@ -100,10 +100,13 @@ class StateStore:
         """Hold the profile's lock for the whole plan+apply; readers (check mode) create nothing."""
         if write:
             self.ensure_dir()
-        elif not os.path.exists(self.lock_path):
+        else:
+            # Readers trust what they read too: check the directories even
+            # when a lock file exists (it did not, before the first apply).
             self.check_dir()
-            yield
-            return
+            if not os.path.exists(self.lock_path):
+                yield
+                return
         flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_CREAT if write else 0)
         try:
             fd = os.open(self.lock_path, flags, 0o600)
@@ -138,6 +141,11 @@ class StateStore:
                 raise ValueError("unknown format")
             if doc.get("sha256") != _digest(body):
                 raise ValueError("checksum mismatch (edited or truncated)")
+            if body.get("profile") != self.name:
+                # A good checksum proves the body is whole, not that it is this
+                # profile's: a copy of another profile's state would make this
+                # profile unmount the other's mounts as "removed from profile".
+                raise ValueError("it is the state of profile %r, not %r" % (body.get("profile"), self.name))
             owned = tuple(
                 Owned(
                     entry=entry_from_dict(o["entry"]),
