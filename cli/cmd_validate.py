@@ -94,7 +94,13 @@ def _compose(text):
     try:
         import yaml
 
-        return yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        from .common import engine_module
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        # Composing recurses (in C with libyaml): a text nested thousands deep
+        # would kill us with SIGSEGV. The profile reader's own depth guard first.
+        engine_module("profile_io")._check_depth(yaml, loader, text)
+        return yaml.compose(text, Loader=loader)
     except Exception:  # noqa: BLE001 - a text that does not parse has its line in the message already
         return None
 
