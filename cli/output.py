@@ -338,9 +338,15 @@ class Output:
         if name == "PlanError":
             for c in exc.conflicts[1:]:
                 self.err.print("  - " + _esc(self.short(c.reason)))
-            self._hint("livemount never touches a mount it does not own; unmount it by hand or change the profile")
+            if any(c.live is not None for c in exc.conflicts):
+                self._hint("livemount never touches a mount it does not own; unmount it by hand or change the "
+                           "profile")
+            else:
+                self._hint("nothing was changed; fix the path or the profile, then plan again")
         elif name in ("ApplyError", "UndoError"):
             self._apply_failure(exc)
+        elif name == "ProfileError" and any(p[2] == "fstab" for p in exc.problems):
+            self._hint("the fstab file could not be converted; nothing was changed")
         elif name == "ProfileError":
             self._hint("`livemount validate FILE` lists every problem with its line")
         elif name == "StateError":

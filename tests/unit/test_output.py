@@ -20,9 +20,13 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.errors im
                                                                                       ProfileError, UndoError)
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Change, Owned
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
 from livemount_cli import describe, output
 from livemount_cli.cmd_show import select
 from livemount_cli.cmd_validate import locate
+
+# A foreign tmpfs on /a, as the planner attaches it to a conflict (plan hints depend on it).
+_FOREIGN = parse_mountinfo("30 1 0:50 / /a rw,relatime - tmpfs x rw\n").mounts[0]
 
 from tests.unit.planner_world import bind, entry, fake_host, fast_tmpdir, overlay, symlink, tmpfs
 
@@ -163,7 +167,7 @@ FAILURES = [
     ("profile", lambda: ProfileError([(0, "/a", "type", "entry 0 (/a): type: is required"),
                                       (1, "/b", "source", "entry 1 (/b): source: is required for type bind")])),
     ("plan", lambda: PlanError("cannot apply profile web: cannot manage /a: a mount not owned by livemount is on "
-                               "top (tmpfs x)", [Change(Action.CONFLICT, entry(tmpfs("/a")), "cannot manage /a: x"),
+                               "top (tmpfs x)", [Change(Action.CONFLICT, entry(tmpfs("/a")), "cannot manage /a: x", live=_FOREIGN),
                                                  Change(Action.CONFLICT, entry(tmpfs("/b")), "cannot manage /b: y")])),
 ]
 
