@@ -114,3 +114,25 @@ def test_every_failed_step_is_undone(root):
         with pytest.raises(ApplyError):
             apply(profile(), fake, root)
         assert snapshot(fake) == before, "step %d" % k
+
+
+def test_killed_during_a_mimic_is_recovered_at_every_step(root):
+    """Killed at each step of an apply that mimics /ro: the next run recovers, converges; destroy restores all."""
+    from tests.unit.planner_world import Crash, CrashAt
+
+    probe = ro_host()
+    apply(profile(), probe, root)
+    steps = probe.count
+    shutil.rmtree(root)
+    assert steps > 5
+    for n in range(1, steps + 1):
+        fake = ro_host()
+        before = snapshot(fake)
+        with pytest.raises(Crash):
+            engine.reconcile(load_profile(profile()), CrashAt(fake, n), root=root)
+        rerun = apply(profile(), fake, root)
+        assert rerun.recovered, "step %d: the rerun did not say it recovered" % n
+        assert not mutating(apply(profile(), fake, root).changes), "step %d: not converged" % n
+        engine.destroy("p", fake, root=root)
+        assert snapshot(fake) == before, "step %d: destroy did not restore the table and files" % n
+        shutil.rmtree(root)

@@ -123,6 +123,10 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
         world = observe(sys, profile.entries, state.owned, mimic.allowed(profile))
         if store.journal.exists():
             state, world = _recover(store, state, world, sys, check, report)
+            if not check:
+                # What recovery undid (a mimic rolled back) changes more than the table:
+                # look again at the paths and read-only listings the plan depends on.
+                world = observe(sys, profile.entries, state.owned, mimic.allowed(profile))
         changes = plan(state, profile, world)
         report.changes = changes
         report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],

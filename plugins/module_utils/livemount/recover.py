@@ -57,6 +57,8 @@ def recover(state, header, records, world, entry_from_dict, lstat=None):
                 owned[path] = Owned(entry)
             elif action == Action.UNLINK and seen.kind == "missing":
                 owned.pop(path, None)
+        elif action == Action.MIMIC:
+            _recover_mimic(path, owned, world, finish)
         elif action in (Action.MOUNT, Action.REPLACE, Action.UNMOUNT, Action.REMOUNT):
             _recover_mount(action, path, entry, before, owned, world, finish)
     messages = ["recovered an interrupted apply (plan %s, %d of %d steps done): adopted what it made, "
@@ -64,6 +66,19 @@ def recover(state, header, records, world, entry_from_dict, lstat=None):
     new = State(state.profile, state.namespace, tuple(owned[t] for t in sorted(owned)), tuple(created),
                 state.applied_at, state.profile_data)
     return new, finish, messages
+
+
+def _recover_mimic(path, owned, world, finish):
+    """Roll a mimic cut in the middle back: its tmpfs and what was bound back on it go at once.
+
+    The synthetic entries are recorded only when the change completes, so a
+    tmpfs on the read-only directory that nobody owns is the dead run's. One
+    detaching unmount takes the tmpfs and every child mount on it
+    (umount2(2) MNT_DETACH); the next plan mimics again if still needed.
+    """
+    top = world.table.top(path)
+    if top is not None and top.fstype == "tmpfs" and path not in owned:
+        finish.append(("umount", (path, True)))
 
 
 def _recover_mount(action, path, entry, before, owned, world, finish):
