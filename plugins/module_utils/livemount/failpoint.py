@@ -207,6 +207,9 @@ def _make_step(name):
 
 for _name in MUTATIONS:
     setattr(FailpointSys, _name, _make_step(_name))
+# The steps were added after the class was made: tell abc they are there (abc.update_abstractmethods is 3.10+).
+FailpointSys.__abstractmethods__ = frozenset(
+    n for n in FailpointSys.__abstractmethods__ if getattr(getattr(FailpointSys, n), "__isabstractmethod__", False))
 
 
 def from_env(inner, environ=os.environ):

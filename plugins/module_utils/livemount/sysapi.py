@@ -16,6 +16,8 @@ with errno ELOOP and a "refusing to follow symlink" message. The exception is
 `clone(source)`: a bind source is the user's choice and is resolved normally.
 """
 
+import abc
+
 MUTATIONS = (
     "mkdir",
     "rmdir",
@@ -45,70 +47,74 @@ class Handle:
         return "<mount %s>" % self.desc
 
 
-class Sys:
-    """The interface. Methods raise SysError(message, errno, call) on failure."""
+class Sys(abc.ABC):
+    """The interface (abstract: every implementation provides every method).
+
+    Methods raise SysError(message, errno, call) on failure.
+    """
 
     # ---- observation -------------------------------------------------------
+    @abc.abstractmethod
     def read_mountinfo(self):
         """Return the text of /proc/self/mountinfo of the current mount namespace."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def lstat(self, path):
         """Return a model.PathFact for `path` without following a final symlink (MISSING if absent).
 
         For a directory, `empty` tells whether it has no entries.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def realpath(self, path):
         """Return `path` with every symlink resolved (os.path.realpath semantics)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def listdir(self, path):
         """Return the sorted names in directory `path` (a writable mimic puts each one back)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def overlay_defaults(self):
         """Return {param: value} from /sys/module/overlay/parameters ({} if not loaded)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def namespace_id(self):
         """Return the identity of the current mount namespace, e.g. `mnt:[4026531841]`."""
-        raise NotImplementedError
 
     # ---- mutations (each is one step) --------------------------------------
+    @abc.abstractmethod
     def mkdir(self, path, mode, uid, gid):
         """Create directory `path` (parent must exist) with mode/owner; EEXIST if present."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def rmdir(self, path):
         """Remove the empty directory `path`."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def mkfile(self, path, mode, uid, gid):
         """Create an empty regular file (O_EXCL) as a mount point for a file bind."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def unlink(self, path):
         """Remove a file or symlink (not a directory)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def symlink(self, content, path):
         """Create symlink `path` pointing at `content`."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def rename(self, old, new):
         """rename(2) `old` over `new` (atomic switch of a symlink)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def clone(self, source, recursive):
         """Return a Handle: a detached bind of `source` (open_tree OPEN_TREE_CLONE[, AT_RECURSIVE])."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def clone_mount(self, target):
         """Return a Handle: a detached copy of the mount on top at `target`, kept for undo."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
         """Return a Handle: a new detached filesystem mount (fsopen, fsconfig..., fsmount).
 
@@ -116,31 +122,30 @@ class Sys:
         one `lowerdir+`/`datadir+` call each. On failure the kernel's message
         from the fs context is part of the SysError message.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def attach(self, handle, target, beneath=False):
         """Attach a detached mount at `target` (move_mount); `beneath` slides it under the top mount."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def setattr(self, where, flags, propagation=None):
         """Set per-mount flags exactly (mount_setattr): those in `flags` on, the rest of MOUNT_FLAGS off.
 
         `where` is a path (the top mount there) or a Handle (a detached mount).
         `flags` None leaves flags alone; `propagation` None leaves it alone.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def reconfigure(self, target, fs_options):
         """Change filesystem options of the mount at `target` live (fspick + FSCONFIG_CMD_RECONFIGURE)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def umount(self, target, detach=False):
         """Unmount the top mount at `target` (UMOUNT_NOFOLLOW; MNT_DETACH when `detach`)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def close(self, handle):
         """Release a Handle (not a step: a detached mount vanishes when its last fd closes)."""
-        raise NotImplementedError
 
 
 def call_string(name, *args):
