@@ -64,7 +64,9 @@ def test_rollout_everywhere(scratch):
     assert first.rc == 0, first.stdout
     assert [_release_of(scratch, h) for h in HOSTS] == ["release-1"] * 3
     applied = [r for r in first.records if r["task"].endswith(" : Apply the profiles")]
-    assert [r["host"] for r in applied] == ["h1", "h2", "h3"]  # h1 alone first: the canary
+    hosts = [r["host"] for r in applied]
+    # h1 alone first (the canary); h2 and h3 share the next batch and finish in either order.
+    assert hosts[0] == "h1" and sorted(hosts[1:]) == ["h2", "h3"], hosts
     assert first.stdout.count("PLAY [Roll out livemount profiles, canary first]") == 2  # two batches
     again = _rollout(scratch, inv, livemount_batch=2)
     assert again.rc == 0 and all(again.recap(h)["changed"] == 0 for h in HOSTS), again.stdout
