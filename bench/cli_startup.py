@@ -138,12 +138,7 @@ def main(argv=None):
     args = c.arguments(__doc__.splitlines()[0], argv)
     c.require_root()
     doc = run(args.repeats or (5 if args.quick else 20))
-    path = c.write_result(NAME, doc, args.out)
-    c.print_table("CLI start-up", *table(doc))
-    for g in doc["goals"]:
-        print("  %s: %s (%s)" % ("met" if g["met"] else "NOT MET", g["goal"], g["value"]))
-    print("\nwrote %s" % path)
-    return 0
+    return c.report(NAME, doc, args.out, [("CLI start-up", table(doc))])
 
 
 if __name__ == "__main__":

@@ -359,6 +359,20 @@ def write_result(name, doc, path=None):
     return path
 
 
+def report(name, doc, out, tables):
+    """Return 0 after writing `doc` as NAME's result and printing its tables and goal verdicts.
+
+    `tables` is a list of (title, (headers, rows)) pairs, printed in order.
+    """
+    path = write_result(name, doc, out)
+    for title, (headers, rows) in tables:
+        print_table(title, headers, rows)
+    for g in doc.get("goals", ()):
+        print("  %s: %s (%s)" % ("met" if g["met"] else "NOT MET", g["goal"], g["value"]))
+    print("\nwrote %s" % path)
+    return 0
+
+
 def print_table(title, headers, rows):
     """Return None after printing a plain text table (the console form of a report section)."""
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]

@@ -291,12 +291,7 @@ def main(argv=None):
     args = c.arguments(__doc__.splitlines()[0], argv)
     c.require_root()
     doc = run(QUICK if args.quick else FULL, args.repeats or (3 if args.quick else 10))
-    path = c.write_result(NAME, doc, args.out)
-    c.print_table("no-op plan at scale", *table(doc))
-    for g in doc["goals"]:
-        print("  %s: %s (%s)" % ("met" if g["met"] else "NOT MET", g["goal"], g["value"]))
-    print("\nwrote %s" % path)
-    return 0
+    return c.report(NAME, doc, args.out, [("no-op plan at scale", table(doc))])
 
 
 if __name__ == "__main__":

@@ -214,13 +214,7 @@ def main(argv=None):
         doc = run(2000, r or 5, r or 3, r or 1)
     else:
         doc = run(10000, r or 15, r or 7, r or 3)
-    path = c.write_result(NAME, doc, args.out)
-    c.print_table("reading the table", *table(doc))
-    c.print_table("ratios", *ratio_table(doc))
-    for g in doc["goals"]:
-        print("  %s: %s (%s)" % ("met" if g["met"] else "NOT MET", g["goal"], g["value"]))
-    print("\nwrote %s" % path)
-    return 0
+    return c.report(NAME, doc, args.out, [("reading the table", table(doc)), ("ratios", ratio_table(doc))])
 
 
 if __name__ == "__main__":

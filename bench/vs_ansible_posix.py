@@ -248,12 +248,8 @@ def main(argv=None):
     # N=200 is the long one (the loop takes minutes a round): fewer rounds keep the whole run near 20 minutes.
     rounds = {n: args.repeats or r for n, r in zip(sizes, (1, 1) if args.quick else (3, 2))}
     doc = run(sizes, rounds, 4 if args.quick else 10)
-    path = c.write_result(NAME, doc, args.out)
-    c.print_table("ansible.posix.mount loop vs livemount.core.mount_profile", *table(doc))
-    for g in doc["goals"]:
-        print("  %s: %s (%s)" % ("met" if g["met"] else "NOT MET", g["goal"], g["value"]))
-    print("\nwrote %s" % path)
-    return 0
+    return c.report(NAME, doc, args.out,
+                    [("ansible.posix.mount loop vs livemount.core.mount_profile", table(doc))])
 
 
 if __name__ == "__main__":
