@@ -187,6 +187,8 @@ class Change:
     `file_point` marks a mkdir that creates an empty file (mount point of a file bind).
     `synthetic` (a mimic only: `entry` is its tmpfs) lists what goes back on the
     tmpfs, and `synthetic_for` names the target of the entry that needed it.
+    `upper_policy` (a replace of an overlay whose new mount reuses the old
+    one's upper or work directory) is "fresh" or "carry" (docs/overlay.md).
     """
 
     action: Action
@@ -199,6 +201,7 @@ class Change:
     file_point: bool = False
     synthetic: Tuple[Entry, ...] = ()
     synthetic_for: Optional[str] = None
+    upper_policy: Optional[str] = None
 
     @property
     def target(self):
@@ -212,4 +215,6 @@ class Change:
             d["type"] = self.entry.type
         if self.adopt:
             d["adopt"] = True
+        if self.upper_policy:
+            d["upper_policy"] = self.upper_policy
         return d

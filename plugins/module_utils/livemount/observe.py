@@ -3,7 +3,7 @@
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import paths
+from . import overlay_rules, paths
 from .mountinfo import LiveTable, parse_mountinfo
 from .mimic import observe_mimic
 from .model import OVERLAY
@@ -30,7 +30,8 @@ def observe(sys, entries, owned=(), mimic=()):
     wants_overlay = any(e.type == OVERLAY for e in entries) or any(o.entry.type == OVERLAY for o in owned)
     defaults = sys.overlay_defaults() if wants_overlay else {}
     world = World(table=table, facts=facts, realpaths=realpaths, overlay_defaults=defaults,
-                  namespace=sys.namespace_id())
+                  namespace=sys.namespace_id(),
+                  overlay=overlay_rules.observe(sys, entries, owned, table) if wants_overlay else None)
     if mimic:
         world = observe_mimic(sys, world, mimic)
     return _adapted(sys, world)
@@ -40,7 +41,7 @@ def refresh_table(sys, world):
     """Return `world` with a freshly read mount table (facts kept)."""
     return _adapted(sys, World(table=parse_mountinfo(sys.read_mountinfo()), facts=world.facts,
                                realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
-                               namespace=world.namespace, listings=world.listings))
+                               namespace=world.namespace, listings=world.listings, overlay=world.overlay))
 
 
 def _adapted(sys, world):

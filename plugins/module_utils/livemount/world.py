@@ -23,7 +23,9 @@ class World:
     `facts` maps clean paths to PathFact; `realpaths` maps bind sources (and
     other paths whose symlinks the kernel follows) to their resolved path;
     `overlay_defaults` is /sys/module/overlay/parameters; `listings` maps a
-    read-only directory an entry may mimic (mimic.py) to the names in it.
+    read-only directory an entry may mimic (mimic.py) to the names in it;
+    `overlay` is what overlay_rules.observe saw of overlay upper/work/layer
+    directories (None when no entry is an overlay).
     """
 
     table: object
@@ -32,6 +34,7 @@ class World:
     overlay_defaults: Dict[str, str] = field(default_factory=dict)
     namespace: str = ""
     listings: Dict[str, tuple] = field(default_factory=dict)
+    overlay: object = None
 
     def fact(self, path):
         """Return the PathFact observed at `path` (MISSING if never observed)."""
