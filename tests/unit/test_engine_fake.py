@@ -8,6 +8,7 @@ table as it was before the first run.
 """
 
 import os
+import re
 import shutil
 
 import pytest
@@ -302,5 +303,9 @@ def test_s30_killed_at_every_step_recovers_converges_and_destroys_clean(root, se
     assert mutations(apply(data, fake, root)) == []
     engine.destroy("p", fake, root=root)
     assert snapshot(fake)[0] == pristine[0], "the mount table is as before the first run"
-    assert fs_snapshot(fake) == pristine[1], "every directory livemount made is gone"
+    left = fs_snapshot(fake)
+    # upper_policy fresh keeps the replaced overlay's old upper and work aside, by design (docs/overlay.md).
+    asides = sorted(p for p in left if ".livemount-" in p)
+    assert len(asides) in (0, 2) and all(re.fullmatch(r"/ovl/[uw]\.livemount-\d{8}T\d{6}Z", p) for p in asides)
+    assert {p: v for p, v in left.items() if p not in asides} == pristine[1], "every directory livemount made is gone"
     assert not store.exists() and not store.journal.exists()

@@ -32,14 +32,16 @@ class Outcome:
     rolled_back: List = field(default_factory=list)  # descriptions of undone operations
     warnings: List = field(default_factory=list)
     remade: List = field(default_factory=list)  # targets an undo mounted afresh: same entry, new superblock
+    asides: List = field(default_factory=list)  # upper_policy fresh: where old uppers/works were kept (dicts)
     plan_id: str = ""
 
 
 class Run:
     """The context one change is performed in: calls go through Sys, undos pile up here."""
 
-    def __init__(self, executor, change):
+    def __init__(self, executor, change, n=0):
         self.executor = executor
+        self.n = n
         self.sys = executor.sys
         self.world = executor.world
         self.beneath = executor.beneath
@@ -61,12 +63,16 @@ class Run:
         """Record a warning for the outcome."""
         self.executor.outcome.warnings.append(msg)
 
+    def journal(self, rec):
+        """Write `rec` (a dict) to the journal as part of this step, before what it announces is done."""
+        self.executor._journal(dict(rec, n=self.n))
+
 
 class Executor:
     """Performs ordered changes through one Sys, journaling each and undoing on failure."""
 
     def __init__(self, sys, journal=None, world=None, on_error="rollback", beneath=True, header=None,
-                 entry_dict=None, progress=None):
+                 entry_dict=None, progress=None, carry_wait=0.0, seed=None):
         self.sys = sys
         self.journal = journal
         self.world = world
@@ -75,6 +81,8 @@ class Executor:
         self.header = header or {}
         self.entry_dict = entry_dict or (lambda e: None)
         self.progress = progress
+        self.carry_wait = carry_wait  # upper_policy carry: how long to wait for the old overlay to be let go
+        self.seed = seed  # upper_policy fresh: fills a fresh upper (overlay reset), see upper_policy.py
         self.handles = []
         self.calls = 0
         self.outcome = Outcome()
@@ -101,7 +109,7 @@ class Executor:
                 self._journal({"kind": "begin", "n": k, "action": c.action.value, "path": c.target,
                                "entry": self.entry_dict(c.entry) if c.entry else None,
                                "before": self.entry_dict(c.before.entry) if c.before else None})
-                run = Run(self, c)
+                run = Run(self, c, k)
                 try:
                     changed = perform(run, c)
                 except SysError as exc:

@@ -259,7 +259,8 @@ def _recover(store, state, world, sys, check, report):
     from .profile import entry_from_dict
 
     header, records = store.journal.read()
-    new, finish, messages = recover(state, header, records, world, entry_from_dict, lstat=sys.lstat)
+    new, finish, messages = recover(state, header, records, world, entry_from_dict, lstat=sys.lstat,
+                                    listdir=sys.listdir)
     report.recovered.extend(messages if not check else ["an interrupted apply would be recovered first"])
     if check:
         return new, after_finish(world, finish)

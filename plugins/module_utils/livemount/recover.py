@@ -11,20 +11,22 @@ whether the process died before, during or after a system call.
 import dataclasses
 
 from . import match
+from .errors import SysError
 from .model import SYMLINK, Action, Owned
 from .mountinfo import LiveTable
 from .state import State
 from .steps import _tmp_name
 
 
-def recover(state, header, records, world, entry_from_dict, lstat=None):
+def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=None):
     """Return (new_state, finish_ops, messages) for an interrupted apply.
 
     `finish_ops` are (sys method name, args) still to perform: the detach of
     an old top left above its replacement by a swap cut in the middle, the
     removal of a temporary link. `lstat` (Sys.lstat) looks at journaled paths
     the world did not observe: the run may have been killed on its way to
-    another profile than the one asked for now.
+    another profile than the one asked for now; `listdir` (Sys.listdir)
+    looks into a fresh upper/work an interrupted upper_policy fresh made.
     """
     owned = state.by_target()
     created = list(state.created)
@@ -63,6 +65,12 @@ def recover(state, header, records, world, entry_from_dict, lstat=None):
             _recover_mount(action, path, entry, before, owned, world, finish)
     messages = ["recovered an interrupted apply (plan %s, %d of %d steps done): adopted what it made, "
                 "then planned afresh" % (header.get("plan_id", "?"), len(done), header.get("steps", 0))]
+    targets = {r["n"]: r["path"] for r in begun}
+    asides = [r for r in records if r.get("kind") == "aside" and r.get("n") in targets]
+    if asides:
+        settled = after_finish(world, finish)
+        for r in reversed(asides):  # the work was moved after the upper: put back in reverse
+            messages.append(_recover_aside(r, targets[r["n"]], settled, fact, listdir, finish))
     new = State(state.profile, state.namespace, tuple(owned[t] for t in sorted(owned)), tuple(created),
                 state.applied_at, state.profile_data)
     return new, finish, messages
@@ -79,6 +87,51 @@ def _recover_mimic(path, owned, world, finish):
     top = world.table.top(path)
     if top is not None and top.fstype == "tmpfs" and path not in owned:
         finish.append(("umount", (path, True)))
+
+
+def _recover_aside(rec, target, world, fact, listdir, finish):
+    """Return what was done about one upper/work an interrupted upper_policy fresh moved aside.
+
+    While the old overlay (its device is in the record) is still the top
+    mount at the target, it runs on the moved directory: the move is undone
+    (after removing the fresh directory made in its place, if that holds
+    nothing but what overlayfs makes in a new work directory). Otherwise the
+    new overlay took over, or nothing is mounted: the old one is kept aside.
+    """
+    old, aside = rec["from"], rec["to"]
+    top = world.table.top(target)
+    if fact(aside).kind != "dir":
+        return "kept %s: its old content is not at %s" % (old, aside)
+    if top is None or tuple(top.dev) != tuple(rec.get("dev") or ()):
+        return "kept the old %s of overlay %s at %s" % (old, target, aside)
+    here = fact(old)
+    if here.kind != "missing":
+        doomed = _fresh_tree(old, listdir) if here.kind == "dir" else None
+        if doomed is None:
+            return "cannot move %s back to %s: %s is not an empty fresh directory; the old overlay at %s runs " \
+                   "on %s" % (aside, old, old, target, aside)
+        finish.extend(("rmdir", (p,)) for p in doomed)
+    finish.append(("rename", (aside, old)))
+    return "moved %s back to %s: the old overlay at %s is still the one mounted" % (aside, old, target)
+
+
+def _fresh_tree(path, listdir, depth=0):
+    """Return the directories to remove, deepest first, if `path` holds only empty directories overlayfs makes."""
+    if listdir is None:
+        return None
+    try:
+        names = listdir(path)
+    except (OSError, SysError):
+        return None
+    out = []
+    for name in names:
+        if depth > 2 or name not in ("work", "index", "incompat", "volatile"):
+            return None
+        below = _fresh_tree(path + "/" + name, listdir, depth + 1)
+        if below is None:
+            return None
+        out.extend(below)
+    return out + [path]
 
 
 def _recover_mount(action, path, entry, before, owned, world, finish):

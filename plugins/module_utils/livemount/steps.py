@@ -12,7 +12,7 @@ superblock alive on its upper directory, so they are re-mounted from their spec.
 import errno
 import os
 
-from . import match, mimic, paths
+from . import match, mimic, paths, upper_policy
 from .errors import SysError
 from .model import BIND, OVERLAY, SYMLINK, Action, Change
 
@@ -194,7 +194,11 @@ def _replace(run, c):
     old = c.before.entry if c.before else None
     if live is None:
         return _mount(run, c)
-    shares_upper = (
+    if c.upper_policy == "carry":
+        upper_policy.carry_release(run, c)
+        return _mount(run, c)
+    moved = upper_policy.move_aside(run, c) if c.upper_policy == "fresh" else {}
+    shares_upper = not moved and (
         old is not None and old.type == OVERLAY and e.type == OVERLAY
         and (old.upper and old.upper in (e.upper, e.work) or old.work and old.work in (e.upper, e.work))
     )
@@ -203,6 +207,8 @@ def _replace(run, c):
     if keep is None:
         # Never two live overlays on one upper (kernel overlayfs.rst): old one goes first.
         _unmount(run, Change(Action.UNMOUNT, old or e, c.reason, before=c.before, live=live))
+        if moved:
+            upper_policy.record(run, c, moved, old_gone=True)
         return _mount(run, c)
     new = build(run, e)
     state = {"old_on_top": True}
@@ -215,12 +221,29 @@ def _replace(run, c):
         run.call("umount", e.target, False)  # the new mount, now on top of the restored clone
 
     run.push("swap %s back" % e.target, undo_swap)
-    # Processes inside the old mount keep their view: detach it lazily.
-    run.call("umount", e.target, True)
+    if moved:
+        # Try a plain unmount first: whether anything still used the old overlay is worth telling.
+        old_gone = _umount_unless_busy(run, e.target)
+        upper_policy.record(run, c, moved, old_gone)
+    else:
+        # Processes inside the old mount keep their view: detach it lazily.
+        run.call("umount", e.target, True)
     state["old_on_top"] = False
     if e.propagation:
         run.call("setattr", e.target, None, e.propagation)
     return True
+
+
+def _umount_unless_busy(run, target):
+    """Return True after a plain unmount of the top at `target`, False after a lazy one (it was busy)."""
+    try:
+        run.call("umount", target, False)
+        return True
+    except SysError as exc:
+        if exc.errno != errno.EBUSY:
+            raise
+    run.call("umount", target, True)
+    return False
 
 
 def _link(run, c):
