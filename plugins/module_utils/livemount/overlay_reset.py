@@ -1,0 +1,352 @@
+"""livemount overlay reset TARGET [PATHS...]: discard what an overlay changed, never writing into a mounted layer.
+
+The discarded changes are overlay_changes items (all of them, or those at
+and below PATHS). The reset freezes the overlay read-only, then replaces it
+with a new overlay on a fresh upper and work directory: steps.py moves the
+old ones aside (renamed, never written), makes them anew, calls our `seed`
+to copy the kept changes in (overlay_copy.py), and swaps the new mount in
+atomically, undoing everything on failure. See docs/overlay-reset.md.
+
+Resetting path P makes the merged view at P (and below) the lower view at
+P and changes nothing else; overlay_copy.py says how the new upper gets
+there. A reset of everything copies nothing: the new upper stays empty.
+"""
+
+import errno
+import os
+import shutil
+
+from . import holders, nsexec, overlay_changes, paths
+from .errors import LivemountError, SysError
+from .model import OVERLAY, Action, Change, Entry
+from .mountinfo import parse_mountinfo
+from .overlay_copy import DROP, plan_paths, seed_upper
+from .overlay_stack import Layers
+
+FRESH = "fresh"
+
+
+def check_paths(target, raw):
+    """Return the clean overlay paths of `raw`, sorted, each ancestor absorbing the paths below it.
+
+    An empty result means "everything", as does `/` among them.
+    """
+    out = []
+    for p in raw:
+        try:
+            if "\x00" in p:
+                raise ValueError("path must not contain NUL")
+            out.append(paths.clean(p))
+        except ValueError as exc:
+            raise LivemountError("cannot reset overlay %s: path %r: %s (paths are inside the overlay, like"
+                                 " /etc/app.conf)" % (target, p, exc)) from None
+    if "/" in out:
+        return []
+    kept = []
+    for p in sorted(set(out), key=paths.sort_key):
+        if not any(paths.is_under(p, k) for k in kept):
+            kept.append(p)
+    return kept
+
+
+def select(items, wanted):
+    """Return the items at or below one of the overlay paths `wanted` (every item when `wanted` is empty)."""
+    if not wanted:
+        return list(items)
+    return [it for it in items if any(paths.is_at_or_under(it["path"], w) for w in wanted)]
+
+
+# ---- the whole reset ---------------------------------------------------------------------------
+
+def find_overlay(table, target):
+    """Return the LiveMount of the overlay on top at mount point `target` (LivemountError if there is none)."""
+    live = table.top(target)
+    if live is None:
+        raise LivemountError("cannot reset overlay %s: it is not a mount point" % target)
+    if live.fstype != OVERLAY:
+        raise LivemountError("cannot reset overlay %s: the mount there is %s, not overlay" % (target, live.fstype))
+    return live
+
+
+def superblock_mounts(dev, proc="/proc"):
+    """Return [{namespace, mount_point, ro}] of every overlay mount of device `dev` in any mount namespace in `proc`.
+
+    One /proc/PID/mountinfo per distinct namespace (readlink of ns/mnt);
+    processes that vanish or hide their files are skipped. Lazily detached
+    and never-attached mounts appear in no mountinfo (see old_gone).
+    """
+    seen, out = set(), set()
+    for pid in sorted(n for n in os.listdir(proc) if n.isdigit()):
+        try:
+            ns = os.readlink("%s/%s/ns/mnt" % (proc, pid))
+            if ns in seen:
+                continue
+            with open("%s/%s/mountinfo" % (proc, pid), encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+        except OSError:
+            continue
+        seen.add(ns)
+        for m in parse_mountinfo(text).mounts:
+            if m.dev == dev and m.fstype == OVERLAY:
+                out.add((ns, m.mount_point, "ro" in m.flags))
+    return [{"namespace": n, "mount_point": p, "ro": ro} for n, p, ro in sorted(out)]
+
+
+def _where(m):
+    """Return how messages name a mount of superblock_mounts: `/srv/app in mnt:[4026531841]`."""
+    return "%s in %s%s" % (m["mount_point"], m["namespace"], " (read-only)" if m["ro"] else "")
+
+
+def reset(target, wanted=(), sys=None, root=None, check=False, discard=False, force=False, progress=None,
+          proc="/proc"):
+    """Return the JSON-ready report of resetting the overlay at `target` (all of it, or overlay paths `wanted`).
+
+    Check mode lists what would be discarded and changes nothing (no freeze:
+    the listing may then be racy). The overlay must be owned by a profile
+    (the reset then runs under its lock, with its journal, and updates its
+    state) unless `force`. `discard` deletes the old upper and work once no
+    mount of the old overlay is left anywhere. Raises LivemountError when
+    refused (nothing changed), ApplyError/UndoError as an apply does.
+    """
+    from . import engine
+
+    if sys is None:
+        from .sys_linux import LinuxSys  # late: ctypes only when the real kernel is used
+
+        sys = LinuxSys()
+    sys, ns_target, on_busy = nsexec.resolve(sys)
+    if ns_target is not None:
+        ns_target.close()
+        raise LivemountError("cannot reset overlay %s: --namespace and --pid are not supported here; run the reset"
+                             " inside that namespace" % target)
+    run = _Reset(sys, engine.state_root(root), check, discard, on_busy, progress, proc)
+    live = find_overlay(parse_mountinfo(sys.read_mountinfo()), sys.realpath(target))
+    wanted = check_paths(live.mount_point, wanted)
+    store = run.owner_store(live)
+    if store is None:
+        if not force:
+            raise LivemountError("cannot reset overlay %s: no livemount profile owns it in %s; --force resets it"
+                                 " anyway (no state is written, no journal kept)" % (live.mount_point,
+                                                                                     sys.namespace_id()))
+        return run.reset(live, wanted, None, None, None)
+    with store.lock(write=not check):
+        state = store.load()
+        own = run.owned(state, live)
+        if own is None:
+            raise LivemountError("cannot reset overlay %s: profile %s no longer owns it" % (live.mount_point,
+                                                                                           store.name))
+        if store.journal.exists():
+            raise LivemountError("cannot reset overlay %s: an apply of profile %s was interrupted; `livemount apply`"
+                                 " recovers it first" % (live.mount_point, store.name))
+        # Read the table again under the lock: an apply may have changed it meanwhile.
+        live = find_overlay(parse_mountinfo(sys.read_mountinfo()), live.mount_point)
+        return run.reset(live, wanted, store, state, own)
+
+
+class _Reset:
+    """One reset: the decisions in order, then the swap through an Executor."""
+
+    def __init__(self, sys, root, check, discard, on_busy, progress, proc):
+        self.sys, self.root, self.check, self.discard = sys, root, check, discard
+        self.on_busy, self.progress, self.proc = on_busy, progress, proc
+
+    def owner_store(self, live):
+        """Return the StateStore of the profile owning overlay `live` in this namespace, or None."""
+        from .state import StateStore, list_profiles
+
+        ns = self.sys.namespace_id()
+        StateStore(self.root, ns, "").check_dir()  # never trust state in a directory others can write
+        for name in list_profiles(self.root, ns):
+            store = StateStore(self.root, ns, name)
+            if self.owned(store.load(), live) is not None:
+                return store
+        return None
+
+    @staticmethod
+    def owned(state, live):
+        """Return the Owned record of `state` for overlay `live` (same target and layers), or None."""
+        from .match import same_identity
+
+        for o in state.owned:
+            if o.entry.type == OVERLAY and o.entry.target == live.mount_point and same_identity(o.entry, live, None, o):
+                return o
+        return None
+
+    def reset(self, live, wanted, store, state, own):
+        """Return the report: refuse what cannot be done exactly, list, freeze, swap, save, discard."""
+        target = live.mount_point
+        report = {"target": target, "profile": store.name if store else None, "namespace": self.sys.namespace_id(),
+                  "mode": "check" if self.check else "apply", "paths": list(wanted) or ["/"], "all": not wanted,
+                  "upper": live.upper, "work": live.work, "discarded": [], "counts": {}, "unchanged_paths": [],
+                  "copied": [], "changed": False, "frozen": False, "warnings": [], "upper_aside": None,
+                  "work_aside": None, "old_gone": None, "removed_aside": False}
+        if live.upper is None:
+            report["warnings"].append("the overlay has no upper directory: it changes nothing")
+            return report
+        others = self.refuse_unsafe(live, wanted)
+        if others:
+            report["warnings"].append("other mounts of this overlay keep using the old upper: %s"
+                                      % ", ".join(_where(m) for m in others))
+        layers = Layers(live.lower, live.data, overlay_changes.xattr_prefix(live))
+        if self.check:
+            report["warnings"].append("check mode does not freeze the overlay: a concurrent writer can make this"
+                                      " listing inexact")
+            self.decide(report, live, wanted, layers)
+            report["changed"] = bool(report["discarded"])
+            return report
+        frozen = self.freeze(live)
+        report["frozen"] = frozen
+        try:
+            plans = self.decide(report, live, wanted, layers)
+            if not report["discarded"]:
+                self.thaw(live, frozen)
+                return report
+            outcome = self.swap(live, store, state, own, plans, layers, report)
+        except BaseException as exc:
+            try:
+                self.thaw(live, frozen)
+            except SysError as also:
+                exc.args = ("%s; %s" % (exc, also),)  # both matter: the failure and the mount left read-only
+            raise
+        aside = outcome.asides[-1]
+        report.update(changed=True, upper_aside=aside["upper_aside"], work_aside=aside["work_aside"],
+                      old_gone=aside["old_gone"])
+        report["warnings"] += outcome.warnings
+        if self.discard:
+            self.remove_aside(live, report)
+        return report
+
+    def refuse_unsafe(self, live, wanted):
+        """Return the other mounts of the same overlay; raise LivemountError where a reset cannot be exact."""
+        target = live.mount_point
+        table = parse_mountinfo(self.sys.read_mountinfo())
+        below = [m.mount_point for m in table.submounts(target)]
+        if below:
+            raise LivemountError("cannot reset overlay %s: mounts below it would go with the old overlay: %s;"
+                                 " unmount them first" % (target, ", ".join(below)))
+        for p in (live.upper,) + live.lower + live.data:
+            if not p.startswith("/"):
+                raise LivemountError("cannot reset overlay %s: layer path %r is relative" % (target, p))
+        opts = dict(live.fs_options)
+        if wanted and (opts.get("index", self.sys.overlay_defaults().get("index")) in ("on", "Y")):
+            # The index (in workdir) names upper inodes; a copied upper has new ones (overlayfs.rst, Inode index).
+            raise LivemountError("cannot reset paths of overlay %s: it uses index=on, whose index in the work"
+                                 " directory names the upper's own inodes; reset all of it instead" % target)
+        mine = (self.sys.namespace_id(), target)
+        others = [m for m in superblock_mounts(live.dev, self.proc) if (m["namespace"], m["mount_point"]) != mine]
+        # This namespace's own binds of it, even when /proc shows another namespace (a Sys acting elsewhere).
+        others += [{"namespace": mine[0], "mount_point": m.mount_point, "ro": "ro" in m.flags} for m in table.mounts
+                   if m.dev == live.dev and m.mount_id != live.mount_id
+                   and {"namespace": mine[0], "mount_point": m.mount_point, "ro": "ro" in m.flags} not in others]
+        writable = [_where(m) for m in others if not m["ro"]]
+        if wanted and writable:
+            raise LivemountError("cannot reset paths of overlay %s: other mounts of it can write into its upper"
+                                 " while the kept changes are copied: %s" % (target, ", ".join(writable)))
+        return others
+
+    def decide(self, report, live, wanted, layers):
+        """Return the PathPlans after filling the report's discarded items, counts and unchanged paths."""
+        items = overlay_changes.for_mount(live)
+        report["discarded"] = select(items, wanted)
+        report["counts"] = overlay_changes.counts(report["discarded"])
+        touched = [w for w in wanted if select(items, [w])]
+        report["unchanged_paths"] = [w for w in wanted if w not in touched]
+        plans = plan_paths(live.mount_point, live.upper, layers, touched)
+        report["copied"] = [{"path": p.path, "how": p.how} for p in plans if p.how != DROP]
+        return plans
+
+    def freeze(self, live):
+        """Return True after making the overlay's mount read-only (False when it already was)."""
+        if "ro" in live.flags or "ro" in live.raw_super_options.split(","):
+            return False  # nothing writes through it already
+        try:
+            self.sys.setattr(live.mount_point, live.flags | {"ro"})
+        except SysError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            # mount_setattr(2): EBUSY while a file on the mount is open for writing.
+            held, _ = holders.explain(self.sys, live.mount_point, getattr(self.sys, "proc_fd", None))
+            said = holders.describe(held)
+            err = LivemountError("cannot reset overlay %s: a process holds a file open for writing on it (EBUSY)%s;"
+                                 " nothing was changed" % (live.mount_point, " (%s)" % said if said else ""))
+            err.busy = held
+            raise err from exc
+        return True
+
+    def thaw(self, live, frozen):
+        """Return None after giving the (old or restored) overlay at the target its own flags back."""
+        if not frozen:
+            return
+        top = parse_mountinfo(self.sys.read_mountinfo()).top(live.mount_point)
+        if top is None or top.dev != live.dev:
+            return  # the old overlay is not on top: nothing of ours is left frozen there
+        try:
+            self.sys.setattr(live.mount_point, live.flags)
+        except SysError as exc:
+            raise SysError("cannot unfreeze overlay %s: %s; it is left read-only (`mount -o remount,bind,rw %s`"
+                           " restores it)" % (live.mount_point, exc, live.mount_point), errno=exc.errno,
+                           call=exc.call) from exc
+
+    def swap(self, live, store, state, own, plans, layers, report):
+        """Return the executor's Outcome after replacing the overlay by one on a fresh upper, seeded with plans."""
+        from . import engine
+        from .apply import Executor, Outcome
+        from .observe import observe, refresh_table
+
+        if not hasattr(Outcome(), "asides"):
+            # TODO(lead): steps.py's fresh-upper replace (upper_policy "fresh") has not landed yet.
+            raise LivemountError("cannot reset overlay %s: this engine cannot replace an overlay on a fresh upper"
+                                 % live.mount_point)
+        entry = own.entry if own is not None else Entry(
+            live.mount_point, OVERLAY, flags=live.flags, fs_options=tuple(live.fs_options), lower=live.lower,
+            data=live.data, upper=live.upper, work=live.work)
+        what = "all changes" if report["all"] else "changes at " + ", ".join(report["paths"])
+        change = Change(Action.REPLACE, entry, "overlay reset: discard %s" % what, before=own, live=live,
+                        upper_policy=FRESH)
+        world = observe(self.sys, [entry], (own,) if own is not None else ())
+        ns = self.sys.namespace_id()
+        executor = Executor(self.sys, store.journal if store else None, world, beneath=engine._has_beneath(),
+                            header={"profile": store.name if store else None, "namespace": ns,
+                                    "overlay_reset": live.mount_point},
+                            entry_dict=engine._entry_dict, progress=self.progress)
+        executor.busy = holders.BusyPolicy(self.on_busy, holders.entry_policies(None, state) if state else {},
+                                           getattr(self.sys, "proc_fd", None))
+        executor.seed = None if report["all"] else _Seed(live, plans, layers)
+        outcome = executor.apply([change])
+        if store is not None:
+            # TODO(lead): engine._next_state is what reconcile saves; a public engine.next_state would be cleaner.
+            new = engine._next_state(state, [change], outcome, refresh_table(self.sys, world), state.profile_data)
+            store.save(new)
+            store.journal.finish()
+        return outcome
+
+    def remove_aside(self, live, report):
+        """Return None after deleting the old upper and work, or saying in the report why they are kept."""
+        if not report["old_gone"]:
+            why = "the old overlay was busy: it lives on, lazily detached, for the processes still using it"
+        else:
+            left = superblock_mounts(live.dev, self.proc)
+            why = "mounts of the old overlay remain: %s" % ", ".join(_where(m) for m in left) if left else ""
+        if why:
+            report["warnings"].append("kept the old upper %s and work %s: %s" % (report["upper_aside"],
+                                                                                report["work_aside"], why))
+            return
+        for d in (report["upper_aside"], report["work_aside"]):
+            shutil.rmtree(d)
+        report["removed_aside"] = True
+
+
+class _Seed:
+    """The executor's seed hook: fills a fresh upper with the kept changes (steps.py calls it)."""
+
+    def __init__(self, live, plans, layers):
+        self.live, self.plans, self.layers = live, plans, layers
+
+    def __call__(self, run, change, old_upper, new_upper):
+        """Return None after copying the kept changes into `new_upper`; SysError (so the executor rolls back) on failure."""
+        try:
+            seed_upper(old_upper, new_upper, self.plans, self.layers)
+        except OSError as exc:
+            raise SysError("cannot copy the kept changes of overlay %s into %s: %s: %s"
+                           % (self.live.mount_point, new_upper, exc.filename or new_upper, exc.strerror or exc),
+                           errno=exc.errno, call="seed \"%s\"" % new_upper) from exc
