@@ -143,7 +143,7 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
         executor = Executor(sys, store.journal, world, on_error=policy, beneath=_has_beneath(),
                             header={"profile": profile.name, "namespace": sys.namespace_id()},
-                            entry_dict=_entry_dict, progress=progress)
+                            entry_dict=_entry_dict, progress=progress, carry_wait=carry_wait())
         executor.busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state),
                                            getattr(sys, "proc_fd", None))  # steps.py asks it on EBUSY
         if not mutating(changes):
@@ -341,6 +341,14 @@ def _entry_dict(entry):
     from .profile import entry_to_dict
 
     return entry_to_dict(entry)
+
+
+def carry_wait():
+    """Return how long upper_policy carry waits for the old overlay to be let go: $LIVEMOUNT_CARRY_WAIT or 10 s."""
+    try:
+        return max(0.0, float(os.environ.get("LIVEMOUNT_CARRY_WAIT", "10")))
+    except ValueError:
+        return 10.0
 
 
 def _has_beneath():

@@ -258,6 +258,8 @@ def _overlay_checks(changes, world, policies):
                 c = dataclasses.replace(c, reason="%s; swapped in atomically: processes inside the old overlay"
                                                   " keep their view" % c.reason)
         found = overlay_rules.problems(c, world, policy)
+        if policy == CARRY:
+            found = found + _carry_problems(c, world)
         if found:
             verb = "replace" if c.action == Action.REPLACE else "mount"
             out.extend(Change(Action.CONFLICT, c.entry, "cannot %s overlay %s: %s %s" % (
@@ -265,6 +267,20 @@ def _overlay_checks(changes, world, policies):
         else:
             out.append(c)
     return out
+
+
+def _carry_problems(c, world):
+    """Return [(field, message)] when carrying the upper cannot be done: the same overlay is mounted elsewhere too.
+
+    Every mount of a superblock keeps it alive (binds of the overlay, copies
+    in child namespaces made after it), and carry must see the old one gone.
+    """
+    others = sorted(m.mount_point for m in world.table.mounts
+                    if m.dev == c.live.dev and m.mount_id != c.live.mount_id)
+    if not others:
+        return []
+    return [("upper_policy", "carry cannot reuse upper %s: the same overlay is also mounted at %s and would stay "
+                             "alive on it; use upper_policy fresh" % (c.entry.upper, ", ".join(others)))]
 
 
 # ---- subtrees ------------------------------------------------------------

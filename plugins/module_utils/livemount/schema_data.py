@@ -254,14 +254,26 @@ SCHEMA = {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                         'profile is applied inside '
                                                                         'another namespace.',
                                                          'enum': ['host']},
-                                    'upper_policy': {'title': 'Overlay upper on replace (reserved)',
-                                                     'description': 'Reserved, accepted and '
-                                                                    'carried but not acted on yet. '
-                                                                    'overlay only, needs upper: '
-                                                                    'fresh gives a replacement '
-                                                                    'overlay a new empty upper; '
-                                                                    'carry keeps the existing '
-                                                                    'upper.',
+                                    'upper_policy': {'title': 'Overlay upper on replace',
+                                                     'description': 'overlay only, needs upper. '
+                                                                    'When a change of layers or '
+                                                                    'options replaces this mounted '
+                                                                    'overlay and the new one keeps '
+                                                                    'the same upper or work: fresh '
+                                                                    '(the default) moves the old '
+                                                                    'upper and work aside (kept, '
+                                                                    'named PATH.livemount-TIME) '
+                                                                    'and swaps in an overlay with '
+                                                                    'new empty ones atomically, '
+                                                                    'processes inside the old '
+                                                                    'overlay keeping their view; '
+                                                                    'carry freezes the old overlay '
+                                                                    'read-only, waits until '
+                                                                    'nothing uses it, unmounts it '
+                                                                    'and mounts the new one on the '
+                                                                    'same upper (refused, naming '
+                                                                    'who holds it, when it stays '
+                                                                    'in use).',
                                                      'enum': ['fresh', 'carry']}},
                      'dependentRequired': {'upper': ['work'],
                                            'work': ['upper'],
