@@ -67,7 +67,7 @@ options:
     description: List the overlay in the mount namespace of this process instead of the module's own.
     type: int
 notes:
-  - Requires root: overlayfs keeps opaque directories and redirects in C(trusted.overlay.*) xattrs, which only
+  - Requires root, because overlayfs keeps opaque directories and redirects in C(trusted.overlay.*) xattrs, which only
     root can read (mounts with C(userxattr) use C(user.overlay.*)).
 seealso:
   - module: livemount.core.mount_profile_info
@@ -192,8 +192,7 @@ def main():
         module.fail_json(msg="cannot list overlay changes of %s: %s" % (p["target"], exc))
     for warning in report.pop("warnings"):
         module.warn(_ansible_words(warning))
-    items = [it for it in report.pop("changes") if not bases or any(lpaths.is_at_or_under(it["path"], b)
-                                                                     for b in bases)]
+    items = [it for it in report.pop("changes") if _wanted(it["path"], bases)]
     report.pop("counts")  # of every item: the summary counts those the paths filter kept
     summary = dict((kind, 0) for kind in overlay_changes.KINDS)
     summary.update(overlay_changes.counts(items))
@@ -201,7 +200,8 @@ def main():
         items = overlay_changes.collapse(items)
     if module._diff:
         report["diff"] = _diff(report["target"], items)
-    module.exit_json(changed=False, changes=items, summary=summary, namespace=namespace, **report)
+    report.update(changes=items, summary=summary, namespace=namespace)
+    module.exit_json(changed=False, **report)
 
 
 def _inside(path):
@@ -210,6 +210,11 @@ def _inside(path):
         return lpaths.clean("/" + path.lstrip("/"))
     except ValueError as exc:
         raise ValueError("paths item %r: %s" % (path, exc))
+
+
+def _wanted(path, bases):
+    """Return True if item path `path` is at or under one of `bases` (or `bases` is empty: no filter)."""
+    return not bases or any(lpaths.is_at_or_under(path, base) for base in bases)
 
 
 def _ansible_words(text):
