@@ -32,6 +32,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+from . import paths
 from .errors import LivemountError
 from .overlay_stack import OVERLAY_XATTRS, UPPER, Obj, lstat, type_name
 
@@ -64,9 +65,42 @@ class PathPlan:
 def plan_paths(target, upper, layers, wanted):
     """Return a PathPlan for each overlay path of `wanted`, read from upper dir `upper` and `layers`.
 
-    Raises LivemountError for a path below a deleted or replaced directory.
+    Raises LivemountError for a path below a deleted or replaced directory,
+    and for the old name of a renamed directory that is kept: the reset
+    would show its lower directory at both names, and overlayfs refuses a
+    second path to one directory (lookups fail with ESTALE, seen on 6.18).
     """
-    return [_plan_one(target, upper, layers, p) for p in wanted]
+    plans = [_plan_one(target, upper, layers, p) for p in wanted]
+    if wanted:
+        for path, origin in redirects(upper, layers, skip=wanted):
+            hit = [p for p in wanted if paths.is_at_or_under(origin, p)]
+            if hit and layers.find(layers.root_stack(), origin.strip("/"))[0] is not None:
+                raise _refused(target, hit[0], "directory %s was renamed from %s and is kept: overlayfs cannot show"
+                                               " one lower directory at two paths; reset %s too" % (path, origin, path))
+    return plans
+
+
+def redirects(upper, layers, skip=()):
+    """Return [(overlay path, origin)] of the directories in upper dir `upper` that carry a redirect.
+
+    The origin is the overlay path the directory was renamed from. Subtrees
+    at overlay paths in `skip` are not visited.
+    """
+    out = []
+    todo = [("/", upper)]
+    while todo:
+        rel, real = todo.pop()
+        with os.scandir(real) as it:
+            for e in it:
+                path = paths.join(rel, e.name)
+                if path in skip or not e.is_dir(follow_symlinks=False):
+                    continue
+                redirect = layers.redirect_of(Obj(e.path, None, UPPER, entry=e))
+                if redirect is not None:
+                    out.append((path, "/" + redirect.strip("/") if redirect.startswith("/")
+                                else paths.join(rel, redirect)))
+                todo.append((path, e.path))
+    return sorted(out)
 
 
 def _plan_one(target, upper, layers, path):
@@ -138,6 +172,8 @@ def seed_upper(old_upper, new_upper, plans, layers):
                 count += 1
             else:
                 count += copy_object(layers, p.source[0], p.source[1], dst, opaque=p.opaque)
+    # The new overlay will show these files as they are on disk: written before it is swapped in.
+    os.sync()
     return count
 
 
@@ -294,12 +330,23 @@ def _copy_data(src, fd, size):
                 chunk = os.pread(sfd, min(_CHUNK, end - start), start)
                 if not chunk:
                     break
-                os.pwrite(fd, chunk, start)
+                _write_all(fd, chunk, start)
                 start += len(chunk)
             pos = end
         os.ftruncate(fd, size)
     finally:
         os.close(sfd)
+
+
+def _write_all(fd, data, offset):
+    """Return None after writing all of `data` at `offset`: pwrite(2) may write less (a full disk says so next)."""
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        if n <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[n:]
+        offset += n
 
 
 def _finish(st, dst, attrs):

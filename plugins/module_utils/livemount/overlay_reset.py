@@ -290,13 +290,9 @@ class _Reset:
     def swap(self, live, store, state, own, plans, layers, report):
         """Return the executor's Outcome after replacing the overlay by one on a fresh upper, seeded with plans."""
         from . import engine
-        from .apply import Executor, Outcome
+        from .apply import Executor
         from .observe import observe, refresh_table
 
-        if not hasattr(Outcome(), "asides"):
-            # TODO(lead): steps.py's fresh-upper replace (upper_policy "fresh") has not landed yet.
-            raise LivemountError("cannot reset overlay %s: this engine cannot replace an overlay on a fresh upper"
-                                 % live.mount_point)
         entry = own.entry if own is not None else Entry(
             live.mount_point, OVERLAY, flags=live.flags, fs_options=tuple(live.fs_options), lower=live.lower,
             data=live.data, upper=live.upper, work=live.work)
