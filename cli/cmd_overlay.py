@@ -1,4 +1,4 @@
-"""livemount overlay changes TARGET: what a mounted overlay changed, from its upper directory alone."""
+"""livemount overlay changes|reset TARGET: what a mounted overlay changed, and discarding it (docs/overlay-reset.md)."""
 
 
 def add_arguments(p):
@@ -14,13 +14,39 @@ def add_arguments(p):
                    help="make the mount read-only while listing, for an exact snapshot (fails if a file is open"
                         " for writing)")
     c.add_argument("--all", action="store_true", help="list every path inside added and deleted directories too")
+    r = sub.add_parser("reset", help="discard what the overlay changed (all, or at PATHS), swapping in a fresh upper",
+                       description="Discard the changes of the overlay mounted at TARGET, all of them or those at"
+                                   " and below PATHS (paths inside the overlay), without ever writing into a mounted"
+                                   " layer: the overlay is frozen, a new one on a fresh upper (holding the kept"
+                                   " changes) is swapped in, and the old upper and work are kept aside.")
+    r.add_argument("target", metavar="TARGET", help="mount point of the overlay")
+    r.add_argument("paths", metavar="PATHS", nargs="*", help="paths inside the overlay to reset (default: all)")
+    r.add_argument("--check", action="store_true", help="only show what would be discarded; change nothing")
+    r.add_argument("--json", action="store_true", help="the report on stdout as JSON")
+    r.add_argument("--discard", action="store_true",
+                   help="delete the old upper and work afterwards, once no mount of the old overlay is left")
+    r.add_argument("--force", action="store_true",
+                   help="reset an overlay no livemount profile owns (no state, no journal)")
 
 
 def run(args, out):
-    """Return 0 after printing the changes (table, or JSON with --json)."""
-    from .common import engine_module, make_sys
+    """Return 0 after printing the changes (changes) or what was (or would be) discarded (reset)."""
+    from .common import check_root, engine_module, make_sys
 
     oc = engine_module("overlay_changes")
+    if args.overlay_action == "reset":
+        if not args.check:
+            check_root()
+        report = engine_module("overlay_reset").reset(args.target, args.paths, sys=make_sys(), root=args.state_dir,
+                                                      check=args.check, discard=args.discard, force=args.force,
+                                                      progress=out.progress)
+        for warning in report["warnings"]:
+            out.warning(warning)
+        if args.json:
+            out.json(report)
+        else:
+            out.overlay_reset(report, oc.collapse(report["discarded"]))
+        return 0
     report = oc.report(args.target, freeze=args.freeze, sys=make_sys())
     for warning in report["warnings"]:
         out.info("warning: " + warning)

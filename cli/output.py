@@ -224,7 +224,7 @@ class Output:
             line = Text.assemble((where + ": ", "bold"), (it["path"] + ": ", "cyan"), it["detail"])
             self.out.print(line, soft_wrap=True)
 
-    def overlay_changes(self, target, items):
+    def overlay_changes(self, target, items, title=None):
         """Print an overlay's changes as a table in path order, folded directories with their count."""
         from rich.table import Table
 
@@ -238,7 +238,7 @@ class Output:
         if not items:
             self.out.print("No changes in overlay %s." % _esc(target))
             return
-        t = Table(title="Changes in overlay %s" % _esc(target), title_justify="left")
+        t = Table(title=_esc(title or "Changes in overlay %s" % target), title_justify="left")
         t.add_column("kind", no_wrap=True)
         t.add_column("path", overflow="fold")
         t.add_column("type", no_wrap=True)
@@ -254,6 +254,28 @@ class Output:
         self.out.print(t)
         order = ["added", "renamed", "modified", "metacopy", "opaque", "deleted"]
         self.out.print(", ".join("%d %s" % (counts[k], k) for k in order if counts.get(k)))
+
+    def overlay_reset(self, report, items):
+        """Print what an overlay reset discarded (or would, in check mode): the changes table, then where things are."""
+        target = report["target"]
+        check = report["mode"] == "check"
+        for path in report["unchanged_paths"]:
+            self.info("no change at %s in overlay %s: nothing to reset there" % (path, target))
+        if not report["discarded"]:
+            self.out.print("Nothing to reset in overlay %s." % _esc(target))
+            return
+        self.overlay_changes(target, items, title="%s overlay %s" % ("Would discard from" if check else
+                                                                     "Discarded from", target))
+        for c in report["copied"]:
+            how = "a whiteout hides" if c["how"] == "whiteout" else "a copy of the lower view replaces"
+            self.info("%s: %s what the directories above would show" % (c["path"], how))
+        if check:
+            self.info("Check mode: nothing was changed (overlay %s, upper %s)." % (target, report["upper"]))
+        elif report["removed_aside"]:
+            self.info("Reset overlay %s: the old upper and work were deleted (--discard)." % target)
+        else:
+            self.info("Reset overlay %s: the old upper is kept at %s, the old work at %s." % (
+                target, report["upper_aside"], report["work_aside"]))
 
     # ---- messages (stderr) ------------------------------------------------------
     def info(self, msg):
