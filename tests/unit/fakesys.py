@@ -19,6 +19,7 @@ were open in it. Errors and call strings match LinuxSys.
 """
 
 import errno
+import struct
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import options, paths
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
@@ -49,6 +50,8 @@ class FakeSys(Sys):
         self._next_fd = 1000
         self._nsid = namespace_id
         self._overlay_params = dict(OVERLAY_PARAMS if overlay_params is None else overlay_params)
+        self._xattrs = {}  # Node -> {name: bytes}, set with seed_xattr
+        self._inodes = {}  # Node -> its number in file handles, given on first use
 
     # ---- injection -----------------------------------------------------------
     def fail_at(self, n, err=errno.EIO):
@@ -122,6 +125,23 @@ class FakeSys(Sys):
         if node.kind != "dir":
             raise SysError("cannot list %s: not a directory" % path, errno=errno.ENOTDIR)
         return sorted(node.children)
+
+    def getxattr(self, path, name):
+        """Return the seeded xattr `name` of `path` (final symlink not followed), None if absent."""
+        try:
+            _mount, node = self.ns.walk(path, "inner")
+        except FsError:
+            return None
+        return self._xattrs.get(node, {}).get(name)
+
+    def file_handle(self, path):
+        """Return (1, handle bytes, uuid) of `path`: like tmpfs, generation 0 and a per-node number."""
+        try:
+            mount, node = self.ns.walk(path, "all")
+        except FsError as exc:
+            raise SysError("cannot get a file handle of %s: %s" % (path, exc.cause), errno=exc.errno)
+        number = self._inodes.setdefault(node, len(self._inodes) + 2)
+        return 1, struct.pack("<IQ", 0, number), struct.pack("<4I", 0xFA4E, mount.fs.dev[0], mount.fs.dev[1], 0)
 
     def overlay_defaults(self):
         """Return the fake overlay module parameters."""
@@ -341,6 +361,15 @@ class FakeSys(Sys):
     def seed_file(self, path, mode=0o644, uid=0, gid=0):
         """Return `path` after creating an empty file there (parents too)."""
         return self._seed(path, Node("file", mode, uid, gid))
+
+    def seed_xattr(self, path, name, value):
+        """Return `path` after setting xattr `name` to bytes `value` on it (None removes it)."""
+        node = self.ns.walk(path, "inner")[1]
+        if value is None:
+            self._xattrs.get(node, {}).pop(name, None)
+        else:
+            self._xattrs.setdefault(node, {})[name] = bytes(value)
+        return path
 
     def seed_symlink(self, path, content):
         """Return `path` after creating symlink `path` -> `content` (parents too)."""

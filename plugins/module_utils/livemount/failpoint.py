@@ -183,6 +183,14 @@ class FailpointSys(Sys):
         """Return the inner Sys's listing of `path`."""
         return self.inner.listdir(path)
 
+    def getxattr(self, path, name):
+        """Return the inner Sys's xattr value."""
+        return self.inner.getxattr(path, name)
+
+    def file_handle(self, path):
+        """Return the inner Sys's file handle of `path`."""
+        return self.inner.file_handle(path)
+
     def overlay_defaults(self):
         """Return the inner Sys's overlay defaults."""
         return self.inner.overlay_defaults()

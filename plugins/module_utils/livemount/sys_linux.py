@@ -11,7 +11,9 @@ mount makes umount2(2) of it EBUSY; close() is idempotent.
 """
 
 import contextlib
+import ctypes
 import errno
+import fcntl
 import os
 import stat
 
@@ -40,6 +42,20 @@ _CAUSES = {
 # What _new_api returns when the kernel lacks the new mount API.
 _CLASSIC = object()
 
+# name_to_handle_at(2): struct file_handle with room for MAX_HANDLE_SZ bytes.
+MAX_HANDLE_SZ = 128
+# _IOR(0x15, 0, struct fsuuid2 {u8 len; u8 uuid[16]}), include/uapi/linux/fs.h (Linux 6.5+).
+FS_IOC_GETFSUUID = 0x80111500
+# xattr reads that mean "nothing there" rather than a failure.
+_NO_XATTR = (errno.ENODATA, errno.EOPNOTSUPP, errno.ENOENT, errno.ENOTDIR)
+
+
+class _FileHandle(ctypes.Structure):
+    """struct file_handle of name_to_handle_at(2), with MAX_HANDLE_SZ bytes of room."""
+
+    _fields_ = [("handle_bytes", ctypes.c_uint), ("handle_type", ctypes.c_int),
+                ("f_handle", ctypes.c_ubyte * MAX_HANDLE_SZ)]
+
 
 def _cause(exc, name=None):
     """Return the words for an OSError: a known cause, our own message, or the lowercase strerror."""
@@ -55,6 +71,23 @@ def kernel_messages(fd):
     """Return the fs context's queued messages joined for an error, severity prefixes dropped."""
     msgs = sc.read_fs_messages(fd)
     return "; ".join(m[2:] if m[1:2] == " " and m[:1] in "ewi" else m for m in msgs)
+
+
+def overlay_hint(err, work):
+    """Return words explaining an overlay mount refusal overlayfs only logs to dmesg ('' when none applies).
+
+    Its ESTALE and EINVAL carry no message in the fs context (checked on
+    6.18): "failed to verify upper root origin" / "index dir 'upper' xattr"
+    and "overlay with incompat feature 'volatile' cannot be mounted".
+    """
+    if err == errno.ESTALE:
+        return ("; the upper or the work directory remembers other layers from a mount with index=on (overlayfs:"
+                " failed to verify upper root origin or index dir); use a new empty upper and work, upper_policy"
+                " fresh, or index=off")
+    if err == errno.EINVAL and work and os.path.lexists(os.path.join(work, "work/incompat/volatile")):
+        return ("; %s/work/incompat/volatile was left by a mount with volatile: overlayfs refuses that upper and"
+                " work until it is removed (the kernel documentation says to throw both away)" % work)
+    return ""
 
 
 def _fsconfig(fd, key, value):
@@ -118,6 +151,43 @@ class LinuxSys(Sys):
             return sorted(os.listdir(path))
         except OSError as exc:
             raise SysError("cannot list %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
+
+    def getxattr(self, path, name):
+        """Return the bytes of xattr `name` of `path` (final symlink not followed), None when there is none."""
+        try:
+            return os.getxattr(path, name, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno in _NO_XATTR:
+                return None
+            raise SysError("cannot read xattr %s of %s: %s" % (name, path, strerror(exc.errno)), errno=exc.errno)
+
+    def file_handle(self, path):
+        """Return (type, handle bytes, fs uuid or None) of `path` (name_to_handle_at(2)), None if unsupported."""
+        fh = _FileHandle(MAX_HANDLE_SZ, 0)
+        mount_id = ctypes.c_int()
+        ret = sc.libc.name_to_handle_at(ctypes.c_int(sc.AT_FDCWD), ctypes.c_char_p(os.fsencode(path)),
+                                        ctypes.byref(fh), ctypes.byref(mount_id), ctypes.c_int(0))
+        if ret == -1:
+            err = ctypes.get_errno()
+            if err in (errno.EOPNOTSUPP, errno.EOVERFLOW, errno.ENOSYS):
+                return None
+            raise SysError("cannot get a file handle of %s: %s" % (path, strerror(err)), errno=err)
+        return fh.handle_type, bytes(fh.f_handle[:fh.handle_bytes]), self._fs_uuid(path)
+
+    def _fs_uuid(self, path):
+        """Return the uuid of the filesystem holding `path`, or None when it has none or will not tell."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            buf = bytearray(17)
+            fcntl.ioctl(fd, FS_IOC_GETFSUUID, buf)
+            return bytes(buf[1:1 + buf[0]]) or None
+        except OSError:
+            return None  # ENOTTY before 6.5, or a filesystem without a uuid
+        finally:
+            os.close(fd)
 
     def overlay_defaults(self):
         """Return {param: value} from /sys/module/overlay/parameters ({} if overlay is not loaded)."""
@@ -318,6 +388,8 @@ class LinuxSys(Sys):
             if key is not None and key not in cause:
                 # The kernel said nothing: name the parameter it refused.
                 cause = "%s %s: %s" % (key, value, cause) if value is not None else "%s: %s" % (key, cause)
+            if lower:
+                cause += overlay_hint(exc.errno, work)
             raise self._fail(what, exc.errno, cause)
 
     # ---- attaching and changing mounts -------------------------------------

@@ -74,6 +74,22 @@ class Sys(abc.ABC):
         """Return the sorted names in directory `path` (a writable mimic puts each one back)."""
 
     @abc.abstractmethod
+    def getxattr(self, path, name):
+        """Return the value (bytes) of xattr `name` of `path`, not following a final symlink.
+
+        None when the path has no such xattr, is missing, or its filesystem
+        keeps no xattrs (overlay_rules reads trusted.overlay.* with it).
+        """
+
+    @abc.abstractmethod
+    def file_handle(self, path):
+        """Return (handle type, handle bytes, filesystem uuid bytes or None) of `path` (name_to_handle_at(2)).
+
+        None when its filesystem cannot make file handles. The uuid is what
+        FS_IOC_GETFSUUID says (overlayfs stores both in struct ovl_fb).
+        """
+
+    @abc.abstractmethod
     def overlay_defaults(self):
         """Return {param: value} from /sys/module/overlay/parameters ({} if not loaded)."""
 
