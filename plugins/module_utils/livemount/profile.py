@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from . import paths
+from . import overlay_rules, paths
 from .errors import ProfileError
 from .jsonschema_lite import Validator, describe
-from .model import BIND, SYMLINK, Entry
+from .model import BIND, OVERLAY, SYMLINK, Entry
 from .profile_io import entry_from_dict, entry_to_dict, load_profile_text, profile_to_dict  # noqa: F401
 from .profile_paths import BAD_PATH_CHAR as _BAD_PATH_CHAR
 from .profile_paths import PROTECTED, clean_path, protected_problem, unencodable  # noqa: F401
@@ -193,6 +193,8 @@ def load_profile(data):
             entries.append(entry)
             reserved.append(_reserved(raw))
     problems.extend(_check_targets(targets, roots))
+    written = {index: w for _, index, w, _ in targets}
+    problems.extend(_problem(i, written.get(i), f, f, m) for i, f, m in overlay_rules.shared_problems(entries))
     if problems:
         problems.sort(key=lambda p: -1 if p[0] is None else p[0])
         raise ProfileError(problems)
@@ -326,6 +328,11 @@ class _EntryCheck:
             if paths.is_at_or_under(work, up) or paths.is_at_or_under(up, work):
                 # overlayfs refuses these: "workdir and upperdir must be separate subtrees".
                 self.fail("work", "work", "must be a separate directory tree from upper (%s)" % up)
+        if etype == OVERLAY and self.target is not None:
+            # Layers inside each other or at the target (docs/overlay-rules.md).
+            for field, where, message in overlay_rules.layout_problems(
+                    self.target, layers.get("lower", ()), layers.get("data", ()), single.get("upper"), single.get("work")):
+                self.fail(field, where, message)
         mode = None
         if self.usable("mode"):
             try:
