@@ -289,6 +289,8 @@ def test_discard(scratch, hold):
             child.wait()
     assert rep["removed_aside"] is not hold
     assert os.path.exists(rep["upper_aside"]) is hold and os.path.exists(rep["work_aside"]) is hold
+    if not hold:
+        assert not [w for w in rep["warnings"] if w.startswith("kept")]
     if hold:
         assert rep["warnings"][-1].endswith("the old overlay was busy: it lives on, lazily detached, for the"
                                             " processes still using it")
@@ -329,3 +331,17 @@ def test_cli(scratch):
     assert status == 1 and doc["error"]["message"].startswith("cannot reset overlay")
     assert json.dumps(doc)
     time.sleep(0)
+
+
+@pytest.mark.parametrize("n", [3, 6, 9], ids=["after-rename", "after-seed", "before-old-off"])
+def test_killed_reset_is_recovered_by_apply(scratch, n):
+    """A reset killed mid-way leaves the journal; the next apply converges on one overlay, before or after the reset."""
+    merged, _, lower = setup(scratch)
+    before = view(merged)
+    proc = cli(scratch, "overlay", "reset", merged, "/etc/app.conf", env={"LIVEMOUNT_FAILPOINT": "%d:crash" % n})
+    assert proc.returncode == -9, proc.stderr
+    entry = {"target": "@/m", "type": "overlay", "lower": ["@/l"], "upper": "@/u", "work": "@/w", "options": OPTIONS}
+    rep = apply(scratch, profile_dict(scratch, [entry], name="app"))
+    assert rep.recovered
+    assert len([m for m in snapshot(merged) if m[0] == merged]) == 1
+    assert view(merged) in (before, expected_view(before, lower, ["/etc/app.conf"]))

@@ -330,6 +330,8 @@ class _Reset:
         for d in (report["upper_aside"], report["work_aside"]):
             shutil.rmtree(d)
         report["removed_aside"] = True
+        # The executor's "kept the old upper and work" is no longer true.
+        report["warnings"] = [w for w in report["warnings"] if not w.startswith("kept the old upper and work of")]
 
 
 class _Seed:
