@@ -15,6 +15,7 @@ import sys
 import time
 
 import pytest
+import yaml
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_changes as oc
 from tests.integration.helpers import hand_mount
@@ -34,9 +35,9 @@ def write(path, text):
         f.write(text)
 
 
-def _layers(s):
-    """Return (lower, upper, work, merged) under `s`, the lower filled with LOWER, the others empty."""
-    dirs = tuple(os.path.join(s, "ovl", d) for d in ("lower", "upper", "work", "merged"))
+def _layers(s, name="ovl"):
+    """Return (lower, upper, work, merged) under `s`/`name`, the lower filled with LOWER, the others empty."""
+    dirs = tuple(os.path.join(s, name, d) for d in ("lower", "upper", "work", "merged"))
     for rel, text in LOWER.items():
         write(os.path.join(dirs[0], rel), text)
     for d in dirs[1:]:
@@ -255,3 +256,24 @@ def test_another_namespace(scratch):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_fleet_playbook(scratch):
+    """playbooks/overlay_changes.yml sums up per host: changed overlays with counts, errors, unchanged hosts."""
+    changed = _overlay(scratch)[2]
+    lower, upper, work, quiet = _layers(scratch, "quiet")
+    hand_mount("-t", "overlay", "overlay", "-o", _options(lower, upper, work), quiet)
+    hosts = {"h1": [changed], "h2": [quiet, scratch], "h3": [quiet]}
+    inventory = os.path.join(_workdir(scratch), "fleet.yml")
+    with open(inventory, "w") as f:
+        yaml.safe_dump({"all": {"hosts": {h: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                                              "livemount_overlays": overlays} for h, overlays in hosts.items()}}}, f)
+    run = playbook.run(os.path.join(playbook.REPO, "playbooks", "overlay_changes.yml"), _workdir(scratch),
+                       inventory=inventory, extra_vars={"livemount_overlay_freeze": True})
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.result("Summary")["msg"] == {
+        "unchanged": ["h3"],
+        "changed": {"h1": {changed: _summary(added=2, deleted=3, modified=1, opaque=1)}},
+        "errors": {"h2": {scratch: "cannot list overlay changes of %s: the mount there is tmpfs, not overlay"
+                          % scratch}},
+    }
