@@ -72,6 +72,20 @@ def _parents(root, path):
     return True
 
 
+def prefetched(fn, *args):
+    """Return fn(*args) with every lookup taken for a cache miss, so the prefetch threads run beside the walk.
+
+    tmpfs has no cold cache; tests/unit/test_overlay_changes.py checks when
+    the walk starts them on its own.
+    """
+    slow, after = oc._SLOW, oc._SLOW_LOOKUPS
+    oc._SLOW, oc._SLOW_LOOKUPS = -1.0, 1
+    try:
+        return fn(*args)
+    finally:
+        oc._SLOW, oc._SLOW_LOOKUPS = slow, after
+
+
 class Overlay:
     """One overlay under `base`: lower layers (existing `lowers`, then ones made from `entries`), upper, work, merged."""
 
@@ -88,8 +102,10 @@ class Overlay:
         hand_mount("-t", "overlay", "overlay", "-o", opts + ("," + options if options else ""), self.merged)
 
     def changes(self):
-        """Return the upper walk's items."""
-        return oc.changes(self.upper, self.lowers, self.prefix)
+        """Return the upper walk's items, after asserting a walk with the cold-cache prefetch finds the same."""
+        items = oc.changes(self.upper, self.lowers, self.prefix)
+        assert prefetched(oc.changes, self.upper, self.lowers, self.prefix) == items
+        return items
 
     def kernel_oracle(self):
         """Return the oracle's answer with the lower view read from the kernel: the lowers mounted read-only.

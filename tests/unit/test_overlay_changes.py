@@ -8,12 +8,14 @@ the kernel really shows.
 
 import errno
 import os
+import threading
 
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_changes as oc
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError, SysError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay_stack import Layers, Prefetch
 
 P = "user.overlay."
 
@@ -219,6 +221,64 @@ def test_unreadable_layer_is_an_error(tmp_path):
     """A missing upper directory is a LivemountError naming it, not a traceback."""
     with pytest.raises(LivemountError, match="cannot list overlay changes of .*/nope: .*No such file"):
         oc.changes(str(tmp_path / "nope"), [str(tmp_path)], "user.")
+
+
+# ---- prefetch: lookups ahead of the walk on a cold cache --------------------------------
+
+def prefetch_threads():
+    """Return the prefetch worker threads still alive."""
+    return [t for t in threading.enumerate() if t.name == "livemount-prefetch"]
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize("lowers,upper,data,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_prefetch_keeps_items(tmp_path, monkeypatch, lowers, upper, data, expected):
+    """Every lookup taken for a cache miss: the prefetch runs beside the walk, the items stay, no thread is left."""
+    monkeypatch.setattr(oc, "_SLOW", -1.0)
+    monkeypatch.setattr(oc, "_SLOW_LOOKUPS", 1)
+    u, ls, ds = build(tmp_path, lowers, upper, data)
+    assert listed(oc.changes(u, ls, "user.", data=ds)) == expected
+    assert prefetch_threads() == []
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize("lowers,upper,data", [c[1:4] for c in CASES], ids=[c[0] for c in CASES])
+def test_prefetch_runs_to_the_end(tmp_path, lowers, upper, data):
+    """Alone, the prefetch goes through each case's layers (opaque, redirects, whiteouts) and stops when closed."""
+    u, ls, ds = build(tmp_path, lowers, upper, data)
+    prefetch = Prefetch(u, Layers(ls, ds, "user."))
+    prefetch.start()
+    prefetch.drain()
+    prefetch.close()
+    assert prefetch_threads() == []
+
+
+class StartRecorder(Prefetch):
+    """A Prefetch that records start() instead of starting threads."""
+
+    started = 0
+
+    def start(self):
+        """Return None after counting the call."""
+        StartRecorder.started += 1
+
+
+@pytest.mark.parametrize("slow,after,started", [
+    (1e9, 3, 0),  # every lookup answered from the cache
+    (-1.0, 3, 1),  # every lookup a miss: started once, not once per miss
+    (-1.0, 99, 0),  # fewer misses than it takes
+], ids=["warm", "cold", "too-few-misses"])
+def test_prefetch_starts_after_slow_lookups(tmp_path, monkeypatch, slow, after, started):
+    """A warm cache starts no thread; a few slow lookups (a cold cache) start the prefetch, once."""
+    monkeypatch.setattr(oc, "_SLOW", slow)
+    monkeypatch.setattr(oc, "_SLOW_LOOKUPS", after)
+    monkeypatch.setattr(oc, "Prefetch", StartRecorder)
+    monkeypatch.setattr(StartRecorder, "started", 0)
+    names = ["a", "b", "c", "d", "e"]
+    u, ls, _ = build(tmp_path, [[D("d")] + [F("d/" + n, "1") for n in names]],
+                     [D("d")] + [F("d/" + n, "2") for n in names])
+    assert len(oc.changes(u, ls, "user.")) == len(names)
+    assert StartRecorder.started == started
 
 
 # ---- projections ---------------------------------------------------------------------

@@ -21,18 +21,21 @@ diff kinds, the form the full-walk oracle (overlay_oracle) produces.
 Only the upper tree and the lower paths it names are visited: where the
 merged and the lower view of a directory draw on the same lower directories
 (no opaque, no redirect on the way), everything not in the upper is the same
-on both sides and is never listed. See docs/overlay.md for the rules and
-what the kernel does (checked on Linux 6.18).
+on both sides and is never listed. When lookups show a cold cache, worker
+threads make the walk's lookups ahead of it (overlay_stack.Prefetch) so disk
+reads overlap; the walk itself stays one thread. See docs/overlay.md for the
+rules and what the kernel does (checked on Linux 6.18).
 """
 
 import errno
 import os
 import stat
+import time
 
 from .errors import LivemountError, SysError
 from .model import OVERLAY
 from .mountinfo import parse_mountinfo
-from .overlay_stack import UPPER, Layers, Obj, type_name
+from .overlay_stack import UPPER, Layers, Obj, Prefetch, type_name
 from .paths import clean, join, sort_key
 
 KINDS = ("added", "renamed", "deleted", "modified", "metacopy", "opaque")
@@ -41,6 +44,15 @@ _DIFF = {"added": "added", "renamed": "added", "deleted": "deleted", "modified":
          "metacopy": "modified"}
 _CHUNK = 1 << 16
 _NOTHING = (None, ())
+# A lookup answered from the dentry cache takes a few microseconds; one that
+# reads the disk 70 us or more (a directory block on the benchmark's virtio
+# disk; an inode table block, with ext4's readahead, 250 us). After several
+# such lookups the cache is taken to be cold and lookups ahead of the walk
+# start (Prefetch): with a warm cache they would only compete with the walk
+# for the interpreter lock (twice the time, measured). Several, not one: on a
+# loaded machine a cached lookup is now and then preempted and looks slow.
+_SLOW = 100e-6
+_SLOW_LOOKUPS = 8
 
 
 def changes(upper, lowers, xattr_prefix="trusted.", data=()):
@@ -56,12 +68,14 @@ def changes(upper, lowers, xattr_prefix="trusted.", data=()):
         raise LivemountError("cannot read overlay xattrs under %s: trusted.overlay.* needs root (CAP_SYS_ADMIN)"
                              % upper)
     layers = Layers(lowers, data, xattr_prefix)
+    walk = _Walk(layers, Prefetch(upper, layers))
     try:
-        walk = _Walk(layers)
         walk.root(upper)
     except OSError as exc:
         raise LivemountError("cannot list overlay changes of %s: %s: %s"
                              % (upper, exc.filename or upper, exc.strerror or exc)) from exc
+    finally:
+        walk.prefetch.close()
     walk.items.sort(key=lambda it: sort_key(it["path"]))
     return walk.items
 
@@ -229,8 +243,10 @@ def _thaw(sys, live):
 class _Walk:
     """One walk of an upper directory against a lower stack, collecting items."""
 
-    def __init__(self, layers):
+    def __init__(self, layers, prefetch):
         self.layers = layers
+        self.prefetch = prefetch
+        self.slow = 0
         self.items = []
 
     def root(self, upper):
@@ -262,8 +278,15 @@ class _Walk:
                 for e in it:
                     entries[e.name] = e
         if same:
+            find = self.layers.find
             for name, ue in entries.items():
-                self._entry(rel, name, ue, mstack, lstack, None, self.layers.find(lstack, name))
+                t0 = time.perf_counter()
+                lres = find(lstack, name)
+                if time.perf_counter() - t0 > _SLOW:
+                    self.slow += 1
+                    if self.slow == _SLOW_LOOKUPS:
+                        self.prefetch.start()
+                self._entry(rel, name, ue, mstack, lstack, None, lres)
             return
         mlist = self.layers.listing(mstack)
         llist = self.layers.listing(lstack)
