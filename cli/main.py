@@ -18,7 +18,7 @@ COMMANDS = [
     ("import", "convert an fstab file to a profile"),
     ("schema", "print the profile JSON Schema"),
     ("demo", "run the demo in a throwaway private mount namespace"),
-    ("overlay", "inspect mounted overlays: what an overlay changed (overlay changes TARGET)"),
+    ("overlay", "mounted overlays: what one changed (overlay changes), discard changes (overlay reset)"),
 ]
 
 

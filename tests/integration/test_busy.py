@@ -88,7 +88,7 @@ def test_on_busy_detach(scratch, where):
 @pytest.mark.parametrize("on_busy", [None, "detach"], ids=["fail", "detach"])
 def test_busy_replace_without_beneath(scratch, monkeypatch, on_busy):
     """Without MOVE_MOUNT_BENEATH a replace unmounts first: busy, it fails naming the holder, or detaches."""
-    monkeypatch.setattr(engine, "_has_beneath", lambda: False)
+    monkeypatch.setattr(engine, "has_beneath", lambda: False)
     make_tree(scratch, ["a/file=A", "b/file=B"])
     one = profile_dict(scratch, [{"target": "@/t", "type": "bind", "source": "@/a"}])
     apply(scratch, one)

@@ -123,6 +123,12 @@ def _applied(scratch, path):
     assert cli(scratch, "apply", "--yes", path).returncode == 0
 
 
+def _applied_and_changed(scratch, path):
+    _applied(scratch, path)
+    with open(os.path.join(scratch, "app/root/a"), "w") as f:
+        f.write("changed")
+
+
 def _bad_file(scratch, path):
     pass
 
@@ -147,6 +153,12 @@ JSON_RUNS = [
     ("validate-missing", _nothing, ["validate", "--json", "@/nothing.yaml"], "validate", 1),
     ("plan-missing", _nothing, ["plan", "--json", "@/nothing.yaml"], "failure", 1),
     ("import", _nothing, ["import", "--json", FSTAB], "import", 0),
+    ("overlay-changes", _applied_and_changed, ["overlay", "changes", "--json", "@/app/root"], "overlay_changes", 0),
+    ("overlay-reset-check", _applied_and_changed, ["overlay", "reset", "--check", "--json", "@/app/root", "/a"],
+     "overlay_reset", 0),
+    ("overlay-reset", _applied_and_changed, ["overlay", "reset", "--json", "--discard", "@/app/root"],
+     "overlay_reset", 0),
+    ("overlay-reset-foreign", _nothing, ["overlay", "reset", "--json", "@/app"], "failure", 1),
 ]
 
 

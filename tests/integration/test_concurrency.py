@@ -107,7 +107,7 @@ def test_damaged_state_is_refused(scratch, damage):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "BUG (planner plan._rmdirs with engine._next_state): a directory livemount created that another profile "
+    "BUG (planner plan._rmdirs with engine.next_state): a directory livemount created that another profile "
     "still uses is kept ('directory not empty') and then forgotten, so it is never removed once that profile "
     "goes too; it should stay recorded and be removed when it is empty"))
 def test_shared_parent_goes_with_the_last_profile(scratch):

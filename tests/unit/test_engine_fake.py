@@ -43,7 +43,7 @@ SMALL = {"name": "p", "mounts": [bind("/srv/a", "/data/m", "ro"), tmpfs("/data/t
 @pytest.fixture(autouse=True)
 def _beneath(monkeypatch):
     """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests."""
-    monkeypatch.setattr(engine, "_has_beneath", lambda: True)
+    monkeypatch.setattr(engine, "has_beneath", lambda: True)
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ ERRNOS = [errno.EIO, errno.EBUSY, errno.ENOSPC, errno.EPERM]
 @pytest.fixture(autouse=True)
 def _beneath(monkeypatch):
     """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests (the fake supports it)."""
-    monkeypatch.setattr(engine, "_has_beneath", lambda: True)
+    monkeypatch.setattr(engine, "has_beneath", lambda: True)
 
 
 @pytest.fixture
@@ -80,12 +80,12 @@ def _clean_run():
     try:
         base = fake.count
         starts = []
-        engine._has_beneath, saved = (lambda: True), engine._has_beneath
+        engine.has_beneath, saved = (lambda: True), engine.has_beneath
         try:
             engine.reconcile(load_profile(PROFILE_B), fake, root=root,
                              progress=lambda k, n, c: starts.append((fake.count - base, k, n, c)))
         finally:
-            engine._has_beneath = saved
+            engine.has_beneath = saved
         calls = fake.calls[base:]
         owner = [max((s for s in starts if s[0] < i), key=lambda s: s[0])[1:] for i in range(1, len(calls) + 1)]
         return tuple(calls), tuple(owner)
@@ -240,7 +240,7 @@ def _transcript(setup, desired, fail=None, beneath=True, monkeypatch=None):
         if setup:
             engine.reconcile(load_profile({"name": "p", "mounts": setup}), fake, root=root)
         if not beneath:
-            monkeypatch.setattr(engine, "_has_beneath", lambda: False)
+            monkeypatch.setattr(engine, "has_beneath", lambda: False)
         base = len(fake.calls)
         if fail:
             fake.fail_on(*fail)

@@ -15,7 +15,7 @@ from tests.unit.planner_world import bind, fake_host, fast_tmpdir, snapshot
 @pytest.fixture(autouse=True)
 def _beneath(monkeypatch):
     """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests."""
-    monkeypatch.setattr(engine, "_has_beneath", lambda: True)
+    monkeypatch.setattr(engine, "has_beneath", lambda: True)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
 @pytest.fixture(autouse=True)
 def _beneath(monkeypatch):
     """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests."""
-    monkeypatch.setattr(engine, "_has_beneath", lambda: True)
+    monkeypatch.setattr(engine, "has_beneath", lambda: True)
 
 
 @st.composite

@@ -141,13 +141,13 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
         if check:
             return report
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
-        executor = Executor(sys, store.journal, world, on_error=policy, beneath=_has_beneath(),
+        executor = Executor(sys, store.journal, world, on_error=policy, beneath=has_beneath(),
                             header={"profile": profile.name, "namespace": sys.namespace_id()},
-                            entry_dict=_entry_dict, progress=progress, carry_wait=carry_wait())
+                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait())
         executor.busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state),
                                            getattr(sys, "proc_fd", None))  # steps.py asks it on EBUSY
         if not mutating(changes):
-            new = _next_state(state, changes, None, world, profile_data)
+            new = next_state(state, changes, None, world, profile_data)
             if (new.owned, new.created) != (state.owned, state.created):
                 store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], sys)
                 store.save(new)  # adopted an exact match, or observations refreshed
@@ -166,7 +166,7 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
         report.failed, report.skipped = outcome.failed, outcome.skipped
         report.warnings.extend(outcome.warnings)
         after = refresh_table(sys, world)
-        new = _next_state(state, changes, outcome, after, profile_data)
+        new = next_state(state, changes, outcome, after, profile_data)
         if new.owned or new.created:
             store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], sys)
             store.save(new)
@@ -276,7 +276,8 @@ def _owned_live(state, world):
     return [o.entry for o in state.owned if o.synthetic_for is None]
 
 
-def _next_state(state, changes, outcome, world, profile_data):
+def next_state(state, changes, outcome, world, profile_data):
+    """Return the State after `changes` were planned and `outcome` (None: nothing performed) was applied."""
     owned = state.by_target()
     created = list(state.created)
     for c in changes:
@@ -337,7 +338,8 @@ def _refresh(entry, old):
     return Owned(entry, old.created, old.dev, old.fs_options, old.synthetic_for)
 
 
-def _entry_dict(entry):
+def entry_dict(entry):
+    """Return the journal's dict form of an Entry (profile.entry_to_dict)."""
     from .profile import entry_to_dict
 
     return entry_to_dict(entry)
@@ -351,7 +353,7 @@ def carry_wait():
         return 10.0
 
 
-def _has_beneath():
+def has_beneath():
     """Return True when the kernel has MOVE_MOUNT_BENEATH (Linux 6.5+)."""
     try:
         major, minor = (int(x) for x in os.uname().release.split(".")[:2])

@@ -301,17 +301,17 @@ class _Reset:
                         upper_policy=FRESH)
         world = observe(self.sys, [entry], (own,) if own is not None else ())
         ns = self.sys.namespace_id()
-        executor = Executor(self.sys, store.journal if store else None, world, beneath=engine._has_beneath(),
+        executor = Executor(self.sys, store.journal if store else None, world, beneath=engine.has_beneath(),
                             header={"profile": store.name if store else None, "namespace": ns,
                                     "overlay_reset": live.mount_point},
-                            entry_dict=engine._entry_dict, progress=self.progress)
+                            entry_dict=engine.entry_dict, progress=self.progress)
         executor.busy = holders.BusyPolicy(self.on_busy, holders.entry_policies(None, state) if state else {},
                                            getattr(self.sys, "proc_fd", None))
         executor.seed = None if report["all"] else _Seed(live, plans, layers)
         outcome = executor.apply([change])
         if store is not None:
-            # TODO(lead): engine._next_state is what reconcile saves; a public engine.next_state would be cleaner.
-            new = engine._next_state(state, [change], outcome, refresh_table(self.sys, world), state.profile_data)
+            # The state reconcile would save after this one change.
+            new = engine.next_state(state, [change], outcome, refresh_table(self.sys, world), state.profile_data)
             store.save(new)
             store.journal.finish()
         return outcome
