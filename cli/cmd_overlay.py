@@ -14,6 +14,7 @@ def add_arguments(p):
                    help="make the mount read-only while listing, for an exact snapshot (fails if a file is open"
                         " for writing)")
     c.add_argument("--all", action="store_true", help="list every path inside added and deleted directories too")
+    c.add_argument("--tree", action="store_true", help="show the changes as a directory tree instead of a table")
     r = sub.add_parser("reset", help="discard what the overlay changed (all, or at PATHS), swapping in a fresh upper",
                        description="Discard the changes of the overlay mounted at TARGET, all of them or those at"
                                    " and below PATHS (paths inside the overlay), without ever writing into a mounted"
@@ -54,5 +55,5 @@ def run(args, out):
         out.json(report)
     else:
         items = report["changes"] if args.all else oc.collapse(report["changes"])
-        out.overlay_changes(report["target"], items)
+        out.overlay_changes(report["target"], items, tree=args.tree)
     return 0

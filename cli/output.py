@@ -224,12 +224,11 @@ class Output:
             line = Text.assemble((where + ": ", "bold"), (it["path"] + ": ", "cyan"), it["detail"])
             self.out.print(line, soft_wrap=True)
 
-    def overlay_changes(self, target, items, title=None):
-        """Print an overlay's changes as a table in path order, folded directories with their count."""
+    def overlay_changes(self, target, items, title=None, tree=False):
+        """Print an overlay's changes as a table in path order (or a directory tree), folded directories counted."""
         from rich.table import Table
 
-        styles = {"added": "green", "renamed": "cyan", "deleted": "red", "modified": "yellow",
-                  "metacopy": "yellow", "opaque": "magenta"}
+        styles = _OVERLAY_STYLES
         counts = {}
         for it in items:
             inside = "added" if it["kind"] == "renamed" else it["kind"]  # what a folded directory holds
@@ -237,6 +236,11 @@ class Output:
             counts[inside] = counts.get(inside, 0) + it.get("count", 0)
         if not items:
             self.out.print("No changes in overlay %s." % _esc(target))
+            return
+        if tree:
+            self.out.print(_overlay_tree(target, items, title))
+            order = ["added", "renamed", "modified", "metacopy", "opaque", "deleted"]
+            self.out.print(", ".join("%d %s" % (counts[k], k) for k in order if counts.get(k)))
             return
         t = Table(title=_esc(title or "Changes in overlay %s" % target), title_justify="left")
         t.add_column("kind", no_wrap=True)
@@ -409,3 +413,34 @@ def _esc(s):
     from rich.markup import escape
 
     return escape(str(s))
+
+
+_OVERLAY_STYLES = {"added": "green", "renamed": "cyan", "deleted": "red", "modified": "yellow",
+                   "metacopy": "yellow", "opaque": "magenta"}
+
+
+def _overlay_tree(target, items, title=None):
+    """Return a rich Tree of overlay change items by directory; parents with no change of their own are dim."""
+    from rich.tree import Tree
+
+    root = Tree(_esc(title or "Changes in overlay %s" % target))
+    nodes = {"": root}
+    for it in items:  # items come sorted with a directory right before its contents (overlay_changes)
+        parts = [p for p in it["path"].split("/") if p]
+        for depth in range(1, len(parts) + 1):
+            key = "/".join(parts[:depth])
+            if key in nodes:
+                continue
+            name = os.fsencode(parts[depth - 1]).decode("utf-8", "backslashreplace")
+            if depth < len(parts):
+                label = "[dim]%s/[/]" % _esc(name)
+            else:
+                detail = it["detail"]
+                if it.get("count"):
+                    detail = (detail + "; " if detail else "") + "and %d inside" % it["count"]
+                style = _OVERLAY_STYLES.get(it["kind"], "")
+                label = "[%s]%s[/] %s%s" % (style, _esc(name + ("/" if it["type"] == "dir" else "")),
+                                            "[%s]%s[/]" % (style, it["kind"]),
+                                            " (%s)" % _esc(detail) if detail else "")
+            nodes[key] = nodes["/".join(parts[:depth - 1])].add(label)
+    return root

@@ -368,3 +368,24 @@ def test_busy_and_errno_text():
     assert describe.busy_text("held") == "held"
     assert describe.errno_text(errno.EBUSY) == "EBUSY (Device or resource busy)"
     assert describe.errno_text(None) == ""
+
+
+OVERLAY_ITEMS = [
+    {"path": "/etc", "kind": "modified", "type": "dir", "detail": "mode 0755 -> 0700", "changed": ["mode"]},
+    {"path": "/etc/app.conf", "kind": "metacopy", "type": "file", "detail": "metadata only: mode 0644 -> 0600"},
+    {"path": "/srv/new", "kind": "added", "type": "dir", "detail": "", "count": 3},
+    {"path": "/var/lib/old", "kind": "deleted", "type": "file", "detail": ""},
+]
+
+
+def test_overlay_changes_tree(render):
+    """overlay changes --tree: one node per path component, changes labelled with their kind, folded counts kept."""
+    out, _ = render(lambda o: o.overlay_changes("/srv/app", OVERLAY_ITEMS, tree=True))
+    lines = out.splitlines()
+    assert lines[0] == "Changes in overlay /srv/app"
+    assert any(re.search(r"[├└]── etc/ modified \(mode 0755 -> 0700\)$", ln) for ln in lines)
+    assert any(re.search(r"│   └── app\.conf metacopy \(metadata only: mode 0644 -> 0600\)$", ln) for ln in lines)
+    assert any(re.search(r"[├└]── srv/$", ln) for ln in lines), "a parent with no change of its own"
+    assert any(re.search(r"└── new/ added \(and 3 inside\)$", ln) for ln in lines)
+    assert any(re.search(r"└── lib/$", ln) for ln in lines) and any(ln.endswith("old deleted") for ln in lines)
+    assert lines[-1] == "4 added, 1 modified, 1 metacopy, 1 deleted"  # the 3 folded inside count
