@@ -330,8 +330,9 @@ class _EntryCheck:
                 self.fail("work", "work", "must be a separate directory tree from upper (%s)" % up)
         if etype == OVERLAY and self.target is not None:
             # Layers inside each other or at the target (docs/overlay-rules.md).
-            for field, where, message in overlay_rules.layout_problems(
-                    self.target, layers.get("lower", ()), layers.get("data", ()), single.get("upper"), single.get("work")):
+            found = overlay_rules.layout_problems(self.target, layers.get("lower", ()), layers.get("data", ()),
+                                                  single.get("upper"), single.get("work"))
+            for field, where, message in found:
                 self.fail(field, where, message)
         mode = None
         if self.usable("mode"):
