@@ -2,8 +2,10 @@
 
 Plan, apply, a second apply with nothing to do, drift (an unmount and a
 remount done by hand) and its repair, a live option change that keeps the
-files, destroy, and a host directory injected live into a running stand-in
-container (its own mount and PID namespace) and taken out again. The host's
+files, what an overlay changed, a reset of one path, a live layer change
+with a process inside the overlay (demo_overlay.py), destroy, and a host
+directory injected live into a running stand-in container (its own mount
+and PID namespace) and taken out again. The host's
 mount table is never touched: the process first moves into a new mount
 namespace with private propagation.
 """
@@ -98,7 +100,13 @@ def _story(out, root, sys_, engine_module):
     out.info("file in the cache after the remount: %s" % ("still there" if survived else "LOST"))
     ok = ok and survived
 
-    out.heading("8. livemount destroy demo")
+    from . import demo_overlay
+
+    step_ok, text = demo_overlay.chapter(out, root, sys_, engine_module, load, text.replace("size=16m", "size=32m"),
+                                         state_dir, lambda p: _apply(out, engine, p, sys_, state_dir))
+    ok = ok and step_ok
+
+    out.heading("11. livemount destroy demo")
     before = _ours(sys_, root)
     out.plan(engine.destroy("demo", sys_, root=state_dir), title="Destroy demo")
     after = _ours(sys_, root)
@@ -116,6 +124,7 @@ def _populate(root):
         "data/shared": {"shared.txt": "shared\n"},
         "layers/base/etc": {"os-release": "base\n"},
         "layers/app/bin": {"app": "#!/bin/sh\necho app\n"},
+        "layers/app-v2/bin": {"app": "#!/bin/sh\necho app v2\n"},
         "opt/tool/bin": {"tool": "#!/bin/sh\necho tool\n"},
         "var/upper": {},
         "var/work": {},
@@ -152,7 +161,7 @@ def _live(out, sys_, root, state_dir):
     out.mounts(select(rows, root, paths=engine_module("paths")), tree=True)
 
 
-# ---- 9. a host directory injected into a running container ----------------------------------
+# ---- 12. a host directory injected into a running container ----------------------------------
 
 INJECT = """\
 name: inject
@@ -179,7 +188,7 @@ def _container(out, root, sys_, engine, load, state_dir):
     import shutil
     import subprocess
 
-    out.heading("9. A running container: a host directory injected live (livemount --pid PID apply)")
+    out.heading("12. A running container: a host directory injected live (livemount --pid PID apply)")
     if not shutil.which("unshare"):
         out.info("skipped: util-linux unshare(1) is needed to start the stand-in container")
         return True
@@ -231,7 +240,7 @@ def _inject(out, root, box, pid, proc, sys_, engine, load, state_dir):
     report = _apply(out, engine, load(text), sys_, state_dir, pid=pid)
     injected = _wait(lambda: seen() == "hello from the host", proc)
     out.info("the container reads: %s (no restart)" % seen())
-    out.heading("10. livemount --pid %d destroy inject: taken out again" % pid)
+    out.heading("13. livemount --pid %d destroy inject: taken out again" % pid)
     out.plan(engine.destroy("inject", sys_, root=state_dir, pid=pid), title="Destroy inject in %s" % report.namespace)
     removed = _wait(lambda: seen() == "nothing", proc)
     untouched = _ours(sys_, root) == before

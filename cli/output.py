@@ -235,14 +235,14 @@ class Output:
             counts[it["kind"]] = counts.get(it["kind"], 0) + 1
             counts[inside] = counts.get(inside, 0) + it.get("count", 0)
         if not items:
-            self.out.print("No changes in overlay %s." % _esc(target))
+            self.out.print("No changes in overlay %s." % _esc(self.short(target)))
             return
         if tree:
-            self.out.print(_overlay_tree(target, items, title))
+            self.out.print(_overlay_tree(self.short(target), items, title and self.short(title)))
             order = ["added", "renamed", "modified", "metacopy", "opaque", "deleted"]
             self.out.print(", ".join("%d %s" % (counts[k], k) for k in order if counts.get(k)))
             return
-        t = Table(title=_esc(title or "Changes in overlay %s" % target), title_justify="left")
+        t = Table(title=_esc(self.short(title or "Changes in overlay %s" % target)), title_justify="left")
         t.add_column("kind", no_wrap=True)
         t.add_column("path", overflow="fold")
         t.add_column("type", no_wrap=True)
