@@ -16,6 +16,11 @@ renames, new directories, symlinks), then times, interleaved:
 * floor        one scandir+lstat pass over the merged tree and nothing else:
                no full walk can be cheaper, so its ratio is the conservative one.
 
+Cold means `sync; echo 3 > /proc/sys/vm/drop_caches` before every timed
+call, so it needs --fs disk: tmpfs cannot be evicted. The upper walk starts
+its prefetch threads only when its lookups show a cold cache; the report
+says how many timed walks did. CPU times are those of every thread.
+
 The upper walk and the oracle must give identical results (checked every
 run). Prints median and min-max per method and the ratios; writes
 bench/out/overlay_changes.json. Everything happens in a private mount
@@ -58,6 +63,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("bench/overlay_changes.py: needs root (it mounts an overlay in a private mount namespace)")
+    if args.cold and args.fs == "tmpfs":
+        # drop_caches cannot evict tmpfs: its pages and dentries are the storage.
+        sys.exit("bench/overlay_changes.py: --cold needs --fs disk (tmpfs has no cold cache)")
     enter_private_namespace()
     oc, oo = engine()
     base = make_base(args.fs)
@@ -249,24 +257,38 @@ def measure(oc, oo, upper, lowers, merged, runs, cold):
     if not cold:
         for fn in methods.values():
             fn()  # warm-up: caches filled, modules loaded
-    for _ in range(runs):
-        answers = {}
-        for name, fn in methods.items():
-            if cold:
-                drop_caches()
-            # As timeit does: no cyclic GC inside a timed call, so one method
-            # does not pay for the garbage another left behind.
-            gc.collect()
-            gc.disable()
-            try:
-                t0, c0 = time.perf_counter(), time.process_time()
-                answers[name] = fn()
-                times[name].append(time.perf_counter() - t0)
-                cpu[name].append(time.process_time() - c0)
-            finally:
-                gc.enable()
-        identical = identical and answers["upper walk"] == answers["oracle"]
-    out = {"identical": identical, "runs": runs, "loadavg": os.getloadavg(), "methods": {}}
+    # Count the timed upper walks that took the cache for cold and started
+    # their prefetch threads (a walk calls start() at most once).
+    started = []
+    real_start = oc.Prefetch.start
+
+    def counting_start(prefetch):
+        started.append(1)
+        real_start(prefetch)
+
+    oc.Prefetch.start = counting_start
+    try:
+        for _ in range(runs):
+            answers = {}
+            for name, fn in methods.items():
+                if cold:
+                    drop_caches()
+                # As timeit does: no cyclic GC inside a timed call, so one method
+                # does not pay for the garbage another left behind.
+                gc.collect()
+                gc.disable()
+                try:
+                    t0, c0 = time.perf_counter(), time.process_time()  # CPU of every thread
+                    answers[name] = fn()
+                    times[name].append(time.perf_counter() - t0)
+                    cpu[name].append(time.process_time() - c0)
+                finally:
+                    gc.enable()
+            identical = identical and answers["upper walk"] == answers["oracle"]
+    finally:
+        oc.Prefetch.start = real_start
+    out = {"identical": identical, "runs": runs, "loadavg": os.getloadavg(), "methods": {},
+           "prefetch_started": len(started)}
     ref = times["upper walk"], cpu["upper walk"]
     for name, ts in times.items():
         cs = cpu[name]
@@ -310,8 +332,10 @@ def print_report(results):
     print("kernel %s, python %s, %s (%s), %d cpus" % (env["kernel"], env["python"], env["fs"], env["fs_type"],
                                                        env["cpus"]))
     for state, t in results["timings"].items():
-        print("\n%s cache, %d runs each (interleaved), load average %.1f, identical results: %s"
-              % (state, t["runs"], t["loadavg"][0], "yes" if t["identical"] else "NO"))
+        print("\n%s cache, %d runs each (interleaved), load average %.1f, identical results: %s,"
+              " upper walks that started prefetch threads: %d" % (state, t["runs"], t["loadavg"][0],
+                                                                 "yes" if t["identical"] else "NO",
+                                                                 t["prefetch_started"]))
         print("  %-11s %10s %9s %9s %9s | %9s %9s %9s" % ("method", "median ms", "min ms", "max ms", "cpu ms",
                                                         "x median", "x min", "x cpu"))
         for name, m in t["methods"].items():
