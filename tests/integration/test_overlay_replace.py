@@ -17,8 +17,8 @@ import sys
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, PlanError
-from tests.integration.helpers import (apply, expand, hand_mount, make_tree, owned_targets, pending, profile_dict,
-                                       read_state, snapshot, top)
+from tests.integration.helpers import (apply, cli, expand, hand_mount, make_tree, owned_targets, pending, profile_dict,
+                                       read_state, snapshot, top, write_profile)
 
 TREE = ["l0/x=l0", "l0/only0=0", "l1/x=l1", "l1/only1=1", "l2/x=l2", "l2/only2=2", "up/", "wk/"]
 LAYERS = {
@@ -267,3 +267,15 @@ def test_carry_refused_when_the_overlay_is_mounted_elsewhere(scratch):
         assert "upper_policy carry cannot reuse upper" in str(err.value)
         assert expand(scratch, "@/elsewhere") in str(err.value)
     assert owned_targets(scratch) == ["@/o"]
+
+
+def test_cli_refusal_of_carry_says_nothing_changed(scratch):
+    """livemount plan of a refused carry: exit 1, the entry and field named, and no foreign-mount hint."""
+    make_tree(scratch, TREE + ["elsewhere/"])
+    apply(scratch, profile_dict(scratch, [ovl(["@/l1"], upper_policy="carry")]))
+    hand_mount("--bind", expand(scratch, "@/o"), expand(scratch, "@/elsewhere"))
+    path = write_profile(scratch, profile_dict(scratch, [ovl(["@/l0", "@/l1"], upper_policy="carry")]))
+    proc = cli(scratch, "plan", path)
+    assert proc.returncode == 1
+    assert "cannot replace overlay entry 0 (%s): upper_policy carry" % expand(scratch, "@/o") in proc.stderr
+    assert "nothing was changed" in proc.stderr and "does not own" not in proc.stderr

@@ -263,7 +263,8 @@ def _overlay_checks(changes, world, policies):
         if found:
             verb = "replace" if c.action == Action.REPLACE else "mount"
             out.extend(Change(Action.CONFLICT, c.entry, "cannot %s overlay %s: %s %s" % (
-                verb, c.entry.label, field, message), live=c.live, before=c.before) for field, message in found)
+                verb, c.entry.label, field, message), before=c.before) for field, message in found)
+            # No `live`: these are about the entry and its directories, not a foreign mount in the way.
         else:
             out.append(c)
     return out
