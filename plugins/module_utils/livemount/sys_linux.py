@@ -11,13 +11,11 @@ mount makes umount2(2) of it EBUSY; close() is idempotent.
 """
 
 import contextlib
-import ctypes
 import errno
-import fcntl
 import os
 import stat
 
-from . import sys_classic
+from . import fileid, sys_classic
 from . import syscalls as sc
 from .errors import SysError
 from .failpoint import step_call, step_what, strerror
@@ -42,19 +40,8 @@ _CAUSES = {
 # What _new_api returns when the kernel lacks the new mount API.
 _CLASSIC = object()
 
-# name_to_handle_at(2): struct file_handle with room for MAX_HANDLE_SZ bytes.
-MAX_HANDLE_SZ = 128
-# _IOR(0x15, 0, struct fsuuid2 {u8 len; u8 uuid[16]}), include/uapi/linux/fs.h (Linux 6.5+).
-FS_IOC_GETFSUUID = 0x80111500
 # xattr reads that mean "nothing there" rather than a failure.
 _NO_XATTR = (errno.ENODATA, errno.EOPNOTSUPP, errno.ENOENT, errno.ENOTDIR)
-
-
-class _FileHandle(ctypes.Structure):
-    """struct file_handle of name_to_handle_at(2), with MAX_HANDLE_SZ bytes of room."""
-
-    _fields_ = [("handle_bytes", ctypes.c_uint), ("handle_type", ctypes.c_int),
-                ("f_handle", ctypes.c_ubyte * MAX_HANDLE_SZ)]
 
 
 def _cause(exc, name=None):
@@ -163,31 +150,13 @@ class LinuxSys(Sys):
 
     def file_handle(self, path):
         """Return (type, handle bytes, fs uuid or None) of `path` (name_to_handle_at(2)), None if unsupported."""
-        fh = _FileHandle(MAX_HANDLE_SZ, 0)
-        mount_id = ctypes.c_int()
-        ret = sc.libc.name_to_handle_at(ctypes.c_int(sc.AT_FDCWD), ctypes.c_char_p(os.fsencode(path)),
-                                        ctypes.byref(fh), ctypes.byref(mount_id), ctypes.c_int(0))
-        if ret == -1:
-            err = ctypes.get_errno()
-            if err in (errno.EOPNOTSUPP, errno.EOVERFLOW, errno.ENOSYS):
+        try:
+            kind, handle = fileid.name_to_handle(path)
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EOVERFLOW, errno.ENOSYS):
                 return None
-            raise SysError("cannot get a file handle of %s: %s" % (path, strerror(err)), errno=err)
-        return fh.handle_type, bytes(fh.f_handle[:fh.handle_bytes]), self._fs_uuid(path)
-
-    def _fs_uuid(self, path):
-        """Return the uuid of the filesystem holding `path`, or None when it has none or will not tell."""
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            return None
-        try:
-            buf = bytearray(17)
-            fcntl.ioctl(fd, FS_IOC_GETFSUUID, buf)
-            return bytes(buf[1:1 + buf[0]]) or None
-        except OSError:
-            return None  # ENOTTY before 6.5, or a filesystem without a uuid
-        finally:
-            os.close(fd)
+            raise SysError("cannot get a file handle of %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
+        return kind, handle, fileid.fs_uuid(path)
 
     def overlay_defaults(self):
         """Return {param: value} from /sys/module/overlay/parameters ({} if overlay is not loaded)."""
