@@ -474,3 +474,11 @@ def cli_json(scratch, *args, env=None, fork=False):
     except ValueError:
         raise AssertionError("stdout is not JSON: %r (stderr %r)" % (proc.stdout, proc.stderr))
     return proc.returncode, doc, proc.stderr
+
+
+ASIDE = re.compile(r".+\.livemount-\d{8}T\d{6}Z(-\d+)?")
+
+
+def is_aside(name):
+    """Return True for the name of an overlay upper or work an overlay replace kept aside (upper_policy.py)."""
+    return ASIDE.fullmatch(name) is not None

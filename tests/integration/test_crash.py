@@ -12,14 +12,13 @@ before the very first run.
 """
 
 import os
-import re
 import signal
 
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
-from tests.integration.helpers import (apply, check_live, cli, cli_fork, cli_json, destroy, make_tree, mount_points,
-                                       pending, profile_dict, rel, snapshot, status, steps, write_profile)
+from tests.integration.helpers import (apply, check_live, cli, cli_fork, cli_json, destroy, is_aside, make_tree,
+                                       mount_points, pending, profile_dict, rel, snapshot, status, steps, write_profile)
 from tests.integration.test_faults import A, B, TREE
 
 
@@ -32,14 +31,9 @@ def _listing(scratch):
     out = []
     for d, dirs, files in os.walk(scratch):
         dirs[:] = [x for x in dirs if os.path.join(d, x) != os.path.join(scratch, "state")
-                   and not os.path.ismount(os.path.join(d, x)) and not _aside(x)]
+                   and not os.path.ismount(os.path.join(d, x)) and not is_aside(x)]
         out.extend(os.path.join(d, x) for x in dirs + files)
     return sorted(out)
-
-
-def _aside(name):
-    """Return True for the name of an upper or work kept aside by upper_policy fresh."""
-    return re.fullmatch(r"(up|wk)\.livemount-\d{8}T\d{6}Z(-\d+)?", name) is not None
 
 
 def _steps_of(scratch, start, goal):

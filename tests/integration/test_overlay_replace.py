@@ -17,8 +17,8 @@ import sys
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, PlanError
-from tests.integration.helpers import (apply, cli, expand, hand_mount, make_tree, owned_targets, pending, profile_dict,
-                                       read_state, snapshot, top, write_profile)
+from tests.integration.helpers import (apply, cli, destroy, expand, hand_mount, make_tree, owned_targets, pending,
+                                       profile_dict, read_state, snapshot, top, write_profile)
 
 TREE = ["l0/x=l0", "l0/only0=0", "l1/x=l1", "l1/only1=1", "l2/x=l2", "l2/only2=2", "up/", "wk/"]
 LAYERS = {
@@ -211,7 +211,7 @@ def test_carry_keeps_the_upper(scratch, monkeypatch):
 
 @pytest.mark.parametrize("how", ["reader", "writer"])
 def test_carry_refuses_while_in_use(scratch, monkeypatch, how):
-    """carry with a process inside: refused naming it (a writer at the freeze, a reader after the wait); nothing changed."""
+    """carry with a process inside: refused naming it (a writer at the freeze, a reader after the wait)."""
     monkeypatch.setenv("LIVEMOUNT_CARRY_WAIT", "0.3")
     make_tree(scratch, TREE)
     o = expand(scratch, "@/o")
@@ -256,7 +256,7 @@ def test_carry_waits_for_the_last_user(scratch, monkeypatch):
 
 
 def test_carry_refused_when_the_overlay_is_mounted_elsewhere(scratch):
-    """carry while a bind of the same overlay exists elsewhere: the plan refuses it (check mode too), naming the bind."""
+    """carry while a bind of the same overlay exists elsewhere: the plan refuses it (check mode too), naming it."""
     make_tree(scratch, TREE + ["elsewhere/"])
     o = expand(scratch, "@/o")
     apply(scratch, profile_dict(scratch, [ovl(["@/l1"], upper_policy="carry")]))
@@ -279,3 +279,29 @@ def test_cli_refusal_of_carry_says_nothing_changed(scratch):
     assert proc.returncode == 1
     assert "cannot replace overlay entry 0 (%s): upper_policy carry" % expand(scratch, "@/o") in proc.stderr
     assert "nothing was changed" in proc.stderr and "does not own" not in proc.stderr
+
+
+def test_detached_busy_overlay_leaves_its_upper_aside(scratch):
+    """destroy with on_busy detach of a busy writable overlay: its upper goes aside, so a re-apply never shares it."""
+    make_tree(scratch, TREE)
+    o = expand(scratch, "@/o")
+    data = profile_dict(scratch, [ovl(["@/l1"], on_busy="detach")])
+    apply(scratch, data)
+    with open(os.path.join(o, "mine"), "w") as f:
+        f.write("mine")
+    inside = Inside(o)
+    try:
+        report = destroy(scratch)
+        assert top(o) is None
+        kept = asides(scratch)
+        assert [n.split(".")[0] for n in kept] == ["up", "wk"]
+        assert any("on_busy detach" in w and kept[0] in w for w in report.warnings), report.warnings
+        assert os.listdir(expand(scratch, "@/up")) == [], "fresh, empty directories took the old names"
+        assert inside.ask("write") == "ok", "the detached overlay still works for the process inside"
+        assert sorted(os.listdir(os.path.join(scratch, kept[0]))) == ["mine", "written-inside"]
+        apply(scratch, data)
+        assert sorted(os.listdir(o)) == ["only1", "x"], "mounted again on the fresh upper, not the old one"
+        assert inside.ask("fd") == "l1"
+    finally:
+        inside.p.kill()
+        inside.p.wait()

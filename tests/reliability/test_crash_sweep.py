@@ -19,18 +19,18 @@ import os
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
-from tests.integration.helpers import (apply, check_live, destroy, make_tree, mount_points, pending, profile_dict,
-                                       snapshot, status, write_profile)
+from tests.integration.helpers import (apply, check_live, destroy, is_aside, make_tree, mount_points, pending,
+                                       profile_dict, snapshot, status, write_profile)
 from tests.integration.test_faults import A, B, TREE
 from tests.reliability.support import crashed, run_cli, run_forked, words
 
 
 def _tree(scratch):
-    """Return every path under scratch but the state directory (mounts not entered)."""
+    """Return every path under scratch but the state directory (mounts not entered) and uppers kept aside."""
     out = []
     for d, dirs, files in os.walk(scratch):
         dirs[:] = [x for x in dirs if os.path.join(d, x) != os.path.join(scratch, "state")
-                   and not os.path.ismount(os.path.join(d, x))]
+                   and not os.path.ismount(os.path.join(d, x)) and not is_aside(x)]
         out.extend(os.path.join(d, x) for x in dirs + files)
     return sorted(out)
 

@@ -98,7 +98,7 @@ def _mount(run, c):
     return True
 
 
-def _unmount(run, c):
+def _unmount(run, c, aside_done=False):
     e = c.entry
     live = c.live
     if live is None:
@@ -108,20 +108,39 @@ def _unmount(run, c):
         run.call("setattr", e.target, None, "private")
         old = live.propagation.split("+")[0]
         run.push("restore propagation of %s" % e.target, lambda: run.call("setattr", e.target, None, old))
-    keep = None if e.type == OVERLAY else _copy_for_undo(run, e.target)
+    keep = _copy_for_undo(run, e.target)
     if mimic.unmount_detached(c):
         # A mimic's recursive copy carries copies of the mounts below it (umount2(2): EBUSY without MNT_DETACH).
         run.call("umount", e.target, True)
+        lazily = False
     else:
-        _umount(run, e.target)
+        lazily = _umount(run, e.target)
+    writable_overlay = e.type == OVERLAY and bool(live.upper)
+    if writable_overlay and keep is not None and not lazily:
+        # The copy would keep the old superblock alive on its upper, and a
+        # later step may mount on that upper: let it die now (undo mounts the
+        # entry again from its spec instead).
+        _release(run, keep)
+        keep = None
     if keep is None:
-        # Overlays (a clone would keep the old superblock on its upper dir),
-        # or a Sys that cannot copy a mount: undo mounts the entry again. A
-        # tmpfs put back that way on a rollback comes back empty.
+        # Overlays, or a Sys that cannot copy a mount: undo mounts the entry
+        # again. A tmpfs put back that way on a rollback comes back empty.
         run.push("mount %s again" % e.target, lambda: _remount_from_spec(run, e))
     else:
         run.push("put back %s" % e.target, lambda: run.call("attach", keep, e.target, False))
+    if writable_overlay and lazily and not aside_done:
+        # The old overlay lives on for its users, writing into its upper: no
+        # mount may use that upper again while it does (overlayfs.rst). Move
+        # it aside and leave fresh directories in its place. Without a copy
+        # to put back, the undo above mounts onto those fresh directories.
+        moved = upper_policy.move_aside(run, Change(Action.REPLACE, e, c.reason, live=live), undo=keep is not None)
+        upper_policy.record(run, e, moved, old_gone=False, why="on_busy detach")
     return True
+
+
+def _release(run, handle):
+    """Close a detached mount copy now rather than at the end of the apply."""
+    run.sys.close(handle)
 
 
 def _copy_for_undo(run, target):
@@ -141,7 +160,9 @@ def _copy_for_undo(run, target):
 
 
 def _umount(run, target):
-    """Unmount the top mount at `target`; when it is busy, the busy hook names who holds it or detaches lazily.
+    """Return True if the top mount at `target` was detached lazily, False if plainly unmounted.
+
+    When it is busy, the busy hook names who holds it or detaches lazily.
 
     The hook is holders.BusyPolicy, which the engine sets as `executor.busy`:
     per on_busy it raises the SysError with the holders added (fail) or
@@ -151,11 +172,13 @@ def _umount(run, target):
     """
     try:
         run.call("umount", target, False)
+        return False
     except SysError as exc:
         hook = getattr(run.executor, "busy", None)
         if exc.errno != errno.EBUSY or hook is None:
             raise
         hook.on_busy(run, target, exc)
+        return True
 
 
 def _remount_from_spec(run, e):
@@ -206,9 +229,9 @@ def _replace(run, c):
     keep = None if shares_upper or not run.beneath else _copy_for_undo(run, e.target)
     if keep is None:
         # Never two live overlays on one upper (kernel overlayfs.rst): old one goes first.
-        _unmount(run, Change(Action.UNMOUNT, old or e, c.reason, before=c.before, live=live))
+        _unmount(run, Change(Action.UNMOUNT, old or e, c.reason, before=c.before, live=live), aside_done=bool(moved))
         if moved:
-            upper_policy.record(run, c, moved, old_gone=True)
+            upper_policy.record(run, e, moved, old_gone=True)
         return _mount(run, c)
     new = build(run, e)
     state = {"old_on_top": True}
@@ -224,7 +247,7 @@ def _replace(run, c):
     if moved:
         # Try a plain unmount first: whether anything still used the old overlay is worth telling.
         old_gone = _umount_unless_busy(run, e.target)
-        upper_policy.record(run, c, moved, old_gone)
+        upper_policy.record(run, e, moved, old_gone)
     else:
         # Processes inside the old mount keep their view: detach it lazily.
         run.call("umount", e.target, True)

@@ -31,13 +31,14 @@ from .errors import SysError
 ASIDE = ".livemount-"
 
 
-def move_aside(run, c):
+def move_aside(run, c, undo=True):
     """Return {old path: aside path} after moving the reused upper/work of the old overlay aside.
 
     Fresh directories with the old ones' mode and owner take their names and
     `executor.seed(run, change, old_upper_aside, new_upper)` (if set) fills
     the fresh upper. Each rename is journaled before it is made, so recovery
-    can put it back (recover.py).
+    can put it back (recover.py). With `undo` False nothing is pushed: a
+    rollback leaves the old directories aside and the fresh ones in place.
     """
     e, old = c.entry, c.live
     reused = [p for p in (old.upper, old.work) if p and p in (e.upper, e.work)]
@@ -47,12 +48,14 @@ def move_aside(run, c):
         aside = _free_name(run, p, stamp)
         run.journal({"kind": "aside", "from": p, "to": aside, "dev": list(old.dev)})
         run.call("rename", p, aside)
-        run.push("move %s back to %s" % (aside, p), lambda p=p, aside=aside: run.call("rename", aside, p))
+        if undo:
+            run.push("move %s back to %s" % (aside, p), lambda p=p, aside=aside: run.call("rename", aside, p))
         moved[p] = aside
     for p in reused:
         was = run.sys.lstat(moved[p])
         run.call("mkdir", p, was.mode if was.mode is not None else 0o755, was.uid or 0, was.gid or 0)
-        run.push("remove fresh %s" % p, lambda p=p: remove_fresh(run, p))
+        if undo:
+            run.push("remove fresh %s" % p, lambda p=p: remove_fresh(run, p))
     seed = getattr(run.executor, "seed", None)
     if seed is not None and e.upper in moved:
         seed(run, c, moved[e.upper], e.upper)
@@ -64,14 +67,13 @@ def stamp_now():
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
-def record(run, c, moved, old_gone):
-    """Note in the outcome where the old upper and work of `c` were kept, and warn about it."""
-    e = c.entry
+def record(run, e, moved, old_gone, why="upper_policy fresh"):
+    """Note in the outcome where the old upper and work of overlay entry `e` were kept, and warn about it."""
     aside = {"target": e.target, "upper": e.upper, "upper_aside": moved.get(e.upper),
              "work": e.work, "work_aside": moved.get(e.work), "old_gone": old_gone}
     run.executor.outcome.asides.append(aside)
-    run.warn("kept the old upper and work of overlay %s at %s (upper_policy fresh)%s" % (
-        e.target, " and ".join(moved[p] for p in sorted(moved)),
+    run.warn("kept the old upper and work of overlay %s at %s (%s)%s" % (
+        e.target, " and ".join(moved[p] for p in sorted(moved)), why,
         "" if old_gone else ": processes still inside the old overlay keep using them"))
 
 
