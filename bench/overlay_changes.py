@@ -260,13 +260,14 @@ def measure(oc, oo, upper, lowers, merged, runs, cold):
     # Count the timed upper walks that took the cache for cold and started
     # their prefetch threads (a walk calls start() at most once).
     started = []
-    real_start = oc.Prefetch.start
+    prefetch = sys.modules[oc.__name__.rsplit(".", 1)[0] + ".overlay_prefetch"].Prefetch
+    real_start = prefetch.start
 
     def counting_start(prefetch):
         started.append(1)
         real_start(prefetch)
 
-    oc.Prefetch.start = counting_start
+    prefetch.start = counting_start
     try:
         for _ in range(runs):
             answers = {}
@@ -286,7 +287,7 @@ def measure(oc, oo, upper, lowers, merged, runs, cold):
                     gc.enable()
             identical = identical and answers["upper walk"] == answers["oracle"]
     finally:
-        oc.Prefetch.start = real_start
+        prefetch.start = real_start
     out = {"identical": identical, "runs": runs, "loadavg": os.getloadavg(), "methods": {},
            "prefetch_started": len(started)}
     ref = times["upper walk"], cpu["upper walk"]

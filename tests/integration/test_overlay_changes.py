@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_changes as oc
 from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_oracle as oo
+from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_walk as ow
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
 
 from .helpers import cli, cli_json, hand_mount, hand_umount, top
@@ -78,12 +79,12 @@ def prefetched(fn, *args):
     tmpfs has no cold cache; tests/unit/test_overlay_changes.py checks when
     the walk starts them on its own.
     """
-    slow, after = oc._SLOW, oc._SLOW_LOOKUPS
-    oc._SLOW, oc._SLOW_LOOKUPS = -1.0, 1
+    slow, after = ow._SLOW, ow._SLOW_LOOKUPS
+    ow._SLOW, ow._SLOW_LOOKUPS = -1.0, 1
     try:
         return fn(*args)
     finally:
-        oc._SLOW, oc._SLOW_LOOKUPS = slow, after
+        ow._SLOW, ow._SLOW_LOOKUPS = slow, after
 
 
 class Overlay:

@@ -13,9 +13,11 @@ import threading
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_changes as oc
+from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_walk as ow
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError, SysError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
-from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay_stack import Layers, Prefetch
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay_prefetch import Prefetch
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay_stack import Layers
 
 P = "user.overlay."
 
@@ -234,8 +236,8 @@ def prefetch_threads():
 @pytest.mark.parametrize("lowers,upper,data,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_prefetch_keeps_items(tmp_path, monkeypatch, lowers, upper, data, expected):
     """Every lookup taken for a cache miss: the prefetch runs beside the walk, the items stay, no thread is left."""
-    monkeypatch.setattr(oc, "_SLOW", -1.0)
-    monkeypatch.setattr(oc, "_SLOW_LOOKUPS", 1)
+    monkeypatch.setattr(ow, "_SLOW", -1.0)
+    monkeypatch.setattr(ow, "_SLOW_LOOKUPS", 1)
     u, ls, ds = build(tmp_path, lowers, upper, data)
     assert listed(oc.changes(u, ls, "user.", data=ds)) == expected
     assert prefetch_threads() == []
@@ -270,9 +272,9 @@ class StartRecorder(Prefetch):
 ], ids=["warm", "cold", "too-few-misses"])
 def test_prefetch_starts_after_slow_lookups(tmp_path, monkeypatch, slow, after, started):
     """A warm cache starts no thread; a few slow lookups (a cold cache) start the prefetch, once."""
-    monkeypatch.setattr(oc, "_SLOW", slow)
-    monkeypatch.setattr(oc, "_SLOW_LOOKUPS", after)
-    monkeypatch.setattr(oc, "Prefetch", StartRecorder)
+    monkeypatch.setattr(ow, "_SLOW", slow)
+    monkeypatch.setattr(ow, "_SLOW_LOOKUPS", after)
+    monkeypatch.setattr(ow, "Prefetch", StartRecorder)
     monkeypatch.setattr(StartRecorder, "started", 0)
     names = ["a", "b", "c", "d", "e"]
     u, ls, _ = build(tmp_path, [[D("d")] + [F("d/" + n, "1") for n in names]],
