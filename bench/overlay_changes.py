@@ -23,8 +23,10 @@ says how many timed walks did. CPU times are those of every thread.
 
 The upper walk and the oracle must give identical results (checked every
 run). Prints median and min-max per method and the ratios; writes
-bench/out/overlay_changes.json. Everything happens in a private mount
-namespace: the host's mount table is never touched.
+bench/out/overlay_changes.json (or --out). The engine measured is the one
+bench/common.py imports: the working tree, or run_all.py --rev's export.
+Everything happens in a private mount namespace: the host's mount table is
+never touched.
 """
 
 import argparse
@@ -41,6 +43,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import common
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "bench", "out", "overlay_changes.json")
@@ -60,6 +64,7 @@ def main(argv=None):
     p.add_argument("--runs", type=int, default=9, help="timed runs of each method per cache state")
     p.add_argument("--cold", action="store_true", help="also time with caches dropped before every run (disk)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", default=OUT, help="result file (default bench/out/overlay_changes.json)")
     args = p.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("bench/overlay_changes.py: needs root (it mounts an overlay in a private mount namespace)")
@@ -81,10 +86,10 @@ def main(argv=None):
         results["tree"]["reported"] = oc.counts(items)
         results["tree"]["reported_total"] = len(items)
         print_report(results)
-        os.makedirs(os.path.dirname(OUT), exist_ok=True)
-        with open(OUT, "w") as f:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
             json.dump(results, f, indent=2, sort_keys=True)
-        print("written %s" % os.path.relpath(OUT, REPO))
+        print("written %s" % os.path.relpath(args.out, REPO))
         return 0 if all(t["identical"] for t in results["timings"].values()) else 1
     finally:
         cleanup(base, args.fs)
@@ -104,16 +109,8 @@ def enter_private_namespace():
 
 
 def engine():
-    """Return the modules (overlay_changes, overlay_oracle) imported from this working tree."""
-    root = os.path.join(REPO, ".build", "collections")
-    link = os.path.join(root, "ansible_collections", "livemount", "core")
-    if not os.path.islink(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(REPO, link)
-    sys.path.insert(0, root)
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_changes, overlay_oracle
-
-    return overlay_changes, overlay_oracle
+    """Return the modules (overlay_changes, overlay_oracle) of the source measured (see bench/common.py)."""
+    return common.engine("overlay_changes"), common.engine("overlay_oracle")
 
 
 def make_base(fs):
@@ -306,8 +303,10 @@ def measure(oc, oo, upper, lowers, merged, runs, cold):
 
 def environment(args, base):
     """Return what the numbers depend on: kernel, Python, filesystem, CPU count."""
-    fs = subprocess.run(["findmnt", "-no", "FSTYPE", "-T", base], capture_output=True, text=True).stdout.strip()
+    fs, _, source = subprocess.run(["findmnt", "-no", "FSTYPE,SOURCE", "-T", base], capture_output=True,
+                                   text=True).stdout.strip().partition(" ")
     return {"kernel": platform.release(), "python": platform.python_version(), "fs": args.fs, "fs_type": fs,
+            "fs_source": source.strip(), "source_measured": common.SRC,
             "cpus": os.cpu_count(), "seed": args.seed, "cold": args.cold}
 
 
