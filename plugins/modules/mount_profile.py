@@ -161,6 +161,14 @@ recovered:
   returned: always
   type: list
   elements: str
+kept_aside:
+  description:
+    - Old upper and work directories of overlays this run replaced (upper_policy fresh) or detached lazily, renamed
+      aside next to themselves and kept, with C(target), C(upper), C(upper_aside), C(work), C(work_aside) and
+      C(old_gone) (false when processes still used the old overlay).
+  returned: always
+  type: list
+  elements: dict
 namespace:
   description: The mount namespace acted on (e.g. mnt:[4026531841]).
   returned: always

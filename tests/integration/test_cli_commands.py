@@ -123,6 +123,15 @@ def _applied(scratch, path):
     assert cli(scratch, "apply", "--yes", path).returncode == 0
 
 
+def _layers_changed(scratch, path):
+    """Apply web, then write @/changed.json: web with one more lower layer on its overlay."""
+    _applied(scratch, path)
+    make_tree(scratch, ["layers/extra/b=2"])
+    entries = [dict(e, lower=["@/layers/extra"] + e["lower"]) if e["type"] == "overlay" else e for e in ENTRIES]
+    with open(os.path.join(scratch, "changed.json"), "w") as f:
+        json.dump(profile_dict(scratch, entries, name="web"), f)
+
+
 def _applied_and_changed(scratch, path):
     _applied(scratch, path)
     with open(os.path.join(scratch, "app/root/a"), "w") as f:
@@ -153,6 +162,8 @@ JSON_RUNS = [
     ("validate-missing", _nothing, ["validate", "--json", "@/nothing.yaml"], "validate", 1),
     ("plan-missing", _nothing, ["plan", "--json", "@/nothing.yaml"], "failure", 1),
     ("import", _nothing, ["import", "--json", FSTAB], "import", 0),
+    ("plan-overlay-layers", _layers_changed, ["plan", "--json", "@/changed.json"], "report", 0),
+    ("apply-overlay-layers", _layers_changed, ["apply", "--yes", "--json", "@/changed.json"], "report", 0),
     ("overlay-changes", _applied_and_changed, ["overlay", "changes", "--json", "@/app/root"], "overlay_changes", 0),
     ("overlay-reset-check", _applied_and_changed, ["overlay", "reset", "--check", "--json", "@/app/root", "/a"],
      "overlay_reset", 0),
@@ -177,6 +188,21 @@ def test_json_matches_schema(scratch, prepare, argv, kind, status):
     if kind != "import":
         jsonschema.validate(doc, SCHEMA)
     assert ("error" in doc) == (status == 1 and kind != "status")
+
+
+def test_json_of_an_overlay_layer_change(scratch):
+    """plan/apply --json of an overlay layer change: the replace names its upper_policy; apply lists what it kept."""
+    data, path = _setup(scratch)
+    _layers_changed(scratch, path)
+    code, doc, _ = cli_json(scratch, "plan", "--json", os.path.join(scratch, "changed.json"))
+    assert code == 0
+    assert [(c["action"], c.get("upper_policy")) for c in doc["changes"] if c["type"] == "overlay"] == [
+        ("replace", "fresh")]
+    code, doc, _ = cli_json(scratch, "apply", "--yes", "--json", os.path.join(scratch, "changed.json"))
+    assert code == 0 and len(doc["kept_aside"]) == 1
+    kept = doc["kept_aside"][0]
+    assert kept["target"] == os.path.join(scratch, "app/root") and kept["upper"] == os.path.join(scratch, "var/up")
+    assert os.path.isdir(kept["upper_aside"]) and os.path.isdir(kept["work_aside"]) and kept["old_gone"] is True
 
 
 def test_json_details(scratch):

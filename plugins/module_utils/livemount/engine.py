@@ -41,6 +41,7 @@ class Report:
     recovered: List = field(default_factory=list)
     rolled_back: List = field(default_factory=list)
     diff: Optional[dict] = None
+    kept_aside: List = field(default_factory=list)  # upper_policy.py: old uppers/works renamed aside
 
     @property
     def changed(self):
@@ -65,6 +66,7 @@ class Report:
             "skipped": [dict(c.to_dict(), why=why) for c, why in self.skipped],
             "warnings": list(self.warnings),
             "recovered": list(self.recovered),
+            "kept_aside": [dict(a) for a in self.kept_aside],
             "diff": self.diff,
         }
 
@@ -165,6 +167,7 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
             raise
         report.failed, report.skipped = outcome.failed, outcome.skipped
         report.warnings.extend(outcome.warnings)
+        report.kept_aside.extend(outcome.asides)
         after = refresh_table(sys, world)
         new = next_state(state, changes, outcome, after, profile_data)
         if new.owned or new.created:
