@@ -138,14 +138,31 @@ def test_setting_diffs(have, want, diffs):
     assert match.fs_options_differ(want, live, host.world()) == any(d.startswith("size") for d in diffs)
 
 
-def test_shared_and_slave_counts_as_shared():
-    """A mount both shared and slave (shared:N master:M) counts as shared: it satisfies `shared`, not `slave`."""
+# Live optional fields (mountinfo "shared:N", "master:N", "unbindable"), desired propagation, remount diffs.
+PROPAGATION = [
+    ("private-asks-shared", (), "shared", ["propagation private -> shared"]),
+    ("shared-and-slave-is-shared", ("shared:3", "master:1"), "shared", []),
+    ("slave-asks-private", ("master:1",), "private", ["propagation slave -> private"]),
+    ("unbindable-asks-private", ("unbindable",), "private", ["propagation unbindable -> private"]),
+    ("private-asks-unbindable", (), "unbindable", ["propagation private -> unbindable"]),
+    ("slave-asks-slave", ("master:1",), "slave", []),
+    # mount_namespaces(7): MS_SLAVE on a mount with no peers leaves it private; a remount would change nothing.
+    ("private-asks-slave-nothing-to-follow", (), "slave", []),
+    ("shared-asks-slave", ("shared:3",), "slave", ["propagation shared -> slave"]),
+    ("shared-and-slave-asks-slave-still-sends", ("shared:3", "master:1"), "slave", ["propagation shared -> slave"]),
+    ("unbindable-asks-slave", ("unbindable",), "slave", ["propagation unbindable -> slave"]),
+]
+
+
+@pytest.mark.parametrize("optional, want, diffs", [pytest.param(*c[1:], id=c[0]) for c in PROPAGATION])
+def test_propagation_differs(optional, want, diffs):
+    """A propagation differs only when MS_SHARED/MS_SLAVE/... would change the live mount; slave of nothing is met."""
     host = Host().dir("/t")
-    host.raw_mount("/t", "tmpfs", "tmpfs", optional=("shared:3", "master:1"))
+    host.raw_mount("/t", "tmpfs", "tmpfs", optional=optional)
     live = live_of(host, "/t")
-    assert live.propagation == "shared+slave"
-    assert not match.propagation_differs(entry(tmpfs("/t", propagation="shared")), live)
-    assert match.propagation_differs(entry(tmpfs("/t", propagation="slave")), live)
+    wanted = entry(tmpfs("/t", propagation=want))
+    assert match.setting_diffs(wanted, live, host.world()) == diffs
+    assert match.propagation_differs(wanted, live) is bool(diffs)
 
 
 def test_options_hidden_by_the_filesystem_match_when_recorded():

@@ -81,7 +81,7 @@ def setting_diffs(entry, live, world, owned=None):
             diffs.append("%s %s -> %s" % (key, _show(live_val), _show(want)))
         if not diffs:
             diffs.append("filesystem options differ")
-    if entry.propagation and _propagation_of(live) != entry.propagation:
+    if propagation_differs(entry, live):
         diffs.append("propagation %s -> %s" % (_propagation_of(live), entry.propagation))
     return diffs
 
@@ -97,8 +97,20 @@ def flags_differ(entry, live):
 
 
 def propagation_differs(entry, live):
-    """Return True when the entry asks for a propagation the live mount does not have."""
-    return bool(entry.propagation) and _propagation_of(live) != entry.propagation
+    """Return True when the entry asks for a propagation the live mount does not have and a remount can give.
+
+    `slave` is met by a plain private mount (no peers, no master): making a
+    mount with no peers a slave leaves it private, as there is nothing to
+    receive events from (mount_namespaces(7), "MS_SLAVE"), so remounting it
+    would change nothing and the plan would never converge. A shared or
+    unbindable mount asked to be a slave still differs: MS_SLAVE does change it.
+    """
+    if not entry.propagation:
+        return False
+    have = _propagation_of(live)
+    if entry.propagation == "slave" and have == "private":
+        return False
+    return have != entry.propagation
 
 
 def _fs_options_ok(entry, live, world, owned):
@@ -113,7 +125,8 @@ def _fs_options_ok(entry, live, world, owned):
 
 
 def _propagation_of(live):
-    # "shared+slave" counts as shared for a desired "shared", as slave for "slave".
+    # "shared+slave" counts as shared: it satisfies "shared" (MS_SHARED on it
+    # changes nothing) but not "slave" (it still sends events to its peers).
     return live.propagation.split("+")[0] if live.propagation else "private"
 
 
