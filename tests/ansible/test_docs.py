@@ -26,7 +26,9 @@ def _doc(name, *args):
 @pytest.mark.parametrize("module, words", [
     ("livemount.core.mount_profile", ["OPTIONS", "mounts", "state_dir", "validate_only", "EXAMPLES", "RETURN VALUES"]),
     ("livemount.core.mount_profile_info", ["OPTIONS", "profile_data", "EXAMPLES", "RETURN VALUES"]),
-], ids=["mount_profile", "mount_profile_info"])
+    ("livemount.core.overlay_changes_info", ["OPTIONS", "freeze", "collapse", "EXAMPLES", "RETURN VALUES"]),
+    ("livemount.core.overlay_reset", ["OPTIONS", "discard", "force", "EXAMPLES", "RETURN VALUES"]),
+], ids=["mount_profile", "mount_profile_info", "overlay_changes_info", "overlay_reset"])
 def test_ansible_doc_renders(module, words):
     """ansible-doc prints the module's page with its options, examples and return values."""
     text = _doc(module)

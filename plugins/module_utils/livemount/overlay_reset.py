@@ -328,7 +328,14 @@ class _Reset:
                                                                                 report["work_aside"], why))
             return
         for d in (report["upper_aside"], report["work_aside"]):
-            shutil.rmtree(d)
+            try:
+                shutil.rmtree(d)
+            except OSError as exc:
+                # The reset itself is done; only the clean-up stopped.
+                raise LivemountError("cannot delete the old %s %s of overlay %s: %s: %s; the reset is done, the rest"
+                                     " of it is left" % ("upper" if d == report["upper_aside"] else "work", d,
+                                                         live.mount_point, exc.filename or d,
+                                                         exc.strerror or exc)) from exc
         report["removed_aside"] = True
         # The executor's "kept the old upper and work" is no longer true.
         report["warnings"] = [w for w in report["warnings"] if not w.startswith("kept the old upper and work of")]
