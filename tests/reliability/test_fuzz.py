@@ -133,7 +133,8 @@ GOOD = {
     "options": [["ro"], ["size=1m", "mode=0755"], ["nosuid", "noatime", "shared"], ["x-systemd.automount", "defaults"]],
     "lower": [["/srv/l1"], ["/srv/l1", "/srv/l2"]], "data": [["/srv/l2"]],
     "mode": ["0755", "1777", 0o700], "uid": [0, 1000], "gid": [0, 100], "mkdir": [True, False],
-    "recursive": [True, False], "propagation": ["private", "shared"], "on_busy": ["fail", "detach"],
+    "recursive": [True, False], "propagation": ["private", "shared", "slave", "unbindable"],
+    "on_busy": ["fail", "detach"], "upper_policy": ["fresh", "carry"],
 }
 
 
