@@ -159,6 +159,29 @@ class Host:
         return self.raw_mount(target, holder.fstype, holder.source, root=root, dev=dev, flags=flags,
                               super_options=self._super_of(holder), optional=optional)
 
+    def raw_rbind(self, source, target, flags=(), optional=()):
+        """Return the new top row of a recursive bind of `source` on `target`: the source's submounts copied too.
+
+        Like copy_tree() in fs/namespace.c: each mount below the source gets
+        a copy (same device, root and filesystem) at the same place below
+        the target, hanging from the copy of its parent.
+        """
+        table = self.table()
+        real = self.realpaths.get(source, source)
+        holder = table.visible(real)
+        top = self.raw_bind(source, target, flags, optional)
+        copy_of = {holder.mount_id: top["mount_id"]}
+        for m in table.submounts(real):
+            if m.parent_id not in copy_of:
+                continue  # below a mount that is itself outside the copy
+            row = dict(next(r for r in self.rows if r["mount_id"] == m.mount_id),
+                       mount_id=self.next_id, parent_id=copy_of[m.parent_id],
+                       mount_point=paths.join(target, paths.relative(m.mount_point, real)))
+            copy_of[m.mount_id] = self.next_id
+            self.next_id += 1
+            self.rows.append(row)
+        return top
+
     def _super_of(self, live):
         for r in self.rows:
             if r["mount_id"] == live.mount_id:
@@ -174,7 +197,8 @@ class Host:
         if e.propagation == "shared":
             optional = ("shared:%d" % self.next_id,)
         if e.type == BIND:
-            row = self.raw_bind(e.source, e.target, e.flags, optional)
+            bind_rows = self.raw_rbind if e.recursive else self.raw_bind
+            row = bind_rows(e.source, e.target, e.flags, optional)
         elif e.type == OVERLAY:
             layers = [("lowerdir+", p) for p in e.lower] + [("datadir+", p) for p in e.data]
             if e.upper:
@@ -247,15 +271,18 @@ def replan(host, prof, owned_by_target, changes, created=()):
 SOURCES = ("/s", "/s1", "/s2", "/a", "/b", "/c", "/d", "/e", "/u", "/l0", "/l1", "/l2", "/up", "/wk")
 
 
-def scenario(S=(), D=(), dirs=(), files=(), pre=None, created=(), host=None):
+def scenario(S=(), D=(), dirs=(), files=(), pre=None, created=(), host=None, first=None):
     """Return (state, profile, world): the state entries `S` applied live on a host, desired `D`.
 
     The host has the usual source directories (SOURCES) plus `dirs` and
-    `files`; `pre(host)` then changes the live side by hand (drift, foreign
-    mounts) before the world is observed.
+    `files`; `first(host)` mounts what is there before S (a source's own
+    submounts); `pre(host)` then changes the live side by hand (drift,
+    foreign mounts) before the world is observed.
     """
     host = host or Host()
     host.dir(*SOURCES).dir(*dirs).file(*files)
+    if first is not None:
+        first(host)
     owned = [host.apply(entry(m), created=()) for m in S]
     if pre is not None:
         pre(host)

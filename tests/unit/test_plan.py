@@ -51,6 +51,27 @@ def _foreign(target, fstype="tmpfs", source="foreign"):
     return lambda h: h.raw_mount(target, fstype, source)
 
 
+def _inner(*points):
+    """Return a `first` that mounts a tmpfs on each of `points` in turn (a bind source's own submounts)."""
+    return lambda h: [h.raw_mount(p, "tmpfs", "inner") for p in points]
+
+
+def _same_fs(original, copy):
+    """Return a `pre` that mounts, at `copy`, the filesystem (device and root) of the mount on top at `original`."""
+    def pre(h):
+        m = h.table().top(original)
+        h.raw_mount(copy, m.fstype, m.source, root=m.root, dev=m.dev)
+    return pre
+
+
+def _late(original, copy):
+    """Return a `pre`: a tmpfs mounted at `original` after the apply, propagated to `copy` (peers, shared:N)."""
+    def pre(h):
+        h.raw_mount(original, "tmpfs", "late")
+        _same_fs(original, copy)(h)
+    return pre
+
+
 # ---- scenarios 1-27: exact ordered plans ----------------------------------------------------------------------------
 # (id, scenario kwargs, expected [(action, path)] keeps included, {path: reason substring})
 SCENARIOS = [
@@ -250,6 +271,29 @@ CONFLICTS = [
      dict(S=[bind("/a", "/m")], D=[bind("/b", "/m")], dirs=["/a/x"], pre=_foreign("/m/x")),
      "cannot replace /m: a mount not owned by livemount is below it at /m/x (tmpfs)"),
     ("foreign-mount-below-an-unmounted-parent", dict(S=[bind("/a", "/m")], dirs=["/a/x"], pre=_foreign("/m/x")),
+     "cannot unmount /m: a mount not owned by livemount is below it at /m/x (tmpfs)"),
+    # A recursive bind's copies of its source's submounts are its own; anything else below it is not.
+    ("foreign-mount-beside-the-copies-of-an-rbind",
+     dict(S=[bind("/a", "/m", recursive=True)], dirs=["/a/x"], first=_inner("/a/x"), pre=_foreign("/m/y")),
+     "cannot unmount /m: a mount not owned by livemount is below it at /m/y (tmpfs)"),
+    ("foreign-mount-beside-the-copies-of-a-replaced-rbind",
+     dict(S=[bind("/a", "/m", recursive=True)], D=[bind("/b", "/m", recursive=True)], dirs=["/a/x"],
+          first=_inner("/a/x"), pre=_foreign("/m/y")),
+     "cannot replace /m: a mount not owned by livemount is below it at /m/y (tmpfs)"),
+    ("foreign-mount-on-top-of-an-rbind-copy",
+     dict(S=[bind("/a", "/m", recursive=True)], dirs=["/a/x"], first=_inner("/a/x"), pre=_foreign("/m/x")),
+     "cannot unmount /m: a mount not owned by livemount is below it at /m/x (tmpfs)"),
+    ("foreign-mount-inside-an-rbind-copy",
+     dict(S=[bind("/a", "/m", recursive=True)], dirs=["/a/x"], first=_inner("/a/x"), pre=_foreign("/m/x/z")),
+     "cannot unmount /m: a mount not owned by livemount is below it at /m/x/z (tmpfs)"),
+    ("rbind-copy-whose-original-left-the-source-is-foreign",
+     dict(S=[bind("/a", "/m", recursive=True)], dirs=["/a/x"], first=_inner("/a/x"), pre=lambda h: h.unmount("/a/x")),
+     "cannot unmount /m: a mount not owned by livemount is below it at /m/x (tmpfs)"),
+    ("source-submount-shown-at-another-place-below-an-rbind-is-foreign",
+     dict(S=[bind("/a", "/m", recursive=True)], dirs=["/a/x"], first=_inner("/a/x"), pre=_same_fs("/a/x", "/m/y")),
+     "cannot unmount /m: a mount not owned by livemount is below it at /m/y (tmpfs)"),
+    ("plain-bind-carries-no-copies",
+     dict(S=[bind("/a", "/m")], dirs=["/a/x"], first=_inner("/a/x"), pre=_same_fs("/a/x", "/m/x")),
      "cannot unmount /m: a mount not owned by livemount is below it at /m/x (tmpfs)"),
 ]
 
@@ -501,6 +545,31 @@ SUBTREES = [
     ("sibling-with-a-prefix-name-is-not-redone",
      dict(S=[bind("/a", "/m"), tmpfs("/m-1")], D=[bind("/b", "/m"), tmpfs("/m-1")]),
      [("keep", "/m-1"), ("replace", "/m")]),
+    # The copies a recursive bind made of its source's submounts go with it (docs/design.md, recursive binds).
+    ("rbind-is-replaced-with-the-copies-it-carries",
+     dict(S=[bind("/a", "/m", recursive=True)], D=[bind("/b", "/m", recursive=True)], dirs=["/a/x"],
+          first=_inner("/a/x")),
+     [("replace", "/m")]),
+    ("rbind-is-unmounted-with-the-copies-it-carries",
+     dict(S=[bind("/a", "/m", recursive=True)], dirs=["/a/x"], first=_inner("/a/x")),
+     [("unmount", "/m")]),
+    ("rbind-carries-stacked-and-nested-copies",
+     dict(S=[bind("/a", "/m", recursive=True)], dirs=["/a/x", "/a/w"], first=_inner("/a/x", "/a/x", "/a/x/y", "/a/w")),
+     [("unmount", "/m")]),
+    ("rbind-of-a-mount-point-carries-its-submounts",
+     dict(S=[bind("/a", "/m", recursive=True)], D=[bind("/a", "/m")], dirs=["/a"], first=_inner("/a", "/a/x")),
+     [("replace", "/m")]),
+    ("rbind-whose-copy-was-unmounted-by-hand",
+     dict(S=[bind("/a", "/m", recursive=True)], dirs=["/a/x"], first=_inner("/a/x"), pre=lambda h: h.unmount("/m/x")),
+     [("unmount", "/m")]),
+    ("rbind-carries-a-submount-propagated-from-its-source-later",
+     dict(S=[bind("/a", "/m", recursive=True)], dirs=["/a/x", "/a/late"], first=_inner("/a/x"),
+          pre=_late("/a/late", "/m/late")),
+     [("unmount", "/m")]),
+    ("rbind-copies-stay-apart-from-owned-children",
+     dict(S=[bind("/a", "/m", recursive=True), tmpfs("/m/t")], D=[bind("/b", "/m", recursive=True), tmpfs("/m/t")],
+          dirs=["/a/x", "/a/t", "/b/t"], first=_inner("/a/x")),
+     [("unmount", "/m/t"), ("replace", "/m"), ("mount", "/m/t")]),
 ]
 
 

@@ -1,16 +1,19 @@
 """Comparing a desired or recorded entry with the live mount at its target.
 
-Two questions, kept apart:
+Two questions, kept apart, and a third for recursive binds:
 * identity: is this live mount *that* entry (same thing mounted)? A bind is
   identified by (device, root within the filesystem) computed through the live
   table, never by string prefix; an owned filesystem by the device recorded
   right after it was mounted; an overlay by its layers.
 * settings: do its per-mount flags, filesystem options and propagation match?
   Differences here are fixed live (remount); identity differences need replace.
+* copies: which mounts below a recursive bind are the copies of its source's
+  submounts that it brought along (its own), as opposed to foreign mounts.
 """
 
 from . import options
 from .model import BIND, OVERLAY, TMPFS
+from .paths import is_under, relative
 
 # Filesystems whose source field is free text (no device behind it).
 ANONYMOUS = frozenset({TMPFS, "ramfs", "proc", "sysfs", "devpts", "mqueue", "cgroup2", "tmpfs", OVERLAY})
@@ -59,6 +62,34 @@ def same_identity(entry, live, world, owned=None):
     if entry.type in ANONYMOUS or not entry.source:
         return True
     return live.source in (entry.source, world.realpath(entry.source))
+
+
+def carried_copies(entry, live, world):
+    """Return the mounts below `live` that are copies a recursive bind `entry` brought along, parents first.
+
+    open_tree(2) with AT_RECURSIVE (mount(2) MS_BIND|MS_REC) copies every
+    mount below the source: each copy shows the device and root of its
+    original and hangs from the copy of that original's parent. A mount below
+    the target is taken for such a copy when its parent is the bind (or
+    another copy) and a mount of the same (dev, root) sits at the same place
+    below the source now. A copy whose original has since gone from the
+    source is no longer recognisable and counts as foreign: refused, never
+    touched (docs/design.md, recursive binds).
+    """
+    if entry is None or entry.type != BIND or not entry.recursive or live is None:
+        return []
+    source = world.realpath(entry.source)
+    originals = set()
+    for m in world.table.submounts(source):
+        if m.mount_point != live.mount_point and not is_under(m.mount_point, live.mount_point):
+            originals.add((relative(m.mount_point, source), m.dev, m.root))
+    ours = {live.mount_id}
+    out = []
+    for m in world.table.submounts(live.mount_point):  # parents first, so a copy's parent is judged before it
+        if m.parent_id in ours and (relative(m.mount_point, live.mount_point), m.dev, m.root) in originals:
+            ours.add(m.mount_id)
+            out.append(m)
+    return out
 
 
 def setting_diffs(entry, live, world, owned=None):

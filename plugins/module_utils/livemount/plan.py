@@ -361,8 +361,9 @@ def _foreign_below(changes, desired, owned, world):
     for c in changes:
         if not _rebuilds(c) or mimic.is_synthetic(c):
             continue  # below a mimic's mounts: copies of the read-only directory's own mounts, they go with it
+        ours = {m.mount_id for m in match.carried_copies(c.before.entry, c.live, world)} if c.before else ()
         for m in world.table.submounts(c.target):
-            if m.mount_point in owned or m.mount_point in desired:
+            if m.mount_point in owned or m.mount_point in desired or m.mount_id in ours:
                 continue
             verb = "unmount" if c.action == Action.UNMOUNT else c.action.value
             out.append(Change(Action.CONFLICT, c.entry, "cannot %s %s: a mount not owned by livemount is below it "
