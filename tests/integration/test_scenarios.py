@@ -471,9 +471,6 @@ def test_slave_bind_follows_a_shared_source(scratch, source_shared, live):
     assert mount_points(scratch) == [expand(scratch, "@/s")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (planner, plan._foreign_below): the copies of the source's submounts that a recursive bind carries "
-    "are taken for foreign mounts below it, so the rbind can never be replaced or removed (destroy refuses)"))
 def test_recursive_bind_with_submounts(scratch):
     """A recursive bind carries the source's submounts; it changes live, is replaced and destroyed with them."""
     make_tree(scratch, ["s/sub/", "s2/"])
@@ -487,6 +484,68 @@ def test_recursive_bind_with_submounts(scratch):
     assert mount_points(scratch) == [expand(scratch, "@/s/sub"), expand(scratch, "@/t")]
     destroy(scratch)
     assert mount_points(scratch) == [expand(scratch, "@/s/sub")]
+
+
+# (id, mount(8) arguments of a mount made by hand below the recursive bind @/t of @/s, which carries @/t/sub)
+FOREIGN_BELOW_RBIND = [
+    ("beside-the-copies", ("-t", "tmpfs", "foreign", "@/t/other")),
+    ("on-top-of-a-copy", ("-t", "tmpfs", "foreign", "@/t/sub")),
+    ("inside-a-copy", ("-t", "tmpfs", "foreign", "@/t/sub/deeper")),
+    ("bind-of-elsewhere", ("--bind", "@/s2", "@/t/other")),
+]
+
+
+@pytest.mark.parametrize("action", ["replace", "destroy"])
+@pytest.mark.parametrize("args", [r[1] for r in FOREIGN_BELOW_RBIND], ids=[r[0] for r in FOREIGN_BELOW_RBIND])
+def test_recursive_bind_refuses_foreign_mounts_below(scratch, args, action):
+    """A mount made by hand below a recursive bind is no copy of the source's: replace and destroy refuse, untouched."""
+    make_tree(scratch, ["s/sub/deeper/", "s/other/", "s2/"])
+    hand_mount("-t", "tmpfs", "inner", expand(scratch, "@/s/sub"))
+    os.makedirs(expand(scratch, "@/s/sub/deeper"))
+    apply(scratch, profile_dict(scratch, [bind("@/s", "@/t", recursive=True)]))
+    hand_mount(*expand(scratch, list(args)))
+    before = snapshot(scratch)
+    with pytest.raises(PlanError) as err:
+        if action == "replace":
+            apply(scratch, profile_dict(scratch, [bind("@/s2", "@/t", recursive=True)]))
+        else:
+            destroy(scratch)
+    assert [c.target for c in err.value.conflicts] == [expand(scratch, "@/t")]
+    assert "not owned by livemount is below it at %s" % expand(scratch, args[-1]) in str(err.value)
+    assert snapshot(scratch) == before
+
+
+# (id, source @/s is a shared mount, hand changes after the apply, mounts then below @/t,
+#  mount point refused as foreign or None)
+RBIND_DRIFT = [
+    ("copy-unmounted-by-hand", False, [("umount", "@/t/sub")], [], None),
+    ("late-submount-propagated-from-source", True, [("mount", "-t", "tmpfs", "late", "@/s/late")],
+     ["@/t/late", "@/t/sub"], None),
+    ("original-gone-copy-stays", False, [("umount", "@/s/sub")], ["@/t/sub"], "@/t/sub"),
+]
+
+
+@pytest.mark.parametrize("shared,hand,below,refused", [r[1:] for r in RBIND_DRIFT], ids=[r[0] for r in RBIND_DRIFT])
+def test_recursive_bind_drift_below(scratch, shared, hand, below, refused):
+    """Copies below a recursive bind that still match the source's mounts go with it; an orphaned copy is refused."""
+    make_tree(scratch, ["s/sub/", "s/late/"])
+    if shared:
+        hand_mount("--bind", expand(scratch, "@/s"), expand(scratch, "@/s"))
+        hand_mount("--make-shared", expand(scratch, "@/s"))
+    hand_mount("-t", "tmpfs", "inner", expand(scratch, "@/s/sub"))
+    apply(scratch, profile_dict(scratch, [bind("@/s", "@/t", recursive=True)]))
+    for cmd, *args in hand:
+        (hand_mount if cmd == "mount" else hand_umount)(*expand(scratch, args))
+    assert mount_points(expand(scratch, "@/t")) == expand(scratch, below)
+    source_side = [p for p in mount_points(scratch) if not p.startswith(expand(scratch, "@/t"))]
+    if refused:
+        before = snapshot(scratch)
+        with pytest.raises(PlanError) as err:
+            destroy(scratch)
+        assert "below it at %s" % expand(scratch, refused) in str(err.value) and snapshot(scratch) == before
+        return
+    destroy(scratch)
+    assert mount_points(scratch) == source_side
 
 
 KERNEL_FS = {

@@ -92,7 +92,8 @@ def _mount(run, c):
     e = c.entry
     h = build(run, e)
     run.call("attach", h, e.target, False)
-    run.push("unmount %s" % e.target, lambda: run.call("umount", e.target, False))
+    detach = _may_carry(e)
+    run.push("unmount %s" % e.target, lambda: run.call("umount", e.target, detach))
     if e.propagation:
         run.call("setattr", e.target, None, e.propagation)
     return True
@@ -109,8 +110,9 @@ def _unmount(run, c, aside_done=False):
         old = live.propagation.split("+")[0]
         run.push("restore propagation of %s" % e.target, lambda: run.call("setattr", e.target, None, old))
     keep = _copy_for_undo(run, e.target)
-    if mimic.unmount_detached(c):
-        # A mimic's recursive copy carries copies of the mounts below it (umount2(2): EBUSY without MNT_DETACH).
+    if mimic.unmount_detached(c) or _carries(run, c):
+        # A recursive copy carries copies of the mounts below its source (umount2(2): EBUSY without
+        # MNT_DETACH); the planner made sure every mount below is one of them.
         run.call("umount", e.target, True)
         lazily = False
     else:
@@ -136,6 +138,16 @@ def _unmount(run, c, aside_done=False):
         moved = upper_policy.move_aside(run, Change(Action.REPLACE, e, c.reason, live=live), undo=keep is not None)
         upper_policy.record(run, e, moved, old_gone=False, why="on_busy detach")
     return True
+
+
+def _may_carry(entry):
+    """Return True for an entry whose mount may carry copies of submounts: undo must detach its subtree."""
+    return entry.type == BIND and entry.recursive
+
+
+def _carries(run, c):
+    """Return True when the mount `c` takes down is a recursive bind with copies of its source's submounts below it."""
+    return run.world is not None and bool(match.carried_copies(c.entry, c.live, run.world))
 
 
 def _release(run, handle):
@@ -241,7 +253,7 @@ def _replace(run, c):
         if state["old_on_top"]:
             run.call("umount", e.target, True)  # old top off; its clone `keep` still holds it
         run.call("attach", keep, e.target, True)
-        run.call("umount", e.target, False)  # the new mount, now on top of the restored clone
+        run.call("umount", e.target, _may_carry(e))  # the new mount, now on top of the restored clone
 
     run.push("swap %s back" % e.target, undo_swap)
     if moved:
