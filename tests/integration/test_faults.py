@@ -17,7 +17,7 @@ import pytest
 from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, UndoError
 from tests.integration import helpers
-from tests.integration.helpers import (apply, check_live, cli, expand, hand_mount, hand_umount, make_tree,
+from tests.integration.helpers import (apply, check_live, cli, destroy, expand, hand_mount, hand_umount, make_tree,
                                        mount_points, pending, profile_dict, read_state, snapshot, status, top,
                                        write_profile)
 
@@ -281,3 +281,56 @@ def test_continue_mode_keeps_everything_owned(scratch):
             problems.append("N=%d: created paths forgotten: %s" % (n, sorted(set(created_a) - set(_created(scratch)))))
             break  # from here on every N would say the same
     assert problems == []
+
+
+def _rbind(src, dst, **extra):
+    """Return a recursive bind entry of `src` at `dst`."""
+    return dict(extra, target=dst, type="bind", source=src, recursive=True)
+
+
+RBIND_RUNS = {
+    # (first profile, the profile every failing run applies)
+    "replace": ([_rbind("@/s", "@/t")], [_rbind("@/x", "@/t")]),
+    "replace-with-submounts": ([_rbind("@/s", "@/t")],
+                               [_rbind("@/s2", "@/t", propagation="private"), {"target": "@/z", "type": "bind",
+                                                                               "source": "@/x"}]),
+    "mount": ([{"target": "@/y", "type": "bind", "source": "@/x"}],
+              [{"target": "@/y", "type": "bind", "source": "@/x"}, _rbind("@/s", "@/t", propagation="private")]),
+    "destroy": ([_rbind("@/s", "@/t")], []),
+}
+
+
+@pytest.mark.parametrize("classic", [False, True], ids=["new-api", "classic"])
+@pytest.mark.parametrize("run", list(RBIND_RUNS))
+def test_recursive_bind_with_submounts_fails_cleanly(scratch, run, classic):
+    """A recursive bind carrying its source's submounts, step N failing (EIO) for every N: table restored."""
+    if classic:
+        helpers.SYS_OPTIONS.update({"classic": True})
+    make_tree(scratch, ["s/sub/", "s2/sub2/", "x/"])
+    hand_mount("-t", "tmpfs", "inner", expand(scratch, "@/s/sub"))
+    hand_mount("-t", "tmpfs", "inner2", expand(scratch, "@/s2/sub2"))
+    a, b = (profile_dict(scratch, entries) for entries in RBIND_RUNS[run])
+    apply(scratch, a)
+    before = snapshot(scratch)
+    counter = failpoint.FailpointSys(helpers.linux_sys(), {})
+    apply(scratch, b, sys_=counter)
+    total = counter.count
+    apply(scratch, a)
+    assert snapshot(scratch) == before and total >= 2
+    problems = []
+    for n in range(1, total + 1):
+        try:
+            apply(scratch, b, sys_=_failing_sys("%d:EIO" % n))
+            problems.append("step %d: no error" % n)
+        except UndoError as exc:
+            problems.append("step %d: the rollback failed: %s" % (n, exc))
+            break
+        except ApplyError:
+            pass
+        if snapshot(scratch) != before:
+            problems.append("step %d: the live table changed" % n)
+            break
+    assert problems == []
+    apply(scratch, b)
+    destroy(scratch)
+    assert mount_points(scratch) == [expand(scratch, "@/s/sub"), expand(scratch, "@/s2/sub2")]
