@@ -136,3 +136,153 @@ def test_killed_during_a_mimic_is_recovered_at_every_step(root):
         engine.destroy("p", fake, root=root)
         assert snapshot(fake) == before, "step %d: destroy did not restore the table and files" % n
         shutil.rmtree(root)
+
+
+# ---- nested: a directory of the mimicked one needs a mimic too ----------------
+
+def nested_host():
+    """Return ro_host() whose /ro/sub holds a file and a directory, so a mimic of /ro/sub has children to put back."""
+    fake = ro_host()
+    fake.seed_file("/srv/ro/sub/f")
+    fake.seed_dir("/srv/ro/sub/d")
+    fake.calls.clear()
+    return fake
+
+
+def nested(outer="/ro/new", inner="/ro/sub/n2"):
+    """Return the profile binding /srv/a at `outer` (mimic of /ro) and a tmpfs at `inner` (mimic of /ro/sub)."""
+    mounts = [dict(bind("/srv/a", t), mimic=True) for t in (outer,) if t]
+    mounts += [{"target": t, "type": "tmpfs", "mimic": True} for t in (inner,) if t]
+    return {"name": "p", "mounts": mounts}
+
+
+@pytest.mark.parametrize("outer", ["/ro/new", "/ro/zz"], ids=["outer-sorts-first", "inner-sorts-first"])
+def test_nested_plan_is_one_change_with_one_entry_per_target(root, outer):
+    """/ro/sub is not put back as a read-only copy: it is a tmpfs of its own inside /ro's, in the same change."""
+    report = engine.reconcile(load_profile(nested(outer)), nested_host(), root=root, check=True)
+    assert mutations(report) == [("mimic", "/ro"), ("mkdir", outer), ("mount", outer), ("mkdir", "/ro/sub/n2"),
+                                 ("mount", "/ro/sub/n2")] if outer < "/ro/sub" else [
+        ("mimic", "/ro"), ("mkdir", "/ro/sub/n2"), ("mount", "/ro/sub/n2"), ("mkdir", outer), ("mount", outer)]
+    (change,) = [c for c in report.changes if c.action.value == "mimic"]
+    assert [(e.type, e.target) for e in change.synthetic] == [
+        ("bind", "/ro/keep"), ("symlink", "/ro/ln"), ("tmpfs", "/ro/sub"), ("bind", "/ro/sub/d"), ("bind", "/ro/sub/f")]
+    assert "nested in it: /ro/sub for /ro/sub/n2" in change.reason
+
+
+def test_nested_transcript_idempotence_and_removal(root):
+    """Every copy is made before /ro's tmpfs hides them; /ro/sub's tmpfs goes on a directory made in /ro's."""
+    fake = nested_host()
+    before = snapshot(fake)
+    apply(nested(), fake, root)
+    assert [c for c in fake.calls if not c.startswith(("close", "mkdir \"/ro/new", "mkdir \"/ro/sub/n2"))][:16] == [
+        'clone "/ro/keep" False', 'clone "/ro/sub/d" True', 'clone "/ro/sub/f" False',
+        'create_fs "tmpfs" "tmpfs" [mode=755]', 'setattr <mount tmpfs> -', 'attach <mount tmpfs> "/ro"',
+        'mkfile "/ro/keep" 0o644 0 0', 'attach <mount bind /ro/keep> "/ro/keep"', 'symlink "keep" "/ro/ln"',
+        'mkdir "/ro/sub" 0o755 0 0', 'create_fs "tmpfs" "tmpfs" [mode=755]', 'setattr <mount tmpfs> -',
+        'attach <mount tmpfs> "/ro/sub"', 'mkdir "/ro/sub/d" 0o755 0 0', 'attach <mount bind /ro/sub/d> "/ro/sub/d"',
+        'mkfile "/ro/sub/f" 0o644 0 0',
+    ]
+    assert mutations(apply(nested(), fake, root)) == []
+    report = apply(nested(None, None), fake, root)
+    assert [t for a, t in mutations(report) if a == "unmount"][-2:] == ["/ro/keep", "/ro"]
+    assert snapshot(fake) == before
+
+
+@pytest.mark.parametrize("left", [nested(inner=None), nested(outer=None)], ids=["inner-removed", "outer-removed"])
+def test_nested_mimic_stays_while_either_entry_does(root, left):
+    """Removing one of the two entries keeps the whole mimic (the other lives in it); removing both restores all."""
+    fake = nested_host()
+    before = snapshot(fake)
+    apply(nested(), fake, root)
+    report = apply(left, fake, root)
+    assert [a for a, t in mutations(report) if t in ("/ro", "/ro/sub", "/ro/sub/f")] == []
+    assert mutations(apply(left, fake, root)) == []
+    apply(nested(None, None), fake, root)
+    assert snapshot(fake) == before
+
+
+def test_inner_mimic_on_a_copy_put_back_earlier_is_refused(root):
+    """A mimic is needed in a copy an earlier apply put back: refused (its original is hidden), nothing changes."""
+    fake = nested_host()
+    apply(nested(inner=None), fake, root)
+    before = snapshot(fake)
+    with pytest.raises(PlanError, match="cannot mount /ro/sub/n2: /ro/sub is a read-only copy put back by the "
+                                        "writable mimic of /ro for /ro/new"):
+        apply(nested(), fake, root)
+    assert snapshot(fake) == before
+
+
+def test_nested_every_failed_step_is_undone(root):
+    """A step of the nested mimic apply fails, for every step: the fake table and files are exactly as before."""
+    probe = nested_host()
+    before = snapshot(probe)
+    apply(nested(), probe, root)
+    n = len([c for c in probe.calls if not c.startswith("close")])
+    shutil.rmtree(root)
+    assert n > 20
+    for k in range(1, n + 1):
+        fake = nested_host()
+        fake.fail_at(k, errno.EIO)
+        with pytest.raises(ApplyError):
+            apply(nested(), fake, root)
+        assert snapshot(fake) == before, "step %d" % k
+
+
+def test_killed_during_a_nested_mimic_is_recovered_at_every_step(root):
+    """Killed at each step of a nested mimic apply: the next run recovers and converges; destroy restores all."""
+    from tests.unit.planner_world import Crash, CrashAt
+
+    probe = nested_host()
+    apply(nested(), probe, root)
+    n = probe.count
+    shutil.rmtree(root)
+    for k in range(1, n + 1):
+        fake = nested_host()
+        before = snapshot(fake)
+        with pytest.raises(Crash):
+            engine.reconcile(load_profile(nested()), CrashAt(fake, k), root=root)
+        assert apply(nested(), fake, root).recovered, "step %d" % k
+        assert not mutating(apply(nested(), fake, root).changes), "step %d: not converged" % k
+        engine.destroy("p", fake, root=root)
+        assert snapshot(fake) == before, "step %d: destroy did not restore the table and files" % k
+        shutil.rmtree(root)
+
+
+def _owned(target, kind, synthetic_for):
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Entry, Owned
+
+    entry = Entry(target=target, type=kind, source=target if kind == "bind" else None)
+    return Owned(entry, synthetic_for=synthetic_for)
+
+
+# /ro mimicked for /ro/new; /ro/sub/x (a directory put back by it) mimicked later for /ro/sub/x/n.
+_FAMILY = [_owned("/ro", "tmpfs", "/ro/new"), _owned("/ro/sub", "bind", "/ro/new"),
+           _owned("/ro/sub/x", "tmpfs", "/ro/sub/x/n"), _owned("/ro/sub/x/f", "bind", "/ro/sub/x/n")]
+
+
+@pytest.mark.parametrize("desired, kept", [
+    (["/ro/new", "/ro/sub/x/n"], 4),
+    (["/ro/new"], 4),
+    (["/ro/sub/x/n"], 4),
+    (["/ro/sub/other"], 4),
+    (["/elsewhere"], 0),
+    ([], 0),
+], ids=["both", "outer-only", "inner-only", "something-inside", "unrelated", "nothing"])
+def test_carried_keeps_a_mimic_family_whole(desired, kept):
+    """Mimics made one inside another are kept, all of them, while anything desired needs or lives in one."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import mimic
+
+    assert len(mimic.carried(_FAMILY, dict.fromkeys(desired))) == kept
+
+
+def test_a_mimic_deeper_in_a_copy_put_back_earlier_joins_its_family(root):
+    """/ro/sub/d (inside the copy of /ro/sub) is mimicked later; the two are kept together, destroy restores all."""
+    fake = nested_host()
+    before = snapshot(fake)
+    apply(nested(inner=None), fake, root)
+    assert mutations(apply(nested(inner="/ro/sub/d/n3"), fake, root))[0] == ("mimic", "/ro/sub/d")
+    assert mutations(apply(nested(inner="/ro/sub/d/n3"), fake, root)) == []
+    outer_gone = mutations(apply(nested(None, "/ro/sub/d/n3"), fake, root))
+    assert outer_gone == [("unmount", "/ro/new"), ("rmdir", "/ro/new")]
+    apply(nested(None, None), fake, root)
+    assert snapshot(fake) == before

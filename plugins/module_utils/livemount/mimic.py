@@ -8,10 +8,16 @@ along), a tmpfs with D's mode and owner goes on D, each child gets a mount
 point in it and its copy attached there, symlinks are recreated. Devices,
 sockets and fifos are skipped. D then shows its old content and is writable.
 
+A directory of D that needs a mimic too, in the same plan, is not put back
+as a read-only copy: it gets a tmpfs of its own inside D's, with its own
+children put back, in the same change (snap-update-ns nests mimics that
+way), so every synthetic entry has a target of its own.
+
 The tmpfs and what went back on it are recorded as synthetic entries tied to
 the entry that needed them (Owned.synthetic_for): the planner keeps them
-while that entry is in the profile, and removes them with
-it (children first, then the tmpfs), which leaves D exactly as it was.
+while that entry, or anything living below them, is in the profile, and
+removes them with it (children first, then the tmpfs), which leaves D
+exactly as it was.
 
 plan_mimic() decides (pure); exec_mimic() performs one mimic change through
 the Sys, pushing an undo after each call that changed something.
@@ -39,13 +45,34 @@ def allowed(profile):
 
 
 def carried(owned, desired):
-    """Return {target: Entry} of the synthetic entries to keep: the entry that needed them is still desired.
+    """Return {target: Entry} of the synthetic entries to keep: something still desired lives in their mimic.
 
-    Even with `mimic` turned off since: its mount point lives in the tmpfs,
-    and taking the mimic away under it would need that mount point again.
+    The synthetic entries of one mimic change share their synthetic_for; a
+    mimic made later inside another one's entries (a deeper directory) is
+    joined to it. Such a family is kept, whole, while the entry of any of
+    its changes is desired (even with `mimic` turned off since: its mount
+    point lives in the tmpfs, and taking the mimic away under it would need
+    that mount point again) or a desired entry lies below one of its
+    entries: taking one part away would hide what the other parts show.
     """
-    return {o.entry.target: o.entry for o in owned
-            if o.synthetic_for is not None and o.synthetic_for in desired and o.entry.target not in desired}
+    synthetic = [o for o in owned if o.synthetic_for is not None]
+    family = {o.synthetic_for: o.synthetic_for for o in synthetic}
+
+    def root(key):
+        while family[key] != key:
+            key = family[key]
+        return key
+
+    for_target = {o.entry.target: o.synthetic_for for o in synthetic}
+    for o in synthetic:
+        for anc in paths.ancestors(o.entry.target):
+            if anc in for_target:
+                family[root(o.synthetic_for)] = root(for_target[anc])
+    needed = {root(k) for k in family if k in desired}
+    for t in desired:
+        needed.update(root(for_target[a]) for a in paths.ancestors(t) if a in for_target)
+    return {o.entry.target: o.entry for o in synthetic
+            if root(o.synthetic_for) in needed and o.entry.target not in desired}
 
 
 def is_synthetic(change):
@@ -58,35 +85,86 @@ def can_mimic(directory, world, fresh):
     return directory in world.listings and not any(paths.is_at_or_under(directory, f) for f in fresh)
 
 
-def plan_mimic(directory, entry, world):
+def plan_mimics(requests, world, changes):
+    """Return the Action.MIMIC Changes for `requests` ({read-only directory: entry needing it}), or conflicts.
+
+    A directory whose parent is mimicked too is not bound back in its
+    parent's tmpfs as a read-only copy (a second mimic on that copy would be
+    a second synthetic entry at one target): it becomes a tmpfs of its own
+    inside its parent's, within the same change, as snap-update-ns nests them.
+    A copy an earlier apply put back (kept in `changes`) is refused the same
+    way: its original is hidden under that mimic's tmpfs by now.
+    """
+    put_back = {c.target: c.before.synthetic_for for c in changes
+                if is_synthetic(c) and c.action not in (Action.UNMOUNT, Action.CONFLICT)}
+    out = []
+    for d in sorted(requests, key=paths.sort_key):
+        e = requests[d]
+        if d in put_back:
+            out.append(Change(Action.CONFLICT, e, "cannot %s %s: %s is a read-only copy put back by the writable "
+                              "mimic of %s for %s, and a mimic on it would be a second mount recorded at %s; apply "
+                              "without the entries below %s, then with them all at once"
+                              % ("link" if e.type == SYMLINK else "mount", e.target, d, _parent(d), put_back[d], d,
+                                 _parent(d))))
+        elif _parent(d) not in requests:
+            out.append(plan_mimic(d, e, world, requests))
+    return out
+
+
+def plan_mimic(directory, entry, world, nested=None):
     """Return the Action.MIMIC Change making read-only `directory` writable for `entry`.
 
     Its entry is the tmpfs (D's mode and owner, the per-mount flags of the
-    mount holding D but writable); `synthetic` lists what goes back on it.
+    mount holding D but writable); `synthetic` lists what goes back on it,
+    parents first: a child directory in `nested` ({directory: entry}) is a
+    tmpfs entry followed by what goes back on that one.
     """
+    nested = nested or {}
+    children = _put_back(directory, world, nested)
+    inner = [e for e in children if e.type == TMPFS]
+    reason = "%s is read-only: writable mimic (tmpfs, %d entr%s put back) for %s" % (
+        directory, len(children), "y" if len(children) == 1 else "ies", entry.target)
+    if inner:
+        reason += "; nested in it: %s" % ", ".join("%s for %s" % (e.target, nested[e.target].target) for e in inner)
+    return Change(Action.MIMIC, _tmpfs(directory, world), reason, path=directory, synthetic=tuple(children),
+                  synthetic_for=entry.target)
+
+
+def _tmpfs(directory, world):
+    """Return the tmpfs Entry mimicking `directory`: its mode and owner, the flags of the mount holding it but rw."""
     fact = world.fact(directory)
     holder = world.table.visible(directory)
     flags = frozenset(holder.flags) - {"ro"} if holder is not None else frozenset()
     opts = [("mode", "%o" % (fact.mode if fact.mode is not None else 0o755))]
     opts += [(k, str(v)) for k, v in (("uid", fact.uid), ("gid", fact.gid)) if v]
-    tmpfs = Entry(target=directory, type=TMPFS, flags=flags, fs_options=normalize_fs_options(TMPFS, opts),
-                  mkdir=False, mode=fact.mode if fact.mode is not None else 0o755, uid=fact.uid or 0,
-                  gid=fact.gid or 0)
+    return Entry(target=directory, type=TMPFS, flags=flags, fs_options=normalize_fs_options(TMPFS, opts),
+                 mkdir=False, mode=fact.mode if fact.mode is not None else 0o755, uid=fact.uid or 0,
+                 gid=fact.gid or 0)
+
+
+def _put_back(directory, world, nested):
+    """Return the synthetic entries recreating `directory`'s children on its tmpfs, parents first."""
     children = []
     for name in world.listings.get(directory, ()):
         p = paths.join(directory, name)
         f = world.fact(p)
         point = dict(mode=f.mode if f.mode is not None else 0o755, uid=f.uid or 0, gid=f.gid or 0, mkdir=False)
-        if f.kind in ("dir", "file"):
+        if f.kind == "dir" and p in nested:
+            children.append(_tmpfs(p, world))
+            children.extend(_put_back(p, world, nested))
+        elif f.kind in ("dir", "file"):
             # The copy keeps the flags of the mount it comes from: recorded as they are.
             shown = world.table.visible(p)
             children.append(Entry(target=p, type=BIND, source=p, recursive=f.kind == "dir",
                                   flags=frozenset(shown.flags) if shown is not None else frozenset(), **point))
         elif f.kind == "symlink":
             children.append(Entry(target=p, type=SYMLINK, source=f.link, **point))
-    return Change(Action.MIMIC, tmpfs, "%s is read-only: writable mimic (tmpfs, %d entr%s put back) for %s"
-                  % (directory, len(children), "y" if len(children) == 1 else "ies", entry.target),
-                  path=directory, synthetic=tuple(children), synthetic_for=entry.target)
+    return children
+
+
+def _parent(path):
+    up = paths.ancestors(path)
+    return up[-1] if up else None
 
 
 # ---- observing -------------------------------------------------------------
@@ -132,26 +210,35 @@ def exec_mimic(run, change):
             raise SysError("cannot mimic %s: a writable mimic needs the new mount api (open_tree)" % d,
                            errno.ENOSYS)
         copies.append((s, h))
-    h = run.call("create_fs", TMPFS, TMPFS, tmpfs.fs_options)
-    run.handles.append(h)
-    run.call("setattr", h, tmpfs.flags, None)
-    run.call("attach", h, d, False)
-    run.push("unmount mimic tmpfs %s" % d, lambda: run.call("umount", d, False))
+    _attach_tmpfs(run, tmpfs)
     copy_of = {s.target: h for s, h in copies}
     for s in change.synthetic:
         # What is made in the tmpfs goes with it: only the mounts need their own undo.
         if s.type == SYMLINK:
             run.call("symlink", s.source, s.target)
             continue
-        if s.recursive:
+        if s.type == TMPFS or s.recursive:
             run.call("mkdir", s.target, s.mode, s.uid, s.gid)
         else:
             run.call("mkfile", s.target, s.mode, s.uid, s.gid)
+        if s.type == TMPFS:
+            # A nested mimic: its children follow it in `synthetic`, copied before the outer tmpfs went on.
+            _attach_tmpfs(run, s)
+            continue
         run.call("attach", copy_of[s.target], s.target, False)
         target = s.target
         # MNT_DETACH: a recursive copy carries the mounts below it (umount2(2) EBUSY otherwise).
         run.push("unmount %s from the mimic" % target, lambda t=target: run.call("umount", t, True))
     return True
+
+
+def _attach_tmpfs(run, tmpfs):
+    """Return None after mounting the mimic tmpfs `tmpfs` (flags set before it is attached) and pushing its undo."""
+    h = run.call("create_fs", TMPFS, TMPFS, tmpfs.fs_options)
+    run.handles.append(h)
+    run.call("setattr", h, tmpfs.flags, None)
+    run.call("attach", h, tmpfs.target, False)
+    run.push("unmount mimic tmpfs %s" % tmpfs.target, lambda: run.call("umount", tmpfs.target, False))
 
 
 def unmount_detached(change):

@@ -386,7 +386,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
     staying = {c.target: c.entry for c in changes
                if c.action in (Action.KEEP, Action.REMOUNT) and c.entry is not None and c.entry.is_mount}
     made = {}
-    mimicked = set()
+    mimicked = {}  # {directory: the first entry needing its mimic}; planned together at the end (nesting)
     out = list(changes)
 
     def read_only(e, where):
@@ -394,8 +394,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
         if where in mimicked or not world.read_only(where, fresh, staying, gone):
             return False
         if e.target in may_mimic and mimic.can_mimic(where, world, fresh):
-            mimicked.add(where)
-            out.append(mimic.plan_mimic(where, e, world))
+            mimicked[where] = e
             return False
         return True
 
@@ -449,7 +448,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
                 out.append(_read_only_conflict(e, where, e.target))
         if e.type == BIND and c.action != Action.LINK and world.source_kind(e) == "missing":
             out.append(Change(Action.CONFLICT, e, "cannot mount %s: source %s does not exist" % (e.target, e.source)))
-    return out
+    return out + mimic.plan_mimics(mimicked, world, changes)
 
 
 def _read_only_conflict(entry, where, path):

@@ -82,7 +82,8 @@ def _recover_mimic(path, owned, world, finish):
     The synthetic entries are recorded only when the change completes, so a
     tmpfs on the read-only directory that nobody owns is the dead run's. One
     detaching unmount takes the tmpfs and every child mount on it
-    (umount2(2) MNT_DETACH); the next plan mimics again if still needed.
+    (umount2(2) MNT_DETACH), a nested mimic's inner tmpfs included (it is
+    made by the same change); the next plan mimics again if still needed.
     """
     top = world.table.top(path)
     if top is not None and top.fstype == "tmpfs" and path not in owned:
