@@ -128,3 +128,48 @@ def test_every_failed_step_is_undone(scratch):
             apply(scratch, profile_dict(scratch, [_entry(scratch)]), sys_=sys_)
         assert snapshot(scratch) == before, "step %d" % k
         assert _tree(ro) == tree_before, "step %d" % k
+
+
+def _nested(scratch):
+    """Return the profile needing a mimic of @/ro (for @/ro/new) and, inside it, of @/ro/sub (for @/ro/sub/n2)."""
+    return profile_dict(scratch, [_entry(scratch), dict(target="@/ro/sub/n2", type="tmpfs", mimic=True)])
+
+
+def test_nested_mimic_has_one_mount_per_target_and_goes_without_a_trace(scratch):
+    """@/ro/sub gets a tmpfs of its own in @/ro's, not a copy plus a mimic on it; destroy leaves the tree as it was."""
+    ro = _readonly_tree(scratch)
+    before, tree_before = snapshot(scratch), _tree(ro)
+    data = _nested(scratch)
+    report = apply(scratch, data)
+    assert [s for s in steps(scratch, report) if s[0] == "mimic"] == [("mimic", "@/ro")]
+    sub = os.path.join(ro, "sub")
+    assert (top(sub).fstype, read(os.path.join(sub, "deep")), read(os.path.join(sub, "nest/n"))) == ("tmpfs", "d", "n")
+    assert os.path.ismount(os.path.join(sub, "n2")) and read(os.path.join(ro, "new/f")) == "s"
+    after = _tree(ro)
+    assert {k: v for k, v in after.items() if not k.startswith(("new", "sub/n2"))} == tree_before
+    owned = json.loads(read_state(scratch))["body"]["owned"]
+    targets = [rel(scratch, o["entry"]["target"]) for o in owned]
+    assert len(targets) == len(set(targets)) and "@/ro/sub/deep" in targets
+    assert pending(scratch, data) == []
+    apply(scratch, profile_dict(scratch, []))
+    assert snapshot(scratch) == before
+    assert _tree(ro) == tree_before
+
+
+def test_nested_every_failed_step_is_undone(scratch):
+    """A step of the nested mimic apply fails (EIO), for every step: the table and the tree are as before each time."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+
+    ro = _readonly_tree(scratch)
+    before, tree_before = snapshot(scratch), _tree(ro)
+    counter = failpoint.FailpointSys(real_sys(), {})
+    apply(scratch, _nested(scratch), sys_=counter)
+    apply(scratch, profile_dict(scratch, []))
+    assert snapshot(scratch) == before
+    assert counter.count > 20
+    for k in range(1, counter.count + 1):
+        sys_ = failpoint.FailpointSys(real_sys(), {k: errno.EIO})
+        with pytest.raises(ApplyError, match="failpoint %d" % k):
+            apply(scratch, _nested(scratch), sys_=sys_)
+        assert snapshot(scratch) == before, "step %d" % k
+        assert _tree(ro) == tree_before, "step %d" % k

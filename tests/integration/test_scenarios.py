@@ -401,13 +401,9 @@ _MIMICS = {
     "in-a-subdirectory": [dict(tmpfs("@/ro/d/n2"), mimic=True)],
     "one-inside-another": [bind("@/s", "@/ro/new", mimic=True), dict(tmpfs("@/ro/d/n2"), mimic=True)],
 }
-_NESTED_MIMIC = pytest.mark.xfail(strict=True, reason=(
-    "BUG (planner, mimic): the mimic of @/ro/d sits on @/ro/d, which the mimic of @/ro binds back: two "
-    "synthetic entries at one target, the state keeps one, and destroy then fails EBUSY unmounting @/ro"))
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_NESTED_MIMIC) if n == "one-inside-another" else n
-                                  for n in _MIMICS], ids=list(_MIMICS))
+@pytest.mark.parametrize("name", list(_MIMICS), ids=list(_MIMICS))
 def test_writable_mimic(scratch, name):
     """Scenario 28: a mount point inside a read-only directory comes through a tmpfs mimic, undone with it."""
     make_tree(scratch, ["ro/keep=x", "ro/d/f=y", "s/f=s"])
