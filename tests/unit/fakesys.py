@@ -152,18 +152,24 @@ class FakeSys(Sys):
         return self._nsid
 
     # ---- files ---------------------------------------------------------------
-    def _writable(self, mount):
-        if "ro" in mount.flags or mount.fs.readonly:
+    def _writable(self, mount, view=False):
+        # A writable view (sysapi) is a detached copy with the per-mount ro cleared: only the filesystem can refuse.
+        if view and mount.unbindable:
+            raise FsError(errno.EROFS, "the mount is read-only and cannot be copied to write through it"
+                                       " (open_tree: invalid argument)")
+        if view and mount.fs.readonly:
+            raise FsError(errno.EROFS, "the filesystem itself is read-only, not only its mount")
+        if "ro" in mount.flags and not view or mount.fs.readonly:
             raise FsError(errno.EROFS)
 
     def _is_mount_point(self, node):
         return any(m.mp is node for m in self.ns.mounts)
 
-    def _create(self, path, node):
+    def _create(self, path, node, view=False):
         mount, parent, name = self.ns.parent_of(path)
         if name in parent.children:
             raise FsError(errno.EEXIST)
-        self._writable(mount)
+        self._writable(mount, view)
         parent.add(name, node)
 
     def _existing(self, path):
@@ -173,45 +179,46 @@ class FakeSys(Sys):
             raise FsError(errno.ENOENT)
         return mount, parent, name, node
 
-    def mkdir(self, path, mode, uid, gid):
+    def mkdir(self, path, mode, uid, gid, writable_view=False):
         """Create directory `path` in the filesystem visible at its parent."""
-        return self._step("mkdir", (path, mode, uid, gid), {}, lambda: self._create(path, Node("dir", mode, uid, gid)))
+        return self._step("mkdir", (path, mode, uid, gid, writable_view), {},
+                          lambda: self._create(path, Node("dir", mode, uid, gid), writable_view))
 
-    def mkfile(self, path, mode, uid, gid):
+    def mkfile(self, path, mode, uid, gid, writable_view=False):
         """Create an empty file `path`."""
-        return self._step("mkfile", (path, mode, uid, gid), {},
-                          lambda: self._create(path, Node("file", mode, uid, gid)))
+        return self._step("mkfile", (path, mode, uid, gid, writable_view), {},
+                          lambda: self._create(path, Node("file", mode, uid, gid), writable_view))
 
-    def symlink(self, content, path):
+    def symlink(self, content, path, writable_view=False):
         """Create symlink `path` -> `content`."""
-        return self._step("symlink", (content, path), {},
-                          lambda: self._create(path, Node("symlink", 0o777, link=content)))
+        return self._step("symlink", (content, path, writable_view), {},
+                          lambda: self._create(path, Node("symlink", 0o777, link=content), writable_view))
 
-    def rmdir(self, path):
+    def rmdir(self, path, writable_view=False):
         """Remove the empty directory `path` (EBUSY if something is mounted on it)."""
         def do():
             mount, parent, name, node = self._existing(path)
             if node.kind != "dir":
                 raise FsError(errno.ENOTDIR)
-            self._writable(mount)
+            self._writable(mount, writable_view)
             if self._is_mount_point(node):
                 raise FsError(errno.EBUSY)
             if node.children:
                 raise FsError(errno.ENOTEMPTY)
             del parent.children[name]
-        return self._step("rmdir", (path,), {}, do)
+        return self._step("rmdir", (path, writable_view), {}, do)
 
-    def unlink(self, path):
+    def unlink(self, path, writable_view=False):
         """Remove file or symlink `path`."""
         def do():
             mount, parent, name, node = self._existing(path)
             if node.kind == "dir":
                 raise FsError(errno.EISDIR)
-            self._writable(mount)
+            self._writable(mount, writable_view)
             if self._is_mount_point(node):
                 raise FsError(errno.EBUSY)
             del parent.children[name]
-        return self._step("unlink", (path,), {}, do)
+        return self._step("unlink", (path, writable_view), {}, do)
 
     def rename(self, old, new):
         """rename(2) `old` over `new` (EXDEV across mounts, even of one filesystem)."""

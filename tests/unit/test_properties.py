@@ -13,7 +13,6 @@ remounted with other flags). Properties:
 """
 
 import errno
-import re
 import shutil
 
 import pytest
@@ -21,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, paths
-from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, PlanError, SysError
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import PlanError, SysError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
 
@@ -72,10 +71,6 @@ def profiles(draw, sizes=(None, "1m", "2m"), propagations=(None, "shared", "priv
 DRIFTS = st.lists(st.tuples(st.sampled_from(["umount", "flip-ro", "flip-nosuid"]), st.integers(0, 6)), max_size=3)
 
 
-class KnownBug(Exception):
-    """An example ran into a bug outside the planner that a strict xfail test already pins."""
-
-
 class World:
     """One fake host with its state root; `run` reconciles, returning the report or None on a conflict."""
 
@@ -91,16 +86,9 @@ class World:
         except PlanError:
             assert len(self.fake.calls) == before, "a refused plan made a system call"
             return None
-        except ApplyError as exc:
-            # Known bugs, strict xfails in test_engine_fake.py (test_destroy_after_a_parent_became_read_only,
-            # test_destroy_removes_a_link_inside_a_mount_made_read_only_later): what livemount made inside a
-            # mount that is read-only now cannot be removed. The rollback itself must still be complete.
-            if exc.errno == errno.EROFS and re.search(r"\((rmdir|unlink) ", exc.step or "") and type(exc) is ApplyError:
-                raise KnownBug()
-            raise
 
     def destroy(self):
-        """Return the Report of destroying profile `p` (KnownBug as in run)."""
+        """Return the Report of destroying profile `p`."""
         return self.run({"name": "p", "mounts": []})
 
     def drift(self, data, drifts):
@@ -147,8 +135,6 @@ def test_applying_a_plan_converges(prior, drifts, data):
         assert again is not None
         assert [(c.action.value, c.target, c.reason) for c in mutating(again.changes)] == []
         assert w.fake.open_handles == []
-    except KnownBug:
-        return
     finally:
         w.close()
 
@@ -170,8 +156,6 @@ def test_a_then_b_equals_b_alone(a, b):
         if path.run(b) is None:
             return
         assert path.table() == alone.table()
-    except KnownBug:
-        return
     finally:
         alone.close()
         path.close()
@@ -188,8 +172,6 @@ def test_destroy_after_any_history_restores_the_host(a, b):
         w.run(b)
         assert w.destroy() is not None
         assert w.table() == pristine
-    except KnownBug:
-        return
     finally:
         w.close()
 

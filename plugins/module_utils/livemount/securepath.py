@@ -125,3 +125,40 @@ def open_parent(path, *, what=None, walk=False):
         raise _fail(what, errno.EINVAL, "the root has no parent")
     parent, name = path.rsplit("/", 1)
     return _open(parent or "/", True, what, walk), name
+
+
+# Why a write through a private writable view cannot be done without the new mount API.
+NO_VIEW = ("the mount is read-only, and writing through a private writable copy of it needs the new mount api"
+           " (open_tree, mount_setattr: linux 5.12)")
+
+
+def writable_view_of(dfd, what):
+    """Return an fd of a detached writable copy of the mount at O_PATH fd `dfd`, rooted at that directory.
+
+    For removing what livemount made inside a mount whose per-mount flag is
+    read-only. open_tree(2) OPEN_TREE_CLONE copies the one mount (the same
+    superblock, attached nowhere); mount_setattr(2) clears MOUNT_ATTR_RDONLY
+    on the copy alone (a per-mount flag), so the visible mount stays
+    read-only, and the copy is gone when the fd is closed. Names are then
+    looked up one component below that root, so no symlink is followed.
+    Failing to make it is SysError EROFS, the refusal it was meant to get
+    past, with the reason.
+    """
+    flags = syscalls.AT_EMPTY_PATH | syscalls.OPEN_TREE_CLONE | syscalls.OPEN_TREE_CLOEXEC
+    try:
+        fd = syscalls.open_tree(dfd, "", flags)
+    except OSError as exc:
+        if exc.errno == errno.ENOSYS:
+            raise _fail(what, errno.EROFS, NO_VIEW)
+        # EINVAL: an unbindable mount cannot be copied (open_tree(2), like a bind of it).
+        raise _fail(what, errno.EROFS, "the mount is read-only and cannot be copied to write through it"
+                    " (open_tree: %s)" % strerror(exc.errno))
+    try:
+        syscalls.mount_setattr(fd, "", syscalls.AT_EMPTY_PATH, 0, syscalls.MOUNT_ATTR_RDONLY, 0)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno == errno.ENOSYS:
+            raise _fail(what, errno.EROFS, NO_VIEW)
+        raise _fail(what, errno.EROFS, "the mount is read-only and its copy cannot be made writable"
+                    " (mount_setattr: %s)" % strerror(exc.errno))
+    return fd

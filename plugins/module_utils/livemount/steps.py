@@ -69,22 +69,42 @@ def _rmdir(run, c):
         return False
     try:
         if fact.kind == "dir":
-            run.call("rmdir", c.path)
+            view = _writing(run, "rmdir", c.path)
             run.push("recreate directory %s" % c.path, lambda: run.call("mkdir", c.path, fact.mode or 0o755,
-                                                                       fact.uid or 0, fact.gid or 0))
+                                                                       fact.uid or 0, fact.gid or 0, view))
         elif fact.kind == "file":
-            run.call("unlink", c.path)
+            view = _writing(run, "unlink", c.path)
             run.push("recreate file %s" % c.path, lambda: run.call("mkfile", c.path, fact.mode or 0o644,
-                                                                   fact.uid or 0, fact.gid or 0))
+                                                                   fact.uid or 0, fact.gid or 0, view))
         else:
             return False
     except SysError as exc:
-        # Someone else's files in it, still a mount point, or its parent made
-        # read-only since: leave the directory, say so, and stop tracking it.
+        # Someone else's files in it, still a mount point, or a filesystem
+        # read-only itself (not just its mount): leave the directory, say so,
+        # and stop tracking it.
         if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.EBUSY, errno.EROFS):
             run.warn("kept %s: %s" % (c.path, os.strerror(exc.errno).lower()))
             return False
         raise
+    return True
+
+
+def _writing(run, name, *args):
+    """Return True when Sys call `name` had to go through a private writable view, False when it went plainly.
+
+    Only for what livemount made itself (its links and directories, and
+    putting them back on undo): when the mount holding them is read-only
+    now (EROFS), the call is made again through a detached copy of that
+    mount with its per-mount `ro` cleared (sysapi). Nothing anyone sees
+    changes, and a filesystem read-only itself still says EROFS.
+    """
+    try:
+        run.call(name, *args)
+        return False
+    except SysError as exc:
+        if exc.errno != errno.EROFS:
+            raise
+    run.call(name, *args, True)
     return True
 
 
@@ -315,9 +335,9 @@ def _unlink(run, c):
     fact = run.sys.lstat(e.target)
     if fact.kind != "symlink":
         return False
-    run.call("unlink", e.target)
+    view = _writing(run, "unlink", e.target)
     old = fact.link
-    run.push("restore link %s" % e.target, lambda: run.call("symlink", old, e.target))
+    run.push("restore link %s" % e.target, lambda: run.call("symlink", old, e.target, view))
     return True
 
 

@@ -5,7 +5,9 @@ what mount(2) will be asked when it is attached, and setattr on it records
 the per-mount flags to apply right after. Targets are named through
 /proc/self/fd/N of an O_PATH fd from securepath, so no symlink can redirect
 the call. Limits: no MOVE_MOUNT_BENEATH, no clone_mount (callers get ENOSYS),
-and option errors surface at attach time instead of at create_fs.
+no private writable view of a read-only mount (callers get EROFS saying so:
+a temporary bind would show in the table and propagate to its peers), and
+option errors surface at attach time instead of at create_fs.
 """
 
 import errno

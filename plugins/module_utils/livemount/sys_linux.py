@@ -21,7 +21,7 @@ from .errors import SysError
 from .failpoint import step_call, step_what, strerror
 from .model import MISSING, PathFact
 from .options import flags_to_attrs, propagation_flag
-from .securepath import open_parent, open_path
+from .securepath import NO_VIEW, open_parent, open_path, writable_view_of
 from .sys_classic import PendingMount
 from .sysapi import Handle, Sys
 
@@ -196,11 +196,29 @@ class LinuxSys(Sys):
         return open_path(path, what=what, walk=self.walk)
 
     @contextlib.contextmanager
-    def _parent(self, path, what):
-        """Yield (O_PATH fd of the parent directory, last component), closing the fd afterwards."""
+    def _parent(self, path, what, writable_view=False):
+        """Yield (O_PATH fd of the parent directory, last component), closing the fd afterwards.
+
+        With `writable_view` the fd is the root of a private writable copy of
+        the mount there instead (securepath.writable_view_of).
+        """
         dfd, name = open_parent(path, what=what, walk=self.walk)
         try:
-            yield dfd, name
+            if writable_view:
+                if self.classic:
+                    raise self._fail(what, errno.EROFS, NO_VIEW)
+                view = writable_view_of(dfd, what)
+                os.close(dfd)
+                dfd = view
+                try:
+                    yield dfd, name
+                except OSError as exc:
+                    if exc.errno != errno.EROFS:
+                        raise
+                    # The per-mount flag is clear on the copy: only the superblock can still refuse.
+                    raise self._fail(what, errno.EROFS, "the filesystem itself is read-only, not only its mount")
+            else:
+                yield dfd, name
         finally:
             os.close(dfd)
 
@@ -208,9 +226,10 @@ class LinuxSys(Sys):
         return SysError("cannot %s: %s" % (what, cause), errno=err)
 
     # ---- files -------------------------------------------------------------
-    def mkdir(self, path, mode, uid, gid):
+    def mkdir(self, path, mode, uid, gid, writable_view=False):
         """Return None after creating directory `path` with exactly `mode` (umask ignored) and owner."""
-        with self._step("mkdir", path, mode, uid, gid) as what, self._parent(path, what) as (dfd, name):
+        with self._step("mkdir", path, mode, uid, gid, writable_view) as what, \
+                self._parent(path, what, writable_view) as (dfd, name):
             # 0700 until chown+chmod are done: nobody else gets in meanwhile.
             os.mkdir(name, 0o700, dir_fd=dfd)
             try:
@@ -228,14 +247,15 @@ class LinuxSys(Sys):
         finally:
             os.close(fd)
 
-    def rmdir(self, path):
+    def rmdir(self, path, writable_view=False):
         """Return None after removing the empty directory `path`."""
-        with self._step("rmdir", path) as what, self._parent(path, what) as (dfd, name):
+        with self._step("rmdir", path, writable_view) as what, self._parent(path, what, writable_view) as (dfd, name):
             os.rmdir(name, dir_fd=dfd)
 
-    def mkfile(self, path, mode, uid, gid):
+    def mkfile(self, path, mode, uid, gid, writable_view=False):
         """Return None after creating the empty regular file `path` (O_EXCL) with mode and owner."""
-        with self._step("mkfile", path, mode, uid, gid) as what, self._parent(path, what) as (dfd, name):
+        with self._step("mkfile", path, mode, uid, gid, writable_view) as what, \
+                self._parent(path, what, writable_view) as (dfd, name):
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
             try:
                 os.fchown(fd, uid, gid)
@@ -246,14 +266,15 @@ class LinuxSys(Sys):
             finally:
                 os.close(fd)
 
-    def unlink(self, path):
+    def unlink(self, path, writable_view=False):
         """Return None after removing the file or symlink `path`."""
-        with self._step("unlink", path) as what, self._parent(path, what) as (dfd, name):
+        with self._step("unlink", path, writable_view) as what, self._parent(path, what, writable_view) as (dfd, name):
             os.unlink(name, dir_fd=dfd)
 
-    def symlink(self, content, path):
+    def symlink(self, content, path, writable_view=False):
         """Return None after creating symlink `path` -> `content`."""
-        with self._step("symlink", content, path) as what, self._parent(path, what) as (dfd, name):
+        with self._step("symlink", content, path, writable_view) as what, \
+                self._parent(path, what, writable_view) as (dfd, name):
             os.symlink(content, name, dir_fd=dfd)
 
     def rename(self, old, new):

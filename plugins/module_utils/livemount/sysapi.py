@@ -14,6 +14,15 @@ any component (openat2 RESOLVE_NO_SYMLINKS, or an O_PATH|O_NOFOLLOW walk), and
 the operation is done on the resulting fd; a planted symlink raises SysError
 with errno ELOOP and a "refusing to follow symlink" message. The exception is
 `clone(source)`: a bind source is the user's choice and is resolved normally.
+
+mkdir, rmdir, mkfile, unlink and symlink take `writable_view` (default
+False). With True the call is made through a private writable copy of the
+mount holding the parent directory (open_tree(2) OPEN_TREE_CLONE, then
+mount_setattr(2) clearing MOUNT_ATTR_RDONLY on that detached copy only): it
+removes, or puts back on undo, what livemount itself made inside a mount
+that is read-only by its per-mount flag, without changing anything anyone
+sees. A filesystem that is read-only itself (superblock) still says EROFS,
+and so does a Sys that cannot make such a copy (classic API); both say why.
 """
 
 import abc
@@ -99,23 +108,23 @@ class Sys(abc.ABC):
 
     # ---- mutations (each is one step) --------------------------------------
     @abc.abstractmethod
-    def mkdir(self, path, mode, uid, gid):
+    def mkdir(self, path, mode, uid, gid, writable_view=False):
         """Create directory `path` (parent must exist) with mode/owner; EEXIST if present."""
 
     @abc.abstractmethod
-    def rmdir(self, path):
+    def rmdir(self, path, writable_view=False):
         """Remove the empty directory `path`."""
 
     @abc.abstractmethod
-    def mkfile(self, path, mode, uid, gid):
+    def mkfile(self, path, mode, uid, gid, writable_view=False):
         """Create an empty regular file (O_EXCL) as a mount point for a file bind."""
 
     @abc.abstractmethod
-    def unlink(self, path):
+    def unlink(self, path, writable_view=False):
         """Remove a file or symlink (not a directory)."""
 
     @abc.abstractmethod
-    def symlink(self, content, path):
+    def symlink(self, content, path, writable_view=False):
         """Create symlink `path` pointing at `content`."""
 
     @abc.abstractmethod
