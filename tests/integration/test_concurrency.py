@@ -106,19 +106,22 @@ def test_damaged_state_is_refused(scratch, damage):
     assert check_live(scratch, data) == []  # still mounted: a damaged state never made anything go away
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (planner plan._rmdirs with engine.next_state): a directory livemount created that another profile "
-    "still uses is kept ('directory not empty') and then forgotten, so it is never removed once that profile "
-    "goes too; it should stay recorded and be removed when it is empty"))
 def test_shared_parent_goes_with_the_last_profile(scratch):
     """Two profiles under one parent that profile one created: destroying both removes the parent."""
     make_tree(scratch, TREE)
+    shared = os.path.join(scratch, "shared")
     for name, entries in (("one", ONE), ("two", TWO)):
         assert cli(scratch, "apply", "--yes", write_profile(scratch, profile_dict(scratch, entries, name=name))
                    ).returncode == 0
-    for name in ("one", "two"):
-        assert cli(scratch, "destroy", name).returncode == 0
-    assert not os.path.lexists(os.path.join(scratch, "shared"))
+    first = cli(scratch, "destroy", "one")
+    assert first.returncode == 0 and "kept %s" % shared in first.stderr
+    # Kept, not forgotten: one's state holds only the directory, and status says so.
+    rows = {r["profile"]: r for r in status(scratch)}
+    assert (rows["one"]["entries"], rows["one"]["leftovers"]) == ([], [shared])
+    assert [e["health"] for e in rows["two"]["entries"]] == ["ok"] * len(TWO) and "leftovers" not in rows["two"]
+    assert cli(scratch, "destroy", "two").returncode == 0
+    assert not os.path.lexists(shared)
+    assert status(scratch) == []
 
 
 def test_check_mode_racing_the_first_apply(scratch):

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from . import holders, match, mimic, namespace as mntns, nsexec, paths
+from . import holders, leftovers, match, mimic, namespace as mntns, nsexec, paths
 from .apply import Executor
 from .diff import make_diff
 from .errors import ApplyError, LivemountError, PlanError
@@ -99,6 +99,14 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
             profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
             on_busy=on_busy), state_root(root), progress, profile=profile, clone=not check)
     store = StateStore(state_root(root), sys.namespace_id(), profile.name)
+    report = _reconcile_locked(store, profile, sys, check, on_error, progress, profile_data, on_busy)
+    leftovers.sweep(report, state_root(root), sys.namespace_id(), lambda other: _reconcile(
+        other, _Empty(other.name), sys, check, None, None, None, None, leftovers_only=True))
+    return report
+
+
+def _reconcile_locked(store, profile, sys, check, on_error, progress, profile_data, on_busy):
+    """Return the Report of reconcile() in one StateStore, taking its lock unless check mode needs none yet."""
     args = (store, profile, sys, check, on_error, progress, profile_data, on_busy)
     if not check or os.path.lexists(store.lock_path):
         return _reconcile(*args)
@@ -116,10 +124,17 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
     return _reconcile(*args)
 
 
-def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_busy):
-    """Return the Report of reconcile() in one StateStore, under its lock."""
+def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_busy, leftovers_only=False):
+    """Return the Report of reconcile() in one StateStore, under its lock.
+
+    With `leftovers_only` (the sweep of another profile's leftovers) it
+    returns None, touching nothing, unless the state still owns nothing but
+    created directories and no journal waits for that profile's own run.
+    """
     with store.lock(write=not check):
         state = store.load()
+        if leftovers_only and (state.owned or not state.created or store.journal.exists()):
+            return None  # applied or interrupted since we looked without the lock: not a leftover any more
         report = Report(profile.name, sys.namespace_id(), "check" if check else "apply")
         report.warnings.extend(mntns.caller_warnings(sys))
         world = observe(sys, profile.entries, state.owned, mimic.allowed(profile))
@@ -150,6 +165,8 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
                                            getattr(sys, "proc_fd", None))  # steps.py asks it on EBUSY
         if not mutating(changes):
             new = next_state(state, changes, None, world, profile_data)
+            if not profile.entries:
+                leftovers.warn(report, new)  # a destroy that is not complete yet says why
             if (new.owned, new.created) != (state.owned, state.created):
                 store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], sys)
                 store.save(new)  # adopted an exact match, or observations refreshed
@@ -170,6 +187,7 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
         report.kept_aside.extend(outcome.asides)
         after = refresh_table(sys, world)
         new = next_state(state, changes, outcome, after, profile_data)
+        leftovers.warn(report, new)
         if new.owned or new.created:
             store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], sys)
             store.save(new)
@@ -183,7 +201,10 @@ def destroy(name, sys, root=None, check=False, namespace=None, pid=None, on_busy
     """Return the Report of removing everything profile `name` owns in this namespace (or `namespace`/`pid`'s).
 
     When that namespace no longer exists, its state is removed without
-    touching any mount (they went with it), and the Report says so.
+    touching any mount (they went with it), and the Report says so. A
+    directory the profile created that someone else's mount still uses is
+    kept: the state then holds only that leftover (status shows it) until a
+    later run removes it (leftovers.py).
     """
     try:
         return reconcile(_Empty(name), sys, root=root, check=check, namespace=namespace, pid=pid, on_busy=on_busy)
@@ -211,7 +232,12 @@ def _forget_gone(name, root, check, exc):
 
 
 def status(sys, root=None, name=None, namespace=None, pid=None):
-    """Return [{profile, applied_at, interrupted, entries: [{target, type, health, detail}]}]."""
+    """Return [{profile, applied_at, interrupted, entries: [{target, type, health, detail}], leftovers}].
+
+    `leftovers` (present only when there are some) lists the directories
+    the profile created that no entry of it needs any more but someone
+    else's mount still uses (kept, not lost: leftovers.py).
+    """
     sys, target, _ = nsexec.resolve(sys, namespace, pid)
     if target is not None:
         names = [name] if name else list_profiles(state_root(root), target.open().namespace_id)
@@ -226,13 +252,16 @@ def status(sys, root=None, name=None, namespace=None, pid=None):
         store = StateStore(root, ns, n)
         state = store.load()
         world = observe(sys, [], state.owned)
-        out.append({
+        row = {
             "profile": n,
             "namespace": ns,
             "applied_at": state.applied_at,
             "interrupted": store.journal.exists(),
             "entries": [_health(o, world) for o in state.owned],
-        })
+        }
+        if state.leftovers():
+            row["leftovers"] = list(state.leftovers())
+        out.append(row)
     return out
 
 
@@ -301,7 +330,10 @@ def next_state(state, changes, outcome, world, profile_data):
         elif c.action == Action.MKDIR:
             created.extend(p for p in made if p not in created)
         elif c.action == Action.RMDIR and c.target in created:
-            created.remove(c.target)
+            # A directory kept because a mount arrived in or on it since the
+            # plan (steps._rmdir: EBUSY, ENOTEMPTY) stays ours to remove later.
+            if _changed or not leftovers.mounted_in(world, c.target):
+                created.remove(c.target)
     final = []
     for t in sorted(owned):
         o = owned[t]

@@ -40,7 +40,7 @@ def plan(state, profile, world):
     changes = _links_in_fresh_parents(changes, world)
     changes.extend(_foreign_below(changes, desired, owned, world))
     changes = _add_mkdirs(changes, _after_down(changes, world), may_mimic)
-    changes.extend(_rmdirs(state, changes, desired))
+    changes.extend(_rmdirs(state, changes, desired, world))
     changes = _overlay_checks(changes, world, upper_policies(profile))
     return order_changes(changes)
 
@@ -457,23 +457,47 @@ def _read_only_conflict(entry, where, path):
                   % (verb, entry.target, where, path))
 
 
-def _rmdirs(state, changes, desired):
+def _rmdirs(state, changes, desired, world):
     """Return rmdir steps for directories we created that no remaining entry needs.
 
     A directory we created below a mount that this plan replaces or unmounts
     lives in that mount's content (for a bind, in its source): it is removed
     before the mount goes, even if still needed, and made again in the new
-    content by a mkdir if it is missing there.
+    content by a mkdir if it is missing there. One that a mount this plan
+    leaves in place still sits in or on (another profile's) gets no step: it
+    stays in state and goes with a later run that finds it unused.
     """
     keep_targets = set(desired)
     rebuilt = [c.target for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)]
+    down = [c.target for c in changes if c.action == Action.UNMOUNT]
+    refused = [c.target for c in changes if c.action == Action.CONFLICT]
     out = []
     for p in sorted(state.created, key=paths.sort_key, reverse=True):
         inside = [r for r in rebuilt if paths.is_under(p, r)]
         if inside:
             out.append(Change(Action.RMDIR, None, "created inside %s, which is rebuilt" % inside[-1], path=p))
             continue
-        if any(paths.is_at_or_under(t, p) for t in keep_targets):
+        if any(paths.is_at_or_under(t, p) for t in keep_targets) or _mount_left_in(p, world, down, refused):
             continue
         out.append(Change(Action.RMDIR, None, "created by livemount, no longer needed", path=p))
     return out
+
+
+def _mount_left_in(path, world, down, refused=()):
+    """Return True when a live mount at or below `path` stays once the plan's unmounts (targets `down`) are done.
+
+    rmdir(2) would fail there (EBUSY on a mount point, ENOTEMPTY above one):
+    planning it would report a change on every run while the mount stays.
+    A mount below one that goes goes too: a recursive bind's copies leave
+    with it, anything else is taken down first or is a conflict. Mounts at a
+    conflict's target (`refused`) count as gone: the plan runs only once the
+    conflict is resolved, and shows what it would do then.
+    """
+    left = list(down)
+    for m in world.table.stack(path) + list(world.table.submounts(path)):
+        if m.mount_point in left:
+            left.remove(m.mount_point)
+        elif not any(paths.is_under(m.mount_point, d) for d in down) and \
+                not any(paths.is_at_or_under(m.mount_point, r) for r in refused):
+            return True
+    return False

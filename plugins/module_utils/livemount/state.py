@@ -18,6 +18,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+from . import paths
 from .errors import StateError
 from .journal import Journal, fsync_dir
 from .model import Owned
@@ -41,6 +42,10 @@ class State:
     def by_target(self):
         """Return {target: Owned}."""
         return {o.entry.target: o for o in self.owned}
+
+    def leftovers(self):
+        """Return the created paths no owned entry needs: kept because another profile's mount still uses them."""
+        return tuple(p for p in self.created if not any(paths.is_at_or_under(o.entry.target, p) for o in self.owned))
 
 
 def namespace_key(namespace_id):
