@@ -167,6 +167,8 @@ class Output:
             words = ", ".join("%d %s" % (counts[h], h) for h in ("ok", "drifted", "missing", "foreign on top")
                               if counts.get(h)) or "owns nothing"
             self.out.print("%s: %s" % (r["profile"], words))
+            for path in r.get("leftovers") or ():
+                self.out.print("%s: kept %s (made by it, still in use; removed once unused)" % (r["profile"], path))
             if r["interrupted"]:
                 self.warning("profile %s: an apply was interrupted; the next apply or destroy recovers it from the "
                              "journal" % r["profile"])

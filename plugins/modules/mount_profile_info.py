@@ -85,6 +85,12 @@ profiles:
     healthy:
       description: Every owned entry is ok and no apply was interrupted.
       type: bool
+    leftovers:
+      description:
+        - Directories the profile created that another profile's mount still used when it was destroyed; the first
+          later run that finds them unused removes them. Only present when there are some.
+      type: list
+      elements: str
     entries:
       description: Owned entries with C(health) ok, drifted, missing or foreign on top, and C(detail).
       type: list

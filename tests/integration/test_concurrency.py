@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 
+import jsonschema
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
@@ -119,6 +120,11 @@ def test_shared_parent_goes_with_the_last_profile(scratch):
     rows = {r["profile"]: r for r in status(scratch)}
     assert (rows["one"]["entries"], rows["one"]["leftovers"]) == ([], [shared])
     assert [e["health"] for e in rows["two"]["entries"]] == ["ok"] * len(TWO) and "leftovers" not in rows["two"]
+    shown = cli(scratch, "status", "one")
+    assert "one: kept %s" % shared in " ".join(shown.stdout.split())
+    doc = json.loads(cli(scratch, "status", "--json").stdout)
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "schemas", "cli-output.schema.json")) as f:
+        jsonschema.validate(doc, json.load(f))
     assert cli(scratch, "destroy", "two").returncode == 0
     assert not os.path.lexists(shared)
     assert status(scratch) == []
