@@ -15,18 +15,16 @@ import errno
 import os
 import stat
 
-from . import fileid, sys_classic
+from . import sys_classic
 from . import syscalls as sc
 from .errors import SysError
 from .failpoint import step_call, step_what, strerror
-from .model import MISSING, PathFact
 from .options import flags_to_attrs, propagation_flag
 from .securepath import NO_VIEW, open_parent, open_path, writable_view_of
 from .sys_classic import PendingMount
+from .sys_observe import LinuxObservation
 from .sysapi import Handle, Sys
 
-OVERLAY_PARAMS = "/sys/module/overlay/parameters"
-_KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}
 
 # Causes worth more than strerror for one call (errno, method) -> words.
 _CAUSES = {
@@ -40,8 +38,6 @@ _CAUSES = {
 # What _new_api returns when the kernel lacks the new mount API.
 _CLASSIC = object()
 
-# xattr reads that mean "nothing there" rather than a failure.
-_NO_XATTR = (errno.ENODATA, errno.EOPNOTSUPP, errno.ENOENT, errno.ENOTDIR)
 
 
 def _cause(exc, name=None):
@@ -94,88 +90,13 @@ def _overlay_path(path):
     return path.replace("\\", "\\\\")
 
 
-class LinuxSys(Sys):
-    """The real kernel. `classic` forces mount(2) instead of the new mount API; `walk` forces the
+class LinuxSys(LinuxObservation, Sys):
+    """The real kernel (what it reads: sys_observe.LinuxObservation). `classic` forces mount(2) instead of the new mount API; `walk` forces the
     component-by-component symlink-refusing walk instead of openat2."""
 
     def __init__(self, classic=False, walk=False):
         self.classic = classic
         self.walk = walk
-
-    # ---- observation -------------------------------------------------------
-    def read_mountinfo(self):
-        """Return the text of /proc/self/mountinfo."""
-        try:
-            with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-                return f.read()
-        except OSError as exc:
-            raise SysError("cannot read /proc/self/mountinfo: %s" % strerror(exc.errno), errno=exc.errno)
-
-    def lstat(self, path):
-        """Return a PathFact for `path` without following a final symlink (MISSING if absent)."""
-        try:
-            st = os.lstat(path)
-            mode = st.st_mode
-            link = os.readlink(path) if stat.S_ISLNK(mode) else None
-            empty = None
-            if stat.S_ISDIR(mode):
-                with os.scandir(path) as it:
-                    empty = next(it, None) is None
-        except (FileNotFoundError, NotADirectoryError):
-            return MISSING
-        except OSError as exc:
-            raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-        return PathFact(kind=_KINDS.get(stat.S_IFMT(mode), "other"), link=link, mode=stat.S_IMODE(mode),
-                        uid=st.st_uid, gid=st.st_gid, dev=(os.major(st.st_dev), os.minor(st.st_dev)), empty=empty)
-
-    def realpath(self, path):
-        """Return `path` with every symlink resolved."""
-        return os.path.realpath(path)
-
-    def listdir(self, path):
-        """Return the sorted names in directory `path`."""
-        try:
-            return sorted(os.listdir(path))
-        except OSError as exc:
-            raise SysError("cannot list %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-
-    def getxattr(self, path, name):
-        """Return the bytes of xattr `name` of `path` (final symlink not followed), None when there is none."""
-        try:
-            return os.getxattr(path, name, follow_symlinks=False)
-        except OSError as exc:
-            if exc.errno in _NO_XATTR:
-                return None
-            raise SysError("cannot read xattr %s of %s: %s" % (name, path, strerror(exc.errno)), errno=exc.errno)
-
-    def file_handle(self, path):
-        """Return (type, handle bytes, fs uuid or None) of `path` (name_to_handle_at(2)), None if unsupported."""
-        try:
-            kind, handle = fileid.name_to_handle(path)
-        except OSError as exc:
-            if exc.errno in (errno.EOPNOTSUPP, errno.EOVERFLOW, errno.ENOSYS):
-                return None
-            raise SysError("cannot get a file handle of %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-        return kind, handle, fileid.fs_uuid(path)
-
-    def overlay_defaults(self):
-        """Return {param: value} from /sys/module/overlay/parameters ({} if overlay is not loaded)."""
-        out = {}
-        try:
-            names = sorted(os.listdir(OVERLAY_PARAMS))
-        except OSError:
-            return out
-        for name in names:
-            try:
-                with open(os.path.join(OVERLAY_PARAMS, name), encoding="utf-8") as f:
-                    out[name] = f.read().strip()
-            except OSError:
-                continue  # some parameters are write-only or root-only
-        return out
-
-    def namespace_id(self):
-        """Return the identity of the current mount namespace, e.g. `mnt:[4026531841]`."""
-        return os.readlink("/proc/self/ns/mnt")
 
     # ---- plumbing ----------------------------------------------------------
     @contextlib.contextmanager

@@ -1,0 +1,82 @@
+"""The planner's overlay part: which upper_policy a replace gets, and overlay problems as conflicts (pure).
+
+plan.plan() hands it the assembled changes; see upper_policy.py for how
+fresh and carry are performed and overlay_rules.py for the rules.
+"""
+
+import dataclasses
+
+from . import overlay_rules
+from .model import OVERLAY, Action, Change
+
+FRESH = "fresh"
+CARRY = "carry"
+_POLICY_TEXT = {
+    FRESH: "upper_policy fresh: the old upper and work are moved aside (kept), the new overlay starts empty and"
+           " is swapped in atomically; processes inside the old overlay keep their view",
+    CARRY: "upper_policy carry: the old overlay is frozen read-only and unmounted once nothing uses it, then"
+           " mounted again on the same upper (the target is empty for a moment)",
+}
+
+
+def upper_policies(profile):
+    """Return {target: "fresh" or "carry"} for the profile's overlays that name an upper_policy."""
+    reserved = getattr(profile, "reserved_for", None)
+    if reserved is None:
+        return {}
+    return {e.target: reserved(i).upper_policy for i, e in enumerate(profile.entries)
+            if e.type == OVERLAY and reserved(i).upper_policy}
+
+
+def shares_upper(old, new):
+    """Return True when overlay `new` would reuse the upper or work directory of live or recorded overlay `old`.
+
+    Two superblocks on one upper is undefined behaviour (overlayfs.rst:
+    changes to the underlying filesystems while mounted), so the old one must
+    be gone first (carry) or its directories moved aside (fresh).
+    """
+    have = {p for p in (old.upper, old.work) if p}
+    return bool(have & {p for p in (new.upper, new.work) if p})
+
+
+def checks(changes, world, policies):
+    """Return `changes` with overlay replaces given their upper policy, and overlay problems as conflicts."""
+    out = []
+    for c in changes:
+        if c.entry is None or c.entry.type != OVERLAY or c.action not in (Action.MOUNT, Action.REPLACE):
+            out.append(c)
+            continue
+        policy = None
+        if c.action == Action.REPLACE and c.live is not None:
+            old = c.live if c.live.fstype == OVERLAY else (c.before.entry if c.before else None)
+            if old is not None and shares_upper(old, c.entry):
+                policy = policies.get(c.target) or FRESH
+                c = dataclasses.replace(c, upper_policy=policy, reason="%s; %s" % (c.reason, _POLICY_TEXT[policy]))
+            else:
+                c = dataclasses.replace(c, reason="%s; swapped in atomically: processes inside the old overlay"
+                                                  " keep their view" % c.reason)
+        found = overlay_rules.problems(c, world, policy)
+        if policy == CARRY:
+            found = found + _carry_problems(c, world)
+        if found:
+            verb = "replace" if c.action == Action.REPLACE else "mount"
+            out.extend(Change(Action.CONFLICT, c.entry, "cannot %s overlay %s: %s %s" % (
+                verb, c.entry.label, field, message), before=c.before) for field, message in found)
+            # No `live`: these are about the entry and its directories, not a foreign mount in the way.
+        else:
+            out.append(c)
+    return out
+
+
+def _carry_problems(c, world):
+    """Return [(field, message)] when carrying the upper cannot be done: the same overlay is mounted elsewhere too.
+
+    Every mount of a superblock keeps it alive (binds of the overlay, copies
+    in child namespaces made after it), and carry must see the old one gone.
+    """
+    others = sorted(m.mount_point for m in world.table.mounts
+                    if m.dev == c.live.dev and m.mount_id != c.live.mount_id)
+    if not others:
+        return []
+    return [("upper_policy", "carry cannot reuse upper %s: the same overlay is also mounted at %s and would stay "
+                             "alive on it; use upper_policy fresh" % (c.entry.upper, ", ".join(others)))]
