@@ -27,7 +27,8 @@ def add_arguments(p):
     r.add_argument("--discard", action="store_true",
                    help="delete the old upper and work afterwards, once no mount of the old overlay is left")
     r.add_argument("--force", action="store_true",
-                   help="reset an overlay no livemount profile owns (no state, no journal)")
+                   help="reset an overlay no livemount profile owns (no profile state; its own lock and journal,"
+                        " recovering a killed forced reset of it first)")
 
 
 def run(args, out):

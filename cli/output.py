@@ -148,6 +148,13 @@ class Output:
         if not rows:
             self.out.print("No profile has state in this namespace.")
         for r in rows:
+            if r["profile"].startswith("overlay-reset@") and not r["entries"]:
+                # Not a profile: the lock and journal of `overlay reset --force` (state.reset_store_name).
+                if r["interrupted"]:
+                    self.warning("%s in %s: an `overlay reset --force` was interrupted (the name ends with its"
+                                 " overlay's mount point, `_` for `/`); the next `livemount overlay reset --force`"
+                                 " of that overlay recovers it from the journal" % (r["profile"], r["namespace"]))
+                continue
             # A heading, not a table title: a title wraps to the table's width.
             head = Text("%s in %s" % (r["profile"], r["namespace"]), style="bold")
             head.append(", applied %s" % (r["applied_at"] or "never"))
@@ -265,6 +272,8 @@ class Output:
         """Print what an overlay reset discarded (or would, in check mode): the changes table, then where things are."""
         target = report["target"]
         check = report["mode"] == "check"
+        for m in report.get("recovered") or ():
+            self.info(m)
         for path in report["unchanged_paths"]:
             self.info("no change at %s in overlay %s: nothing to reset there" % (path, target))
         if not report["discarded"]:

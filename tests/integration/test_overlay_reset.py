@@ -21,8 +21,8 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import ov
 from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_reset as ors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError
 
-from .helpers import (apply, cli, cli_json, hand_mount, make_tree, profile_dict, read_state, real_sys, snapshot,
-                      state_dir)
+from .helpers import (apply, cli, cli_command, cli_env, cli_fork, cli_json, hand_mount, make_tree, profile_dict,
+                      read_state, real_sys, snapshot, state_dir, top)
 
 BIG = bytes(range(256)) * 1024  # 256 KiB: chmod under metacopy=on copies up metadata only
 OPTIONS = ["redirect_dir=on", "metacopy=on"]
@@ -308,7 +308,7 @@ def test_foreign_overlay_needs_force(scratch):
     assert status == 0, err
     assert (doc["profile"], doc["changed"], listed(doc["discarded"])) == (None, True, [("/del.txt", "deleted", [])])
     assert os.path.exists(os.path.join(merged, "del.txt"))
-    assert not os.path.exists(state_dir(scratch)) or not os.listdir(state_dir(scratch))
+    assert journals_and_states(scratch) == [], "a forced reset keeps its lock file only"
 
 
 def test_cli(scratch):
@@ -345,3 +345,112 @@ def test_killed_reset_is_recovered_by_apply(scratch, n):
     assert rep.recovered
     assert len([m for m in snapshot(merged) if m[0] == merged]) == 1
     assert view(merged) in (before, expected_view(before, lower, ["/etc/app.conf"]))
+
+
+def journals_and_states(scratch):
+    """Return the journal and state files under the scratch state directory (lock files are not listed)."""
+    found = []
+    for d, _, files in os.walk(state_dir(scratch)):
+        found += [os.path.join(d, f) for f in files if f.endswith((".journal", ".state.json"))]
+    return found
+
+
+def kept_uppers(scratch):
+    """Return the upper_record of the upper <scratch>/u and of every directory set aside from it."""
+    return [upper_record(os.path.join(scratch, n)) for n in sorted(os.listdir(scratch))
+            if n == "u" or n.startswith("u.livemount-")]
+
+
+def count_force_steps(scratch, paths):
+    """Return the number of Sys steps a successful forced reset of `paths` takes (on a throwaway overlay)."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+
+    sub = os.path.join(scratch, "probe")
+    os.mkdir(sub)
+    merged, _, _ = setup(sub, owned=False)
+    s = failpoint.FailpointSys(real_sys(), {})
+    reset(sub, merged, *paths, sys_=s, force=True)
+    return s.count
+
+
+@pytest.mark.ns_timeout(600)
+@pytest.mark.parametrize("paths", [["/etc/app.conf", "/d/b"], []], ids=["some", "all"])
+def test_killed_force_reset_is_recovered_by_the_next(scratch, paths):
+    """A forced reset killed at any step: the next one recovers, then ends on one thawed overlay, reset, nothing lost."""
+    n_steps = count_force_steps(scratch, paths)
+    assert n_steps >= 5, n_steps
+    for n in range(1, n_steps + 1):
+        sub = os.path.join(scratch, "n%d" % n)
+        os.mkdir(sub)
+        merged, upper, lower = setup(sub, owned=False)
+        before, old = view(merged), upper_record(upper)
+        proc = cli_fork(sub, "overlay", "reset", "--force", merged, *paths, env={"LIVEMOUNT_FAILPOINT": "%d:crash" % n})
+        assert proc.returncode == -9, "step %d: %s" % (n, proc.stderr)
+        assert journals_and_states(sub), "step %d: no journal left by the killed reset" % n
+        status, doc, err = cli_json(sub, "overlay", "reset", "--force", "--json", merged, *paths, fork=True)
+        assert status == 0, "step %d: %s" % (n, err)
+        assert doc["recovered"][0].startswith("recovered an interrupted `overlay reset --force` of %s" % merged)
+        assert [m[0] for m in snapshot(merged)] == [merged], "step %d: %s" % (n, snapshot(merged))
+        assert "ro" not in top(merged).opts, "step %d: left frozen" % n
+        assert view(merged) == expected_view(before, lower, paths or ["/"]), "step %d" % n
+        assert old in kept_uppers(sub), "step %d: the old upper is lost (%s)" % (n, doc["recovered"])
+        assert journals_and_states(sub) == [], "step %d" % n
+
+
+def test_killed_force_reset_shows_in_status(scratch):
+    """status lists a killed forced reset as interrupted, saying which command recovers it; a check run predicts it."""
+    merged, _, _ = setup(scratch, owned=False)
+    proc = cli_fork(scratch, "overlay", "reset", "--force", merged, env={"LIVEMOUNT_FAILPOINT": "3:crash"})
+    assert proc.returncode == -9, proc.stderr
+    proc = cli(scratch, "status")
+    assert proc.returncode == 1
+    assert "an `overlay reset --force` was interrupted" in proc.stderr and "overlay-reset@" in proc.stderr
+    assert "owns nothing" not in proc.stdout
+    proc = cli(scratch, "overlay", "reset", merged)
+    assert proc.returncode == 1 and "a --force reset of it was interrupted: the next one recovers it first" in \
+        proc.stderr
+    status, doc, err = cli_json(scratch, "overlay", "reset", "--force", "--check", "--json", merged)
+    assert status == 0 and doc["recovered"] == ["an interrupted `overlay reset --force` of %s would be recovered"
+                                                " first" % merged], err
+    proc = cli(scratch, "overlay", "reset", "--force", merged)
+    assert proc.returncode == 0 and "recovered an interrupted `overlay reset --force`" in proc.stderr
+    status, doc, _ = cli_json(scratch, "status", "--json")
+    assert (status, doc["profiles"]) == (0, [])
+
+
+def test_force_reset_waits_for_the_lock(scratch):
+    """A forced reset waits while another holds its target's lock, changing nothing, then runs once it is free."""
+    import fcntl
+
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_reset_journal as orj
+
+    merged, _, lower = setup(scratch, owned=False)
+    store = orj.store_for(state_dir(scratch), os.readlink("/proc/self/ns/mnt"), merged)
+    store.ensure_dir()
+    before = snapshot(merged)
+    fd = os.open(store.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # what a forced reset of this target holds while it runs
+        proc = subprocess.Popen(cli_command(scratch, "overlay", "reset", "--force", "--json", merged),
+                                env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        assert proc.poll() is None, proc.communicate()
+        assert snapshot(merged) == before and not store.journal.exists(), "it did not wait"
+    finally:
+        os.close(fd)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["changed"] and view(merged) == view(lower)
+
+
+def test_two_force_resets_at_once_take_turns(scratch):
+    """Two forced resets of one overlay started together: one resets it, the other then finds nothing to discard."""
+    merged, _, lower = setup(scratch, owned=False)
+    argv = cli_command(scratch, "overlay", "reset", "--force", "--json", merged)
+    procs = [subprocess.Popen(argv, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert sorted(json.loads(out)["changed"] for out, _ in outs) == [False, True], "both reset it: they interleaved"
+    assert [m[0] for m in snapshot(merged)] == [merged]
+    assert view(merged) == view(lower) and journals_and_states(scratch) == []

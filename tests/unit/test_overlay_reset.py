@@ -285,3 +285,31 @@ def test_busy_writer_is_named(tmp_path):
                                              r" writing on it \(EBUSY\); nothing was changed$"):
         run(s, root, proc, force=True)
     assert s.calls == ['setattr "/mnt/ov" ro -> EBUSY']
+
+
+# ---- the store of a forced reset -------------------------------------------------------------
+
+@pytest.mark.parametrize("target,name", [
+    ("/srv/app", "overlay-reset@srv_app-"),
+    ("/", "overlay-reset@root-"),
+    ("/a b/\u00e9t\u00e9", "overlay-reset@a_b_t_-"),
+    ("/" + "d/" * 40 + "app", "overlay-reset@" + ("d_" * 40 + "app")[-40:] + "-"),
+], ids=["plain", "root", "unsafe-characters", "long"])
+def test_reset_store_name(target, name):
+    """A forced reset's store is named after its target: safe characters, short, never a valid profile name."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import NAME_RX
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.state import (is_reset_store,
+                                                                                         reset_store_name)
+
+    got = reset_store_name(target)
+    assert got.startswith(name) and len(got) == len(name) + 12 and got == reset_store_name(target)
+    assert is_reset_store(got) and not NAME_RX.fullmatch(got)
+    assert reset_store_name(target + "x") != got and reset_store_name(target.replace("/", "_")) != got
+
+
+def test_nothing_to_discard_removes_the_force_journal(tmp_path):
+    """A forced reset with nothing to discard leaves its lock and no journal behind."""
+    s, root, proc = fake_overlay(tmp_path, upper_builders=[F("f", "a")])
+    run(s, root, proc, force=True)
+    left = sorted(os.listdir(os.path.join(root, "mnt-4026531841")))
+    assert len(left) == 1 and left[0].startswith("overlay-reset@mnt_ov-") and left[0].endswith(".lock")

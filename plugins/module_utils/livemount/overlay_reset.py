@@ -16,8 +16,8 @@ import errno
 import os
 import shutil
 
-from . import holders, nsexec, overlay_changes, paths
-from .errors import LivemountError, SysError
+from . import holders, nsexec, overlay_changes, overlay_reset_journal, paths
+from .errors import LivemountError, SysError, UndoError
 from .model import OVERLAY, Action, Change, Entry
 from .mountinfo import parse_mountinfo
 from .overlay_copy import DROP, plan_paths, seed_upper
@@ -104,9 +104,11 @@ def reset(target, wanted=(), sys=None, root=None, check=False, discard=False, fo
     Check mode lists what would be discarded and changes nothing (no freeze:
     the listing may then be racy). The overlay must be owned by a profile
     (the reset then runs under its lock, with its journal, and updates its
-    state) unless `force`. `discard` deletes the old upper and work once no
-    mount of the old overlay is left anywhere. Raises LivemountError when
-    refused (nothing changed), ApplyError/UndoError as an apply does.
+    state) unless `force`: a forced reset has a lock and journal of its own
+    (overlay_reset_journal.py) and first recovers one of its target that was
+    killed. `discard` deletes the old upper and work once no mount of the
+    old overlay is left anywhere. Raises LivemountError when refused
+    (nothing changed), ApplyError/UndoError as an apply does.
     """
     from . import engine
 
@@ -120,15 +122,20 @@ def reset(target, wanted=(), sys=None, root=None, check=False, discard=False, fo
         raise LivemountError("cannot reset overlay %s: --namespace and --pid are not supported here; run the reset"
                              " inside that namespace" % target)
     run = _Reset(sys, engine.state_root(root), check, discard, on_busy, progress, proc)
-    live = find_overlay(parse_mountinfo(sys.read_mountinfo()), sys.realpath(target))
-    wanted = check_paths(live.mount_point, wanted)
-    store = run.owner_store(live)
+    path = sys.realpath(target)
+    table = parse_mountinfo(sys.read_mountinfo())
+    killed = overlay_reset_journal.pending(run.root, sys.namespace_id(), path)
+    # After a killed forced reset the target may hold anything: recovery looks, under the lock.
+    live = table.top(path) if force and killed else find_overlay(table, path)
+    wanted = check_paths(path, wanted)
+    store = run.owner_store(live) if live is not None and live.fstype == OVERLAY else None
     if store is None:
         if not force:
             raise LivemountError("cannot reset overlay %s: no livemount profile owns it in %s; --force resets it"
-                                 " anyway (no state is written, no journal kept)" % (live.mount_point,
-                                                                                     sys.namespace_id()))
-        return run.reset(live, wanted, None, None, None)
+                                 " anyway (no state is written, no journal kept)%s" % (
+                                     path, sys.namespace_id(), "; a --force reset of it was interrupted: the"
+                                     " next one recovers it first" if killed else ""))
+        return run.forced(path, wanted)
     with store.lock(write=not check):
         state = store.load()
         own = run.owned(state, live)
@@ -149,6 +156,7 @@ class _Reset:
     def __init__(self, sys, root, check, discard, on_busy, progress, proc):
         self.sys, self.root, self.check, self.discard = sys, root, check, discard
         self.on_busy, self.progress, self.proc = on_busy, progress, proc
+        self.journal = None  # a forced reset's ResetJournal (overlay_reset_journal.py)
 
     def owner_store(self, live):
         """Return the StateStore of the profile owning overlay `live` in this namespace, or None."""
@@ -162,6 +170,31 @@ class _Reset:
                 return store
         return None
 
+    def forced(self, target, wanted):
+        """Return the report of a reset no profile owns, under its own lock, after recovering a killed one."""
+        ns = self.sys.namespace_id()
+        store = overlay_reset_journal.store_for(self.root, ns, target)
+        store.check_dir()  # never trust a journal in a directory others can write
+        with store.lock(write=not self.check):
+            killed = store.journal.exists()
+            recovered = overlay_reset_journal.recover_reset(self.sys, store, target) if killed and not self.check \
+                else []
+            # Read the table under the lock: another forced reset may have changed it meanwhile.
+            live = find_overlay(parse_mountinfo(self.sys.read_mountinfo()), target)
+            if killed and self.check:
+                # The overlay may run on its renamed upper: its listing means something only after recovery.
+                report = self.new_report(live, wanted, None)
+                report.update(changed=True, recovered=["an interrupted `overlay reset --force` of %s would be"
+                                                       " recovered first" % target])
+                report["warnings"].append("what would be discarded is known after that recovery only")
+                return report
+            self.journal = None if self.check else store.journal
+            report = self.reset(live, wanted, None, None, None)
+            if recovered:
+                # Only when there is something: schemas/cli-output.schema.json does not list the key yet.
+                report["recovered"] = recovered
+            return report
+
     @staticmethod
     def owned(state, live):
         """Return the Owned record of `state` for overlay `live` (same target and layers), or None."""
@@ -172,14 +205,17 @@ class _Reset:
                 return o
         return None
 
+    def new_report(self, live, wanted, store):
+        """Return the report of a reset of `wanted` in overlay `live` before anything is decided."""
+        return {"target": live.mount_point, "profile": store.name if store else None,
+                "namespace": self.sys.namespace_id(), "mode": "check" if self.check else "apply",
+                "paths": list(wanted) or ["/"], "all": not wanted, "upper": live.upper, "work": live.work,
+                "discarded": [], "counts": {}, "unchanged_paths": [], "copied": [], "changed": False, "frozen": False,
+                "warnings": [], "upper_aside": None, "work_aside": None, "old_gone": None, "removed_aside": False}
+
     def reset(self, live, wanted, store, state, own):
         """Return the report: refuse what cannot be done exactly, list, freeze, swap, save, discard."""
-        target = live.mount_point
-        report = {"target": target, "profile": store.name if store else None, "namespace": self.sys.namespace_id(),
-                  "mode": "check" if self.check else "apply", "paths": list(wanted) or ["/"], "all": not wanted,
-                  "upper": live.upper, "work": live.work, "discarded": [], "counts": {}, "unchanged_paths": [],
-                  "copied": [], "changed": False, "frozen": False, "warnings": [], "upper_aside": None,
-                  "work_aside": None, "old_gone": None, "removed_aside": False}
+        report = self.new_report(live, wanted, store)
         if live.upper is None:
             report["warnings"].append("the overlay has no upper directory: it changes nothing")
             return report
@@ -194,12 +230,19 @@ class _Reset:
             self.decide(report, live, wanted, layers)
             report["changed"] = bool(report["discarded"])
             return report
-        frozen = self.freeze(live)
+        if self.journal is not None:
+            self.journal.start(live)  # before the freeze: a reset killed from here on leaves it
+        try:
+            frozen = self.freeze(live)
+        except LivemountError:
+            self.end_journal()  # refused: nothing was changed
+            raise
         report["frozen"] = frozen
         try:
             plans = self.decide(report, live, wanted, layers)
             if not report["discarded"]:
                 self.thaw(live, frozen)
+                self.end_journal()
                 return report
             outcome = self.swap(live, store, state, own, plans, layers, report)
         except BaseException as exc:
@@ -207,7 +250,13 @@ class _Reset:
                 self.thaw(live, frozen)
             except SysError as also:
                 exc.args = ("%s; %s" % (exc, also),)  # both matter: the failure and the mount left read-only
+                if self.journal is not None:
+                    self.journal.close()  # kept: the next forced reset thaws it
+                raise
+            if isinstance(exc, LivemountError) and not isinstance(exc, UndoError):
+                self.end_journal()  # rolled back, or refused, and thawed: nothing is left to recover
             raise
+        self.end_journal()
         aside = outcome.asides[-1]
         report.update(changed=True, upper_aside=aside["upper_aside"], work_aside=aside["work_aside"],
                       old_gone=aside["old_gone"])
@@ -215,6 +264,11 @@ class _Reset:
         if self.discard:
             self.remove_aside(live, report)
         return report
+
+    def end_journal(self):
+        """Return None after removing a forced reset's journal (it has nothing left to recover)."""
+        if self.journal is not None:
+            self.journal.remove()
 
     def refuse_unsafe(self, live, wanted):
         """Return the other mounts of the same overlay; raise LivemountError where a reset cannot be exact."""
@@ -301,7 +355,7 @@ class _Reset:
                         upper_policy=FRESH)
         world = observe(self.sys, [entry], (own,) if own is not None else ())
         ns = self.sys.namespace_id()
-        executor = Executor(self.sys, store.journal if store else None, world, beneath=engine.has_beneath(),
+        executor = Executor(self.sys, store.journal if store else self.journal, world, beneath=engine.has_beneath(),
                             header={"profile": store.name if store else None, "namespace": ns,
                                     "overlay_reset": live.mount_point},
                             entry_dict=engine.entry_dict, progress=self.progress)

@@ -26,6 +26,7 @@ from .model import Owned
 DEFAULT_ROOT = "/run/livemount"
 FORMAT = "livemount-state"
 VERSION = 1
+RESET_PREFIX = "overlay-reset@"  # the stores of `overlay reset --force` (overlay_reset_journal.py)
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,25 @@ def list_profiles(root, namespace_id):
             if n.endswith(suffix):
                 out.add(n[: -len(suffix)])
     return sorted(out)
+
+
+def reset_store_name(target):
+    """Return the store name of `overlay reset --force` at mount point `target`: `overlay-reset@srv_app-1a2b3c4d5e6f`.
+
+    Additive, for overlay_reset_journal.py. The '@' is not allowed in a
+    profile name (schemas/profile.schema.json), so no profile's files can be
+    these. The readable part (the path's last 40 safe characters) is for
+    people reading `livemount status`; the hash of the whole path is what
+    tells two targets apart.
+    """
+    digest = hashlib.sha256(target.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", target.strip("/")) or "root"
+    return "%s%s-%s" % (RESET_PREFIX, readable[-40:], digest)
+
+
+def is_reset_store(name):
+    """Return True when store `name` is that of a forced overlay reset (reset_store_name), not a profile's."""
+    return name.startswith(RESET_PREFIX)
 
 
 def recorded_for(root, name, record):
