@@ -57,7 +57,7 @@ options:
     type: bool
     default: false
   force:
-    description: Reset an overlay that no livemount profile owns (no state is written, no journal kept).
+    description: Reset an overlay that no livemount profile owns (no profile state is written; it has a lock and journal of its own).
     type: bool
     default: false
   state_dir:
@@ -139,6 +139,11 @@ removed_aside:
   description: Whether O(discard) deleted the old upper and work.
   returned: always
   type: bool
+recovered:
+  description: What an interrupted forced reset of this target left, and how this run recovered it first.
+  returned: always
+  type: list
+  elements: str
 frozen:
   description: Whether the mount was made read-only for the reset (false in check mode, or when it was read-only).
   returned: always

@@ -230,7 +230,7 @@ def test_check_mode_changes_nothing(tmp_path):
 
 @pytest.mark.parametrize("kw,more,message", [
     ({}, None, "cannot reset overlay /mnt/ov: no livemount profile owns it in mnt:[4026531841]; --force resets it"
-               " anyway (no state is written, no journal kept)"),
+               " anyway (no profile state is written; it has a lock and journal of its own)"),
     ({"force": True}, lambda s: s.seed_mount("tmpfs", "/mnt/ov/sub"),
      "cannot reset overlay /mnt/ov: mounts below it would go with the old overlay: /mnt/ov/sub; unmount them first"),
     ({"force": True, "paths": ["/f"]}, lambda s: s.seed_bind("/mnt/ov", "/elsewhere"),
@@ -313,3 +313,14 @@ def test_nothing_to_discard_removes_the_force_journal(tmp_path):
     run(s, root, proc, force=True)
     left = sorted(os.listdir(os.path.join(root, "mnt-4026531841")))
     assert len(left) == 1 and left[0].startswith("overlay-reset@mnt_ov-") and left[0].endswith(".lock")
+
+
+def test_destroy_refuses_a_reset_journal_store():
+    """`livemount destroy overlay-reset@...` is refused: that store is an interrupted forced reset, not a profile."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.state import reset_store_name
+
+    with pytest.raises(LivemountError) as err:
+        engine.destroy(reset_store_name("/srv/app"), sys=None)
+    assert "not a profile" in str(err.value) and "overlay reset --force" in str(err.value)

@@ -24,7 +24,7 @@ from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
 from .recover import after_finish, recover
-from .state import DEFAULT_ROOT, State, StateStore, list_profiles, now, recorded_for
+from .state import DEFAULT_ROOT, State, StateStore, is_reset_store, list_profiles, now, recorded_for
 
 
 @dataclass
@@ -206,6 +206,10 @@ def destroy(name, sys, root=None, check=False, namespace=None, pid=None, on_busy
     kept: the state then holds only that leftover (status shows it) until a
     later run removes it (leftovers.py).
     """
+    if is_reset_store(name):
+        # Its journal names an overlay no profile owns: destroying it as a profile would adopt and unmount it.
+        raise LivemountError("cannot destroy %s: it is the journal of an interrupted `overlay reset --force`, not a"
+                             " profile; run `livemount overlay reset --force TARGET` again to recover it" % name)
     try:
         return reconcile(_Empty(name), sys, root=root, check=check, namespace=namespace, pid=pid, on_busy=on_busy)
     except nsexec.NamespaceGoneError as exc:

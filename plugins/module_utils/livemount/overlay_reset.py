@@ -132,7 +132,7 @@ def reset(target, wanted=(), sys=None, root=None, check=False, discard=False, fo
     if store is None:
         if not force:
             raise LivemountError("cannot reset overlay %s: no livemount profile owns it in %s; --force resets it"
-                                 " anyway (no state is written, no journal kept)%s" % (
+                                 " anyway (no profile state is written; it has a lock and journal of its own)%s" % (
                                      path, sys.namespace_id(), "; a --force reset of it was interrupted: the"
                                      " next one recovers it first" if killed else ""))
         return run.forced(path, wanted)
@@ -190,9 +190,7 @@ class _Reset:
                 return report
             self.journal = None if self.check else store.journal
             report = self.reset(live, wanted, None, None, None)
-            if recovered:
-                # Only when there is something: schemas/cli-output.schema.json does not list the key yet.
-                report["recovered"] = recovered
+            report["recovered"] = list(recovered or [])
             return report
 
     @staticmethod
@@ -211,7 +209,8 @@ class _Reset:
                 "namespace": self.sys.namespace_id(), "mode": "check" if self.check else "apply",
                 "paths": list(wanted) or ["/"], "all": not wanted, "upper": live.upper, "work": live.work,
                 "discarded": [], "counts": {}, "unchanged_paths": [], "copied": [], "changed": False, "frozen": False,
-                "warnings": [], "upper_aside": None, "work_aside": None, "old_gone": None, "removed_aside": False}
+                "warnings": [], "upper_aside": None, "work_aside": None, "old_gone": None, "removed_aside": False,
+                "recovered": []}
 
     def reset(self, live, wanted, store, state, own):
         """Return the report: refuse what cannot be done exactly, list, freeze, swap, save, discard."""
