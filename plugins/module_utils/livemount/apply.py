@@ -129,7 +129,9 @@ class Executor:
                     raise ApplyError("cannot apply %s: %s; rolled back %d operation(s), nothing changed"
                                      % (label, exc, len(out.rolled_back)), step=label, errno=exc.errno,
                                      rolled_back=out.rolled_back)
-                self._journal({"kind": "done", "n": k})
+                # Not synced on its own: the next begin's fdatasync carries it, and a
+                # lost done record costs nothing (recover.py re-examines every begun step).
+                self._journal({"kind": "done", "n": k}, durable=False)
                 done_runs.append(run)
                 out.done.append((c, changed, list(run.created)))
         finally:
@@ -179,9 +181,9 @@ class Executor:
             "recover from the journal" % (label, exc, "; ".join(failures)),
             step=label, errno=exc.errno, rolled_back=out.rolled_back, undo_failures=failures, left=failures)
 
-    def _journal(self, rec):
+    def _journal(self, rec, durable=True):
         if self.journal is not None:
-            self.journal.record(rec)
+            self.journal.record(rec, durable)
 
     def _finish_journal(self):
         if self.journal is not None:

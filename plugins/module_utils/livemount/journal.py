@@ -1,9 +1,17 @@
-"""The write-ahead journal of one apply: append-only JSON lines, fsync'd before each step.
+"""The write-ahead journal of one apply: append-only JSON lines, fdatasync'd before each step.
 
 Line 1 is the header (plan id, profile, start time); then one `begin` record
 before each change is performed and one `done` record after it. A torn last
 line (the process died mid-write) is ignored on read. The journal exists only
 while an apply runs: finding one at start means the last run was killed.
+
+Every record recovery acts on (header, `begin`, `aside`) is on disk before
+the system call it announces. A `done` record is written but not synced on
+its own (`durable=False`): the next record's fdatasync carries it, and until
+then only a power cut can lose it (a killed process cannot: write(2) has put
+it in the page cache). Recovery loses nothing by that: it examines every
+begun step against the live table whether or not it is marked done
+(recover.py); `done` only counts steps in its message.
 """
 
 import json
@@ -31,11 +39,16 @@ class Journal:
         self.record(dict(header, kind="header"))
         fsync_dir(os.path.dirname(self.path))
 
-    def record(self, obj):
-        """Append one record and make it durable before returning."""
+    def record(self, obj, durable=True):
+        """Return None after appending one record, made durable (fdatasync) unless `durable` is False.
+
+        A record written with durable=False reaches the disk with the next
+        durable one (fdatasync(2) flushes all of the file's written data).
+        """
         line = (json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n").encode()
         os.write(self._fd, line)
-        os.fdatasync(self._fd)
+        if durable:
+            os.fdatasync(self._fd)
 
     def read(self):
         """Return (header, records) of an existing journal; a torn final line is dropped."""
