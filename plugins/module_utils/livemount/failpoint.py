@@ -38,6 +38,37 @@ def _signature(name):
     return sig
 
 
+_PARAMS = {}
+
+
+def _arguments(name, args, kwargs):
+    """Return {parameter: value} of a call to Sys.<name>, defaults applied (what Signature.bind gives).
+
+    Every system call names itself (step_what), so this runs once per step:
+    positional calls with every parameter known take a plain zip over the
+    cached parameter names and defaults; anything else (keywords, a wrong
+    argument count) goes through Signature.bind, which also raises the
+    TypeError a wrong call deserves.
+    """
+    params = _PARAMS.get(name)
+    if params is None:
+        params = _PARAMS[name] = tuple((p.name, p.default) for p in list(_signature(name).parameters.values())[1:])
+    if not kwargs and len(args) <= len(params):
+        values = {}
+        for i, (pname, default) in enumerate(params):
+            if i < len(args):
+                values[pname] = args[i]
+            elif default is inspect.Parameter.empty:
+                break
+            else:
+                values[pname] = default
+        else:
+            return values
+    bound = _signature(name).bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k != "self"}
+
+
 def _bound(name, args, kwargs):
     """Return the argument values of Sys.<name>, defaults applied, trailing defaults dropped."""
     sig = _signature(name)
@@ -65,10 +96,7 @@ def _desc(where):
 
 def step_what(name, *args, **kwargs):
     """Return what a step does in words (`create directory /t`), for `cannot <what>: <cause>`."""
-    sig = _signature(name)
-    a = sig.bind(None, *args, **kwargs)
-    a.apply_defaults()
-    v = a.arguments
+    v = _arguments(name, args, kwargs)
     if name == "mkdir":
         return "create directory %s" % v["path"]
     if name == "rmdir":
