@@ -39,11 +39,14 @@ HOTSPOTS = [
     ("observe (read+parse+lstat)", "observe.py", "observe"),
     ("plan.plan", "plan.py", "plan"),
     ("plan._rebuild_children", "plan.py", "_rebuild_children"),
+    ("plan._add_mkdirs", "plan.py", "_add_mkdirs"),
     ("Executor.apply (all steps)", "apply.py", "apply"),
-    ("failpoint.step_what (inspect.signature per step)", "failpoint.py", "step_what"),
+    ("steps.perform (each change's Sys calls)", "steps.py", "perform"),
+    ("failpoint.step_what (words each system call)", "failpoint.py", "step_what"),
     ("Journal.record (json + fdatasync)", "journal.py", "record"),
     ("kernel calls (syscalls._syscall)", "syscalls.py", "_syscall"),
     ("refresh_table (read+parse after)", "observe.py", "refresh_table"),
+    ("engine.next_state", "engine.py", "next_state"),
     ("StateStore.save (json + fsync)", "state.py", "save"),
 ]
 
@@ -221,22 +224,32 @@ def hotspots(doc):
 # Why a hot spot costs what it does (found by profiling this benchmark), shown when its share is large.
 EXPLAIN = {
     "plan._rebuild_children": (
-        "checks every change against every rebuilt target (`[r for r in rebuilt if paths.is_under(c.target, r)]` "
-        "in plan.py): O(changes x rebuilt), so a first apply of N mounts makes N^2 `is_under` calls "
-        "(1,000,000 for N=1,000). Suggested fix: put the rebuilt targets in a set and look up each change's "
-        "ancestors (`paths.ancestors`, O(depth)), keeping the last one found as the parent."),
-    "failpoint.step_what (inspect.signature per step)": (
-        "runs on every system call (sys_linux `_step` -> failpoint.step_what): `inspect.signature(...)` + "
-        "`bind()` + `apply_defaults()` just to word the error message, which is needed only when the call "
-        "fails. Suggested fix: build the message lazily in the `except` branch, or cache the signature per "
-        "method name."),
+        "finds, for every change, the rebuilt target it sits under: since commit dd193a7 by looking its "
+        "ancestors up in a set (before, it scanned every rebuilt target per change: O(changes x rebuilt))."),
+    "plan._add_mkdirs": (
+        "decides, for every entry, which of its missing ancestor directories (and mount point) to create: it "
+        "walks each target's ancestors (`paths.ancestors`) and asks the world what each will be once the "
+        "plan's mounts and unmounts are done (`world.projected`). Its cost per entry grows with the depth of "
+        "the targets."),
+    "steps.perform (each change's Sys calls)": (
+        "is each change's work through Sys: per mount the mount API calls (open_tree or "
+        "fsopen/fsconfig/fsmount, mount_setattr on the detached mount, move_mount), plus an openat2(2) of the "
+        "target so no symlink is followed (securepath.py), each wrapped in sys_linux's `_step` context "
+        "manager, plus the undo closure the executor keeps. The kernel calls are the `kernel calls` row: "
+        "the rest is Python per call."),
+    "failpoint.step_what (words each system call)": (
+        "runs on every system call (sys_linux `_step`) to word an error message that is needed only when "
+        "the call fails."),
     "StateStore.save (json + fsync)": (
-        "serializes the whole state twice (once for the sha256 digest, once with `indent=1, sort_keys=True` "
-        "for the file). It runs once per apply, so it is linear, but at about 0.1 ms per entry it alone is "
-        "several times the kernel's cost. Suggested fix: serialize the body once (compact) and hash those bytes."),
+        "serializes the state once (compact JSON from json's C encoder: the same bytes are hashed and "
+        "written), then fsyncs the file and its directory. It runs once per apply."),
     "Journal.record (json + fdatasync)": (
-        "two fdatasync(2) per change (before and after). Cheap on tmpfs; on a disk it is most of the cost "
-        "(see the state-on-disk column)."),
+        "writes two JSON lines per change (begin, done) with one fdatasync(2): the begin record's, before "
+        "the change's first system call; a done record reaches the disk with the next sync (journal.py). "
+        "Cheap on tmpfs; on a disk it is most of the cost (see the state-on-disk column)."),
+    "engine.next_state": (
+        "builds the state to save: every owned entry with its device and filesystem options read from the "
+        "table re-read after the apply."),
 }
 
 
@@ -265,9 +278,14 @@ def why_missed(doc):
                          "once per entry (%s per mount, a fork+exec each) instead of an order of magnitude." % (
                              c.fmt_ratio(t["mount8_vs_engine"]),
                              c.fmt_time(t["per_mount"]["mount(8) per entry"]["median"])))
+        on_disk = t["per_mount"]["livemount (state on disk)"]["median"]
+        on_tmpfs = t["per_mount"]["livemount (state on tmpfs)"]["median"]
         lines.append("  - With the state root on this machine's %s disk (where /run is not a tmpfs, the default "
-                     "/run/livemount is on disk) livemount is %s the raw calls: the journal's fdatasync per "
-                     "change dominates." % (doc["disk_fstype"], c.fmt_ratio(t["disk_vs_raw"])))
+                     "/run/livemount is on disk) livemount is %s the raw calls: %s per mount against %s with the "
+                     "state on tmpfs. The difference (%.0f%% of the time on disk) is the syncs reaching the disk: "
+                     "the journal's one fdatasync per change, and the state file's fsync once per apply."
+                     % (doc["disk_fstype"], c.fmt_ratio(t["disk_vs_raw"]), c.fmt_time(on_disk), c.fmt_time(on_tmpfs),
+                        100 * max(0.0, on_disk - on_tmpfs) / on_disk))
     return "\n".join(lines)
 
 
