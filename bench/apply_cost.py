@@ -282,8 +282,9 @@ def why_missed(doc):
         on_tmpfs = t["per_mount"]["livemount (state on tmpfs)"]["median"]
         lines.append("  - With the state root on this machine's %s disk (where /run is not a tmpfs, the default "
                      "/run/livemount is on disk) livemount is %s the raw calls: %s per mount against %s with the "
-                     "state on tmpfs. The difference (%.0f%% of the time on disk) is the syncs reaching the disk: "
-                     "the journal's one fdatasync per change, and the state file's fsync once per apply."
+                     "state on tmpfs. Only where the journal and state files live differs: the difference (%.0f%% of "
+                     "the time on disk) is their writes, the journal's one fdatasync per change and the state "
+                     "file's fsyncs once per apply, waiting for the disk."
                      % (doc["disk_fstype"], c.fmt_ratio(t["disk_vs_raw"]), c.fmt_time(on_disk), c.fmt_time(on_tmpfs),
                         100 * max(0.0, on_disk - on_tmpfs) / on_disk))
     return "\n".join(lines)

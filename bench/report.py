@@ -219,26 +219,9 @@ def overlay_markdown(doc, meta):
 
 # Notes measured by hand after a run: (benchmark, date of the result they follow up, markdown). Each is shown
 # only while that result is the one on the page: a new run of the benchmark would make it stale.
-ADDENDA = [("apply_cost", "2026-11-21 17:42:01 UTC", """\
-## Follow-up: apply cost after the two hot-spot fixes (same machine, later the same day)
-
-The profile above named `plan._rebuild_children` (quadratic) and the per-call
-`inspect.signature` in `failpoint.step_what`; both were fixed in the commit
-after this report ("Apply hot spots from bench/apply_cost.py"). Re-measured
-with `sudo bench/.venv/bin/python bench/apply_cost.py --repeats 3` (1,000
-mounts of each type, 3 rounds, medians):
-
-| type | new-API loop | livemount, state on tmpfs | state on disk | mount(8) per entry | livemount / raw | \
-mount(8) / livemount |
-|---|---|---|---|---|---|---|
-| bind | 14 µs | 282 µs | 988 µs | 2025 µs | 20x | 7.2x |
-| tmpfs | 23 µs | 242 µs | 892 µs | 1746 µs | 10x | 7.2x |
-
-Still not within 2x of the raw calls: what remains is `StateStore.save`
-(about 29% of an apply: the state is serialized twice and fsync'd), the
-journal's two fdatasyncs per change, and the executor's per-step Python. These
-are the next things to cut.
-""")]
+# The apply_cost follow-up measured by hand after the 2026-11-21 17:40 run went when apply_cost was rerun
+# (its numbers are in that rerun's sections now; the commits since say what changed).
+ADDENDA = []
 
 
 def load(name, quick):
