@@ -108,8 +108,8 @@ def test_foreign_overlay_needs_force(scratch):
                        _workdir(scratch))
     assert run.rc == 0, run.stdout[-3000:]
     assert run.result("refused")["msg"] == (
-        "cannot reset overlay %s: no livemount profile owns it in %s; force=true resets it anyway (no state is"
-        " written, no journal kept)" % (merged, os.readlink("/proc/self/ns/mnt")))
+        "cannot reset overlay %s: no livemount profile owns it in %s; force=true resets it anyway (no profile"
+        " state is written; it has a lock and journal of its own)" % (merged, os.readlink("/proc/self/ns/mnt")))
     assert _world(scratch, merged, upper) == before
     run = playbook.run(playbook.play([_task("forced", scratch, target=merged, force=True)]), _workdir(scratch))
     assert run.rc == 0, run.stdout[-3000:]
