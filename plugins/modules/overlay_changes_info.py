@@ -192,14 +192,14 @@ def main():
         module.fail_json(msg="cannot list overlay changes of %s: %s" % (p["target"], exc))
     for warning in report.pop("warnings"):
         module.warn(_ansible_words(warning))
-    items = [it for it in report.pop("changes") if _wanted(it["path"], bases)]
+    items = overlay_changes.select(report.pop("changes"), bases)
     report.pop("counts")  # of every item: the summary counts those the paths filter kept
     summary = dict((kind, 0) for kind in overlay_changes.KINDS)
     summary.update(overlay_changes.counts(items))
     if p["collapse"]:
         items = overlay_changes.collapse(items)
     if module._diff:
-        report["diff"] = _diff(report["target"], items)
+        report["diff"] = overlay_changes.diff_text(report["target"], items)
     report.update(changes=items, summary=summary, namespace=namespace)
     module.exit_json(changed=False, **report)
 
@@ -210,11 +210,6 @@ def _inside(path):
         return lpaths.clean("/" + path.lstrip("/"))
     except ValueError as exc:
         raise ValueError("paths item %r: %s" % (path, exc))
-
-
-def _wanted(path, bases):
-    """Return True if item path `path` is at or under one of `bases` (or `bases` is empty: no filter)."""
-    return not bases or any(lpaths.is_at_or_under(path, base) for base in bases)
 
 
 def _ansible_words(text):
@@ -234,25 +229,6 @@ def _report(p):
     # nsexec.run enters the namespace in a forked child: setns(2) refuses a
     # multi-threaded process and would change this process's root for good.
     return nsexec.run(target, sys_, listing, "/")
-
-
-def _diff(target, items):
-    """Return the Ansible diff of `items`: each changed path as the lower layers show it, and as the overlay does."""
-    by_path = overlay_changes.as_diff(items)
-    before, after = [], []
-    for it in items:
-        if it["path"] not in by_path:
-            continue  # an opaque directory with nothing changed on itself is no difference
-        kind = by_path[it["path"]][0]
-        line = it["path"] + ("/" if it["type"] == "dir" and it["path"] != "/" else "")
-        if it.get("count"):
-            line += " (and %d inside)" % it["count"]
-        if kind in ("deleted", "modified"):
-            before.append(line + "\n")
-        if kind in ("added", "modified"):
-            after.append(line + ("  " + it["detail"] if it["detail"] else "") + "\n")
-    return {"before_header": "lower layers of %s" % target, "after_header": "overlay %s" % target,
-            "before": "".join(before), "after": "".join(after)}
 
 
 if __name__ == "__main__":

@@ -221,32 +221,14 @@ def main():
     for warning in report.pop("warnings"):
         module.warn(_ansible_words(warning))
     if module._diff and report["changed"]:
-        report["diff"] = _diff(report["target"], overlay_changes.collapse(report["discarded"]))
+        report["diff"] = overlay_changes.diff_text(report["target"], overlay_changes.collapse(report["discarded"]),
+                                                   discarded=True)
     module.exit_json(**report)
 
 
 def _ansible_words(text):
     """Return the engine's `text` with the CLI's options named as this module's (--force is force=true)."""
     return text.replace("--force", "force=true").replace("--discard", "discard=true")
-
-
-def _diff(target, items):
-    """Return the Ansible diff of discarded `items`: each path as the overlay shows it, then as the lower layers do."""
-    by_path = overlay_changes.as_diff(items)
-    before, after = [], []
-    for it in items:
-        if it["path"] not in by_path:
-            continue  # an opaque directory with nothing changed on itself is no difference
-        kind = by_path[it["path"]][0]
-        line = it["path"] + ("/" if it["type"] == "dir" and it["path"] != "/" else "")
-        if it.get("count"):
-            line += " (and %d inside)" % it["count"]
-        if kind in ("added", "modified"):
-            before.append(line + ("  " + it["detail"] if it["detail"] else "") + "\n")
-        if kind in ("deleted", "modified"):
-            after.append(line + "\n")
-    return {"before_header": "overlay %s" % target, "after_header": "lower layers of %s" % target,
-            "before": "".join(before), "after": "".join(after)}
 
 
 if __name__ == "__main__":

@@ -454,3 +454,23 @@ def test_read_only_overlay_changes_nothing():
     """An overlay without upper layer lists no change and reads nothing."""
     text = ROOT_LINE + "2 1 0:50 / /o ro - overlay overlay ro,lowerdir=/nonexistent1:/nonexistent2\n"
     assert oc.for_mount(parse_mountinfo(text).top("/o")) == []
+
+
+DIFF_ITEMS = [
+    {"path": "/a", "kind": "added", "type": "file", "detail": "", "changed": []},
+    {"path": "/d", "kind": "opaque", "type": "dir", "detail": "", "changed": []},
+    {"path": "/d/x", "kind": "deleted", "type": "file", "detail": "", "changed": []},
+    {"path": "/m", "kind": "modified", "type": "file", "detail": "mode 0644 -> 0600", "changed": ["mode"]},
+    {"path": "/n", "kind": "added", "type": "dir", "detail": "", "changed": [], "count": 2},
+]
+
+
+@pytest.mark.parametrize("discarded", [False, True], ids=["changes", "discarded-by-reset"])
+def test_diff_text(discarded):
+    """diff_text: lower view and overlay view of the changed paths; a reset's diff has the two sides swapped."""
+    lower = "/d/x\n/m\n"
+    merged = "/a\n/m  mode 0644 -> 0600\n/n/ (and 2 inside)\n"
+    got = oc.diff_text("/t", DIFF_ITEMS, discarded=discarded)
+    sides = [("lower layers of /t", lower), ("overlay /t", merged)]
+    (bh, b), (ah, a) = sides[::-1] if discarded else sides
+    assert got == {"before_header": bh, "before": b, "after_header": ah, "after": a}

@@ -35,7 +35,7 @@ from .model import OVERLAY
 from .mountinfo import parse_mountinfo
 from . import overlay_walk
 from .overlay_stack import Layers
-from .paths import clean, sort_key
+from .paths import clean, is_at_or_under, sort_key
 
 KINDS = ("added", "renamed", "deleted", "modified", "metacopy", "opaque")
 CHANGED = overlay_walk.CHANGED  # the order of an item's `changed`
@@ -78,6 +78,40 @@ def as_diff(items):
         if kind is not None:
             out[it["path"]] = (kind, tuple(it["changed"]))
     return out
+
+
+def select(items, wanted):
+    """Return the items at or below one of the overlay paths `wanted` (every item when `wanted` is empty)."""
+    if not wanted:
+        return list(items)
+    return [it for it in items if any(is_at_or_under(it["path"], w) for w in wanted)]
+
+
+def diff_text(target, items, discarded=False):
+    """Return {before, after, before_header, after_header}: `items` as the lower layers and the overlay show them.
+
+    One line per changed path (directories end in `/`, a folded directory
+    says how many items it holds; the overlay side adds the detail). With
+    `discarded` the sides swap: what an overlay reset takes away is the
+    overlay's view before and the lower layers' after. The shape is
+    Ansible's --diff.
+    """
+    by_path = as_diff(items)
+    lower, merged = [], []
+    for it in items:
+        if it["path"] not in by_path:
+            continue  # an opaque directory with nothing changed on itself is no difference
+        kind = by_path[it["path"]][0]
+        line = it["path"] + ("/" if it["type"] == "dir" and it["path"] != "/" else "")
+        if it.get("count"):
+            line += " (and %d inside)" % it["count"]
+        if kind in ("deleted", "modified"):
+            lower.append(line + "\n")
+        if kind in ("added", "modified"):
+            merged.append(line + ("  " + it["detail"] if it["detail"] else "") + "\n")
+    sides = [("lower layers of %s" % target, "".join(lower)), ("overlay %s" % target, "".join(merged))]
+    (before_header, before), (after_header, after) = sides[::-1] if discarded else sides
+    return {"before_header": before_header, "after_header": after_header, "before": before, "after": after}
 
 
 def collapse(items):

@@ -49,11 +49,7 @@ def check_paths(target, raw):
     return kept
 
 
-def select(items, wanted):
-    """Return the items at or below one of the overlay paths `wanted` (every item when `wanted` is empty)."""
-    if not wanted:
-        return list(items)
-    return [it for it in items if any(paths.is_at_or_under(it["path"], w) for w in wanted)]
+select = overlay_changes.select  # the items a reset of `wanted` discards
 
 
 # ---- the whole reset ---------------------------------------------------------------------------
