@@ -15,11 +15,10 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import PlanError
-from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import StateStore
 
 from tests.unit.fakesys import NAMESPACE_ID
+from tests.unit.engine_runs import apply, beneath_on, mutations, root  # noqa: F401 (fixtures)
 from tests.unit.planner_world import (
     PROFILE_A,
     PROFILE_B,
@@ -38,30 +37,6 @@ from tests.unit.planner_world import (
 
 SMALL = {"name": "p", "mounts": [bind("/srv/a", "/data/m", "ro"), tmpfs("/data/t", "size=1m"),
                                  symlink("/data/l", "/x"), overlay("/data/o", ["/ovl/l1"], "/ovl/u", "/ovl/w")]}
-
-
-@pytest.fixture(autouse=True)
-def _beneath(monkeypatch):
-    """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests."""
-    monkeypatch.setattr(engine, "has_beneath", lambda: True)
-
-
-@pytest.fixture
-def root():
-    """Return a fresh, empty state root (removed afterwards)."""
-    path = fast_tmpdir()
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def apply(data, fake, root, **kw):
-    """Return the Report of reconciling profile mapping `data`."""
-    return engine.reconcile(load_profile(data), fake, root=root, **kw)
-
-
-def mutations(report):
-    """Return [(action, target)] of the mutating changes of a report."""
-    return [(c.action.value, c.target) for c in mutating(report.changes)]
 
 
 # ---- idempotence ----------------------------------------------------------------------------------------------------

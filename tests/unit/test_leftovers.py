@@ -6,46 +6,19 @@ the directory: it stays in one's state as a leftover (status shows it) and
 the first run in the namespace that finds it unused removes it.
 """
 
-import shutil
-
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
-from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import StateStore, list_profiles
 
 from tests.unit.fakesys import NAMESPACE_ID
-from tests.unit.planner_world import bind, fake_host, fast_tmpdir, fs_snapshot, snapshot, tmpfs, tree_bytes
+from tests.unit.engine_runs import apply, beneath_on, mutations, root  # noqa: F401 (fixtures)
+from tests.unit.planner_world import bind, fake_host, fs_snapshot, snapshot, tmpfs, tree_bytes
 
 SHARED = "/data/shared"
 ONE = {"name": "one", "mounts": [bind("/srv/a", "/data/shared/one/b"), tmpfs("/data/shared/one/t")]}
 TWO = {"name": "two", "mounts": [tmpfs("/data/shared/two")]}
 THREE = {"name": "three", "mounts": [tmpfs("/data/three")]}
-
-
-@pytest.fixture(autouse=True)
-def _beneath(monkeypatch):
-    """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests."""
-    monkeypatch.setattr(engine, "has_beneath", lambda: True)
-
-
-@pytest.fixture
-def root():
-    """Return a fresh, empty state root (removed afterwards)."""
-    path = fast_tmpdir()
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def apply(data, fake, root, **kw):
-    """Return the Report of reconciling profile mapping `data`."""
-    return engine.reconcile(load_profile(data), fake, root=root, **kw)
-
-
-def mutations(report):
-    """Return [(action, target)] of the mutating changes of a report."""
-    return [(c.action.value, c.target) for c in mutating(report.changes)]
 
 
 def shared_by_two(root):

@@ -9,21 +9,8 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import en
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, PlanError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
-from tests.unit.planner_world import bind, fake_host, fast_tmpdir, snapshot
-
-
-@pytest.fixture(autouse=True)
-def _beneath(monkeypatch):
-    """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests."""
-    monkeypatch.setattr(engine, "has_beneath", lambda: True)
-
-
-@pytest.fixture
-def root():
-    """Return a fresh, empty state root (removed afterwards)."""
-    path = fast_tmpdir()
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+from tests.unit.engine_runs import apply, beneath_on, mutations, root  # noqa: F401 (fixtures)
+from tests.unit.planner_world import bind, fake_host, snapshot
 
 
 def ro_host():
@@ -41,16 +28,6 @@ def ro_host():
 def profile(mimic=True, target="/ro/new"):
     """Return the one-entry profile binding /srv/a at `target`."""
     return {"name": "p", "mounts": [dict(bind("/srv/a", target), mimic=mimic)] if target else []}
-
-
-def apply(data, fake, root):
-    """Return the Report of reconciling profile mapping `data`."""
-    return engine.reconcile(load_profile(data), fake, root=root)
-
-
-def mutations(report):
-    """Return [(action, target)] of the mutating changes of a report."""
-    return [(c.action.value, c.target) for c in mutating(report.changes)]
 
 
 @pytest.mark.parametrize("mimic,expect", [
