@@ -94,7 +94,7 @@ def _one(scratch, kind, n, contender, state_parent):
                 for t in targets]
         took, _ = c.timed(lambda: [subprocess.run(cmd, check=True) for cmd in cmds])
     else:
-        profile, engine, sys_linux = c.engine("profile"), c.engine("engine"), c.engine("sys_linux")
+        profile, engine, sys_linux = c.engine("profile.load"), c.engine("engine"), c.engine("kernel.sys_linux")
         extra["load_profile"], prof = c.timed(profile.load_profile, _profile_data(kind, src, targets))
         if contender == "livemount (state on disk)":
             root = tempfile.mkdtemp(prefix="state-", dir=state_parent)
@@ -120,7 +120,7 @@ def _remove_state(root):
 def _profiled(scratch, kind, n):
     """Return [(label, seconds)] of the engine's hot spots in one cProfile'd apply (runs in a namespace)."""
     src, targets = _layout(scratch, n)
-    profile, engine, sys_linux = c.engine("profile"), c.engine("engine"), c.engine("sys_linux")
+    profile, engine, sys_linux = c.engine("profile.load"), c.engine("engine"), c.engine("kernel.sys_linux")
     prof = profile.load_profile(_profile_data(kind, src, targets))
     pr = cProfile.Profile()
     pr.enable()

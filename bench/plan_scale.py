@@ -64,7 +64,7 @@ def _profile_plan(plan, st, prof, world):
 
 def _point(scratch, n, m, repeats, profile_it=False):
     """Return the measurements of one (n entries, m mounts) point (runs in a private namespace)."""
-    profile, engine, sys_linux = c.engine("profile"), c.engine("engine"), c.engine("sys_linux")
+    profile, engine, sys_linux = c.engine("profile.load"), c.engine("engine"), c.engine("kernel.sys_linux")
     observe, plan, mountinfo, state = c.engine("observe"), c.engine("plan"), c.engine("mountinfo"), c.engine("state")
     prof = profile.load_profile(_entries(scratch, n))
     root = os.path.join(scratch, "state")

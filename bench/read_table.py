@@ -61,7 +61,7 @@ GOALS = [
 
 
 def _small_profile(scratch):
-    profile = c.engine("profile")
+    profile = c.engine("profile.load")
     src = os.path.join(scratch, "src-owned")
     os.makedirs(src)
     mounts = [{"target": os.path.join(scratch, "owned", "b%d" % i), "type": "bind", "source": src} for i in range(5)]

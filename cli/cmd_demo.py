@@ -36,11 +36,11 @@ def run(args, out):
     from .common import check_root, engine_module
 
     check_root()
-    engine_module("namespace").enter_private_namespace()
+    engine_module("kernel.namespace").enter_private_namespace()
     # A short fixed root reads well in the output; the tmpfs on it exists only in our namespace.
     root = "/tmp/livemount-demo"
     os.makedirs(root, exist_ok=True)
-    sys_ = engine_module("sys_linux").LinuxSys()
+    sys_ = engine_module("kernel.sys_linux").LinuxSys()
     scratch = sys_.create_fs("tmpfs", "livemount-demo", [("size", "64m"), ("mode", "755")])
     sys_.attach(scratch, root)
     sys_.close(scratch)
@@ -56,7 +56,7 @@ def _story(out, root, sys_, engine_module):
     engine = engine_module("engine")
     # Tables read at 80 columns when the demo root is left out of every path shown.
     out.relative_to = root
-    profile_mod = engine_module("profile")
+    profile_mod = engine_module("profile.load")
     _populate(root)
     text = SAMPLE.replace("ROOT", root)
     path = os.path.join(root, "demo.yml")

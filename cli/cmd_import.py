@@ -14,7 +14,7 @@ def run(args, out):
 
     from .common import engine_module
 
-    fstab = engine_module("fstab")
+    fstab = engine_module("profile.fstab")
     try:
         text = sys.stdin.read() if args.fstab == "-" else _read(args.fstab)
         lines = fstab.parse_fstab(text)
@@ -49,7 +49,7 @@ def _valid_profile(engine_module, name, mounts, linenos):
     A real fstab always has lines no live profile may hold (`/` itself, for
     one): they are left out like swap lines, not a reason to refuse the rest.
     """
-    profile, errors = engine_module("profile"), engine_module("errors")
+    profile, errors = engine_module("profile.load"), engine_module("errors")
     dropped = []
     while True:
         doc = {"name": name, "mounts": mounts}

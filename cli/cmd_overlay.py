@@ -35,11 +35,11 @@ def run(args, out):
     """Return 0 after printing the changes (changes) or what was (or would be) discarded (reset)."""
     from .common import check_root, engine_module, make_sys
 
-    oc = engine_module("overlay_changes")
+    oc = engine_module("overlay.changes")
     if args.overlay_action == "reset":
         if not args.check:
             check_root()
-        report = engine_module("overlay_reset").reset(args.target, args.paths, sys=make_sys(), root=args.state_dir,
+        report = engine_module("overlay.reset").reset(args.target, args.paths, sys=make_sys(), root=args.state_dir,
                                                       check=args.check, discard=args.discard, force=args.force,
                                                       progress=out.progress)
         for warning in report["warnings"]:

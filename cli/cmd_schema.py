@@ -11,5 +11,5 @@ def run(args, out):
 
     from .common import engine_module
 
-    out.text(json.dumps(engine_module("schema_data").SCHEMA, indent=2) + "\n")
+    out.text(json.dumps(engine_module("profile.schema_data").SCHEMA, indent=2) + "\n")
     return 0

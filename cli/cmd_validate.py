@@ -20,7 +20,7 @@ def run(args, out):
         prof, _ = load_profile_arg(args.profile, make_sys(), args.state_dir)
     except errors.ProfileError as exc:
         text = _read(args.profile) if os.path.isfile(args.profile) else None
-        items = locate(exc.problems, text, engine_module("profile").show)
+        items = locate(exc.problems, text, engine_module("profile.load").show)
         if args.json:
             doc = exc.to_dict()
             doc["problems"] = items
@@ -99,7 +99,7 @@ def _compose(text):
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         # Composing recurses (in C with libyaml): a text nested thousands deep
         # would kill us with SIGSEGV. The profile reader's own depth guard first.
-        engine_module("profile_io")._check_depth(yaml, loader, text)
+        engine_module("profile.forms")._check_depth(yaml, loader, text)
         return yaml.compose(text, Loader=loader)
     except Exception:  # noqa: BLE001 - a text that does not parse has its line in the message already
         return None

@@ -16,7 +16,7 @@ def engine_module(name):
 
 def load_profile(path):
     """Return (Profile, data) read from a YAML/JSON file; ProfileError when invalid."""
-    profile = engine_module("profile")
+    profile = engine_module("profile.load")
     errors = engine_module("errors")
     try:
         with open(path, encoding="utf-8") as f:
@@ -36,7 +36,7 @@ def load_profile_arg(arg, sys_, state_dir=None):
     (State.profile_data): `livemount plan web` re-checks what `web` was
     applied from without its file at hand.
     """
-    profile = engine_module("profile")
+    profile = engine_module("profile.load")
     if os.path.exists(arg) or not profile.NAME_RX.fullmatch(arg):
         return load_profile(arg)
     ns = sys_.namespace_id()
@@ -59,11 +59,11 @@ def make_sys():
     With --namespace/--pid/--on-busy the Sys is an nsexec.Configured: every
     engine entry point then acts in that namespace, with that policy.
     """
-    sys_linux = engine_module("sys_linux")
-    failpoint = engine_module("failpoint")
+    sys_linux = engine_module("kernel.sys_linux")
+    failpoint = engine_module("kernel.failpoint")
     sys_ = failpoint.from_env(sys_linux.LinuxSys())
     if any(v is not None for v in _RUN_OPTIONS.values()):
-        sys_ = engine_module("nsexec").Configured(sys_, **_RUN_OPTIONS)
+        sys_ = engine_module("kernel.nsexec").Configured(sys_, **_RUN_OPTIONS)
     return sys_
 
 

@@ -31,7 +31,7 @@ class ModuleDocFragment(object):
 
 def render():
     """Return the text of the doc fragment module."""
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import ansible_spec
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 
     body = yaml.safe_dump({"options": ansible_spec.option_docs()}, sort_keys=True, width=100,
                           default_flow_style=False)

@@ -18,7 +18,8 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, profile, schema_data
+from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile, schema_data
 
 PROFILE_KEYS = tuple(schema_data.SCHEMA["properties"])
 

@@ -205,8 +205,11 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import ansible_spec, engine, errors
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, nsexec, profile, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
+from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, nsexec
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 
 
 def main():

@@ -109,7 +109,9 @@ namespace:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, inventory, paths
-from ansible_collections.livemount.core.plugins.module_utils.livemount import nsexec, state, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import nsexec
+from ansible_collections.livemount.core.plugins.module_utils.livemount import state
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 
 
 def main():

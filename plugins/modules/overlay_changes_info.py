@@ -167,9 +167,11 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, nsexec, overlay_changes
+from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import nsexec
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as overlay_changes
 from ansible_collections.livemount.core.plugins.module_utils.livemount import paths as lpaths
-from ansible_collections.livemount.core.plugins.module_utils.livemount import sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 
 
 def main():

@@ -196,8 +196,11 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, failpoint, overlay_changes
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_reset, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as overlay_changes
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import reset as overlay_reset
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 
 
 def main():

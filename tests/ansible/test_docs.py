@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import ansible_spec
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 
 from . import playbook
 

@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import diff, profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount import diff
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
 
 from . import playbook, snapshot
 

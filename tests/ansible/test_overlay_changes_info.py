@@ -17,7 +17,7 @@ import time
 import pytest
 import yaml
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_changes as oc
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as oc
 from tests.integration.helpers import hand_mount
 
 from . import playbook

@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_changes as oc
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as oc
 from tests.integration.helpers import hand_mount, make_tree, pending, read_state, snapshot, state_dir
 from tests.integration.test_overlay_reset import expected_view, setup, upper_record, view
 

@@ -18,7 +18,10 @@ import sys
 import tempfile
 from collections import namedtuple
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, failpoint, profile, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MUTATING
 
 STATE = "state"  # the state directory, under scratch

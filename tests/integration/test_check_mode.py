@@ -14,7 +14,7 @@ import signal
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 from tests.integration.helpers import (apply, cli, cli_json, hand_mount, hand_umount, make_tree, profile_dict,
                                        state_dir, write_profile)
 from tests.integration.test_faults import A, B, TREE

@@ -14,7 +14,7 @@ import sys
 import pexpect
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 from tests.integration.helpers import (check_live, cli, cli_command, cli_env, cli_json, hand_mount, hand_umount,
                                        make_tree, profile_dict, read_table, snapshot, state_dir, write_profile)
 

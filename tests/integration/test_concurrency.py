@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
-from ansible_collections.livemount.core.plugins.module_utils.livemount.sys_linux import LinuxSys
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import LinuxSys
 from tests.integration.helpers import (apply, check_live, cli, cli_command, cli_env, cli_fork, load, make_tree,
                                        pending, profile_dict, read_state, snapshot, state_dir, state_path, status,
                                        write_profile)

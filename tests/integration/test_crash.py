@@ -16,7 +16,7 @@ import signal
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, sys_linux
 from tests.integration.helpers import (apply, check_live, cli, cli_fork, cli_json, destroy, is_aside, make_tree,
                                        mount_points, pending, profile_dict, rel, snapshot, status, steps, write_profile)
 from tests.integration.test_faults import A, B, TREE

@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, sys_linux
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, UndoError
 from tests.integration import helpers
 from tests.integration.helpers import (apply, check_live, cli, destroy, expand, hand_mount, hand_umount, make_tree,

@@ -105,7 +105,7 @@ def test_without_mimic_the_read_only_directory_is_a_conflict(scratch, mimic):
 
 def _mutations(scratch):
     """Return how many system-call steps the mimic apply takes (counted by a failpoint that never fires)."""
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 
     counter = failpoint.FailpointSys(real_sys(), {})
     apply(scratch, profile_dict(scratch, [_entry(scratch)]), sys_=counter)
@@ -114,7 +114,7 @@ def _mutations(scratch):
 
 def test_every_failed_step_is_undone(scratch):
     """A step of the mimic apply fails (EIO), for every step: the table and the tree are as before each time."""
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 
     ro = _readonly_tree(scratch)
     before, tree_before = snapshot(scratch), _tree(ro)
@@ -158,7 +158,7 @@ def test_nested_mimic_has_one_mount_per_target_and_goes_without_a_trace(scratch)
 
 def test_nested_every_failed_step_is_undone(scratch):
     """A step of the nested mimic apply fails (EIO), for every step: the table and the tree are as before each time."""
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 
     ro = _readonly_tree(scratch)
     before, tree_before = snapshot(scratch), _tree(ro)

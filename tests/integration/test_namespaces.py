@@ -18,12 +18,12 @@ import time
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, namespace, nsexec
-from ansible_collections.livemount.core.plugins.module_utils.livemount import syscalls as sc
+from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import namespace, nsexec, syscalls as sc
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import (
     ApplyError, LivemountError, PlanError, SysError)
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
-from ansible_collections.livemount.core.plugins.module_utils.livemount.sys_linux import LinuxSys
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import LinuxSys
 from tests.integration.helpers import (cli, cli_json, hand_umount, load, read_table, real_sys,
                                        state_dir, write, write_profile)
 

@@ -14,12 +14,11 @@ import os
 import shutil
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_changes as oc
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_oracle as oo
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_walk as ow
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as oc
+from tests.oracles import overlay_oracle as oo
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import walk as ow
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
 
 from .helpers import cli, cli_json, hand_mount, hand_umount, top

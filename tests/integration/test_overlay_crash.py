@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, sys_linux
 from tests.integration.helpers import (apply, cli_fork, cli_json, expand, is_aside, make_tree, pending, profile_dict,
                                        stack, write_profile)
 

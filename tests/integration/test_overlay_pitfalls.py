@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import PlanError, ProfileError, SysError
 from tests.integration.helpers import (apply, check_live, cli, destroy, expand, hand_mount, hand_umount, make_tree,
                                        mount_points, pending, profile_dict, read_state, snapshot,

@@ -17,8 +17,7 @@ import time
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_changes as oc
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_reset as ors
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as oc, reset as ors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError
 
 from .helpers import (apply, cli, cli_command, cli_env, cli_fork, cli_json, hand_mount, make_tree, profile_dict,
@@ -227,7 +226,7 @@ def test_writer_refuses(scratch):
 
 def count_steps(scratch, paths):
     """Return the number of Sys steps a successful reset of `paths` takes (on a throwaway copy of the setup)."""
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 
     sub = os.path.join(scratch, "probe")
     os.mkdir(sub)
@@ -363,7 +362,7 @@ def kept_uppers(scratch):
 
 def count_force_steps(scratch, paths):
     """Return the number of Sys steps a successful forced reset of `paths` takes (on a throwaway overlay)."""
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 
     sub = os.path.join(scratch, "probe")
     os.mkdir(sub)
@@ -422,7 +421,7 @@ def test_force_reset_waits_for_the_lock(scratch):
     """A forced reset waits while another holds its target's lock, changing nothing, then runs once it is free."""
     import fcntl
 
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_reset_journal as orj
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import reset_journal as orj
 
     merged, _, lower = setup(scratch, owned=False)
     store = orj.store_for(state_dir(scratch), os.readlink("/proc/self/ns/mnt"), merged)

@@ -15,7 +15,7 @@ import os
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, SysError
-from ansible_collections.livemount.core.plugins.module_utils.livemount.sys_linux import LinuxSys
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import LinuxSys
 
 from . import helpers
 from .helpers import apply, destroy, expand, hand_mount, make_tree, profile_dict, read_state, read_table, snapshot, top

@@ -14,9 +14,9 @@ import textwrap
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
-from ansible_collections.livemount.core.plugins.module_utils.livemount.failpoint import from_env
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import from_env
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
-from ansible_collections.livemount.core.plugins.module_utils.livemount.sys_linux import LinuxSys
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import LinuxSys
 
 APIS = pytest.mark.parametrize("classic", [False, True], ids=["new-api", "classic-api"])
 
@@ -507,8 +507,8 @@ def test_failpoint_errno_on_a_mount(scratch):
 
 CRASH_CHILD = textwrap.dedent("""
     import os, sys
-    from ansible_collections.livemount.core.plugins.module_utils.livemount.failpoint import from_env
-    from ansible_collections.livemount.core.plugins.module_utils.livemount.sys_linux import LinuxSys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import from_env
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import LinuxSys
     s = from_env(LinuxSys())
     for name in "abcd":
         s.mkdir(os.path.join(sys.argv[1], name), 0o755, 0, 0)

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from collections import namedtuple
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, sys_linux
 from livemount_cli import main as cli_main
 from tests.integration.helpers import read_table, state_dir
 

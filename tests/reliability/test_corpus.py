@@ -22,7 +22,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 from tests.integration.helpers import apply, cli_command, cli_env, profile_dict, state_dir
 from tests.reliability.support import clean_failure, listing, run_cli, run_forked, whole_table, words
 

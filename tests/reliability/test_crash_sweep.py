@@ -18,7 +18,7 @@ import os
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, sys_linux
 from tests.integration.helpers import (apply, check_live, destroy, is_aside, make_tree, mount_points, pending,
                                        profile_dict, snapshot, status, write_profile)
 from tests.integration.test_faults import A, B, TREE

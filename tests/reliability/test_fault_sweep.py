@@ -23,7 +23,7 @@ import os
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, sys_linux
 from tests.integration.helpers import (apply, check_live, make_tree, pending, profile_dict, read_state, status,
                                        write_profile)
 from tests.integration.test_faults import A, B, TREE

@@ -30,11 +30,11 @@ import os
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import fstab, mountinfo
-from ansible_collections.livemount.core.plugins.module_utils.livemount import profile as P
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import fstab
+from ansible_collections.livemount.core.plugins.module_utils.livemount import mountinfo
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as P
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
 
 EXAMPLES = int(os.environ.get("LIVEMOUNT_FUZZ_EXAMPLES", "1000"))

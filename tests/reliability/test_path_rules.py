@@ -10,7 +10,7 @@ after the state directory was made), and a lone surrogate from a JSON
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import profile as P
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as P
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
 
 LONG = "x" * 256

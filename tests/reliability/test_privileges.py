@@ -17,7 +17,7 @@ import pwd
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 from livemount_cli import main as cli_main
 from tests.integration.helpers import apply, make_tree, profile_dict, read_state, state_dir, write_profile
 from tests.reliability.support import clean_failure, listing, run_cli, run_forked, whole_table, words

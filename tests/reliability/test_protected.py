@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import profile as P
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as P
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
 from tests.integration.helpers import state_dir, write_profile
 from tests.reliability.support import clean_failure, listing, run_cli, whole_table, words

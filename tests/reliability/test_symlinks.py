@@ -21,7 +21,7 @@ import os
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint, sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, sys_linux
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError
 from tests.integration.helpers import (apply, check_live, make_tree, mount_points, pending, profile_dict, read_state,
                                        state_dir, write_profile)

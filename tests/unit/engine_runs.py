@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
 from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 from tests.unit.planner_world import fast_tmpdir
 
 

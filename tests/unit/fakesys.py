@@ -23,10 +23,10 @@ import struct
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import options, paths
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
-from ansible_collections.livemount.core.plugins.module_utils.livemount.failpoint import (
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import (
     errno_name, parse_errno, step_call, step_what, strerror)
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MISSING, PathFact
-from ansible_collections.livemount.core.plugins.module_utils.livemount.sysapi import Handle, Sys
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Handle, Sys
 
 from tests.unit.fakefs import FsError, Namespace, Node, tmpfs_check
 

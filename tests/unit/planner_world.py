@@ -21,7 +21,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.model imp
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
 from ansible_collections.livemount.core.plugins.module_utils.livemount.options import ovl_escape
 from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import plan
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import State
 from ansible_collections.livemount.core.plugins.module_utils.livemount.world import World
 from tests.unit.mountinfo_gen import format_mountinfo_line
@@ -407,7 +407,7 @@ class CrashAt:
     """A Sys wrapper that raises Crash instead of performing its `n`-th step (counted from 1)."""
 
     def __init__(self, inner, n):
-        from ansible_collections.livemount.core.plugins.module_utils.livemount.sysapi import MUTATIONS
+        from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATIONS
 
         self.inner = inner
         self.n = n

@@ -14,10 +14,9 @@ import shutil
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
-from ansible_collections.livemount.core.plugins.module_utils.livemount import state as state_mod
+from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, state as state_mod
 from ansible_collections.livemount.core.plugins.module_utils.livemount.journal import Journal
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import entry_from_dict, load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import entry_from_dict, load_profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.recover import recover
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import State, StateStore
 

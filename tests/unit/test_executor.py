@@ -15,11 +15,12 @@ import shutil
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, upper_policy
+from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import upper_policy
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, UndoError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action
 from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import StateStore
 
 from tests.unit.fakesys import NAMESPACE_ID

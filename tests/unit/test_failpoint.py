@@ -9,11 +9,11 @@ import textwrap
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import failpoint
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError, SysError
-from ansible_collections.livemount.core.plugins.module_utils.livemount.failpoint import (
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import (
     CRASH, FailpointSys, from_env, parse_spec, step_call, step_what)
-from ansible_collections.livemount.core.plugins.module_utils.livemount.sysapi import MUTATIONS, Handle
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATIONS, Handle
 
 from tests.unit.fakesys import FakeSys
 
@@ -120,7 +120,7 @@ def test_every_mutation_is_counted_and_close_is_not():
 
 CRASH_CHILD = textwrap.dedent("""
     import sys
-    from ansible_collections.livemount.core.plugins.module_utils.livemount.failpoint import from_env
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import from_env
     from tests.unit.fakesys import FakeSys
     fake = FakeSys()
     s = from_env(fake)

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
-from ansible_collections.livemount.core.plugins.module_utils.livemount.sysapi import MUTATIONS
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATIONS
 
 from tests.unit.fakesys import FakeSys
 

@@ -3,11 +3,10 @@
 import os
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import fstab
-from ansible_collections.livemount.core.plugins.module_utils.livemount.fstab import FstabLine
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import fstab
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.fstab import FstabLine
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "fstab")
 

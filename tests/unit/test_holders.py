@@ -14,9 +14,10 @@ import sys
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, holders
+from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import holders
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, SysError
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 
 from tests.unit.planner_world import bind, fake_host, fast_tmpdir, tmpfs
 

@@ -4,8 +4,7 @@ import os
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import mountinfo, options
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import LiveMount

@@ -19,7 +19,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import en
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import (ApplyError, PlanError,
                                                                                       ProfileError, UndoError)
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Change, Owned
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
 from livemount_cli import describe, output
 from livemount_cli.cmd_show import select

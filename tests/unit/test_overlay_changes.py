@@ -12,12 +12,11 @@ import threading
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_changes as oc
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_walk as ow
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as oc, walk as ow
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError, SysError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
-from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay_prefetch import Prefetch
-from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay_stack import Layers
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay.prefetch import Prefetch
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay.stack import Layers
 
 P = "user.overlay."
 

@@ -12,11 +12,10 @@ import stat
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_copy as ocp
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_reset as ors
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import copy as ocp, reset as ors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import OVERLAY, Entry, Owned
-from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay_stack import Layers
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay.stack import Layers
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import State, StateStore
 
 from tests.unit.fakesys import NAMESPACE_ID, FakeSys
@@ -297,7 +296,7 @@ def test_busy_writer_is_named(tmp_path):
 ], ids=["plain", "root", "unsafe-characters", "long"])
 def test_reset_store_name(target, name):
     """A forced reset's store is named after its target: safe characters, short, never a valid profile name."""
-    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import NAME_RX
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import NAME_RX
     from ansible_collections.livemount.core.plugins.module_utils.livemount.state import (is_reset_store,
                                                                                          reset_store_name)
 

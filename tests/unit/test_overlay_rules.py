@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import overlay_rules as rules
+from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import rules
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Change, Entry, Owned
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
 from ansible_collections.livemount.core.plugins.module_utils.livemount.world import World

@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Owned
 from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import has_conflicts, mutating, plan
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 
 from tests.unit.planner_world import (
     Host,

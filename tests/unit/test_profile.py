@@ -7,10 +7,9 @@ import sys
 import time
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import profile as P
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as P
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Entry
 
@@ -563,7 +562,7 @@ def test_yaml_guards_hold_with_either_parser(monkeypatch, c_parser):
     """Alias and duplicate-key guards work whether PyYAML has its C parser or not."""
     import yaml
 
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import profile_io
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import forms as profile_io
 
     if c_parser and not hasattr(yaml, "CSafeLoader"):
         pytest.skip("PyYAML built without libyaml")

@@ -7,7 +7,7 @@ compared as (field, text shown) pairs, so the entry, the field path
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import profile as P
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as P
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
 
 ELOOP_TWICE = 'overlayfs refuses a layer given twice ("conflicting lowerdir path", ELOOP)'

@@ -16,13 +16,12 @@ import errno
 import shutil
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, paths
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import PlanError, SysError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 
 from tests.unit.planner_world import bind, canonical_table, fake_host, fast_tmpdir, overlay, symlink, tmpfs
 

@@ -8,7 +8,7 @@ paths, plus the operations still to finish (a half-done swap).
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Owned
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import entry_from_dict, entry_to_dict
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import entry_from_dict, entry_to_dict
 from ansible_collections.livemount.core.plugins.module_utils.livemount.recover import recover
 
 from tests.unit.planner_world import Host, bind, entry, state, symlink, tmpfs

@@ -13,8 +13,7 @@ import sys
 
 import jsonschema
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA_JSON = os.path.join(ROOT, "schemas", "profile.schema.json")
@@ -53,7 +52,8 @@ def load_json_schema():
 
 def _engine():
     """Return the engine modules under test (imported late: this file also runs as a script)."""
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import jsonschema_lite, profile, schema_data
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import jsonschema_lite
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile, schema_data
 
     return jsonschema_lite, profile, schema_data
 

@@ -14,8 +14,8 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, SysError
-from ansible_collections.livemount.core.plugins.module_utils.livemount.failpoint import FailpointSys
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import FailpointSys
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 
 from tests.unit.planner_world import bind, fake_host, fast_tmpdir, snapshot, symlink, tmpfs
 

@@ -1,7 +1,7 @@
 """The owned mount table as fstab-like lines, before and after: what --diff shows."""
 
 from . import options
-from .fstab import format_fstab_line
+from .profile.fstab import format_fstab_line
 from .model import BIND, OVERLAY, SYMLINK
 
 

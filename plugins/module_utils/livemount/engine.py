@@ -16,7 +16,10 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from . import holders, leftovers, match, mimic, namespace as mntns, nsexec, paths
+from .kernel import holders
+from . import leftovers, match, mimic
+from .kernel import namespace as mntns, nsexec
+from . import paths
 from .apply import Executor
 from .diff import make_diff
 from .errors import ApplyError, LivemountError, PlanError
@@ -292,7 +295,7 @@ def _health(own, world):
 
 
 def _recover(store, state, world, sys, check, report):
-    from .profile import entry_from_dict
+    from .profile.load import entry_from_dict
 
     header, records = store.journal.read()
     new, finish, messages = recover(state, header, records, world, entry_from_dict, lstat=sys.lstat,
@@ -379,7 +382,7 @@ def _refresh(entry, old):
 
 def entry_dict(entry):
     """Return the journal's dict form of an Entry (profile.entry_to_dict)."""
-    from .profile import entry_to_dict
+    from .profile.load import entry_to_dict
 
     return entry_to_dict(entry)
 

@@ -30,7 +30,7 @@ from . import paths
 from .errors import SysError
 from .model import BIND, SYMLINK, TMPFS, Action, Change, Entry
 from .options import normalize_fs_options
-from .sys_classic import PendingMount
+from .kernel.sys_classic import PendingMount
 
 
 # ---- planning (pure) -------------------------------------------------------

@@ -3,7 +3,8 @@
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import overlay_rules, paths
+from .overlay import rules as overlay_rules
+from . import paths
 from .mountinfo import LiveTable, parse_mountinfo
 from .mimic import observe_mimic
 from .model import OVERLAY

@@ -8,7 +8,8 @@ remove, and finally orders everything (order.py). Anything it must not touch
 becomes a `conflict` change; the engine refuses a plan that has one.
 """
 
-from . import match, mimic, paths, plan_overlay
+from . import match, mimic, paths
+from .overlay import plan as plan_overlay
 from .model import BIND, OVERLAY, SYMLINK, Action, Change
 from .order import order_changes
 

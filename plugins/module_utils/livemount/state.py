@@ -131,7 +131,7 @@ class StateStore:
 
     def load(self):
         """Return the saved State (an empty one if none); StateError if it cannot be trusted."""
-        from .profile import entry_from_dict
+        from .profile.load import entry_from_dict
 
         try:
             with open(self.path, "rb") as f:
@@ -174,7 +174,7 @@ class StateStore:
 
     def save(self, state):
         """Write `state` atomically (temp file, fsync, rename, fsync dir)."""
-        from .profile import entry_to_dict
+        from .profile.load import entry_to_dict
 
         self.ensure_dir()
         body = {

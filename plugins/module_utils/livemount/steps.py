@@ -12,7 +12,8 @@ superblock alive on its upper directory, so they are re-mounted from their spec.
 import errno
 import os
 
-from . import match, mimic, paths, upper_policy
+from . import match, mimic, paths
+from .overlay import upper_policy
 from .errors import SysError
 from .model import BIND, OVERLAY, SYMLINK, Action, Change
 

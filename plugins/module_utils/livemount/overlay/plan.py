@@ -6,8 +6,8 @@ fresh and carry are performed and overlay_rules.py for the rules.
 
 import dataclasses
 
-from . import overlay_rules
-from .model import OVERLAY, Action, Change
+from ..overlay import rules as overlay_rules
+from ..model import OVERLAY, Action, Change
 
 FRESH = "fresh"
 CARRY = "carry"

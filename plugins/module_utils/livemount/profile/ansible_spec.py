@@ -6,7 +6,7 @@ scripts/gen_doc_fragment.py and checked by a test) both come from it.
 No ansible imports here: the engine stays standard-library only.
 """
 
-from .schema_data import SCHEMA
+from ..profile.schema_data import SCHEMA
 
 # Module-only options (not part of a profile).
 MODULE_OPTIONS = {

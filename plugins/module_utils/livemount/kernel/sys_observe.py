@@ -7,10 +7,10 @@ import errno
 import os
 import stat
 
-from . import fileid
-from .errors import SysError
-from .failpoint import strerror
-from .model import MISSING, PathFact
+from ..kernel import fileid
+from ..errors import SysError
+from ..kernel.failpoint import strerror
+from ..model import MISSING, PathFact
 
 OVERLAY_PARAMS = "/sys/module/overlay/parameters"
 _KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}

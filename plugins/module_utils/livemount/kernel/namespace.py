@@ -8,8 +8,8 @@ would leak both ways until it is marked MS_REC|MS_PRIVATE (mount_namespaces(7)).
 import ctypes
 import os
 
-from . import syscalls
-from .errors import SysError
+from ..kernel import syscalls
+from ..errors import SysError
 
 CLONE_NEWNS = 0x00020000
 
@@ -66,7 +66,7 @@ def isolation_warning(own_ns, host_ns, own_root, host_root):
 
 def caller_isolation_warning(proc="/proc"):
     """Return isolation_warning() for this process, read from `proc` (None when PID 1 cannot be read)."""
-    from .mountinfo import parse_mountinfo
+    from ..mountinfo import parse_mountinfo
 
     try:
         own_ns = os.readlink(os.path.join(proc, "self/ns/mnt"))

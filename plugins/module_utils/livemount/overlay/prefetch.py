@@ -10,7 +10,7 @@ import queue
 import stat
 import threading
 
-from .overlay_stack import lstat, xattr_names, xattr_value
+from ..overlay.stack import lstat, xattr_names, xattr_value
 
 
 class Prefetch:

@@ -10,7 +10,7 @@ explicitly (see docs/profile.md, "Protected targets").
 
 import re
 
-from . import paths
+from .. import paths
 
 # Paths may hold tab and newline (mountinfo and fstab escape them as \011 and
 # \012, see proc(5) and fstab(5)); other C0 controls and DEL cannot be shown

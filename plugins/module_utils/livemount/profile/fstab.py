@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Tuple
 
-from . import options as opts
-from .model import BIND, OVERLAY, TMPFS
-from .mountinfo import unescape
+from .. import options as opts
+from ..model import BIND, OVERLAY, TMPFS
+from ..mountinfo import unescape
 
 _BLANKS = re.compile(r"[ \t]+")
 # Words fstab(5)/mount(8) consume at boot: meaningless for a live profile.

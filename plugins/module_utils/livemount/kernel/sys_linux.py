@@ -15,15 +15,14 @@ import errno
 import os
 import stat
 
-from . import sys_classic
-from . import syscalls as sc
-from .errors import SysError
-from .failpoint import step_call, step_what, strerror
-from .options import flags_to_attrs, propagation_flag
-from .securepath import NO_VIEW, open_parent, open_path, writable_view_of
-from .sys_classic import PendingMount
-from .sys_observe import LinuxObservation
-from .sysapi import Handle, Sys
+from ..kernel import sys_classic, syscalls as sc
+from ..errors import SysError
+from ..kernel.failpoint import step_call, step_what, strerror
+from ..options import flags_to_attrs, propagation_flag
+from ..kernel.securepath import NO_VIEW, open_parent, open_path, writable_view_of
+from ..kernel.sys_classic import PendingMount
+from ..kernel.sys_observe import LinuxObservation
+from ..kernel.sysapi import Handle, Sys
 
 
 # Causes worth more than strerror for one call (errno, method) -> words.

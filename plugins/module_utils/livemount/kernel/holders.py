@@ -18,9 +18,9 @@ belong to another PID namespace).
 import os
 import re
 
-from . import paths
-from .errors import SysError
-from .mountinfo import parse_mountinfo
+from .. import paths
+from ..errors import SysError
+from ..mountinfo import parse_mountinfo
 
 FAIL = "fail"
 DETACH = "detach"

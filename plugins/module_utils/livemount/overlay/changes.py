@@ -16,7 +16,7 @@ just before its contents. Structural kinds refine the plain diff kinds:
 
 Each item is a plain dict: {path, kind, type, detail, changed}; `changed`
 names what differs, in CHANGED order. `as_diff` projects items onto plain
-diff kinds, the form the full-walk oracle (overlay_oracle) produces.
+diff kinds, the form the full-walk oracle (tests/oracles/overlay_oracle.py) produces.
 
 Only the upper tree and the lower paths it names are visited: where the
 merged and the lower view of a directory draw on the same lower directories
@@ -30,12 +30,12 @@ rules and what the kernel does (checked on Linux 6.18).
 import errno
 import os
 
-from .errors import LivemountError, SysError
-from .model import OVERLAY
-from .mountinfo import parse_mountinfo
-from . import overlay_walk
-from .overlay_stack import Layers
-from .paths import clean, is_at_or_under, sort_key
+from ..errors import LivemountError, SysError
+from ..model import OVERLAY
+from ..mountinfo import parse_mountinfo
+from ..overlay import walk as overlay_walk
+from ..overlay.stack import Layers
+from ..paths import clean, is_at_or_under, sort_key
 
 KINDS = ("added", "renamed", "deleted", "modified", "metacopy", "opaque")
 CHANGED = overlay_walk.CHANGED  # the order of an item's `changed`
@@ -221,7 +221,7 @@ def _real_sys(sys):
     """Return `sys`, or the real kernel's Sys when None (imported late: ctypes only when needed)."""
     if sys is not None:
         return sys
-    from .sys_linux import LinuxSys
+    from ..kernel.sys_linux import LinuxSys
 
     return LinuxSys()
 

@@ -25,8 +25,9 @@ Each function performs its system calls through `run` and pushes their undo.
 import errno
 import time
 
-from . import holders, paths
-from .errors import SysError
+from ..kernel import holders
+from .. import paths
+from ..errors import SysError
 
 ASIDE = ".livemount-"
 
@@ -125,7 +126,7 @@ def carry_release(run, c):
 
 
 def _mount_again(run, entry):
-    from .steps import build  # steps imports this module
+    from ..steps import build  # steps imports this module
 
     h = build(run, entry)
     run.call("attach", h, entry.target, False)

@@ -16,12 +16,14 @@ import errno
 import os
 import shutil
 
-from . import holders, nsexec, overlay_changes, overlay_reset_journal, paths
-from .errors import LivemountError, SysError, UndoError
-from .model import OVERLAY, Action, Change, Entry
-from .mountinfo import parse_mountinfo
-from .overlay_copy import DROP, plan_paths, seed_upper
-from .overlay_stack import Layers
+from ..kernel import holders, nsexec
+from ..overlay import changes as overlay_changes, reset_journal as overlay_reset_journal
+from .. import paths
+from ..errors import LivemountError, SysError, UndoError
+from ..model import OVERLAY, Action, Change, Entry
+from ..mountinfo import parse_mountinfo
+from ..overlay.copy import DROP, plan_paths, seed_upper
+from ..overlay.stack import Layers
 
 FRESH = "fresh"
 
@@ -106,10 +108,10 @@ def reset(target, wanted=(), sys=None, root=None, check=False, discard=False, fo
     old overlay is left anywhere. Raises LivemountError when refused
     (nothing changed), ApplyError/UndoError as an apply does.
     """
-    from . import engine
+    from .. import engine
 
     if sys is None:
-        from .sys_linux import LinuxSys  # late: ctypes only when the real kernel is used
+        from ..kernel.sys_linux import LinuxSys  # late: ctypes only when the real kernel is used
 
         sys = LinuxSys()
     sys, ns_target, on_busy = nsexec.resolve(sys)
@@ -156,7 +158,7 @@ class _Reset:
 
     def owner_store(self, live):
         """Return the StateStore of the profile owning overlay `live` in this namespace, or None."""
-        from .state import StateStore, list_profiles
+        from ..state import StateStore, list_profiles
 
         ns = self.sys.namespace_id()
         StateStore(self.root, ns, "").check_dir()  # never trust state in a directory others can write
@@ -192,7 +194,7 @@ class _Reset:
     @staticmethod
     def owned(state, live):
         """Return the Owned record of `state` for overlay `live` (same target and layers), or None."""
-        from .match import same_identity
+        from ..match import same_identity
 
         for o in state.owned:
             if o.entry.type == OVERLAY and o.entry.target == live.mount_point and same_identity(o.entry, live, None, o):
@@ -338,9 +340,9 @@ class _Reset:
 
     def swap(self, live, store, state, own, plans, layers, report):
         """Return the executor's Outcome after replacing the overlay by one on a fresh upper, seeded with plans."""
-        from . import engine
-        from .apply import Executor
-        from .observe import observe, refresh_table
+        from .. import engine
+        from ..apply import Executor
+        from ..observe import observe, refresh_table
 
         entry = own.entry if own is not None else Entry(
             live.mount_point, OVERLAY, flags=live.flags, fs_options=tuple(live.fs_options), lower=live.lower,

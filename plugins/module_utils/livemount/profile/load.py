@@ -18,14 +18,15 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from . import overlay_rules, paths
-from .errors import ProfileError
-from .jsonschema_lite import Validator, describe
-from .model import BIND, OVERLAY, SYMLINK, Entry
-from .profile_io import entry_from_dict, entry_to_dict, load_profile_text, profile_to_dict  # noqa: F401
-from .profile_paths import BAD_PATH_CHAR as _BAD_PATH_CHAR
-from .profile_paths import PROTECTED, clean_path, protected_problem, unencodable  # noqa: F401
-from .schema_data import SCHEMA
+from ..overlay import rules as overlay_rules
+from .. import paths
+from ..errors import ProfileError
+from ..profile.jsonschema_lite import Validator, describe
+from ..model import BIND, OVERLAY, SYMLINK, Entry
+from ..profile.forms import entry_from_dict, entry_to_dict, load_profile_text, profile_to_dict  # noqa: F401
+from ..profile.paths import BAD_PATH_CHAR as _BAD_PATH_CHAR
+from ..profile.paths import PROTECTED, clean_path, protected_problem, unencodable  # noqa: F401
+from ..profile.schema_data import SCHEMA
 
 _ENTRY_PROPS = SCHEMA["$defs"]["entry"]["properties"]
 NAME_RX = re.compile(SCHEMA["properties"]["name"]["pattern"])
@@ -390,7 +391,7 @@ class _EntryCheck:
                 self.fail("options", "options[%d]" % k, problem)
         if len(self.problems) > before:
             return None
-        from .options import split_options  # written alongside; imported late to keep this module light
+        from ..options import split_options  # written alongside; imported late to keep this module light
 
         try:
             flags, fs_options, propagation = split_options(etype, list(options))

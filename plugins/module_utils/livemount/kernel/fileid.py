@@ -9,7 +9,7 @@ import ctypes
 import fcntl
 import os
 
-from . import syscalls as sc
+from ..kernel import syscalls as sc
 
 # struct file_handle with room for MAX_HANDLE_SZ bytes (include/linux/exportfs.h).
 MAX_HANDLE_SZ = 128

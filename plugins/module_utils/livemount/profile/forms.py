@@ -7,9 +7,9 @@
 profile.py re-exports all four; import them from there.
 """
 
-from .errors import ProfileError
-from .jsonschema_lite import describe
-from .model import Entry
+from ..errors import ProfileError
+from ..profile.jsonschema_lite import describe
+from ..model import Entry
 
 
 # ---- dict forms ---------------------------------------------------------------

@@ -30,10 +30,10 @@ import pickle
 import struct
 import sys as _sys
 
-from .errors import LivemountError, StateError, SysError
-from .model import BIND
-from .observe import observe_host
-from .state import StateStore
+from ..errors import LivemountError, StateError, SysError
+from ..model import BIND
+from ..observe import observe_host
+from ..state import StateStore
 
 CLONE_NEWNS = 0x00020000
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3), ioctl_ns(2)

@@ -18,13 +18,13 @@ is still on top, gets its own flags back.
 
 import os
 
-from .journal import Journal
-from .model import Owned
-from .mountinfo import parse_mountinfo
-from .observe import observe
-from .recover import after_finish, recover
-from .state import State, StateStore, reset_store_name
-from .upper_policy import ASIDE, stamp_now
+from ..journal import Journal
+from ..model import Owned
+from ..mountinfo import parse_mountinfo
+from ..observe import observe
+from ..recover import after_finish, recover
+from ..state import State, StateStore, reset_store_name
+from ..overlay.upper_policy import ASIDE, stamp_now
 
 
 class ResetJournal(Journal):
@@ -57,7 +57,7 @@ def store_for(root, namespace_id, target):
 
 def recover_reset(sys, store, target):
     """Return the messages of recovering the killed forced reset at `target` from `store`'s journal (then removed)."""
-    from .profile import entry_from_dict
+    from ..profile.load import entry_from_dict
 
     header, records = store.journal.read()
     plan = next((r for r in records if r.get("kind") == "plan"), {})
@@ -89,7 +89,7 @@ def _finish_ops(sys, state, header, records, entry, target, dev):
     files. That copy is ours and complete or not, only a copy: it is renamed
     aside too (`U.livemount-partial-STAMP`, kept), and the old upper goes back.
     """
-    from .profile import entry_from_dict
+    from ..profile.load import entry_from_dict
 
     def run_recover():
         world = observe(sys, [entry], state.owned)

@@ -32,9 +32,9 @@ import stat
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-from . import paths
-from .errors import LivemountError
-from .overlay_stack import OVERLAY_XATTRS, UPPER, Obj, lstat, type_name
+from .. import paths
+from ..errors import LivemountError
+from ..overlay.stack import OVERLAY_XATTRS, UPPER, Obj, lstat, type_name
 
 DROP = "drop"  # leave P's upper entries out of the copy: the lower view shows through
 COPY = "copy"  # also copy the lower-view object into the new upper at P

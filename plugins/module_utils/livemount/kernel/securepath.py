@@ -15,10 +15,10 @@ import errno
 import os
 import stat
 
-from . import syscalls
-from .errors import SysError
-from .failpoint import strerror
-from .paths import clean
+from ..kernel import syscalls
+from ..errors import SysError
+from ..kernel.failpoint import strerror
+from ..paths import clean
 
 _O_PATH = os.O_PATH | os.O_CLOEXEC
 

@@ -13,8 +13,8 @@ import inspect
 import os
 import signal
 
-from .errors import LivemountError, SysError
-from .sysapi import MUTATIONS, Handle, Sys, call_string
+from ..errors import LivemountError, SysError
+from ..kernel.sysapi import MUTATIONS, Handle, Sys, call_string
 
 ENV = "LIVEMOUNT_FAILPOINT"
 CRASH = "crash"

@@ -13,9 +13,9 @@ import os
 import stat
 import time
 
-from .overlay_prefetch import Prefetch
-from .overlay_stack import UPPER, Obj, type_name
-from .paths import join
+from ..overlay.prefetch import Prefetch
+from ..overlay.stack import UPPER, Obj, type_name
+from ..paths import join
 
 CHANGED = ("type", "mode", "uid", "gid", "size", "content", "target", "rdev", "xattrs")
 _CHUNK = 1 << 16

@@ -13,9 +13,9 @@ option errors surface at attach time instead of at create_fs.
 import errno
 import os
 
-from . import syscalls as sc
-from .options import ovl_escape
-from .sysapi import Handle
+from ..kernel import syscalls as sc
+from ..options import ovl_escape
+from ..kernel.sysapi import Handle
 
 # mount_setattr attribute bits -> mount(2) flags (the atime field is handled apart).
 _ATTR_TO_MS = {

@@ -1,0 +1,4 @@
+"""The profile format: text in (forms, fstab), validated against the JSON
+Schema (schema_data, jsonschema_lite) and livemount's own rules (load, paths),
+and the Ansible argument spec generated from the same schema (ansible_spec).
+Pure: nothing here touches the system."""
