@@ -17,7 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA_JSON = os.path.join(ROOT, "schemas", "profile.schema.json")
-SCHEMA_PY = os.path.join(ROOT, "plugins", "module_utils", "livemount", "schema_data.py")
+SCHEMA_PY = os.path.join(ROOT, "plugins", "module_utils", "livemount", "profile", "schema_data.py")
 
 HEADER = '''"""The profile schema as a Python dict, for the stdlib-only engine.
 
