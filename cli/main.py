@@ -15,6 +15,9 @@ COMMANDS = [
     ("status", "show the profiles this namespace has state for and their health"),
     ("show", "show the live mount table (a table, or --tree) with livemount's ownership marked"),
     ("destroy", "remove everything a profile owns"),
+    ("enable", "keep a copy of a profile under /etc/livemount, applied at every boot"),
+    ("disable", "stop applying a profile at boot (--now: also remove its mounts)"),
+    ("systemd", "the units that apply enabled profiles at boot: install, uninstall, units, apply"),
     ("import", "convert an fstab file to a profile"),
     ("schema", "print the profile JSON Schema"),
     ("demo", "run the demo in a throwaway private mount namespace"),
@@ -34,6 +37,8 @@ def build_parser():
     """Return the argument parser with every subcommand's options."""
     p = _Parser(prog="livemount", description="Reconcile the live mount table with a declared mount profile.")
     p.add_argument("--state-dir", metavar="DIR", help="state directory (default $LIVEMOUNT_STATE_DIR or /run/livemount)")
+    p.add_argument("--config-dir", metavar="DIR",
+                   help="where enabled profiles are kept (default $LIVEMOUNT_CONFIG_DIR or /etc/livemount)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more detail; tracebacks on errors")
     p.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     target = p.add_mutually_exclusive_group()
