@@ -17,6 +17,7 @@ COMMANDS = [
     ("destroy", "remove everything a profile owns"),
     ("enable", "keep a copy of a profile under /etc/livemount, applied at every boot"),
     ("disable", "stop applying a profile at boot (--now: also remove its mounts)"),
+    ("watch", "follow the live mount table: report (and --repair) drift of enabled profiles"),
     ("systemd", "the units that apply enabled profiles at boot: install, uninstall, units, apply"),
     ("import", "convert an fstab file to a profile"),
     ("schema", "print the profile JSON Schema"),
