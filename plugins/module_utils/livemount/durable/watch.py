@@ -16,7 +16,8 @@ instead of a loop. A line is emitted only when a profile's condition changes.
 
 The loop (`run`) wakes on the kernel's notice that the mount table changed
 (kernel/mountwatch.py), lets a burst of changes settle, and checks; also
-every `interval` seconds (a symlink removed by hand changes no mount table).
+every `interval` seconds (a symlink removed by hand changes no mount table,
+a propagation change wakes no poll).
 """
 
 import collections

@@ -7,9 +7,10 @@ condition, and poll(2) and epoll_wait(2) mark the file as having a priority
 event (POLLPRI)." The same holds for mountinfo; the kernel also sets POLLERR.
 Each poll consumes the event (the file's seen counter catches up with the
 namespace's), so nothing has to be read to re-arm it. It covers every mount
-and unmount and every change of mount flags or propagation in this mount
-namespace, and costs nothing while nothing changes: the process sleeps in
-poll(2).
+and unmount, every change of per-mount flags and every filesystem remount in
+this mount namespace (checked on Linux 6.18: a propagation change alone does
+not wake it; watch's periodic check covers that), and costs nothing while
+nothing changes: the process sleeps in poll(2).
 
 fanotify(7) mount events (FAN_MNT_ATTACH/DETACH, Linux 6.15) would name the
 mount, but miss flag changes (a remount read-only is drift too), and
