@@ -185,3 +185,27 @@ def _systemd_side(changed, enabling):
         problem = installer.daemon_reload()  # systemd runs the generator again: `systemctl status` shows the unit
         return [problem] if problem else []
     return []
+
+
+def load_enabled(name, config=None):
+    """Return (Profile, profile data) of the enabled copy of `name`; LivemountError when it is not enabled."""
+    enabled = EnabledStore(config).load(name)
+    if enabled is None:
+        raise LivemountError("cannot use the enabled copy of profile %s: it is not enabled (no %s)"
+                             % (name, EnabledStore(config).path(name)))
+    return enabled.profile(), enabled.profile_data
+
+
+def follow_up(name, enabled, state, profile, data, config=None, check=False, source=""):
+    """Return the EnableReport that goes with a mount_profile run, or None when the enabled copy is left alone.
+
+    enabled=True keeps `data` as the enabled copy (with state=absent the copy
+    stays as it is: not mounted now, mounted at boot); False disables; None
+    disables with state=absent (gone now and at boot) and otherwise leaves
+    the copy alone.
+    """
+    if state == "absent":
+        return None if enabled else disable(name, config, check)
+    if enabled:
+        return enable(profile, data, config, check, source)
+    return disable(name, config, check) if enabled is False else None
