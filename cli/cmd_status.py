@@ -11,12 +11,12 @@ def run(args, out):
     """Return 0 when every owned entry is healthy and every enabled copy is live, 1 otherwise."""
     from .common import engine_module, make_sys
 
-    sys_ = make_sys()
-    rows = engine_module("engine").status(sys_, root=args.state_dir, name=args.name)
+    system = make_sys()
+    rows = engine_module("engine").status(system, root=args.state_dir, name=args.name)
     if not (args.namespace or args.pid is not None):  # enabled profiles are applied in the namespace systemd runs in
         from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
 
-        rows = enable.annotate_status(rows, sys_, config=args.config_dir, root=args.state_dir, only=args.name)
+        rows = enable.annotate_status(rows, system, config=args.config_dir, root=args.state_dir, only=args.name)
     if args.json:
         out.json({"profiles": rows})
     else:

@@ -22,20 +22,20 @@ from .store import EnabledStore
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
-def apply_enabled(name, sys, config=None, root=None, progress=None):
+def apply_enabled(name, system, config=None, root=None, progress=None):
     """Return the Report of applying the enabled copy of profile `name`; record the outcome for `status`.
 
     Raises what reconcile raises (after a rollback), or LivemountError when
     `name` is not enabled or its copy cannot be trusted; the record says so
     too.
     """
-    ns = sys.namespace_id()
+    ns = system.namespace_id()
     try:
         enabled = EnabledStore(config).load(name)
         if enabled is None:
             raise LivemountError("cannot apply enabled profile %s: it is not enabled (no %s)"
                                  % (name, EnabledStore(config).path(name)))
-        report = engine.reconcile(enabled.profile(), sys, root=root, profile_data=enabled.profile_data,
+        report = engine.reconcile(enabled.profile(), system, root=root, profile_data=enabled.profile_data,
                                   progress=progress)
     except LivemountError as exc:
         _record(root, ns, name, {"result": "failed", "error": str(exc)})

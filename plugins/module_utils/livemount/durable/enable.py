@@ -99,7 +99,7 @@ def disable(name, config=None, check=False):
     return report
 
 
-def annotate_status(rows, sys, config=None, root=None, fstab=None, only=None):
+def annotate_status(rows, system, config=None, root=None, fstab=None, only=None):
     """Return `rows` (engine.status) with `enabled`, `enabled_copy` and `boot` on each, plus rows for enabled profiles with no state.
 
     `enabled_copy`: {path, enabled_at, matches_live, pending, conflicts,
@@ -112,7 +112,7 @@ def annotate_status(rows, sys, config=None, root=None, fstab=None, only=None):
     store = EnabledStore(config)
     names = [n for n in store.names() if only in (None, n)]
     by_name = {r["profile"]: r for r in rows}
-    ns = sys.namespace_id()
+    ns = system.namespace_id()
     for n in names:
         if n not in by_name:
             by_name[n] = {"profile": n, "namespace": ns, "applied_at": None, "interrupted": False, "entries": []}
@@ -121,12 +121,12 @@ def annotate_status(rows, sys, config=None, root=None, fstab=None, only=None):
         r["enabled"] = r["profile"] in names
         r["boot"] = atboot.read_record(root, ns, r["profile"])
         if r["enabled"]:
-            r["enabled_copy"] = _copy_status(store, r["profile"], sys, root, fstab)
+            r["enabled_copy"] = _copy_status(store, r["profile"], system, root, fstab)
     rows.sort(key=lambda r: r["profile"])
     return rows
 
 
-def _copy_status(store, name, sys, root, fstab):
+def _copy_status(store, name, system, root, fstab):
     try:
         enabled = store.load(name)
         profile = enabled.profile()
@@ -137,7 +137,7 @@ def _copy_status(store, name, sys, root, fstab):
     path, clashes = fstab_clash.read_clashes(profile, fstab)
     out["fstab_conflicts"] = [dict(c, message=fstab_clash.clash_message(name, path, c)) for c in clashes]
     try:
-        report = engine.reconcile(profile, sys, root=root, check=True)
+        report = engine.reconcile(profile, system, root=root, check=True)
         out["pending"] = [c.to_dict() for c in mutating(report.changes)]
     except PlanError as exc:
         out["conflicts"] = [c.to_dict() for c in exc.conflicts] or [{"reason": str(exc)}]

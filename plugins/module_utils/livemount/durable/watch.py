@@ -97,8 +97,8 @@ class RepairLimit:
 class Watcher:
     """Checks profiles against the live table and remembers what it last said about each."""
 
-    def __init__(self, sys, names=(), config=None, root=None, repair=False, limit=None, clock=time.monotonic):
-        self.sys = sys
+    def __init__(self, system, names=(), config=None, root=None, repair=False, limit=None, clock=time.monotonic):
+        self.system = system
         self.names = list(names)
         self.store = EnabledStore(config)
         self.root = root
@@ -111,7 +111,7 @@ class Watcher:
     def wanted(self):
         """Return [(name, Profile, profile data, origin)] of the profiles to watch, and the Events of those that cannot be."""
         out, events = [], []
-        ns = self.sys.namespace_id()
+        ns = self.system.namespace_id()
         for name in self.names or self.store.names():
             try:
                 data = StateStore(engine.state_root(self.root), ns, name).load().profile_data
@@ -145,7 +145,7 @@ class Watcher:
         first = name not in self.last
         out = [Event(name, "watching", "%d entries (%s)" % (len(profile.entries), origin))] if first else []
         try:
-            report = engine.reconcile(profile, self.sys, root=self.root, check=True)
+            report = engine.reconcile(profile, self.system, root=self.root, check=True)
         except PlanError as exc:
             reasons = tuple(c.reason for c in exc.conflicts) or (str(exc),)
             return out + self._say(name, ("conflict", reasons), "conflict", "; ".join(reasons),
@@ -176,7 +176,7 @@ class Watcher:
                           "attempt in %.0f s" % (self.limit.burst, self.limit.window, max(0.0, resume - t)))]
         self.suspended.pop(name, None)
         try:
-            report = engine.reconcile(profile, self.sys, root=self.root, profile_data=data)
+            report = engine.reconcile(profile, self.system, root=self.root, profile_data=data)
         except LivemountError as exc:
             return self._say(name, ("repair_failed", str(exc)), "repair_failed", str(exc))
         done = mutating(report.changes)
