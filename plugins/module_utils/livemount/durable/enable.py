@@ -131,7 +131,8 @@ def _copy_status(store, name, system, root, fstab):
         enabled = store.load(name)
         profile = enabled.profile()
     except StateError as exc:
-        return {"path": store.path(name), "error": str(exc)}
+        return {"path": store.path(name), "error": str(exc), "matches_live": False, "pending": [], "conflicts": [],
+                "fstab_conflicts": []}
     out = {"path": enabled.path, "enabled_at": enabled.enabled_at, "pending": [], "conflicts": [],
            "fstab_conflicts": []}
     path, clashes = fstab_clash.read_clashes(profile, fstab)
