@@ -54,7 +54,9 @@ class ActionModule(ActionBase):
             text = to_text(f.read())
         text = self._templar.template(_trusted(text))
         try:
-            data = profile.load_profile_text(to_text(text), path)
+            # str(): ansible-core 2.19 returns an untemplated text as a tagged str subclass, which
+            # libyaml's C loader refuses ("a string or stream input is required").
+            data = profile.load_profile_text(str(to_text(text)), path)
         except errors.ProfileError as exc:
             raise AnsibleActionFail(str(exc))
         return {k: v for k, v in data.items() if k in PROFILE_KEYS}
