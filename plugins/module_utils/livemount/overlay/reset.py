@@ -111,9 +111,9 @@ def reset(target, wanted=(), system=None, root=None, check=False, discard=False,
     from .. import engine
 
     if system is None:
-        from ..kernel.sys_linux import LinuxSys  # late: ctypes only when the real kernel is used
+        from ..kernel.real import real_system  # late: ctypes only when the real kernel is used
 
-        system = LinuxSys()
+        system = real_system()
     system, ns_target, on_busy = nsexec.resolve(system)
     if ns_target is not None:
         ns_target.close()
