@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ENGINE = "ansible_collections.livemount.core.plugins.module_utils.livemount"
 
 LIST_MODULES = "import json, sys\n%s\nprint(json.dumps(sorted(sys.modules)))\n"
@@ -35,3 +37,15 @@ def test_help_loads_no_engine_rich_or_yaml():
     heavy = [m for m in loaded if m.startswith((ENGINE, "rich", "yaml", "ctypes", "ansible"))]
     assert heavy == []
     assert "livemount_cli.cmd_apply" in loaded  # the probe did build the parser
+
+
+# The planning half of the engine: pure functions of data, no system call anywhere below them.
+PURE = ["plan", "order", "match", "mimic", "diff", "recover", "mountinfo", "profile.load", "overlay.plan"]
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_planning_imports_no_ctypes(module):
+    """Importing a planning module loads no ctypes: nothing it imports can make a system call."""
+    loaded = _loaded("import %s.%s" % (ENGINE, module))
+    assert "%s.%s" % (ENGINE, module) in loaded
+    assert "ctypes" not in loaded

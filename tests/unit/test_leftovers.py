@@ -12,7 +12,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import en
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import StateStore, list_profiles
 
 from tests.unit.fakesys import NAMESPACE_ID
-from tests.unit.engine_runs import apply, beneath_on, mutations, root  # noqa: F401 (fixtures)
+from tests.unit.engine_runs import apply, mutations, root  # noqa: F401 (fixtures)
 from tests.unit.planner_world import bind, fake_host, fs_snapshot, snapshot, tmpfs, tree_bytes
 
 SHARED = "/data/shared"

@@ -72,7 +72,7 @@ class Executor:
     """Performs ordered changes through one Sys, journaling each and undoing on failure."""
 
     def __init__(self, system, journal=None, world=None, on_error="rollback", beneath=True, header=None,
-                 entry_dict=None, progress=None, carry_wait=0.0, seed=None):
+                 entry_dict=None, progress=None, carry_wait=0.0, seed=None, busy=None):
         self.system = system
         self.journal = journal
         self.world = world
@@ -83,6 +83,7 @@ class Executor:
         self.progress = progress
         self.carry_wait = carry_wait  # upper_policy carry: how long to wait for the old overlay to be let go
         self.seed = seed  # upper_policy fresh: fills a fresh upper (overlay reset), see upper_policy.py
+        self.busy = busy  # what an unmount meeting EBUSY does (holders.BusyPolicy; None: fail as the kernel said)
         self.handles = []
         self.calls = 0
         self.outcome = Outcome()

@@ -161,11 +161,10 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         if check:
             return report
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
-        executor = Executor(system, store.journal, world, on_error=policy, beneath=has_beneath(),
+        busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state), system.proc_fd())
+        executor = Executor(system, store.journal, world, on_error=policy, beneath=system.features().beneath,
                             header={"profile": profile.name, "namespace": system.namespace_id()},
-                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait())
-        executor.busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state),
-                                           getattr(system, "proc_fd", None))  # steps.py asks it on EBUSY
+                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(), busy=busy)
         if not mutating(changes):
             new = next_state(state, changes, None, world, profile_data)
             if not profile.entries:
@@ -394,11 +393,3 @@ def carry_wait():
     except ValueError:
         return 10.0
 
-
-def has_beneath():
-    """Return True when the kernel has MOVE_MOUNT_BENEATH (Linux 6.5+)."""
-    try:
-        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
-    except ValueError:
-        return False
-    return (major, minor) >= (6, 5)

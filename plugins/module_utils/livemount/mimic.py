@@ -30,7 +30,6 @@ from . import paths
 from .errors import SysError
 from .model import BIND, SYMLINK, TMPFS, Action, Change, Entry
 from .options import normalize_fs_options
-from .kernel.sys_classic import PendingMount
 
 
 # ---- planning (pure) -------------------------------------------------------
@@ -205,7 +204,7 @@ def exec_mimic(run, change):
         # Copied before the tmpfs hides them. D is read-only: what was listed is still there.
         h = run.call("clone", s.source, s.recursive)
         run.handles.append(h)
-        if isinstance(h, PendingMount):
+        if not h.detached:
             # mount(2) binds by path when attached: by then the path shows the tmpfs.
             raise SysError("cannot mimic %s: a writable mimic needs the new mount api (open_tree)" % d,
                            errno.ENOSYS)

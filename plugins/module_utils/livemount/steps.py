@@ -197,7 +197,7 @@ def _umount(run, target):
 
     When it is busy, the busy hook names who holds it or detaches lazily.
 
-    The hook is holders.BusyPolicy, which the engine sets as `executor.busy`:
+    The hook is holders.BusyPolicy, which the engine gives the Executor (`busy`):
     per on_busy it raises the SysError with the holders added (fail) or
     unmounts with MNT_DETACH (detach). An Executor used without it raises
     EBUSY as the kernel said it. Either way the undo is the same: put back
@@ -207,7 +207,7 @@ def _umount(run, target):
         run.call("umount", target, False)
         return False
     except SysError as exc:
-        hook = getattr(run.executor, "busy", None)
+        hook = run.executor.busy
         if exc.errno != errno.EBUSY or hook is None:
             raise
         hook.on_busy(run, target, exc)

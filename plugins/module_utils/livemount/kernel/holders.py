@@ -228,7 +228,7 @@ def entry_policies(profile, state):
 
 
 class BusyPolicy:
-    """What the executor does when an unmount meets EBUSY (steps.py asks it through `executor.busy`).
+    """What the executor does when an unmount meets EBUSY (steps.py asks it through `Executor.busy`).
 
     `run_policy` (fail/detach, None: per entry) overrides `per_target`
     ({target: policy}); the default is fail. `proc` is a /proc path or fd.

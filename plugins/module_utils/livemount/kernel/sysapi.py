@@ -3,11 +3,20 @@
 The executor receives a Sys and never calls os/ctypes itself. Implementations:
 * sys_linux.LinuxSys: the real kernel, via ctypes (new mount API, openat2).
 * failpoint.FailpointSys: wraps another Sys, fails or crashes at the N-th mutation.
+* nsexec.NamespaceSys, nsexec.Configured: another mount namespace (Wrapper).
 * tests/unit/fakesys.py: a recording fake for unit tests.
+
+Everything the engine asks of a Sys is declared here: the observing and
+mutating methods (abstract), and the hooks a Sys may answer differently
+(`features`, `proc_fd`, `target_record`, `adapt_world`), which have a
+default. Nobody probes a Sys with getattr or isinstance.
 
 Every *mutating* method is one "step" for failpoints and recorders: it either
 happens completely or raises SysError with the errno, and the canonical call
-string (see `call_string`) names it. Observing methods never mutate.
+string names it (`step_call`, `mkdir "/t" 0o755 0 0`), as do the words of
+its error message (`step_what`, `create directory /t`): every implementation
+names a step the same way, so a recorder transcript, a SysError.call and a
+failpoint message agree. Observing methods never mutate.
 
 Paths handed to mutating methods are resolved without following a symlink in
 any component (openat2 RESOLVE_NO_SYMLINKS, or an O_PATH|O_NOFOLLOW walk), and
@@ -26,6 +35,8 @@ and so does a Sys that cannot make such a copy (classic API); both say why.
 """
 
 import abc
+import inspect
+from dataclasses import dataclass
 
 MUTATIONS = (
     "mkdir",
@@ -44,6 +55,17 @@ MUTATIONS = (
 )
 
 
+@dataclass(frozen=True)
+class Features:
+    """What the kernel under a Sys can do, where livemount takes another way without it.
+
+    `beneath`: move_mount(2) MOVE_MOUNT_BENEATH (Linux 6.5): a replace slides
+    the new mount under the old one, so lookups never see the target empty.
+    """
+
+    beneath: bool = False
+
+
 class Handle:
     """A detached mount (an fd from open_tree/fsmount); `desc` names it in call strings."""
 
@@ -51,6 +73,16 @@ class Handle:
         self.fd = fd
         self.desc = desc
         self.closed = False
+
+    @property
+    def detached(self):
+        """Return True: a real detached mount, which exists apart from any path until attached.
+
+        False for a stand-in that only records the mount(2) call to make at
+        attach time (the classic API, sys_classic.PendingMount): it looks its
+        source up by path then, not now.
+        """
+        return True
 
     def __repr__(self):
         return "<mount %s>" % self.desc
@@ -172,6 +204,149 @@ class Sys(abc.ABC):
     def close(self, handle):
         """Release a Handle (not a step: a detached mount vanishes when its last fd closes)."""
 
+    # ---- hooks, with the defaults of a Sys acting in its own namespace -----
+    def features(self):
+        """Return the Features of the kernel (default: none of them)."""
+        return Features()
+
+    def proc_fd(self):
+        """Return an fd of the /proc that shows who uses this namespace's mounts, or None for this process's /proc.
+
+        holders.py scans it to name the processes holding a busy mount.
+        """
+        return None
+
+    def target_record(self):
+        """Return the JSON record naming the mount namespace acted in, or None when it is the caller's own.
+
+        A Sys acting inside another namespace (nsexec.NamespaceSys) says how
+        it was named (`{"pid": N}`, `{"namespace_file": path}`): the state
+        keeps it, and no isolation warning is given for a namespace named on purpose.
+        """
+        return None
+
+    def adapt_world(self, world):
+        """Return `world` completed with what this Sys knows beyond its namespace's own view (default: unchanged).
+
+        nsexec.NamespaceSys adds the bind sources it saw in the caller's
+        namespace before entering the target (observe.py calls this).
+        """
+        return world
+
+
+class Wrapper(Sys):
+    """A Sys passing every call to `inner`: the base of the Sys that change a few of them.
+
+    Every method is spelled out, so a reader (or a tool) follows each call.
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def read_mountinfo(self):
+        """Return the inner Sys's mountinfo text."""
+        return self.inner.read_mountinfo()
+
+    def lstat(self, path):
+        """Return the inner Sys's PathFact for `path`."""
+        return self.inner.lstat(path)
+
+    def realpath(self, path):
+        """Return the inner Sys's resolved path."""
+        return self.inner.realpath(path)
+
+    def listdir(self, path):
+        """Return the inner Sys's listing of `path`."""
+        return self.inner.listdir(path)
+
+    def getxattr(self, path, name):
+        """Return the inner Sys's xattr value."""
+        return self.inner.getxattr(path, name)
+
+    def file_handle(self, path):
+        """Return the inner Sys's file handle of `path`."""
+        return self.inner.file_handle(path)
+
+    def overlay_defaults(self):
+        """Return the inner Sys's overlay defaults."""
+        return self.inner.overlay_defaults()
+
+    def namespace_id(self):
+        """Return the inner Sys's namespace identity."""
+        return self.inner.namespace_id()
+
+    def mkdir(self, path, mode, uid, gid, writable_view=False):
+        """Return what the inner Sys's mkdir returns."""
+        return self.inner.mkdir(path, mode, uid, gid, writable_view)
+
+    def rmdir(self, path, writable_view=False):
+        """Return what the inner Sys's rmdir returns."""
+        return self.inner.rmdir(path, writable_view)
+
+    def mkfile(self, path, mode, uid, gid, writable_view=False):
+        """Return what the inner Sys's mkfile returns."""
+        return self.inner.mkfile(path, mode, uid, gid, writable_view)
+
+    def unlink(self, path, writable_view=False):
+        """Return what the inner Sys's unlink returns."""
+        return self.inner.unlink(path, writable_view)
+
+    def symlink(self, content, path, writable_view=False):
+        """Return what the inner Sys's symlink returns."""
+        return self.inner.symlink(content, path, writable_view)
+
+    def rename(self, old, new):
+        """Return what the inner Sys's rename returns."""
+        return self.inner.rename(old, new)
+
+    def clone(self, source, recursive):
+        """Return the inner Sys's Handle of a bind of `source`."""
+        return self.inner.clone(source, recursive)
+
+    def clone_mount(self, target):
+        """Return the inner Sys's Handle of a copy of the mount at `target`."""
+        return self.inner.clone_mount(target)
+
+    def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
+        """Return the inner Sys's Handle of a new filesystem."""
+        return self.inner.create_fs(fstype, source, fs_options, lower, data, upper, work)
+
+    def attach(self, handle, target, beneath=False):
+        """Return what the inner Sys's attach returns."""
+        return self.inner.attach(handle, target, beneath)
+
+    def setattr(self, where, flags, propagation=None):
+        """Return what the inner Sys's setattr returns."""
+        return self.inner.setattr(where, flags, propagation)
+
+    def reconfigure(self, target, fs_options):
+        """Return what the inner Sys's reconfigure returns."""
+        return self.inner.reconfigure(target, fs_options)
+
+    def umount(self, target, detach=False):
+        """Return what the inner Sys's umount returns."""
+        return self.inner.umount(target, detach)
+
+    def close(self, handle):
+        """Return None after the inner Sys released `handle`."""
+        return self.inner.close(handle)
+
+    def features(self):
+        """Return the inner Sys's Features."""
+        return self.inner.features()
+
+    def proc_fd(self):
+        """Return the inner Sys's /proc fd (or None)."""
+        return self.inner.proc_fd()
+
+    def target_record(self):
+        """Return the inner Sys's namespace record (or None)."""
+        return self.inner.target_record()
+
+    def adapt_world(self, world):
+        """Return `world` as the inner Sys completes it."""
+        return self.inner.adapt_world(world)
+
 
 def call_string(name, *args):
     """Return the canonical text of a call, as recorders and error messages show it.
@@ -198,3 +373,109 @@ def call_string(name, *args):
         else:
             parts.append(str(a))
     return " ".join(parts)
+
+
+class _Mode(int):
+    """A permission mode that prints as octal in call strings (`0o755`)."""
+
+    def __str__(self):
+        return "0o%o" % int(self)
+
+
+_SIGNATURES = {}
+
+
+def _signature(name):
+    """Return the signature of Sys.<name>, computed once (every system call names itself)."""
+    sig = _SIGNATURES.get(name)
+    if sig is None:
+        sig = _SIGNATURES[name] = inspect.signature(getattr(Sys, name))
+    return sig
+
+
+_PARAMS = {}
+
+
+def _arguments(name, args, kwargs):
+    """Return {parameter: value} of a call to Sys.<name>, defaults applied (what Signature.bind gives).
+
+    Every system call names itself (step_what), so this runs once per step:
+    positional calls with every parameter known take a plain zip over the
+    cached parameter names and defaults; anything else (keywords, a wrong
+    argument count) goes through Signature.bind, which also raises the
+    TypeError a wrong call deserves.
+    """
+    params = _PARAMS.get(name)
+    if params is None:
+        params = _PARAMS[name] = tuple((p.name, p.default) for p in list(_signature(name).parameters.values())[1:])
+    if not kwargs and len(args) <= len(params):
+        values = {}
+        for i, (pname, default) in enumerate(params):
+            if i < len(args):
+                values[pname] = args[i]
+            elif default is inspect.Parameter.empty:
+                break
+            else:
+                values[pname] = default
+        else:
+            return values
+    bound = _signature(name).bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k != "self"}
+
+
+def _bound(name, args, kwargs):
+    """Return the argument values of Sys.<name>, defaults applied, trailing defaults dropped."""
+    sig = _signature(name)
+    bound = sig.bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    params = list(sig.parameters.values())[1:]
+    values = [bound.arguments[p.name] for p in params]
+    # Drop trailing arguments still at their default, so `attach(h, t)` and
+    # `attach(h, t, beneath=False)` are one spelling: `attach <mount x> "/t"`.
+    while params and params[-1].default is not inspect.Parameter.empty and values[-1] == params[-1].default:
+        params.pop()
+        values.pop()
+    return [_Mode(v) if p.name == "mode" and isinstance(v, int) else v for p, v in zip(params, values)]
+
+
+def step_call(name, *args, **kwargs):
+    """Return the canonical call string of one step, e.g. `mkdir "/t" 0o755 0 0`."""
+    return call_string(name, *_bound(name, args, kwargs))
+
+
+def _desc(where):
+    """Return how a message names a path or a Handle."""
+    return where.desc if isinstance(where, Handle) else where
+
+
+def step_what(name, *args, **kwargs):
+    """Return what a step does in words (`create directory /t`), for `cannot <what>: <cause>`."""
+    v = _arguments(name, args, kwargs)
+    if name == "mkdir":
+        return "create directory %s" % v["path"]
+    if name == "rmdir":
+        return "remove directory %s" % v["path"]
+    if name == "mkfile":
+        return "create file %s" % v["path"]
+    if name == "unlink":
+        return "remove %s" % v["path"]
+    if name == "symlink":
+        return "create symlink %s" % v["path"]
+    if name == "rename":
+        return "rename %s to %s" % (v["old"], v["new"])
+    if name == "clone":
+        return "bind %s%s" % (v["source"], " recursively" if v["recursive"] else "")
+    if name == "clone_mount":
+        return "copy the mount at %s" % v["target"]
+    if name == "create_fs":
+        return "create %s filesystem" % v["fstype"]
+    if name == "attach":
+        return "mount %s %s %s" % (v["handle"].desc, "beneath" if v["beneath"] else "on", v["target"])
+    if name == "setattr":
+        return "set mount attributes of %s" % _desc(v["where"])
+    if name == "reconfigure":
+        return "reconfigure %s" % v["target"]
+    if name == "umount":
+        return "unmount %s" % v["target"]
+    return name

@@ -57,7 +57,7 @@ def move_aside(run, c, undo=True):
         run.call("mkdir", p, was.mode if was.mode is not None else 0o755, was.uid or 0, was.gid or 0)
         if undo:
             run.push("remove fresh %s" % p, lambda p=p: remove_fresh(run, p))
-    seed = getattr(run.executor, "seed", None)
+    seed = run.executor.seed
     if seed is not None and e.upper in moved:
         seed(run, c, moved[e.upper], e.upper)
     return moved
@@ -108,7 +108,7 @@ def carry_release(run, c):
             raise _busy(run, e.target, exc, "cannot freeze overlay %s for upper_policy carry: a process holds a"
                                             " file open for writing on it" % e.target)
         run.push("unfreeze %s" % e.target, lambda: run.call("setattr", e.target, frozenset(live.flags), None))
-    deadline = time.monotonic() + getattr(run.executor, "carry_wait", 0.0)
+    deadline = time.monotonic() + run.executor.carry_wait
     while True:
         try:
             run.call("umount", e.target, False)  # never MNT_DETACH: the old superblock must really go
@@ -119,7 +119,7 @@ def carry_release(run, c):
             if time.monotonic() >= deadline:
                 raise _busy(run, e.target, exc, "cannot carry the upper of overlay %s: the old overlay is still in"
                                                 " use after %gs; use upper_policy fresh to swap it in now"
-                            % (e.target, getattr(run.executor, "carry_wait", 0.0)))
+                            % (e.target, run.executor.carry_wait))
             time.sleep(0.05)
     if old_entry is not None:
         run.push("mount %s again" % e.target, lambda: _mount_again(run, old_entry))
@@ -134,8 +134,7 @@ def _mount_again(run, entry):
 
 
 def _busy(run, target, exc, message):
-    said = holders.describe(*holders.explain(run.system, target, getattr(getattr(run.executor, "busy", None),
-                                                                        "proc", None)))
+    said = holders.describe(*holders.explain(run.system, target, run.system.proc_fd()))
     err = SysError("%s (%s)" % (message, said) if said else message, errno=exc.errno, call=exc.call)
     return err
 
