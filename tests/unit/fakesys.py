@@ -1,7 +1,7 @@
 """FakeSys: a recording, fault-injecting Sys over an in-memory mount namespace (fakefs.py).
 
 Transcript: every step (a call to a mutating method, sysapi.MUTATIONS) is
-appended to `calls` as its canonical string (sysapi.step_call), e.g.
+appended to `calls` as its canonical string (calls.step_call), e.g.
 `mkdir "/t" 0o755 0 0` or `attach <mount tmpfs> "/t" True`. A step that
 fails is recorded too, suffixed with ` -> ` and its errno name
 (`umount "/t" -> EBUSY`), whether the failure was injected or the model's
@@ -25,8 +25,8 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import op
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError, strerror
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import errno_name, parse_errno
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MISSING, PathFact
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import (
-    Features, Handle, Sys, step_call, step_what)
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.calls import step_call, step_what
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Features, Handle, Sys
 
 from tests.unit.fakefs import FsError, Namespace, Node, tmpfs_check
 

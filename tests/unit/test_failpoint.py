@@ -13,8 +13,8 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel im
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError, SysError, strerror
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import (
     CRASH, FailpointSys, from_env, parse_spec)
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import (
-    MUTATIONS, Handle, step_call, step_what)
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.calls import step_call, step_what
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATIONS, Handle
 
 from tests.unit.fakesys import FakeSys
 

@@ -132,12 +132,12 @@ def test_a_mount_arriving_before_the_rmdir_keeps_the_directory_recorded(root):
     apply(ONE, fake, root)
     rmdir = fake.rmdir
 
-    def racing_rmdir(path):
+    def racing_rmdir(path, writable_view=False):
         """Let someone mount in /data/shared just before livemount removes it."""
         if path == SHARED:
             fake.seed_dir("/data/shared/late")
             fake.seed_mount("tmpfs", "/data/shared/late", source="late")
-        return rmdir(path)
+        return rmdir(path, writable_view)
 
     fake.rmdir = racing_rmdir
     report = engine.destroy("one", fake, root=root)

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sysapi
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.calls import FORMATS
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_classic import pending_bind
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_observe import features_of
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import (
     Features, Handle, Sys, Wrapper)
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import StateError
 from tests.unit.fakesys import FakeSys
 
 ENGINE = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / "livemount"
@@ -87,7 +89,28 @@ def test_nobody_probes_the_seam(path):
     assert found == []
 
 
-def test_call_naming_lives_in_the_seam():
-    """Every Sys implementation names its steps with sysapi's functions, not failpoint's."""
-    assert sysapi.step_call("umount", "/t", True) == 'umount "/t" True'
-    assert sysapi.step_what("umount", "/t") == "unmount /t"
+def test_every_mutation_has_one_format():
+    """calls.py names every mutation of the seam, each with the method's own parameters."""
+    assert sorted(FORMATS) == sorted(sysapi.MUTATIONS)
+    for name, fmt in FORMATS.items():
+        assert list(inspect.signature(fmt).parameters.items()) == list(
+            inspect.signature(getattr(Sys, name)).parameters.items())[1:], name
+
+
+@pytest.mark.parametrize("name, args", [
+    ("read_mountinfo", ()), ("close", (None,)), ("__class__", ()), ("inner", ()), ("umount", "/t"),
+], ids=["observation", "close", "dunder", "attribute", "args-not-a-list"])
+def test_perform_refuses_what_is_no_mutation(name, args):
+    """An operation from the journal is performed only when it names a declared mutation with a list of arguments."""
+    fake = FakeSys()
+    with pytest.raises(StateError, match="cannot perform .* from the journal: not a Sys mutation"):
+        sysapi.perform(fake, name, args)
+    assert fake.calls == []
+
+
+def test_perform_calls_the_mutation():
+    """A declared mutation is called with its arguments, as one step."""
+    fake = FakeSys()
+    fake.seed_dir("/t")
+    sysapi.perform(fake, "mkdir", ["/t/x", 0o755, 0, 0])
+    assert fake.calls == ['mkdir "/t/x" 0o755 0 0']

@@ -19,6 +19,7 @@ from typing import List, Optional
 from .kernel import holders
 from . import leftovers, match, mimic
 from .kernel import namespace as mntns, nsexec
+from .kernel.sysapi import perform
 from . import paths
 from .apply import Executor
 from .diff import make_diff
@@ -303,7 +304,7 @@ def _recover(store, state, world, system, check, report):
     if check:
         return new, after_finish(world, finish)
     for name, args in finish:
-        getattr(system, name)(*args)
+        perform(system, name, args)
     store.save(new)
     store.journal.finish()
     return new, refresh_table(system, world)

@@ -1,7 +1,7 @@
 """Failpoints: a mutating Sys call counted and made to fail, or the process killed, at the N-th step.
 
 A *step* is one call to a mutating Sys method (sysapi.MUTATIONS), named as
-sysapi.step_call and sysapi.step_what name it. FailpointSys wraps any Sys
+calls.step_call and calls.step_what name it. FailpointSys wraps any Sys
 and, driven by LIVEMOUNT_FAILPOINT, fails or kills the process at the N-th
 step; docs/failpoints.md documents the format.
 """
@@ -11,7 +11,8 @@ import os
 import signal
 
 from ..errors import LivemountError, SysError, strerror
-from ..kernel.sysapi import Wrapper, step_call, step_what
+from ..kernel.calls import step_call, step_what
+from ..kernel.sysapi import Wrapper
 
 ENV = "LIVEMOUNT_FAILPOINT"
 CRASH = "crash"

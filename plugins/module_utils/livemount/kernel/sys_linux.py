@@ -21,7 +21,8 @@ from ..options import flags_to_attrs, propagation_flag
 from ..kernel.securepath import NO_VIEW, open_parent, open_path, writable_view_of
 from ..kernel.sys_classic import PendingMount
 from ..kernel.sys_observe import LinuxObservation
-from ..kernel.sysapi import Handle, Sys, step_call, step_what
+from ..kernel.calls import step_call, step_what
+from ..kernel.sysapi import Handle, Sys
 
 
 # Causes worth more than strerror for one call (errno, method) -> words.

@@ -11,12 +11,10 @@ mutating methods (abstract), and the hooks a Sys may answer differently
 (`features`, `proc_fd`, `target_record`, `adapt_world`), which have a
 default. Nobody probes a Sys with getattr or isinstance.
 
-Every *mutating* method is one "step" for failpoints and recorders: it either
-happens completely or raises SysError with the errno, and the canonical call
-string names it (`step_call`, `mkdir "/t" 0o755 0 0`), as do the words of
-its error message (`step_what`, `create directory /t`): every implementation
-names a step the same way, so a recorder transcript, a SysError.call and a
-failpoint message agree. Observing methods never mutate.
+Every *mutating* method (MUTATIONS) is one "step" for failpoints and
+recorders: it either happens completely or raises SysError with the errno,
+and calls.py names it (`mkdir "/t" 0o755 0 0`, `create directory /t`) the
+same way for every implementation. Observing methods never mutate.
 
 Paths handed to mutating methods are resolved without following a symlink in
 any component (openat2 RESOLVE_NO_SYMLINKS, or an O_PATH|O_NOFOLLOW walk), and
@@ -35,8 +33,9 @@ and so does a Sys that cannot make such a copy (classic API); both say why.
 """
 
 import abc
-import inspect
 from dataclasses import dataclass
+
+from ..errors import StateError
 
 MUTATIONS = (
     "mkdir",
@@ -348,134 +347,14 @@ class Wrapper(Sys):
         return self.inner.adapt_world(world)
 
 
-def call_string(name, *args):
-    """Return the canonical text of a call, as recorders and error messages show it.
+def perform(system, name, args):
+    """Return what mutation `name` of `system` returns for `args`: an operation that was kept as data.
 
-    Strings are double-quoted, sets are joined sorted with commas, handles by desc:
-    `attach <mount tmpfs> "/srv/t"`.
+    Recovery works out from the journal (untrusted input) which operations
+    an interrupted apply still needs, as (name, args) pairs; only a declared
+    mutation is ever called by name, anything else is refused.
     """
-    parts = [name]
-    for a in args:
-        if isinstance(a, str):
-            parts.append('"%s"' % a)
-        elif isinstance(a, (set, frozenset)):
-            parts.append(",".join(sorted(a)) or "-")
-        elif isinstance(a, Handle):
-            parts.append(repr(a))
-        elif isinstance(a, (list, tuple)):
-            parts.append(
-                "[" + ",".join(k if v is None else "%s=%s" % (k, v) for k, v in a) + "]"
-                if a and isinstance(a[0], tuple)
-                else "[" + ",".join(str(x) for x in a) + "]"
-            )
-        elif a is None:
-            parts.append("-")
-        else:
-            parts.append(str(a))
-    return " ".join(parts)
-
-
-class _Mode(int):
-    """A permission mode that prints as octal in call strings (`0o755`)."""
-
-    def __str__(self):
-        return "0o%o" % int(self)
-
-
-_SIGNATURES = {}
-
-
-def _signature(name):
-    """Return the signature of Sys.<name>, computed once (every system call names itself)."""
-    sig = _SIGNATURES.get(name)
-    if sig is None:
-        sig = _SIGNATURES[name] = inspect.signature(getattr(Sys, name))
-    return sig
-
-
-_PARAMS = {}
-
-
-def _arguments(name, args, kwargs):
-    """Return {parameter: value} of a call to Sys.<name>, defaults applied (what Signature.bind gives).
-
-    Every system call names itself (step_what), so this runs once per step:
-    positional calls with every parameter known take a plain zip over the
-    cached parameter names and defaults; anything else (keywords, a wrong
-    argument count) goes through Signature.bind, which also raises the
-    TypeError a wrong call deserves.
-    """
-    params = _PARAMS.get(name)
-    if params is None:
-        params = _PARAMS[name] = tuple((p.name, p.default) for p in list(_signature(name).parameters.values())[1:])
-    if not kwargs and len(args) <= len(params):
-        values = {}
-        for i, (pname, default) in enumerate(params):
-            if i < len(args):
-                values[pname] = args[i]
-            elif default is inspect.Parameter.empty:
-                break
-            else:
-                values[pname] = default
-        else:
-            return values
-    bound = _signature(name).bind(None, *args, **kwargs)
-    bound.apply_defaults()
-    return {k: v for k, v in bound.arguments.items() if k != "self"}
-
-
-def _bound(name, args, kwargs):
-    """Return the argument values of Sys.<name>, defaults applied, trailing defaults dropped."""
-    sig = _signature(name)
-    bound = sig.bind(None, *args, **kwargs)
-    bound.apply_defaults()
-    params = list(sig.parameters.values())[1:]
-    values = [bound.arguments[p.name] for p in params]
-    # Drop trailing arguments still at their default, so `attach(h, t)` and
-    # `attach(h, t, beneath=False)` are one spelling: `attach <mount x> "/t"`.
-    while params and params[-1].default is not inspect.Parameter.empty and values[-1] == params[-1].default:
-        params.pop()
-        values.pop()
-    return [_Mode(v) if p.name == "mode" and isinstance(v, int) else v for p, v in zip(params, values)]
-
-
-def step_call(name, *args, **kwargs):
-    """Return the canonical call string of one step, e.g. `mkdir "/t" 0o755 0 0`."""
-    return call_string(name, *_bound(name, args, kwargs))
-
-
-def _desc(where):
-    """Return how a message names a path or a Handle."""
-    return where.desc if isinstance(where, Handle) else where
-
-
-def step_what(name, *args, **kwargs):
-    """Return what a step does in words (`create directory /t`), for `cannot <what>: <cause>`."""
-    v = _arguments(name, args, kwargs)
-    if name == "mkdir":
-        return "create directory %s" % v["path"]
-    if name == "rmdir":
-        return "remove directory %s" % v["path"]
-    if name == "mkfile":
-        return "create file %s" % v["path"]
-    if name == "unlink":
-        return "remove %s" % v["path"]
-    if name == "symlink":
-        return "create symlink %s" % v["path"]
-    if name == "rename":
-        return "rename %s to %s" % (v["old"], v["new"])
-    if name == "clone":
-        return "bind %s%s" % (v["source"], " recursively" if v["recursive"] else "")
-    if name == "clone_mount":
-        return "copy the mount at %s" % v["target"]
-    if name == "create_fs":
-        return "create %s filesystem" % v["fstype"]
-    if name == "attach":
-        return "mount %s %s %s" % (v["handle"].desc, "beneath" if v["beneath"] else "on", v["target"])
-    if name == "setattr":
-        return "set mount attributes of %s" % _desc(v["where"])
-    if name == "reconfigure":
-        return "reconfigure %s" % v["target"]
-    if name == "umount":
-        return "unmount %s" % v["target"]
-    return name
+    if name not in MUTATIONS or not isinstance(args, (list, tuple)):
+        raise StateError("cannot perform %r from the journal: not a Sys mutation with arguments (one of %s)"
+                         % (name, ", ".join(MUTATIONS)))
+    return getattr(system, name)(*args)
