@@ -190,7 +190,7 @@ def _load_yaml(text, fail):
         raise fail("PyYAML is needed for YAML profiles")
     loader = _make_yaml_loader(yaml)
     try:
-        _check_depth(yaml, loader, text)
+        check_depth(yaml, loader, text)
         return yaml.load(text, Loader=loader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -230,7 +230,7 @@ def _make_yaml_loader(yaml):
     return Loader
 
 
-def _check_depth(yaml, loader, text):
+def check_depth(yaml, loader, text):
     """Raise ComposerError when collections nest more than MAX_DEPTH levels deep.
 
     libyaml's parser is a state machine, but PyYAML builds nodes recursively:
