@@ -82,7 +82,7 @@ _validator = None
 
 @dataclass(frozen=True)
 class Reserved:
-    """Reserved entry fields: accepted and carried, not acted on yet (see docs/profile.md)."""
+    """Per-entry fields that steer how a change is made, not what is mounted (mimic, on_busy...; docs/profile.md)."""
 
     mimic: bool = False
     on_busy: str = "fail"
