@@ -22,7 +22,7 @@ from .kernel import namespace as mntns, nsexec
 from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, LivemountError, PlanError
+from .errors import ApplyError, LivemountError, PlanError, UndoError
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
@@ -149,7 +149,7 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
                 world = observe(sys, profile.entries, state.owned, mimic.allowed(profile))
         changes = plan(state, profile, world)
         report.changes = changes
-        report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
+        report.diff = make_diff(_owned_live(state, world), list(profile.entries),
                                 "%s in %s" % (profile.name, sys.namespace_id()))
         conflicts = has_conflicts(changes)
         if conflicts:
@@ -177,7 +177,7 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
         try:
             outcome = executor.apply(changes)
         except Exception as exc:
-            if type(exc) is ApplyError:  # a complete rollback
+            if isinstance(exc, ApplyError) and not isinstance(exc, UndoError):  # a complete rollback
                 _learn_remade_devices(store, state, executor.outcome.remade, sys, world)
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
@@ -245,7 +245,7 @@ def status(sys, root=None, name=None, namespace=None, pid=None):
     the profile created that no entry of it needs any more but someone
     else's mount still uses (kept, not lost: leftovers.py).
     """
-    sys, target, _ = nsexec.resolve(sys, namespace, pid)
+    sys, target, _configured = nsexec.resolve(sys, namespace, pid)
     if target is not None:
         names = [name] if name else list_profiles(state_root(root), target.open().namespace_id)
         target.close()

@@ -38,7 +38,7 @@ def mount_dicts(table, owned_by=None):
             "source": m.source,
             "fstype": m.fstype,
             "mount_options": options.format_options(m.flags, ()),
-            "fs_options": {k: v for k, v in m.fs_options},
+            "fs_options": dict(m.fs_options),
             "propagation": m.propagation,
             "lower": list(m.lower),
             "data": list(m.data),

@@ -72,7 +72,7 @@ def _rmdir(run, c):
         if fact.kind == "dir":
             view = _writing(run, "rmdir", c.path)
             run.push("recreate directory %s" % c.path, lambda: run.call("mkdir", c.path, fact.mode or 0o755,
-                                                                       fact.uid or 0, fact.gid or 0, view))
+                                                                        fact.uid or 0, fact.gid or 0, view))
         elif fact.kind == "file":
             view = _writing(run, "unlink", c.path)
             run.push("recreate file %s" % c.path, lambda: run.call("mkfile", c.path, fact.mode or 0o644,
@@ -231,7 +231,7 @@ def _remount(run, c):
     if match.fs_options_differ(e, live, run.world, c.before):
         have = dict(live.fs_options)
         changed = [(k, v) for k, v in e.fs_options if have.get(k, object()) != v]
-        back = [(k, have[k]) for k, _ in changed if k in have]
+        back = [(k, have[k]) for k, _value in changed if k in have]
         run.call("reconfigure", e.target, changed)
         if back:
             run.push("restore options of %s" % e.target, lambda: run.call("reconfigure", e.target, back))

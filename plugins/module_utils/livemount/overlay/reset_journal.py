@@ -93,8 +93,8 @@ def _finish_ops(sys, state, header, records, entry, target, dev):
 
     def run_recover():
         world = observe(sys, [entry], state.owned)
-        _, finish, said = recover(state, header, records, world, entry_from_dict, lstat=sys.lstat,
-                                  listdir=sys.listdir)
+        _new_state, finish, said = recover(state, header, records, world, entry_from_dict, lstat=sys.lstat,
+                                           listdir=sys.listdir)
         return world, finish, said[1:]  # said[0] speaks of an apply and of planning afresh
 
     world, finish, said = run_recover()

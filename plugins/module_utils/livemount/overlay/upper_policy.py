@@ -134,8 +134,8 @@ def _mount_again(run, entry):
 
 
 def _busy(run, target, exc, message):
-    said = holders.describe(*holders.explain(run.sys, target, getattr(getattr(run.executor, "busy", None),
-                                                                        "proc", None)))
+    proc = getattr(getattr(run.executor, "busy", None), "proc", None)
+    said = holders.describe(*holders.explain(run.sys, target, proc))
     err = SysError("%s (%s)" % (message, said) if said else message, errno=exc.errno, call=exc.call)
     return err
 

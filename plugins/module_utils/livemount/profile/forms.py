@@ -216,7 +216,7 @@ def _make_yaml_loader(yaml):
 
         def construct_mapping(self, node, deep=False):
             seen = set()
-            for key_node, _ in node.value:
+            for key_node, _value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
                     key = self.construct_object(key_node)
                     marker = (type(key), key)
