@@ -32,8 +32,8 @@ def _fleet(s, **group_vars):
             if not (h == "h1" and release == "release-2"):
                 open(os.path.join(root, release, "ready"), "w").close()
         hosts[h] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                    "root": root, "livemount_state_dir": os.path.join(root, "state")}
-    inv = {"all": {"hosts": hosts, "vars": dict({"livemount_profiles": [PROFILE], "cache_size": "1m",
+                    "root": root, "mounts_state_dir": os.path.join(root, "state")}
+    inv = {"all": {"hosts": hosts, "vars": dict({"mounts_profiles": [PROFILE], "cache_size": "1m",
                                                   "release": "release-1"}, **group_vars)}}
     path = os.path.join(s, "fleet.yml")
     with open(path, "w") as f:
