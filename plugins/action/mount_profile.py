@@ -20,8 +20,8 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import forms, locate, schema_data
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import locate, schema_data
 
 PROFILE_KEYS = tuple(schema_data.SCHEMA["properties"])
 
@@ -66,16 +66,14 @@ class ActionModule(ActionBase):
         # A plain str: the templar returns a tagged subclass, which libyaml refuses.
         text = to_text(self._templar.template(_trusted(text))).encode("utf-8", "surrogatepass").decode(
             "utf-8", "surrogatepass")
-        loaded = Loaded(src, text)
-        loaded.data = profile.load_profile_text(text, src)
-        return loaded
+        return Loaded(src, text, forms.load_profile_text(text, src))
 
 
 class Loaded(object):
     """The profile file of a task: its name as written, templated text and data (all empty without `src`)."""
 
-    def __init__(self, src, text=None):
-        self.src, self.text, self.data = src, text, {}
+    def __init__(self, src, text=None, data=None):
+        self.src, self.text, self.data = src, text, data or {}
 
 
 def merged_args(task_args, from_src):
