@@ -23,7 +23,7 @@ from .kernel.sysapi import perform
 from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, LivemountError, PlanError
+from .errors import ApplyError, LivemountError, PlanError, UndoError
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
@@ -150,7 +150,7 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
                 world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
         changes = plan(state, profile, world)
         report.changes = changes
-        report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
+        report.diff = make_diff(_owned_live(state, world), list(profile.entries),
                                 "%s in %s" % (profile.name, system.namespace_id()))
         conflicts = has_conflicts(changes)
         if conflicts:
@@ -177,7 +177,7 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         try:
             outcome = executor.apply(changes)
         except Exception as exc:
-            if type(exc) is ApplyError:  # a complete rollback
+            if isinstance(exc, ApplyError) and not isinstance(exc, UndoError):  # a complete rollback
                 _learn_remade_devices(store, state, executor.outcome.remade, system, world)
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
@@ -245,7 +245,7 @@ def status(system, root=None, name=None, namespace=None, pid=None):
     the profile created that no entry of it needs any more but someone
     else's mount still uses (kept, not lost: leftovers.py).
     """
-    system, target, _ = nsexec.resolve(system, namespace, pid)
+    system, target, _configured = nsexec.resolve(system, namespace, pid)
     if target is not None:
         names = [name] if name else list_profiles(state_root(root), target.open().namespace_id)
         target.close()
