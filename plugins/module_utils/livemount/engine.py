@@ -393,4 +393,3 @@ def carry_wait():
         return max(0.0, float(os.environ.get("LIVEMOUNT_CARRY_WAIT", "10")))
     except ValueError:
         return 10.0
-
