@@ -19,10 +19,11 @@ def run(args, out):
     """Return 0 when the table matches the profile afterwards, 1 otherwise (declined, failed)."""
     import time
 
-    from .common import check_root, engine_module, load_profile_arg, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
 
-    engine = engine_module("engine")
-    system = make_sys()
+    from .common import check_root, load_profile_arg, make_system
+
+    system = make_system(args)
     prof, data = load_profile_arg(args.profile, system, args.state_dir)
     if args.enable:  # refused (an fstab line for a target...) before anything is mounted
         args.enabled = _enable(args, prof, data, check=True)
@@ -44,7 +45,7 @@ def run(args, out):
         with out.live_progress() as progress:
             report = engine.reconcile(prof, system, root=args.state_dir, on_error=args.on_error, profile_data=data,
                                       progress=None if args.json else progress)
-    except engine_module("errors").ApplyError as exc:
+    except errors.ApplyError as exc:
         if not args.json:
             exc.report = None  # the plan is on screen already: the failure says the rest
         raise

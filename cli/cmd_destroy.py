@@ -10,12 +10,13 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0 once nothing of NAME is left."""
-    from .common import check_root, engine_module, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
 
-    engine = engine_module("engine")
+    from .common import check_root, make_system
+
     if not args.check:
         check_root()
-    report = engine.destroy(args.name, make_sys(), root=args.state_dir, check=args.check)
+    report = engine.destroy(args.name, make_system(args), root=args.state_dir, check=args.check)
     if args.json:
         out.json(report.to_dict())
     else:

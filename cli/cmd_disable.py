@@ -15,7 +15,7 @@ def run(args, out):
     from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
     from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
 
-    from .common import check_root, make_sys
+    from .common import check_root, make_system
     from .durable import own_namespace_only, show_enable
 
     own_namespace_only(args, "disable profile %s" % args.name)
@@ -23,7 +23,7 @@ def run(args, out):
         check_root()
     destroyed = None
     if args.now:  # mounts first: if removing them fails, the profile stays enabled, as it was
-        destroyed = engine.destroy(args.name, make_sys(), root=args.state_dir, check=args.check)
+        destroyed = engine.destroy(args.name, make_system(args), root=args.state_dir, check=args.check)
     report = enable.disable(args.name, config=args.config_dir, check=args.check)
     if args.json:
         doc = report.to_dict()

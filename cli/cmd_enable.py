@@ -15,13 +15,13 @@ def run(args, out):
 
     from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
 
-    from .common import check_root, load_profile_arg, make_sys
+    from .common import check_root, load_profile_arg, make_system
     from .durable import own_namespace_only, show_enable
 
     own_namespace_only(args, "enable profile %s" % args.profile)
     if not args.check:
         check_root()
-    prof, data = load_profile_arg(args.profile, make_sys(), args.state_dir)
+    prof, data = load_profile_arg(args.profile, make_system(args), args.state_dir)
     source = os.path.abspath(args.profile) if os.path.exists(args.profile) else "profile %s as applied" % prof.name
     report = enable.enable(prof, data, config=args.config_dir, check=args.check, source=source)
     if args.json:

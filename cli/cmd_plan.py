@@ -11,13 +11,15 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0, or 2 with --detailed-exitcode when the plan has changes."""
-    from .common import engine_module, load_profile_arg, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
 
-    system = make_sys()
+    from .common import load_profile_arg, make_system
+
+    system = make_system(args)
     prof, _ = load_profile_arg(args.profile, system, args.state_dir)
     try:
-        report = engine_module("engine").reconcile(prof, system, root=args.state_dir, check=True)
-    except engine_module("errors").PlanError as exc:
+        report = engine.reconcile(prof, system, root=args.state_dir, check=True)
+    except errors.PlanError as exc:
         exc.report.mode = "plan"  # the conflicts are shown with the plan they stopped
         raise
     report.mode = "plan"

@@ -12,11 +12,13 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0 after printing the matching mounts (1 when a filter matched nothing)."""
-    from .common import engine_module, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, inventory, paths
 
-    system = make_sys()
-    _, rows = engine_module("inventory").read(system, engine_module("engine").state_root(args.state_dir))
-    rows = select(rows, args.path, args.type, args.profile, engine_module("paths"))
+    from .common import make_system
+
+    system = make_system(args)
+    _, rows = inventory.read(system, engine.state_root(args.state_dir))
+    rows = select(rows, args.path, args.type, args.profile, paths)
     if args.json:
         out.json({"namespace": system.namespace_id(), "mounts": rows})
     else:

@@ -9,13 +9,14 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0 when every owned entry is healthy and every enabled copy is live, 1 otherwise."""
-    from .common import engine_module, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
 
-    system = make_sys()
-    rows = engine_module("engine").status(system, root=args.state_dir, name=args.name)
+    from .common import make_system
+
+    system = make_system(args)
+    rows = engine.status(system, root=args.state_dir, name=args.name)
     if not (args.namespace or args.pid is not None):  # enabled profiles are applied in the namespace systemd runs in
-        from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
-
         rows = enable.annotate_status(rows, system, config=args.config_dir, root=args.state_dir, only=args.name)
     if args.json:
         out.json({"profiles": rows})

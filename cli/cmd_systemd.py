@@ -100,12 +100,12 @@ def _apply(args, out):
     from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import atboot
     from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError
 
-    from .common import check_root, make_sys
+    from .common import check_root, make_system
 
     check_root()
     started = time.monotonic()
     try:
-        report = atboot.apply_enabled(args.name, make_sys(), config=args.config_dir, root=args.state_dir,
+        report = atboot.apply_enabled(args.name, make_system(args), config=args.config_dir, root=args.state_dir,
                                       progress=out.progress)
     except LivemountError as exc:
         exc.report = None  # the journal gets the error and its conflicts, one line each, not the plan's table

@@ -21,13 +21,13 @@ def run(args, out):
 
     from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import watch
 
-    from .common import check_root, make_sys
+    from .common import check_root, make_system
     from .durable import own_namespace_only
 
     own_namespace_only(args, "watch profiles")
     if args.repair:
         check_root()
-    watcher = watch.Watcher(make_sys(), args.names, config=args.config_dir, root=args.state_dir, repair=args.repair,
+    watcher = watch.Watcher(make_system(args), args.names, config=args.config_dir, root=args.state_dir, repair=args.repair,
                             limit=watch.RepairLimit(max(1, args.burst), max(0.0, args.window)))
 
     def emit(event):

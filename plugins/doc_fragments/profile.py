@@ -88,8 +88,9 @@ options:
         type: list
       mimic:
         description:
-        - 'Reserved, accepted and carried but not acted on yet: allow livemount to create a missing mount
-          point inside a read-only directory by covering that directory with a tmpfs that mimics its content.'
+        - 'Allow a writable mimic: to create a missing mount point inside a read-only directory, livemount
+          covers that directory with a writable tmpfs showing its old content (copies of its files and
+          directories, as mounts) and creates the mount point there.'
         - 'Default when not given: C(false).'
         type: bool
       mkdir:
@@ -111,8 +112,9 @@ options:
         - fail
         - detach
         description:
-        - 'Reserved, accepted and carried but not acted on yet: fail reports the processes holding the
-          mount; detach unmounts lazily (MNT_DETACH). Not allowed for symlinks.'
+        - 'When unmounting this entry is refused as busy: fail (the default) stops and reports the processes
+          holding the mount; detach unmounts it lazily (MNT_DETACH), processes keeping their view until
+          they let go. Not allowed for symlinks.'
         - 'Default when not given: C(fail).'
         type: str
       options:
@@ -150,8 +152,9 @@ options:
         choices:
         - host
         description:
-        - 'Reserved, accepted and carried but not acted on yet. bind only: host resolves the source in
-          the host''s mount namespace when the profile is applied inside another namespace.'
+        - 'bind only: host takes the source from the mount namespace livemount runs in (the host''s) when
+          the profile is applied inside another namespace (a container''s), so a host path can be bound
+          into it.'
         type: str
       target:
         description:

@@ -233,10 +233,26 @@ skipped_changes:
   type: list
   elements: dict
 problems:
-  description: Every problem of an invalid profile (index, target, field, message); nothing was touched.
+  description:
+    - Every problem of an invalid profile, found on the controller before the host is contacted, as
+      C(livemount validate --json) lists them; nothing was touched.
+    - Each has C(index) and C(target) (the entry, null for the profile itself), C(field), C(message),
+      C(path) (the JSON path, C($.mounts[1].options[0])), C(detail) (the message without its entry prefix),
+      C(file) (the O(src) file when the field comes from it, else the task's C(file:line)) and C(line)
+      (the line in that file, null when not in a file).
   returned: when the profile is invalid
   type: list
   elements: dict
+  sample:
+    - {index: 0, target: /srv/app/cache, field: mode, path: "$.mounts[0].mode", file: profiles/web.yml, line: 6,
+       detail: "755 is decimal here (0o1363); write it quoted, as '0755'",
+       message: "entry 0 (/srv/app/cache): mode: 755 is decimal here (0o1363); write it quoted, as '0755'"}
+problem_lines:
+  description: "The same problems as C(livemount validate) prints them, C(FILE:LINE: $.path: detail), one per problem."
+  returned: when the profile is invalid
+  type: list
+  elements: str
+  sample: ["profiles/web.yml:6: $.mounts[0].mode: 755 is decimal here (0o1363); write it quoted, as '0755'"]
 busy:
   description: When an unmount was busy, the processes holding the mount (pid, comm, how, path); nothing changed.
   returned: when an unmount was busy
@@ -254,9 +270,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, nsexec
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 
 
 def main():
@@ -273,7 +288,7 @@ def main():
     report = None
     try:
         data = ansible_spec.params_to_profile(p)
-        system = nsexec.Configured(failpoint.from_env(sys_linux.LinuxSys()), p["namespace"], p["pid"], p["on_busy"])
+        system = real_system(p["namespace"], p["pid"], p["on_busy"])
         prof, data = enable.load_enabled(p["name"], p["config_dir"]) if p["from_enabled"] else (None, data)
         if p["state"] == "absent":
             report = engine.destroy(p["name"], system, root=p["state_dir"], check=module.check_mode)

@@ -7,6 +7,7 @@ nothing shared between hosts, so "host h2 was not touched" is checkable.
 
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -32,9 +33,9 @@ def _fleet(s, **group_vars):
             if not (h == "h1" and release == "release-2"):
                 open(os.path.join(root, release, "ready"), "w").close()
         hosts[h] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                    "root": root, "livemount_state_dir": os.path.join(root, "state"),
-                    "livemount_config_dir": os.path.join(root, "etc")}
-    inv = {"all": {"hosts": hosts, "vars": dict({"livemount_profiles": [PROFILE], "cache_size": "1m",
+                    "root": root, "mounts_state_dir": os.path.join(root, "state"),
+                    "mounts_config_dir": os.path.join(root, "etc")}
+    inv = {"all": {"hosts": hosts, "vars": dict({"mounts_profiles": [PROFILE], "cache_size": "1m",
                                                   "release": "release-1"}, **group_vars)}}
     path = os.path.join(s, "fleet.yml")
     with open(path, "w") as f:
@@ -117,20 +118,38 @@ def test_rollout_rollback_removes_new_profile(scratch):
     assert not os.path.exists(os.path.join(scratch, "h2", "state"))
 
 
-def test_drift_report(scratch):
-    """drift.yml names the drifted host, changes nothing, and says the others are in sync."""
+def _drift(s, inventory, **extra):
+    return playbook.run(os.path.join(playbook.REPO, "playbooks", "drift.yml"), s, inventory=inventory,
+                        extra_vars=dict({"cache_size": "1m"}, **extra))
+
+
+def test_drift_report(scratch, tmp_path):
+    """drift.yml changes nothing, prints one line per host, writes the fleet JSON and fails exactly the drifted host."""
     inv = _fleet(scratch)
     assert _rollout(scratch, inv).rc == 0
-    os.system("umount %s" % os.path.join(scratch, "h2", "mnt", "cache"))
+    in_sync = _drift(scratch, inv)
+    assert in_sync.rc == 0, in_sync.stdout
+    assert in_sync.result("Summary, one line per host")["msg"] == ["h1: in sync", "h2: in sync", "h3: in sync"]
+    cache = os.path.join(scratch, "h2", "mnt", "cache")
+    os.system("umount %s" % cache)
     before = snapshot.system(scratch)
-    run = playbook.run(os.path.join(playbook.REPO, "playbooks", "drift.yml"), scratch, inventory=inv,
-                       extra_vars={"cache_size": "1m"})
-    assert run.rc == 0, run.stdout
+    report_file = str(tmp_path / "drift.json")  # outside the snapshot: the controller's only write
+    run = _drift(scratch, inv, livemount_drift_report_file=report_file)
+    assert run.rc == 2, run.stdout  # ansible-playbook: a host failed
     assert snapshot.system(scratch) == before
-    summary = run.result("Summary")["msg"]
-    assert summary["hosts"] == 3 and summary["in_sync"] == ["h1", "h3"]
-    assert list(summary["drifted"]) == ["h2"]
-    report = summary["drifted"]["h2"]
-    assert [(c["action"], c["target"]) for c in report["changes"]] == [
-        ("mount", os.path.join(scratch, "h2", "mnt", "cache"))]
-    assert report["unhealthy"] == ["app"]
+    lines = run.result("Summary, one line per host")["msg"]
+    assert lines == ["h1: in sync", "h2: drifted: 1 change(s): mount %s; unhealthy: app" % cache, "h3: in sync"]
+    assert {h: run.recap(h)["failed"] for h in HOSTS} == {"h1": 0, "h2": 1, "h3": 0}
+    failed = [r for r in run.records if r["task"] == "Fail every host that drifted" and r["status"] == "failed"]
+    assert [(r["host"], r["result"]["msg"]) for r in failed] == [("h2", lines[1])]
+    with open(report_file) as f:
+        report = json.load(f)
+    assert report["hosts"] == 3 and report["in_sync"] == ["h1", "h3"] and report["not_checked"] == []
+    assert list(report["drifted"]) == ["h2"] and report["lines"] == lines
+    drifted = report["drifted"]["h2"]
+    assert [(c["action"], c["target"]) for c in drifted["changes"]] == [("mount", cache)]
+    assert drifted["unhealthy"] == ["app"] and drifted["errors"] == [] and drifted["in_sync"] is False
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", report["generated_at"])
+    # Report only: the same drift, exit status 0.
+    quiet = _drift(scratch, inv, livemount_drift_fail=False)
+    assert quiet.rc == 0 and quiet.result("Summary, one line per host")["msg"] == lines

@@ -19,10 +19,11 @@ from typing import List, Optional
 from .kernel import holders
 from . import leftovers, match, mimic
 from .kernel import namespace as mntns, nsexec
+from .kernel.sysapi import perform
 from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, LivemountError, PlanError
+from .errors import ApplyError, LivemountError, PlanError, UndoError
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
@@ -149,7 +150,7 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
                 world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
         changes = plan(state, profile, world)
         report.changes = changes
-        report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
+        report.diff = make_diff(_owned_live(state, world), list(profile.entries),
                                 "%s in %s" % (profile.name, system.namespace_id()))
         conflicts = has_conflicts(changes)
         if conflicts:
@@ -161,11 +162,10 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         if check:
             return report
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
-        executor = Executor(system, store.journal, world, on_error=policy, beneath=has_beneath(),
+        busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state), system.proc_fd())
+        executor = Executor(system, store.journal, world, on_error=policy, beneath=system.features().beneath,
                             header={"profile": profile.name, "namespace": system.namespace_id()},
-                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait())
-        executor.busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state),
-                                           getattr(system, "proc_fd", None))  # steps.py asks it on EBUSY
+                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(), busy=busy)
         if not mutating(changes):
             new = next_state(state, changes, None, world, profile_data)
             if not profile.entries:
@@ -177,7 +177,7 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         try:
             outcome = executor.apply(changes)
         except Exception as exc:
-            if type(exc) is ApplyError:  # a complete rollback
+            if isinstance(exc, ApplyError) and not isinstance(exc, UndoError):  # a complete rollback
                 _learn_remade_devices(store, state, executor.outcome.remade, system, world)
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
@@ -245,7 +245,7 @@ def status(system, root=None, name=None, namespace=None, pid=None):
     the profile created that no entry of it needs any more but someone
     else's mount still uses (kept, not lost: leftovers.py).
     """
-    system, target, _ = nsexec.resolve(system, namespace, pid)
+    system, target, _configured = nsexec.resolve(system, namespace, pid)
     if target is not None:
         names = [name] if name else list_profiles(state_root(root), target.open().namespace_id)
         target.close()
@@ -304,7 +304,7 @@ def _recover(store, state, world, system, check, report):
     if check:
         return new, after_finish(world, finish)
     for name, args in finish:
-        getattr(system, name)(*args)
+        perform(system, name, args)
     store.save(new)
     store.journal.finish()
     return new, refresh_table(system, world)
@@ -393,12 +393,3 @@ def carry_wait():
         return max(0.0, float(os.environ.get("LIVEMOUNT_CARRY_WAIT", "10")))
     except ValueError:
         return 10.0
-
-
-def has_beneath():
-    """Return True when the kernel has MOVE_MOUNT_BENEATH (Linux 6.5+)."""
-    try:
-        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
-    except ValueError:
-        return False
-    return (major, minor) >= (6, 5)
