@@ -27,6 +27,8 @@ description:
 author: livemount developers (@livemount)
 extends_documentation_fragment:
   - livemount.core.profile
+  - livemount.core.state_dir
+  - livemount.core.namespace
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -61,23 +63,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  state_dir:
-    description:
-      - Where livemount keeps what each profile owns and its journal. Defaults to E(LIVEMOUNT_STATE_DIR)
-        or C(/run/livemount). Keep it on a filesystem that does not survive a reboot, as mounts do not.
-    type: path
-  namespace:
-    description:
-      - Act in the mount namespace of this nsfs file (C(/proc/PID/ns/mnt), or a bind-mounted copy such as
-        C(/run/snapd/ns/NAME.mnt)) instead of the module's own, e.g. to inject a host directory into a running
-        container (bind entries with C(source_namespace=host)). State stays in O(state_dir), keyed by that
-        namespace. Mutually exclusive with O(pid). See C(docs/namespaces.md).
-    type: path
-  pid:
-    description:
-      - Act in the mount namespace of this process instead of the module's own; V(1) is the host's, from inside
-        a service with its own namespace (systemd C(PrivateMounts=)).
-    type: int
   on_busy:
     description:
       - When an unmount is busy, V(fail) names the processes holding it (in RV(busy)) and rolls back;
@@ -87,6 +72,9 @@ options:
     choices: [fail, detach]
 notes:
   - Requires root and Linux with the new mount API (5.2+); atomic replace needs 6.5+.
+  - With O(namespace) or O(pid), bind entries with C(source_namespace=host) take their source from the
+    module's own namespace, e.g. to inject a host directory into a running container. The state stays in
+    O(state_dir), keyed by the target namespace.
   - The previous profile of each apply is kept in the state; M(livemount.core.mount_profile_info) returns it
     so a play can roll back (see C(playbooks/rollout.yml)).
 seealso:
@@ -209,6 +197,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
@@ -216,10 +205,12 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.profile i
 
 
 def main():
-    spec = ansible_spec.module_argument_spec()
-    spec.update(src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False},
-                namespace={"type": "path"}, pid={"type": "int"}, on_busy={"type": "str", "choices": ["fail", "detach"]})
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, mutually_exclusive=[("namespace", "pid")])
+    spec = args_common.argument_spec(
+        ansible_spec.module_argument_spec(), args_common.STATE_DIR_SPEC, args_common.NAMESPACE_SPEC,
+        src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False},
+        on_busy={"type": "str", "choices": ["fail", "detach"]})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           mutually_exclusive=args_common.NAMESPACE_EXCLUSIVE)
     p = module.params
     if p["src"] or p["profile"] or p["validate_only"]:
         module.fail_json(msg="cannot handle src, profile or validate_only on the host: they are read by the"

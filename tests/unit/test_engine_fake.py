@@ -2,7 +2,7 @@
 
 Covers idempotence, check mode (no call, no file, not even the state
 directory), the --diff text, adoption, conflicts stopping before any call,
-status health, and scenario 30: an apply killed at every step leaves a
+status health, and scenario 30 (docs/scenarios.md): an apply killed at every step leaves a
 journal; the next run recovers and converges, and destroy then leaves the
 table as it was before the first run.
 """

@@ -1,6 +1,5 @@
 """Path cleaning and path-tree relations: the only place paths are compared."""
 
-from .errors import ProfileError
 
 
 def clean(path):
@@ -65,13 +64,3 @@ def join(parent, rel):
 def sort_key(path):
     """Return the key that sorts a subtree together: `/a/b-1` < `/a/b` < `/a/b/c`."""
     return path if path.endswith("/") else path + "/"
-
-
-def check_profile_path(path, index, target, field):
-    """Return the cleaned path or raise ProfileError naming entry and field."""
-    try:
-        if "\x00" in path:
-            raise ValueError("path must not contain NUL")
-        return clean(path)
-    except ValueError as exc:
-        raise ProfileError([(index, target, field, "entry %s (%s): %s: %s" % (index, target, field, exc))])

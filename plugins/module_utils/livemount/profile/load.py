@@ -58,7 +58,7 @@ TYPE_HINTS = {
 }
 
 # Option keys that would smuggle in what other fields own: overlay layers are
-# passed one by one as lowerdir+/datadir+ (overlay-and-mount-api.md), and a
+# passed one by one as lowerdir+/datadir+ (docs/overlay.md, "Overlay entries"), and a
 # "source" option would override the source through fsconfig(2).
 _LAYER_KEYS = frozenset({"lowerdir", "lowerdir+", "upperdir", "workdir", "datadir", "datadir+"})
 _WORD_HINTS = {
