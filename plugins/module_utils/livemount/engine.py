@@ -26,7 +26,7 @@ from .diff import make_diff
 from .errors import ApplyError, LivemountError, PlanError, UndoError
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
-from .plan import has_conflicts, mutating, plan
+from .plan import conflicts_in, plan, to_perform
 from .recover import after_finish, recover
 from .state import DEFAULT_ROOT, State, StateStore, is_reset_store, list_profiles, now, recorded_for
 
@@ -50,12 +50,12 @@ class Report:
     @property
     def changed(self):
         """Return True when the plan alters the system (the same rule in check and apply mode)."""
-        return bool(mutating(self.changes)) or bool(self.recovered)
+        return bool(to_perform(self.changes)) or bool(self.recovered)
 
     @property
     def conflicts(self):
         """Return the conflict changes."""
-        return has_conflicts(self.changes)
+        return conflicts_in(self.changes)
 
     def to_dict(self):
         """Return the JSON form shared by `livemount --json` and the Ansible modules."""
@@ -152,7 +152,7 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         report.changes = changes
         report.diff = make_diff(_owned_live(state, world), list(profile.entries),
                                 "%s in %s" % (profile.name, system.namespace_id()))
-        conflicts = has_conflicts(changes)
+        conflicts = conflicts_in(changes)
         if conflicts:
             err = PlanError("cannot apply profile %s: %s" % (profile.name, conflicts[0].reason)
                             + ("" if len(conflicts) == 1 else " (and %d more conflicts)" % (len(conflicts) - 1)),
@@ -166,7 +166,7 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         executor = Executor(system, store.journal, world, on_error=policy, beneath=system.features().beneath,
                             header={"profile": profile.name, "namespace": system.namespace_id()},
                             entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(), busy=busy)
-        if not mutating(changes):
+        if not to_perform(changes):
             new = next_state(state, changes, None, world, profile_data)
             if not profile.entries:
                 leftovers.warn(report, new)  # a destroy that is not complete yet says why

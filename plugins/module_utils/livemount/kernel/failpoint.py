@@ -1,6 +1,6 @@
 """Failpoints: a mutating Sys call counted and made to fail, or the process killed, at the N-th step.
 
-A *step* is one call to a mutating Sys method (sysapi.MUTATIONS), named as
+A *step* is one call to a mutating Sys method (sysapi.MUTATING_CALLS), named as
 calls.step_call and calls.step_what name it. FailpointSys wraps any Sys
 and, driven by LIVEMOUNT_FAILPOINT, fails or kills the process at the N-th
 step; docs/failpoints.md documents the format.
