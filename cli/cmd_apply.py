@@ -11,6 +11,8 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation (needed without a terminal)")
     p.add_argument("--on-error", choices=["rollback", "continue"], help="override the profile's on_error")
+    p.add_argument("--enable", action="store_true",
+                   help="also keep the profile enabled: applied again at every boot (livemount enable)")
 
 
 def run(args, out):
@@ -23,8 +25,12 @@ def run(args, out):
 
     system = make_system(args)
     prof, data = load_profile_arg(args.profile, system, args.state_dir)
+    if args.enable:  # refused (an fstab line for a target...) before anything is mounted
+        args.enabled = _enable(args, prof, data, check=True)
     preview = engine.reconcile(prof, system, root=args.state_dir, check=True)
     if args.check or not preview.changed:
+        if args.enable and not args.check:
+            args.enabled = _enable(args, prof, data, check=False)
         return _show(out, args, preview)
     if not args.json:
         out.plan(preview)
@@ -43,22 +49,53 @@ def run(args, out):
         if not args.json:
             exc.report = None  # the plan is on screen already: the failure says the rest
         raise
+    if args.enable and not report.failed:
+        args.enabled = _enable(args, prof, data, check=False)
     if args.json:
-        out.json(report.to_dict())
+        out.json(_doc(args, report))
     else:
         out.applied(report, time.monotonic() - started)
+        _show_enabled(out, args)
     return 1 if report.failed else 0
+
+
+def _enable(args, prof, data, check):
+    """Return the EnableReport of enabling the profile just applied (apply --enable)."""
+    import os
+
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
+
+    from .durable import own_namespace_only
+
+    own_namespace_only(args, "enable profile %s" % prof.name)
+    source = os.path.abspath(args.profile) if os.path.exists(args.profile) else "profile %s as applied" % prof.name
+    return enable.enable(prof, data, config=args.config_dir, check=check, source=source)
+
+
+def _doc(args, report):
+    doc = report.to_dict()
+    if getattr(args, "enabled", None) is not None:
+        doc["enable"] = args.enabled.to_dict()
+    return doc
+
+
+def _show_enabled(out, args):
+    if getattr(args, "enabled", None) is not None:
+        from .durable import show_enable
+
+        show_enable(out, args, args.enabled)
 
 
 def _show(out, args, report):
     if args.json:
-        out.json(report.to_dict())
+        out.json(_doc(args, report))
         return 0
     for m in report.recovered:
         out.info(m)
     out.plan(report)
     if args.diff:
         out.diff(report)
+    _show_enabled(out, args)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""livemount status [NAME]: owned entries and their live health."""
+"""livemount status [NAME]: owned entries and their live health; for enabled profiles, whether boot would change anything."""
 
 
 def add_arguments(p):
@@ -8,15 +8,27 @@ def add_arguments(p):
 
 
 def run(args, out):
-    """Return 0 when every owned entry is healthy, 1 otherwise."""
+    """Return 0 when every owned entry is healthy and every enabled copy is live, 1 otherwise."""
     from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
 
     from .common import make_system
 
-    rows = engine.status(make_system(args), root=args.state_dir, name=args.name)
+    system = make_system(args)
+    rows = engine.status(system, root=args.state_dir, name=args.name)
+    if not (args.namespace or args.pid is not None):  # enabled profiles are applied in the namespace systemd runs in
+        rows = enable.annotate_status(rows, system, config=args.config_dir, root=args.state_dir, only=args.name)
     if args.json:
         out.json({"profiles": rows})
     else:
         out.status(rows)
     healthy = all(e["health"] == "ok" for r in rows for e in r["entries"]) and not any(r["interrupted"] for r in rows)
-    return 0 if healthy else 1
+    return 0 if healthy and all(_durable_ok(r) for r in rows) else 1
+
+
+def _durable_ok(row):
+    """Return True unless the enabled copy differs from the live table, cannot be read, or failed at this boot."""
+    copy = row.get("enabled_copy")
+    boot = row.get("boot")
+    return (copy is None or (copy.get("matches_live") and not copy.get("fstab_conflicts"))) and \
+        (boot is None or boot["result"] == "applied")

@@ -8,8 +8,8 @@ run(), so `livemount --help` pays for none of them.
 import argparse
 import sys
 
-from . import (cmd_apply, cmd_demo, cmd_destroy, cmd_import, cmd_overlay, cmd_plan, cmd_schema, cmd_show, cmd_status,
-               cmd_validate)
+from . import (cmd_apply, cmd_demo, cmd_destroy, cmd_disable, cmd_enable, cmd_import, cmd_overlay, cmd_plan, cmd_schema,
+               cmd_show, cmd_status, cmd_systemd, cmd_validate, cmd_watch)
 
 # (name, help, module with add_arguments(parser) and run(args, out) -> exit status), in --help order.
 COMMANDS = [
@@ -19,6 +19,10 @@ COMMANDS = [
     ("status", "show the profiles this namespace has state for and their health", cmd_status),
     ("show", "show the live mount table (a table, or --tree) with livemount's ownership marked", cmd_show),
     ("destroy", "remove everything a profile owns", cmd_destroy),
+    ("enable", "keep a copy of a profile under /etc/livemount, applied at every boot", cmd_enable),
+    ("disable", "stop applying a profile at boot (--now: also remove its mounts)", cmd_disable),
+    ("watch", "follow the live mount table: report (and --repair) drift of enabled profiles", cmd_watch),
+    ("systemd", "the units that apply enabled profiles at boot: install, uninstall, units, apply", cmd_systemd),
     ("import", "convert an fstab file to a profile", cmd_import),
     ("schema", "print the profile JSON Schema", cmd_schema),
     ("demo", "run the demo in a throwaway private mount namespace", cmd_demo),
@@ -38,6 +42,8 @@ def build_parser():
     """Return the argument parser with every subcommand's options."""
     p = _Parser(prog="livemount", description="Reconcile the live mount table with a declared mount profile.")
     p.add_argument("--state-dir", metavar="DIR", help="state directory (default $LIVEMOUNT_STATE_DIR or /run/livemount)")
+    p.add_argument("--config-dir", metavar="DIR",
+                   help="where enabled profiles are kept (default $LIVEMOUNT_CONFIG_DIR or /etc/livemount)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more detail; tracebacks on errors")
     p.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     target = p.add_mutually_exclusive_group()

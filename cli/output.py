@@ -161,6 +161,9 @@ class Output:
             if r["applied_at"]:
                 head.append(" (%s)" % describe.age(r["applied_at"]), style="dim")
             self.out.print(head)
+            if r.get("enabled") and not r["entries"] and not r["applied_at"]:
+                self._durable(r)  # enabled, never applied here: no table of nothing
+                continue
             t = Table()
             for col, ratio in (("target", 3), ("type", None), ("health", None), ("detail", 3)):
                 t.add_column(col, overflow="fold", ratio=ratio, no_wrap=ratio is None)
@@ -174,11 +177,33 @@ class Output:
             words = ", ".join("%d %s" % (counts[h], h) for h in ("ok", "drifted", "missing", "foreign on top")
                               if counts.get(h)) or "owns nothing"
             self.out.print("%s: %s" % (r["profile"], words))
+            self._durable(r)
             for path in r.get("leftovers") or ():
                 self.out.print("%s: kept %s (made by it, still in use; removed once unused)" % (r["profile"], path))
             if r["interrupted"]:
                 self.warning("profile %s: an apply was interrupted; the next apply or destroy recovers it from the "
                              "journal" % r["profile"])
+
+    def _durable(self, r):
+        """Print what status knows of an enabled profile: does the enabled copy match, how did boot go."""
+        name, copy, boot = r["profile"], r.get("enabled_copy"), r.get("boot")
+        if copy is not None and copy.get("error"):
+            self.out.print("%s: enabled, but %s" % (name, _esc(copy["error"])), style="red")
+        elif copy is not None and copy["matches_live"]:
+            self.out.print("%s: enabled; the enabled copy is what is live" % name)
+        elif copy is not None:
+            pending = ["%s %s" % (c["action"], c["target"]) for c in copy["pending"]]
+            what = ("%d conflicts stop it now" % len(copy["conflicts"]) if copy["conflicts"] else
+                    "%d change%s pending (%s)" % (len(pending), "" if len(pending) == 1 else "s",
+                                                  ", ".join(pending[:3]) + (", ..." if len(pending) > 3 else "")))
+            self.out.print("%s: enabled; the enabled copy differs from the live table: %s; `livemount systemd apply "
+                           "%s` applies it now, the next boot does too" % (name, _esc(what), name), style="yellow")
+        for clash in (copy or {}).get("fstab_conflicts") or ():
+            self.warning(clash["message"])
+        if boot is not None and boot["result"] == "applied":
+            self.out.print("%s: applied at boot %s (%s)" % (name, boot["at"], describe.age(boot["at"])))
+        elif boot is not None:
+            self.out.print("%s: failed at boot %s: %s" % (name, boot["at"], _esc(boot["error"] or "")), style="red")
 
     def mounts(self, rows, tree=False, fs_options=False):
         """Print live mount dicts (inventory.mount_dicts) as a findmnt-like table, or a tree with --tree."""

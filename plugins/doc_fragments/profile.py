@@ -18,6 +18,46 @@ options:
       not string prefixes: /srv/app-2 is not under /srv/app). Absent: no restriction.'
     elements: path
     type: list
+  boot:
+    description:
+    - 'How systemd applies this profile at boot once it is enabled (livemount enable, docs/boot.md): in
+      its own unit, livemount@NAME.service, after the filesystems its sources, layers, upper and work
+      directories and mount points live on. plan and apply ignore it.'
+    suboptions:
+      after:
+        description:
+        - Units this profile starts after (After= and Wants=), besides the filesystems its paths live
+          on, which are found without being listed.
+        elements: str
+        type: list
+      before:
+        description:
+        - Units that start after this profile (Before=) without failing when it fails.
+        elements: str
+        type: list
+      required_by:
+        description:
+        - Units that start after this profile and fail when it fails (RequiredBy= and Before=, written
+          by the generator).
+        elements: str
+        type: list
+      stage:
+        choices:
+        - local
+        - remote
+        description:
+        - 'local: applied before local-fs.target, so every service with default dependencies starts after
+          it, as after a local fstab line. remote: after network-online.target and before remote-fs.target,
+          for sources on network filesystems.'
+        - 'Default when not given: C(local).'
+        type: str
+      timeout:
+        description:
+        - Seconds the apply may take at boot before systemd stops it and the boot carries on without it
+          (TimeoutStartSec=).
+        - 'Default when not given: C(90).'
+        type: int
+    type: dict
   description:
     description:
     - Free text for humans; livemount only carries it.

@@ -59,6 +59,11 @@ options:
   pid:
     description: Read the mount namespace of this process (V(1) for the host's) instead of the module's own.
     type: int
+  config_dir:
+    description:
+      - Where enabled profiles are kept (default E(LIVEMOUNT_CONFIG_DIR) or C(/etc/livemount)). Enabled profiles
+        are reported in the module's own namespace only (not with O(namespace) or O(pid)).
+    type: path
 """
 
 EXAMPLES = r"""
@@ -142,6 +147,19 @@ profiles:
         - The profile as last applied (the dict given to M(livemount.core.mount_profile)), or null when the
           state predates it. Pass it back as O(livemount.core.mount_profile#module:profile) to roll back.
       type: dict
+    enabled:
+      description:
+        - The profile is enabled (applied at every boot, C(docs/boot.md)). Enabled profiles never applied here are
+          listed too. Absent with O(namespace) or O(pid).
+      type: bool
+    enabled_copy:
+      description:
+        - When enabled, whether the enabled copy is what is live (C(matches_live), with C(pending) changes and
+          C(conflicts) otherwise) and the C(fstab_conflicts) that would compete with it at boot.
+      type: dict
+    boot:
+      description: How this boot applied it (C(at), C(result) applied or failed, C(error)), or null.
+      type: dict
 namespace:
   description: The mount namespace read.
   returned: always
@@ -151,6 +169,7 @@ namespace:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, inventory, paths
+from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
 from ansible_collections.livemount.core.plugins.module_utils.livemount import state
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 
@@ -160,7 +179,7 @@ def main():
                                           "paths": {"type": "list", "elements": "path", "default": []},
                                           "owned_only": {"type": "bool", "default": False},
                                           "state_dir": {"type": "path"}, "namespace": {"type": "path"},
-                                          "pid": {"type": "int"}},
+                                          "pid": {"type": "int"}, "config_dir": {"type": "path"}},
                            supports_check_mode=True, mutually_exclusive=[("namespace", "pid")])
     p = module.params
     # In a named namespace the table and the status come from there, the state from here.
@@ -173,6 +192,8 @@ def main():
     try:
         mounts = inventory.read(system, root)[1]
         profiles = engine.status(system, root=root, name=p["name"])
+        if p["namespace"] is None and p["pid"] is None:  # enabled profiles belong to systemd's namespace
+            profiles = enable.annotate_status(profiles, system, config=p["config_dir"], root=root, only=p["name"])
         namespace = system.namespace_id()
     except errors.LivemountError as exc:
         module.fail_json(msg=str(exc), **exc.to_dict())

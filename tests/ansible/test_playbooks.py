@@ -33,7 +33,8 @@ def _fleet(s, **group_vars):
             if not (h == "h1" and release == "release-2"):
                 open(os.path.join(root, release, "ready"), "w").close()
         hosts[h] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                    "root": root, "mounts_state_dir": os.path.join(root, "state")}
+                    "root": root, "mounts_state_dir": os.path.join(root, "state"),
+                    "mounts_config_dir": os.path.join(root, "etc")}
     inv = {"all": {"hosts": hosts, "vars": dict({"mounts_profiles": [PROFILE], "cache_size": "1m",
                                                   "release": "release-1"}, **group_vars)}}
     path = os.path.join(s, "fleet.yml")
@@ -58,6 +59,15 @@ def _state(s, host):
     return [json.load(open(p))["body"] for p in files]
 
 
+def _enabled_release(s, host):
+    """Return the release the enabled copy of `host`'s profile mounts at boot (None when not enabled)."""
+    path = os.path.join(s, host, "etc", "enabled", "app.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)["body"]["profile_data"]["mounts"][1]["source"].rsplit("/", 1)[-1]
+
+
 def test_rollout_everywhere(scratch):
     """A good profile reaches every host, canary batch first, then the rest; a second rollout changes nothing."""
     inv = _fleet(scratch)
@@ -69,8 +79,12 @@ def test_rollout_everywhere(scratch):
     # h1 alone first (the canary); h2 and h3 share the next batch and finish in either order.
     assert hosts[0] == "h1" and sorted(hosts[1:]) == ["h2", "h3"], hosts
     assert first.stdout.count("PLAY [Roll out livemount profiles, canary first]") == 2  # two batches
-    again = _rollout(scratch, inv, livemount_batch=2)
+    # Again, with a simulated reboot: every mount goes, the enabled copies bring them back, nothing changed.
+    again = _rollout(scratch, inv, livemount_batch=2, livemount_rollout_reboot="simulate")
     assert again.rc == 0 and all(again.recap(h)["changed"] == 0 for h in HOSTS), again.stdout
+    assert len([r for r in again.records if r["task"].startswith("Simulate a reboot, apply")]) == 3
+    assert [_release_of(scratch, h) for h in HOSTS] == ["release-1"] * 3
+    assert [_enabled_release(scratch, h) for h in HOSTS] == ["release-1"] * 3
 
 
 @pytest.mark.parametrize("rollback", [True, False], ids=["rollback", "no-rollback"])
@@ -89,6 +103,7 @@ def test_rollout_stops_after_failed_canary(scratch, rollback):
     if rollback:
         assert _release_of(scratch, "h1") == "release-1"
         assert _state(scratch, "h1")[0]["profile_data"]["mounts"][1]["source"].endswith("release-1")
+        assert _enabled_release(scratch, "h1") == "release-1"  # the next boot applies release-1 too
     else:
         assert _release_of(scratch, "h1") == "release-2"
 
@@ -99,6 +114,7 @@ def test_rollout_rollback_removes_new_profile(scratch):
     bad = _rollout(scratch, inv, release="release-2", livemount_rollout_check="test -e {{ root }}/mnt/data/ready")
     assert bad.rc != 0
     assert _release_of(scratch, "h1") is None and _state(scratch, "h1") == []
+    assert _enabled_release(scratch, "h1") is None  # disabled again: nothing of it at the next boot
     assert not os.path.exists(os.path.join(scratch, "h2", "state"))
 
 

@@ -43,6 +43,8 @@ def test_role_resolves_validates_applies_verifies_notifies(scratch):
     assert s + "/db/run" in table and s + "/logs" in table
     assert os.path.exists(s + "/restarted")
     assert "healthy: web, db, logs" in run.stdout
+    assert "the same after a reboot: web, db, logs" in run.stdout, run.stdout[-4000:]  # enabled, and the enabled copies are what is live
+    assert sorted(os.listdir(os.path.join(s, "etc", "enabled"))) == ["db.json", "logs.json", "web.json"]
     os.unlink(s + "/restarted")
     again = playbook.run(_role_play(s, **role_vars), s)
     assert again.rc == 0 and again.recap()["changed"] == 0, again.stdout

@@ -74,6 +74,7 @@ _PATTERN_TEXT = {
     "name": "must be lowercase letters, digits, '_', '.' or '-', starting with a letter or digit",
     "type": "must be a filesystem type name (lowercase letters, digits, '.', '_', '-')",
     "mode": "must be an octal mode such as '0755' or '1777'",
+    "boot": "must be a systemd unit name with its type, such as 'nginx.service'",
 }
 _PATH_FIELDS = ("upper", "work")
 _LAYER_FIELDS = ("lower", "data")

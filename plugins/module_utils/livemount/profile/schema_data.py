@@ -48,6 +48,73 @@ SCHEMA = {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                            'uniqueItems': True,
                                            'items': {'$ref': '#/$defs/path'},
                                            'examples': [['/srv', '/mnt']]},
+                         'boot': {'title': 'At boot',
+                                  'description': 'How systemd applies this profile at boot once it '
+                                                 'is enabled (livemount enable, docs/boot.md): in '
+                                                 'its own unit, livemount@NAME.service, after the '
+                                                 'filesystems its sources, layers, upper and work '
+                                                 'directories and mount points live on. plan and '
+                                                 'apply ignore it.',
+                                  'type': 'object',
+                                  'additionalProperties': False,
+                                  'properties': {'stage': {'title': 'Boot stage',
+                                                           'description': 'local: applied before '
+                                                                          'local-fs.target, so '
+                                                                          'every service with '
+                                                                          'default dependencies '
+                                                                          'starts after it, as '
+                                                                          'after a local fstab '
+                                                                          'line. remote: after '
+                                                                          'network-online.target '
+                                                                          'and before '
+                                                                          'remote-fs.target, for '
+                                                                          'sources on network '
+                                                                          'filesystems.',
+                                                           'enum': ['local', 'remote'],
+                                                           'default': 'local'},
+                                                 'required_by': {'title': 'Units that need it',
+                                                                 'description': 'Units that start '
+                                                                                'after this '
+                                                                                'profile and fail '
+                                                                                'when it fails '
+                                                                                '(RequiredBy= and '
+                                                                                'Before=, written '
+                                                                                'by the '
+                                                                                'generator).',
+                                                                 'type': 'array',
+                                                                 'uniqueItems': True,
+                                                                 'items': {'$ref': '#/$defs/unit'},
+                                                                 'examples': [['nginx.service']]},
+                                                 'before': {'title': 'Units ordered after it',
+                                                            'description': 'Units that start after '
+                                                                           'this profile (Before=) '
+                                                                           'without failing when '
+                                                                           'it fails.',
+                                                            'type': 'array',
+                                                            'uniqueItems': True,
+                                                            'items': {'$ref': '#/$defs/unit'}},
+                                                 'after': {'title': 'Units it waits for',
+                                                           'description': 'Units this profile '
+                                                                          'starts after (After= '
+                                                                          'and Wants=), besides '
+                                                                          'the filesystems its '
+                                                                          'paths live on, which '
+                                                                          'are found without being '
+                                                                          'listed.',
+                                                           'type': 'array',
+                                                           'uniqueItems': True,
+                                                           'items': {'$ref': '#/$defs/unit'}},
+                                                 'timeout': {'title': 'Boot timeout',
+                                                             'description': 'Seconds the apply may '
+                                                                            'take at boot before '
+                                                                            'systemd stops it and '
+                                                                            'the boot carries on '
+                                                                            'without it '
+                                                                            '(TimeoutStartSec=).',
+                                                             'type': 'integer',
+                                                             'minimum': 1,
+                                                             'maximum': 3600,
+                                                             'default': 90}}},
                          'mounts': {'title': 'Entries',
                                     'description': 'The desired mounts and symlinks, in any order '
                                                    '(livemount mounts parents before children). An '
@@ -63,6 +130,13 @@ SCHEMA = {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                              'type': 'string',
                              'pattern': '^/',
                              'maxLength': 4095},
+                    'unit': {'title': 'systemd unit name',
+                             'description': 'A unit name with its type suffix, such as '
+                                            'nginx.service or remote-fs.target; instances and '
+                                            'escapes are fine (getty@tty1.service).',
+                             'type': 'string',
+                             'pattern': '^[A-Za-z0-9:_.@\\\\-]+\\.(service|socket|target|mount|automount|swap|path|timer|slice|scope|device)$',
+                             'maxLength': 255},
                     'option': {'title': 'Mount option',
                                'description': 'One option as mount(8) spells it: a word (ro, '
                                               'nosuid, noatime, shared...) or key=value '
