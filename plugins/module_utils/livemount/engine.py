@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from .kernel import holders
-from . import leftovers, match, mimic
+from . import fingerprint, leftovers, match, mimic
 from .kernel import namespace as mntns, nsexec
 from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, LivemountError, PlanError
+from .errors import ApplyError, LivemountError, PlanError, StalePlanError
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
@@ -45,6 +45,11 @@ class Report:
     rolled_back: List = field(default_factory=list)
     diff: Optional[dict] = None
     kept_aside: List = field(default_factory=list)  # upper_policy.py: old uppers/works renamed aside
+    fingerprint: Optional[dict] = None  # fingerprint.py: what a check-mode plan was made from
+
+    def expected(self):
+        """Return this check-mode plan as a fingerprint.Expected: `reconcile(expect=...)` applies exactly it."""
+        return fingerprint.Expected(self.fingerprint, changes=tuple(self.changes))
 
     @property
     def changed(self):
@@ -63,7 +68,7 @@ class Report:
             "namespace": self.namespace,
             "mode": self.mode,
             "changed": self.changed,
-            "changes": [c.to_dict() for c in self.changes if c.action != Action.CONFLICT],
+            "changes": [change_dict(c) for c in self.changes if c.action != Action.CONFLICT],
             "conflicts": [c.to_dict() for c in self.conflicts],
             "failed": [dict(c.to_dict(), error=msg) for c, msg in self.failed],
             "skipped": [dict(c.to_dict(), why=why) for c, why in self.skipped],
@@ -87,31 +92,48 @@ def state_root(root=None):
 
 
 def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None, profile_data=None,
-              namespace=None, pid=None, on_busy=None):
+              namespace=None, pid=None, on_busy=None, expect=None):
     """Return a Report after making the live table match `profile` (or predicting it, with check).
 
     Raises ProfileError/PlanError before touching anything, ApplyError after
     a complete rollback (its `busy` lists who holds a busy mount), UndoError
     when the rollback itself failed. `namespace` (an nsfs file) or `pid`
     acts in that mount namespace; `on_busy` (fail/detach) overrides every
-    entry's on_busy.
+    entry's on_busy. A check-mode Report carries its `fingerprint`; with
+    `expect` (a fingerprint.Expected: Report.expected(), or a saved plan)
+    exactly that plan is applied, or StalePlanError says what changed since.
     """
     sys, target, on_busy = nsexec.resolve(sys, namespace, pid, on_busy)
     if target is not None:
         return nsexec.run(target, sys, lambda s, r, p: reconcile(
             profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
-            on_busy=on_busy), state_root(root), progress, profile=profile, clone=not check)
+            on_busy=on_busy, expect=expect), state_root(root), progress, profile=profile, clone=not check)
     store = StateStore(state_root(root), sys.namespace_id(), profile.name)
-    report = _reconcile_locked(store, profile, sys, check, on_error, progress, profile_data, on_busy)
+    run = _Run(profile, sys, check, on_error, progress, profile_data, on_busy, expect)
+    report = _reconcile_locked(store, run)
     leftovers.sweep(report, state_root(root), sys.namespace_id(), lambda other: _reconcile(
-        other, _Empty(other.name), sys, check, None, None, None, None, leftovers_only=True))
+        other, _Run(_Empty(other.name), sys, check), leftovers_only=True))
     return report
 
 
-def _reconcile_locked(store, profile, sys, check, on_error, progress, profile_data, on_busy):
+@dataclass(frozen=True)
+class _Run:
+    """The arguments of one reconcile() call, as _reconcile needs them."""
+
+    profile: object
+    sys: object
+    check: bool = False
+    on_error: Optional[str] = None
+    progress: object = None
+    profile_data: Optional[dict] = None
+    on_busy: Optional[str] = None
+    expect: Optional[fingerprint.Expected] = None
+
+
+def _reconcile_locked(store, run):
     """Return the Report of reconcile() in one StateStore, taking its lock unless check mode needs none yet."""
-    args = (store, profile, sys, check, on_error, progress, profile_data, on_busy)
-    if not check or os.path.lexists(store.lock_path):
+    args = (store, run)
+    if not run.check or os.path.lexists(store.lock_path):
         return _reconcile(*args)
     # Check mode creates nothing, so before the first apply there is no lock
     # to share: look without one, and look again under the lock if a first
@@ -127,13 +149,15 @@ def _reconcile_locked(store, profile, sys, check, on_error, progress, profile_da
     return _reconcile(*args)
 
 
-def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_busy, leftovers_only=False):
+def _reconcile(store, run, leftovers_only=False):
     """Return the Report of reconcile() in one StateStore, under its lock.
 
     With `leftovers_only` (the sweep of another profile's leftovers) it
     returns None, touching nothing, unless the state still owns nothing but
     created directories and no journal waits for that profile's own run.
     """
+    profile, sys, check, on_error, progress, profile_data, on_busy = (
+        run.profile, run.sys, run.check, run.on_error, run.progress, run.profile_data, run.on_busy)
     with store.lock(write=not check):
         state = store.load()
         if leftovers_only and (state.owned or not state.created or store.journal.exists()):
@@ -147,14 +171,23 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
                 # What recovery undid (a mimic rolled back) changes more than the table:
                 # look again at the paths and read-only listings the plan depends on.
                 world = observe(sys, profile.entries, state.owned, mimic.allowed(profile))
-        changes = plan(state, profile, world)
+        if run.expect is not None and run.expect.changes is not None:
+            changes = list(run.expect.changes)  # the plan that was shown: never planned twice
+        else:
+            changes = plan(state, profile, world)
         report.changes = changes
         report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
                                 "%s in %s" % (profile.name, sys.namespace_id()))
+        if check or run.expect is not None:
+            report.fingerprint = fingerprint.take(state, profile, world, _profile_doc(profile))
+        if run.expect is not None:
+            _verify(run.expect, report)
         conflicts = has_conflicts(changes)
         if conflicts:
-            err = PlanError("cannot apply profile %s: %s" % (profile.name, conflicts[0].reason)
-                            + ("" if len(conflicts) == 1 else " (and %d more conflicts)" % (len(conflicts) - 1)),
+            more = len(conflicts) - 1
+            verb = "destroy" if isinstance(profile, _Empty) else "plan" if check else "apply"
+            err = PlanError("cannot %s profile %s: %s" % (verb, profile.name, conflicts[0].reason)
+                            + ("" if not more else " (and %d more conflict%s)" % (more, "s" if more > 1 else "")),
                             conflicts)
             err.report = report
             raise err
@@ -308,6 +341,47 @@ def _recover(store, state, world, sys, check, report):
     store.save(new)
     store.journal.finish()
     return new, refresh_table(sys, world)
+
+
+def _verify(expect, report):
+    """Raise StalePlanError unless `report` (planned now) is the plan `expect` was made from, from the same inputs."""
+    differences = fingerprint.differences(expect.fingerprint or {}, report.fingerprint)
+    if not differences and expect.change_dicts is not None:
+        now = [change_dict(c) for c in report.changes]
+        if now != list(expect.change_dicts):
+            differences = ["the plan made now differs from the saved one (%d steps, saved %d): was it made by"
+                           " another livemount version?" % (len(now), len(expect.change_dicts))]
+    if differences:
+        err = StalePlanError("cannot apply the plan for %s: what it was made from changed since: %s%s"
+                             % (report.profile, differences[0], " (and %d more change%s)" % (
+                                 len(differences) - 1, "s" if len(differences) > 2 else "")
+                                if len(differences) > 1 else ""), differences)
+        err.report = report
+        raise err
+
+
+def change_dict(c):
+    """Return the JSON form of Change `c` with the entry before and after it (profile form), as --json shows it."""
+    from .profile.forms import entry_to_profile_dict
+
+    d = c.to_dict()
+    if c.action in (Action.KEEP, Action.CONFLICT, Action.MKDIR, Action.RMDIR):
+        return d
+    before = c.before.entry if c.before is not None else None
+    if c.action in (Action.UNMOUNT, Action.UNLINK):
+        before = before or c.entry
+    d["before"] = entry_to_profile_dict(before) if before is not None else None
+    d["after"] = entry_to_profile_dict(c.entry) if c.action not in (Action.UNMOUNT, Action.UNLINK) else None
+    return d
+
+
+def _profile_doc(profile):
+    """Return the canonical mapping of `profile` (what its fingerprint covers)."""
+    from .profile.forms import profile_to_dict
+
+    if isinstance(profile, _Empty):
+        return {"name": profile.name, "mounts": []}
+    return profile_to_dict(profile)
 
 
 def _owned_live(state, world):
