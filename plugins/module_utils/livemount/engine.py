@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from .kernel import holders
-from . import fingerprint, leftovers, match, mimic
+from . import fingerprint, history, leftovers, match, mimic, targeting
 from .kernel import namespace as mntns, nsexec
 from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, LivemountError, PlanError, StalePlanError
+from .errors import ApplyError, LivemountError, PlanError, StalePlanError, UnknownProfileError
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
 from .recover import after_finish, recover
-from .state import DEFAULT_ROOT, State, StateStore, is_reset_store, list_profiles, now, recorded_for
+from .state import DEFAULT_ROOT, State, StateStore, is_reset_store, known_profiles, list_profiles, now, recorded_for
 
 
 @dataclass
@@ -81,9 +81,12 @@ class Report:
 
 @dataclass(frozen=True)
 class _Empty:
+    """The profile a destroy applies: no entries. `known_only`: refuse a name with no state (UnknownProfileError)."""
+
     name: str
     entries: tuple = ()
     on_error: str = "rollback"
+    known_only: bool = False
 
 
 def state_root(root=None):
@@ -92,7 +95,7 @@ def state_root(root=None):
 
 
 def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None, profile_data=None,
-              namespace=None, pid=None, on_busy=None, expect=None):
+              namespace=None, pid=None, on_busy=None, expect=None, targets=None):
     """Return a Report after making the live table match `profile` (or predicting it, with check).
 
     Raises ProfileError/PlanError before touching anything, ApplyError after
@@ -102,14 +105,19 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
     entry's on_busy. A check-mode Report carries its `fingerprint`; with
     `expect` (a fingerprint.Expected: Report.expected(), or a saved plan)
     exactly that plan is applied, or StalePlanError says what changed since.
+    `targets` (clean absolute paths) limits the plan to what they need
+    (targeting.py), like terraform's -target.
     """
     sys, target, on_busy = nsexec.resolve(sys, namespace, pid, on_busy)
     if target is not None:
         return nsexec.run(target, sys, lambda s, r, p: reconcile(
             profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
-            on_busy=on_busy, expect=expect), state_root(root), progress, profile=profile, clone=not check)
+            on_busy=on_busy, expect=expect, targets=targets), state_root(root), progress, profile=profile,
+            clone=not check)
     store = StateStore(state_root(root), sys.namespace_id(), profile.name)
-    run = _Run(profile, sys, check, on_error, progress, profile_data, on_busy, expect)
+    if isinstance(profile, _Empty) and profile.known_only:
+        _must_exist(store, "destroy")
+    run = _Run(profile, sys, check, on_error, progress, profile_data, on_busy, expect, tuple(targets or ()))
     report = _reconcile_locked(store, run)
     leftovers.sweep(report, state_root(root), sys.namespace_id(), lambda other: _reconcile(
         other, _Run(_Empty(other.name), sys, check), leftovers_only=True))
@@ -128,6 +136,7 @@ class _Run:
     profile_data: Optional[dict] = None
     on_busy: Optional[str] = None
     expect: Optional[fingerprint.Expected] = None
+    targets: tuple = ()
 
 
 def _reconcile_locked(store, run):
@@ -174,7 +183,7 @@ def _reconcile(store, run, leftovers_only=False):
         if run.expect is not None and run.expect.changes is not None:
             changes = list(run.expect.changes)  # the plan that was shown: never planned twice
         else:
-            changes = plan(state, profile, world)
+            changes = _targeted(plan(state, profile, world), run.targets, profile.name)
         report.changes = changes
         report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
                                 "%s in %s" % (profile.name, sys.namespace_id()))
@@ -206,6 +215,7 @@ def _reconcile(store, run, leftovers_only=False):
             if (new.owned, new.created) != (state.owned, state.created):
                 store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], sys)
                 store.save(new)  # adopted an exact match, or observations refreshed
+            _remember(store, run, new, 0)
             return report
         try:
             outcome = executor.apply(changes)
@@ -230,11 +240,18 @@ def _reconcile(store, run, leftovers_only=False):
         else:
             store.remove()
         store.journal.finish()
+        if not report.failed:
+            _remember(store, run, new, len(mutating(changes)))
         return report
 
 
-def destroy(name, sys, root=None, check=False, namespace=None, pid=None, on_busy=None):
+def destroy(name, sys, root=None, check=False, namespace=None, pid=None, on_busy=None, expect=None, targets=None,
+            known_only=False):
     """Return the Report of removing everything profile `name` owns in this namespace (or `namespace`/`pid`'s).
+
+    `expect` and `targets` as for reconcile. With `known_only` a name this
+    namespace has no state for raises UnknownProfileError, touching nothing
+    (the Ansible module's state=absent wants such a destroy to succeed).
 
     When that namespace no longer exists, its state is removed without
     touching any mount (they went with it), and the Report says so. A
@@ -247,7 +264,8 @@ def destroy(name, sys, root=None, check=False, namespace=None, pid=None, on_busy
         raise LivemountError("cannot destroy %s: it is the journal of an interrupted `overlay reset --force`, not a"
                              " profile; run `livemount overlay reset --force TARGET` again to recover it" % name)
     try:
-        return reconcile(_Empty(name), sys, root=root, check=check, namespace=namespace, pid=pid, on_busy=on_busy)
+        return reconcile(_Empty(name, known_only=known_only), sys, root=root, check=check, namespace=namespace,
+                         pid=pid, on_busy=on_busy, expect=expect, targets=targets)
     except nsexec.NamespaceGoneError as exc:
         return _forget_gone(name, state_root(root), check, exc)
 
@@ -271,21 +289,26 @@ def _forget_gone(name, root, check, exc):
     return report
 
 
-def status(sys, root=None, name=None, namespace=None, pid=None):
+def status(sys, root=None, name=None, namespace=None, pid=None, known_only=False):
     """Return [{profile, applied_at, interrupted, entries: [{target, type, health, detail}], leftovers}].
 
     `leftovers` (present only when there are some) lists the directories
     the profile created that no entry of it needs any more but someone
-    else's mount still uses (kept, not lost: leftovers.py).
+    else's mount still uses (kept, not lost: leftovers.py). With
+    `known_only`, a `name` this namespace has no state for raises
+    UnknownProfileError.
     """
     sys, target, _ = nsexec.resolve(sys, namespace, pid)
     if target is not None:
         names = [name] if name else list_profiles(state_root(root), target.open().namespace_id)
         target.close()
-        return nsexec.run(target, sys, lambda s, r, _: status(s, root=r, name=name), state_root(root), names=names)
+        return nsexec.run(target, sys, lambda s, r, _: status(s, root=r, name=name, known_only=known_only),
+                          state_root(root), names=names)
     root = state_root(root)
     ns = sys.namespace_id()
     StateStore(root, ns, name or "").check_dir()  # never list or read state from a directory others can write
+    if name and known_only:
+        _must_exist(StateStore(root, ns, name), "show the status of", have_history=False)
     names = [name] if name else list_profiles(root, ns)
     out = []
     for n in names:
@@ -303,6 +326,47 @@ def status(sys, root=None, name=None, namespace=None, pid=None):
             row["leftovers"] = list(state.leftovers())
         out.append(row)
     return out
+
+
+def history_of(name, sys, root=None, namespace=None, pid=None):
+    """Return (namespace id, [history.Record] oldest first) of profile `name`; UnknownProfileError when it has none."""
+    sys, target, _ = nsexec.resolve(sys, namespace, pid)
+    if target is not None:
+        ns = target.open().namespace_id
+        target.close()
+    else:
+        ns = sys.namespace_id()
+    store = StateStore(state_root(root), ns, name)
+    store.check_dir()
+    records = history.load(store)
+    if not records:
+        _must_exist(store, "show the history of", have_history=False)
+        raise UnknownProfileError("cannot show the history of %s: no apply of it completed since livemount keeps"
+                                  " a history (it keeps the last %d)" % (name, history.KEEP), [name])
+    return ns, records
+
+
+def _must_exist(store, verb, have_history=True):
+    """Raise UnknownProfileError unless profile store.name has state, a journal (or a history) in its namespace."""
+    if store.exists() or store.journal.exists() or (have_history and os.path.exists(history.path_of(store))):
+        return
+    known = known_profiles(store.root, store.namespace_id)
+    gone = os.path.exists(history.path_of(store))
+    raise UnknownProfileError("cannot %s %s: no profile named %s in %s (%s)%s" % (
+        verb, store.name, store.name, store.namespace_id, "known: " + ", ".join(known) if known else
+        "it has none", "; it was destroyed: `livemount rollback %s` applies its last profile again" % store.name
+        if gone else ""), known)
+
+
+def _targeted(changes, targets, name):
+    """Return `changes` limited to what `targets` need; PlanError for a target no change is about."""
+    if not targets:
+        return changes
+    missing = targeting.unmatched(changes, targets)
+    if missing:
+        raise PlanError("cannot plan --target %s: no entry of profile %s is at, above or below it"
+                        % (", ".join(missing), name))
+    return targeting.select(changes, targets)
 
 
 def _health(own, world):
@@ -341,6 +405,14 @@ def _recover(store, state, world, sys, check, report):
     store.save(new)
     store.journal.finish()
     return new, refresh_table(sys, world)
+
+
+def _remember(store, run, new, steps):
+    """Add the profile an apply completed with to its history (history.py); a destroy is no profile to go back to."""
+    if isinstance(run.profile, _Empty) or not run.profile.entries:
+        return
+    data = run.profile_data if run.profile_data is not None else _profile_doc(run.profile)
+    history.add(store, data, new.applied_at, steps, run.targets)
 
 
 def _verify(expect, report):

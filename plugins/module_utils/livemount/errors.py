@@ -65,6 +65,20 @@ class StalePlanError(PlanError):
         return d
 
 
+class UnknownProfileError(LivemountError):
+    """A profile name this namespace has no state (or history) for; ``known`` lists the names it has."""
+
+    def __init__(self, message, known=()):
+        self.known = list(known)
+        super().__init__(message)
+
+    def to_dict(self):
+        """Return the error with the names that are known."""
+        d = super().to_dict()
+        d["known"] = self.known
+        return d
+
+
 class StateError(LivemountError):
     """The state directory or a state file is unusable (corrupt, unsafe permissions, locked)."""
 

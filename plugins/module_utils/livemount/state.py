@@ -196,16 +196,7 @@ class StateStore:
         }
         if self.meta:
             body["meta"] = self.meta
-        data = _document(body)
-        tmp = "%s.tmp.%d" % (self.path, os.getpid())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, self.path)
-        fsync_dir(self.dir)
+        atomic_write(self.path, _document(body))
 
     def remove(self):
         """Delete the state file (the profile owns nothing any more)."""
@@ -233,6 +224,24 @@ class StateStore:
             os.rmdir(self.dir)
         except OSError:
             pass  # other profiles still keep state for that namespace
+
+
+def atomic_write(path, data):
+    """Replace file `path` with bytes `data` atomically: exclusive temp file, fsync, rename, fsync of the directory."""
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+    fsync_dir(os.path.dirname(path))
+
+
+def known_profiles(root, namespace_id):
+    """Return the names of the profiles this namespace has state for (list_profiles without the reset journals)."""
+    return [n for n in list_profiles(root, namespace_id) if not is_reset_store(n)]
 
 
 def list_profiles(root, namespace_id):
