@@ -11,7 +11,7 @@ def run(args, out):
     """Return 0 when every owned entry is healthy, 1 otherwise."""
     from .common import engine_module, make_sys
 
-    rows = engine_module("engine").status(make_sys(), root=args.state_dir, name=args.name)
+    rows = engine_module("engine").status(make_sys(), root=args.state_dir, name=args.name, known_only=True)
     if args.json:
         out.json({"profiles": rows})
     else:

@@ -48,6 +48,28 @@ def load_profile_arg(arg, sys_, state_dir=None):
     return profile.load_profile(data), data
 
 
+def saved_plan(arg):
+    """Return the planfile.SavedPlan in file `arg` when it is a plan saved by `plan --out`, else None."""
+    try:
+        with open(arg, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    planfile = engine_module("planfile")
+    return planfile.parse(raw, arg) if planfile.is_plan(raw) else None
+
+
+def file_sha256(path):
+    """Return the sha256 (hex) of file `path`'s bytes, None when it cannot be read."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
+
+
 # The global options that choose where and how the engine acts (--namespace, --pid, --on-busy),
 # set once per command by run_command and carried by the Sys that make_sys returns.
 _RUN_OPTIONS = {}
@@ -85,7 +107,7 @@ def run_command(fn, args):
     try:
         return fn(args, out)
     except KeyboardInterrupt:
-        out.error("interrupted")
+        out.interrupted()
         return 130
     except Exception as exc:  # the one place errors become messages; everything else raises
         if args.verbose:
@@ -101,7 +123,9 @@ def run_command(fn, args):
             if getattr(exc, "busy", None) is not None:
                 doc["error"]["busy"] = exc.busy  # who holds a busy mount: [{pid, comm, how, path}]
             out.json(doc)
-        elif report is not None and report.changes:
-            out.plan(report)
-        out.failure(exc)
+        elif report is not None and report.changes and type(exc).__name__ == "PlanError":
+            # The conflicts, with the plan they stop.
+            out.plan(report, title="Destroy %s in %s" % (report.profile, report.namespace)
+                     if args.command == "destroy" else None)
+        out.failure(exc, getattr(args, "verb", args.command))
         return 1

@@ -110,7 +110,7 @@ def test_colour(scratch, options, env, colour):
     assert "Changes pending" in ANSI.sub("", text)
 
 
-@pytest.mark.parametrize("argv", [["plan", "PROFILE"], ["status"], ["show", "--tree", "@"]],
+@pytest.mark.parametrize("argv", [["plan", "-v", "PROFILE"], ["status"], ["show", "--tree", "@"]],
                          ids=["plan", "status", "show-tree"])
 def test_narrow_terminal(scratch, argv):
     """In a 50-column terminal every line fits: tables fold their cells instead of running off the screen."""

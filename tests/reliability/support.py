@@ -34,14 +34,11 @@ def _warm_up():
 
     Each test body runs in a child forked from this process (tests/conftest.py):
     what is imported now is inherited, instead of costing every test a third
-    of a second of imports (rich, yaml, the subcommands, the engine).
+    of a second of imports (yaml, the subcommands, the engine).
     """
-    import rich.console  # noqa: F401
-    import rich.markup  # noqa: F401
-    import rich.table  # noqa: F401
     import yaml  # noqa: F401
 
-    from livemount_cli import common, output  # noqa: F401
+    from livemount_cli import common, flow, hints, output, table, term  # noqa: F401
 
     cli_main.build_parser()  # imports every subcommand module
     for name in ("engine", "profile", "sys_linux", "failpoint", "fstab", "state", "journal", "recover"):

@@ -106,7 +106,7 @@ def test_a_saved_plan_is_planned_again_and_must_be_equal(root):
     tampered = fingerprint.Expected(preview.fingerprint, change_dicts=dicts[:-1])
     with pytest.raises(StalePlanError) as exc:
         apply(PROFILE_B, fake, root, expect=tampered)
-    assert "the plan made now differs from the saved one" in exc.value.differences[0]
+    assert "the plan made now differs from the one shown" in exc.value.differences[0]
     report = apply(PROFILE_B, fake, root, expect=fingerprint.Expected(preview.fingerprint, change_dicts=dicts))
     assert [engine.change_dict(c) for c in report.changes] == list(dicts)
     assert mutations(apply(PROFILE_B, fake, root)) == []

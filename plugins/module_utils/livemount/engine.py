@@ -48,7 +48,14 @@ class Report:
     fingerprint: Optional[dict] = None  # fingerprint.py: what a check-mode plan was made from
 
     def expected(self):
-        """Return this check-mode plan as a fingerprint.Expected: `reconcile(expect=...)` applies exactly it."""
+        """Return this check-mode plan as a fingerprint.Expected: `reconcile(expect=...)` applies exactly it.
+
+        A plan shown before an interrupted apply is recovered was made on a
+        simulation of the recovery: the apply recovers for real, plans again
+        and goes on only if the steps come out the same.
+        """
+        if self.recovered:
+            return fingerprint.Expected(None, change_dicts=tuple(change_dict(c) for c in self.changes))
         return fingerprint.Expected(self.fingerprint, changes=tuple(self.changes))
 
     @property
@@ -95,7 +102,7 @@ def state_root(root=None):
 
 
 def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None, profile_data=None,
-              namespace=None, pid=None, on_busy=None, expect=None, targets=None):
+              namespace=None, pid=None, on_busy=None, expect=None, targets=None, on_plan=None):
     """Return a Report after making the live table match `profile` (or predicting it, with check).
 
     Raises ProfileError/PlanError before touching anything, ApplyError after
@@ -106,18 +113,20 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
     `expect` (a fingerprint.Expected: Report.expected(), or a saved plan)
     exactly that plan is applied, or StalePlanError says what changed since.
     `targets` (clean absolute paths) limits the plan to what they need
-    (targeting.py), like terraform's -target.
+    (targeting.py), like terraform's -target. `on_plan(report)` is called
+    with the plan, under the lock, before anything is applied (`apply
+    --yes` shows the plan it then applies, planned once).
     """
     sys, target, on_busy = nsexec.resolve(sys, namespace, pid, on_busy)
     if target is not None:
         return nsexec.run(target, sys, lambda s, r, p: reconcile(
             profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
-            on_busy=on_busy, expect=expect, targets=targets), state_root(root), progress, profile=profile,
-            clone=not check)
+            on_busy=on_busy, expect=expect, targets=targets, on_plan=on_plan), state_root(root), progress,
+            profile=profile, clone=not check)
     store = StateStore(state_root(root), sys.namespace_id(), profile.name)
     if isinstance(profile, _Empty) and profile.known_only:
         _must_exist(store, "destroy")
-    run = _Run(profile, sys, check, on_error, progress, profile_data, on_busy, expect, tuple(targets or ()))
+    run = _Run(profile, sys, check, on_error, progress, profile_data, on_busy, expect, tuple(targets or ()), on_plan)
     report = _reconcile_locked(store, run)
     leftovers.sweep(report, state_root(root), sys.namespace_id(), lambda other: _reconcile(
         other, _Run(_Empty(other.name), sys, check), leftovers_only=True))
@@ -137,6 +146,7 @@ class _Run:
     on_busy: Optional[str] = None
     expect: Optional[fingerprint.Expected] = None
     targets: tuple = ()
+    on_plan: object = None
 
 
 def _reconcile_locked(store, run):
@@ -202,6 +212,8 @@ def _reconcile(store, run, leftovers_only=False):
             raise err
         if check:
             return report
+        if run.on_plan is not None:
+            run.on_plan(report)
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
         executor = Executor(sys, store.journal, world, on_error=policy, beneath=has_beneath(),
                             header={"profile": profile.name, "namespace": sys.namespace_id()},
@@ -246,7 +258,7 @@ def _reconcile(store, run, leftovers_only=False):
 
 
 def destroy(name, sys, root=None, check=False, namespace=None, pid=None, on_busy=None, expect=None, targets=None,
-            known_only=False):
+            known_only=False, progress=None, on_plan=None):
     """Return the Report of removing everything profile `name` owns in this namespace (or `namespace`/`pid`'s).
 
     `expect` and `targets` as for reconcile. With `known_only` a name this
@@ -265,7 +277,7 @@ def destroy(name, sys, root=None, check=False, namespace=None, pid=None, on_busy
                              " profile; run `livemount overlay reset --force TARGET` again to recover it" % name)
     try:
         return reconcile(_Empty(name, known_only=known_only), sys, root=root, check=check, namespace=namespace,
-                         pid=pid, on_busy=on_busy, expect=expect, targets=targets)
+                         pid=pid, on_busy=on_busy, expect=expect, targets=targets, progress=progress, on_plan=on_plan)
     except nsexec.NamespaceGoneError as exc:
         return _forget_gone(name, state_root(root), check, exc)
 
@@ -417,12 +429,14 @@ def _remember(store, run, new, steps):
 
 def _verify(expect, report):
     """Raise StalePlanError unless `report` (planned now) is the plan `expect` was made from, from the same inputs."""
-    differences = fingerprint.differences(expect.fingerprint or {}, report.fingerprint)
+    differences = [] if expect.fingerprint is None else fingerprint.differences(expect.fingerprint,
+                                                                                 report.fingerprint)
     if not differences and expect.change_dicts is not None:
+        # What each step does must be the same; why (the reason) may be worded from what was seen then.
         now = [change_dict(c) for c in report.changes]
-        if now != list(expect.change_dicts):
-            differences = ["the plan made now differs from the saved one (%d steps, saved %d): was it made by"
-                           " another livemount version?" % (len(now), len(expect.change_dicts))]
+        if _steps(now) != _steps(expect.change_dicts):
+            differences = ["the plan made now differs from the one shown: %s" % _first_difference(
+                list(expect.change_dicts), now)]
     if differences:
         err = StalePlanError("cannot apply the plan for %s: what it was made from changed since: %s%s"
                              % (report.profile, differences[0], " (and %d more change%s)" % (
@@ -430,6 +444,26 @@ def _verify(expect, report):
                                 if len(differences) > 1 else ""), differences)
         err.report = report
         raise err
+
+
+def _steps(dicts):
+    return [{k: v for k, v in d.items() if k != "reason"} for d in dicts]
+
+
+def _first_difference(shown, now):
+    """Return where two lists of change dicts first differ, in words."""
+    def step(d):
+        return "%s %s (%s)" % (d.get("action"), d.get("target"), d.get("reason")) if d else "nothing"
+
+    what_shown, what_now = _steps(shown), _steps(now)
+    for k in range(max(len(shown), len(now))):
+        a, b = (shown[k] if k < len(shown) else None), (now[k] if k < len(now) else None)
+        if (what_shown[k] if a else None) != (what_now[k] if b else None):
+            if a and b and step(a) == step(b):
+                keys = sorted(key for key in set(a) | set(b) if a.get(key) != b.get(key) and key != "reason")
+                return "step %d, %s: %s differs" % (k + 1, step(a), ", ".join(keys))
+            return "step %d was %s, is now %s" % (k + 1, step(a), step(b))
+    return "the steps differ"
 
 
 def change_dict(c):

@@ -30,7 +30,7 @@ class Expected:
     inputs and must come out the same.
     """
 
-    fingerprint: dict
+    fingerprint: Optional[dict]  # None: an interrupted apply is recovered first; the steps alone are compared
     changes: Optional[Tuple] = None
     change_dicts: Optional[Tuple] = None
 
@@ -78,6 +78,8 @@ def _relevant_mounts(table, targets, looked_at):
         for m in table.stack(t) + list(table.submounts(t)):
             out[m.mount_id] = m
     for p in looked_at:
+        if not p.startswith("/"):
+            continue  # `host:` paths (observe.HOST) live in the caller's namespace, not in this table
         m = table.visible(p)
         if m is not None:
             out[m.mount_id] = m
@@ -114,16 +116,16 @@ def _mount_changes(old, new):
 
 
 def _map_changes(what, old, new):
+    # A path looked at only once is no evidence of a change: which paths are looked at follows from the profile
+    # and the state, whose changes are reported on their own.
     out = []
-    for p in sorted(set(old) | set(new)):
-        if old.get(p) != new.get(p):
+    for p in sorted(set(old) & set(new)):
+        if old[p] != new[p]:
             out.append("%s %s changed: was %s, now %s" % (what, p, _show(old.get(p)), _show(new.get(p))))
     return out
 
 
 def _show(value):
-    if value is None:
-        return "not looked at"
     return value if isinstance(value, str) else json.dumps(value)
 
 

@@ -46,7 +46,7 @@ class Record:
 
 def path_of(store):
     """Return the history file of a StateStore's profile."""
-    return os.path.join(store.dir, store.name + ".history.json")
+    return store.history_path
 
 
 def profile_sha(profile_data):

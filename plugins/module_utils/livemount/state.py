@@ -66,6 +66,7 @@ class StateStore:
         self.path = os.path.join(self.dir, name + ".state.json")
         self.journal = Journal(os.path.join(self.dir, name + ".journal"))
         self.lock_path = os.path.join(self.dir, name + ".lock")
+        self.history_path = os.path.join(self.dir, name + ".history.json")  # history.py
         # Facts about the namespace rather than the entries (nsexec.py): how it
         # was named (`target`) and which owned binds take their source from the
         # caller's namespace (`host_sources`). Read by load(), written by save()
@@ -215,7 +216,7 @@ class StateStore:
         the state owned is gone and nothing is left to undo.
         """
         with self.lock(write=True):
-            for p in (self.path, self.journal.path, self.lock_path):
+            for p in (self.path, self.journal.path, self.lock_path, self.history_path):
                 try:
                     os.unlink(p)
                 except FileNotFoundError:
