@@ -18,20 +18,20 @@ def run(args, out):
     from .common import engine_module, load_profile_arg, make_sys, saved_plan
 
     engine = engine_module("engine")
-    sys_ = make_sys()
+    system = make_sys()
     saved = saved_plan(args.profile)
     if saved is not None:
-        return _apply_saved(args, out, saved, sys_)
-    prof, data = load_profile_arg(args.profile, sys_, args.state_dir)
+        return _apply_saved(args, out, saved, system)
+    prof, data = load_profile_arg(args.profile, system, args.state_dir)
     targets = flow.targets(args)
-    return flow.run(args, out, lambda: engine.reconcile(prof, sys_, root=args.state_dir, check=True, targets=targets),
+    return flow.run(args, out, lambda: engine.reconcile(prof, system, root=args.state_dir, check=True, targets=targets),
                     lambda expect, progress, on_plan: engine.reconcile(
-                        prof, sys_, root=args.state_dir, on_error=args.on_error, profile_data=data, progress=progress,
+                        prof, system, root=args.state_dir, on_error=args.on_error, profile_data=data, progress=progress,
                         expect=expect, targets=targets, on_plan=on_plan),
                     flow.changes_question("Apply", lambda report: "to " + report.namespace))
 
 
-def _apply_saved(args, out, saved, sys_):
+def _apply_saved(args, out, saved, system):
     """Apply a saved plan as it is (it was reviewed when it was made): no question, refused if anything changed."""
     import time
 
@@ -53,7 +53,7 @@ def _apply_saved(args, out, saved, sys_):
         check_root()
     started = time.monotonic()
     with out.live_progress() as progress:
-        report = engine.reconcile(prof, sys_, root=args.state_dir, check=args.check, on_error=args.on_error,
+        report = engine.reconcile(prof, system, root=args.state_dir, check=args.check, on_error=args.on_error,
                                   profile_data=saved.profile_data, progress=None if args.json else progress,
                                   expect=saved.expected(), targets=list(saved.targets) or None)
     if args.json:

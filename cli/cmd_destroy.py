@@ -18,16 +18,17 @@ def run(args, out):
     if not args.check:
         check_root()
     engine = engine_module("engine")
-    sys_ = make_sys()
+    system = make_sys()
     targets = flow.targets(args)
 
     def question(report):
         return "Destroy %s in %s: %s?" % (report.profile, report.namespace, count_words(
             {k: v for k, v in counts(report.changes).items() if k != "keep"}))
 
-    return flow.run(args, out, lambda: engine.destroy(args.name, sys_, root=args.state_dir, check=True,
+    return flow.run(args, out, lambda: engine.destroy(args.name, system, root=args.state_dir, check=True,
                                                       targets=targets, known_only=True),
                     lambda expect, progress, on_plan: engine.destroy(
-                        args.name, sys_, root=args.state_dir, expect=expect, targets=targets, known_only=True,
+                        args.name, system, root=args.state_dir, expect=expect, targets=targets, known_only=True,
                         progress=progress, on_plan=on_plan),
-                    question, title=lambda r: "Destroy %s in %s" % (r.profile, r.namespace), verb="Destroyed", word="destroy")
+                    question, title=lambda r: "Destroy %s in %s" % (r.profile, r.namespace), verb="Destroyed",
+                    word="destroy")

@@ -20,11 +20,11 @@ def run(args, out):
     from . import flow
     from .common import engine_module, load_profile_arg, make_sys
 
-    sys_ = make_sys()
-    prof, data = load_profile_arg(args.profile, sys_, args.state_dir)
+    system = make_sys()
+    prof, data = load_profile_arg(args.profile, system, args.state_dir)
     targets = flow.targets(args)
     try:
-        report = engine_module("engine").reconcile(prof, sys_, root=args.state_dir, check=True, targets=targets)
+        report = engine_module("engine").reconcile(prof, system, root=args.state_dir, check=True, targets=targets)
     except engine_module("errors").PlanError as exc:
         exc.report.mode = "plan"  # the conflicts are shown with the plan they stopped
         raise

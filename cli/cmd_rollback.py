@@ -17,8 +17,8 @@ def run(args, out):
     from .common import engine_module, make_sys
 
     engine = engine_module("engine")
-    sys_ = make_sys()
-    _, records = engine.history_of(args.name, sys_, root=args.state_dir)
+    system = make_sys()
+    _, records = engine.history_of(args.name, system, root=args.state_dir)
     try:
         record = engine_module("history").pick(records, args.to)
     except LookupError as exc:
@@ -28,9 +28,9 @@ def run(args, out):
     if not args.json:
         out.info("Rolling %s back to record %d (applied %s by %s)" % (args.name, record.number, record.applied_at,
                                                                      record.by))
-    return flow.run(args, out, lambda: engine.reconcile(prof, sys_, root=args.state_dir, check=True, targets=targets),
+    return flow.run(args, out, lambda: engine.reconcile(prof, system, root=args.state_dir, check=True, targets=targets),
                     lambda expect, progress, on_plan: engine.reconcile(
-                        prof, sys_, root=args.state_dir, profile_data=record.profile, progress=progress,
+                        prof, system, root=args.state_dir, profile_data=record.profile, progress=progress,
                         expect=expect, targets=targets, on_plan=on_plan),
                     flow.changes_question("Roll %s back to record %d:" % (args.name, record.number),
                                           lambda report: "in " + report.namespace),

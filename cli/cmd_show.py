@@ -34,11 +34,11 @@ def run(args, out):
     # (In another namespace, PATH is that namespace's: not ours to check here.)
     if args.path and args.namespace is None and args.pid is None and not os.path.lexists(args.path):
         raise errors.LivemountError("cannot show the mounts at %s: no such file or directory" % args.path)
-    sys_ = make_sys()
-    _, rows = engine_module("inventory").read(sys_, engine_module("engine").state_root(args.state_dir))
+    system = make_sys()
+    _, rows = engine_module("inventory").read(system, engine_module("engine").state_root(args.state_dir))
     rows = select(rows, args.path, args.type, args.profile, engine_module("paths"))
     if args.json:
-        out.json({"namespace": sys_.namespace_id(), "mounts": rows})
+        out.json({"namespace": system.namespace_id(), "mounts": rows})
     else:
         form = "tree" if args.tree else "list" if args.list else "raw" if args.raw else "table"
         out.mounts(rows, columns=columns, form=form, headings=not args.noheadings)

@@ -159,8 +159,10 @@ conflicts:
   type: list
   elements: dict
 failed_changes:
-  description: With on_error=continue, the steps that failed and why.
-  returned: when some failed
+  description:
+    - With on_error=continue, the steps that failed and why (C(error)). Not C(failed), which is the task's own
+      status.
+  returned: always
   type: list
   elements: dict
 recovered:
@@ -188,8 +190,10 @@ mode:
   description: V(check) in check mode, else V(apply).
   returned: always
   type: str
-skipped:
-  description: With on_error=continue, the steps skipped because a step they depend on failed.
+skipped_changes:
+  description:
+    - With on_error=continue, the steps skipped because a step they depend on failed (C(why)). Not C(skipped),
+      which is the task's own status.
   returned: always
   type: list
   elements: dict
@@ -231,12 +235,12 @@ def main():
     report = None
     try:
         data = ansible_spec.params_to_profile(p)
-        sys_ = nsexec.Configured(failpoint.from_env(sys_linux.LinuxSys()), p["namespace"], p["pid"], p["on_busy"])
+        system = nsexec.Configured(failpoint.from_env(sys_linux.LinuxSys()), p["namespace"], p["pid"], p["on_busy"])
         if p["state"] == "absent":
-            report = engine.destroy(p["name"], sys_, root=p["state_dir"], check=module.check_mode)
+            report = engine.destroy(p["name"], system, root=p["state_dir"], check=module.check_mode)
         else:
             prof = profile.load_profile(data)
-            report = engine.reconcile(prof, sys_, root=p["state_dir"], check=module.check_mode, profile_data=data)
+            report = engine.reconcile(prof, system, root=p["state_dir"], check=module.check_mode, profile_data=data)
     except errors.LivemountError as exc:
         result = getattr(exc, "report", None)
         out = result.to_dict() if result is not None else {}
@@ -253,9 +257,15 @@ def main():
     module.exit_json(**result)
 
 
+# The engine's lists of steps whose names Ansible reserves for the task's own
+# status: ansible-core 2.20+ turns a list there into a bool, with a warning.
+RENAMED = {"failed": "failed_changes", "skipped": "skipped_changes"}
+
+
 def _edge(module, d):
     """Return the engine's dict with the keys Ansible reserves renamed or turned into warnings."""
-    d["failed_changes"] = d.pop("failed", [])  # `failed` is the task's own status
+    for key, name in RENAMED.items():
+        d[name] = d.pop(key, [])
     for warning in d.pop("warnings", []):
         module.warn(warning)
     d.pop("kind", None)

@@ -118,7 +118,7 @@ def test_status_of_an_unknown_name_and_of_a_destroyed_one(root):
 
 # ---- --target -------------------------------------------------------------------------------------------------------
 def test_target_limits_the_apply_to_a_subtree(root):
-    """--target /data/m of B over A: the bind's replace and its child, nothing else; a later full apply does the rest."""
+    """--target /data/m of B over A: the bind's replace and its child, nothing else; a full apply does the rest."""
     fake = fake_host()
     apply(PROFILE_A, fake, root)
     report = apply(PROFILE_B, fake, root, targets=["/data/m"])
