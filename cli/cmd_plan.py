@@ -26,7 +26,8 @@ def run(args, out):
     try:
         report = engine_module("engine").reconcile(prof, system, root=args.state_dir, check=True, targets=targets)
     except engine_module("errors").PlanError as exc:
-        exc.report.mode = "plan"  # the conflicts are shown with the plan they stopped
+        if getattr(exc, "report", None) is not None:
+            exc.report.mode = "plan"  # the conflicts are shown with the plan they stopped
         raise
     report.mode = "plan"
     if args.out:

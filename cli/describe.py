@@ -88,7 +88,7 @@ def reason_kind(change):
     if a == "rmdir" and r.startswith("created inside "):
         # plan._rmdirs: "created inside /srv/app, which is unmounted" (a destroy) or "... which is replaced".
         where, _, how = r[len("created inside "):].rpartition(", which is ")
-        return ("cleanup", "inside %s, unmounted" % where) if how == "unmounted" else ("parent rebuilt", where)
+        return ("cleanup", "") if how == "unmounted" else ("parent rebuilt", where)
     if "is rebuilt" in r:
         return "parent rebuilt", r.split(" is rebuilt")[0].replace("parent ", "")
     if "drift" in r:
