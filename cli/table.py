@@ -175,7 +175,8 @@ class Table:
         if blocks or (blocks is None and widths is None):
             return out + self._blocks(width)
         table = self._boxed(widths) if self.boxed else self._plain(widths, width)
-        if blocks is None and len(table) > 1.5 * len(self.rows) + 4:
+        frame = 1 + (3 + sum(1 for r in self.rows[1:] if r.section) if self.boxed else 0)  # lines that are no row
+        if blocks is None and len(table) - frame > 1.5 * len(self.rows) + 1:
             # Squeezed until cells fold line after line: one block per row reads better, if no longer.
             block = self._blocks(width)
             if len(block) <= len(table):

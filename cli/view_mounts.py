@@ -157,6 +157,8 @@ def history_lines(name, namespace, records, width):
               [(r.applied_at, ""), (" (%s)" % describe.age(r.applied_at), "dim")], r.by + note, str(r.changes),
               str(len(r.profile.get("mounts") or ())), [(r.sha256[:12], "dim")])
     out = t.render(width)
-    out.append([("%d records; the last is what is applied now. `livemount rollback %s` goes back to %s"
-                 % (len(records), name, "record %d" % records[-2].number if len(records) > 1 else "(none yet)"), "")])
+    out += wrap([("%d record%s; the last is what is applied now. %s" % (
+        len(records), "" if len(records) == 1 else "s", "`livemount rollback %s` goes back to record %d" % (
+            name, records[-2].number) if len(records) > 1 else "There is no earlier one to roll back to."), "")],
+        width)
     return out
