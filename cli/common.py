@@ -26,7 +26,7 @@ def load_profile(path):
     except UnicodeDecodeError:
         raise errors.ProfileError([(None, None, "file", "cannot read profile %s: not UTF-8 text" % path)])
     data = profile.load_profile_text(text, path)
-    return profile.load_profile(data), data
+    return profile.load_profile(data, engine_module("kernel.fstypes").read_known()), data
 
 
 def load_profile_arg(arg, system, state_dir=None):
