@@ -14,11 +14,12 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0 when the table matches the profile afterwards, 1 otherwise (declined, failed, refused)."""
-    from . import flow
-    from .common import engine_module, load_profile_arg, make_sys, saved_plan
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
 
-    engine = engine_module("engine")
-    system = make_sys()
+    from . import flow
+    from .common import load_profile_arg, make_system, saved_plan
+
+    system = make_system(args)
     saved = saved_plan(args.profile)
     if saved is not None:
         return _apply_saved(args, out, saved, system)
@@ -26,8 +27,8 @@ def run(args, out):
     targets = flow.targets(args)
     return flow.run(args, out, lambda: engine.reconcile(prof, system, root=args.state_dir, check=True, targets=targets),
                     lambda expect, progress, on_plan: engine.reconcile(
-                        prof, system, root=args.state_dir, on_error=args.on_error, profile_data=data, progress=progress,
-                        expect=expect, targets=targets, on_plan=on_plan),
+                        prof, system, root=args.state_dir, on_error=args.on_error, profile_data=data,
+                        progress=progress, expect=expect, targets=targets, on_plan=on_plan),
                     flow.changes_question("Apply", lambda report: "to " + report.namespace))
 
 
@@ -35,12 +36,14 @@ def _apply_saved(args, out, saved, system):
     """Apply a saved plan as it is (it was reviewed when it was made): no question, refused if anything changed."""
     import time
 
-    from .common import check_root, engine_module, file_sha256
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
+
+    from .common import check_root, file_sha256
     from .describe import plural
 
     args.verb = "apply a saved plan"
-    engine = engine_module("engine")
-    prof = engine_module("profile.load").load_profile(saved.profile_data)
+    prof = load_profile(saved.profile_data)
     if saved.profile_file and saved.profile_sha256 and file_sha256(saved.profile_file) not in (
             None, saved.profile_sha256):
         out.warning("%s changed since the plan was made; the plan applies the profile as it was then"

@@ -11,14 +11,15 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0 once nothing of NAME (or of its --target paths) is left; 1 when declined, refused or failed."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+
     from . import flow
-    from .common import check_root, engine_module, make_sys
+    from .common import check_root, make_system
     from .describe import count_words, counts
 
     if not args.check:
         check_root()
-    engine = engine_module("engine")
-    system = make_sys()
+    system = make_system(args)
     targets = flow.targets(args)
 
     def question(report):

@@ -10,15 +10,16 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0 after listing the history (or printing one record's profile)."""
-    from .common import engine_module, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, history
 
-    ns, records = engine_module("engine").history_of(args.name, make_sys(), root=args.state_dir)
+    from .common import make_system
+
+    ns, records = engine.history_of(args.name, make_system(args), root=args.state_dir)
     if args.show is not None:
         try:
-            record = engine_module("history").pick(records, args.show)
+            record = history.pick(records, args.show)
         except LookupError as exc:
-            raise engine_module("errors").LivemountError("cannot show record %d of %s: %s"
-                                                         % (args.show, args.name, exc))
+            raise errors.LivemountError("cannot show record %d of %s: %s" % (args.show, args.name, exc))
         if args.json:
             out.json(record.profile)
         else:

@@ -33,15 +33,17 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0 after printing the changes (changes) or what was (or would be) discarded (reset)."""
-    from .common import check_root, engine_module, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as oc
 
-    oc = engine_module("overlay.changes")
+    from .common import check_root, make_system
+
     if args.overlay_action == "reset":
+        from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay.reset import reset
+
         if not args.check:
             check_root()
-        report = engine_module("overlay.reset").reset(args.target, args.paths, system=make_sys(), root=args.state_dir,
-                                                      check=args.check, discard=args.discard, force=args.force,
-                                                      progress=out.progress)
+        report = reset(args.target, args.paths, system=make_system(args), root=args.state_dir, check=args.check,
+                       discard=args.discard, force=args.force, progress=out.progress)
         for warning in report["warnings"]:
             out.warning(warning)
         if args.json:
@@ -49,7 +51,7 @@ def run(args, out):
         else:
             out.overlay_reset(report, oc.collapse(report["discarded"]))
         return 0
-    report = oc.report(args.target, freeze=args.freeze, system=make_sys())
+    report = oc.report(args.target, freeze=args.freeze, system=make_system(args))
     for warning in report["warnings"]:
         out.info("warning: " + warning)
     if args.json:

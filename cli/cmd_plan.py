@@ -17,15 +17,17 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0, or 2 with --detailed-exitcode when the plan has changes."""
-    from . import flow
-    from .common import engine_module, load_profile_arg, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
 
-    system = make_sys()
+    from . import flow
+    from .common import load_profile_arg, make_system
+
+    system = make_system(args)
     prof, data = load_profile_arg(args.profile, system, args.state_dir)
     targets = flow.targets(args)
     try:
-        report = engine_module("engine").reconcile(prof, system, root=args.state_dir, check=True, targets=targets)
-    except engine_module("errors").PlanError as exc:
+        report = engine.reconcile(prof, system, root=args.state_dir, check=True, targets=targets)
+    except errors.PlanError as exc:
         if getattr(exc, "report", None) is not None:
             exc.report.mode = "plan"  # the conflicts are shown with the plan they stopped
         raise
@@ -39,14 +41,15 @@ def run(args, out):
 def _save(args, out, report, data, targets):
     import os
 
-    from .common import engine_module, file_sha256
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, history, planfile, state
 
-    planfile, state = engine_module("planfile"), engine_module("state")
+    from .common import file_sha256
+
     profile_file = os.path.abspath(args.profile) if os.path.isfile(args.profile) else None
-    doc = planfile.document(report, data, state.now(), engine_module("history").who(), targets or (),
+    doc = planfile.document(report, data, state.now(), history.who(), targets or (),
                             profile_file, file_sha256(profile_file) if profile_file else None)
     try:
         state.atomic_write(os.path.abspath(args.out), doc)
     except OSError as exc:
-        raise engine_module("errors").LivemountError("cannot save the plan to %s: %s" % (args.out, exc.strerror))
+        raise errors.LivemountError("cannot save the plan to %s: %s" % (args.out, exc.strerror))
     out.info("Saved the plan to %s: `livemount apply %s` applies exactly it" % (args.out, args.out))

@@ -13,17 +13,19 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0 when the table matches the earlier profile afterwards, 1 otherwise (declined, failed, refused)."""
-    from . import flow
-    from .common import engine_module, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, history
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 
-    engine = engine_module("engine")
-    system = make_sys()
+    from . import flow
+    from .common import make_system
+
+    system = make_system(args)
     _, records = engine.history_of(args.name, system, root=args.state_dir)
     try:
-        record = engine_module("history").pick(records, args.to)
+        record = history.pick(records, args.to)
     except LookupError as exc:
-        raise engine_module("errors").LivemountError("cannot roll back %s: %s" % (args.name, exc))
-    prof = engine_module("profile.load").load_profile(record.profile)
+        raise errors.LivemountError("cannot roll back %s: %s" % (args.name, exc))
+    prof = load_profile(record.profile)
     targets = flow.targets(args)
     if not args.json:
         out.info("Rolling %s back to record %d (applied %s by %s)" % (args.name, record.number, record.applied_at,

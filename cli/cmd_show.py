@@ -23,10 +23,11 @@ def run(args, out):
     """Return 0 after printing the matching mounts (1 when a filter matched nothing or PATH does not exist)."""
     import os
 
-    from .common import engine_module, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, inventory, paths
+
+    from .common import make_system
     from .view_mounts import parse_columns
 
-    errors = engine_module("errors")
     try:
         columns = parse_columns(args.output) if args.output else None
     except ValueError as exc:
@@ -34,9 +35,9 @@ def run(args, out):
     # (In another namespace, PATH is that namespace's: not ours to check here.)
     if args.path and args.namespace is None and args.pid is None and not os.path.lexists(args.path):
         raise errors.LivemountError("cannot show the mounts at %s: no such file or directory" % args.path)
-    system = make_sys()
-    _, rows = engine_module("inventory").read(system, engine_module("engine").state_root(args.state_dir))
-    rows = select(rows, args.path, args.type, args.profile, engine_module("paths"))
+    system = make_system(args)
+    _, rows = inventory.read(system, engine.state_root(args.state_dir))
+    rows = select(rows, args.path, args.type, args.profile, paths)
     if args.json:
         out.json({"namespace": system.namespace_id(), "mounts": rows})
     else:

@@ -9,9 +9,11 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0 when every owned entry is healthy, 1 otherwise."""
-    from .common import engine_module, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
 
-    rows = engine_module("engine").status(make_sys(), root=args.state_dir, name=args.name, known_only=True)
+    from .common import make_system
+
+    rows = engine.status(make_system(args), root=args.state_dir, name=args.name, known_only=True)
     if args.json:
         out.json({"profiles": rows})
     else:

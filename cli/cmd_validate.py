@@ -13,14 +13,16 @@ def run(args, out):
     """Return 0 when the profile is valid, 1 after listing every problem with its line."""
     import os
 
-    from .common import engine_module, load_profile_arg, make_sys
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import show
 
-    errors = engine_module("errors")
+    from .common import load_profile_arg, make_system
+
     try:
-        prof, _ = load_profile_arg(args.profile, make_sys(), args.state_dir)
+        prof, _ = load_profile_arg(args.profile, make_system(args), args.state_dir)
     except errors.ProfileError as exc:
         text = _read(args.profile) if os.path.isfile(args.profile) else None
-        items = locate(exc.problems, text, engine_module("profile.load").show)
+        items = locate(exc.problems, text, show)
         if args.json:
             doc = exc.to_dict()
             doc["problems"] = items
@@ -94,12 +96,12 @@ def _compose(text):
     try:
         import yaml
 
-        from .common import engine_module
+        from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import forms
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         # Composing recurses (in C with libyaml): a text nested thousands deep
         # would kill us with SIGSEGV. The profile reader's own depth guard first.
-        engine_module("profile.forms")._check_depth(yaml, loader, text)
+        forms._check_depth(yaml, loader, text)
         return yaml.compose(text, Loader=loader)
     except Exception:  # noqa: BLE001 - a text that does not parse has its line in the message already
         return None

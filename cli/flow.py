@@ -32,15 +32,14 @@ def targets(args):
         return None
     import os
 
-    from .common import engine_module
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, paths
 
-    paths = engine_module("paths")
     out = []
     for t in args.targets:
         try:
             out.append(paths.clean(os.path.abspath(t)))
         except ValueError as exc:
-            raise engine_module("errors").LivemountError("cannot use --target %s: %s" % (t, exc))
+            raise errors.LivemountError("cannot use --target %s: %s" % (t, exc))
     return out
 
 
@@ -55,7 +54,7 @@ def run(args, out, plan, perform, question, title=None, verb="Applied", word="ap
     `question(report)` returns the confirmation question; `title` is a
     string or a function of the Report.
     """
-    from .common import check_root, engine_module
+    from .common import check_root
 
     if args.check:
         return show(out, args, plan(), title)
@@ -93,13 +92,13 @@ def _show_plan(out, args, report, title):
 
 
 def _perform(args, out, call, verb, shown):
-    from .common import engine_module
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
 
     started = time.monotonic()
     try:
         with out.live_progress() as progress:
             report = call(None if args.json else progress)
-    except engine_module("errors").LivemountError as exc:
+    except errors.LivemountError as exc:
         if not args.json and shown:
             exc.report = None  # the plan is on screen already: the failure says the rest
         raise

@@ -1,26 +1,30 @@
 """Entry point of the `livemount` command: parse arguments, run one subcommand module.
 
-Subcommand modules are imported only when chosen, so `livemount --help` does
-not pay for the engine, rich or YAML.
+Every subcommand module is imported here (the parser needs each one's
+options) and is light: a command imports the engine, rich or YAML inside its
+run(), so `livemount --help` pays for none of them.
 """
 
 import argparse
-import importlib
 import sys
 
+from . import (cmd_apply, cmd_demo, cmd_destroy, cmd_history, cmd_import, cmd_overlay, cmd_plan, cmd_rollback,
+               cmd_schema, cmd_show, cmd_status, cmd_validate)
+
+# (name, help, module with add_arguments(parser) and run(args, out) -> exit status), in --help order.
 COMMANDS = [
-    ("validate", "check a profile against the schema and the rules, touching nothing"),
-    ("plan", "show what apply would change, touching nothing"),
-    ("apply", "make the live mount table match a profile"),
-    ("status", "show the profiles this namespace has state for and their health"),
-    ("show", "show the live mount table (a table, or --tree) with livemount's ownership marked"),
-    ("destroy", "remove everything a profile owns"),
-    ("history", "list the profiles a profile name was applied with"),
-    ("rollback", "apply a profile's previous profile again (or the one --to N of its history)"),
-    ("import", "convert an fstab file to a profile"),
-    ("schema", "print the profile JSON Schema"),
-    ("demo", "run the demo in a throwaway private mount namespace"),
-    ("overlay", "mounted overlays: what one changed (overlay changes), discard changes (overlay reset)"),
+    ("validate", "check a profile against the schema and the rules, touching nothing", cmd_validate),
+    ("plan", "show what apply would change, touching nothing", cmd_plan),
+    ("apply", "make the live mount table match a profile", cmd_apply),
+    ("status", "show the profiles this namespace has state for and their health", cmd_status),
+    ("show", "show the live mount table (a table, or --tree) with livemount's ownership marked", cmd_show),
+    ("destroy", "remove everything a profile owns", cmd_destroy),
+    ("history", "list the profiles a profile name was applied with", cmd_history),
+    ("rollback", "apply a profile's previous profile again (or the one --to N of its history)", cmd_rollback),
+    ("import", "convert an fstab file to a profile", cmd_import),
+    ("schema", "print the profile JSON Schema", cmd_schema),
+    ("demo", "run the demo in a throwaway private mount namespace", cmd_demo),
+    ("overlay", "mounted overlays: what one changed (overlay changes), discard changes (overlay reset)", cmd_overlay),
 ]
 
 
@@ -39,9 +43,10 @@ def build_parser():
     _global_options(p, {"verbose": 0, "quiet": False, "color": None})
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name, help_text in COMMANDS:
+    for name, help_text, module in COMMANDS:
         sp = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
-        _module(name).add_arguments(sp)
+        sp.set_defaults(run=module.run)
+        module.add_arguments(sp)
         # `livemount plan x --no-color` as well as `livemount --no-color plan x`: given after the
         # command, an option overrides; not given, it leaves what came before (SUPPRESS).
         _global_options(sp.add_argument_group("global options (also accepted before COMMAND)"), None)
@@ -103,16 +108,12 @@ def version():
     return "unknown"
 
 
-def _module(name):
-    return importlib.import_module("livemount_cli.cmd_" + name)
-
-
 def main(argv=None):
     """Return the exit status: 0 ok, 1 error, 2 changes pending (plan --detailed-exitcode)."""
     args = build_parser().parse_args(argv)
     from . import common
 
-    return common.run_command(_module(args.command).run, args)
+    return common.run_command(args.run, args)
 
 
 if __name__ == "__main__":

@@ -218,9 +218,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, nsexec
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 
 
 def main():
@@ -235,7 +234,7 @@ def main():
     report = None
     try:
         data = ansible_spec.params_to_profile(p)
-        system = nsexec.Configured(failpoint.from_env(sys_linux.LinuxSys()), p["namespace"], p["pid"], p["on_busy"])
+        system = real_system(p["namespace"], p["pid"], p["on_busy"])
         if p["state"] == "absent":
             report = engine.destroy(p["name"], system, root=p["state_dir"], check=module.check_mode)
         else:

@@ -109,9 +109,8 @@ namespace:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, inventory, paths
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import nsexec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import state
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 
 
 def main():
@@ -120,8 +119,8 @@ def main():
                                           "pid": {"type": "int"}},
                            supports_check_mode=True, mutually_exclusive=[("namespace", "pid")])
     p = module.params
-    # Configured: the table and the status come from the named namespace, the state from here.
-    system = nsexec.Configured(sys_linux.LinuxSys(), p["namespace"], p["pid"])
+    # In a named namespace the table and the status come from there, the state from here.
+    system = real_system(p["namespace"], p["pid"])
     root = engine.state_root(p["state_dir"])
     try:
         mounts = inventory.read(system, root)[1]

@@ -22,6 +22,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import en
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Features, Wrapper
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MUTATING
 
 STATE = "state"  # the state directory, under scratch
@@ -75,6 +76,14 @@ def linux_sys():
 def real_sys(environ=None):
     """Return the real Sys, wrapped by failpoints when `environ` sets LIVEMOUNT_FAILPOINT."""
     return failpoint.from_env(linux_sys(), environ if environ is not None else {})
+
+
+class NoBeneath(Wrapper):
+    """The real Sys as on a kernel without MOVE_MOUNT_BENEATH (before 6.5): what the engine does there, here."""
+
+    def features(self):
+        """Return Features without `beneath`."""
+        return Features(beneath=False)
 
 
 def apply(scratch, data, check=False, system=None, **kwargs):

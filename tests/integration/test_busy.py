@@ -17,7 +17,7 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError
-from tests.integration.helpers import (apply, cli, cli_json, destroy, make_tree, owned_targets, profile_dict,
+from tests.integration.helpers import (NoBeneath, apply, cli, cli_json, destroy, make_tree, owned_targets, profile_dict,
                                        real_sys, state_dir, top, write_profile)
 from tests.integration.test_namespaces import Container
 
@@ -86,9 +86,8 @@ def test_on_busy_detach(scratch, where):
 
 
 @pytest.mark.parametrize("on_busy", [None, "detach"], ids=["fail", "detach"])
-def test_busy_replace_without_beneath(scratch, monkeypatch, on_busy):
+def test_busy_replace_without_beneath(scratch, on_busy):
     """Without MOVE_MOUNT_BENEATH a replace unmounts first: busy, it fails naming the holder, or detaches."""
-    monkeypatch.setattr(engine, "has_beneath", lambda: False)
     make_tree(scratch, ["a/file=A", "b/file=B"])
     one = profile_dict(scratch, [{"target": "@/t", "type": "bind", "source": "@/a"}])
     apply(scratch, one)
@@ -96,11 +95,11 @@ def test_busy_replace_without_beneath(scratch, monkeypatch, on_busy):
     two = profile_dict(scratch, [{"target": "@/t", "type": "bind", "source": "@/b"}])
     if on_busy is None:
         with pytest.raises(ApplyError) as err:
-            apply(scratch, two)
+            apply(scratch, two, system=NoBeneath(real_sys()))
         assert (p.pid, "cwd") in {(b["pid"], b["how"]) for b in err.value.busy}
         assert open(os.path.join(scratch, "t/file")).read() == "A"
     else:
-        apply(scratch, two, on_busy=on_busy)
+        apply(scratch, two, system=NoBeneath(real_sys()), on_busy=on_busy)
         assert open(os.path.join(scratch, "t/file")).read() == "B"
         assert open("/proc/%d/cwd/file" % p.pid).read() == "A"
     p.kill()

@@ -282,6 +282,6 @@ def test_help_lists_every_command(scratch):
     assert proc.returncode == 0
     from livemount_cli.main import COMMANDS
 
-    for name, text in COMMANDS:
+    for name, text, _module in COMMANDS:
         assert re.search(r"^\s+%s\s+%s$" % (name, re.escape(text)), proc.stdout, re.M), name
     assert state_dir(scratch)  # the help itself needs no state

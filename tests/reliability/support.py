@@ -184,7 +184,7 @@ class RaceSys(failpoint.FailpointSys):
         self.at = at
         self.swap = swap
 
-    def _step(self, name, args, kwargs):
+    def _step(self, name, *args):
         if self.count + 1 == self.at:
             self.swap()
-        return super()._step(name, args, kwargs)
+        super()._step(name, *args)

@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, fingerprint
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import StalePlanError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
-from tests.unit.engine_runs import apply, beneath_on, mutations, root  # noqa: F401 (fixtures)
+from tests.unit.engine_runs import apply, mutations, root  # noqa: F401 (fixtures)
 from tests.unit.planner_world import PROFILE_A, PROFILE_B, bind, fake_host, snapshot, tmpfs
 
 

@@ -41,12 +41,6 @@ from tests.unit.planner_world import (
 ERRNOS = [errno.EIO, errno.EBUSY, errno.ENOSPC, errno.EPERM]
 
 
-@pytest.fixture(autouse=True)
-def _beneath(monkeypatch):
-    """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests (the fake supports it)."""
-    monkeypatch.setattr(engine, "has_beneath", lambda: True)
-
-
 @pytest.fixture
 def roots():
     """Return a list to which tests add state roots; they are removed afterwards."""
@@ -81,12 +75,8 @@ def _clean_run():
     try:
         base = fake.count
         starts = []
-        engine.has_beneath, saved = (lambda: True), engine.has_beneath
-        try:
-            engine.reconcile(load_profile(PROFILE_B), fake, root=root,
-                             progress=lambda k, n, c: starts.append((fake.count - base, k, n, c)))
-        finally:
-            engine.has_beneath = saved
+        engine.reconcile(load_profile(PROFILE_B), fake, root=root,
+                         progress=lambda k, n, c: starts.append((fake.count - base, k, n, c)))
         calls = fake.calls[base:]
         owner = [max((s for s in starts if s[0] < i), key=lambda s: s[0])[1:] for i in range(1, len(calls) + 1)]
         return tuple(calls), tuple(owner)
@@ -233,15 +223,14 @@ def test_undo_of_a_remount_changing_flags_and_propagation(roots):
 
 
 # ---- whole transcripts of small plans ------------------------------------------------------------------------------
-def _transcript(setup, desired, fail=None, beneath=True, monkeypatch=None):
+def _transcript(setup, desired, fail=None, beneath=True):
     """Return (fake calls of applying `desired` after `setup` profile, error or None)."""
     fake = fake_host()
     root = fast_tmpdir()
     try:
         if setup:
             engine.reconcile(load_profile({"name": "p", "mounts": setup}), fake, root=root)
-        if not beneath:
-            monkeypatch.setattr(engine, "has_beneath", lambda: False)
+        fake.beneath = beneath
         base = len(fake.calls)
         if fail:
             fake.fail_on(*fail)
@@ -410,7 +399,7 @@ def test_transcript(request, monkeypatch, setup, desired, fail, beneath, expecte
     """A small plan issues exactly these system calls, in this order (and undoes exactly so on failure)."""
     monkeypatch.setattr(upper_policy, "stamp_now", lambda: "STAMP")
     monkeypatch.setenv("LIVEMOUNT_CARRY_WAIT", "0")  # carry: one EBUSY is final
-    calls, error = _transcript(setup, desired, fail, beneath, monkeypatch)
+    calls, error = _transcript(setup, desired, fail, beneath)
     assert calls == expected
     assert (error is not None) == (fail is not None and request.node.callspec.id not in _SHRUGGED_OFF)
 

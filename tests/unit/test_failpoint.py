@@ -10,9 +10,10 @@ import textwrap
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
-from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError, SysError
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError, SysError, strerror
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import (
-    CRASH, FailpointSys, from_env, parse_spec, step_call, step_what)
+    CRASH, FailpointSys, from_env, parse_spec)
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.calls import step_call, step_what
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATIONS, Handle
 
 from tests.unit.fakesys import FakeSys
@@ -191,6 +192,6 @@ def test_step_names(name, args, kwargs, call, what):
 
 def test_strerror_and_errno_name():
     """Causes are the C library's words in lowercase; errno names fall back to the number."""
-    assert failpoint.strerror(errno.ENOENT) == "no such file or directory"
+    assert strerror(errno.ENOENT) == "no such file or directory"
     assert failpoint.errno_name(errno.EBUSY) == "EBUSY"
     assert failpoint.errno_name(99999) == "99999"

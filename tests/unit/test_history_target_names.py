@@ -14,7 +14,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import en
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import PlanError, StateError, \
     UnknownProfileError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import StateStore
-from tests.unit.engine_runs import apply, beneath_on, mutations, root  # noqa: F401 (fixtures)
+from tests.unit.engine_runs import apply, mutations, root  # noqa: F401 (fixtures)
 from tests.unit.fakesys import NAMESPACE_ID
 from tests.unit.planner_world import PROFILE_A, PROFILE_B, bind, fake_host, snapshot, symlink, tmpfs
 

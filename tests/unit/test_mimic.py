@@ -9,7 +9,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import en
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, PlanError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
-from tests.unit.engine_runs import apply, beneath_on, mutations, root  # noqa: F401 (fixtures)
+from tests.unit.engine_runs import apply, mutations, root  # noqa: F401 (fixtures)
 from tests.unit.planner_world import bind, fake_host, snapshot
 
 

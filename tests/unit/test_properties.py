@@ -33,12 +33,6 @@ SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
-@pytest.fixture(autouse=True)
-def _beneath(monkeypatch):
-    """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests."""
-    monkeypatch.setattr(engine, "has_beneath", lambda: True)
-
-
 @st.composite
 def profiles(draw, sizes=(None, "1m", "2m"), propagations=(None, "shared", "private")):
     """Return a random valid profile mapping named `p`, entries in random order; tmpfs sizes and propagations

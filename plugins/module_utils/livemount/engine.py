@@ -19,6 +19,7 @@ from typing import List, Optional
 from .kernel import holders
 from . import fingerprint, history, leftovers, match, mimic, targeting
 from .kernel import namespace as mntns, nsexec
+from .kernel.sysapi import perform
 from . import paths
 from .apply import Executor
 from .diff import make_diff
@@ -216,11 +217,10 @@ def _reconcile(store, run, leftovers_only=False):
         if run.on_plan is not None:
             run.on_plan(report)
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
-        executor = Executor(system, store.journal, world, on_error=policy, beneath=has_beneath(),
+        busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state), system.proc_fd())
+        executor = Executor(system, store.journal, world, on_error=policy, beneath=system.features().beneath,
                             header={"profile": profile.name, "namespace": system.namespace_id()},
-                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait())
-        executor.busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state),
-                                           getattr(system, "proc_fd", None))  # steps.py asks it on EBUSY
+                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(), busy=busy)
         if not mutating(changes):
             new = next_state(state, changes, None, world, profile_data)
             if not profile.entries:
@@ -414,7 +414,7 @@ def _recover(store, state, world, system, check, report):
     if check:
         return new, after_finish(world, finish)
     for name, args in finish:
-        getattr(system, name)(*args)
+        perform(system, name, args)
     store.save(new)
     store.journal.finish()
     return new, refresh_table(system, world)
@@ -575,11 +575,3 @@ def carry_wait():
     except ValueError:
         return 10.0
 
-
-def has_beneath():
-    """Return True when the kernel has MOVE_MOUNT_BENEATH (Linux 6.5+)."""
-    try:
-        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
-    except ValueError:
-        return False
-    return (major, minor) >= (6, 5)

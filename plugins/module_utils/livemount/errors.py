@@ -3,6 +3,14 @@
 Messages read ``cannot <verb> <object>: <cause>`` (lowercase, no final period).
 """
 
+import os
+
+
+def strerror(err):
+    """Return the C library's text for `err` in lowercase (`no such file or directory`)."""
+    text = os.strerror(err)
+    return text[:1].lower() + text[1:]
+
 
 class LivemountError(Exception):
     """Base of every error the engine raises on purpose."""

@@ -52,8 +52,7 @@ def _adapted(system, world):
     binds whose source lives in the caller's namespace before entering: it
     adds their source facts and bind identity, which the target cannot show.
     """
-    adapt = getattr(system, "adapt_world", None)
-    return adapt(world) if adapt is not None else world
+    return system.adapt_world(world)
 
 
 # ---- bind sources in the caller's namespace (nsexec.py: acting inside another namespace) ----

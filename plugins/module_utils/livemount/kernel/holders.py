@@ -228,7 +228,7 @@ def entry_policies(profile, state):
 
 
 class BusyPolicy:
-    """What the executor does when an unmount meets EBUSY (steps.py asks it through `executor.busy`).
+    """What the executor does when an unmount meets EBUSY (steps.py asks it through `Executor.busy`).
 
     `run_policy` (fail/detach, None: per entry) overrides `per_target`
     ({target: policy}); the default is fail. `proc` is a /proc path or fd.
@@ -251,7 +251,7 @@ class BusyPolicy:
         said = describe(holders, below)
         if self.policy(target) == DETACH:
             # MNT_DETACH (umount2(2)): gone from the tree now, freed when the last user lets go.
-            run.call("umount", target, True)
+            run.system.umount(target, True)
             run.warn("unmounted %s lazily (on_busy: detach) although it was busy: %s" % (
                 target, "its old tree lives on for the processes using it until they let go"
                 + (" (%s)" % said if said else "")))

@@ -99,7 +99,7 @@ def processes_in(namespace_id, proc="/proc"):
 
 def caller_warnings(system):
     """Return [warning] when `system` acts in this process's namespace and mounts made there stay hidden from PID 1."""
-    if getattr(system, "target_record", None) is not None:
+    if system.target_record() is not None:
         return []  # acting in a namespace the caller named on purpose (nsexec.NamespaceSys)
     try:
         if system.namespace_id() != current_namespace():

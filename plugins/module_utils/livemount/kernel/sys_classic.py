@@ -55,6 +55,11 @@ class PendingMount(Handle):
         self.propagation = 0
         self.attached = False
 
+    @property
+    def detached(self):
+        """Return False: nothing exists yet, mount(2) looks the source up by path when this is attached."""
+        return False
+
 
 def _fd_path(fd):
     return "/proc/self/fd/%d" % fd

@@ -221,9 +221,9 @@ def _real_sys(system):
     """Return `system`, or the real kernel's Sys when None (imported late: ctypes only when needed)."""
     if system is not None:
         return system
-    from ..kernel.sys_linux import LinuxSys
+    from ..kernel.real import real_system
 
-    return LinuxSys()
+    return real_system()
 
 
 def _read_only(live):

@@ -111,9 +111,9 @@ def reset(target, wanted=(), system=None, root=None, check=False, discard=False,
     from .. import engine
 
     if system is None:
-        from ..kernel.sys_linux import LinuxSys  # late: ctypes only when the real kernel is used
+        from ..kernel.real import real_system  # late: ctypes only when the real kernel is used
 
-        system = LinuxSys()
+        system = real_system()
     system, ns_target, on_busy = nsexec.resolve(system)
     if ns_target is not None:
         ns_target.close()
@@ -316,7 +316,7 @@ class _Reset:
             if exc.errno != errno.EBUSY:
                 raise
             # mount_setattr(2): EBUSY while a file on the mount is open for writing.
-            held, _ = holders.explain(self.system, live.mount_point, getattr(self.system, "proc_fd", None))
+            held, _ = holders.explain(self.system, live.mount_point, self.system.proc_fd())
             said = holders.describe(held)
             err = LivemountError("cannot reset overlay %s: a process holds a file open for writing on it (EBUSY)%s;"
                                  " nothing was changed" % (live.mount_point, " (%s)" % said if said else ""))
@@ -352,13 +352,14 @@ class _Reset:
                         upper_policy=FRESH)
         world = observe(self.system, [entry], (own,) if own is not None else ())
         ns = self.system.namespace_id()
-        executor = Executor(self.system, store.journal if store else self.journal, world, beneath=engine.has_beneath(),
+        busy = holders.BusyPolicy(self.on_busy, holders.entry_policies(None, state) if state else {},
+                                  self.system.proc_fd())
+        executor = Executor(self.system, store.journal if store else self.journal, world,
+                            beneath=self.system.features().beneath,
                             header={"profile": store.name if store else None, "namespace": ns,
                                     "overlay_reset": live.mount_point},
-                            entry_dict=engine.entry_dict, progress=self.progress)
-        executor.busy = holders.BusyPolicy(self.on_busy, holders.entry_policies(None, state) if state else {},
-                                           getattr(self.system, "proc_fd", None))
-        executor.seed = None if report["all"] else _Seed(live, plans, layers)
+                            entry_dict=engine.entry_dict, progress=self.progress, busy=busy,
+                            seed=None if report["all"] else _Seed(live, plans, layers))
         outcome = executor.apply([change])
         if store is not None:
             # The state reconcile would save after this one change.

@@ -19,6 +19,7 @@ is still on top, gets its own flags back.
 import os
 
 from ..journal import Journal
+from ..kernel.sysapi import perform
 from ..model import Owned
 from ..mountinfo import parse_mountinfo
 from ..observe import observe
@@ -73,7 +74,7 @@ def recover_reset(system, store, target):
         state = State(store.name, store.namespace_id, (Owned(entry, dev=dev),))
         finish, said = _finish_ops(system, state, header, records, entry, target, dev)
         for name, args in finish:
-            getattr(system, name)(*args)
+            perform(system, name, args)
         messages += said
     messages += _thaw(system, target, dev, header.get("flags") or [])
     store.journal.remove()
