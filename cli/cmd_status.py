@@ -13,10 +13,25 @@ def run(args, out):
 
     from .common import make_system
 
-    rows = engine.status(make_system(args), root=args.state_dir, name=args.name, known_only=True)
+    system = make_system(args)
+    rows = engine.status(system, root=args.state_dir, name=args.name, known_only=True)
+    if args.namespace is None and args.pid is None:  # the asides are paths of this namespace's view
+        _add_asides(rows, engine.state_root(args.state_dir), system.namespace_id())
     if args.json:
         out.json({"profiles": rows})
     else:
         out.status(rows)
     healthy = all(e["health"] == "ok" for r in rows for e in r["entries"]) and not any(r["interrupted"] for r in rows)
     return 0 if healthy else 1
+
+
+def _add_asides(rows, root, namespace_id):
+    """Add to each status row the old uppers and works its overlays kept aside (overlay/asides.py)."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import asides
+
+    found = asides.find(root, namespace_id)
+    for r in rows:
+        mine = [{k: a[k] for k in ("target", "role", "origin", "path", "bytes")} for a in found
+                if a["profile"] == r["profile"]]
+        if mine:
+            r["asides"] = mine

@@ -39,9 +39,9 @@ def summary_line(report):
     return head + (parts or "nothing to do")
 
 
-def plural(n, word):
-    """Return `1 change`, `2 changes`."""
-    return "%d %s%s" % (n, word, "" if n == 1 else "s")
+def plural(n, word, many=None):
+    """Return `1 change`, `2 changes` (`many`: the plural when it is not word + s)."""
+    return "%d %s" % (n, word if n == 1 else many or word + "s")
 
 
 def apply_counts(report):
@@ -163,9 +163,42 @@ def change_parts(c):
         return []
     if a == "replace" and old is not None and old.type == c.entry.type == "symlink":
         return [("-> ", ""), (old.source, "-"), (" -> ", ""), (c.entry.source, "+")]
+    if a == "replace" and old is not None and old.type == c.entry.type == "overlay" and old.source == c.entry.source:
+        return _overlay_parts(old, c.entry)
     if a == "replace":
         return [(describe(old), "-"), (" -> ", ""), (describe(c.entry), "+")] if old else [(describe(c.entry), "+")]
     return _remount_parts(c, old)
+
+
+def _overlay_parts(old, new):
+    """Return what changes between two overlays, layer by layer: `lower +/l/hotfix`, `upper /u -> /u2`."""
+    parts = []
+    for name in ("lower", "data"):
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            added = [p for p in after if p not in before]
+            gone = [p for p in before if p not in after]
+            words = [("+" + p, "+") for p in added] + [("-" + p, "-") for p in gone]
+            if not words:  # the same layers in another order
+                words = [(":".join(before), "-"), (" -> ", ""), (":".join(after), "+")]
+            parts.append([(name + " ", "")] + _spaced(words))
+    for name in ("upper", "work"):
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            parts.append([(name + " ", ""), (before or "none", "-"), (" -> ", ""), (after or "none", "+")])
+    if not parts:
+        return [(describe(old), "-"), (" -> ", ""), (describe(new), "+")]
+    out = []
+    for k, p in enumerate(parts):
+        out += ([("; ", "")] if k else []) + p
+    return out
+
+
+def _spaced(words):
+    out = []
+    for k, w in enumerate(words):
+        out += ([(" ", "")] if k else []) + [w]
+    return out
 
 
 def _remount_parts(c, old):

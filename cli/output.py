@@ -87,6 +87,10 @@ class Output:
         """Print a profile's history: number, when, by whom, steps, profile hash; the newest last, marked."""
         self.out.lines(view_mounts.history_lines(name, namespace, records, self.out.table_width()))
 
+    def prune(self, report):
+        """Print the overlay asides a prune removes (or would) and the ones it keeps, with why."""
+        self.out.lines(view_overlay.prune_lines(report, self.short, self.out.table_width()))
+
     def problems(self, path, items):
         """Print validation problems as `file:line: json.path: message`, one per line, on stdout."""
         lines = []
@@ -197,9 +201,6 @@ class Output:
             self._message([("skipped", "yellow"), (" %s: %s" % (c.target, why), "")])
         for c, msg in report.failed:
             self.error(msg)
-        for a in report.kept_aside:
-            self.info("overlay %s: the old upper is kept aside at %s, the old work at %s (`livemount overlay prune`"
-                      " removes them once unused)" % (a.get("target"), a.get("upper_aside"), a.get("work_aside")))
         if self.quiet and not report.failed:
             return
         self.err.lines([view_plan.applied_line(report, elapsed, verb)])

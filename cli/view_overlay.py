@@ -2,7 +2,7 @@
 
 import os
 
-from .table import Column, Table
+from .table import Column, Table, wrap
 
 KIND_STYLE = {"added": "green", "renamed": "cyan", "deleted": "red", "modified": "yellow", "metacopy": "yellow",
               "opaque": "magenta"}
@@ -100,3 +100,24 @@ def reset_lines(report, items, width):
         messages.append([("Reset overlay %s: the old upper is kept at %s, the old work at %s." % (
             target, report["upper_aside"], report["work_aside"]), "")])
     return data, messages
+
+
+def prune_lines(report, short, width):
+    """Return the lines of `overlay prune`: a table of the asides it removes (or would) and keeps, then the count."""
+    from .describe import human_bytes
+
+    rows = [(a, "remove" if report["mode"] == "apply" else "would remove", "") for a in report["removed"]]
+    rows += [(a, "keep", a["why"]) for a in report["kept"]]
+    if not rows:
+        return [[("No old upper or work is kept aside in %s." % report["namespace"], "")]]
+    kept = bool(report["kept"])
+    t = Table([Column("action", wrap=False), Column("aside", keep=True), Column("size", wrap=False),
+               Column("of overlay")] + ([Column("why kept", give=1)] if kept else []),
+              title=[("Old uppers and works kept aside in %s" % report["namespace"], "bold")], head=2)
+    for a, action, why in rows:
+        size = human_bytes(a["bytes"]) if a["bytes"] is not None else "?"
+        t.add(*[[(action, "red" if "remove" in action else "green")], short(a["path"]), size,
+                "%s (%s)" % (short(a["target"]), a["role"])] + ([short(why)] if kept else []))
+    total = human_bytes(report["bytes"])
+    return t.render(width) + wrap([("%d to remove (%s), %d kept" % (len(report["removed"]), total,
+                                                                    len(report["kept"])), "")], width)

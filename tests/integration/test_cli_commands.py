@@ -139,6 +139,19 @@ def _applied_and_changed(scratch, path):
         f.write("changed")
 
 
+def _layers_changed_applied(scratch, path):
+    """Apply web, then its overlay with one more lower layer: the old upper and work are kept aside."""
+    _layers_changed(scratch, path)
+    assert cli(scratch, "apply", "--yes", os.path.join(scratch, "changed.json")).returncode == 0
+
+
+def _stale_plan(scratch, path):
+    """Save a plan of web at @/web.plan, then mount something under one of its targets."""
+    assert cli(scratch, "plan", "--out", os.path.join(scratch, "web.plan"), path).returncode == 0
+    os.makedirs(os.path.join(scratch, "app/data"))
+    hand_mount("-t", "tmpfs", "intruder", os.path.join(scratch, "app/data"))
+
+
 def _bad_file(scratch, path):
     pass
 
@@ -171,6 +184,13 @@ JSON_RUNS = [
     ("overlay-reset", _applied_and_changed, ["overlay", "reset", "--json", "--discard", "@/app/root"],
      "overlay_reset", 0),
     ("overlay-reset-foreign", _nothing, ["overlay", "reset", "--json", "@/app"], "failure", 1),
+    ("overlay-prune-check", _layers_changed_applied, ["overlay", "prune", "--check", "--json"], "overlay_prune", 0),
+    ("overlay-prune", _layers_changed_applied, ["overlay", "prune", "--yes", "--json"], "overlay_prune", 0),
+    ("history", _applied, ["history", "--json", "web"], "history", 0),
+    ("history-unknown", _applied, ["history", "--json", "nobody"], "failure", 1),
+    ("status-with-asides", _layers_changed_applied, ["status", "--json"], "status", 0),
+    ("destroy-unknown", _applied, ["destroy", "--yes", "--json", "nobody"], "failure", 1),
+    ("plan-saved-stale", _stale_plan, ["apply", "--json", "@/web.plan"], "report", 1),
 ]
 
 

@@ -261,3 +261,43 @@ def test_target_applies_and_destroys_part_of_a_profile(scratch):
     assert [p.replace(scratch, "@") for p in mount_points(scratch)] == ["@/m/data", "@/m/run", "@/m/run/inner"]
     proc = cli(scratch, "plan", "--target", os.path.join(scratch, "nowhere"), v2_path)
     assert proc.returncode == 1 and "no entry of profile test is at, above or below it" in _words(proc.stderr)
+
+
+# ---- overlay asides ---------------------------------------------------------------------------------------------------
+
+def test_overlay_asides_are_listed_and_pruned_once_unused(scratch):
+    """A layer change keeps the old upper/work aside: the confirmation says so, status lists them with sizes,
+    prune keeps them while the old overlay is still mounted somewhere and removes them after."""
+    make_tree(scratch, ["l1/a=1", "l2/b=2", "up/", "wk/"])
+    ov = {"target": "@/m/root", "type": "overlay", "lower": ["@/l1"], "upper": "@/up", "work": "@/wk"}
+    v1 = profile_dict(scratch, [ov])
+    assert cli(scratch, "apply", "--yes", write_profile(scratch, v1)).returncode == 0
+    with open(os.path.join(scratch, "m/root/written"), "w") as f:
+        f.write("x" * 10000)  # lands in the upper: the aside weighs it
+    keep = os.path.join(scratch, "keep")
+    os.makedirs(keep)
+    hand_mount("--bind", os.path.join(scratch, "m/root"), keep)  # the old overlay stays mounted here
+    v2 = profile_dict(scratch, [dict(ov, lower=["@/l2", "@/l1"])])
+    v2_path = write_profile(scratch, v2)
+    child = _spawn(scratch, "apply", v2_path, columns=200)
+    child.expect(r"note: replacing overlay \S+/m/root keeps its old upper and work aside")
+    child.expect(r"\[y/N\] ")
+    child.sendline("y")
+    assert _finish(child) == 0
+    code, doc, _ = cli_json(scratch, "status", "--json")
+    asides = doc["profiles"][0]["asides"]
+    assert sorted(a["role"] for a in asides) == ["upper", "work"]
+    upper = [a for a in asides if a["role"] == "upper"][0]
+    assert upper["origin"] == os.path.join(scratch, "up") and upper["bytes"] >= 10000
+    assert "kept aside" in cli(scratch, "status", env={"COLUMNS": "200"}).stdout
+    code, doc, _ = cli_json(scratch, "overlay", "prune", "--check", "--json")
+    assert doc["removed"] == [] and len(doc["kept"]) == 2
+    assert all("still mounted: %s in mnt:[" % keep in k["why"] for k in doc["kept"])
+    hand_umount(keep)
+    proc = cli(scratch, "overlay", "prune")
+    assert proc.returncode == 1 and "pass --yes to prune" in proc.stderr
+    proc = cli(scratch, "overlay", "prune", "--yes")
+    assert proc.returncode == 0 and "Pruned: 2 directories removed" in proc.stderr
+    assert not os.path.exists(upper["path"]) and sorted(os.listdir(scratch)).count("up") == 1
+    assert check_live(scratch, v2) == []
+    assert "No old upper or work is kept aside" in cli(scratch, "overlay", "prune", "--check").stdout
