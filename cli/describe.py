@@ -113,7 +113,9 @@ def reason_kind(change):
         return "profile changed", ""  # the change cell shows the same before -> after
     if a == "replace":
         # "overlay layers changed (a remount silently ignores new layers); upper_policy fresh: ..."
-        return "profile changed", re.sub(r" \([^)]*\)$", "", r.split("; ")[0])
+        first = re.sub(r" \([^)]*\)$", "", r.split("; ")[0])
+        # The change cell of an overlay replace lists the layers that come and go.
+        return "profile changed", "" if first == "overlay layers changed" else first
     return "profile changed", r
 
 
