@@ -15,9 +15,11 @@ def run(args, out):
     from .common import make_system
 
     system = make_system(args)
-    rows = engine.status(system, root=args.state_dir, name=args.name)
-    if not (args.namespace or args.pid is not None):  # enabled profiles are applied in the namespace systemd runs in
+    rows = engine.status(system, root=args.state_dir, name=args.name, known_only=True)
+    if args.namespace is None and args.pid is None:
+        # Enabled profiles are applied in the namespace systemd runs in; the asides are paths of this one's view.
         rows = enable.annotate_status(rows, system, config=args.config_dir, root=args.state_dir, only=args.name)
+        _add_asides(rows, engine.state_root(args.state_dir), system.namespace_id())
     if args.json:
         out.json({"profiles": rows})
     else:
@@ -32,3 +34,15 @@ def _durable_ok(row):
     boot = row.get("boot")
     return (copy is None or (copy.get("matches_live") and not copy.get("fstab_conflicts"))) and \
         (boot is None or boot["result"] == "applied")
+
+
+def _add_asides(rows, root, namespace_id):
+    """Add to each status row the old uppers and works its overlays kept aside (overlay/asides.py)."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import asides
+
+    found = asides.find(root, namespace_id)
+    for r in rows:
+        mine = [{k: a[k] for k in ("target", "role", "origin", "path", "bytes")} for a in found
+                if a["profile"] == r["profile"]]
+        if mine:
+            r["asides"] = mine

@@ -171,7 +171,14 @@ changes:
     type:
       description: The entry's type (bind, tmpfs, overlay, symlink, ...).
       type: str
-  sample: [{action: mount, target: /srv/app/cache, reason: new entry, type: tmpfs}]
+    before:
+      description: The entry before the step, as a profile writes it; null for a new one. Absent on keep, mkdir and rmdir steps.
+      type: dict
+    after:
+      description: The entry after the step, as a profile writes it; null for an unmount or unlink. Absent on keep, mkdir and rmdir steps.
+      type: dict
+  sample: [{action: mount, target: /srv/app/cache, reason: new entry, type: tmpfs, before: null,
+            after: {target: /srv/app/cache, type: tmpfs, options: [size=16m]}}]
 conflicts:
   description: Mounts in the way that livemount does not own; when not empty the task fails unchanged.
   returned: always

@@ -271,7 +271,14 @@ REASONS = [
     ("rmdir", Change(Action.RMDIR, None, "created by livemount, no longer needed", path="/t"), ("cleanup", "")),
     ("replace", Change(Action.REPLACE, entry(tmpfs("/t")), "type ext4 -> tmpfs"), ("profile changed", "")),
     ("replace-overlay", Change(Action.REPLACE, entry(tmpfs("/t")), "overlay layers changed"),
-     ("profile changed", "overlay layers changed")),
+     ("profile changed", "")),  # the change cell lists the layers
+    ("replace-overlay-options", Change(Action.REPLACE, entry(tmpfs("/t")), "overlay options changed (a remount cannot"
+                                       " apply them); swapped in atomically: processes inside keep their view"),
+     ("profile changed", "overlay options changed")),
+    ("rmdir-in-unmounted", Change(Action.RMDIR, None, "created inside /a, which is unmounted", path="/a/b"),
+     ("cleanup", "")),
+    ("rmdir-in-replaced", Change(Action.RMDIR, None, "created inside /a, which is replaced", path="/a/b"),
+     ("parent rebuilt", "/a")),
 ]
 
 

@@ -26,6 +26,16 @@ def profile_to_dict(profile):
     return d
 
 
+def entry_to_profile_dict(entry):
+    """Return `entry` as a profile's mount mapping, its options as the profile wrote them (defaults left out)."""
+    from .load import NO_RESERVED
+
+    d = _entry_profile_dict(entry, NO_RESERVED)
+    if entry.options:
+        d["options"] = list(entry.options)
+    return d
+
+
 def _entry_profile_dict(e, reserved):
     d = {"target": e.target, "type": e.type}
     if e.source is not None:
