@@ -10,7 +10,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.durable i
 from ansible_collections.livemount.core.plugins.module_utils.livemount.durable.store import EnabledStore
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
-from tests.unit.engine_runs import apply, beneath_on, root  # noqa: F401 (fixtures)
+from tests.unit.engine_runs import apply, root  # noqa: F401 (fixtures)
 from tests.unit.fakesys import NAMESPACE_ID
 from tests.unit.planner_world import bind, fake_host, fast_tmpdir, tmpfs, tree_bytes
 

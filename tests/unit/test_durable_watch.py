@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable, watch
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
-from tests.unit.engine_runs import apply, beneath_on, root  # noqa: F401 (fixtures)
+from tests.unit.engine_runs import apply, root  # noqa: F401 (fixtures)
 from tests.unit.planner_world import bind, fake_host, fast_tmpdir, snapshot, tmpfs
 
 WEB = {"name": "web", "mounts": [tmpfs("/data/t", "size=1m"), bind("/srv/a", "/data/m")]}
