@@ -22,7 +22,7 @@ def load_profile(path):
     except UnicodeDecodeError:
         raise errors.ProfileError([(None, None, "file", "cannot read profile %s: not UTF-8 text" % path)])
     data = profile.load_profile_text(text, path)
-    return profile.load_profile(data), data
+    return profile.load_profile(data, read_known()), data
 
 
 def load_profile_arg(arg, system, state_dir=None):
@@ -45,6 +45,29 @@ def load_profile_arg(arg, system, state_dir=None):
     return profile.load_profile(data), data
 
 
+def saved_plan(arg):
+    """Return the planfile.SavedPlan in file `arg` when it is a plan saved by `plan --out`, else None."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import planfile
+
+    try:
+        with open(arg, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return planfile.parse(raw, arg) if planfile.is_plan(raw) else None
+
+
+def file_sha256(path):
+    """Return the sha256 (hex) of file `path`'s bytes, None when it cannot be read."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
+
+
 def make_system(args):
     """Return the Sys a command acts through: the real kernel with the global options of `args`.
 
@@ -55,6 +78,13 @@ def make_system(args):
     from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 
     return real_system(namespace=args.namespace, pid=args.pid, on_busy=args.on_busy)
+
+
+def read_known():
+    """Return the filesystem types this kernel knows (kernel/fstypes.py), for load_profile to check types against."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.fstypes import read_known as known
+
+    return known()
 
 
 def check_root():
@@ -74,7 +104,7 @@ def run_command(fn, args):
     try:
         return fn(args, out)
     except KeyboardInterrupt:
-        out.error("interrupted")
+        out.interrupted()
         return 130
     except Exception as exc:  # the one place errors become messages; everything else raises
         if args.verbose:
@@ -91,7 +121,9 @@ def run_command(fn, args):
             if getattr(exc, "busy", None) is not None:
                 doc["error"]["busy"] = exc.busy  # who holds a busy mount: [{pid, comm, how, path}]
             out.json(doc)
-        elif report is not None and report.changes:
-            out.plan(report)
-        out.failure(exc)
+        elif report is not None and report.changes and type(exc).__name__ == "PlanError":
+            # The conflicts, with the plan they stop.
+            out.plan(report, title="Destroy %s in %s" % (report.profile, report.namespace)
+                     if args.command == "destroy" else None)
+        out.failure(exc, getattr(args, "verb", args.command))
         return 1

@@ -392,14 +392,15 @@ def _rmdirs(state, changes, desired, world):
     stays in state and goes with a later run that finds it unused.
     """
     keep_targets = set(desired)
-    rebuilt = [c.target for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)]
+    rebuilt = {c.target: c.action for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)}
     down = [c.target for c in changes if c.action == Action.UNMOUNT]
     refused = [c.target for c in changes if c.action == Action.CONFLICT]
     out = []
     for p in sorted(state.created, key=paths.sort_key, reverse=True):
         inside = [r for r in rebuilt if paths.is_under(p, r)]
         if inside:
-            out.append(Change(Action.RMDIR, None, "created inside %s, which is rebuilt" % inside[-1], path=p))
+            how = "unmounted" if rebuilt[inside[-1]] == Action.UNMOUNT else "replaced"
+            out.append(Change(Action.RMDIR, None, "created inside %s, which is %s" % (inside[-1], how), path=p))
             continue
         if any(paths.is_at_or_under(t, p) for t in keep_targets) or _mount_left_in(p, world, down, refused):
             continue

@@ -139,9 +139,10 @@ class FailpointSys(Wrapper):
         return super().umount(target, detach)
 
 
-def from_env(inner, environ=os.environ):
-    """Return `inner` wrapped in a FailpointSys when LIVEMOUNT_FAILPOINT is set, else `inner`."""
-    spec = environ.get(ENV, "")
+def from_env(inner, environ=None):
+    """Return `inner` wrapped in a FailpointSys when LIVEMOUNT_FAILPOINT is set (in `environ`, default os.environ)."""
+    spec = (os.environ if environ is None else environ).get(ENV, "")
     if not spec.strip():
         return inner
-    return FailpointSys(inner, parse_spec(spec))
+    # pylint cannot see the steps set on the class by the loop above, so it takes them for abstract.
+    return FailpointSys(inner, parse_spec(spec))  # pylint: disable=abstract-class-instantiated

@@ -238,8 +238,11 @@ def _open_state_parent(root):
 def _child(wfd, work):
     """Send ("result", value) or ("error", exception) of work(send) over `wfd`, then _exit (never returns)."""
     code = 0
+
+    def send(msg):
+        _send(wfd, msg)
+
     try:
-        send = lambda msg: _send(wfd, msg)  # noqa: E731
         try:
             send(("result", work(send)))
         except BaseException as exc:  # everything goes back to the caller, which decides
@@ -286,7 +289,7 @@ def _collect(fd, pid, target, progress):
                     answer = (kind, value)
     finally:
         # Wait even when interrupted: the child finishes (or rolls back) its apply.
-        _, status = os.waitpid(pid, 0)
+        _pid, status = os.waitpid(pid, 0)
     if answer is None:
         how = ("was killed by signal %d" % os.WTERMSIG(status) if os.WIFSIGNALED(status)
                else "exited with status %d" % os.WEXITSTATUS(status))

@@ -64,7 +64,7 @@ MAX_HANDLE_SZ = 128
 
 # The per-mount attribute and propagation bits live with the option names in
 # options.py (pure, importable on a controller without libc); re-exported here.
-from ..options import (  # noqa: E402,F401
+from ..options import (  # noqa: E402,F401  # pylint: disable=unused-import
     MOUNT_ATTR__ATIME,
     MOUNT_ATTR_NOATIME,
     MOUNT_ATTR_NODEV,
