@@ -430,8 +430,8 @@ def _remember(store, run, new, steps):
 
 def _verify(expect, report):
     """Raise StalePlanError unless `report` (planned now) is the plan `expect` was made from, from the same inputs."""
-    differences = [] if expect.fingerprint is None else fingerprint.differences(expect.fingerprint,
-                                                                                 report.fingerprint)
+    differences = ([] if expect.fingerprint is None
+                   else fingerprint.differences(expect.fingerprint, report.fingerprint))
     if not differences and expect.change_dicts is not None:
         # What each step does must be the same; why (the reason) may be worded from what was seen then.
         now = [change_dict(c) for c in report.changes]
