@@ -44,6 +44,29 @@ def ancestors(path):
     return out
 
 
+def with_ancestors(targets):
+    """Return the set of clean paths `targets` and all their ancestors: every path at or above one of them.
+
+    `p in with_ancestors(ts)` answers "is some t at or under p?" in one
+    lookup (comparing p with every t made planning quadratic).
+    """
+    out = set()
+    for t in targets:
+        while t not in out:  # an ancestor shared with an earlier target stops the walk
+            out.add(t)
+            if t == "/":
+                break
+            t = t[:t.rindex("/")] or "/"
+    return out
+
+
+def under_any(path, roots, strict=False):
+    """Return True when clean `path` is at or under (`strict`: strictly under) one of the set `roots`."""
+    if not strict and path in roots:
+        return True
+    return any(a in roots for a in ancestors(path))
+
+
 def relative(path, parent):
     """Return `path` relative to `parent` ('' when equal); `path` must be at or under `parent`."""
     if path == parent:

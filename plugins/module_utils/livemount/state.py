@@ -46,7 +46,8 @@ class State:
 
     def leftovers(self):
         """Return the created paths no owned entry needs: kept because another profile's mount still uses them."""
-        return tuple(p for p in self.created if not any(paths.is_at_or_under(o.entry.target, p) for o in self.owned))
+        needed = paths.with_ancestors(o.entry.target for o in self.owned)
+        return tuple(p for p in self.created if p not in needed)
 
 
 def namespace_key(namespace_id):

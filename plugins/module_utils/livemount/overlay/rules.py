@@ -186,10 +186,10 @@ def observe(sys, entries, owned, table):
             if getattr(e, f):
                 roles.setdefault(getattr(e, f), set()).add(f)
     # A path where this plan mounts something first shows other content then: not judged now.
-    first = [e.target for e in entries if e.is_mount and table.top(e.target) is None]
+    first = {e.target for e in entries if e.is_mount and table.top(e.target) is None}
     dirs = {}
     for path in sorted(roles):
-        if any(paths.is_at_or_under(path, t) for t in first):
+        if paths.under_any(path, first):  # a set and the path's ancestors: comparing with every target was n^2
             dirs[path] = UNKNOWN
             continue
         try:
