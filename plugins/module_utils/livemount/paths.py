@@ -11,6 +11,8 @@ def clean(path):
     """
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError("path must be absolute")
+    if "//" not in path and "/." not in path and (path == "/" or path[-1] != "/"):
+        return path  # already clean: the common case, and this runs for every path the engine sees
     parts = []
     for comp in path.split("/"):
         if comp in ("", "."):
@@ -38,9 +40,10 @@ def ancestors(path):
     if path == "/":
         return []
     out = ["/"]
-    parts = path.strip("/").split("/")
-    for i in range(1, len(parts)):
-        out.append("/" + "/".join(parts[:i]))
+    i = path.find("/", 1)
+    while i > 0:
+        out.append(path[:i])
+        i = path.find("/", i + 1)
     return out
 
 

@@ -9,7 +9,7 @@ profile.py re-exports all four; import them from there.
 
 from ..errors import ProfileError
 from ..profile.jsonschema_lite import describe
-from ..model import Entry
+from ..model import Entry, build
 
 
 # ---- dict forms ---------------------------------------------------------------
@@ -98,7 +98,7 @@ def entry_from_dict(d):
         elif kind == "pairs":
             value = tuple((k, v) for k, v in value)
         kw[name] = value
-    return Entry(**kw)
+    return build(Entry, kw)
 
 
 _KIND_TEXT = {
