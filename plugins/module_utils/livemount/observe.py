@@ -1,4 +1,4 @@
-"""observe(sys, entries, owned) -> World: the only reading of the system before planning."""
+"""observe(system, entries, owned) -> World: the only reading of the system before planning."""
 
 import dataclasses
 from dataclasses import dataclass, field
@@ -11,48 +11,48 @@ from .model import OVERLAY
 from .world import World, paths_to_observe
 
 
-def observe(sys, entries, owned=(), mimic=()):
+def observe(system, entries, owned=(), mimic=()):
     """Return a World with the live table and lstat facts for every path the plan may touch.
 
     `mimic` names the targets whose entries allow a writable mimic: the
     read-only directories above them are listed too (mimic.observe_mimic).
     """
-    table = parse_mountinfo(sys.read_mountinfo())
+    table = parse_mountinfo(system.read_mountinfo())
     lstat_paths, real_paths = paths_to_observe(entries, owned)
     realpaths = {}
     for p in real_paths:
         try:
-            realpaths[p] = sys.realpath(p)
+            realpaths[p] = system.realpath(p)
         except OSError:
             realpaths[p] = p
     facts = {}
     for p in set(lstat_paths) | set(realpaths.values()):
-        facts[p] = sys.lstat(p)
+        facts[p] = system.lstat(p)
     wants_overlay = any(e.type == OVERLAY for e in entries) or any(o.entry.type == OVERLAY for o in owned)
-    defaults = sys.overlay_defaults() if wants_overlay else {}
+    defaults = system.overlay_defaults() if wants_overlay else {}
     world = World(table=table, facts=facts, realpaths=realpaths, overlay_defaults=defaults,
-                  namespace=sys.namespace_id(),
-                  overlay=overlay_rules.observe(sys, entries, owned, table) if wants_overlay else None)
+                  namespace=system.namespace_id(),
+                  overlay=overlay_rules.observe(system, entries, owned, table) if wants_overlay else None)
     if mimic:
-        world = observe_mimic(sys, world, mimic)
-    return _adapted(sys, world)
+        world = observe_mimic(system, world, mimic)
+    return _adapted(system, world)
 
 
-def refresh_table(sys, world):
+def refresh_table(system, world):
     """Return `world` with a freshly read mount table (facts kept)."""
-    return _adapted(sys, World(table=parse_mountinfo(sys.read_mountinfo()), facts=world.facts,
+    return _adapted(system, World(table=parse_mountinfo(system.read_mountinfo()), facts=world.facts,
                                realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
                                namespace=world.namespace, listings=world.listings, overlay=world.overlay))
 
 
-def _adapted(sys, world):
+def _adapted(system, world):
     """Return `world` as completed by the Sys, when it knows more than its own namespace shows.
 
     A Sys acting inside another mount namespace (nsexec.NamespaceSys) saw the
     binds whose source lives in the caller's namespace before entering: it
     adds their source facts and bind identity, which the target cannot show.
     """
-    adapt = getattr(sys, "adapt_world", None)
+    adapt = getattr(system, "adapt_world", None)
     return adapt(world) if adapt is not None else world
 
 
@@ -103,8 +103,8 @@ class HostView:
                                    realpaths=dict(world.realpaths, **self.realpaths))
 
 
-def observe_host(sys, entries, targets):
-    """Return the HostView of host-sourced bind `entries`, read through `sys` before entering the target.
+def observe_host(system, entries, targets):
+    """Return the HostView of host-sourced bind `entries`, read through `system` before entering the target.
 
     Besides each source: what shows below it at the `targets` under its entry
     (the planner asks what a child mount point will find there).
@@ -112,13 +112,13 @@ def observe_host(sys, entries, targets):
     view = HostView()
     if not entries:
         return view
-    table = parse_mountinfo(sys.read_mountinfo())
+    table = parse_mountinfo(system.read_mountinfo())
     for e in entries:
-        real = sys.realpath(e.source)
+        real = system.realpath(e.source)
         key = HOST + real
         view.sources.add(e.source)
         view.realpaths[e.source] = key
-        view.facts[key] = sys.lstat(real)
+        view.facts[key] = system.lstat(real)
         try:
             view.identities[key] = table.bind_identity(real)
         except ValueError:
@@ -127,5 +127,5 @@ def observe_host(sys, entries, targets):
             if paths.is_under(t, e.target):
                 inside = paths.join(real, paths.relative(t, e.target))
                 for p in [a for a in paths.ancestors(inside) if paths.is_under(a, real)] + [inside]:
-                    view.facts[HOST + p] = sys.lstat(p)
+                    view.facts[HOST + p] = system.lstat(p)
     return view
