@@ -40,7 +40,7 @@ def parse_mountinfo(text):
     malformed line, and no other exception whatever the input.
     """
     mounts = []
-    supers = {}  # (fstype, raw super options) -> parsed: many mounts share one superblock
+    supers = {}  # (fstype, raw super options) -> parsed, and raw mount options -> flags: shared by many mounts
     for n, line in enumerate(text.split("\n"), 1):
         if not line:
             continue
@@ -98,13 +98,16 @@ def _parse_line(line, supers):
     if parsed is None:
         parsed = supers[key] = _parse_super(fstype, raw_super)
     fs_options, lower, data, upper, work = parsed
+    flags = supers.get(fields[5])  # a handful of distinct per-mount option fields in a whole table
+    if flags is None:
+        flags = supers[fields[5]] = options.parse_mount_options(fields[5])
     return build(LiveMount, {
         "mount_id": int(fields[0]),
         "parent_id": int(fields[1]),
         "dev": (int(major), int(minor)),
         "root": unescape(fields[3]),
         "mount_point": mount_point,
-        "flags": options.parse_mount_options(fields[5]),
+        "flags": flags,
         "propagation": propagation,
         "peer": peer,
         "master": master,
@@ -173,6 +176,7 @@ class LiveTable:
             self._children.setdefault(parent, []).append(m)
             self._child_at.setdefault((parent, m.mount_point), m)
         self._visible = None  # (sort keys, mounts) of every reachable stack, built on first use
+        self._visible_at = {}  # path -> visible(path), filled as questions come (the table never changes)
 
     def __len__(self):
         return len(self.mounts)
@@ -203,17 +207,26 @@ class LiveTable:
         never reached: it is hidden.
         """
         path = clean(path)
+        memo = self._visible_at
+        if path in memo:
+            return memo[path]
+        # The answer for a path continues its parent's: climb to the nearest path already
+        # answered (or to /), then walk down from there, remembering each answer. A plan asks
+        # about every target and many share their ancestors.
+        chain = [path]
         m = None
-        i = 0
-        prefix = "/"
-        while True:
+        while chain[-1] != "/":
+            parent = chain[-1][:chain[-1].rfind("/")] or "/"
+            if parent in memo:
+                m = memo[parent]
+                break
+            chain.append(parent)
+        for prefix in reversed(chain):
             child = self._child_at.get((_OUTSIDE if m is None else m.mount_id, prefix))
             if child is not None:
                 m = self._top_from(child)
-            if i < 0 or path == "/":
-                return m
-            i = path.find("/", i + 1)
-            prefix = path if i < 0 else path[:i]
+            memo[prefix] = m
+        return m
 
     def top(self, path):
         """Return the visible mount whose mount point is exactly `path`, or None if it is not a mount point."""

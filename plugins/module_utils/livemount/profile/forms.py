@@ -83,46 +83,71 @@ def entry_from_dict(d):
     """Return the Entry a state-file mapping describes; ValueError naming the first bad field."""
     if not isinstance(d, dict):
         raise ValueError("entry must be a mapping, not %s" % describe(d))
-    for name in d:
-        if name not in _STATE_KINDS:
-            raise ValueError("entry field %r is unknown" % (name,))
+    if not d.keys() <= _STATE_READERS.keys():
+        unknown = next(name for name in d if name not in _STATE_READERS)
+        raise ValueError("entry field %r is unknown" % (unknown,))
     for name in ("target", "type"):
         if name not in d:
             raise ValueError("entry field %s is missing" % name)
     kw = {}
     for name, value in d.items():
-        kind = _STATE_KINDS[name]
-        if not _state_kind_ok(kind, value):
-            raise ValueError("entry field %s must be %s, not %s" % (name, _KIND_TEXT[kind], describe(value)))
-        if kind == "strs":
-            value = frozenset(value) if name == "flags" else tuple(value)
-        elif kind == "pairs":
-            value = tuple((k, v) for k, v in value)
+        value = _STATE_READERS[name](value)
+        if value is _BAD:
+            kind = _STATE_KINDS[name]
+            raise ValueError("entry field %s must be %s, not %s" % (name, _KIND_TEXT[kind], describe(d[name])))
         kw[name] = value
     return build(Entry, kw)
+
+
+_BAD = object()  # what a state field reader returns for a value of the wrong kind
+
+
+def _read_str(v):
+    return v if isinstance(v, str) else _BAD
+
+
+def _read_opt_str(v):
+    return v if v is None or isinstance(v, str) else _BAD
+
+
+def _read_bool(v):
+    return v if isinstance(v, bool) else _BAD
+
+
+def _read_int(v):
+    return v if isinstance(v, int) and not isinstance(v, bool) else _BAD
+
+
+def _read_opt_int(v):
+    return v if v is None or (isinstance(v, int) and not isinstance(v, bool)) else _BAD
+
+
+def _read_strs(v):
+    return tuple(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else _BAD
+
+
+def _read_flags(v):
+    return frozenset(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else _BAD
+
+
+def _read_pairs(v):
+    if isinstance(v, list) and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                                   and (p[1] is None or isinstance(p[1], str)) for p in v):
+        return tuple((k, x) for k, x in v)
+    return _BAD
+
+
+# One reader per state field: the value in Entry's form, or _BAD. A state file is untrusted input,
+# read once per entry on every run: one function call per field, not a chain of kind tests.
+_READERS = {"str": _read_str, "str?": _read_opt_str, "bool": _read_bool, "int": _read_int, "int?": _read_opt_int,
+            "strs": _read_strs, "pairs": _read_pairs}
+_STATE_READERS = {name: _read_flags if name == "flags" else _READERS[kind] for name, kind in _STATE_FIELDS}
 
 
 _KIND_TEXT = {
     "str": "a string", "str?": "a string or null", "bool": "true or false", "int": "an integer",
     "int?": "an integer or null", "strs": "a list of strings", "pairs": "a list of [key, value-or-null] pairs",
 }
-
-
-def _state_kind_ok(kind, value):
-    if kind.endswith("?") and value is None:
-        return True
-    kind = kind.rstrip("?")
-    if kind == "str":
-        return isinstance(value, str)
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "strs":
-        return isinstance(value, list) and all(isinstance(x, str) for x in value)
-    return isinstance(value, list) and all(
-        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and (p[1] is None or isinstance(p[1], str))
-        for p in value)
 
 
 # ---- text ---------------------------------------------------------------------
