@@ -15,7 +15,12 @@ def run(args, out):
     from .common import engine_module, make_sys
 
     system = make_sys()
-    _, rows = engine_module("inventory").read(system, engine_module("engine").state_root(args.state_dir))
+    root = engine_module("state").state_root(args.state_dir)  # not engine's: show needs no planner
+    if args.json and not (args.path or args.type or args.profile):
+        # Printed as read, each mount parsed when its turn comes: a table of 10,000 is never held whole.
+        out.json_items({"namespace": system.namespace_id()}, "mounts", engine_module("inventory").stream(system, root))
+        return 0
+    _, rows = engine_module("inventory").read(system, root)
     rows = select(rows, args.path, args.type, args.profile, engine_module("paths"))
     if args.json:
         out.json({"namespace": system.namespace_id(), "mounts": rows})

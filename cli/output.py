@@ -78,9 +78,40 @@ class Output:
 
     # ---- data (stdout) --------------------------------------------------------
     def json(self, doc):
-        """Print `doc` as JSON on stdout (sorted keys, no colour)."""
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+        """Print `doc` as JSON on stdout (sorted keys, no colour): indented on a terminal, one line to a pipe.
+
+        Indenting costs json's pure-Python encoder (ten times slower than its
+        C one): worth it for a person reading, not for a program.
+        """
+        sys.stdout.write(json.dumps(doc, indent=_json_indent(), sort_keys=True, default=str) + "\n")
         sys.stdout.flush()
+
+    def json_items(self, doc, key, items):
+        """Return how many `items` were printed as doc[key] of `doc`, encoded a batch at a time: what json() prints.
+
+        A table of 10,000 mounts is never held twice (the dicts, then their text).
+        """
+        indent = _json_indent()
+        encode = json.JSONEncoder(indent=indent, sort_keys=True, default=str).encode
+        write = sys.stdout.write
+        count = 0
+        parts = sorted([(k, encode(v)) for k, v in doc.items()] + [(key, None)])
+        write("{\n  " if indent else "{")
+        for i, (k, text) in enumerate(parts):
+            write((",\n  " if indent else ", ") if i else "")
+            write(encode(k) + ": ")
+            if text is not None:
+                write(text.replace("\n", "\n  ") if indent else text)
+                continue
+            for batch in _batches(items, 256):
+                # A batch encoded as one list, its brackets cut: the items as the whole list would show them.
+                chunk = encode(batch)[2:-2].replace("\n", "\n  ") if indent else encode(batch)[1:-1]
+                write(("," if count else "[") + ("\n  " if indent else " " if count else "") + chunk)
+                count += len(batch)
+            write(("\n  ]" if indent else "]") if count else "[]")
+        write("\n}\n" if indent else "}\n")
+        sys.stdout.flush()
+        return count
 
     def text(self, s):
         """Print plain text on stdout."""
@@ -411,6 +442,23 @@ class Output:
 
     def _hint(self, text):
         self.err.print("[dim]hint:[/] " + _esc(text))
+
+
+def _batches(items, size):
+    """Yield lists of up to `size` consecutive items of the iterable `items`."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _json_indent():
+    """Return the JSON indent: 2 when stdout is a terminal, None (one line, json's C encoder) otherwise."""
+    return 2 if _isatty(sys.stdout) else None
 
 
 def _isatty(stream):

@@ -27,7 +27,8 @@ from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
 from .recover import after_finish, recover
-from .state import DEFAULT_ROOT, State, StateStore, is_reset_store, list_profiles, now, recorded_for
+from .state import State, StateStore, is_reset_store, list_profiles, now, recorded_for
+from .state import state_root  # noqa: F401 (callers know it as engine.state_root)
 
 
 @dataclass
@@ -79,11 +80,6 @@ class _Empty:
     name: str
     entries: tuple = ()
     on_error: str = "rollback"
-
-
-def state_root(root=None):
-    """Return the state root: the argument, else $LIVEMOUNT_STATE_DIR, else /run/livemount."""
-    return root or os.environ.get("LIVEMOUNT_STATE_DIR") or DEFAULT_ROOT
 
 
 def reconcile(profile, system, root=None, check=False, on_error=None, progress=None, profile_data=None,
