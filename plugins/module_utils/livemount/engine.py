@@ -46,6 +46,16 @@ class Report:
     rolled_back: List = field(default_factory=list)
     diff: Optional[dict] = None
     kept_aside: List = field(default_factory=list)  # upper_policy.py: old uppers/works renamed aside
+    # For callers that verify and roll back from this run alone (the role, the rollout): the profile
+    # data as last applied before this run (None: there was none), and each owned entry's health as
+    # the run leaves it (before any change in check mode), _health's dicts.
+    previous: Optional[dict] = None
+    health: List = field(default_factory=list)
+
+    @property
+    def healthy(self):
+        """Return True when every owned entry the run leaves is ok and no interrupted apply waits (check mode)."""
+        return not (self.mode == "check" and self.recovered) and all(e["health"] == "ok" for e in self.health)
 
     @property
     def changed(self):
@@ -134,7 +144,8 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         state = store.load()
         if leftovers_only and (state.owned or not state.created or store.journal.exists()):
             return None  # applied or interrupted since we looked without the lock: not a leftover any more
-        report = Report(profile.name, system.namespace_id(), "check" if check else "apply")
+        report = Report(profile.name, system.namespace_id(), "check" if check else "apply",
+                        previous=state.profile_data)
         report.warnings.extend(mntns.caller_warnings(system))
         world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
         if store.journal.exists():
@@ -155,6 +166,7 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
             err.report = report
             raise err
         if check:
+            report.health = _health_of(state, world)
             return report
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
         executor = Executor(system, store.journal, world, on_error=policy, beneath=has_beneath(),
@@ -164,6 +176,7 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
                                            getattr(system, "proc_fd", None))  # steps.py asks it on EBUSY
         if not mutating(changes):
             new = next_state(state, changes, None, world, profile_data)
+            report.health = _health_of(new, world)
             if not profile.entries:
                 leftovers.warn(report, new)  # a destroy that is not complete yet says why
             if (new.owned, new.created) != (state.owned, state.created):
@@ -186,6 +199,7 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         report.kept_aside.extend(outcome.asides)
         after = refresh_table(system, world)
         new = next_state(state, changes, outcome, after, profile_data)
+        report.health = _health_of(new, _links_looked_at_again(system, new, after))
         leftovers.warn(report, new)
         if new.owned or new.created:
             store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
@@ -266,6 +280,17 @@ def status(system, root=None, name=None, namespace=None, pid=None):
             row["leftovers"] = list(state.leftovers())
         out.append(row)
     return out
+
+
+def _links_looked_at_again(system, state, world):
+    """Return `world` with the owned symlinks lstat'ed again: the facts observed before the apply predate them."""
+    links = {o.entry.target: system.lstat(o.entry.target) for o in state.owned if not o.entry.is_mount}
+    return dataclasses.replace(world, facts=dict(world.facts, **links)) if links else world
+
+
+def _health_of(state, world):
+    """Return the health dicts of every entry `state` owns, as status() gives them."""
+    return [_health(o, world) for o in state.owned]
 
 
 def _health(own, world):
