@@ -171,7 +171,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import er
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import nsexec
 from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as overlay_changes
 from ansible_collections.livemount.core.plugins.module_utils.livemount import paths as lpaths
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 
 
 def main():
@@ -221,7 +221,7 @@ def _ansible_words(text):
 
 def _report(p):
     """Return (overlay_changes.report() of the task's target, namespace id), run in the named namespace if any."""
-    system, target = nsexec.resolve(sys_linux.LinuxSys(), p["namespace"], p["pid"])[:2]
+    system, target = nsexec.resolve(real_system(), p["namespace"], p["pid"])[:2]
 
     def listing(s, root, progress):
         return overlay_changes.report(p["target"], freeze=p["freeze"], system=s), s.namespace_id()

@@ -197,10 +197,9 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as overlay_changes
 from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import reset as overlay_reset
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 
 
 def main():
@@ -213,7 +212,7 @@ def main():
     p = module.params
     try:
         report = overlay_reset.reset(p["target"], ["/" + path.lstrip("/") for path in p["paths"] or ()],
-                                     system=failpoint.from_env(sys_linux.LinuxSys()), root=p["state_dir"],
+                                     system=real_system(), root=p["state_dir"],
                                      check=module.check_mode, discard=p["discard"], force=p["force"])
     except errors.LivemountError as exc:
         out = exc.to_dict()

@@ -18,7 +18,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.errors im
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import StateStore
 
 from tests.unit.fakesys import NAMESPACE_ID
-from tests.unit.engine_runs import apply, beneath_on, mutations, root  # noqa: F401 (fixtures)
+from tests.unit.engine_runs import apply, mutations, root  # noqa: F401 (fixtures)
 from tests.unit.planner_world import (
     PROFILE_A,
     PROFILE_B,

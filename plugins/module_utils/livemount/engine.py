@@ -17,17 +17,18 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from .kernel import holders
-from . import leftovers, match, mimic
+from . import fingerprint, history, leftovers, match, mimic, targeting
 from .kernel import namespace as mntns, nsexec
+from .kernel.sysapi import perform
 from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, LivemountError, PlanError
+from .errors import ApplyError, LivemountError, PlanError, StalePlanError, UndoError, UnknownProfileError
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
-from .plan import has_conflicts, mutating, plan
+from .plan import conflicts_in, plan, to_perform
 from .recover import after_finish, recover
-from .state import State, StateStore, is_reset_store, list_profiles, now, recorded_for
+from .state import State, StateStore, is_reset_store, known_profiles, list_profiles, now, recorded_for
 from .state import state_root  # noqa: F401 (callers know it as engine.state_root)
 
 
@@ -56,16 +57,28 @@ class Report:
     def healthy(self):
         """Return True when every owned entry the run leaves is ok and no interrupted apply waits (check mode)."""
         return not (self.mode == "check" and self.recovered) and all(e["health"] == "ok" for e in self.health)
+    fingerprint: Optional[dict] = None  # fingerprint.py: what a check-mode plan was made from
+
+    def expected(self):
+        """Return this check-mode plan as a fingerprint.Expected: `reconcile(expect=...)` applies exactly it.
+
+        A plan shown before an interrupted apply is recovered was made on a
+        simulation of the recovery: the apply recovers for real, plans again
+        and goes on only if the steps come out the same.
+        """
+        if self.recovered:
+            return fingerprint.Expected(None, change_dicts=tuple(change_dict(c) for c in self.changes))
+        return fingerprint.Expected(self.fingerprint, changes=tuple(self.changes))
 
     @property
     def changed(self):
         """Return True when the plan alters the system (the same rule in check and apply mode)."""
-        return bool(mutating(self.changes)) or bool(self.recovered)
+        return bool(to_perform(self.changes)) or bool(self.recovered)
 
     @property
     def conflicts(self):
         """Return the conflict changes."""
-        return has_conflicts(self.changes)
+        return conflicts_in(self.changes)
 
     def to_dict(self):
         """Return the JSON form shared by `livemount --json` and the Ansible modules."""
@@ -74,7 +87,7 @@ class Report:
             "namespace": self.namespace,
             "mode": self.mode,
             "changed": self.changed,
-            "changes": [c.to_dict() for c in self.changes if c.action != Action.CONFLICT],
+            "changes": [change_dict(c) for c in self.changes if c.action != Action.CONFLICT],
             "conflicts": [c.to_dict() for c in self.conflicts],
             "failed": [dict(c.to_dict(), error=msg) for c, msg in self.failed],
             "skipped": [dict(c.to_dict(), why=why) for c, why in self.skipped],
@@ -87,37 +100,67 @@ class Report:
 
 @dataclass(frozen=True)
 class _Empty:
+    """The profile a destroy applies: no entries. `known_only`: refuse a name with no state (UnknownProfileError)."""
+
     name: str
     entries: tuple = ()
     on_error: str = "rollback"
+    known_only: bool = False
 
 
 def reconcile(profile, system, root=None, check=False, on_error=None, progress=None, profile_data=None,
-              namespace=None, pid=None, on_busy=None):
+              namespace=None, pid=None, on_busy=None, expect=None, targets=None, on_plan=None):
     """Return a Report after making the live table match `profile` (or predicting it, with check).
 
     Raises ProfileError/PlanError before touching anything, ApplyError after
     a complete rollback (its `busy` lists who holds a busy mount), UndoError
     when the rollback itself failed. `namespace` (an nsfs file) or `pid`
     acts in that mount namespace; `on_busy` (fail/detach) overrides every
-    entry's on_busy.
+    entry's on_busy. A check-mode Report carries its `fingerprint`; with
+    `expect` (a fingerprint.Expected: Report.expected(), or a saved plan)
+    exactly that plan is applied, or StalePlanError says what changed since.
+    `targets` (clean absolute paths) limits the plan to what they need
+    (targeting.py), like terraform's -target. `on_plan(report)` is called
+    with the plan, under the lock, before anything is applied (`apply
+    --yes` shows the plan it then applies, planned once).
     """
     system, target, on_busy = nsexec.resolve(system, namespace, pid, on_busy)
     if target is not None:
         return nsexec.run(target, system, lambda s, r, p: reconcile(
             profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
-            on_busy=on_busy), state_root(root), progress, profile=profile, clone=not check)
+            on_busy=on_busy, expect=expect, targets=targets, on_plan=on_plan), state_root(root), progress,
+            profile=profile, clone=not check)
     store = StateStore(state_root(root), system.namespace_id(), profile.name)
-    report = _reconcile_locked(store, profile, system, check, on_error, progress, profile_data, on_busy)
+    if isinstance(profile, _Empty) and profile.known_only:
+        _must_exist(store, "destroy")
+    run = _Run(profile, system, check, on_error, progress, profile_data, on_busy, expect, tuple(targets or ()),
+               on_plan)
+    report = _reconcile_locked(store, run)
     leftovers.sweep(report, state_root(root), system.namespace_id(), lambda other: _reconcile(
-        other, _Empty(other.name), system, check, None, None, None, None, leftovers_only=True))
+        other, _Run(_Empty(other.name), system, check), leftovers_only=True))
     return report
 
 
-def _reconcile_locked(store, profile, system, check, on_error, progress, profile_data, on_busy):
+@dataclass(frozen=True)
+class _Run:
+    """The arguments of one reconcile() call, as _reconcile needs them."""
+
+    profile: object
+    system: object
+    check: bool = False
+    on_error: Optional[str] = None
+    progress: object = None
+    profile_data: Optional[dict] = None
+    on_busy: Optional[str] = None
+    expect: Optional[fingerprint.Expected] = None
+    targets: tuple = ()
+    on_plan: object = None
+
+
+def _reconcile_locked(store, run):
     """Return the Report of reconcile() in one StateStore, taking its lock unless check mode needs none yet."""
-    args = (store, profile, system, check, on_error, progress, profile_data, on_busy)
-    if not check or os.path.lexists(store.lock_path):
+    args = (store, run)
+    if not run.check or os.path.lexists(store.lock_path):
         return _reconcile(*args)
     # Check mode creates nothing, so before the first apply there is no lock
     # to share: look without one, and look again under the lock if a first
@@ -133,13 +176,15 @@ def _reconcile_locked(store, profile, system, check, on_error, progress, profile
     return _reconcile(*args)
 
 
-def _reconcile(store, profile, system, check, on_error, progress, profile_data, on_busy, leftovers_only=False):
+def _reconcile(store, run, leftovers_only=False):
     """Return the Report of reconcile() in one StateStore, under its lock.
 
     With `leftovers_only` (the sweep of another profile's leftovers) it
     returns None, touching nothing, unless the state still owns nothing but
     created directories and no journal waits for that profile's own run.
     """
+    profile, system, check, on_error, progress, profile_data, on_busy = (
+        run.profile, run.system, run.check, run.on_error, run.progress, run.profile_data, run.on_busy)
     with store.lock(write=not check):
         state = store.load()
         if leftovers_only and (state.owned or not state.created or store.journal.exists()):
@@ -154,27 +199,37 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
                 # What recovery undid (a mimic rolled back) changes more than the table:
                 # look again at the paths and read-only listings the plan depends on.
                 world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
-        changes = plan(state, profile, world)
+        if run.expect is not None and run.expect.changes is not None:
+            changes = list(run.expect.changes)  # the plan that was shown: never planned twice
+        else:
+            changes = _targeted(plan(state, profile, world), run.targets, profile.name)
         report.changes = changes
-        report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
+        report.diff = make_diff(_owned_live(state, world), list(profile.entries),
                                 "%s in %s" % (profile.name, system.namespace_id()))
-        conflicts = has_conflicts(changes)
+        if check or run.expect is not None:
+            report.fingerprint = fingerprint.take(state, profile, world, _profile_doc(profile))
+        if run.expect is not None:
+            _verify(run.expect, report)
+        conflicts = conflicts_in(changes)
         if conflicts:
-            err = PlanError("cannot apply profile %s: %s" % (profile.name, conflicts[0].reason)
-                            + ("" if len(conflicts) == 1 else " (and %d more conflicts)" % (len(conflicts) - 1)),
+            more = len(conflicts) - 1
+            verb = "destroy" if isinstance(profile, _Empty) else "plan" if check else "apply"
+            err = PlanError("cannot %s profile %s: %s" % (verb, profile.name, conflicts[0].reason)
+                            + ("" if not more else " (and %d more conflict%s)" % (more, "s" if more > 1 else "")),
                             conflicts)
             err.report = report
             raise err
         if check:
             report.health = _health_of(state, world)
             return report
+        if run.on_plan is not None:
+            run.on_plan(report)
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
-        executor = Executor(system, store.journal, world, on_error=policy, beneath=has_beneath(),
+        busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state), system.proc_fd())
+        executor = Executor(system, store.journal, world, on_error=policy, beneath=system.features().beneath,
                             header={"profile": profile.name, "namespace": system.namespace_id()},
-                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait())
-        executor.busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state),
-                                           getattr(system, "proc_fd", None))  # steps.py asks it on EBUSY
-        if not mutating(changes):
+                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(), busy=busy)
+        if not to_perform(changes):
             new = next_state(state, changes, None, world, profile_data)
             report.health = _health_of(new, world)
             if not profile.entries:
@@ -182,11 +237,12 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
             if (new.owned, new.created) != (state.owned, state.created):
                 store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
                 store.save(new)  # adopted an exact match, or observations refreshed
+            _remember(store, run, new, 0)
             return report
         try:
             outcome = executor.apply(changes)
         except Exception as exc:
-            if type(exc) is ApplyError:  # a complete rollback
+            if isinstance(exc, ApplyError) and not isinstance(exc, UndoError):  # a complete rollback
                 _learn_remade_devices(store, state, executor.outcome.remade, system, world)
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
@@ -207,11 +263,18 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         else:
             store.remove()
         store.journal.finish()
+        if not report.failed:
+            _remember(store, run, new, len(to_perform(changes)))
         return report
 
 
-def destroy(name, system, root=None, check=False, namespace=None, pid=None, on_busy=None):
+def destroy(name, system, root=None, check=False, namespace=None, pid=None, on_busy=None, expect=None, targets=None,
+            known_only=False, progress=None, on_plan=None):
     """Return the Report of removing everything profile `name` owns in this namespace (or `namespace`/`pid`'s).
+
+    `expect` and `targets` as for reconcile. With `known_only` a name this
+    namespace has no state for raises UnknownProfileError, touching nothing
+    (the Ansible module's state=absent wants such a destroy to succeed).
 
     When that namespace no longer exists, its state is removed without
     touching any mount (they went with it), and the Report says so. A
@@ -224,7 +287,8 @@ def destroy(name, system, root=None, check=False, namespace=None, pid=None, on_b
         raise LivemountError("cannot destroy %s: it is the journal of an interrupted `overlay reset --force`, not a"
                              " profile; run `livemount overlay reset --force TARGET` again to recover it" % name)
     try:
-        return reconcile(_Empty(name), system, root=root, check=check, namespace=namespace, pid=pid, on_busy=on_busy)
+        return reconcile(_Empty(name, known_only=known_only), system, root=root, check=check, namespace=namespace,
+                         pid=pid, on_busy=on_busy, expect=expect, targets=targets, progress=progress, on_plan=on_plan)
     except nsexec.NamespaceGoneError as exc:
         return _forget_gone(name, state_root(root), check, exc)
 
@@ -248,21 +312,26 @@ def _forget_gone(name, root, check, exc):
     return report
 
 
-def status(system, root=None, name=None, namespace=None, pid=None):
+def status(system, root=None, name=None, namespace=None, pid=None, known_only=False):
     """Return [{profile, applied_at, interrupted, entries: [{target, type, health, detail}], leftovers}].
 
     `leftovers` (present only when there are some) lists the directories
     the profile created that no entry of it needs any more but someone
-    else's mount still uses (kept, not lost: leftovers.py).
+    else's mount still uses (kept, not lost: leftovers.py). With
+    `known_only`, a `name` this namespace has no state for raises
+    UnknownProfileError.
     """
-    system, target, _ = nsexec.resolve(system, namespace, pid)
+    system, target, _configured = nsexec.resolve(system, namespace, pid)
     if target is not None:
         names = [name] if name else list_profiles(state_root(root), target.open().namespace_id)
         target.close()
-        return nsexec.run(target, system, lambda s, r, _: status(s, root=r, name=name), state_root(root), names=names)
+        return nsexec.run(target, system, lambda s, r, _: status(s, root=r, name=name, known_only=known_only),
+                          state_root(root), names=names)
     root = state_root(root)
     ns = system.namespace_id()
     StateStore(root, ns, name or "").check_dir()  # never list or read state from a directory others can write
+    if name and known_only:
+        _must_exist(StateStore(root, ns, name), "show the status of", have_history=False)
     names = [name] if name else list_profiles(root, ns)
     out = []
     for n in names:
@@ -291,6 +360,47 @@ def _links_looked_at_again(system, state, world):
 def _health_of(state, world):
     """Return the health dicts of every entry `state` owns, as status() gives them."""
     return [_health(o, world) for o in state.owned]
+
+
+def history_of(name, system, root=None, namespace=None, pid=None):
+    """Return (namespace id, [history.Record] oldest first) of profile `name`; UnknownProfileError when it has none."""
+    system, target, _ = nsexec.resolve(system, namespace, pid)
+    if target is not None:
+        ns = target.open().namespace_id
+        target.close()
+    else:
+        ns = system.namespace_id()
+    store = StateStore(state_root(root), ns, name)
+    store.check_dir()
+    records = history.load(store)
+    if not records:
+        _must_exist(store, "show the history of", have_history=False)
+        raise UnknownProfileError("cannot show the history of %s: no apply of it completed since livemount keeps"
+                                  " a history (it keeps the last %d)" % (name, history.KEEP), [name])
+    return ns, records
+
+
+def _must_exist(store, verb, have_history=True):
+    """Raise UnknownProfileError unless profile store.name has state, a journal (or a history) in its namespace."""
+    if store.exists() or store.journal.exists() or (have_history and os.path.exists(history.path_of(store))):
+        return
+    known = known_profiles(store.root, store.namespace_id)
+    gone = os.path.exists(history.path_of(store))
+    raise UnknownProfileError("cannot %s %s: no profile named %s in %s (%s)%s" % (
+        verb, store.name, store.name, store.namespace_id, "known: " + ", ".join(known) if known else
+        "it has none", "; it was destroyed: `livemount rollback %s` applies its last profile again" % store.name
+        if gone else ""), known)
+
+
+def _targeted(changes, targets, name):
+    """Return `changes` limited to what `targets` need; PlanError for a target no change is about."""
+    if not targets:
+        return changes
+    missing = targeting.unmatched(changes, targets)
+    if missing:
+        raise PlanError("cannot plan --target %s: no entry of profile %s is at, above or below it"
+                        % (", ".join(missing), name))
+    return targeting.select(changes, targets)
 
 
 def _health(own, world):
@@ -325,10 +435,81 @@ def _recover(store, state, world, system, check, report):
     if check:
         return new, after_finish(world, finish)
     for name, args in finish:
-        getattr(system, name)(*args)
+        perform(system, name, args)
     store.save(new)
     store.journal.finish()
     return new, refresh_table(system, world)
+
+
+def _remember(store, run, new, steps):
+    """Add the profile an apply completed with to its history (history.py); a destroy is no profile to go back to."""
+    if isinstance(run.profile, _Empty) or not run.profile.entries:
+        return
+    data = run.profile_data if run.profile_data is not None else _profile_doc(run.profile)
+    history.add(store, data, new.applied_at, steps, run.targets)
+
+
+def _verify(expect, report):
+    """Raise StalePlanError unless `report` (planned now) is the plan `expect` was made from, from the same inputs."""
+    differences = [] if expect.fingerprint is None else fingerprint.differences(expect.fingerprint,
+                                                                                 report.fingerprint)
+    if not differences and expect.change_dicts is not None:
+        # What each step does must be the same; why (the reason) may be worded from what was seen then.
+        now = [change_dict(c) for c in report.changes]
+        if _steps(now) != _steps(expect.change_dicts):
+            differences = ["the plan made now differs from the one shown: %s" % _first_difference(
+                list(expect.change_dicts), now)]
+    if differences:
+        err = StalePlanError("cannot apply the plan for %s: what it was made from changed since: %s%s"
+                             % (report.profile, differences[0], " (and %d more change%s)" % (
+                                 len(differences) - 1, "s" if len(differences) > 2 else "")
+                                if len(differences) > 1 else ""), differences)
+        err.report = report
+        raise err
+
+
+def _steps(dicts):
+    return [{k: v for k, v in d.items() if k != "reason"} for d in dicts]
+
+
+def _first_difference(shown, now):
+    """Return where two lists of change dicts first differ, in words."""
+    def step(d):
+        return "%s %s (%s)" % (d.get("action"), d.get("target"), d.get("reason")) if d else "nothing"
+
+    what_shown, what_now = _steps(shown), _steps(now)
+    for k in range(max(len(shown), len(now))):
+        a, b = (shown[k] if k < len(shown) else None), (now[k] if k < len(now) else None)
+        if (what_shown[k] if a else None) != (what_now[k] if b else None):
+            if a and b and step(a) == step(b):
+                keys = sorted(key for key in set(a) | set(b) if a.get(key) != b.get(key) and key != "reason")
+                return "step %d, %s: %s differs" % (k + 1, step(a), ", ".join(keys))
+            return "step %d was %s, is now %s" % (k + 1, step(a), step(b))
+    return "the steps differ"
+
+
+def change_dict(c):
+    """Return the JSON form of Change `c` with the entry before and after it (profile form), as --json shows it."""
+    from .profile.forms import entry_to_profile_dict
+
+    d = c.to_dict()
+    if c.action in (Action.KEEP, Action.CONFLICT, Action.MKDIR, Action.RMDIR):
+        return d
+    before = c.before.entry if c.before is not None else None
+    if c.action in (Action.UNMOUNT, Action.UNLINK):
+        before = before or c.entry
+    d["before"] = entry_to_profile_dict(before) if before is not None else None
+    d["after"] = entry_to_profile_dict(c.entry) if c.action not in (Action.UNMOUNT, Action.UNLINK) else None
+    return d
+
+
+def _profile_doc(profile):
+    """Return the canonical mapping of `profile` (what its fingerprint covers)."""
+    from .profile.forms import profile_to_dict
+
+    if isinstance(profile, _Empty):
+        return {"name": profile.name, "mounts": []}
+    return profile_to_dict(profile)
 
 
 def _owned_live(state, world):
@@ -426,12 +607,3 @@ def carry_wait():
         return max(0.0, float(os.environ.get("LIVEMOUNT_CARRY_WAIT", "10")))
     except ValueError:
         return 10.0
-
-
-def has_beneath():
-    """Return True when the kernel has MOVE_MOUNT_BENEATH (Linux 6.5+)."""
-    try:
-        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
-    except ValueError:
-        return False
-    return (major, minor) >= (6, 5)

@@ -41,8 +41,8 @@ def observe(system, entries, owned=(), mimic=()):
 def refresh_table(system, world):
     """Return `world` with a freshly read mount table (facts kept)."""
     return _adapted(system, World(table=parse_mountinfo(system.read_mountinfo()), facts=world.facts,
-                               realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
-                               namespace=world.namespace, listings=world.listings, overlay=world.overlay))
+                                  realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
+                                  namespace=world.namespace, listings=world.listings, overlay=world.overlay))
 
 
 def _adapted(system, world):
@@ -52,8 +52,7 @@ def _adapted(system, world):
     binds whose source lives in the caller's namespace before entering: it
     adds their source facts and bind identity, which the target cannot show.
     """
-    adapt = getattr(system, "adapt_world", None)
-    return adapt(world) if adapt is not None else world
+    return system.adapt_world(world)
 
 
 # ---- bind sources in the caller's namespace (nsexec.py: acting inside another namespace) ----

@@ -10,7 +10,7 @@ becomes a `conflict` change; the engine refuses a plan that has one.
 
 from . import match, mimic, paths
 from .overlay import plan as plan_overlay
-from .model import BIND, OVERLAY, SYMLINK, Action, Change
+from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change
 from .order import order_changes
 
 # Decisions that put a fresh mount (or no mount) at a target: whatever sits on
@@ -44,14 +44,14 @@ def plan(state, profile, world):
     return order_changes(changes)
 
 
-def has_conflicts(changes):
+def conflicts_in(changes):
     """Return the conflict changes of a plan (empty when it may be applied)."""
     return [c for c in changes if c.action == Action.CONFLICT]
 
 
-def mutating(changes):
-    """Return the changes that alter the system (everything but keep and conflict)."""
-    return [c for c in changes if c.action not in (Action.KEEP, Action.CONFLICT)]
+def to_perform(changes):
+    """Return the changes the executor performs, the ones that alter the system (all but keep and conflict)."""
+    return [c for c in changes if c.action in PERFORMED_ACTIONS]
 
 
 # ---- one target ----------------------------------------------------------
@@ -394,7 +394,7 @@ def _rmdirs(state, changes, desired, world):
     # Sets and ancestor lookups, never every created path against every target: a
     # profile whose directories livemount created made this quadratic (bench/plan_scale.py).
     needed = paths.with_ancestors(desired)
-    rebuilt = {c.target for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)}
+    rebuilt = {c.target: c.action for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)}
     down = {}
     for c in changes:
         if c.action == Action.UNMOUNT:
@@ -404,7 +404,8 @@ def _rmdirs(state, changes, desired, world):
     for p in sorted(state.created, key=paths.sort_key, reverse=True):
         inside = [r for r in paths.ancestors(p) if r in rebuilt]
         if inside:
-            out.append(Change(Action.RMDIR, None, "created inside %s, which is rebuilt" % inside[-1], path=p))
+            how = "unmounted" if rebuilt[inside[-1]] == Action.UNMOUNT else "replaced"
+            out.append(Change(Action.RMDIR, None, "created inside %s, which is %s" % (inside[-1], how), path=p))
             continue
         if p in needed or _mount_left_in(p, world, down, refused):
             continue

@@ -28,6 +28,8 @@ DEFAULT_ROOT = "/run/livemount"
 def state_root(root=None):
     """Return the state root: the argument, else $LIVEMOUNT_STATE_DIR, else /run/livemount."""
     return root or os.environ.get("LIVEMOUNT_STATE_DIR") or DEFAULT_ROOT
+
+
 FORMAT = "livemount-state"
 VERSION = 1
 RESET_PREFIX = "overlay-reset@"  # the stores of `overlay reset --force` (overlay_reset_journal.py)
@@ -71,6 +73,7 @@ class StateStore:
         self.path = os.path.join(self.dir, name + ".state.json")
         self.journal = Journal(os.path.join(self.dir, name + ".journal"))
         self.lock_path = os.path.join(self.dir, name + ".lock")
+        self.history_path = os.path.join(self.dir, name + ".history.json")  # history.py
         # Facts about the namespace rather than the entries (nsexec.py): how it
         # was named (`target`) and which owned binds take their source from the
         # caller's namespace (`host_sources`). Read by load(), written by save()
@@ -201,16 +204,7 @@ class StateStore:
         }
         if self.meta:
             body["meta"] = self.meta
-        data = _document(body)
-        tmp = "%s.tmp.%d" % (self.path, os.getpid())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, self.path)
-        fsync_dir(self.dir)
+        atomic_write(self.path, _document(body))
 
     def remove(self):
         """Delete the state file (the profile owns nothing any more)."""
@@ -229,7 +223,7 @@ class StateStore:
         the state owned is gone and nothing is left to undo.
         """
         with self.lock(write=True):
-            for p in (self.path, self.journal.path, self.lock_path):
+            for p in (self.path, self.journal.path, self.lock_path, self.history_path):
                 try:
                     os.unlink(p)
                 except FileNotFoundError:
@@ -238,6 +232,24 @@ class StateStore:
             os.rmdir(self.dir)
         except OSError:
             pass  # other profiles still keep state for that namespace
+
+
+def atomic_write(path, data):
+    """Replace file `path` with bytes `data` atomically: exclusive temp file, fsync, rename, fsync of the directory."""
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+    fsync_dir(os.path.dirname(path))
+
+
+def known_profiles(root, namespace_id):
+    """Return the names of the profiles this namespace has state for (list_profiles without the reset journals)."""
+    return [n for n in list_profiles(root, namespace_id) if not is_reset_store(n)]
 
 
 def list_profiles(root, namespace_id):
@@ -287,7 +299,7 @@ def recorded_for(root, name, record):
     except FileNotFoundError:
         return out
     for key in keys:
-        kind, _, ino = key.partition("-")
+        kind, _sep, ino = key.partition("-")
         if kind != "mnt" or not ino.isdigit():
             continue
         store = StateStore(root, "mnt:[%s]" % ino, name)
@@ -359,4 +371,3 @@ def _sha256():
 
 
 _SHA256 = None
-

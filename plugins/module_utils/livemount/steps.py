@@ -1,8 +1,8 @@
 """How each kind of Change is performed through Sys, and how it is undone.
 
 `perform(run, change)` issues the system calls of one change through
-`run.call(...)`, pushing an undo function onto `run.undo` after each call
-that changed something. Undo functions restore the exact previous table: an
+`run.system` (`run.system.attach(h, target)`), pushing an undo function onto
+`run.undo` after each call that changed something. Undo functions restore the exact previous table: an
 unmounted mount is kept alive as a detached clone (same superblock, same
 device) until the whole apply has succeeded, so putting it back restores its
 content too. Overlays are the exception: a clone would keep the old overlay's
@@ -27,15 +27,14 @@ def perform(run, change):
 def build(run, entry):
     """Return a detached mount Handle for `entry` with its per-mount flags already set."""
     if entry.type == BIND:
-        h = run.call("clone", entry.source, entry.recursive)
+        h = run.system.clone(entry.source, entry.recursive)
     elif entry.type == OVERLAY:
-        h = run.call("create_fs", "overlay", "overlay", entry.fs_options, entry.lower, entry.data,
-                     entry.upper, entry.work)
+        h = run.system.create_fs("overlay", "overlay", entry.fs_options, entry.lower, entry.data,
+                                 entry.upper, entry.work)
     else:
-        h = run.call("create_fs", entry.type, entry.source or entry.type, entry.fs_options)
-    run.handles.append(h)
+        h = run.system.create_fs(entry.type, entry.source or entry.type, entry.fs_options)
     # mount_setattr(2) works on a detached mount: it appears with the right flags at once.
-    run.call("setattr", h, entry.flags, None)
+    run.system.setattr(h, entry.flags, None)
     return h
 
 
@@ -47,9 +46,9 @@ def _mkdir(run, c):
         return False  # already there (someone made it since the plan): not ours to remove
     try:
         if c.file_point:
-            run.call("mkfile", c.path, 0o644 if e.mode == 0o755 else e.mode, e.uid, e.gid)
+            run.system.mkfile(c.path, 0o644 if e.mode == 0o755 else e.mode, e.uid, e.gid)
         else:
-            run.call("mkdir", c.path, e.mode, e.uid, e.gid)
+            run.system.mkdir(c.path, e.mode, e.uid, e.gid)
     except SysError as exc:
         # Another run made it between the lstat above and our call: two
         # profiles (two locks) applied at once that share a missing parent.
@@ -57,9 +56,9 @@ def _mkdir(run, c):
             return False
         raise
     if c.file_point:
-        run.push("remove created file %s" % c.path, lambda: run.call("unlink", c.path))
+        run.push("remove created file %s" % c.path, lambda: run.system.unlink(c.path))
     else:
-        run.push("remove created directory %s" % c.path, lambda: run.call("rmdir", c.path))
+        run.push("remove created directory %s" % c.path, lambda: run.system.rmdir(c.path))
     run.created.append(c.path)
     return True
 
@@ -70,13 +69,13 @@ def _rmdir(run, c):
         return False
     try:
         if fact.kind == "dir":
-            view = _writing(run, "rmdir", c.path)
-            run.push("recreate directory %s" % c.path, lambda: run.call("mkdir", c.path, fact.mode or 0o755,
-                                                                       fact.uid or 0, fact.gid or 0, view))
+            view = _writing(run.system.rmdir, c.path)
+            run.push("recreate directory %s" % c.path,
+                     lambda: run.system.mkdir(c.path, fact.mode or 0o755, fact.uid or 0, fact.gid or 0, view))
         elif fact.kind == "file":
-            view = _writing(run, "unlink", c.path)
-            run.push("recreate file %s" % c.path, lambda: run.call("mkfile", c.path, fact.mode or 0o644,
-                                                                   fact.uid or 0, fact.gid or 0, view))
+            view = _writing(run.system.unlink, c.path)
+            run.push("recreate file %s" % c.path,
+                     lambda: run.system.mkfile(c.path, fact.mode or 0o644, fact.uid or 0, fact.gid or 0, view))
         else:
             return False
     except SysError as exc:
@@ -90,8 +89,8 @@ def _rmdir(run, c):
     return True
 
 
-def _writing(run, name, *args):
-    """Return True when Sys call `name` had to go through a private writable view, False when it went plainly.
+def _writing(call, *args):
+    """Return True when Sys method `call` had to go through a private writable view, False when it went plainly.
 
     Only for what livemount made itself (its links and directories, and
     putting them back on undo): when the mount holding them is read-only
@@ -100,23 +99,23 @@ def _writing(run, name, *args):
     changes, and a filesystem read-only itself still says EROFS.
     """
     try:
-        run.call(name, *args)
+        call(*args)
         return False
     except SysError as exc:
         if exc.errno != errno.EROFS:
             raise
-    run.call(name, *args, True)
+    call(*args, True)
     return True
 
 
 def _mount(run, c):
     e = c.entry
     h = build(run, e)
-    run.call("attach", h, e.target, False)
+    run.system.attach(h, e.target, False)
     detach = _may_carry(e)
-    run.push("unmount %s" % e.target, lambda: run.call("umount", e.target, detach))
+    run.push("unmount %s" % e.target, lambda: run.system.umount(e.target, detach))
     if e.propagation:
-        run.call("setattr", e.target, None, e.propagation)
+        run.system.setattr(e.target, None, e.propagation)
     return True
 
 
@@ -127,14 +126,14 @@ def _unmount(run, c, aside_done=False):
         return False  # umount2(2) would say EINVAL: nothing to do, it is already gone
     if live.propagation != "private":
         # Unmounting a shared mount propagates to its peers (and can fail EBUSY there).
-        run.call("setattr", e.target, None, "private")
+        run.system.setattr(e.target, None, "private")
         old = live.propagation.split("+")[0]
-        run.push("restore propagation of %s" % e.target, lambda: run.call("setattr", e.target, None, old))
+        run.push("restore propagation of %s" % e.target, lambda: run.system.setattr(e.target, None, old))
     keep = _copy_for_undo(run, e.target)
     if mimic.unmount_detached(c) or _carries(run, c):
         # A recursive copy carries copies of the mounts below its source (umount2(2): EBUSY without
         # MNT_DETACH); the planner made sure every mount below is one of them.
-        run.call("umount", e.target, True)
+        run.system.umount(e.target, True)
         lazily = False
     else:
         lazily = _umount(run, e.target)
@@ -150,7 +149,7 @@ def _unmount(run, c, aside_done=False):
         # again. A tmpfs put back that way on a rollback comes back empty.
         run.push("mount %s again" % e.target, lambda: _remount_from_spec(run, e))
     else:
-        run.push("put back %s" % e.target, lambda: run.call("attach", keep, e.target, False))
+        run.push("put back %s" % e.target, lambda: run.system.attach(keep, e.target, False))
     if writable_overlay and lazily and not aside_done:
         # The old overlay lives on for its users, writing into its upper: no
         # mount may use that upper again while it does (overlayfs.rst). Move
@@ -183,12 +182,11 @@ def _copy_for_undo(run, target):
     open_tree(2), and LinuxSys then says ENOSYS (kernels before 5.2).
     """
     try:
-        keep = run.call("clone_mount", target)
+        keep = run.system.clone_mount(target)
     except SysError as exc:
         if exc.errno != errno.ENOSYS:
             raise
         return None
-    run.handles.append(keep)
     return keep
 
 
@@ -197,17 +195,17 @@ def _umount(run, target):
 
     When it is busy, the busy hook names who holds it or detaches lazily.
 
-    The hook is holders.BusyPolicy, which the engine sets as `executor.busy`:
+    The hook is holders.BusyPolicy, which the engine gives the Executor (`busy`):
     per on_busy it raises the SysError with the holders added (fail) or
     unmounts with MNT_DETACH (detach). An Executor used without it raises
     EBUSY as the kernel said it. Either way the undo is the same: put back
     the clone kept before the unmount.
     """
     try:
-        run.call("umount", target, False)
+        run.system.umount(target, False)
         return False
     except SysError as exc:
-        hook = getattr(run.executor, "busy", None)
+        hook = run.executor.busy
         if exc.errno != errno.EBUSY or hook is None:
             raise
         hook.on_busy(run, target, exc)
@@ -216,7 +214,7 @@ def _umount(run, target):
 
 def _remount_from_spec(run, e):
     h = build(run, e)
-    run.call("attach", h, e.target, False)
+    run.system.attach(h, e.target, False)
     run.executor.outcome.remade.append(e.target)  # a new device: the engine tells the state
 
 
@@ -226,19 +224,19 @@ def _remount(run, c):
         raise SysError("cannot remount %s: not mounted" % e.target, errno.EINVAL)
     if match.flags_differ(e, live):
         old_flags = live.flags
-        run.call("setattr", e.target, e.flags, None)
-        run.push("restore flags of %s" % e.target, lambda: run.call("setattr", e.target, old_flags, None))
+        run.system.setattr(e.target, e.flags, None)
+        run.push("restore flags of %s" % e.target, lambda: run.system.setattr(e.target, old_flags, None))
     if match.fs_options_differ(e, live, run.world, c.before):
         have = dict(live.fs_options)
         changed = [(k, v) for k, v in e.fs_options if have.get(k, object()) != v]
         back = [(k, have[k]) for k, _ in changed if k in have]
-        run.call("reconfigure", e.target, changed)
+        run.system.reconfigure(e.target, changed)
         if back:
-            run.push("restore options of %s" % e.target, lambda: run.call("reconfigure", e.target, back))
+            run.push("restore options of %s" % e.target, lambda: run.system.reconfigure(e.target, back))
     if match.propagation_differs(e, live):
         old = live.propagation.split("+")[0]
-        run.call("setattr", e.target, None, e.propagation)
-        run.push("restore propagation of %s" % e.target, lambda: run.call("setattr", e.target, None, old))
+        run.system.setattr(e.target, None, e.propagation)
+        run.push("restore propagation of %s" % e.target, lambda: run.system.setattr(e.target, None, old))
     return True
 
 
@@ -268,13 +266,13 @@ def _replace(run, c):
         return _mount(run, c)
     new = build(run, e)
     state = {"old_on_top": True}
-    run.call("attach", new, e.target, True)  # MOVE_MOUNT_BENEATH: lookups never see it empty
+    run.system.attach(new, e.target, True)  # MOVE_MOUNT_BENEATH: lookups never see it empty
 
     def undo_swap():
         if state["old_on_top"]:
-            run.call("umount", e.target, True)  # old top off; its clone `keep` still holds it
-        run.call("attach", keep, e.target, True)
-        run.call("umount", e.target, _may_carry(e))  # the new mount, now on top of the restored clone
+            run.system.umount(e.target, True)  # old top off; its clone `keep` still holds it
+        run.system.attach(keep, e.target, True)
+        run.system.umount(e.target, _may_carry(e))  # the new mount, now on top of the restored clone
 
     run.push("swap %s back" % e.target, undo_swap)
     if moved:
@@ -283,29 +281,29 @@ def _replace(run, c):
         upper_policy.record(run, e, moved, old_gone)
     else:
         # Processes inside the old mount keep their view: detach it lazily.
-        run.call("umount", e.target, True)
+        run.system.umount(e.target, True)
     state["old_on_top"] = False
     if e.propagation:
-        run.call("setattr", e.target, None, e.propagation)
+        run.system.setattr(e.target, None, e.propagation)
     return True
 
 
 def _umount_unless_busy(run, target):
     """Return True after a plain unmount of the top at `target`, False after a lazy one (it was busy)."""
     try:
-        run.call("umount", target, False)
+        run.system.umount(target, False)
         return True
     except SysError as exc:
         if exc.errno != errno.EBUSY:
             raise
-    run.call("umount", target, True)
+    run.system.umount(target, True)
     return False
 
 
 def _link(run, c):
     e = c.entry
-    run.call("symlink", e.source, e.target)
-    run.push("remove link %s" % e.target, lambda: run.call("unlink", e.target))
+    run.system.symlink(e.source, e.target)
+    run.push("remove link %s" % e.target, lambda: run.system.unlink(e.target))
     return True
 
 
@@ -316,16 +314,16 @@ def _relink(run, c):
         return _link(run, c)
     tmp = _tmp_name(e.target)
     _clear_stale_link(run, tmp)
-    run.call("symlink", e.source, tmp)
+    run.system.symlink(e.source, tmp)
     run.push("remove temporary link %s" % tmp, lambda: _unlink_if_present(run, tmp))
     # rename(2) over the old link: readers see the old or the new link, never none.
-    run.call("rename", tmp, e.target)
+    run.system.rename(tmp, e.target)
     old = fact.link
 
     def undo():
         t2 = _tmp_name(e.target)
-        run.call("symlink", old, t2)
-        run.call("rename", t2, e.target)
+        run.system.symlink(old, t2)
+        run.system.rename(t2, e.target)
 
     run.push("restore link %s -> %s" % (e.target, old), undo)
     return True
@@ -336,15 +334,15 @@ def _unlink(run, c):
     fact = run.system.lstat(e.target)
     if fact.kind != "symlink":
         return False
-    view = _writing(run, "unlink", e.target)
+    view = _writing(run.system.unlink, e.target)
     old = fact.link
-    run.push("restore link %s" % e.target, lambda: run.call("symlink", old, e.target, view))
+    run.push("restore link %s" % e.target, lambda: run.system.symlink(old, e.target, view))
     return True
 
 
 def _unlink_if_present(run, path):
     if run.system.lstat(path).kind != "missing":
-        run.call("unlink", path)
+        run.system.unlink(path)
 
 
 def _clear_stale_link(run, tmp):
@@ -352,8 +350,8 @@ def _clear_stale_link(run, tmp):
     fact = run.system.lstat(tmp)
     if fact.kind != "symlink":
         return  # missing; anything else makes symlink(2) fail with EEXIST, as it should
-    run.call("unlink", tmp)
-    run.push("restore temporary link %s" % tmp, lambda: run.call("symlink", fact.link, tmp))
+    run.system.unlink(tmp)
+    run.push("restore temporary link %s" % tmp, lambda: run.system.symlink(fact.link, tmp))
 
 
 def _tmp_name(target):

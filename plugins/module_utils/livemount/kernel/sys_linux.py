@@ -16,12 +16,12 @@ import os
 import stat
 
 from ..kernel import sys_classic, syscalls as sc
-from ..errors import SysError
-from ..kernel.failpoint import step_call, step_what, strerror
+from ..errors import SysError, strerror
 from ..options import flags_to_attrs, propagation_flag
 from ..kernel.securepath import NO_VIEW, open_parent, open_path, writable_view_of
 from ..kernel.sys_classic import PendingMount
 from ..kernel.sys_observe import LinuxObservation
+from ..kernel.calls import step_call, step_what
 from ..kernel.sysapi import Handle, Sys
 
 
@@ -36,7 +36,6 @@ _CAUSES = {
 
 # What _new_api returns when the kernel lacks the new mount API.
 _CLASSIC = object()
-
 
 
 def _cause(exc, name=None):

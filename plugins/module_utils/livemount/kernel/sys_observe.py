@@ -8,8 +8,8 @@ import os
 import stat
 
 from ..kernel import fileid
-from ..errors import SysError
-from ..kernel.failpoint import strerror
+from ..errors import SysError, strerror
+from ..kernel.sysapi import Features
 from ..model import MISSING, PathFact, build
 
 OVERLAY_PARAMS = "/sys/module/overlay/parameters"
@@ -95,3 +95,16 @@ class LinuxObservation:
     def namespace_id(self):
         """Return the identity of the current mount namespace, e.g. `mnt:[4026531841]`."""
         return os.readlink("/proc/self/ns/mnt")
+
+    def features(self):
+        """Return the Features of the running kernel, by its release (uname(2))."""
+        return features_of(os.uname().release)
+
+
+def features_of(release):
+    """Return the Features a kernel `release` (`6.5.0-1-amd64`) has; none for a release that does not parse."""
+    try:
+        major, minor = (int(x) for x in release.split(".")[:2])
+    except ValueError:
+        return Features()
+    return Features(beneath=(major, minor) >= (6, 5))

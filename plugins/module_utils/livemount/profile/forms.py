@@ -27,6 +27,16 @@ def profile_to_dict(profile):
     return d
 
 
+def entry_to_profile_dict(entry):
+    """Return `entry` as a profile's mount mapping, its options as the profile wrote them (defaults left out)."""
+    from .load import NO_RESERVED
+
+    d = _entry_profile_dict(entry, NO_RESERVED)
+    if entry.options:
+        d["options"] = list(entry.options)
+    return d
+
+
 def _entry_profile_dict(e, reserved):
     d = {"target": e.target, "type": e.type}
     if e.source is not None:
@@ -219,7 +229,7 @@ def _load_yaml(text, fail):
         raise ValueError("invalid YAML%s: %s" % (where, getattr(exc, "problem", None) or exc))
 
 
-def _check_depth(yaml, loader, text):
+def check_depth(yaml, loader, text):
     """Raise ComposerError when collections in `text` nest more than MAX_DEPTH levels (yaml_load.check_depth)."""
     yaml_load.check_depth(yaml, loader, text)
 
