@@ -254,6 +254,21 @@ busy:
   type: list
   elements: dict
   sample: [{pid: 4242, comm: sleep, how: cwd, path: /srv/app/cache}]
+health:
+  description:
+    - The profile's health as this run leaves it (in check mode, as it is now), read from the live table the
+      apply ended with, so no M(livemount.core.mount_profile_info) run is needed to verify it. C(healthy) is true
+      when every owned entry is ok (and, in check mode, no interrupted apply waits); C(entries) lists each owned
+      entry with C(target), C(type), C(health) (ok, drifted, missing or foreign on top) and C(detail).
+  returned: when the profile was planned
+  type: dict
+  sample: {healthy: true, entries: [{target: /srv/app/cache, type: tmpfs, health: ok, detail: ""}]}
+previous_profile:
+  description:
+    - The profile as last applied before this run (the dict given to M(livemount.core.mount_profile)), or null when
+      there was none. Pass it back as O(profile) to roll back (state absent when null).
+  returned: when the profile was planned
+  type: dict
 diff:
   description: Before and after of the owned mount table as fstab-like lines (with C(--diff)).
   returned: when changed and diff mode is on
@@ -299,13 +314,13 @@ def main():
             p["name"], p["enabled"], p["state"], prof, data, p["config_dir"], module.check_mode, "ansible task")
     except errors.LivemountError as exc:
         result = getattr(exc, "report", None)
-        out = result.to_dict() if result is not None else {}
+        out = _with_health(result.to_dict(), result) if result is not None else {}
         out.pop("diff", None)
         out.update(exc.to_dict(), changed=False)
         if getattr(exc, "busy", None):
             out["busy"] = exc.busy
         module.fail_json(msg=str(exc), **_edge(module, out))
-    result = _edge(module, report.to_dict())
+    result = _edge(module, _with_health(report.to_dict(), report))
     if not (module._diff and report.changed):
         result.pop("diff", None)
     if durable is not None:  # enabled: the copy applied at boot (docs/boot.md)
@@ -319,6 +334,13 @@ def main():
     if report.failed:
         module.fail_json(msg="cannot apply every change: %s" % "; ".join(pair[1] for pair in report.failed), **result)
     module.exit_json(**result)
+
+
+def _with_health(d, report):
+    """Return the report dict with what a caller verifies and rolls back from: health after, profile before."""
+    d["health"] = {"healthy": report.healthy, "entries": list(report.health)}
+    d["previous_profile"] = report.previous
+    return d
 
 
 # The engine's lists of steps whose names Ansible reserves for the task's own
