@@ -70,7 +70,7 @@ def _point(scratch, n, m, repeats, profile_it=False):
     root = os.path.join(scratch, "state")
     system = sys_linux.LinuxSys()
     apply_s, report = c.timed(engine.reconcile, prof, system, root=root)
-    if len(plan.mutating(report.changes)) != n or report.failed:
+    if len(plan.to_perform(report.changes)) != n or report.failed:
         raise RuntimeError("cannot build the point: the first apply did not mount %d entries" % n)
     c.fill_table(os.path.join(scratch, "f"), max(0, m - c.mount_count()))
     st = state.StateStore(root, system.namespace_id(), prof.name).load()
@@ -85,7 +85,7 @@ def _point(scratch, n, m, repeats, profile_it=False):
         t, changes = c.timed(plan.plan, st, prof, world)
         samples["plan_cpu"].append(time.thread_time() - cpu0)  # without the waits for a CPU on a busy machine
         samples["plan"].append(t)
-        if plan.mutating(changes) or plan.has_conflicts(changes) or len(changes) != n:
+        if plan.to_perform(changes) or plan.conflicts_in(changes) or len(changes) != n:
             raise RuntimeError("cannot measure a no-op plan: the plan is not %d keeps" % n)
         t, rep = c.timed(engine.reconcile, prof, system, root=root, check=True)
         samples["check"].append(t)

@@ -10,6 +10,8 @@ def add_arguments(p):
                         " `livemount plan --out` (applied as it is, without asking)")
     add_apply_options(p)
     p.add_argument("--on-error", choices=["rollback", "continue"], help="override the profile's on_error")
+    p.add_argument("--enable", action="store_true",
+                   help="also keep the profile enabled: applied again at every boot (livemount enable)")
 
 
 def run(args, out):
@@ -25,11 +27,23 @@ def run(args, out):
         return _apply_saved(args, out, saved, system)
     prof, data = load_profile_arg(args.profile, system, args.state_dir)
     targets = flow.targets(args)
-    return flow.run(args, out, lambda: engine.reconcile(prof, system, root=args.state_dir, check=True, targets=targets),
-                    lambda expect, progress, on_plan: engine.reconcile(
-                        prof, system, root=args.state_dir, on_error=args.on_error, profile_data=data,
-                        progress=progress, expect=expect, targets=targets, on_plan=on_plan),
-                    flow.changes_question("Apply", lambda report: "to " + report.namespace))
+    if args.enable:  # refused (an fstab line for a target...) before anything is mounted
+        args.enabled = _enable(args, prof, data, check=True)
+
+    def after(report):
+        if args.enable:
+            args.enabled = _enable(args, prof, data, check=False)
+
+    status = flow.run(args, out, lambda: engine.reconcile(prof, system, root=args.state_dir, check=True,
+                                                          targets=targets),
+                      lambda expect, progress, on_plan: engine.reconcile(
+                          prof, system, root=args.state_dir, on_error=args.on_error, profile_data=data,
+                          progress=progress, expect=expect, targets=targets, on_plan=on_plan),
+                      flow.changes_question("Apply", lambda report: "to " + report.namespace),
+                      after=after, decorate=lambda doc: _doc(args, doc))
+    if not args.json:
+        _show_enabled(out, args)
+    return status
 
 
 def _apply_saved(args, out, saved, system):
@@ -66,3 +80,29 @@ def _apply_saved(args, out, saved, system):
     else:
         out.applied(report, time.monotonic() - started)
     return 1 if report.failed else 0
+
+
+def _enable(args, prof, data, check):
+    """Return the EnableReport of enabling the profile just applied (apply --enable)."""
+    import os
+
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
+
+    from .durable import own_namespace_only
+
+    own_namespace_only(args, "enable profile %s" % prof.name)
+    source = os.path.abspath(args.profile) if os.path.exists(args.profile) else "profile %s as applied" % prof.name
+    return enable.enable(prof, data, config=args.config_dir, check=check, source=source)
+
+
+def _doc(args, doc):
+    if getattr(args, "enabled", None) is not None:
+        doc["enable"] = args.enabled.to_dict()
+    return doc
+
+
+def _show_enabled(out, args):
+    if getattr(args, "enabled", None) is not None:
+        from .durable import show_enable
+
+        show_enable(out, args, args.enabled)

@@ -43,7 +43,7 @@ def targets(args):
     return out
 
 
-def run(args, out, plan, perform, question, title=None, verb="Applied", word="apply"):
+def run(args, out, plan, perform, question, title=None, verb="Applied", word="apply", after=None, decorate=None):
     """Return the exit status of planning, showing, confirming and applying.
 
     `plan()` returns the check-mode Report; `perform(expect, progress,
@@ -52,12 +52,15 @@ def run(args, out, plan, perform, question, title=None, verb="Applied", word="ap
     the two); on a terminal the plan is shown, confirmed, then applied with
     `expect` (exactly that plan, or a refusal saying what changed since).
     `question(report)` returns the confirmation question; `title` is a
-    string or a function of the Report.
+    string or a function of the Report. `after(report)` runs once the table
+    matches (applied, or nothing to do; not in check mode); `decorate(doc)`
+    returns the --json document to print for a Report's to_dict().
     """
     from .common import check_root
 
+    hooks = (after or (lambda report: None), decorate or (lambda doc: doc))
     if args.check:
-        return show(out, args, plan(), title)
+        return show(out, args, plan(), title, hooks[1])
     if args.yes:
         check_root()
         shown = []
@@ -67,16 +70,17 @@ def run(args, out, plan, perform, question, title=None, verb="Applied", word="ap
             if not args.json:
                 _show_plan(out, args, report, title)
 
-        return _perform(args, out, lambda progress: perform(None, progress, on_plan), verb, shown)
+        return _perform(args, out, lambda progress: perform(None, progress, on_plan), verb, shown, hooks)
     preview = plan()
     if not preview.changed:
-        return show(out, args, preview, title)
+        hooks[0](preview)
+        return show(out, args, preview, title, hooks[1])
     if not args.json:
         _show_plan(out, args, preview, title)
     if not confirm(out, question(preview), word):
         return 1
     check_root()
-    return _perform(args, out, lambda progress: perform(preview.expected(), progress, None), verb, [preview])
+    return _perform(args, out, lambda progress: perform(preview.expected(), progress, None), verb, [preview], hooks)
 
 
 def _title(title, report):
@@ -91,7 +95,7 @@ def _show_plan(out, args, report, title):
         out.note(line)
 
 
-def _perform(args, out, call, verb, shown):
+def _perform(args, out, call, verb, shown, hooks):
     from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
 
     started = time.monotonic()
@@ -102,17 +106,19 @@ def _perform(args, out, call, verb, shown):
         if not args.json and shown:
             exc.report = None  # the plan is on screen already: the failure says the rest
         raise
+    if not report.failed:
+        hooks[0](report)
     if args.json:
-        out.json(report.to_dict())
+        out.json(hooks[1](report.to_dict()))
     elif report.changed:
         out.applied(report, time.monotonic() - started, verb)
     return 1 if report.failed else 0
 
 
-def show(out, args, report, title=None):
+def show(out, args, report, title=None, decorate=None):
     """Return 0 after showing a plan that is not applied (check mode, nothing to do)."""
     if args.json:
-        out.json(report.to_dict())
+        out.json((decorate or (lambda doc: doc))(report.to_dict()))
         return 0
     for m in report.recovered:
         out.info(m)

@@ -8,8 +8,8 @@ run(), so `livemount --help` pays for none of them.
 import argparse
 import sys
 
-from . import (cmd_apply, cmd_demo, cmd_destroy, cmd_history, cmd_import, cmd_overlay, cmd_plan, cmd_rollback,
-               cmd_schema, cmd_show, cmd_status, cmd_validate)
+from . import (cmd_apply, cmd_demo, cmd_destroy, cmd_disable, cmd_enable, cmd_history, cmd_import, cmd_overlay,
+               cmd_plan, cmd_rollback, cmd_schema, cmd_show, cmd_status, cmd_systemd, cmd_validate, cmd_watch)
 
 # (name, help, module with add_arguments(parser) and run(args, out) -> exit status), in --help order.
 COMMANDS = [
@@ -21,10 +21,15 @@ COMMANDS = [
     ("destroy", "remove everything a profile owns", cmd_destroy),
     ("history", "list the profiles a profile name was applied with", cmd_history),
     ("rollback", "apply a profile's previous profile again (or the one --to N of its history)", cmd_rollback),
+    ("enable", "keep a copy of a profile under /etc/livemount, applied at every boot", cmd_enable),
+    ("disable", "stop applying a profile at boot (--now: also remove its mounts)", cmd_disable),
+    ("watch", "follow the live mount table: report (and --repair) drift of enabled profiles", cmd_watch),
+    ("systemd", "the units that apply enabled profiles at boot: install, uninstall, units, apply", cmd_systemd),
     ("import", "convert an fstab file to a profile", cmd_import),
     ("schema", "print the profile JSON Schema", cmd_schema),
     ("demo", "run the demo in a throwaway private mount namespace", cmd_demo),
-    ("overlay", "mounted overlays: what one changed (overlay changes), discard changes (overlay reset)", cmd_overlay),
+    ("overlay", "mounted overlays: what one changed (changes), discard changes (reset), remove old uppers (prune)",
+     cmd_overlay),
 ]
 
 
@@ -60,6 +65,8 @@ def _global_options(p, defaults):
 
     p.add_argument("--state-dir", metavar="DIR", default=default("state_dir"),
                    help="state directory (default $LIVEMOUNT_STATE_DIR or /run/livemount)")
+    p.add_argument("--config-dir", metavar="DIR", default=default("config_dir"),
+                   help="where enabled profiles are kept (default $LIVEMOUNT_CONFIG_DIR or /etc/livemount)")
     p.add_argument("-v", "--verbose", action="count", default=default("verbose"),
                    help="more detail; tracebacks on errors")
     p.add_argument("-q", "--quiet", action="store_true", default=default("quiet"), help="only errors on stderr")

@@ -71,7 +71,10 @@ class Output:
                     self.warning("%s in %s: an `overlay reset --force` was interrupted (the name ends with its"
                                  " overlay's mount point, `_` for `/`); the next `livemount overlay reset --force`"
                                  " of that overlay recovers it from the journal" % (r["profile"], r["namespace"]))
-            elif r["interrupted"]:
+                continue
+            for clash in (r.get("enabled_copy") or {}).get("fstab_conflicts") or ():
+                self.warning(clash["message"])
+            if r["interrupted"]:
                 self.warning("profile %s: an apply was interrupted; the next apply or destroy recovers it from the "
                              "journal" % r["profile"])
 

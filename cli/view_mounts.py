@@ -121,6 +121,9 @@ def status_lines(rows, short, width):
         if r["applied_at"]:
             head.append((" (%s)" % describe.age(r["applied_at"]), "dim"))
         out += wrap(head, width)
+        if r.get("enabled") and not r["entries"] and not r["applied_at"]:
+            out += durable_lines(r, width)  # enabled, never applied here: no table of nothing
+            continue
         if r["entries"]:
             t = Table([Column("target", keep=True), Column("type", wrap=False), Column("health", wrap=False),
                        Column("detail")])
@@ -134,6 +137,7 @@ def status_lines(rows, short, width):
         words = ", ".join("%d %s" % (counts[h], h) for h in ("ok", "drifted", "missing", "foreign on top")
                           if counts.get(h)) or "owns nothing"
         out += wrap([("%s: %s" % (r["profile"], words), "")], width)
+        out += durable_lines(r, width)
         for path in r.get("leftovers") or ():
             out += wrap([("%s: kept %s (made by it, still in use; removed once unused)" % (r["profile"], short(path)),
                           "")], width, cont=[("  ", "")])
@@ -142,6 +146,31 @@ def status_lines(rows, short, width):
                          (" (%s, old %s of %s; `livemount overlay prune` removes it)" % (
                              describe.human_bytes(a["bytes"]) if a["bytes"] is not None else "size unknown",
                              a["role"], short(a["target"])), "")], width, cont=[("  ", "")])
+    return out
+
+
+def durable_lines(r, width):
+    """Return what status knows of an enabled profile: does the enabled copy match the live table, how boot went."""
+    name, copy, boot = r["profile"], r.get("enabled_copy"), r.get("boot")
+    spans = []
+    if copy is not None and copy.get("error"):
+        spans.append([("%s: enabled, but %s" % (name, copy["error"]), "red")])
+    elif copy is not None and copy["matches_live"]:
+        spans.append([("%s: enabled; the enabled copy is what is live" % name, "")])
+    elif copy is not None:
+        pending = ["%s %s" % (c["action"], c["target"]) for c in copy["pending"]]
+        what = ("%d conflicts stop it now" % len(copy["conflicts"]) if copy["conflicts"] else
+                "%d change%s pending (%s)" % (len(pending), "" if len(pending) == 1 else "s",
+                                              ", ".join(pending[:3]) + (", ..." if len(pending) > 3 else "")))
+        spans.append([("%s: enabled; the enabled copy differs from the live table: %s; `livemount systemd apply %s`"
+                       " applies it now, the next boot does too" % (name, what, name), "yellow")])
+    if boot is not None and boot["result"] == "applied":
+        spans.append([("%s: applied at boot %s (%s)" % (name, boot["at"], describe.age(boot["at"])), "")])
+    elif boot is not None:
+        spans.append([("%s: failed at boot %s: %s" % (name, boot["at"], boot["error"] or ""), "red")])
+    out = []
+    for line in spans:
+        out += wrap(line, width, cont=[("  ", "")])
     return out
 
 

@@ -78,6 +78,27 @@ options:
       - Act in the mount namespace of this process instead of the module's own; V(1) is the host's, from inside
         a service with its own namespace (systemd C(PrivateMounts=)).
     type: int
+  enabled:
+    description:
+      - V(true) also keeps the profile enabled, so that systemd applies it again at every boot
+        (C(livemount enable), C(docs/boot.md)); an C(/etc/fstab) line for one of its targets then fails the task
+        before anything is mounted. V(false) disables it (C(livemount disable)). Unset, the enabled copy is left
+        as it is, except with O(state=absent), which also disables it (gone now and at boot); O(state=absent)
+        with V(true) unmounts now and keeps the enabled copy.
+      - Needs the C(livemount) package and its boot units on the host (C(livemount systemd install)) for the
+        boot itself; the task warns when they are missing. Not with O(namespace) or O(pid).
+    type: bool
+  config_dir:
+    description:
+      - Where enabled profiles are kept. Defaults to E(LIVEMOUNT_CONFIG_DIR) or C(/etc/livemount).
+    type: path
+  from_enabled:
+    description:
+      - Apply the enabled copy of O(name) as a boot would, instead of the profile given to the task (whose fields
+        are then ignored). With the mounts removed first (O(state=absent), O(enabled=true)), this is a simulated
+        reboot (C(playbooks/rollout.yml) uses it).
+    type: bool
+    default: false
   on_busy:
     description:
       - When an unmount is busy, V(fail) names the processes holding it (in RV(busy)) and rolls back;
@@ -116,7 +137,12 @@ EXAMPLES = r"""
     src: profiles/webapp.yml.j2
     validate_only: true
 
-- name: Remove everything the profile owns
+- name: Mount it now and at every boot (enabled: applied by livemount@webapp.service)
+  livemount.core.mount_profile:
+    src: profiles/webapp.yml.j2
+    enabled: true
+
+- name: Remove everything the profile owns (and no longer apply it at boot)
   livemount.core.mount_profile:
     name: webapp
     state: absent
@@ -178,6 +204,22 @@ kept_aside:
   returned: always
   type: list
   elements: dict
+enabled_copy:
+  description:
+    - With O(enabled) set or O(state=absent), what happened to the enabled copy kept for boot.
+  returned: when the enabled copy was looked at
+  type: dict
+  contains:
+    action:
+      description: V(enable) or V(disable).
+      type: str
+    changed:
+      description: Whether the enabled copy was (or, in check mode, would be) written or removed.
+      type: bool
+    path:
+      description: The enabled copy's file.
+      type: str
+  sample: {action: enable, changed: true, mode: apply, path: /etc/livemount/enabled/webapp.json, profile: webapp}
 namespace:
   description: The mount namespace acted on (e.g. mnt:[4026531841]).
   returned: always
@@ -198,10 +240,26 @@ skipped_changes:
   type: list
   elements: dict
 problems:
-  description: Every problem of an invalid profile (index, target, field, message); nothing was touched.
+  description:
+    - Every problem of an invalid profile, found on the controller before the host is contacted, as
+      C(livemount validate --json) lists them; nothing was touched.
+    - Each has C(index) and C(target) (the entry, null for the profile itself), C(field), C(message),
+      C(path) (the JSON path, C($.mounts[1].options[0])), C(detail) (the message without its entry prefix),
+      C(file) (the O(src) file when the field comes from it, else the task's C(file:line)) and C(line)
+      (the line in that file, null when not in a file).
   returned: when the profile is invalid
   type: list
   elements: dict
+  sample:
+    - {index: 0, target: /srv/app/cache, field: mode, path: "$.mounts[0].mode", file: profiles/web.yml, line: 6,
+       detail: "755 is decimal here (0o1363); write it quoted, as '0755'",
+       message: "entry 0 (/srv/app/cache): mode: 755 is decimal here (0o1363); write it quoted, as '0755'"}
+problem_lines:
+  description: "The same problems as C(livemount validate) prints them, C(FILE:LINE: $.path: detail), one per problem."
+  returned: when the profile is invalid
+  type: list
+  elements: str
+  sample: ["profiles/web.yml:6: $.mounts[0].mode: 755 is decimal here (0o1363); write it quoted, as '0755'"]
 busy:
   description: When an unmount was busy, the processes holding the mount (pid, comm, how, path); nothing changed.
   returned: when an unmount was busy
@@ -218,6 +276,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
+from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
 
@@ -225,8 +284,10 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.profile i
 def main():
     spec = ansible_spec.module_argument_spec()
     spec.update(src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False},
-                namespace={"type": "path"}, pid={"type": "int"}, on_busy={"type": "str", "choices": ["fail", "detach"]})
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, mutually_exclusive=[("namespace", "pid")])
+                namespace={"type": "path"}, pid={"type": "int"}, on_busy={"type": "str", "choices": ["fail", "detach"]},
+                enabled={"type": "bool"}, config_dir={"type": "path"}, from_enabled={"type": "bool", "default": False})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           mutually_exclusive=[("namespace", "pid"), ("namespace", "enabled"), ("pid", "enabled")])
     p = module.params
     if p["src"] or p["profile"] or p["validate_only"]:
         module.fail_json(msg="cannot handle src, profile or validate_only on the host: they are read by the"
@@ -235,11 +296,16 @@ def main():
     try:
         data = ansible_spec.params_to_profile(p)
         system = real_system(p["namespace"], p["pid"], p["on_busy"])
+        prof, data = enable.load_enabled(p["name"], p["config_dir"]) if p["from_enabled"] else (None, data)
         if p["state"] == "absent":
             report = engine.destroy(p["name"], system, root=p["state_dir"], check=module.check_mode)
         else:
-            prof = profile.load_profile(data)
+            prof = prof or profile.load_profile(data)
+            if p["enabled"]:  # an /etc/fstab line for a target refuses it before anything is mounted
+                enable.enable(prof, data, config=p["config_dir"], check=True)
             report = engine.reconcile(prof, system, root=p["state_dir"], check=module.check_mode, profile_data=data)
+        durable = None if report.failed else enable.follow_up(
+            p["name"], p["enabled"], p["state"], prof, data, p["config_dir"], module.check_mode, "ansible task")
     except errors.LivemountError as exc:
         result = getattr(exc, "report", None)
         out = result.to_dict() if result is not None else {}
@@ -251,6 +317,14 @@ def main():
     result = _edge(module, report.to_dict())
     if not (module._diff and report.changed):
         result.pop("diff", None)
+    if durable is not None:  # enabled: the copy applied at boot (docs/boot.md)
+        copy = durable.to_dict()
+        for warning in copy.pop("warnings"):
+            module.warn(warning)
+        copy.pop("diff")  # shown as the task's diff, with --diff
+        result.update(enabled_copy=copy, changed=result["changed"] or durable.changed)
+        if module._diff and durable.changed:
+            result["diff"] = [result["diff"], durable.diff] if "diff" in result else durable.diff
     if report.failed:
         module.fail_json(msg="cannot apply every change: %s" % "; ".join(pair[1] for pair in report.failed), **result)
     module.exit_json(**result)

@@ -23,7 +23,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel im
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Features, Wrapper
-from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MUTATING
+from ansible_collections.livemount.core.plugins.module_utils.livemount.model import PERFORMED_ACTIONS
 
 STATE = "state"  # the state directory, under scratch
 PROFILES = "profiles"  # where profile files for the CLI go, under scratch
@@ -114,7 +114,7 @@ def rel(scratch, path):
 def steps(scratch, report, everything=False):
     """Return [(action, @target)] of a report's changes: the mutating ones, or all with `everything`."""
     return [(c.action.value, rel(scratch, c.target)) for c in report.changes
-            if everything or c.action in MUTATING]
+            if everything or c.action in PERFORMED_ACTIONS]
 
 
 def pending(scratch, data):

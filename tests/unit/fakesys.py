@@ -1,6 +1,6 @@
 """FakeSys: a recording, fault-injecting Sys over an in-memory mount namespace (fakefs.py).
 
-Transcript: every step (a call to a mutating method, sysapi.MUTATIONS) is
+Transcript: every step (a call to a mutating method, sysapi.MUTATING_CALLS) is
 appended to `calls` as its canonical string (calls.step_call), e.g.
 `mkdir "/t" 0o755 0 0` or `attach <mount tmpfs> "/t" True`. A step that
 fails is recorded too, suffixed with ` -> ` and its errno name

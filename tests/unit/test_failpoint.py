@@ -14,7 +14,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.errors im
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import (
     CRASH, FailpointSys, from_env, parse_spec)
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.calls import step_call, step_what
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATIONS, Handle
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATING_CALLS, Handle
 
 from tests.unit.fakesys import FakeSys
 
@@ -105,9 +105,9 @@ def test_failpoint_message_names_the_step():
 
 
 def test_every_mutation_is_counted_and_close_is_not():
-    """Each sysapi.MUTATIONS method is wrapped; close() and observation pass through uncounted."""
+    """Each sysapi.MUTATING_CALLS method is wrapped; close() and observation pass through uncounted."""
     s = FailpointSys(FakeSys(), {})
-    for name in MUTATIONS:
+    for name in MUTATING_CALLS:
         assert getattr(FailpointSys, name).__name__ == name
     h = s.create_fs("tmpfs", None, ())
     s.close(h)

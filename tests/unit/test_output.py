@@ -20,10 +20,10 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.errors im
                                                                                       ProfileError, UndoError)
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Change, Owned
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.locate import locate
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
 from livemount_cli import describe, output
 from livemount_cli.cmd_show import select
-from livemount_cli.cmd_validate import locate
 
 # A foreign tmpfs on /a, as the planner attaches it to a conflict (plan hints depend on it).
 _FOREIGN = parse_mountinfo("30 1 0:50 / /a rw,relatime - tmpfs x rw\n").mounts[0]

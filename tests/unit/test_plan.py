@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Owned
-from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import has_conflicts, mutating, plan
+from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import conflicts_in, plan, to_perform
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 
 from tests.unit.planner_world import (
@@ -305,14 +305,14 @@ def test_conflict(kw, reason):
     found = conflicts(changes)
     assert any(reason in r for r in found), found
     assert changes[0].action == Action.CONFLICT, "conflicts come first in the ordered plan"
-    assert has_conflicts(changes)
+    assert conflicts_in(changes)
 
 
 def test_s22_adoption_marks_the_keep():
     """s22: the exact foreign bind is kept with adopt=True and the live mount attached."""
     (change,) = run(D=[bind("/s", "/t")], pre=lambda h: h.raw_bind("/s", "/t"))
     assert change.action == Action.KEEP and change.adopt and change.live.mount_point == "/t"
-    assert mutating([change]) == []
+    assert to_perform([change]) == []
 
 
 def test_s22_owned_bind_rebound_by_hand_is_still_ours():

@@ -17,7 +17,8 @@ from typing import List
 from . import paths
 from .errors import ApplyError, SysError, UndoError
 from .kernel.sysapi import Wrapper
-from .model import MUTATING, Action
+from .model import Action
+from .plan import to_perform
 from .steps import perform
 
 _DOWN = (Action.UNMOUNT, Action.UNLINK, Action.RMDIR)
@@ -115,7 +116,7 @@ class Executor:
 
     def apply(self, changes):
         """Return the Outcome of performing `changes`; raise ApplyError/UndoError after a rollback."""
-        steps = [c for c in changes if c.action in MUTATING]
+        steps = to_perform(changes)
         out = self.outcome
         out.plan_id = uuid.uuid4().hex[:12]
         if not steps:

@@ -23,10 +23,10 @@ from .kernel.sysapi import perform
 from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, LivemountError, PlanError, StalePlanError, UnknownProfileError
+from .errors import ApplyError, LivemountError, PlanError, StalePlanError, UndoError, UnknownProfileError
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
-from .plan import has_conflicts, mutating, plan
+from .plan import conflicts_in, plan, to_perform
 from .recover import after_finish, recover
 from .state import DEFAULT_ROOT, State, StateStore, is_reset_store, known_profiles, list_profiles, now, recorded_for
 
@@ -62,12 +62,12 @@ class Report:
     @property
     def changed(self):
         """Return True when the plan alters the system (the same rule in check and apply mode)."""
-        return bool(mutating(self.changes)) or bool(self.recovered)
+        return bool(to_perform(self.changes)) or bool(self.recovered)
 
     @property
     def conflicts(self):
         """Return the conflict changes."""
-        return has_conflicts(self.changes)
+        return conflicts_in(self.changes)
 
     def to_dict(self):
         """Return the JSON form shared by `livemount --json` and the Ansible modules."""
@@ -197,13 +197,13 @@ def _reconcile(store, run, leftovers_only=False):
         else:
             changes = _targeted(plan(state, profile, world), run.targets, profile.name)
         report.changes = changes
-        report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
+        report.diff = make_diff(_owned_live(state, world), list(profile.entries),
                                 "%s in %s" % (profile.name, system.namespace_id()))
         if check or run.expect is not None:
             report.fingerprint = fingerprint.take(state, profile, world, _profile_doc(profile))
         if run.expect is not None:
             _verify(run.expect, report)
-        conflicts = has_conflicts(changes)
+        conflicts = conflicts_in(changes)
         if conflicts:
             more = len(conflicts) - 1
             verb = "destroy" if isinstance(profile, _Empty) else "plan" if check else "apply"
@@ -221,7 +221,7 @@ def _reconcile(store, run, leftovers_only=False):
         executor = Executor(system, store.journal, world, on_error=policy, beneath=system.features().beneath,
                             header={"profile": profile.name, "namespace": system.namespace_id()},
                             entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(), busy=busy)
-        if not mutating(changes):
+        if not to_perform(changes):
             new = next_state(state, changes, None, world, profile_data)
             if not profile.entries:
                 leftovers.warn(report, new)  # a destroy that is not complete yet says why
@@ -233,7 +233,7 @@ def _reconcile(store, run, leftovers_only=False):
         try:
             outcome = executor.apply(changes)
         except Exception as exc:
-            if type(exc) is ApplyError:  # a complete rollback
+            if isinstance(exc, ApplyError) and not isinstance(exc, UndoError):  # a complete rollback
                 _learn_remade_devices(store, state, executor.outcome.remade, system, world)
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
@@ -254,7 +254,7 @@ def _reconcile(store, run, leftovers_only=False):
             store.remove()
         store.journal.finish()
         if not report.failed:
-            _remember(store, run, new, len(mutating(changes)))
+            _remember(store, run, new, len(to_perform(changes)))
         return report
 
 
@@ -311,7 +311,7 @@ def status(system, root=None, name=None, namespace=None, pid=None, known_only=Fa
     `known_only`, a `name` this namespace has no state for raises
     UnknownProfileError.
     """
-    system, target, _ = nsexec.resolve(system, namespace, pid)
+    system, target, _configured = nsexec.resolve(system, namespace, pid)
     if target is not None:
         names = [name] if name else list_profiles(state_root(root), target.open().namespace_id)
         target.close()
@@ -430,8 +430,9 @@ def _remember(store, run, new, steps):
 
 def _verify(expect, report):
     """Raise StalePlanError unless `report` (planned now) is the plan `expect` was made from, from the same inputs."""
-    differences = [] if expect.fingerprint is None else fingerprint.differences(expect.fingerprint,
-                                                                                 report.fingerprint)
+    differences = []
+    if expect.fingerprint is not None:
+        differences = fingerprint.differences(expect.fingerprint, report.fingerprint)
     if not differences and expect.change_dicts is not None:
         # What each step does must be the same; why (the reason) may be worded from what was seen then.
         now = [change_dict(c) for c in report.changes]
@@ -574,4 +575,3 @@ def carry_wait():
         return max(0.0, float(os.environ.get("LIVEMOUNT_CARRY_WAIT", "10")))
     except ValueError:
         return 10.0
-

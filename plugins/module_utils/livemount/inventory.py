@@ -5,7 +5,7 @@ mountinfo read once, every field decoded, bind roots and overlay layers
 exposed, and each mount point tagged with the profile that owns it.
 """
 
-from . import options
+from . import options, paths as pathlib
 from .mountinfo import parse_mountinfo
 from .state import StateStore, list_profiles
 
@@ -38,7 +38,7 @@ def mount_dicts(table, owned_by=None):
             "source": m.source,
             "fstype": m.fstype,
             "mount_options": options.format_options(m.flags, ()),
-            "fs_options": {k: v for k, v in m.fs_options},
+            "fs_options": dict(m.fs_options),
             "propagation": m.propagation,
             "lower": list(m.lower),
             "data": list(m.data),
@@ -65,3 +65,29 @@ def read(system, root):
     """Return (table, mount dicts) for the current namespace."""
     table = parse_mountinfo(system.read_mountinfo())
     return table, mount_dicts(table, owners(root, system.namespace_id()))
+
+
+def select(rows, paths=(), owner=None, owned_only=False):
+    """Return the mount dicts at or below any of `paths` (clean absolute paths), owned by `owner` or by anyone.
+
+    No `paths` keeps every mount; `owner` keeps only the mounts that profile
+    owns; `owned_only` only those some profile owns. Table order is kept.
+    """
+    return [m for m in rows
+            if (not paths or any(pathlib.is_at_or_under(m["target"], p) for p in paths))
+            and (owner is None or m["owner"] == owner)
+            and (not owned_only or m["owner"] is not None)]
+
+
+def by_target(rows):
+    """Return {target: mount dict}: per mount point the mount on top (visible), like mount_facts' mount_points.
+
+    Of several mounts stacked on one target the visible one wins, else the
+    last in table order (the list itself keeps all of them).
+    """
+    out = {}
+    for m in rows:
+        have = out.get(m["target"])
+        if have is None or m["visible"] or not have["visible"]:
+            out[m["target"]] = m
+    return out

@@ -10,7 +10,7 @@ the namespace, of any profile, finishes that destroy once /p is unused.
 import dataclasses
 
 from .errors import LivemountError, StateError
-from .plan import mutating
+from .plan import to_perform
 from .state import StateStore, list_profiles
 
 
@@ -38,7 +38,7 @@ def sweep(report, root, namespace_id, finish):
             report.warnings.append("cannot remove the directories profile %s left in %s: %s"
                                    % (name, namespace_id, exc))
             continue
-        done = mutating(swept.changes) if swept is not None else []
+        done = to_perform(swept.changes) if swept is not None else []
         report.changes.extend(dataclasses.replace(c, reason="left by profile %s, no longer in use" % name)
                               for c in done)
         if done:

@@ -170,7 +170,8 @@ class Action(str, enum.Enum):
         return self.value
 
 
-MUTATING = frozenset(
+# What the executor performs: every action but keep and conflict (plan.to_perform picks those changes).
+PERFORMED_ACTIONS = frozenset(
     {Action.MKDIR, Action.MOUNT, Action.REMOUNT, Action.REPLACE, Action.UNMOUNT, Action.LINK, Action.UNLINK,
      Action.RMDIR, Action.MIMIC}
 )

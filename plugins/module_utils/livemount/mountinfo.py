@@ -93,7 +93,7 @@ def _parse_line(line, supers):
     peer = master = None
     unbindable = False
     for tag in fields[6:sep]:
-        name, _, value = tag.partition(":")
+        name, _sep, value = tag.partition(":")
         if name == "shared":
             peer = _number(value, "peer group")
         elif name == "master":
@@ -206,7 +206,7 @@ class LiveTable:
 
     def _top_from(self, m):
         """Return the top of the stack that starts at mount `m` (itself if nothing is on it)."""
-        for _ in range(len(self.mounts)):  # bounded: a corrupt table may hold a cycle
+        for _step in range(len(self.mounts)):  # bounded: a corrupt table may hold a cycle
             above = self._child_at.get((m.mount_id, m.mount_point))
             if above is None or above is m:
                 break

@@ -41,8 +41,8 @@ def observe(system, entries, owned=(), mimic=()):
 def refresh_table(system, world):
     """Return `world` with a freshly read mount table (facts kept)."""
     return _adapted(system, World(table=parse_mountinfo(system.read_mountinfo()), facts=world.facts,
-                               realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
-                               namespace=world.namespace, listings=world.listings, overlay=world.overlay))
+                                  realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
+                                  namespace=world.namespace, listings=world.listings, overlay=world.overlay))
 
 
 def _adapted(system, world):

@@ -10,7 +10,7 @@ becomes a `conflict` change; the engine refuses a plan that has one.
 
 from . import match, mimic, paths
 from .overlay import plan as plan_overlay
-from .model import BIND, OVERLAY, SYMLINK, Action, Change
+from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change
 from .order import order_changes
 
 # Decisions that put a fresh mount (or no mount) at a target: whatever sits on
@@ -44,14 +44,14 @@ def plan(state, profile, world):
     return order_changes(changes)
 
 
-def has_conflicts(changes):
+def conflicts_in(changes):
     """Return the conflict changes of a plan (empty when it may be applied)."""
     return [c for c in changes if c.action == Action.CONFLICT]
 
 
-def mutating(changes):
-    """Return the changes that alter the system (everything but keep and conflict)."""
-    return [c for c in changes if c.action not in (Action.KEEP, Action.CONFLICT)]
+def to_perform(changes):
+    """Return the changes the executor performs, the ones that alter the system (all but keep and conflict)."""
+    return [c for c in changes if c.action in PERFORMED_ACTIONS]
 
 
 # ---- one target ----------------------------------------------------------

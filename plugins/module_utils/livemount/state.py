@@ -292,7 +292,7 @@ def recorded_for(root, name, record):
     except FileNotFoundError:
         return out
     for key in keys:
-        kind, _, ino = key.partition("-")
+        kind, _sep, ino = key.partition("-")
         if kind != "mnt" or not ino.isdigit():
             continue
         store = StateStore(root, "mnt:[%s]" % ino, name)

@@ -30,7 +30,7 @@ def build(run, entry):
         h = run.system.clone(entry.source, entry.recursive)
     elif entry.type == OVERLAY:
         h = run.system.create_fs("overlay", "overlay", entry.fs_options, entry.lower, entry.data,
-                     entry.upper, entry.work)
+                                 entry.upper, entry.work)
     else:
         h = run.system.create_fs(entry.type, entry.source or entry.type, entry.fs_options)
     # mount_setattr(2) works on a detached mount: it appears with the right flags at once.
@@ -70,12 +70,12 @@ def _rmdir(run, c):
     try:
         if fact.kind == "dir":
             view = _writing(run.system.rmdir, c.path)
-            run.push("recreate directory %s" % c.path, lambda: run.system.mkdir(c.path, fact.mode or 0o755,
-                                                                       fact.uid or 0, fact.gid or 0, view))
+            run.push("recreate directory %s" % c.path,
+                     lambda: run.system.mkdir(c.path, fact.mode or 0o755, fact.uid or 0, fact.gid or 0, view))
         elif fact.kind == "file":
             view = _writing(run.system.unlink, c.path)
-            run.push("recreate file %s" % c.path, lambda: run.system.mkfile(c.path, fact.mode or 0o644,
-                                                                   fact.uid or 0, fact.gid or 0, view))
+            run.push("recreate file %s" % c.path,
+                     lambda: run.system.mkfile(c.path, fact.mode or 0o644, fact.uid or 0, fact.gid or 0, view))
         else:
             return False
     except SysError as exc:

@@ -1,6 +1,6 @@
 """Failpoints: a mutating Sys call counted and made to fail, or the process killed, at the N-th step.
 
-A *step* is one call to a mutating Sys method (sysapi.MUTATIONS), named as
+A *step* is one call to a mutating Sys method (sysapi.MUTATING_CALLS), named as
 calls.step_call and calls.step_what name it. FailpointSys wraps any Sys
 and, driven by LIVEMOUNT_FAILPOINT, fails or kills the process at the N-th
 step; docs/failpoints.md documents the format.
@@ -144,9 +144,10 @@ class FailpointSys(Wrapper):
         return super().umount(target, detach)
 
 
-def from_env(inner, environ=os.environ):
-    """Return `inner` wrapped in a FailpointSys when LIVEMOUNT_FAILPOINT is set, else `inner`."""
-    spec = environ.get(ENV, "")
+def from_env(inner, environ=None):
+    """Return `inner` wrapped in a FailpointSys when LIVEMOUNT_FAILPOINT is set (in `environ`, default os.environ)."""
+    spec = (os.environ if environ is None else environ).get(ENV, "")
     if not spec.strip():
         return inner
-    return FailpointSys(inner, parse_spec(spec))
+    # pylint cannot see the steps set on the class by the loop above, so it takes them for abstract.
+    return FailpointSys(inner, parse_spec(spec))  # pylint: disable=abstract-class-instantiated

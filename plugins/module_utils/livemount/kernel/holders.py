@@ -158,8 +158,9 @@ def _mappings(proc, pid, devs):
     seen = set()
     for line in maps.splitlines():
         m = _MAPS_LINE.match(line)
-        if not m or m.group(4) == "0" or (devs is not None and os.makedev(int(m.group(2), 16),
-                                                                           int(m.group(3), 16)) not in devs):
+        if not m or m.group(4) == "0":
+            continue
+        if devs is not None and os.makedev(int(m.group(2), 16), int(m.group(3), 16)) not in devs:
             continue
         key = (m.group(2), m.group(3), m.group(4))
         if key in seen:
@@ -179,7 +180,7 @@ def describe(holders, below=()):
     parts = []
     if holders:
         parts.append("held by " + ", ".join("pid %d (%s): %s %s" % (h["pid"], h["comm"], h["how"], h["path"])
-                                           for h in holders))
+                                            for h in holders))
     if below:
         parts.append("mounted below it: " + ", ".join(below))
     return "; ".join(parts)

@@ -31,12 +31,13 @@ import struct
 import sys
 
 from ..errors import LivemountError, StateError, SysError
+from ..kernel import syscalls
+from ..kernel.syscalls import CLONE_NEWNS
 from ..kernel.sysapi import Wrapper
 from ..model import BIND
 from ..observe import observe_host
 from ..state import StateStore
 
-CLONE_NEWNS = 0x00020000
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3), ioctl_ns(2)
 
 
@@ -210,13 +211,11 @@ def _inside(target, system, fn, root, profile, names, clone, send):
 
 def setns(fd, label):
     """Return None after moving this (single-threaded) process into the mount namespace of nsfs `fd`."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(ctypes.c_int(fd), ctypes.c_int(CLONE_NEWNS)) != 0:
-        err = ctypes.get_errno()
+    try:
+        syscalls.setns(fd, CLONE_NEWNS)
+    except OSError as exc:
         # EPERM: needs CAP_SYS_ADMIN (in the namespace's user namespace) and CAP_SYS_CHROOT.
-        raise SysError("cannot enter mount namespace %s: %s" % (label, os.strerror(err).lower()), err)
+        raise SysError("cannot enter mount namespace %s: %s" % (label, os.strerror(exc.errno).lower()), exc.errno)
 
 
 def _open_state_parent(root):
@@ -239,8 +238,11 @@ def _open_state_parent(root):
 def _child(wfd, work):
     """Send ("result", value) or ("error", exception) of work(send) over `wfd`, then _exit (never returns)."""
     code = 0
+
+    def send(msg):
+        _send(wfd, msg)
+
     try:
-        send = lambda msg: _send(wfd, msg)  # noqa: E731
         try:
             send(("result", work(send)))
         except BaseException as exc:  # everything goes back to the caller, which decides
@@ -287,7 +289,7 @@ def _collect(fd, pid, target, progress):
                     answer = (kind, value)
     finally:
         # Wait even when interrupted: the child finishes (or rolls back) its apply.
-        _, status = os.waitpid(pid, 0)
+        _pid, status = os.waitpid(pid, 0)
     if answer is None:
         how = ("was killed by signal %d" % os.WTERMSIG(status) if os.WIFSIGNALED(status)
                else "exited with status %d" % os.WEXITSTATUS(status))

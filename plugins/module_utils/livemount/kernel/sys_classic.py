@@ -170,7 +170,7 @@ def mount_words(fd):
     with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
             if line.split(" ", 1)[0] == mnt_id:
-                left, _, right = line.rstrip("\n").partition(" - ")
+                left, _sep, right = line.rstrip("\n").partition(" - ")
                 return left.split(" ")[5].split(","), right.split(" ")[2].split(",")
     raise OSError(errno.EINVAL, "mount %s is not in /proc/self/mountinfo" % mnt_id)
 

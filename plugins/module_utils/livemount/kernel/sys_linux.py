@@ -38,7 +38,6 @@ _CAUSES = {
 _CLASSIC = object()
 
 
-
 def _cause(exc, name=None):
     """Return the words for an OSError: a known cause, our own message, or the lowercase strerror."""
     known = _CAUSES.get((exc.errno, name))

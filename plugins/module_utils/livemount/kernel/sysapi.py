@@ -11,7 +11,7 @@ mutating methods (abstract), and the hooks a Sys may answer differently
 (`features`, `proc_fd`, `target_record`, `adapt_world`), which have a
 default. Nobody probes a Sys with getattr or isinstance.
 
-Every *mutating* method (MUTATIONS) is one "step" for failpoints and
+Every *mutating* method (MUTATING_CALLS) is one "step" for failpoints and
 recorders: it either happens completely or raises SysError with the errno,
 and calls.py names it (`mkdir "/t" 0o755 0 0`, `create directory /t`) the
 same way for every implementation. Observing methods never mutate.
@@ -37,7 +37,8 @@ from dataclasses import dataclass
 
 from ..errors import StateError
 
-MUTATIONS = (
+# The Sys methods that change something: each call is one step (failpoints count them, recorders write them).
+MUTATING_CALLS = (
     "mkdir",
     "rmdir",
     "mkfile",
@@ -354,7 +355,7 @@ def perform(system, name, args):
     an interrupted apply still needs, as (name, args) pairs; only a declared
     mutation is ever called by name, anything else is refused.
     """
-    if name not in MUTATIONS or not isinstance(args, (list, tuple)):
+    if name not in MUTATING_CALLS or not isinstance(args, (list, tuple)):
         raise StateError("cannot perform %r from the journal: not a Sys mutation with arguments (one of %s)"
-                         % (name, ", ".join(MUTATIONS)))
+                         % (name, ", ".join(MUTATING_CALLS)))
     return getattr(system, name)(*args)

@@ -149,7 +149,7 @@ def counts(items):
 
 def xattr_prefix(live):
     """Return the xattr namespace overlay `live` keeps its metadata in: "user." with userxattr, else "trusted."."""
-    return "user." if any(key == "userxattr" for key, _ in live.fs_options) else "trusted."
+    return "user." if any(key == "userxattr" for key, _value in live.fs_options) else "trusted."
 
 
 def find_overlay(table, target):

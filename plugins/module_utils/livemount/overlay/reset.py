@@ -138,8 +138,8 @@ def reset(target, wanted=(), system=None, root=None, check=False, discard=False,
         state = store.load()
         own = run.owned(state, live)
         if own is None:
-            raise LivemountError("cannot reset overlay %s: profile %s no longer owns it" % (live.mount_point,
-                                                                                           store.name))
+            raise LivemountError("cannot reset overlay %s: profile %s no longer owns it"
+                                 % (live.mount_point, store.name))
         if store.journal.exists():
             raise LivemountError("cannot reset overlay %s: an apply of profile %s was interrupted; `livemount apply`"
                                  " recovers it first" % (live.mount_point, store.name))
@@ -376,8 +376,8 @@ class _Reset:
             left = superblock_mounts(live.dev, self.proc)
             why = "mounts of the old overlay remain: %s" % ", ".join(_where(m) for m in left) if left else ""
         if why:
-            report["warnings"].append("kept the old upper %s and work %s: %s" % (report["upper_aside"],
-                                                                                report["work_aside"], why))
+            report["warnings"].append("kept the old upper %s and work %s: %s"
+                                      % (report["upper_aside"], report["work_aside"], why))
             return
         for d in (report["upper_aside"], report["work_aside"]):
             try:

@@ -94,8 +94,8 @@ def _finish_ops(system, state, header, records, entry, target, dev):
 
     def run_recover():
         world = observe(system, [entry], state.owned)
-        _, finish, said = recover(state, header, records, world, entry_from_dict, lstat=system.lstat,
-                                  listdir=system.listdir)
+        _new_state, finish, said = recover(state, header, records, world, entry_from_dict, lstat=system.lstat,
+                                           listdir=system.listdir)
         return world, finish, said[1:]  # said[0] speaks of an apply and of planning afresh
 
     world, finish, said = run_recover()

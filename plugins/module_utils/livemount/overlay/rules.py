@@ -86,7 +86,7 @@ def layout_problems(target, lower=(), data=(), upper=None, work=None):
             out.append((field, where, "%s contains the target (%s): the overlay would be mounted inside its own"
                         " %s directory" % (path, target, "writable" if field == "upper" else "work")))
     for j, (field, where, path) in enumerate(layers):
-        for _, other_where, other in layers[:j]:
+        for _other_name, other_where, other in layers[:j]:
             rel = _relation(path, other)
             if rel is None or {field, other_where} == {"upper", "work"}:
                 continue
@@ -307,7 +307,7 @@ def _names(names):
 def _missing(e, obs, fresh):
     """Return problems for layer directories that are missing or not directories."""
     out = []
-    for _, where, path in _fields(e.lower, e.data, e.upper, e.work):
+    for _name, where, path in _fields(e.lower, e.data, e.upper, e.work):
         kind = obs.dir(path).kind
         if path in fresh or kind in ("dir", "unknown"):
             continue

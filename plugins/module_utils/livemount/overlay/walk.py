@@ -248,4 +248,3 @@ def _describe(changed, m, lv):
         else:
             words.append(what)
     return ", ".join(words)
-

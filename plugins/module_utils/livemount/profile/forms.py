@@ -200,7 +200,7 @@ def _load_yaml(text, fail):
         raise fail("PyYAML is needed for YAML profiles")
     loader = _make_yaml_loader(yaml)
     try:
-        _check_depth(yaml, loader, text)
+        check_depth(yaml, loader, text)
         return yaml.load(text, Loader=loader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -226,7 +226,7 @@ def _make_yaml_loader(yaml):
 
         def construct_mapping(self, node, deep=False):
             seen = set()
-            for key_node, _ in node.value:
+            for key_node, _value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
                     key = self.construct_object(key_node)
                     marker = (type(key), key)
@@ -240,7 +240,7 @@ def _make_yaml_loader(yaml):
     return Loader
 
 
-def _check_depth(yaml, loader, text):
+def check_depth(yaml, loader, text):
     """Raise ComposerError when collections nest more than MAX_DEPTH levels deep.
 
     libyaml's parser is a state machine, but PyYAML builds nodes recursively:

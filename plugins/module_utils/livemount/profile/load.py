@@ -24,9 +24,10 @@ from ..errors import ProfileError
 from ..profile.jsonschema_lite import Validator, describe
 from ..model import BIND, OVERLAY, SYMLINK, Entry
 from ..profile import fstypes
-from ..profile.forms import entry_from_dict, entry_to_dict, load_profile_text, profile_to_dict  # noqa: F401
+# Re-exported: the other forms of a profile have long been reached through this module.
+from ..profile.forms import entry_from_dict, entry_to_dict, load_profile_text, profile_to_dict  # noqa: F401  # pylint: disable=unused-import
 from ..profile.paths import BAD_PATH_CHAR as _BAD_PATH_CHAR
-from ..profile.paths import PROTECTED, clean_path, protected_problem, unencodable  # noqa: F401
+from ..profile.paths import PROTECTED, clean_path, protected_problem, unencodable  # noqa: F401  # pylint: disable=unused-import
 from ..profile.schema_data import SCHEMA
 
 _ENTRY_PROPS = SCHEMA["$defs"]["entry"]["properties"]
@@ -74,6 +75,7 @@ _PATTERN_TEXT = {
     "name": "must be lowercase letters, digits, '_', '.' or '-', starting with a letter or digit",
     "type": "must be a filesystem type name (lowercase letters, digits, '.', '_', '-')",
     "mode": "must be an octal mode such as '0755' or '1777'",
+    "boot": "must be a systemd unit name with its type, such as 'nginx.service'",
 }
 _PATH_FIELDS = ("upper", "work")
 _LAYER_FIELDS = ("lower", "data")
@@ -83,7 +85,7 @@ _validator = None
 
 @dataclass(frozen=True)
 class Reserved:
-    """Reserved entry fields: accepted and carried, not acted on yet (see docs/profile.md)."""
+    """Per-entry fields that steer how a change is made, not what is mounted (mimic, on_busy...; docs/profile.md)."""
 
     mimic: bool = False
     on_busy: str = "fail"
@@ -202,7 +204,7 @@ def load_profile(data, known_types=None):
             entries.append(entry)
             reserved.append(_reserved(raw))
     problems.extend(_check_targets(targets, roots))
-    written = {index: w for _, index, w, _ in targets}
+    written = {index: w for _target, index, w, _etype in targets}
     problems.extend(_problem(i, written.get(i), f, f, m) for i, f, m in overlay_rules.shared_problems(entries))
     if problems:
         problems.sort(key=lambda p: -1 if p[0] is None else p[0])
@@ -238,8 +240,8 @@ def _check_profile(data, bad, problems):
     """Return the cleaned allowed_roots (None when absent or broken); add profile-level problems."""
     name = data.get("name")
     if (None, "name") not in bad and isinstance(name, str) and not NAME_RX.fullmatch(name):
-        problems.append(_problem(None, None, "name", "name", "%s, not %s" % (_PATTERN_TEXT["name"],
-                                                                            describe(name))))
+        problems.append(_problem(None, None, "name", "name",
+                                 "%s, not %s" % (_PATTERN_TEXT["name"], describe(name))))
     if "allowed_roots" not in data or (None, "allowed_roots") in bad:
         return None
     roots = []
@@ -266,7 +268,7 @@ def _check_targets(targets, roots):
             first[target] = (index, written)
         if etype == SYMLINK:
             links.setdefault(target, (index, written))
-    for target, index, written, _ in targets:
+    for target, index, written, _etype in targets:
         for parent in paths.ancestors(target):
             if parent in links:
                 problems.append(_problem(index, written, "target", "target",
@@ -443,7 +445,7 @@ def _option_problem(opt):
     if "," in opt:
         return "one option per item, the list is the separator: write %s" % ", ".join(
             repr(part) for part in opt.split(",") if part)
-    key, eq, _ = opt.partition("=")
+    key, eq, _value = opt.partition("=")
     if eq and not key.strip():
         return "has an empty key: %r" % opt
     if key != key.strip() or " " in key:
