@@ -1,7 +1,7 @@
 """Entry point of the `livemount` command: parse arguments, run one subcommand module.
 
 Every subcommand module is imported here (the parser needs each one's
-options) and is light: a command imports the engine, rich or YAML inside its
+options) and is light: a command imports the engine or YAML inside its
 run(), so `livemount --help` pays for none of them.
 """
 
