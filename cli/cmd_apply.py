@@ -26,24 +26,42 @@ def run(args, out):
     if saved is not None:
         return _apply_saved(args, out, saved, system)
     prof, data = load_profile_arg(args.profile, system, args.state_dir)
+    finish = None
+    if args.enable:
+        _enable(args, prof, data, check=True)  # refused (an fstab line for a target...) before anything is mounted
+        finish = lambda report: _enable_after(out, args, prof, data, report)  # noqa: E731
     targets = flow.targets(args)
-    if args.enable:  # refused (an fstab line for a target...) before anything is mounted
-        args.enabled = _enable(args, prof, data, check=True)
+    return flow.run(args, out, lambda: engine.reconcile(prof, system, root=args.state_dir, check=True, targets=targets),
+                    lambda expect, progress, on_plan: engine.reconcile(
+                        prof, system, root=args.state_dir, on_error=args.on_error, profile_data=data,
+                        progress=progress, expect=expect, targets=targets, on_plan=on_plan),
+                    flow.changes_question("Apply", lambda report: "to " + report.namespace), finish=finish)
 
-    def after(report):
-        if args.enable:
-            args.enabled = _enable(args, prof, data, check=False)
 
-    status = flow.run(args, out, lambda: engine.reconcile(prof, system, root=args.state_dir, check=True,
-                                                          targets=targets),
-                      lambda expect, progress, on_plan: engine.reconcile(
-                          prof, system, root=args.state_dir, on_error=args.on_error, profile_data=data,
-                          progress=progress, expect=expect, targets=targets, on_plan=on_plan),
-                      flow.changes_question("Apply", lambda report: "to " + report.namespace),
-                      after=after, decorate=lambda doc: _doc(args, doc))
-    if not args.json:
-        _show_enabled(out, args)
-    return status
+def _enable(args, prof, data, check):
+    """Return the EnableReport of enabling the profile just applied (apply --enable)."""
+    import os
+
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
+
+    from .durable import own_namespace_only
+
+    own_namespace_only(args, "enable profile %s" % prof.name)
+    source = os.path.abspath(args.profile) if os.path.exists(args.profile) else "profile %s as applied" % prof.name
+    return enable.enable(prof, data, config=args.config_dir, check=check, source=source)
+
+
+def _enable_after(out, args, prof, data, report):
+    """Return the --json keys of apply --enable after the apply (or its check): the profile enabled unless it failed."""
+    if report.failed:
+        return {}
+    enabled = _enable(args, prof, data, check=args.check)
+    if args.json:
+        return {"enable": enabled.to_dict()}
+    from .durable import show_enable
+
+    show_enable(out, args, enabled)
+    return {}
 
 
 def _apply_saved(args, out, saved, system):
@@ -80,29 +98,3 @@ def _apply_saved(args, out, saved, system):
     else:
         out.applied(report, time.monotonic() - started)
     return 1 if report.failed else 0
-
-
-def _enable(args, prof, data, check):
-    """Return the EnableReport of enabling the profile just applied (apply --enable)."""
-    import os
-
-    from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
-
-    from .durable import own_namespace_only
-
-    own_namespace_only(args, "enable profile %s" % prof.name)
-    source = os.path.abspath(args.profile) if os.path.exists(args.profile) else "profile %s as applied" % prof.name
-    return enable.enable(prof, data, config=args.config_dir, check=check, source=source)
-
-
-def _doc(args, doc):
-    if getattr(args, "enabled", None) is not None:
-        doc["enable"] = args.enabled.to_dict()
-    return doc
-
-
-def _show_enabled(out, args):
-    if getattr(args, "enabled", None) is not None:
-        from .durable import show_enable
-
-        show_enable(out, args, args.enabled)

@@ -43,7 +43,7 @@ def targets(args):
     return out
 
 
-def run(args, out, plan, perform, question, title=None, verb="Applied", word="apply", after=None, decorate=None):
+def run(args, out, plan, perform, question, title=None, verb="Applied", word="apply", finish=None):
     """Return the exit status of planning, showing, confirming and applying.
 
     `plan()` returns the check-mode Report; `perform(expect, progress,
@@ -52,15 +52,14 @@ def run(args, out, plan, perform, question, title=None, verb="Applied", word="ap
     the two); on a terminal the plan is shown, confirmed, then applied with
     `expect` (exactly that plan, or a refusal saying what changed since).
     `question(report)` returns the confirmation question; `title` is a
-    string or a function of the Report. `after(report)` runs once the table
-    matches (applied, or nothing to do; not in check mode); `decorate(doc)`
-    returns the --json document to print for a Report's to_dict().
+    string or a function of the Report. `finish(report)`, when given, runs
+    once the plan was applied or shown (apply --enable): it prints its own
+    text and returns the keys it adds to the --json document.
     """
     from .common import check_root
 
-    hooks = (after or (lambda report: None), decorate or (lambda doc: doc))
     if args.check:
-        return show(out, args, plan(), title, hooks[1])
+        return show(out, args, plan(), title, finish)
     if args.yes:
         check_root()
         shown = []
@@ -70,17 +69,16 @@ def run(args, out, plan, perform, question, title=None, verb="Applied", word="ap
             if not args.json:
                 _show_plan(out, args, report, title)
 
-        return _perform(args, out, lambda progress: perform(None, progress, on_plan), verb, shown, hooks)
+        return _perform(args, out, lambda progress: perform(None, progress, on_plan), verb, shown, finish)
     preview = plan()
     if not preview.changed:
-        hooks[0](preview)
-        return show(out, args, preview, title, hooks[1])
+        return show(out, args, preview, title, finish)
     if not args.json:
         _show_plan(out, args, preview, title)
     if not confirm(out, question(preview), word):
         return 1
     check_root()
-    return _perform(args, out, lambda progress: perform(preview.expected(), progress, None), verb, [preview], hooks)
+    return _perform(args, out, lambda progress: perform(preview.expected(), progress, None), verb, [preview], finish)
 
 
 def _title(title, report):
@@ -95,7 +93,7 @@ def _show_plan(out, args, report, title):
         out.note(line)
 
 
-def _perform(args, out, call, verb, shown, hooks):
+def _perform(args, out, call, verb, shown, finish=None):
     from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
 
     started = time.monotonic()
@@ -106,19 +104,20 @@ def _perform(args, out, call, verb, shown, hooks):
         if not args.json and shown:
             exc.report = None  # the plan is on screen already: the failure says the rest
         raise
-    if not report.failed:
-        hooks[0](report)
     if args.json:
-        out.json(hooks[1](report.to_dict()))
-    elif report.changed:
+        out.json(dict(report.to_dict(), **(finish(report) if finish else {})))
+        return 1 if report.failed else 0
+    if report.changed:
         out.applied(report, time.monotonic() - started, verb)
+    if finish:
+        finish(report)
     return 1 if report.failed else 0
 
 
-def show(out, args, report, title=None, decorate=None):
+def show(out, args, report, title=None, finish=None):
     """Return 0 after showing a plan that is not applied (check mode, nothing to do)."""
     if args.json:
-        out.json((decorate or (lambda doc: doc))(report.to_dict()))
+        out.json(dict(report.to_dict(), **(finish(report) if finish else {})))
         return 0
     for m in report.recovered:
         out.info(m)
@@ -127,6 +126,8 @@ def show(out, args, report, title=None, decorate=None):
         out.diff(report)
     for w in report.warnings:  # e.g. mounts made in this namespace stay invisible to the host
         out.warning(w)
+    if finish:
+        finish(report)
     return 0
 
 

@@ -150,27 +150,27 @@ def status_lines(rows, short, width):
 
 
 def durable_lines(r, width):
-    """Return what status knows of an enabled profile: does the enabled copy match the live table, how boot went."""
+    """Return what status knows of an enabled profile: does the enabled copy match the live table, how did boot go."""
     name, copy, boot = r["profile"], r.get("enabled_copy"), r.get("boot")
-    spans = []
+    out = []
     if copy is not None and copy.get("error"):
-        spans.append([("%s: enabled, but %s" % (name, copy["error"]), "red")])
+        out += wrap([("%s: enabled, but %s" % (name, copy["error"]), "red")], width, cont=[("  ", "")])
     elif copy is not None and copy["matches_live"]:
-        spans.append([("%s: enabled; the enabled copy is what is live" % name, "")])
+        out += wrap([("%s: enabled; the enabled copy is what is live" % name, "")], width)
     elif copy is not None:
         pending = ["%s %s" % (c["action"], c["target"]) for c in copy["pending"]]
-        what = ("%d conflicts stop it now" % len(copy["conflicts"]) if copy["conflicts"] else
+        n = len(copy["conflicts"])
+        what = ("%d conflict%s stop%s it now" % (n, "" if n == 1 else "s", "s" if n == 1 else "") if n else
                 "%d change%s pending (%s)" % (len(pending), "" if len(pending) == 1 else "s",
                                               ", ".join(pending[:3]) + (", ..." if len(pending) > 3 else "")))
-        spans.append([("%s: enabled; the enabled copy differs from the live table: %s; `livemount systemd apply %s`"
-                       " applies it now, the next boot does too" % (name, what, name), "yellow")])
+        out += wrap([("%s: enabled; the enabled copy differs from the live table: %s; `livemount systemd apply %s` "
+                      "applies it now, the next boot does too" % (name, what, name), "yellow")], width,
+                    cont=[("  ", "")])
     if boot is not None and boot["result"] == "applied":
-        spans.append([("%s: applied at boot %s (%s)" % (name, boot["at"], describe.age(boot["at"])), "")])
+        out += wrap([("%s: applied at boot %s (%s)" % (name, boot["at"], describe.age(boot["at"])), "")], width)
     elif boot is not None:
-        spans.append([("%s: failed at boot %s: %s" % (name, boot["at"], boot["error"] or ""), "red")])
-    out = []
-    for line in spans:
-        out += wrap(line, width, cont=[("  ", "")])
+        out += wrap([("%s: failed at boot %s: %s" % (name, boot["at"], boot["error"] or ""), "red")], width,
+                    cont=[("  ", "")])
     return out
 
 

@@ -23,7 +23,7 @@ import struct
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import options, paths
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError, strerror
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import errno_name, parse_errno
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import parse_errno
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MISSING, PathFact
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.calls import step_call, step_what
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Features, Handle, Sys
@@ -34,6 +34,11 @@ NAMESPACE_ID = "mnt:[4026531841]"
 OVERLAY_PARAMS = {"index": "N", "metacopy": "N", "redirect_dir": "N", "xino_auto": "N", "nfs_export": "N",
                   "redirect_always_follow": "Y"}
 _RELEASED = "the mount was already attached or released"
+
+
+def errno_name(err):
+    """Return the symbolic name of an errno (`EIO`) for the transcript, or the number as text."""
+    return errno.errorcode.get(err, str(err))
 
 
 class FakeSys(Sys):

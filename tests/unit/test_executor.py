@@ -1,6 +1,6 @@
 """The executor on the fake Sys: whole transcripts, rollback at every step, failed undo, on_error=continue.
 
-The big plan (scenario 29) goes from profile A to profile B: binds, tmpfs,
+The big plan (docs/scenarios.md, 29) goes from profile A to profile B: binds, tmpfs,
 an overlay, symlinks, nested mounts, a file bind, a replace with children,
 a remount, removals. Every one of its steps is failed in turn with EIO,
 EBUSY, ENOSPC and EPERM; afterwards the fake's mount table (canonical form:

@@ -8,7 +8,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.errors im
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATING_CALLS
 
-from tests.unit.fakesys import FakeSys
+from tests.unit.fakesys import FakeSys, errno_name
 
 
 def table(fake):
@@ -518,3 +518,8 @@ def test_mountinfo_parses_with_the_real_parser():
     assert ramfs.parent_id == bind.mount_id and ramfs.fstype == "ramfs"
     assert t.visible("/srv/with space/inner/x").mount_id == ramfs.mount_id
     assert len({m.dev for m in t.mounts}) == 3
+
+
+def test_errno_name_falls_back_to_the_number():
+    """A transcript names a failed step's errno symbolically, or by number when it has no name."""
+    assert (errno_name(errno.EBUSY), errno_name(99999)) == ("EBUSY", "99999")

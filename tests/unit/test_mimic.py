@@ -1,4 +1,4 @@
-"""The writable mimic (scenario 28) on the fake Sys: plan, transcript, idempotence, removal, undo at every step."""
+"""The writable mimic (docs/scenarios.md, 28) on the fake Sys: plan, transcript, idempotence, removal, undo at every step."""
 
 import errno
 import shutil

@@ -1,4 +1,4 @@
-"""The pure planner against the scenarios of scenarios.md (1-28) and the corner cases around them.
+"""The pure planner against the scenarios of docs/scenarios.md (1-28) and the corner cases around them.
 
 Each case builds a pretend host (planner_world.Host: a real mountinfo text
 parsed by the engine's parser, plus lstat facts), records state S live on it,
@@ -176,7 +176,7 @@ SCENARIOS = [
 
 @pytest.mark.parametrize("kw, expected, reasons", cases(SCENARIOS))
 def test_scenario_plan(kw, expected, reasons):
-    """A scenario of scenarios.md plans exactly these steps, in this order, for these reasons."""
+    """A scenario of docs/scenarios.md plans exactly these steps, in this order, for these reasons."""
     changes = run(**kw)
     assert conflicts(changes) == []
     assert steps(changes) == expected

@@ -28,7 +28,8 @@ from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import conflicts_in, plan, to_perform
 from .recover import after_finish, recover
-from .state import DEFAULT_ROOT, State, StateStore, is_reset_store, known_profiles, list_profiles, now, recorded_for
+from .state import State, StateStore, is_reset_store, known_profiles, list_profiles, now, recorded_for
+from .state import state_root  # noqa: F401 (callers know it as engine.state_root)
 
 
 @dataclass
@@ -46,6 +47,16 @@ class Report:
     rolled_back: List = field(default_factory=list)
     diff: Optional[dict] = None
     kept_aside: List = field(default_factory=list)  # upper_policy.py: old uppers/works renamed aside
+    # For callers that verify and roll back from this run alone (the role, the rollout): the profile
+    # data as last applied before this run (None: there was none), and each owned entry's health as
+    # the run leaves it (before any change in check mode), _health's dicts.
+    previous: Optional[dict] = None
+    health: List = field(default_factory=list)
+
+    @property
+    def healthy(self):
+        """Return True when every owned entry the run leaves is ok and no interrupted apply waits (check mode)."""
+        return not (self.mode == "check" and self.recovered) and all(e["health"] == "ok" for e in self.health)
     fingerprint: Optional[dict] = None  # fingerprint.py: what a check-mode plan was made from
 
     def expected(self):
@@ -95,11 +106,6 @@ class _Empty:
     entries: tuple = ()
     on_error: str = "rollback"
     known_only: bool = False
-
-
-def state_root(root=None):
-    """Return the state root: the argument, else $LIVEMOUNT_STATE_DIR, else /run/livemount."""
-    return root or os.environ.get("LIVEMOUNT_STATE_DIR") or DEFAULT_ROOT
 
 
 def reconcile(profile, system, root=None, check=False, on_error=None, progress=None, profile_data=None,
@@ -183,7 +189,8 @@ def _reconcile(store, run, leftovers_only=False):
         state = store.load()
         if leftovers_only and (state.owned or not state.created or store.journal.exists()):
             return None  # applied or interrupted since we looked without the lock: not a leftover any more
-        report = Report(profile.name, system.namespace_id(), "check" if check else "apply")
+        report = Report(profile.name, system.namespace_id(), "check" if check else "apply",
+                        previous=state.profile_data)
         report.warnings.extend(mntns.caller_warnings(system))
         world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
         if store.journal.exists():
@@ -213,6 +220,7 @@ def _reconcile(store, run, leftovers_only=False):
             err.report = report
             raise err
         if check:
+            report.health = _health_of(state, world)
             return report
         if run.on_plan is not None:
             run.on_plan(report)
@@ -223,6 +231,7 @@ def _reconcile(store, run, leftovers_only=False):
                             entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(), busy=busy)
         if not to_perform(changes):
             new = next_state(state, changes, None, world, profile_data)
+            report.health = _health_of(new, world)
             if not profile.entries:
                 leftovers.warn(report, new)  # a destroy that is not complete yet says why
             if (new.owned, new.created) != (state.owned, state.created):
@@ -246,6 +255,7 @@ def _reconcile(store, run, leftovers_only=False):
         report.kept_aside.extend(outcome.asides)
         after = refresh_table(system, world)
         new = next_state(state, changes, outcome, after, profile_data)
+        report.health = _health_of(new, _links_looked_at_again(system, new, after))
         leftovers.warn(report, new)
         if new.owned or new.created:
             store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
@@ -341,6 +351,17 @@ def status(system, root=None, name=None, namespace=None, pid=None, known_only=Fa
     return out
 
 
+def _links_looked_at_again(system, state, world):
+    """Return `world` with the owned symlinks lstat'ed again: the facts observed before the apply predate them."""
+    links = {o.entry.target: system.lstat(o.entry.target) for o in state.owned if not o.entry.is_mount}
+    return dataclasses.replace(world, facts=dict(world.facts, **links)) if links else world
+
+
+def _health_of(state, world):
+    """Return the health dicts of every entry `state` owns, as status() gives them."""
+    return [_health(o, world) for o in state.owned]
+
+
 def history_of(name, system, root=None, namespace=None, pid=None):
     """Return (namespace id, [history.Record] oldest first) of profile `name`; UnknownProfileError when it has none."""
     system, target, _ = nsexec.resolve(system, namespace, pid)
@@ -430,9 +451,8 @@ def _remember(store, run, new, steps):
 
 def _verify(expect, report):
     """Raise StalePlanError unless `report` (planned now) is the plan `expect` was made from, from the same inputs."""
-    differences = []
-    if expect.fingerprint is not None:
-        differences = fingerprint.differences(expect.fingerprint, report.fingerprint)
+    differences = ([] if expect.fingerprint is None
+                   else fingerprint.differences(expect.fingerprint, report.fingerprint))
     if not differences and expect.change_dicts is not None:
         # What each step does must be the same; why (the reason) may be worded from what was seen then.
         now = [change_dict(c) for c in report.changes]
@@ -500,15 +520,23 @@ def _owned_live(state, world):
 def next_state(state, changes, outcome, world, profile_data):
     """Return the State after `changes` were planned and `outcome` (None: nothing performed) was applied."""
     owned = state.by_target()
-    created = list(state.created)
+    # {created path: step that made it (-1: before this run)} and {mount target: last step that took it
+    # down}: a path is still ours unless a mount above it went after it was made. Filtering the list at
+    # each unmount made a destroy quadratic (bench/plan_scale.py).
+    created = dict.fromkeys(state.created, -1)
+    went = {}
+
+    def ours(p):
+        return p in created and not any(went.get(a, -1) > created[p] for a in paths.ancestors(p))
+
     for c in changes:
         if c.action == Action.KEEP:
             owned[c.target] = _refresh(c.entry, owned.get(c.target))
-    for c, _changed, made in (outcome.done if outcome else []):
+    for k, (c, _changed, made) in enumerate(outcome.done if outcome else []):
         if c.action in (Action.REPLACE, Action.UNMOUNT) and c.entry is not None and c.entry.is_mount:
             # A path we created below this mount lived in the filesystem that
             # just went away; the same path now names someone else's file.
-            created = [p for p in created if not paths.is_under(p, c.target)]
+            went[c.target] = k
         if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK, Action.REMOUNT):
             owned[c.target] = Owned(c.entry, synthetic_for=getattr(owned.get(c.target), "synthetic_for", None))
         elif c.action == Action.MIMIC:
@@ -517,12 +545,16 @@ def next_state(state, changes, outcome, world, profile_data):
         elif c.action in (Action.UNMOUNT, Action.UNLINK):
             owned.pop(c.target, None)
         elif c.action == Action.MKDIR:
-            created.extend(p for p in made if p not in created)
-        elif c.action == Action.RMDIR and c.target in created:
+            for p in made:
+                if not ours(p):
+                    created.pop(p, None)
+                    created[p] = k  # made again after it went: last in the list, as if appended
+        elif c.action == Action.RMDIR and ours(c.target):
             # A directory kept because a mount arrived in or on it since the
             # plan (steps._rmdir: EBUSY, ENOTEMPTY) stays ours to remove later.
             if _changed or not leftovers.mounted_in(world, c.target):
-                created.remove(c.target)
+                del created[c.target]
+    created = [p for p in created if ours(p)]
     final = []
     for t in sorted(owned):
         o = owned[t]

@@ -107,8 +107,8 @@ def _mount_changes(old, new):
         after = [c for c in came if c.split(" ", 1)[0] == point]
         if after:
             came.remove(after[0])
-            was, now = line[len(point) + 1:], after[0][len(point) + 1:]
-            out.append("the mount on %s changed: was %s, now %s" % (point, was, now))
+            out.append("the mount on %s changed: was %s, now %s"
+                       % (point, line[len(point) + 1:], after[0][len(point) + 1:]))
         else:
             out.append("a mount went away: %s" % line)
     out += ["a mount appeared: %s" % line for line in came]

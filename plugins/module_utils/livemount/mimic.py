@@ -1,7 +1,7 @@
-"""The writable mimic: a mount point inside a read-only directory (scenario 28).
+"""The writable mimic: a mount point inside a read-only directory (docs/scenarios.md, 28).
 
 An entry that allows it (`mimic: true`) may have its mount point created in a
-read-only directory D this way (reconciler-design.md, "Writable mimic"):
+read-only directory D this way (docs/namespaces.md, "Writable mimic"):
 every child of D is copied as a detached mount first (open_tree(2)
 OPEN_TREE_CLONE, recursively for directories, so mounts below them come
 along), a tmpfs with D's mode and owner goes on D, each child gets a mount

@@ -18,11 +18,6 @@ ENV = "LIVEMOUNT_FAILPOINT"
 CRASH = "crash"
 
 
-def errno_name(err):
-    """Return the symbolic name of an errno (`EIO`), or the number as text."""
-    return _errno.errorcode.get(err, str(err))
-
-
 def parse_errno(text):
     """Return the errno number named by `text` (`EIO`, `eio` or `5`); ValueError if unknown."""
     text = text.strip()

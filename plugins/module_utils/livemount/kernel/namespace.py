@@ -28,14 +28,6 @@ def current_namespace():
     return os.readlink("/proc/self/ns/mnt")
 
 
-def is_host_namespace():
-    """Return True/False whether we share PID 1's mount namespace (None if /proc/1 is unreadable)."""
-    try:
-        return os.readlink("/proc/1/ns/mnt") == current_namespace()
-    except OSError:
-        return None
-
-
 # ---- whether mounts made here reach the host (additive: namespace targeting) -------
 
 def isolation_warning(own_ns, host_ns, own_root, host_root):

@@ -10,7 +10,7 @@ import stat
 from ..kernel import fileid
 from ..errors import SysError, strerror
 from ..kernel.sysapi import Features
-from ..model import MISSING, PathFact
+from ..model import MISSING, PathFact, build
 
 OVERLAY_PARAMS = "/sys/module/overlay/parameters"
 _KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}
@@ -43,8 +43,9 @@ class LinuxObservation:
             return MISSING
         except OSError as exc:
             raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-        return PathFact(kind=_KINDS.get(stat.S_IFMT(mode), "other"), link=link, mode=stat.S_IMODE(mode),
-                        uid=st.st_uid, gid=st.st_gid, dev=(os.major(st.st_dev), os.minor(st.st_dev)), empty=empty)
+        return build(PathFact, {"kind": _KINDS.get(stat.S_IFMT(mode), "other"), "link": link,
+                                "mode": stat.S_IMODE(mode), "uid": st.st_uid, "gid": st.st_gid,
+                                "dev": (os.major(st.st_dev), os.minor(st.st_dev)), "empty": empty})
 
     def realpath(self, path):
         """Return `path` with every symlink resolved."""
