@@ -372,7 +372,7 @@ def _kw_unique_items(v, val, schema):
 
 def _kw_properties(v, val, schema):
     subs = tuple((name,) + v._compile(sub) for name, sub in val.items())
-    checked = {name: sub_ok for name, sub_ok, _ in subs if sub_ok is not _always}
+    checked = {name: sub_ok for name, sub_ok, _errors in subs if sub_ok is not _always}
     if not checked:
         return _always, _no_errors
     if len(checked) == 1:
