@@ -34,19 +34,21 @@ def unescape(text):
     return _OCTAL.sub(lambda m: bytes((int(m.group(1), 8),)), raw).decode("utf-8", "surrogateescape")
 
 
-def parse_mountinfo(text):
+def parse_mountinfo(text, unique_ids=None):
     """Return the LiveTable of a /proc/self/mountinfo text.
 
-    Raises ValueError("cannot parse mountinfo line N: <cause>") for a
-    malformed line, and no other exception whatever the input.
+    `unique_ids` ({mountinfo id: unique id}, Sys.mount_ids) gives each mount
+    its LiveMount.unique. Raises ValueError("cannot parse mountinfo line N:
+    <cause>") for a malformed line, and no other exception whatever the input.
     """
     mounts = []
     supers = {}  # (fstype, raw super options) -> parsed: many mounts share one superblock
+    ids = unique_ids or {}
     for n, line in enumerate(text.split("\n"), 1):
         if not line:
             continue
         try:
-            mounts.append(_parse_line(line, supers))
+            mounts.append(_parse_line(line, supers, ids))
         except (ValueError, IndexError, KeyError, OverflowError) as exc:
             raise ValueError("cannot parse mountinfo line %d: %s" % (n, exc)) from None
     return LiveTable(mounts)
@@ -70,7 +72,7 @@ def _build(values):
     return m
 
 
-def _parse_line(line, supers):
+def _parse_line(line, supers, ids):
     fields = line.split(" ")
     if len(fields) < 10:
         raise ValueError("expected at least 10 fields, got %d" % len(fields))
@@ -117,8 +119,10 @@ def _parse_line(line, supers):
     if parsed is None:
         parsed = supers[key] = _parse_super(fstype, raw_super)
     fs_options, lower, data, upper, work = parsed
+    mount_id = int(fields[0])
     return _build({
-        "mount_id": int(fields[0]),
+        "unique": ids.get(mount_id),
+        "mount_id": mount_id,
         "parent_id": int(fields[1]),
         "dev": (int(major), int(minor)),
         "root": unescape(fields[3]),
@@ -192,6 +196,7 @@ class LiveTable:
             self._children.setdefault(parent, []).append(m)
             self._child_at.setdefault((parent, m.mount_point), m)
         self._visible = None  # (sort keys, mounts) of every reachable stack, built on first use
+        self._by_unique = None  # {unique id: mount}, built on first use
 
     def __len__(self):
         return len(self.mounts)
@@ -199,6 +204,19 @@ class LiveTable:
     def by_id(self, mount_id):
         """Return the mount with `mount_id`, or None."""
         return self._by_id.get(mount_id)
+
+    def by_unique(self, unique):
+        """Return the mount with unique id `unique` (hidden or not), or None (also for None)."""
+        if unique is None:
+            return None
+        if self._by_unique is None:
+            self._by_unique = {m.unique: m for m in self.mounts if m.unique is not None}
+        return self._by_unique.get(unique)
+
+    @property
+    def has_unique_ids(self):
+        """Return True when the table knows the unique id of its mounts (Linux 6.8+, Sys.mount_ids)."""
+        return any(m.unique is not None for m in self.mounts)
 
     def children(self, mount):
         """Return the mounts whose parent is `mount`, hidden ones included, in file order."""

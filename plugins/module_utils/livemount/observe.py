@@ -1,8 +1,10 @@
 """observe(sys, entries, owned) -> World: the only reading of the system before planning."""
 
 import dataclasses
+import errno
 from dataclasses import dataclass, field
 
+from .errors import SysError
 from .overlay import rules as overlay_rules
 from . import paths
 from .mountinfo import LiveTable, parse_mountinfo
@@ -11,13 +13,40 @@ from .model import OVERLAY
 from .world import World, paths_to_observe
 
 
+# How often read_table reads the table again when it changed while the unique ids were listed.
+_TABLE_TRIES = 20
+
+
+def read_table(sys):
+    """Return the LiveTable of the namespace, each mount with its unique id when the kernel tells (Linux 6.8+).
+
+    The unique ids are listed between two reads of mountinfo that agree, so
+    each line gets the id of the mount it shows: a mount that went and came
+    back meanwhile with the same line (a recycled mountinfo id and device,
+    the very case unique ids are for) gets the id of the one now there.
+    A table that changed _TABLE_TRIES times in a row is an error: a table
+    without ids would be read as a kernel's without them.
+    """
+    text = sys.read_mountinfo()
+    for _ in range(_TABLE_TRIES):
+        ids = sys.mount_ids()
+        if not ids:
+            return parse_mountinfo(text)
+        again = sys.read_mountinfo()
+        if again == text:
+            return parse_mountinfo(text, ids)
+        text = again
+    raise SysError("cannot read the mount table: it changed %d times while livemount read it; try again"
+                   % _TABLE_TRIES, errno.EAGAIN)
+
+
 def observe(sys, entries, owned=(), mimic=()):
     """Return a World with the live table and lstat facts for every path the plan may touch.
 
     `mimic` names the targets whose entries allow a writable mimic: the
     read-only directories above them are listed too (mimic.observe_mimic).
     """
-    table = parse_mountinfo(sys.read_mountinfo())
+    table = read_table(sys)
     lstat_paths, real_paths = paths_to_observe(entries, owned)
     realpaths = {}
     for p in real_paths:
@@ -40,7 +69,7 @@ def observe(sys, entries, owned=(), mimic=()):
 
 def refresh_table(sys, world):
     """Return `world` with a freshly read mount table (facts kept)."""
-    return _adapted(sys, World(table=parse_mountinfo(sys.read_mountinfo()), facts=world.facts,
+    return _adapted(sys, World(table=read_table(sys), facts=world.facts,
                                realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
                                namespace=world.namespace, listings=world.listings, overlay=world.overlay))
 

@@ -17,7 +17,9 @@ from ..errors import LivemountError, SysError
 from ..kernel.sysapi import MUTATIONS, Handle, Sys, call_string
 
 ENV = "LIVEMOUNT_FAILPOINT"
+FIFO_ENV = "LIVEMOUNT_FAILPOINT_FIFO"
 CRASH = "crash"
+WAIT = "wait"
 
 
 class _Mode(int):
@@ -74,7 +76,8 @@ def _bound(name, args, kwargs):
     sig = _signature(name)
     bound = sig.bind(None, *args, **kwargs)
     bound.apply_defaults()
-    params = list(sig.parameters.values())[1:]
+    # Which mount a step checks (`expect`) is not part of what it does: call strings leave it out.
+    params = [p for p in list(sig.parameters.values())[1:] if p.name != "expect"]
     values = [bound.arguments[p.name] for p in params]
     # Drop trailing arguments still at their default, so `attach(h, t)` and
     # `attach(h, t, beneath=False)` are one spelling: `attach <mount x> "/t"`.
@@ -149,7 +152,7 @@ def parse_errno(text):
 
 
 def parse_spec(spec):
-    """Return {step number: errno or CRASH} from `3:EIO,5:crash`; LivemountError if malformed."""
+    """Return {step number: errno, CRASH or WAIT} from `3:EIO,5:crash,7:wait`; LivemountError if malformed."""
     points = {}
     for item in spec.split(","):
         item = item.strip()
@@ -158,11 +161,29 @@ def parse_spec(spec):
         n, sep, what = item.partition(":")
         try:
             if not sep or not n.strip().isdigit() or int(n) < 1:
-                raise ValueError("expected N:ERRNO or N:crash with N >= 1")
-            points[int(n)] = CRASH if what.strip().lower() == CRASH else parse_errno(what)
+                raise ValueError("expected N:ERRNO, N:crash or N:wait with N >= 1")
+            word = what.strip().lower()
+            points[int(n)] = word if word in (CRASH, WAIT) else parse_errno(what)
         except ValueError as exc:
             raise LivemountError("cannot parse %s=%s: %s" % (ENV, spec, exc))
     return points
+
+
+def hold(fifo, n):
+    """Return None once the other party released step `n`, after telling it that this process holds there.
+
+    The handshake runs over one FIFO the other party made (mkfifo): this
+    process opens it for writing, writes `N\n` and closes it (the other
+    party, reading, now knows step N is held: nothing of step N has run);
+    then opens it for reading and waits for end of file, which comes when
+    the other party has opened it for writing and closed it again. Each
+    open(2) of a FIFO blocks until the other end is opened too, so neither
+    side needs to poll or sleep (fifo(7)).
+    """
+    with open(fifo, "w", encoding="ascii") as f:
+        f.write("%d\n" % n)
+    with open(fifo, "r", encoding="ascii") as f:
+        f.read()
 
 
 class FailpointSys(Sys):
@@ -174,10 +195,13 @@ class FailpointSys(Sys):
     number of steps attempted so far.
     """
 
-    def __init__(self, inner, points):
+    def __init__(self, inner, points, fifo=None):
         self.inner = inner
         self.points = dict(points)
         self.count = 0
+        self.fifo = fifo
+        if WAIT in self.points.values() and not fifo:
+            raise LivemountError("cannot use %s=N:wait: %s must name the FIFO to wait on" % (ENV, FIFO_ENV))
 
     def _step(self, name, args, kwargs):
         self.count += 1
@@ -186,6 +210,9 @@ class FailpointSys(Sys):
             # SIGKILL, not an exception: nothing may run after the crash point
             # (no finally blocks, no journal flush), exactly like a power cut.
             os.kill(os.getpid(), signal.SIGKILL)
+        if what == WAIT:
+            hold(self.fifo, self.count)  # the other party acts (mounts on top...), then releases
+            what = None
         if what is not None:
             raise SysError(
                 "cannot %s: %s (failpoint %d)" % (step_what(name, *args, **kwargs), strerror(what), self.count),
@@ -227,6 +254,14 @@ class FailpointSys(Sys):
         """Return the inner Sys's namespace identity."""
         return self.inner.namespace_id()
 
+    def mount_ids(self):
+        """Return the inner Sys's unique mount ids."""
+        return self.inner.mount_ids()
+
+    def marker(self, path):
+        """Return the inner Sys's marker of the mount at `path`."""
+        return self.inner.marker(path)
+
     def close(self, handle):
         """Return None after closing `handle` in the inner Sys (not a step)."""
         return self.inner.close(handle)
@@ -253,4 +288,4 @@ def from_env(inner, environ=os.environ):
     spec = environ.get(ENV, "")
     if not spec.strip():
         return inner
-    return FailpointSys(inner, parse_spec(spec))
+    return FailpointSys(inner, parse_spec(spec), environ.get(FIFO_ENV))

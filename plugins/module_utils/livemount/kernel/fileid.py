@@ -36,6 +36,28 @@ def name_to_handle(path):
     return fh.handle_type, bytes(fh.f_handle[:fh.handle_bytes])
 
 
+def handle_of_fd(fd):
+    """Return (handle type, handle bytes) of what fd `fd` (O_PATH will do) names (name_to_handle_at(2), AT_EMPTY_PATH)."""
+    fh = _FileHandle(MAX_HANDLE_SZ, 0)
+    mount_id = ctypes.c_int()
+    ret = sc.libc.name_to_handle_at(ctypes.c_int(fd), ctypes.c_char_p(b""), ctypes.byref(fh), ctypes.byref(mount_id),
+                                    ctypes.c_int(sc.AT_EMPTY_PATH))
+    if ret == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return fh.handle_type, bytes(fh.f_handle[:fh.handle_bytes])
+
+
+def fs_uuid_of_fd(fd):
+    """Return the uuid of the filesystem of open (not O_PATH) fd `fd`, or None when it has none or will not tell."""
+    try:
+        buf = bytearray(17)
+        fcntl.ioctl(fd, FS_IOC_GETFSUUID, buf)
+        return bytes(buf[1:1 + buf[0]]) or None
+    except OSError:
+        return None  # ENOTTY before 6.5, or a filesystem without a uuid
+
+
 def fs_uuid(path):
     """Return the uuid of the filesystem holding directory `path`, or None when it has none or will not tell."""
     try:
@@ -43,10 +65,6 @@ def fs_uuid(path):
     except OSError:
         return None
     try:
-        buf = bytearray(17)
-        fcntl.ioctl(fd, FS_IOC_GETFSUUID, buf)
-        return bytes(buf[1:1 + buf[0]]) or None
-    except OSError:
-        return None  # ENOTTY before 6.5, or a filesystem without a uuid
+        return fs_uuid_of_fd(fd)
     finally:
         os.close(fd)

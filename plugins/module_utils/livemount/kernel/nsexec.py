@@ -139,6 +139,13 @@ class Configured:
             return self.inner.read_mountinfo()
         return run(target, self.inner, lambda s, r, p: s.read_mountinfo(), "/")
 
+    def mount_ids(self):
+        """Return the unique mount ids of the namespace acted in (listed from inside the target when one is named)."""
+        target = self._target()
+        if target is None:
+            return self.inner.mount_ids()
+        return run(target, self.inner, lambda s, r, p: s.mount_ids(), "/")
+
 
 def resolve(sys, namespace=None, pid=None, on_busy=None):
     """Return (sys, Target or None, on_busy): explicit arguments first, then a Configured sys's."""

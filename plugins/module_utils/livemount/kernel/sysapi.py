@@ -23,9 +23,22 @@ removes, or puts back on undo, what livemount itself made inside a mount
 that is read-only by its per-mount flag, without changing anything anyone
 sees. A filesystem that is read-only itself (superblock) still says EROFS,
 and so does a Sys that cannot make such a copy (classic API); both say why.
+
+Verify, then act: umount, setattr (on a path), reconfigure, clone_mount and
+a beneath attach take `expect`, the model.Ident of the mount the plan
+checked at that target. The call opens the target (no symlinks), checks
+that the mount it lands on is that very one, and acts on that open handle
+where the kernel allows it (mount_setattr(2) and fspick(2) with
+AT_EMPTY_PATH, open_tree(2)); umount2(2) and MOVE_MOUNT_BENEATH always act
+on the top mount at a path, so they follow the check at once. Another
+mount there (stacked on it since the plan, or in its place) fails the step
+with ESTALE and is left alone. `expect` None checks nothing (a mount the
+run has no identity for).
 """
 
 import abc
+
+from ..model import Ident
 
 MUTATIONS = (
     "mkdir",
@@ -45,12 +58,20 @@ MUTATIONS = (
 
 
 class Handle:
-    """A detached mount (an fd from open_tree/fsmount); `desc` names it in call strings."""
+    """A detached mount (an fd from open_tree/fsmount); `desc` names it in call strings.
 
-    def __init__(self, fd, desc):
+    `ident` (model.Ident) is the mount it is and stays once attached (a move
+    keeps the mount, and so its ids); `marker` names its superblock and root
+    (kernel/identity.py). Either is None when the Sys cannot tell (yet: a
+    classic mount(2) stand-in learns both when it is attached).
+    """
+
+    def __init__(self, fd, desc, ident=None, marker=None):
         self.fd = fd
         self.desc = desc
         self.closed = False
+        self.ident = ident
+        self.marker = marker
 
     def __repr__(self):
         return "<mount %s>" % self.desc
@@ -106,6 +127,17 @@ class Sys(abc.ABC):
     def namespace_id(self):
         """Return the identity of the current mount namespace, e.g. `mnt:[4026531841]`."""
 
+    @abc.abstractmethod
+    def mount_ids(self):
+        """Return {mountinfo id: unique mount id} of every mount of the namespace ({} if the kernel cannot tell).
+
+        Read it between two reads of read_mountinfo() that agree (observe.read_table).
+        """
+
+    @abc.abstractmethod
+    def marker(self, path):
+        """Return the marker (kernel/identity.py) of the mount on top at `path`, None when unknown or not a mount."""
+
     # ---- mutations (each is one step) --------------------------------------
     @abc.abstractmethod
     def mkdir(self, path, mode, uid, gid, writable_view=False):
@@ -136,8 +168,8 @@ class Sys(abc.ABC):
         """Return a Handle: a detached bind of `source` (open_tree OPEN_TREE_CLONE[, AT_RECURSIVE])."""
 
     @abc.abstractmethod
-    def clone_mount(self, target):
-        """Return a Handle: a detached copy of the mount on top at `target`, kept for undo."""
+    def clone_mount(self, target, expect=None):
+        """Return a Handle: a detached copy of the mount on top at `target` (that is `expect`), kept for undo."""
 
     @abc.abstractmethod
     def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
@@ -149,24 +181,24 @@ class Sys(abc.ABC):
         """
 
     @abc.abstractmethod
-    def attach(self, handle, target, beneath=False):
-        """Attach a detached mount at `target` (move_mount); `beneath` slides it under the top mount."""
+    def attach(self, handle, target, beneath=False, expect=None):
+        """Attach a detached mount at `target` (move_mount); `beneath` slides it under the top mount (`expect`)."""
 
     @abc.abstractmethod
-    def setattr(self, where, flags, propagation=None):
+    def setattr(self, where, flags, propagation=None, expect=None):
         """Set per-mount flags exactly (mount_setattr): those in `flags` on, the rest of MOUNT_FLAGS off.
 
-        `where` is a path (the top mount there) or a Handle (a detached mount).
+        `where` is a path (the top mount there, that is `expect`) or a Handle (a detached mount).
         `flags` None leaves flags alone; `propagation` None leaves it alone.
         """
 
     @abc.abstractmethod
-    def reconfigure(self, target, fs_options):
-        """Change filesystem options of the mount at `target` live (fspick + FSCONFIG_CMD_RECONFIGURE)."""
+    def reconfigure(self, target, fs_options, expect=None):
+        """Change filesystem options of the mount at `target` (that is `expect`) live (fspick + RECONFIGURE)."""
 
     @abc.abstractmethod
-    def umount(self, target, detach=False):
-        """Unmount the top mount at `target` (UMOUNT_NOFOLLOW; MNT_DETACH when `detach`)."""
+    def umount(self, target, detach=False, expect=None):
+        """Unmount the top mount at `target`, that is `expect` (UMOUNT_NOFOLLOW; MNT_DETACH when `detach`)."""
 
     @abc.abstractmethod
     def close(self, handle):
@@ -177,10 +209,13 @@ def call_string(name, *args):
     """Return the canonical text of a call, as recorders and error messages show it.
 
     Strings are double-quoted, sets are joined sorted with commas, handles by desc:
-    `attach <mount tmpfs> "/srv/t"`.
+    `attach <mount tmpfs> "/srv/t"`. Which mount a step checks (an Ident) is
+    not part of what it does: left out (failpoint.step_call drops `expect`).
     """
     parts = [name]
     for a in args:
+        if isinstance(a, Ident):
+            continue
         if isinstance(a, str):
             parts.append('"%s"' % a)
         elif isinstance(a, (set, frozenset)):
