@@ -9,7 +9,7 @@ import os
 import re
 
 # Conflicts first (they stop the plan), then the way up, the changes, the way down, what stays.
-ORDER = ["conflict", "mkdir", "mount", "link", "remount", "replace", "unmount", "unlink", "rmdir", "keep"]
+ORDER = ["conflict", "mkdir", "mount", "link", "remount", "replace", "unmount", "unlink", "rmdir", "forget", "keep"]
 
 
 def summary_line(report):
@@ -19,6 +19,7 @@ def summary_line(report):
         counts[c.action.value] = counts.get(c.action.value, 0) + 1
     words = {"mount": "to mount", "link": "to link", "mkdir": "to create", "remount": "to remount",
              "replace": "to replace", "unmount": "to unmount", "unlink": "to unlink", "rmdir": "to remove",
+             "forget": "to forget (already gone)",
              "keep": "unchanged", "conflict": "conflicts"}
     parts = ["%d %s" % (counts[a], words[a]) for a in ORDER if counts.get(a) and a != "conflict"]
     if counts.get("conflict"):

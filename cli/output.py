@@ -26,6 +26,7 @@ _STYLE = {
     "unmount": "red",
     "unlink": "red",
     "rmdir": "red",
+    "forget": "dim",
     "keep": "dim",
 }
 _KIND_STYLE = {"conflict": "bold red", "drift": "yellow", "new entry": "green", "removed entry": "red",

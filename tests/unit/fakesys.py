@@ -27,7 +27,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.fa
     errno_name, parse_errno, step_call, step_what, strerror)
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import conflict_cause
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MISSING, Ident, PathFact
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Handle, Sys
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Handle, Pin, Sys
 
 from tests.unit.fakefs import FsError, Namespace, Node, tmpfs_check
 
@@ -65,6 +65,7 @@ class FakeSys(Sys):
         self._xattrs = {}  # Node -> {name: bytes}, set with seed_xattr
         self._inodes = {}  # Node -> its number in file handles, given on first use
         self.unique_ids = True  # False: a kernel before 6.8 (no unique mount ids)
+        self._pins = []  # Pins handed out: an open one makes a plain unmount of its mount EBUSY, as an fd does
 
     # ---- injection -----------------------------------------------------------
     def fail_at(self, n, err=errno.EIO):
@@ -176,6 +177,18 @@ class FakeSys(Sys):
             return marker_of(self.ns.mount_root_at(path))
         except FsError:
             return None
+
+    def pin(self, target, expect):
+        """Return a Pin of the top mount at `target`, checked to be `expect` (not a step, not recorded)."""
+        try:
+            mount = self._checked(target, expect)
+        except FsError as exc:
+            raise SysError("cannot reach the mount at %s: %s" % (target, exc.cause), errno=exc.errno) from None
+        self._next_fd += 1
+        pin = Pin(self._next_fd, target, expect)
+        self._trees[pin.fd] = mount
+        self._pins.append(pin)
+        return pin
 
     def _checked(self, target, expect):
         """Return the top mount at `target` after checking it is `expect` (FsError ESTALE otherwise), as LinuxSys."""
@@ -358,7 +371,7 @@ class FakeSys(Sys):
     def reconfigure(self, target, fs_options, expect=None):
         """Change filesystem options of the mount at `target` (`expect`; every mount of that superblock sees it)."""
         def do():
-            fs = self._checked(target, expect).fs
+            fs = (self._tree(target) if isinstance(target, Pin) else self._checked(target, expect)).fs
             changes = tuple(fs_options)
             if fs.fstype == "tmpfs":
                 tmpfs_check(changes)
@@ -380,6 +393,8 @@ class FakeSys(Sys):
                 raise FsError(errno.EINVAL, "not a mount point")
             if expect is not None:
                 self._checked(target, expect)
+            if not detach and any(not p.closed and self._trees.get(p.fd) is top for p in self._pins):
+                raise FsError(errno.EBUSY, "target is busy")
             self.ns.umount(top, detach)
         return self._step("umount", (target, detach), {"expect": expect}, do)
 

@@ -19,7 +19,9 @@ from .errors import ApplyError, SysError, UndoError
 from .model import MUTATING, Action
 from .steps import perform
 
-_DOWN = (Action.UNMOUNT, Action.UNLINK, Action.RMDIR)
+_DOWN = (Action.UNMOUNT, Action.UNLINK, Action.RMDIR, Action.FORGET)
+# Journal format: 2 names the mounts (begin `live`, `attach` records); recover.py reads 1 the old way.
+JOURNAL_VERSION = 2
 
 
 @dataclass
@@ -34,6 +36,12 @@ class Outcome:
     remade: List = field(default_factory=list)  # targets an undo mounted afresh: same entry, new superblock
     asides: List = field(default_factory=list)  # upper_policy fresh: where old uppers/works were kept (dicts)
     plan_id: str = ""
+    # [(target, Ident, marker)] of every mount attached (undos included), in order: which mount is ours now.
+    attached: List = field(default_factory=list)
+
+    def attached_at(self):
+        """Return {target: (Ident, marker)} of the last mount attached at each target by this run."""
+        return {t: (ident, marker) for t, ident, marker in self.attached}
 
 
 class Run:
@@ -67,6 +75,36 @@ class Run:
         """Write `rec` (a dict) to the journal as part of this step, before what it announces is done."""
         self.executor._journal(dict(rec, n=self.n))
 
+    def pinned(self, target, ident):
+        """Return a Pin (Sys.pin) of the mount `ident` at `target`: made on first use, kept until the apply ends.
+
+        setattr and reconfigure through it change that very mount, and so do
+        their undos, even once another mount is stacked on it. Only for mounts
+        the run changes in place (a remount): an open pin makes a plain
+        unmount of its mount EBUSY.
+        """
+        pin = self.executor.pins.get((target, ident))
+        if pin is None or pin.closed:
+            pin = self.executor.pins[(target, ident)] = self.sys.pin(target, ident)
+            self.handles.append(pin)  # closed with the detached mounts when the apply ends
+        return pin
+
+    def attach(self, handle, target, beneath=False, expect=None, role="new"):
+        """Return the Ident of `handle` after attaching it at `target`, journaled first and remembered as ours.
+
+        The journal's `attach` record (synced) names the very mount before it
+        appears, so recovery adopts that mount and no other (recover.py).
+        `role` says which entry of the step it is: "new" (the change's
+        entry) or "old" (an undo putting the entry it replaced back).
+        """
+        ident, marker = handle.ident, handle.marker
+        if ident is not None:
+            self.journal({"kind": "attach", "path": target, "role": role, "ident": ident.to_dict(), "marker": marker})
+        self.call("attach", handle, target, beneath, expect)
+        ident, marker = handle.ident, handle.marker  # a classic mount(2) stand-in learns them by attaching
+        self.executor.outcome.attached.append((target, ident, marker))
+        return ident
+
 
 class Executor:
     """Performs ordered changes through one Sys, journaling each and undoing on failure."""
@@ -84,6 +122,7 @@ class Executor:
         self.carry_wait = carry_wait  # upper_policy carry: how long to wait for the old overlay to be let go
         self.seed = seed  # upper_policy fresh: fills a fresh upper (overlay reset), see upper_policy.py
         self.handles = []
+        self.pins = {}  # (target, Ident) -> Pin, see Run.pinned
         self.calls = 0
         self.outcome = Outcome()
 
@@ -95,7 +134,8 @@ class Executor:
         if not steps:
             return out
         if self.journal is not None:
-            self.journal.begin(dict(self.header, plan_id=out.plan_id, started=time.time(), steps=len(steps)))
+            self.journal.begin(dict(self.header, plan_id=out.plan_id, started=time.time(), steps=len(steps),
+                                    version=JOURNAL_VERSION))
         done_runs = []
         failed_at = []
         try:
@@ -108,7 +148,8 @@ class Executor:
                     self.progress(k, len(steps), c)
                 self._journal({"kind": "begin", "n": k, "action": c.action.value, "path": c.target,
                                "entry": self.entry_dict(c.entry) if c.entry else None,
-                               "before": self.entry_dict(c.before.entry) if c.before else None})
+                               "before": self.entry_dict(c.before.entry) if c.before else None,
+                               "live": c.live.ident.to_dict() if c.live is not None else None})
                 run = Run(self, c, k)
                 try:
                     changed = perform(run, c)

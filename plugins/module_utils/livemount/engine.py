@@ -22,7 +22,7 @@ from .kernel import namespace as mntns, nsexec
 from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, LivemountError, PlanError
+from .errors import ApplyError, LivemountError, PlanError, SysError
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
@@ -143,10 +143,11 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
         world = observe(sys, profile.entries, state.owned, mimic.allowed(profile))
         if store.journal.exists():
             state, world = _recover(store, state, world, sys, check, report)
-            if not check:
-                # What recovery undid (a mimic rolled back) changes more than the table:
-                # look again at the paths and read-only listings the plan depends on.
-                world = observe(sys, profile.entries, state.owned, mimic.allowed(profile))
+            # What recovery adopted (a link the dead run made) and undid (a mimic rolled back) changes more
+            # than the table: look again at the paths and read-only listings the plan depends on. Check mode
+            # performed nothing: it keeps the table as the finishing operations would leave it.
+            seen = observe(sys, profile.entries, state.owned, mimic.allowed(profile))
+            world = dataclasses.replace(seen, table=world.table) if check else seen
         changes = plan(state, profile, world)
         report.changes = changes
         report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
@@ -178,7 +179,7 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
             outcome = executor.apply(changes)
         except Exception as exc:
             if type(exc) is ApplyError:  # a complete rollback
-                _learn_remade_devices(store, state, executor.outcome.remade, sys, world)
+                _learn_restored(store, state, executor.outcome, sys, world)
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
                 # The failed step's SysError (the one the executor was handling) knows who held a busy mount.
@@ -299,12 +300,18 @@ def _recover(store, state, world, sys, check, report):
 
     header, records = store.journal.read()
     new, finish, messages = recover(state, header, records, world, entry_from_dict, lstat=sys.lstat,
-                                    listdir=sys.listdir)
+                                    listdir=sys.listdir, marker=sys.marker)
     report.recovered.extend(messages if not check else ["an interrupted apply would be recovered first"])
     if check:
         return new, after_finish(world, finish)
     for name, args in finish:
-        getattr(sys, name)(*args)
+        try:
+            getattr(sys, name)(*args)
+        except SysError as exc:
+            # ESTALE: a mount someone stacked on ours is in the way; it is never touched, so recovery waits.
+            raise SysError("cannot recover the interrupted apply of profile %s: %s; its journal is kept: the next "
+                           "run recovers once that is resolved" % (store.name, exc), errno=exc.errno,
+                           call=exc.call) from exc
     store.save(new)
     store.journal.finish()
     return new, refresh_table(sys, world)
@@ -321,18 +328,20 @@ def next_state(state, changes, outcome, world, profile_data):
     created = list(state.created)
     for c in changes:
         if c.action == Action.KEEP:
-            owned[c.target] = _refresh(c.entry, owned.get(c.target))
+            owned[c.target] = _refresh(c.entry, owned.get(c.target), c.live if c.adopt else None)
     for c, _changed, made in (outcome.done if outcome else []):
-        if c.action in (Action.REPLACE, Action.UNMOUNT) and c.entry is not None and c.entry.is_mount:
+        if c.action in (Action.REPLACE, Action.UNMOUNT, Action.FORGET) and c.entry is not None and c.entry.is_mount:
             # A path we created below this mount lived in the filesystem that
             # just went away; the same path now names someone else's file.
             created = [p for p in created if not paths.is_under(p, c.target)]
-        if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK, Action.REMOUNT):
+        if c.action == Action.REMOUNT and c.target in owned:
+            owned[c.target] = dataclasses.replace(owned[c.target], entry=c.entry)  # the same mount, changed
+        elif c.action in (Action.MOUNT, Action.REPLACE, Action.LINK, Action.REMOUNT):
             owned[c.target] = Owned(c.entry, synthetic_for=getattr(owned.get(c.target), "synthetic_for", None))
         elif c.action == Action.MIMIC:
             for e in (c.entry,) + c.synthetic:
                 owned[e.target] = Owned(e, synthetic_for=c.synthetic_for)
-        elif c.action in (Action.UNMOUNT, Action.UNLINK):
+        elif c.action in (Action.UNMOUNT, Action.UNLINK, Action.FORGET):
             owned.pop(c.target, None)
         elif c.action == Action.MKDIR:
             created.extend(p for p in made if p not in created)
@@ -341,43 +350,62 @@ def next_state(state, changes, outcome, world, profile_data):
             # plan (steps._rmdir: EBUSY, ENOTEMPTY) stays ours to remove later.
             if _changed or not leftovers.mounted_in(world, c.target):
                 created.remove(c.target)
-    final = []
-    for t in sorted(owned):
-        o = owned[t]
-        top = world.table.top(t) if o.entry.is_mount else None
-        if top is not None:
-            o = Owned(o.entry, o.created, top.dev, tuple(top.fs_options), o.synthetic_for)
-        final.append(o)
+    attached = outcome.attached_at() if outcome else {}
+    final = [located(owned[t], world, attached.get(t)) if owned[t].entry.is_mount else owned[t] for t in sorted(owned)]
     return State(state.profile, state.namespace or world.namespace, tuple(final), tuple(created), now(),
                  profile_data if profile_data is not None else state.profile_data)
 
 
-def _learn_remade_devices(store, state, remade, sys, world):
-    """Save the state again when a rollback mounted one of our filesystems afresh (a new device).
+def located(own, world, attached=None):
+    """Return the record `own` completed with which mount it is and what that mount is, as the table shows it.
 
-    Without a copy of the old mount (the classic mount(2) API) an undo mounts
-    the entry again. Where the recorded device is all that identifies the
-    mount (tmpfs and other filesystems without a source), the state must
-    learn the new one, or the next run takes our own mount for a foreign one.
+    `attached` ((Ident, marker), from Outcome.attached) is the mount this run
+    attached at the target: that one, wherever it is in the stack. Else the
+    recorded mount itself (match.find_recorded: by unique id; for a record
+    from before unique ids, the top mount when it is the entry's, and its
+    id is recorded from now on). Not found: the record stays as it was.
     """
-    if not remade:
+    table = world.table
+    marker = own.marker
+    if attached is not None:
+        ident, marker = attached
+        m = table.by_unique(ident.unique) if ident.unique is not None else _by_mountinfo_id(table, own, ident)
+    else:
+        m = match.find_recorded(own, table, world)
+    return own if m is None else own.seen_as(m, marker)
+
+
+def _by_mountinfo_id(table, own, ident):
+    """Return the top mount at the target when it is `ident` by mountinfo id and device (kernels before 6.8)."""
+    top = table.top(own.entry.target)
+    return top if top is not None and ident.matches(top.ident) else None
+
+
+def _learn_restored(store, state, outcome, sys, world):
+    """Save the state again when a rollback put one of our mounts back as another mount (a copy, or made afresh).
+
+    An undo puts an unmounted mount back from its detached copy, or without
+    a copy (overlays, the classic mount(2) API) mounts the entry again:
+    either way a mount with a new unique id (and, made afresh, a new
+    device). The state must learn it, or the next run takes our own mount
+    for a foreign one. A mount the rollback took away again is not found
+    and changes nothing.
+    """
+    attached = outcome.attached_at()
+    if not any(o.entry.target in attached for o in state.owned):
         return
-    table = refresh_table(sys, world).table
-    owned, learned = [], False
-    for o in state.owned:
-        top = table.top(o.entry.target) if o.entry.target in remade else None
-        if top is not None and o.dev is not None and top.dev != o.dev and o.entry.type not in (BIND, OVERLAY):
-            o = Owned(o.entry, o.created, top.dev, tuple(top.fs_options), o.synthetic_for)
-            learned = True
-        owned.append(o)
-    if learned:
-        store.save(dataclasses.replace(state, owned=tuple(owned)))
+    after = refresh_table(sys, world)
+    owned = tuple(located(o, after, attached[o.entry.target]) if o.entry.target in attached else o
+                  for o in state.owned)
+    if owned != state.owned:
+        store.save(dataclasses.replace(state, owned=owned))
 
 
-def _refresh(entry, old):
+def _refresh(entry, old, adopted=None):
+    """Return the record of a kept entry: the old one with this entry, or for an adopted mount that very mount."""
     if old is None:
-        return Owned(entry)
-    return Owned(entry, old.created, old.dev, old.fs_options, old.synthetic_for)
+        return Owned(entry) if adopted is None else Owned(entry).seen_as(adopted)
+    return dataclasses.replace(old, entry=entry)
 
 
 def entry_dict(entry):

@@ -14,6 +14,7 @@ Canonical vocabularies
 * propagation: one of PROPAGATIONS, or None for "leave as it is".
 """
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from typing import FrozenSet, Optional, Tuple
@@ -110,6 +111,11 @@ class Ident:
         """Return the journal's form: {"unique", "mount_id", "dev"}."""
         return {"unique": self.unique, "mount_id": self.mount_id, "dev": list(self.dev) if self.dev else None}
 
+    @classmethod
+    def from_dict(cls, d):
+        """Return the Ident of a journal's dict form (schema-checked by the reader)."""
+        return cls(d.get("unique"), d.get("mount_id"), tuple(d["dev"]) if d.get("dev") else None)
+
 
 @dataclass(frozen=True)
 class LiveMount:
@@ -199,6 +205,12 @@ class Owned:
     fstype: Optional[str] = None
     marker: Optional[str] = None
 
+    def seen_as(self, live, marker=None):
+        """Return this record completed from LiveMount `live`: which mount it is and what that mount is."""
+        return dataclasses.replace(self, dev=live.dev, fs_options=tuple(live.fs_options), unique=live.unique,
+                                   root=live.root, fstype=live.fstype,
+                                   marker=marker if marker is not None else self.marker)
+
 
 class Action(str, enum.Enum):
     """What a Change does. `conflict` changes stop the plan before any change."""
@@ -212,6 +224,7 @@ class Action(str, enum.Enum):
     LINK = "link"
     UNLINK = "unlink"
     RMDIR = "rmdir"
+    FORGET = "forget"  # a recorded entry that is no longer there: the state drops it, nothing else is touched
     MIMIC = "mimic"
     CONFLICT = "conflict"
 
@@ -221,7 +234,7 @@ class Action(str, enum.Enum):
 
 MUTATING = frozenset(
     {Action.MKDIR, Action.MOUNT, Action.REMOUNT, Action.REPLACE, Action.UNMOUNT, Action.LINK, Action.UNLINK,
-     Action.RMDIR, Action.MIMIC}
+     Action.RMDIR, Action.MIMIC, Action.FORGET}
 )
 
 

@@ -61,14 +61,31 @@ def observe(sys, entries, owned=(), mimic=()):
     defaults = sys.overlay_defaults() if wants_overlay else {}
     world = World(table=table, facts=facts, realpaths=realpaths, overlay_defaults=defaults,
                   namespace=sys.namespace_id(),
-                  overlay=overlay_rules.observe(sys, entries, owned, table) if wants_overlay else None)
+                  overlay=overlay_rules.observe(sys, entries, owned, table) if wants_overlay else None,
+                  markers=_markers(sys, table, owned))
     if mimic:
         world = observe_mimic(sys, world, mimic)
     return _adapted(sys, world)
 
 
+def _markers(sys, table, owned):
+    """Return {target: marker of the top mount there} for owned mounts with a recorded marker, without unique ids.
+
+    With unique ids (Linux 6.8+) the marker adds nothing: not read.
+    """
+    if table.has_unique_ids:
+        return {}
+    out = {}
+    for o in owned:
+        if o.marker and table.top(o.entry.target) is not None:
+            found = sys.marker(o.entry.target)
+            if found is not None:
+                out[o.entry.target] = found
+    return out
+
+
 def refresh_table(sys, world):
-    """Return `world` with a freshly read mount table (facts kept)."""
+    """Return `world` with a freshly read mount table (facts kept; markers dropped: they were of the old tops)."""
     return _adapted(sys, World(table=read_table(sys), facts=world.facts,
                                realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
                                namespace=world.namespace, listings=world.listings, overlay=world.overlay))

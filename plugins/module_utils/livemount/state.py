@@ -159,6 +159,10 @@ class StateStore:
                     dev=tuple(o["dev"]) if o.get("dev") else None,
                     fs_options=tuple((k, v) for k, v in o["fs_options"]) if o.get("fs_options") is not None else None,
                     synthetic_for=o.get("synthetic_for"),
+                    unique=o.get("unique"),
+                    root=o.get("root"),
+                    fstype=o.get("fstype"),
+                    marker=o.get("marker"),
                 )
                 for o in body["owned"]
             )
@@ -181,16 +185,7 @@ class StateStore:
             "profile": state.profile,
             "namespace": state.namespace,
             "applied_at": state.applied_at,
-            "owned": [
-                {
-                    "entry": entry_to_dict(o.entry),
-                    "created": list(o.created),
-                    "dev": list(o.dev) if o.dev else None,
-                    "fs_options": [list(kv) for kv in o.fs_options] if o.fs_options is not None else None,
-                    "synthetic_for": o.synthetic_for,
-                }
-                for o in state.owned
-            ],
+            "owned": [_owned_dict(o, entry_to_dict) for o in state.owned],
             "created": list(state.created),
             "profile_data": state.profile_data,
         }
@@ -233,6 +228,21 @@ class StateStore:
             os.rmdir(self.dir)
         except OSError:
             pass  # other profiles still keep state for that namespace
+
+
+def _owned_dict(o, entry_to_dict):
+    """Return the state file's form of one Owned (which mount it is: only the fields known)."""
+    d = {
+        "entry": entry_to_dict(o.entry),
+        "created": list(o.created),
+        "dev": list(o.dev) if o.dev else None,
+        "fs_options": [list(kv) for kv in o.fs_options] if o.fs_options is not None else None,
+        "synthetic_for": o.synthetic_for,
+    }
+    for key in ("unique", "root", "fstype", "marker"):
+        if getattr(o, key) is not None:
+            d[key] = getattr(o, key)
+    return d
 
 
 def list_profiles(root, namespace_id):

@@ -25,7 +25,9 @@ class World:
     `overlay_defaults` is /sys/module/overlay/parameters; `listings` maps a
     read-only directory an entry may mimic (mimic.py) to the names in it;
     `overlay` is what overlay_rules.observe saw of overlay upper/work/layer
-    directories (None when no entry is an overlay).
+    directories (None when no entry is an overlay). `markers` maps the
+    target of an owned mount with a recorded marker to the marker of the top
+    mount there, read only when the table has no unique ids (match.py).
     """
 
     table: object
@@ -35,6 +37,7 @@ class World:
     namespace: str = ""
     listings: Dict[str, tuple] = field(default_factory=dict)
     overlay: object = None
+    markers: Dict[str, str] = field(default_factory=dict)
 
     def fact(self, path):
         """Return the PathFact observed at `path` (MISSING if never observed)."""

@@ -123,7 +123,7 @@ def step_what(name, *args, **kwargs):
     if name == "setattr":
         return "set mount attributes of %s" % _desc(v["where"])
     if name == "reconfigure":
-        return "reconfigure %s" % v["target"]
+        return "reconfigure %s" % _desc(v["target"])
     if name == "umount":
         return "unmount %s" % v["target"]
     return name
@@ -261,6 +261,10 @@ class FailpointSys(Sys):
     def marker(self, path):
         """Return the inner Sys's marker of the mount at `path`."""
         return self.inner.marker(path)
+
+    def pin(self, target, expect):
+        """Return the inner Sys's Pin of the mount at `target` (not a step)."""
+        return self.inner.pin(target, expect)
 
     def close(self, handle):
         """Return None after closing `handle` in the inner Sys (not a step)."""

@@ -22,7 +22,7 @@ from ..options import flags_to_attrs, propagation_flag
 from ..kernel.securepath import NO_VIEW, open_parent, open_path, writable_view_of
 from ..kernel.sys_classic import PendingMount
 from ..kernel.sys_observe import LinuxObservation
-from ..kernel.sysapi import Handle, Sys
+from ..kernel.sysapi import Handle, Pin, Sys
 
 
 # Causes worth more than strerror for one call (errno, method) -> words.
@@ -139,6 +139,14 @@ class LinuxSys(LinuxObservation, Sys):
             os.close(tfd)
             raise self._fail(what, errno.ESTALE, conflict_cause(target, expect, found))
         return tfd
+
+    def pin(self, target, expect):
+        """Return a Pin: an O_PATH fd of the top mount at `target`, checked to be `expect` (not a step)."""
+        what = "reach the mount at %s" % target
+        try:
+            return Pin(self._verified_fd(target, what, expect), target, expect)
+        except OSError as exc:
+            raise SysError("cannot %s: %s" % (what, _cause(exc)), errno=exc.errno) from exc
 
     def _identify(self, handle):
         """Return `handle` with its Ident and marker read from its fd (the mount it will be once attached)."""
@@ -385,7 +393,10 @@ class LinuxSys(LinuxObservation, Sys):
                 if isinstance(where, PendingMount):
                     sys_classic.remember_attrs(where, flags is not None, attr_set, prop)
                     return
-                sc.mount_setattr(where.fd, "", sc.AT_EMPTY_PATH, attr_set, attr_clr, prop)
+                fd = where.fd
+                done = self._new_api(lambda: sc.mount_setattr(fd, "", sc.AT_EMPTY_PATH, attr_set, attr_clr, prop))
+                if done is _CLASSIC:
+                    sys_classic.setattr(fd, flags is not None, attr_set, prop)  # a Pin: an attached mount
                 return
             tfd = self._verified_fd(where, what, expect)
             try:
@@ -402,7 +413,12 @@ class LinuxSys(LinuxObservation, Sys):
         the very mount checked to be `expect`, never of one stacked on it.
         """
         with self._step("reconfigure", target, fs_options, expect) as what:
-            tfd = self._verified_fd(target, what, expect)
+            if isinstance(target, Pin):
+                if target.closed:
+                    raise self._fail(what, errno.EBADF, "the mount was already released")
+                tfd = os.dup(target.fd)
+            else:
+                tfd = self._verified_fd(target, what, expect)
             try:
                 flags = sc.FSPICK_EMPTY_PATH | sc.FSPICK_NO_AUTOMOUNT | sc.FSPICK_CLOEXEC
                 ctx = self._new_api(lambda: sc.fspick(tfd, "", flags))

@@ -77,6 +77,17 @@ class Handle:
         return "<mount %s>" % self.desc
 
 
+class Pin(Handle):
+    """An attached mount held by an fd (Sys.pin): setattr and reconfigure on it change that very mount.
+
+    Call strings and messages name it by its target, as a path would be: the
+    pin is how the step reaches the mount, not what the step does.
+    """
+
+    def __repr__(self):
+        return '"%s"' % self.desc
+
+
 class Sys(abc.ABC):
     """The interface (abstract: every implementation provides every method).
 
@@ -132,6 +143,15 @@ class Sys(abc.ABC):
         """Return {mountinfo id: unique mount id} of every mount of the namespace ({} if the kernel cannot tell).
 
         Read it between two reads of read_mountinfo() that agree (observe.read_table).
+        """
+
+    @abc.abstractmethod
+    def pin(self, target, expect):
+        """Return a Pin of the top mount at `target` after checking it is `expect` (SysError ESTALE otherwise).
+
+        Not a step: it changes nothing. setattr and reconfigure given the Pin
+        act on that mount even if another is stacked on it since; close() it
+        before unmounting that mount (an fd on a mount makes umount2(2) EBUSY).
         """
 
     @abc.abstractmethod
@@ -194,7 +214,7 @@ class Sys(abc.ABC):
 
     @abc.abstractmethod
     def reconfigure(self, target, fs_options, expect=None):
-        """Change filesystem options of the mount at `target` (that is `expect`) live (fspick + RECONFIGURE)."""
+        """Change filesystem options of the mount at `target` (that is `expect`, or a Pin) live (fspick + RECONFIGURE)."""
 
     @abc.abstractmethod
     def umount(self, target, detach=False, expect=None):

@@ -119,7 +119,7 @@ def _thaw(sys, target, dev, flags):
     top = parse_mountinfo(sys.read_mountinfo()).top(target)
     if top is None or tuple(top.dev) != dev or "ro" not in top.flags or "ro" in flags:
         return []
-    sys.setattr(target, frozenset(flags))
+    sys.setattr(target, frozenset(flags), None, top.ident)
     return ["gave overlay %s its own flags back: the killed reset had left it read-only" % target]
 
 

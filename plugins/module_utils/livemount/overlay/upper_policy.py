@@ -101,17 +101,18 @@ def carry_release(run, c):
     old_entry = c.before.entry if c.before else None
     if "ro" not in live.flags:
         try:
-            run.call("setattr", e.target, frozenset(live.flags) | {"ro"}, None)
+            run.call("setattr", e.target, frozenset(live.flags) | {"ro"}, None, live.ident)
         except SysError as exc:
             if exc.errno != errno.EBUSY:
                 raise
             raise _busy(run, e.target, exc, "cannot freeze overlay %s for upper_policy carry: a process holds a"
                                             " file open for writing on it" % e.target)
-        run.push("unfreeze %s" % e.target, lambda: run.call("setattr", e.target, frozenset(live.flags), None))
+        run.push("unfreeze %s" % e.target,
+                 lambda: run.call("setattr", e.target, frozenset(live.flags), None, live.ident))
     deadline = time.monotonic() + getattr(run.executor, "carry_wait", 0.0)
     while True:
         try:
-            run.call("umount", e.target, False)  # never MNT_DETACH: the old superblock must really go
+            run.call("umount", e.target, False, live.ident)  # never MNT_DETACH: the old superblock must really go
             break
         except SysError as exc:
             if exc.errno != errno.EBUSY:
@@ -129,7 +130,7 @@ def _mount_again(run, entry):
     from ..steps import build  # steps imports this module
 
     h = build(run, entry)
-    run.call("attach", h, entry.target, False)
+    run.attach(h, entry.target, role="old")
     run.executor.outcome.remade.append(entry.target)
 
 
