@@ -261,7 +261,7 @@ def measure(oc, oo, upper, lowers, merged, runs, cold):
     # Count the timed upper walks that took the cache for cold and started
     # their prefetch threads (a walk calls start() at most once).
     started = []
-    prefetch = sys.modules[oc.__name__.rsplit(".", 1)[0] + ".overlay_prefetch"].Prefetch
+    prefetch = common.engine("overlay.prefetch").Prefetch
     real_start = prefetch.start
 
     def counting_start(prefetch):

@@ -8,7 +8,7 @@ table holds M mounts. Then, round after round, each on fresh data:
 
 * read      LinuxSys.read_mountinfo()
 * parse     parse_mountinfo(text)
-* observe   observe(sys, entries, owned): read + parse + lstat/realpath facts
+* observe   observe(system, entries, owned): read + parse + lstat/realpath facts
 * plan      plan(state, profile, world) on the World just observed (pure:
             the goal's "engine time"; it pays for the table indexes it builds)
 * check     engine.reconcile(check=True): lock, state load, observe, plan, diff
@@ -68,18 +68,18 @@ def _point(scratch, n, m, repeats, profile_it=False):
     observe, plan, mountinfo, state = c.engine("observe"), c.engine("plan"), c.engine("mountinfo"), c.engine("state")
     prof = profile.load_profile(_entries(scratch, n))
     root = os.path.join(scratch, "state")
-    sys_ = sys_linux.LinuxSys()
-    apply_s, report = c.timed(engine.reconcile, prof, sys_, root=root)
+    system = sys_linux.LinuxSys()
+    apply_s, report = c.timed(engine.reconcile, prof, system, root=root)
     if len(plan.mutating(report.changes)) != n or report.failed:
         raise RuntimeError("cannot build the point: the first apply did not mount %d entries" % n)
     c.fill_table(os.path.join(scratch, "f"), max(0, m - c.mount_count()))
-    st = state.StateStore(root, sys_.namespace_id(), prof.name).load()
+    st = state.StateStore(root, system.namespace_id(), prof.name).load()
     samples = {p: [] for p in PHASES + ("plan_cpu",)}
     for _ in range(repeats):
-        t, text = c.timed(sys_.read_mountinfo)
+        t, text = c.timed(system.read_mountinfo)
         samples["read"].append(t)
         samples["parse"].append(c.timed(mountinfo.parse_mountinfo, text)[0])
-        t, world = c.timed(observe.observe, sys_, prof.entries, st.owned)
+        t, world = c.timed(observe.observe, system, prof.entries, st.owned)
         samples["observe"].append(t)
         cpu0 = time.thread_time()
         t, changes = c.timed(plan.plan, st, prof, world)
@@ -87,14 +87,14 @@ def _point(scratch, n, m, repeats, profile_it=False):
         samples["plan"].append(t)
         if plan.mutating(changes) or plan.has_conflicts(changes) or len(changes) != n:
             raise RuntimeError("cannot measure a no-op plan: the plan is not %d keeps" % n)
-        t, rep = c.timed(engine.reconcile, prof, sys_, root=root, check=True)
+        t, rep = c.timed(engine.reconcile, prof, system, root=root, check=True)
         samples["check"].append(t)
         if rep.changed:
             raise RuntimeError("cannot measure a no-op check: it reports changes")
     out = {"n": n, "m": m, "mounts": c.mount_count(), "first_apply": apply_s,
            "phases": {p: c.summary(v) for p, v in samples.items()}}
     if profile_it:
-        out["plan_profile"] = _profile_plan(plan, st, prof, observe.observe(sys_, prof.entries, st.owned))
+        out["plan_profile"] = _profile_plan(plan, st, prof, observe.observe(system, prof.entries, st.owned))
     return out
 
 

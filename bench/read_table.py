@@ -27,7 +27,8 @@ import vs_ansible_posix as vs  # noqa: E402  (ansible-playbook plumbing)
 NAME = "read_table"
 ENGINE_DUMP = (
     "import json, sys\n"
-    "from ansible_collections.livemount.core.plugins.module_utils.livemount import inventory, sys_linux\n"
+    "from ansible_collections.livemount.core.plugins.module_utils.livemount import inventory\n"
+    "from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux\n"
     "sys.stdout.write(json.dumps(inventory.read(sys_linux.LinuxSys(), sys.argv[1])[1]))\n"
 )
 PROCESS_ROWS = {
@@ -80,20 +81,21 @@ def _tasks(name, expect):
 
 def _measure(scratch, m, fast_rounds, process_rounds, ansible_rounds):
     """Return {group: {row: [seconds]}} and the table size (runs in a private namespace)."""
-    engine, sys_linux, mountinfo, inventory = (c.engine(x) for x in ("engine", "sys_linux", "mountinfo", "inventory"))
+    engine, sys_linux = c.engine("engine"), c.engine("kernel.sys_linux")
+    mountinfo, inventory = c.engine("mountinfo"), c.engine("inventory")
     state = os.path.join(scratch, "state")
     engine.reconcile(_small_profile(scratch), sys_linux.LinuxSys(), root=state)
     c.fill_table(os.path.join(scratch, "f"), max(0, m - c.mount_count()))
     mounts = c.mount_count()
-    sys_ = sys_linux.LinuxSys()
-    _, rows = inventory.read(sys_, state)
+    system = sys_linux.LinuxSys()
+    _, rows = inventory.read(system, state)
     if len(rows) != mounts or sum(1 for r in rows if r["owner"]) != 10:
         raise RuntimeError("cannot trust inventory.read: %d rows for %d mounts" % (len(rows), mounts))
     out = {"mounts": mounts}
     out["engine"] = c.rounds({
-        "engine: read": lambda: c.timed(sys_.read_mountinfo)[0],
-        "engine: read + parse": lambda: c.timed(lambda: mountinfo.parse_mountinfo(sys_.read_mountinfo()))[0],
-        "engine: inventory.read": lambda: c.timed(inventory.read, sys_, state)[0],
+        "engine: read": lambda: c.timed(system.read_mountinfo)[0],
+        "engine: read + parse": lambda: c.timed(lambda: mountinfo.parse_mountinfo(system.read_mountinfo()))[0],
+        "engine: inventory.read": lambda: c.timed(inventory.read, system, state)[0],
     }, fast_rounds)
     env = c.bench_env()
     procs = {name: (lambda argv=build(state): c.run_timed(argv, env=env)[0]) for name, build in PROCESS_ROWS.items()}

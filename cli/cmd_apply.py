@@ -20,9 +20,9 @@ def run(args, out):
     from .common import check_root, engine_module, load_profile_arg, make_sys
 
     engine = engine_module("engine")
-    sys_ = make_sys()
-    prof, data = load_profile_arg(args.profile, sys_, args.state_dir)
-    preview = engine.reconcile(prof, sys_, root=args.state_dir, check=True)
+    system = make_sys()
+    prof, data = load_profile_arg(args.profile, system, args.state_dir)
+    preview = engine.reconcile(prof, system, root=args.state_dir, check=True)
     if args.check or not preview.changed:
         return _show(out, args, preview)
     if not args.json:
@@ -36,7 +36,7 @@ def run(args, out):
     started = time.monotonic()
     try:
         with out.live_progress() as progress:
-            report = engine.reconcile(prof, sys_, root=args.state_dir, on_error=args.on_error, profile_data=data,
+            report = engine.reconcile(prof, system, root=args.state_dir, on_error=args.on_error, profile_data=data,
                                       progress=None if args.json else progress)
     except engine_module("errors").ApplyError as exc:
         if not args.json:

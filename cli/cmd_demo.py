@@ -40,19 +40,19 @@ def run(args, out):
     # A short fixed root reads well in the output; the tmpfs on it exists only in our namespace.
     root = "/tmp/livemount-demo"
     os.makedirs(root, exist_ok=True)
-    sys_ = engine_module("kernel.sys_linux").LinuxSys()
-    scratch = sys_.create_fs("tmpfs", "livemount-demo", [("size", "64m"), ("mode", "755")])
-    sys_.attach(scratch, root)
-    sys_.close(scratch)
+    system = engine_module("kernel.sys_linux").LinuxSys()
+    scratch = system.create_fs("tmpfs", "livemount-demo", [("size", "64m"), ("mode", "755")])
+    system.attach(scratch, root)
+    system.close(scratch)
     try:
-        return _story(out, root, sys_, engine_module)
+        return _story(out, root, system, engine_module)
     finally:
         if not args.keep:
-            sys_.umount(root, True)
+            system.umount(root, True)
             os.rmdir(root)
 
 
-def _story(out, root, sys_, engine_module):
+def _story(out, root, system, engine_module):
     engine = engine_module("engine")
     # Tables read at 80 columns when the demo root is left out of every path shown.
     out.relative_to = root
@@ -70,31 +70,31 @@ def _story(out, root, sys_, engine_module):
     out.info("paths below are shown relative to %s (a scratch tmpfs); the profile file is %s" % (root, path))
     out.text(out.short(text) + "\n")
     out.heading("2. livemount plan: what would change (nothing is touched)")
-    out.plan(engine.reconcile(prof, sys_, root=state_dir, check=True))
+    out.plan(engine.reconcile(prof, system, root=state_dir, check=True))
     out.heading("3. livemount apply, then livemount show --tree")
-    _apply(out, engine, prof, sys_, state_dir)
-    _live(out, sys_, root, state_dir)
+    _apply(out, engine, prof, system, state_dir)
+    _live(out, system, root, state_dir)
     out.heading("4. livemount apply again: zero changes")
-    again = engine.reconcile(prof, sys_, root=state_dir)
+    again = engine.reconcile(prof, system, root=state_dir)
     out.plan(again, show_keep=True)
     ok = not again.changed
 
     out.heading("5. Drift: someone unmounts data and remounts config read-write by hand")
-    sys_.umount(os.path.join(root, "srv/app/data"), False)
-    sys_.setattr(os.path.join(root, "srv/app/config"), frozenset(), None)
-    drift = engine.reconcile(prof, sys_, root=state_dir, check=True)
+    system.umount(os.path.join(root, "srv/app/data"), False)
+    system.setattr(os.path.join(root, "srv/app/config"), frozenset(), None)
+    drift = engine.reconcile(prof, system, root=state_dir, check=True)
     out.plan(drift, show_keep=False)
     out.heading("6. livemount apply repairs it")
-    _apply(out, engine, prof, sys_, state_dir)
-    ok = ok and drift.changed and not engine.reconcile(prof, sys_, root=state_dir, check=True).changed
+    _apply(out, engine, prof, system, state_dir)
+    ok = ok and drift.changed and not engine.reconcile(prof, system, root=state_dir, check=True).changed
 
     out.heading("7. A live change: cache 16m -> 32m; its files survive (a remount)")
     marker = os.path.join(root, "srv/app/cache/kept.txt")
     with open(marker, "w") as f:
         f.write("still here\n")
     bigger = load(text.replace("size=16m", "size=32m"))
-    out.plan(engine.reconcile(bigger, sys_, root=state_dir, check=True), show_keep=False)
-    _apply(out, engine, bigger, sys_, state_dir)
+    out.plan(engine.reconcile(bigger, system, root=state_dir, check=True), show_keep=False)
+    _apply(out, engine, bigger, system, state_dir)
     with open(marker) as f:
         survived = f.read() == "still here\n"
     out.info("file in the cache after the remount: %s" % ("still there" if survived else "LOST"))
@@ -102,17 +102,17 @@ def _story(out, root, sys_, engine_module):
 
     from . import demo_overlay
 
-    step_ok, text = demo_overlay.chapter(out, root, sys_, engine_module, load, text.replace("size=16m", "size=32m"),
-                                         state_dir, lambda p: _apply(out, engine, p, sys_, state_dir))
+    step_ok, text = demo_overlay.chapter(out, root, system, engine_module, load, text.replace("size=16m", "size=32m"),
+                                         state_dir, lambda p: _apply(out, engine, p, system, state_dir))
     ok = ok and step_ok
 
     out.heading("11. livemount destroy demo")
-    before = _ours(sys_, root)
-    out.plan(engine.destroy("demo", sys_, root=state_dir), title="Destroy demo")
-    after = _ours(sys_, root)
+    before = _ours(system, root)
+    out.plan(engine.destroy("demo", system, root=state_dir), title="Destroy demo")
+    after = _ours(system, root)
     out.info("mounts under the demo root: %d before destroy, %d after" % (len(before), len(after)))
     ok = ok and not after and not os.path.lexists(os.path.join(root, "srv/app/bin/tool"))
-    ok = _container(out, root, sys_, engine, load, state_dir) and ok
+    ok = _container(out, root, system, engine, load, state_dir) and ok
     out.heading("Demo %s" % ("complete: every step did what it showed" if ok else "FAILED"))
     return 0 if ok else 1
 
@@ -135,29 +135,29 @@ def _populate(root):
                 f.write(content)
 
 
-def _ours(sys_, root):
+def _ours(system, root):
     from .common import engine_module
 
-    table = engine_module("mountinfo").parse_mountinfo(sys_.read_mountinfo())
+    table = engine_module("mountinfo").parse_mountinfo(system.read_mountinfo())
     return [m for m in table.mounts if m.mount_point.startswith(root + "/")]
 
 
-def _apply(out, engine, prof, sys_, state_dir, **where):
+def _apply(out, engine, prof, system, state_dir, **where):
     """Return the Report of applying `prof` (in namespace `where`: pid=...), shown as `apply --yes` shows it."""
     import time
 
     started = time.monotonic()
     with out.live_progress() as progress:
-        report = engine.reconcile(prof, sys_, root=state_dir, progress=progress, **where)
+        report = engine.reconcile(prof, system, root=state_dir, progress=progress, **where)
     out.applied(report, time.monotonic() - started)
     return report
 
 
-def _live(out, sys_, root, state_dir):
+def _live(out, system, root, state_dir):
     from .cmd_show import select
     from .common import engine_module
 
-    _, rows = engine_module("inventory").read(sys_, state_dir)
+    _, rows = engine_module("inventory").read(system, state_dir)
     out.mounts(select(rows, root, paths=engine_module("paths")), tree=True)
 
 
@@ -183,7 +183,7 @@ done
 """
 
 
-def _container(out, root, sys_, engine, load, state_dir):
+def _container(out, root, system, engine, load, state_dir):
     """Return True after injecting ROOT/host/share into a running container and taking it out (False if not)."""
     import shutil
     import subprocess
@@ -211,7 +211,7 @@ def _container(out, root, sys_, engine, load, state_dir):
         if not _wait(lambda: os.path.exists(os.path.join(box, "data/seen")), proc):
             out.error("cannot start the stand-in container")
             return False
-        return _inject(out, root, box, _init_of(proc), proc, sys_, engine, load, state_dir)
+        return _inject(out, root, box, _init_of(proc), proc, system, engine, load, state_dir)
     finally:
         # SIGKILL to the PID namespace's init: the kernel kills everything else in it; unshare then exits.
         pid = _init_of(proc) if proc.poll() is None else None
@@ -229,21 +229,21 @@ def _init_of(proc):
         return None
 
 
-def _inject(out, root, box, pid, proc, sys_, engine, load, state_dir):
+def _inject(out, root, box, pid, proc, system, engine, load, state_dir):
     seen = lambda: open(os.path.join(box, "data/seen")).read().strip()  # noqa: E731
     out.info("container: pid %d, mount namespace %s, its / is %s; it reads /data/in/msg in a loop"
              % (pid, os.readlink("/proc/%d/ns/mnt" % pid), box))
     out.info("the container reads: %s" % seen())
     text = INJECT.replace("ROOT", root)
     out.text(out.short(text) + "\n")
-    before = _ours(sys_, root)
-    report = _apply(out, engine, load(text), sys_, state_dir, pid=pid)
+    before = _ours(system, root)
+    report = _apply(out, engine, load(text), system, state_dir, pid=pid)
     injected = _wait(lambda: seen() == "hello from the host", proc)
     out.info("the container reads: %s (no restart)" % seen())
     out.heading("13. livemount --pid %d destroy inject: taken out again" % pid)
-    out.plan(engine.destroy("inject", sys_, root=state_dir, pid=pid), title="Destroy inject in %s" % report.namespace)
+    out.plan(engine.destroy("inject", system, root=state_dir, pid=pid), title="Destroy inject in %s" % report.namespace)
     removed = _wait(lambda: seen() == "nothing", proc)
-    untouched = _ours(sys_, root) == before
+    untouched = _ours(system, root) == before
     out.info("the container reads: %s; mounts in our own namespace: %s" % (
         seen(), "untouched throughout" if untouched else "CHANGED"))
     return injected and removed and untouched

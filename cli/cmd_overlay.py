@@ -39,7 +39,7 @@ def run(args, out):
     if args.overlay_action == "reset":
         if not args.check:
             check_root()
-        report = engine_module("overlay.reset").reset(args.target, args.paths, sys=make_sys(), root=args.state_dir,
+        report = engine_module("overlay.reset").reset(args.target, args.paths, system=make_sys(), root=args.state_dir,
                                                       check=args.check, discard=args.discard, force=args.force,
                                                       progress=out.progress)
         for warning in report["warnings"]:
@@ -49,7 +49,7 @@ def run(args, out):
         else:
             out.overlay_reset(report, oc.collapse(report["discarded"]))
         return 0
-    report = oc.report(args.target, freeze=args.freeze, sys=make_sys())
+    report = oc.report(args.target, freeze=args.freeze, system=make_sys())
     for warning in report["warnings"]:
         out.info("warning: " + warning)
     if args.json:

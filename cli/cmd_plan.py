@@ -13,10 +13,10 @@ def run(args, out):
     """Return 0, or 2 with --detailed-exitcode when the plan has changes."""
     from .common import engine_module, load_profile_arg, make_sys
 
-    sys_ = make_sys()
-    prof, _ = load_profile_arg(args.profile, sys_, args.state_dir)
+    system = make_sys()
+    prof, _ = load_profile_arg(args.profile, system, args.state_dir)
     try:
-        report = engine_module("engine").reconcile(prof, sys_, root=args.state_dir, check=True)
+        report = engine_module("engine").reconcile(prof, system, root=args.state_dir, check=True)
     except engine_module("errors").PlanError as exc:
         exc.report.mode = "plan"  # the conflicts are shown with the plan they stopped
         raise

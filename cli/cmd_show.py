@@ -14,11 +14,11 @@ def run(args, out):
     """Return 0 after printing the matching mounts (1 when a filter matched nothing)."""
     from .common import engine_module, make_sys
 
-    sys_ = make_sys()
-    _, rows = engine_module("inventory").read(sys_, engine_module("engine").state_root(args.state_dir))
+    system = make_sys()
+    _, rows = engine_module("inventory").read(system, engine_module("engine").state_root(args.state_dir))
     rows = select(rows, args.path, args.type, args.profile, engine_module("paths"))
     if args.json:
-        out.json({"namespace": sys_.namespace_id(), "mounts": rows})
+        out.json({"namespace": system.namespace_id(), "mounts": rows})
     else:
         out.mounts(rows, tree=args.tree, fs_options=bool(args.verbose))
     return 0 if rows or not (args.path or args.type or args.profile) else 1

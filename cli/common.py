@@ -29,7 +29,7 @@ def load_profile(path):
     return profile.load_profile(data), data
 
 
-def load_profile_arg(arg, sys_, state_dir=None):
+def load_profile_arg(arg, system, state_dir=None):
     """Return (Profile, data): from the file `arg`, or, when no such file exists, the profile last applied as `arg`.
 
     The last applied profile is the one the state of this namespace keeps
@@ -39,7 +39,7 @@ def load_profile_arg(arg, sys_, state_dir=None):
     profile = engine_module("profile.load")
     if os.path.exists(arg) or not profile.NAME_RX.fullmatch(arg):
         return load_profile(arg)
-    ns = sys_.namespace_id()
+    ns = system.namespace_id()
     store = engine_module("state").StateStore(engine_module("engine").state_root(state_dir), ns, arg)
     data = store.load().profile_data
     if data is None:
@@ -61,10 +61,10 @@ def make_sys():
     """
     sys_linux = engine_module("kernel.sys_linux")
     failpoint = engine_module("kernel.failpoint")
-    sys_ = failpoint.from_env(sys_linux.LinuxSys())
+    system = failpoint.from_env(sys_linux.LinuxSys())
     if any(v is not None for v in _RUN_OPTIONS.values()):
-        sys_ = engine_module("kernel.nsexec").Configured(sys_, **_RUN_OPTIONS)
-    return sys_
+        system = engine_module("kernel.nsexec").Configured(system, **_RUN_OPTIONS)
+    return system
 
 
 def check_root():

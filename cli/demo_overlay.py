@@ -19,7 +19,7 @@ with open(os.path.join(sys.argv[1], "bin/app")) as g:
 """
 
 
-def chapter(out, root, sys_, engine_module, load, text, state_dir, apply):
+def chapter(out, root, system, engine_module, load, text, state_dir, apply):
     """Return (True if every step did what it showed, the profile text now applied)."""
     engine = engine_module("engine")
     oc = engine_module("overlay.changes")
@@ -32,13 +32,13 @@ def chapter(out, root, sys_, engine_module, load, text, state_dir, apply):
     with open(merged("etc/os-release"), "a") as f:
         f.write("patched\n")
     os.unlink(merged("bin/app"))
-    report = oc.report(target, sys=sys_)
+    report = oc.report(target, system=system)
     out.overlay_changes(target, oc.collapse(report["changes"]), tree=True)
     ok = {(c["path"], c["kind"]) for c in report["changes"]} >= {
         ("/etc/motd", "added"), ("/etc/os-release", "modified"), ("/bin/app", "deleted")}
 
     out.heading("9. livemount overlay reset srv/app/root /bin: that deletion is undone, the rest kept")
-    reset = engine_module("overlay.reset").reset(target, ["/bin"], sys=sys_, root=state_dir)
+    reset = engine_module("overlay.reset").reset(target, ["/bin"], system=system, root=state_dir)
     out.overlay_reset(reset, oc.collapse(reset["discarded"]))
     back = os.path.exists(merged("bin/app")) and os.path.exists(merged("etc/motd"))
     out.info("bin/app is %s, etc/motd is %s" % ("back" if os.path.exists(merged("bin/app")) else "STILL GONE",
@@ -52,7 +52,7 @@ def chapter(out, root, sys_, engine_module, load, text, state_dir, apply):
         ready = reader.stdout.readline().strip() == "ready"
         newer = text.replace("lower: [%s/layers/app," % root, "lower: [%s/layers/app-v2, %s/layers/app," % (root, root))
         prof = load(newer)
-        out.plan(engine.reconcile(prof, sys_, root=state_dir, check=True), show_keep=False)
+        out.plan(engine.reconcile(prof, system, root=state_dir, check=True), show_keep=False)
         apply(prof)
         reader.stdin.write("go\n")
         reader.stdin.flush()

@@ -224,12 +224,12 @@ def main():
     report = None
     try:
         data = ansible_spec.params_to_profile(p)
-        sys_ = nsexec.Configured(failpoint.from_env(sys_linux.LinuxSys()), p["namespace"], p["pid"], p["on_busy"])
+        system = nsexec.Configured(failpoint.from_env(sys_linux.LinuxSys()), p["namespace"], p["pid"], p["on_busy"])
         if p["state"] == "absent":
-            report = engine.destroy(p["name"], sys_, root=p["state_dir"], check=module.check_mode)
+            report = engine.destroy(p["name"], system, root=p["state_dir"], check=module.check_mode)
         else:
             prof = profile.load_profile(data)
-            report = engine.reconcile(prof, sys_, root=p["state_dir"], check=module.check_mode, profile_data=data)
+            report = engine.reconcile(prof, system, root=p["state_dir"], check=module.check_mode, profile_data=data)
     except errors.LivemountError as exc:
         result = getattr(exc, "report", None)
         out = result.to_dict() if result is not None else {}

@@ -121,12 +121,12 @@ def main():
                            supports_check_mode=True, mutually_exclusive=[("namespace", "pid")])
     p = module.params
     # Configured: the table and the status come from the named namespace, the state from here.
-    sys_ = nsexec.Configured(sys_linux.LinuxSys(), p["namespace"], p["pid"])
+    system = nsexec.Configured(sys_linux.LinuxSys(), p["namespace"], p["pid"])
     root = engine.state_root(p["state_dir"])
     try:
-        mounts = inventory.read(sys_, root)[1]
-        profiles = engine.status(sys_, root=root, name=p["name"])
-        namespace = sys_.namespace_id()
+        mounts = inventory.read(system, root)[1]
+        profiles = engine.status(system, root=root, name=p["name"])
+        namespace = system.namespace_id()
     except errors.LivemountError as exc:
         module.fail_json(msg=str(exc), **exc.to_dict())
     if p["path"]:

@@ -221,16 +221,16 @@ def _ansible_words(text):
 
 def _report(p):
     """Return (overlay_changes.report() of the task's target, namespace id), run in the named namespace if any."""
-    sys_, target = nsexec.resolve(sys_linux.LinuxSys(), p["namespace"], p["pid"])[:2]
+    system, target = nsexec.resolve(sys_linux.LinuxSys(), p["namespace"], p["pid"])[:2]
 
     def listing(s, root, progress):
-        return overlay_changes.report(p["target"], freeze=p["freeze"], sys=s), s.namespace_id()
+        return overlay_changes.report(p["target"], freeze=p["freeze"], system=s), s.namespace_id()
 
     if target is None:
-        return listing(sys_, None, None)
+        return listing(system, None, None)
     # nsexec.run enters the namespace in a forked child: setns(2) refuses a
     # multi-threaded process and would change this process's root for good.
-    return nsexec.run(target, sys_, listing, "/")
+    return nsexec.run(target, system, listing, "/")
 
 
 if __name__ == "__main__":

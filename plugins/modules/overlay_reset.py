@@ -213,7 +213,7 @@ def main():
     p = module.params
     try:
         report = overlay_reset.reset(p["target"], ["/" + path.lstrip("/") for path in p["paths"] or ()],
-                                     sys=failpoint.from_env(sys_linux.LinuxSys()), root=p["state_dir"],
+                                     system=failpoint.from_env(sys_linux.LinuxSys()), root=p["state_dir"],
                                      check=module.check_mode, discard=p["discard"], force=p["force"])
     except errors.LivemountError as exc:
         out = exc.to_dict()

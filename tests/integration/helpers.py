@@ -77,15 +77,15 @@ def real_sys(environ=None):
     return failpoint.from_env(linux_sys(), environ if environ is not None else {})
 
 
-def apply(scratch, data, check=False, sys_=None, **kwargs):
+def apply(scratch, data, check=False, system=None, **kwargs):
     """Return the engine's Report of reconciling profile dict `data` (already expanded)."""
-    return engine.reconcile(load(data), sys_ or real_sys(), root=state_dir(scratch), check=check,
+    return engine.reconcile(load(data), system or real_sys(), root=state_dir(scratch), check=check,
                             profile_data=None if check else data, **kwargs)
 
 
-def destroy(scratch, name="test", check=False, sys_=None):
+def destroy(scratch, name="test", check=False, system=None):
     """Return the engine's Report of destroying profile `name`."""
-    return engine.destroy(name, sys_ or real_sys(), root=state_dir(scratch), check=check)
+    return engine.destroy(name, system or real_sys(), root=state_dir(scratch), check=check)
 
 
 def status(scratch, name=None):

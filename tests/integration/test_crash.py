@@ -41,7 +41,7 @@ def _steps_of(scratch, start, goal):
     if start is not None:
         apply(scratch, start)
     counter = failpoint.FailpointSys(sys_linux.LinuxSys(), {})
-    apply(scratch, goal, sys_=counter)
+    apply(scratch, goal, system=counter)
     destroy(scratch)
     return counter.count
 

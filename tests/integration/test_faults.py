@@ -101,7 +101,7 @@ class _Thief(sys_linux.LinuxSys):
 def _total_steps(scratch, a, b, changes=20):
     """Return the number of steps of A -> B (counted on a real run, then A is put back)."""
     counter = failpoint.FailpointSys(helpers.linux_sys(), {})
-    report = apply(scratch, b, sys_=counter)
+    report = apply(scratch, b, system=counter)
     assert len([c for c in report.changes if c.action.value != "keep"]) >= changes
     apply(scratch, a)
     assert check_live(scratch, a) == []
@@ -125,7 +125,7 @@ def test_every_step_fails_cleanly(scratch, name, options):
         if thief:
             thief.release()
         try:
-            report = apply(scratch, b, sys_=_failing_sys("%d:%s" % (n, name), thief))
+            report = apply(scratch, b, system=_failing_sys("%d:%s" % (n, name), thief))
             if not _kept_busy_dir(report, name) and not _detached_busy_overlay(report, name):
                 problems.append("step %d: no error" % n)
             # Back to A for the next N; the kept directory is no longer ours,
@@ -214,7 +214,7 @@ def test_failed_rollback_is_repaired_by_the_next_run(scratch, gap):
     undo_errors = 0
     for k in range(1, total + 1):
         try:
-            apply(scratch, b, sys_=_failing_sys("%d:EIO,%d:EIO" % (k, k + gap)))
+            apply(scratch, b, system=_failing_sys("%d:EIO,%d:EIO" % (k, k + gap)))
             problems.append("k=%d: no error" % k)
         except UndoError as exc:
             undo_errors += 1
@@ -264,7 +264,7 @@ def test_continue_mode_keeps_everything_owned(scratch):
     apply(scratch, a)
     problems = []
     for n in range(1, total + 1):
-        report = apply(scratch, b, sys_=_failing_sys("%d:EIO" % n), on_error="continue")
+        report = apply(scratch, b, system=_failing_sys("%d:EIO" % n), on_error="continue")
         if not report.failed:
             problems.append("N=%d: the failure is not reported" % n)
         leaked = sorted(set(mount_points(scratch)) - set(_owned_mounts(scratch)))
@@ -313,14 +313,14 @@ def test_recursive_bind_with_submounts_fails_cleanly(scratch, run, classic):
     apply(scratch, a)
     before = snapshot(scratch)
     counter = failpoint.FailpointSys(helpers.linux_sys(), {})
-    apply(scratch, b, sys_=counter)
+    apply(scratch, b, system=counter)
     total = counter.count
     apply(scratch, a)
     assert snapshot(scratch) == before and total >= 2
     problems = []
     for n in range(1, total + 1):
         try:
-            apply(scratch, b, sys_=_failing_sys("%d:EIO" % n))
+            apply(scratch, b, system=_failing_sys("%d:EIO" % n))
             problems.append("step %d: no error" % n)
         except UndoError as exc:
             problems.append("step %d: the rollback failed: %s" % (n, exc))

@@ -108,7 +108,7 @@ def _mutations(scratch):
     from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 
     counter = failpoint.FailpointSys(real_sys(), {})
-    apply(scratch, profile_dict(scratch, [_entry(scratch)]), sys_=counter)
+    apply(scratch, profile_dict(scratch, [_entry(scratch)]), system=counter)
     return counter.count
 
 
@@ -123,9 +123,9 @@ def test_every_failed_step_is_undone(scratch):
     assert snapshot(scratch) == before
     assert n > 5
     for k in range(1, n + 1):
-        sys_ = failpoint.FailpointSys(real_sys(), {k: errno.EIO})
+        system = failpoint.FailpointSys(real_sys(), {k: errno.EIO})
         with pytest.raises(ApplyError, match="failpoint %d" % k):
-            apply(scratch, profile_dict(scratch, [_entry(scratch)]), sys_=sys_)
+            apply(scratch, profile_dict(scratch, [_entry(scratch)]), system=system)
         assert snapshot(scratch) == before, "step %d" % k
         assert _tree(ro) == tree_before, "step %d" % k
 
@@ -163,13 +163,13 @@ def test_nested_every_failed_step_is_undone(scratch):
     ro = _readonly_tree(scratch)
     before, tree_before = snapshot(scratch), _tree(ro)
     counter = failpoint.FailpointSys(real_sys(), {})
-    apply(scratch, _nested(scratch), sys_=counter)
+    apply(scratch, _nested(scratch), system=counter)
     apply(scratch, profile_dict(scratch, []))
     assert snapshot(scratch) == before
     assert counter.count > 20
     for k in range(1, counter.count + 1):
-        sys_ = failpoint.FailpointSys(real_sys(), {k: errno.EIO})
+        system = failpoint.FailpointSys(real_sys(), {k: errno.EIO})
         with pytest.raises(ApplyError, match="failpoint %d" % k):
-            apply(scratch, _nested(scratch), sys_=sys_)
+            apply(scratch, _nested(scratch), system=system)
         assert snapshot(scratch) == before, "step %d" % k
         assert _tree(ro) == tree_before, "step %d" % k

@@ -29,7 +29,7 @@ def _steps(scratch, old, new):
     make_tree(scratch, ["count/l0/x=l0", "count/l1/x=l1", "count/up/", "count/wk/"])
     apply(scratch, old)
     counter = failpoint.FailpointSys(sys_linux.LinuxSys(), {})
-    apply(scratch, new, sys_=counter)
+    apply(scratch, new, system=counter)
     return counter.count
 
 

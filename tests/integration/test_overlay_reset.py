@@ -121,7 +121,7 @@ def listed(items):
 
 def reset(scratch, merged, *paths, **kw):
     """Return the engine's reset report for `merged` (state under scratch)."""
-    return ors.reset(merged, paths, sys=kw.pop("sys_", None) or real_sys(), root=state_dir(scratch), **kw)
+    return ors.reset(merged, paths, system=kw.pop("system", None) or real_sys(), root=state_dir(scratch), **kw)
 
 
 CASES = [
@@ -232,7 +232,7 @@ def count_steps(scratch, paths):
     os.mkdir(sub)
     merged, _, _ = setup(sub)
     s = failpoint.FailpointSys(real_sys(), {})
-    reset(sub, merged, *paths, sys_=s)
+    reset(sub, merged, *paths, system=s)
     return s.count
 
 
@@ -246,7 +246,7 @@ def test_failure_at_every_step_rolls_back(scratch, paths):
     for n in range(1, n_steps + 1):
         before = (snapshot(merged), upper_record(upper), read_state(scratch, "app"), view(merged))
         with pytest.raises(Exception) as exc:
-            reset(scratch, merged, *paths, sys_=real_sys({"LIVEMOUNT_FAILPOINT": "%d:EIO" % n}))
+            reset(scratch, merged, *paths, system=real_sys({"LIVEMOUNT_FAILPOINT": "%d:EIO" % n}))
         assert "(failpoint %d)" % n in str(exc.value), "step %d: %s" % (n, exc.value)
         assert "ROLLBACK FAILED" not in str(exc.value)
         after = (snapshot(merged), upper_record(upper), read_state(scratch, "app"), view(merged))
@@ -368,7 +368,7 @@ def count_force_steps(scratch, paths):
     os.mkdir(sub)
     merged, _, _ = setup(sub, owned=False)
     s = failpoint.FailpointSys(real_sys(), {})
-    reset(sub, merged, *paths, sys_=s, force=True)
+    reset(sub, merged, *paths, system=s, force=True)
     return s.count
 
 

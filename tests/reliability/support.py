@@ -41,11 +41,14 @@ def _warm_up():
     import rich.table  # noqa: F401
     import yaml  # noqa: F401
 
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import (  # noqa: F401
+        engine, journal, recover, state)
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import (  # noqa: F401
+        failpoint, sys_linux)
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import fstab, load  # noqa: F401
     from livemount_cli import common, output  # noqa: F401
 
     cli_main.build_parser()  # imports every subcommand module
-    for name in ("engine", "profile", "sys_linux", "failpoint", "fstab", "state", "journal", "recover"):
-        common.engine_module(name)
 
 
 _warm_up()

@@ -272,7 +272,7 @@ def test_parent_made_by_another_run_between_plan_and_mkdir(scratch, tally):
     data = profile_dict(scratch, [{"target": "@/shared/p0/t", "type": "tmpfs", "options": ["size=1m"]}], name="p0")
     problems = []
     try:
-        apply(scratch, data, sys_=RaceSys(1, lambda: os.mkdir(scratch + "/shared")))
+        apply(scratch, data, system=RaceSys(1, lambda: os.mkdir(scratch + "/shared")))
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
         problems.append("%s: %s" % (type(exc).__name__, exc))
     if check_live(scratch, data) or pending(scratch, data):

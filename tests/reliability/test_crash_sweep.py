@@ -58,9 +58,9 @@ def test_crash_at_every_step_then_rerun(scratch, tally, run):
     apply(scratch, b)
     counter = failpoint.FailpointSys(sys_linux.LinuxSys(), {})
     if goal is not None:
-        apply(scratch, goal, sys_=counter)
+        apply(scratch, goal, system=counter)
     else:
-        destroy(scratch, sys_=counter)
+        destroy(scratch, system=counter)
     total = counter.count
     destroy(scratch)
     table0, tree0 = snapshot(scratch), _tree(scratch)  # after overlayfs made its wk/work

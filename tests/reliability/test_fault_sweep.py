@@ -45,7 +45,7 @@ def _prepare(scratch, direction):
 def _count_steps(scratch, first, goal):
     """Return the number of system-call steps of first -> goal (a real run, then first is put back)."""
     counter = failpoint.FailpointSys(sys_linux.LinuxSys(), {})
-    apply(scratch, goal, sys_=counter)
+    apply(scratch, goal, system=counter)
     apply(scratch, first)
     assert check_live(scratch, first) == []
     return counter.count

@@ -122,7 +122,7 @@ def test_swap_before_the_first_mutation(scratch, tally):
     swap, _ = _swapper(scratch)
     table = whole_table()
     with pytest.raises(ApplyError) as info:
-        apply(scratch, data, sys_=RaceSys(1, swap))
+        apply(scratch, data, system=RaceSys(1, swap))
     problems = []
     if REFUSED not in str(info.value) or info.value.errno != errno.ELOOP:
         problems.append("not refused for the symlink: %s" % info.value)
@@ -141,7 +141,7 @@ def test_swap_before_every_step(scratch, tally):
     a, b = profile_dict(scratch, A), profile_dict(scratch, B)
     apply(scratch, a)
     counter = failpoint.FailpointSys(sys_linux.LinuxSys(), {})
-    apply(scratch, b, sys_=counter)
+    apply(scratch, b, system=counter)
     total = counter.count
     apply(scratch, a)
     failures = []
@@ -150,7 +150,7 @@ def test_swap_before_every_step(scratch, tally):
         swap, unswap = _swapper(scratch, seen)
         problems = []
         try:
-            apply(scratch, b, sys_=RaceSys(n, swap))
+            apply(scratch, b, system=RaceSys(n, swap))
             problems.append("the apply succeeded through the swapped link")
         except ApplyError as exc:
             if REFUSED not in str(exc):

@@ -231,7 +231,7 @@ def test_enriched_error_keeps_errno_and_call():
     """The error raised for a busy mount keeps the kernel's errno and call string and adds who holds it."""
 
     class Run:
-        sys = fake_host()
+        system = fake_host()
 
     policy = holders.BusyPolicy()
     exc = SysError("cannot unmount /data/t: target is busy", errno=errno.EBUSY, call='umount "/data/t"')

@@ -388,12 +388,12 @@ def test_freeze(tmp_path, mount_opts, fail, calls, error):
     text, _ = overlay_fixture(tmp_path, mount_opts)
     s = RecordingSys(text, fail)
     if error is None:
-        rep = oc.report("/mnt/ov", freeze=True, sys=s)
+        rep = oc.report("/mnt/ov", freeze=True, system=s)
         assert [it["path"] for it in rep["changes"]] == ["/new"]
         assert rep["frozen"] == (mount_opts != "ro,relatime")
     else:
         with pytest.raises(SysError, match=error):
-            oc.report("/mnt/ov", freeze=True, sys=s)
+            oc.report("/mnt/ov", freeze=True, system=s)
     assert s.calls == calls
 
 
@@ -403,7 +403,7 @@ def test_freeze_refuses_covered_mount(tmp_path):
     live = parse_mountinfo(text).top("/mnt/ov")
     s = RecordingSys(text + "3 2 0:51 / /mnt/ov rw,relatime - tmpfs tmpfs rw\n")
     with pytest.raises(LivemountError, match="cannot freeze overlay /mnt/ov: another mount covers it"):
-        oc.for_mount(live, freeze=True, sys=s)
+        oc.for_mount(live, freeze=True, system=s)
     assert s.calls == []
 
 
@@ -421,7 +421,7 @@ RO_BIND = "4 1 0:50 / /elsewhere ro,relatime - overlay overlay rw\n"
 def test_report_warnings(tmp_path, freeze, more, warnings):
     """The report says when the listing may be racy: not frozen, or other writable mounts of the overlay."""
     text, u = overlay_fixture(tmp_path, more=more)
-    rep = oc.report("/mnt/ov", freeze=freeze, sys=RecordingSys(text))
+    rep = oc.report("/mnt/ov", freeze=freeze, system=RecordingSys(text))
     assert [w[:len(p)] for w, p in zip(rep["warnings"], warnings)] == warnings and len(rep["warnings"]) == len(
         warnings)
     assert (rep["upper"], rep["xattr_prefix"], rep["counts"]) == (u, "user.", {"added": 1})
@@ -437,7 +437,7 @@ def test_report_warnings(tmp_path, freeze, more, warnings):
 def test_report_errors(text, target, error):
     """Targets that are not an overlay mount point, or unusable layer paths, are clear errors."""
     with pytest.raises(LivemountError, match=error):
-        oc.report(target, sys=RecordingSys(text))
+        oc.report(target, system=RecordingSys(text))
 
 
 @pytest.mark.parametrize("extra,prefix", [(",userxattr", "user."), ("", "trusted."), (",userxattr,metacopy=on",

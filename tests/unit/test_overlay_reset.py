@@ -215,7 +215,7 @@ def fake_overlay(tmp_path, upper_builders=(F("new", "x"),), flags=(), more=None,
 
 def run(s, root, proc, *paths, **kw):
     """Return reset()'s report for /mnt/ov."""
-    return ors.reset("/mnt/ov", paths, sys=s, root=root, proc=proc, **kw)
+    return ors.reset("/mnt/ov", paths, system=s, root=root, proc=proc, **kw)
 
 
 def test_check_mode_changes_nothing(tmp_path):
@@ -321,5 +321,5 @@ def test_destroy_refuses_a_reset_journal_store():
     from ansible_collections.livemount.core.plugins.module_utils.livemount.state import reset_store_name
 
     with pytest.raises(LivemountError) as err:
-        engine.destroy(reset_store_name("/srv/app"), sys=None)
+        engine.destroy(reset_store_name("/srv/app"), system=None)
     assert "not a profile" in str(err.value) and "overlay reset --force" in str(err.value)

@@ -1,4 +1,4 @@
-"""Executor(sys, journal).apply(changes) -> Outcome: perform a plan with undo.
+"""Executor(system, journal).apply(changes) -> Outcome: perform a plan with undo.
 
 Every change is announced in the journal before its first system call and
 marked done after its last. Each system call that changes something pushes
@@ -50,7 +50,7 @@ class Run:
     def __init__(self, executor, change, n=0):
         self.executor = executor
         self.n = n
-        self.sys = executor.sys
+        self.system = executor.system
         self.world = executor.world
         self.beneath = executor.beneath
         self.change = change
@@ -61,7 +61,7 @@ class Run:
     def call(self, name, *args):
         """Return the result of Sys method `name`, recording it in the executor's transcript."""
         self.executor.calls += 1
-        return getattr(self.sys, name)(*args)
+        return getattr(self.system, name)(*args)
 
     def push(self, desc, fn):
         """Remember how to undo what was just done."""
@@ -85,7 +85,7 @@ class Run:
         """
         pin = self.executor.pins.get((target, ident))
         if pin is None or pin.closed:
-            pin = self.executor.pins[(target, ident)] = self.sys.pin(target, ident)
+            pin = self.executor.pins[(target, ident)] = self.system.pin(target, ident)
             self.handles.append(pin)  # closed with the detached mounts when the apply ends
         return pin
 
@@ -109,9 +109,9 @@ class Run:
 class Executor:
     """Performs ordered changes through one Sys, journaling each and undoing on failure."""
 
-    def __init__(self, sys, journal=None, world=None, on_error="rollback", beneath=True, header=None,
+    def __init__(self, system, journal=None, world=None, on_error="rollback", beneath=True, header=None,
                  entry_dict=None, progress=None, carry_wait=0.0, seed=None):
-        self.sys = sys
+        self.system = system
         self.journal = journal
         self.world = world
         self.on_error = on_error
@@ -179,7 +179,7 @@ class Executor:
             for h in self.handles:
                 if not h.closed:
                     try:
-                        self.sys.close(h)
+                        self.system.close(h)
                     except SysError as exc:  # a leaked fd is worth a warning, not a failure
                         out.warnings.append("cannot close %r: %s" % (h, exc))
         # The journal stays until the caller has saved the new state (engine.py):

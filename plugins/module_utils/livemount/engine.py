@@ -86,7 +86,7 @@ def state_root(root=None):
     return root or os.environ.get("LIVEMOUNT_STATE_DIR") or DEFAULT_ROOT
 
 
-def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None, profile_data=None,
+def reconcile(profile, system, root=None, check=False, on_error=None, progress=None, profile_data=None,
               namespace=None, pid=None, on_busy=None):
     """Return a Report after making the live table match `profile` (or predicting it, with check).
 
@@ -96,21 +96,21 @@ def reconcile(profile, sys, root=None, check=False, on_error=None, progress=None
     acts in that mount namespace; `on_busy` (fail/detach) overrides every
     entry's on_busy.
     """
-    sys, target, on_busy = nsexec.resolve(sys, namespace, pid, on_busy)
+    system, target, on_busy = nsexec.resolve(system, namespace, pid, on_busy)
     if target is not None:
-        return nsexec.run(target, sys, lambda s, r, p: reconcile(
+        return nsexec.run(target, system, lambda s, r, p: reconcile(
             profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
             on_busy=on_busy), state_root(root), progress, profile=profile, clone=not check)
-    store = StateStore(state_root(root), sys.namespace_id(), profile.name)
-    report = _reconcile_locked(store, profile, sys, check, on_error, progress, profile_data, on_busy)
-    leftovers.sweep(report, state_root(root), sys.namespace_id(), lambda other: _reconcile(
-        other, _Empty(other.name), sys, check, None, None, None, None, leftovers_only=True))
+    store = StateStore(state_root(root), system.namespace_id(), profile.name)
+    report = _reconcile_locked(store, profile, system, check, on_error, progress, profile_data, on_busy)
+    leftovers.sweep(report, state_root(root), system.namespace_id(), lambda other: _reconcile(
+        other, _Empty(other.name), system, check, None, None, None, None, leftovers_only=True))
     return report
 
 
-def _reconcile_locked(store, profile, sys, check, on_error, progress, profile_data, on_busy):
+def _reconcile_locked(store, profile, system, check, on_error, progress, profile_data, on_busy):
     """Return the Report of reconcile() in one StateStore, taking its lock unless check mode needs none yet."""
-    args = (store, profile, sys, check, on_error, progress, profile_data, on_busy)
+    args = (store, profile, system, check, on_error, progress, profile_data, on_busy)
     if not check or os.path.lexists(store.lock_path):
         return _reconcile(*args)
     # Check mode creates nothing, so before the first apply there is no lock
@@ -127,7 +127,7 @@ def _reconcile_locked(store, profile, sys, check, on_error, progress, profile_da
     return _reconcile(*args)
 
 
-def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_busy, leftovers_only=False):
+def _reconcile(store, profile, system, check, on_error, progress, profile_data, on_busy, leftovers_only=False):
     """Return the Report of reconcile() in one StateStore, under its lock.
 
     With `leftovers_only` (the sweep of another profile's leftovers) it
@@ -138,20 +138,20 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
         state = store.load()
         if leftovers_only and (state.owned or not state.created or store.journal.exists()):
             return None  # applied or interrupted since we looked without the lock: not a leftover any more
-        report = Report(profile.name, sys.namespace_id(), "check" if check else "apply")
-        report.warnings.extend(mntns.caller_warnings(sys))
-        world = observe(sys, profile.entries, state.owned, mimic.allowed(profile))
+        report = Report(profile.name, system.namespace_id(), "check" if check else "apply")
+        report.warnings.extend(mntns.caller_warnings(system))
+        world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
         if store.journal.exists():
-            state, world = _recover(store, state, world, sys, check, report)
+            state, world = _recover(store, state, world, system, check, report)
             # What recovery adopted (a link the dead run made) and undid (a mimic rolled back) changes more
             # than the table: look again at the paths and read-only listings the plan depends on. Check mode
             # performed nothing: it keeps the table as the finishing operations would leave it.
-            seen = observe(sys, profile.entries, state.owned, mimic.allowed(profile))
+            seen = observe(system, profile.entries, state.owned, mimic.allowed(profile))
             world = dataclasses.replace(seen, table=world.table) if check else seen
         changes = plan(state, profile, world)
         report.changes = changes
         report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
-                                "%s in %s" % (profile.name, sys.namespace_id()))
+                                "%s in %s" % (profile.name, system.namespace_id()))
         conflicts = has_conflicts(changes)
         if conflicts:
             err = PlanError("cannot apply profile %s: %s" % (profile.name, conflicts[0].reason)
@@ -162,24 +162,24 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
         if check:
             return report
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
-        executor = Executor(sys, store.journal, world, on_error=policy, beneath=has_beneath(),
-                            header={"profile": profile.name, "namespace": sys.namespace_id()},
+        executor = Executor(system, store.journal, world, on_error=policy, beneath=has_beneath(),
+                            header={"profile": profile.name, "namespace": system.namespace_id()},
                             entry_dict=entry_dict, progress=progress, carry_wait=carry_wait())
         executor.busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state),
-                                           getattr(sys, "proc_fd", None))  # steps.py asks it on EBUSY
+                                           getattr(system, "proc_fd", None))  # steps.py asks it on EBUSY
         if not mutating(changes):
             new = next_state(state, changes, None, world, profile_data)
             if not profile.entries:
                 leftovers.warn(report, new)  # a destroy that is not complete yet says why
             if (new.owned, new.created) != (state.owned, state.created):
-                store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], sys)
+                store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
                 store.save(new)  # adopted an exact match, or observations refreshed
             return report
         try:
             outcome = executor.apply(changes)
         except Exception as exc:
             if type(exc) is ApplyError:  # a complete rollback
-                _learn_restored(store, state, executor.outcome, sys, world)
+                _learn_restored(store, state, executor.outcome, system, world)
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
                 # The failed step's SysError (the one the executor was handling) knows who held a busy mount.
@@ -189,11 +189,11 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
         report.failed, report.skipped = outcome.failed, outcome.skipped
         report.warnings.extend(outcome.warnings)
         report.kept_aside.extend(outcome.asides)
-        after = refresh_table(sys, world)
+        after = refresh_table(system, world)
         new = next_state(state, changes, outcome, after, profile_data)
         leftovers.warn(report, new)
         if new.owned or new.created:
-            store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], sys)
+            store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
             store.save(new)
         else:
             store.remove()
@@ -201,7 +201,7 @@ def _reconcile(store, profile, sys, check, on_error, progress, profile_data, on_
         return report
 
 
-def destroy(name, sys, root=None, check=False, namespace=None, pid=None, on_busy=None):
+def destroy(name, system, root=None, check=False, namespace=None, pid=None, on_busy=None):
     """Return the Report of removing everything profile `name` owns in this namespace (or `namespace`/`pid`'s).
 
     When that namespace no longer exists, its state is removed without
@@ -215,7 +215,7 @@ def destroy(name, sys, root=None, check=False, namespace=None, pid=None, on_busy
         raise LivemountError("cannot destroy %s: it is the journal of an interrupted `overlay reset --force`, not a"
                              " profile; run `livemount overlay reset --force TARGET` again to recover it" % name)
     try:
-        return reconcile(_Empty(name), sys, root=root, check=check, namespace=namespace, pid=pid, on_busy=on_busy)
+        return reconcile(_Empty(name), system, root=root, check=check, namespace=namespace, pid=pid, on_busy=on_busy)
     except nsexec.NamespaceGoneError as exc:
         return _forget_gone(name, state_root(root), check, exc)
 
@@ -239,27 +239,27 @@ def _forget_gone(name, root, check, exc):
     return report
 
 
-def status(sys, root=None, name=None, namespace=None, pid=None):
+def status(system, root=None, name=None, namespace=None, pid=None):
     """Return [{profile, applied_at, interrupted, entries: [{target, type, health, detail}], leftovers}].
 
     `leftovers` (present only when there are some) lists the directories
     the profile created that no entry of it needs any more but someone
     else's mount still uses (kept, not lost: leftovers.py).
     """
-    sys, target, _ = nsexec.resolve(sys, namespace, pid)
+    system, target, _ = nsexec.resolve(system, namespace, pid)
     if target is not None:
         names = [name] if name else list_profiles(state_root(root), target.open().namespace_id)
         target.close()
-        return nsexec.run(target, sys, lambda s, r, _: status(s, root=r, name=name), state_root(root), names=names)
+        return nsexec.run(target, system, lambda s, r, _: status(s, root=r, name=name), state_root(root), names=names)
     root = state_root(root)
-    ns = sys.namespace_id()
+    ns = system.namespace_id()
     StateStore(root, ns, name or "").check_dir()  # never list or read state from a directory others can write
     names = [name] if name else list_profiles(root, ns)
     out = []
     for n in names:
         store = StateStore(root, ns, n)
         state = store.load()
-        world = observe(sys, [], state.owned)
+        world = observe(system, [], state.owned)
         row = {
             "profile": n,
             "namespace": ns,
@@ -295,18 +295,18 @@ def _health(own, world):
     return d
 
 
-def _recover(store, state, world, sys, check, report):
+def _recover(store, state, world, system, check, report):
     from .profile.load import entry_from_dict
 
     header, records = store.journal.read()
-    new, finish, messages = recover(state, header, records, world, entry_from_dict, lstat=sys.lstat,
-                                    listdir=sys.listdir, marker=sys.marker)
+    new, finish, messages = recover(state, header, records, world, entry_from_dict, lstat=system.lstat,
+                                    listdir=system.listdir, marker=system.marker)
     report.recovered.extend(messages if not check else ["an interrupted apply would be recovered first"])
     if check:
         return new, after_finish(world, finish)
     for name, args in finish:
         try:
-            getattr(sys, name)(*args)
+            getattr(system, name)(*args)
         except SysError as exc:
             # ESTALE: a mount someone stacked on ours is in the way; it is never touched, so recovery waits.
             raise SysError("cannot recover the interrupted apply of profile %s: %s; its journal is kept: the next "
@@ -314,7 +314,7 @@ def _recover(store, state, world, sys, check, report):
                            call=exc.call) from exc
     store.save(new)
     store.journal.finish()
-    return new, refresh_table(sys, world)
+    return new, refresh_table(system, world)
 
 
 def _owned_live(state, world):
@@ -381,7 +381,7 @@ def _by_mountinfo_id(table, own, ident):
     return top if top is not None and ident.matches(top.ident) else None
 
 
-def _learn_restored(store, state, outcome, sys, world):
+def _learn_restored(store, state, outcome, system, world):
     """Save the state again when a rollback put one of our mounts back as another mount (a copy, or made afresh).
 
     An undo puts an unmounted mount back from its detached copy, or without
@@ -394,7 +394,7 @@ def _learn_restored(store, state, outcome, sys, world):
     attached = outcome.attached_at()
     if not any(o.entry.target in attached for o in state.owned):
         return
-    after = refresh_table(sys, world)
+    after = refresh_table(system, world)
     owned = tuple(located(o, after, attached[o.entry.target]) if o.entry.target in attached else o
                   for o in state.owned)
     if owned != state.owned:

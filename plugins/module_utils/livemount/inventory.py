@@ -61,7 +61,7 @@ def _owner(owned, mount, top):
     return name
 
 
-def read(sys, root):
+def read(system, root):
     """Return (table, mount dicts) for the current namespace."""
-    table = parse_mountinfo(sys.read_mountinfo())
-    return table, mount_dicts(table, owners(root, sys.namespace_id()))
+    table = parse_mountinfo(system.read_mountinfo())
+    return table, mount_dicts(table, owners(root, system.namespace_id()))

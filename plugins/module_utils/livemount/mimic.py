@@ -169,7 +169,7 @@ def _parent(path):
 
 # ---- observing -------------------------------------------------------------
 
-def observe_mimic(sys, world, targets):
+def observe_mimic(system, world, targets):
     """Return `world` with the listing (and lstat of each child) of the read-only directory each target needs.
 
     That directory is the parent of the first missing path on the way to
@@ -184,12 +184,12 @@ def observe_mimic(sys, world, targets):
         d = paths.ancestors(missing[0])[-1]
         if d in listings or world.fact(d).kind != "dir" or not world.read_only(d, {}, {}, set()):
             continue
-        names = tuple(sys.listdir(d))
+        names = tuple(system.listdir(d))
         listings[d] = names
         for n in names:
             p = paths.join(d, n)
             if p not in facts:
-                facts[p] = sys.lstat(p)
+                facts[p] = system.lstat(p)
     return dataclasses.replace(world, listings=listings, facts=facts)
 
 

@@ -1,4 +1,4 @@
-"""observe(sys, entries, owned) -> World: the only reading of the system before planning."""
+"""observe(system, entries, owned) -> World: the only reading of the system before planning."""
 
 import dataclasses
 import errno
@@ -17,7 +17,7 @@ from .world import World, paths_to_observe
 _TABLE_TRIES = 20
 
 
-def read_table(sys):
+def read_table(system):
     """Return the LiveTable of the namespace, each mount with its unique id when the kernel tells (Linux 6.8+).
 
     The unique ids are listed between two reads of mountinfo that agree, so
@@ -27,12 +27,12 @@ def read_table(sys):
     A table that changed _TABLE_TRIES times in a row is an error: a table
     without ids would be read as a kernel's without them.
     """
-    text = sys.read_mountinfo()
+    text = system.read_mountinfo()
     for _ in range(_TABLE_TRIES):
-        ids = sys.mount_ids()
+        ids = system.mount_ids()
         if not ids:
             return parse_mountinfo(text)
-        again = sys.read_mountinfo()
+        again = system.read_mountinfo()
         if again == text:
             return parse_mountinfo(text, ids)
         text = again
@@ -40,35 +40,35 @@ def read_table(sys):
                    % _TABLE_TRIES, errno.EAGAIN)
 
 
-def observe(sys, entries, owned=(), mimic=()):
+def observe(system, entries, owned=(), mimic=()):
     """Return a World with the live table and lstat facts for every path the plan may touch.
 
     `mimic` names the targets whose entries allow a writable mimic: the
     read-only directories above them are listed too (mimic.observe_mimic).
     """
-    table = read_table(sys)
+    table = read_table(system)
     lstat_paths, real_paths = paths_to_observe(entries, owned)
     realpaths = {}
     for p in real_paths:
         try:
-            realpaths[p] = sys.realpath(p)
+            realpaths[p] = system.realpath(p)
         except OSError:
             realpaths[p] = p
     facts = {}
     for p in set(lstat_paths) | set(realpaths.values()):
-        facts[p] = sys.lstat(p)
+        facts[p] = system.lstat(p)
     wants_overlay = any(e.type == OVERLAY for e in entries) or any(o.entry.type == OVERLAY for o in owned)
-    defaults = sys.overlay_defaults() if wants_overlay else {}
+    defaults = system.overlay_defaults() if wants_overlay else {}
     world = World(table=table, facts=facts, realpaths=realpaths, overlay_defaults=defaults,
-                  namespace=sys.namespace_id(),
-                  overlay=overlay_rules.observe(sys, entries, owned, table) if wants_overlay else None,
-                  markers=_markers(sys, table, owned))
+                  namespace=system.namespace_id(),
+                  overlay=overlay_rules.observe(system, entries, owned, table) if wants_overlay else None,
+                  markers=_markers(system, table, owned))
     if mimic:
-        world = observe_mimic(sys, world, mimic)
-    return _adapted(sys, world)
+        world = observe_mimic(system, world, mimic)
+    return _adapted(system, world)
 
 
-def _markers(sys, table, owned):
+def _markers(system, table, owned):
     """Return {target: marker of the top mount there} for owned mounts with a recorded marker, without unique ids.
 
     With unique ids (Linux 6.8+) the marker adds nothing: not read.
@@ -78,27 +78,27 @@ def _markers(sys, table, owned):
     out = {}
     for o in owned:
         if o.marker and table.top(o.entry.target) is not None:
-            found = sys.marker(o.entry.target)
+            found = system.marker(o.entry.target)
             if found is not None:
                 out[o.entry.target] = found
     return out
 
 
-def refresh_table(sys, world):
+def refresh_table(system, world):
     """Return `world` with a freshly read mount table (facts kept; markers dropped: they were of the old tops)."""
-    return _adapted(sys, World(table=read_table(sys), facts=world.facts,
+    return _adapted(system, World(table=read_table(system), facts=world.facts,
                                realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
                                namespace=world.namespace, listings=world.listings, overlay=world.overlay))
 
 
-def _adapted(sys, world):
+def _adapted(system, world):
     """Return `world` as completed by the Sys, when it knows more than its own namespace shows.
 
     A Sys acting inside another mount namespace (nsexec.NamespaceSys) saw the
     binds whose source lives in the caller's namespace before entering: it
     adds their source facts and bind identity, which the target cannot show.
     """
-    adapt = getattr(sys, "adapt_world", None)
+    adapt = getattr(system, "adapt_world", None)
     return adapt(world) if adapt is not None else world
 
 
@@ -149,8 +149,8 @@ class HostView:
                                    realpaths=dict(world.realpaths, **self.realpaths))
 
 
-def observe_host(sys, entries, targets):
-    """Return the HostView of host-sourced bind `entries`, read through `sys` before entering the target.
+def observe_host(system, entries, targets):
+    """Return the HostView of host-sourced bind `entries`, read through `system` before entering the target.
 
     Besides each source: what shows below it at the `targets` under its entry
     (the planner asks what a child mount point will find there).
@@ -158,13 +158,13 @@ def observe_host(sys, entries, targets):
     view = HostView()
     if not entries:
         return view
-    table = parse_mountinfo(sys.read_mountinfo())
+    table = parse_mountinfo(system.read_mountinfo())
     for e in entries:
-        real = sys.realpath(e.source)
+        real = system.realpath(e.source)
         key = HOST + real
         view.sources.add(e.source)
         view.realpaths[e.source] = key
-        view.facts[key] = sys.lstat(real)
+        view.facts[key] = system.lstat(real)
         try:
             view.identities[key] = table.bind_identity(real)
         except ValueError:
@@ -173,5 +173,5 @@ def observe_host(sys, entries, targets):
             if paths.is_under(t, e.target):
                 inside = paths.join(real, paths.relative(t, e.target))
                 for p in [a for a in paths.ancestors(inside) if paths.is_under(a, real)] + [inside]:
-                    view.facts[HOST + p] = sys.lstat(p)
+                    view.facts[HOST + p] = system.lstat(p)
     return view

@@ -30,7 +30,7 @@ from .steps import _tmp_name
 def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=None, marker=None):
     """Return (new_state, finish_ops, messages) for an interrupted apply.
 
-    `finish_ops` are (sys method name, args) still to perform: the detach of
+    `finish_ops` are (Sys method name, args) still to perform: the detach of
     an old top left above its replacement by a swap cut in the middle, the
     removal of a temporary link. `lstat` (Sys.lstat) looks at journaled paths
     the world did not observe: the run may have been killed on its way to

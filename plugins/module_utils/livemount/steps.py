@@ -44,7 +44,7 @@ def build(run, entry):
 
 def _mkdir(run, c):
     e = c.entry
-    fact = run.sys.lstat(c.path)
+    fact = run.system.lstat(c.path)
     want = "file" if c.file_point else "dir"
     if fact.kind == want:
         return False  # already there (someone made it since the plan): not ours to remove
@@ -56,7 +56,7 @@ def _mkdir(run, c):
     except SysError as exc:
         # Another run made it between the lstat above and our call: two
         # profiles (two locks) applied at once that share a missing parent.
-        if exc.errno == errno.EEXIST and run.sys.lstat(c.path).kind == want:
+        if exc.errno == errno.EEXIST and run.system.lstat(c.path).kind == want:
             return False
         raise
     if c.file_point:
@@ -68,7 +68,7 @@ def _mkdir(run, c):
 
 
 def _rmdir(run, c):
-    fact = run.sys.lstat(c.path)
+    fact = run.system.lstat(c.path)
     if fact.kind == "missing":
         return False
     try:
@@ -179,7 +179,7 @@ def _carries(run, c):
 
 def _release(run, handle):
     """Close a detached mount copy now rather than at the end of the apply."""
-    run.sys.close(handle)
+    run.system.close(handle)
 
 
 def _copy_for_undo(run, target, expect):
@@ -325,7 +325,7 @@ def _link(run, c):
 
 def _relink(run, c):
     e = c.entry
-    fact = run.sys.lstat(e.target)
+    fact = run.system.lstat(e.target)
     if fact.kind == "missing":
         return _link(run, c)
     tmp = _tmp_name(e.target)
@@ -347,7 +347,7 @@ def _relink(run, c):
 
 def _unlink(run, c):
     e = c.entry
-    fact = run.sys.lstat(e.target)
+    fact = run.system.lstat(e.target)
     if fact.kind != "symlink":
         return False
     view = _writing(run, "unlink", e.target)
@@ -357,13 +357,13 @@ def _unlink(run, c):
 
 
 def _unlink_if_present(run, path):
-    if run.sys.lstat(path).kind != "missing":
+    if run.system.lstat(path).kind != "missing":
         run.call("unlink", path)
 
 
 def _clear_stale_link(run, tmp):
     """Remove a temporary link left by a run that died, or whose undo failed, before this one."""
-    fact = run.sys.lstat(tmp)
+    fact = run.system.lstat(tmp)
     if fact.kind != "symlink":
         return  # missing; anything else makes symlink(2) fail with EEXIST, as it should
     run.call("unlink", tmp)

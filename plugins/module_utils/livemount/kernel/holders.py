@@ -185,14 +185,14 @@ def describe(holders, below=()):
     return "; ".join(parts)
 
 
-def explain(sys, target, proc=None):
+def explain(system, target, proc=None):
     """Return (holders, mount points below): why the top mount at `target` is busy, as far as can be told.
 
-    The table comes from `sys`; the scan runs only when the kernel's own
+    The table comes from `system`; the scan runs only when the kernel's own
     answer for `target` is that very mount (not a Sys that models another
     world, nor a table that changed meanwhile).
     """
-    table = parse_mountinfo(sys.read_mountinfo())
+    table = parse_mountinfo(system.read_mountinfo())
     top = table.top(target)
     if top is None:
         return [], []
@@ -247,7 +247,7 @@ class BusyPolicy:
 
     def on_busy(self, run, target, exc, expect=None):
         """Return None after unmounting `target` (the mount `expect`) lazily (detach), or raise `exc` naming who holds it (fail)."""
-        holders, below = explain(run.sys, target, self.proc)
+        holders, below = explain(run.system, target, self.proc)
         said = describe(holders, below)
         if self.policy(target) == DETACH:
             # MNT_DETACH (umount2(2)): gone from the tree now, freed when the last user lets go.

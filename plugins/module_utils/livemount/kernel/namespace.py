@@ -97,12 +97,12 @@ def processes_in(namespace_id, proc="/proc"):
     return sorted(out)
 
 
-def caller_warnings(sys):
-    """Return [warning] when `sys` acts in this process's namespace and mounts made there stay hidden from PID 1's."""
-    if getattr(sys, "target_record", None) is not None:
+def caller_warnings(system):
+    """Return [warning] when `system` acts in this process's namespace and mounts made there stay hidden from PID 1."""
+    if getattr(system, "target_record", None) is not None:
         return []  # acting in a namespace the caller named on purpose (nsexec.NamespaceSys)
     try:
-        if sys.namespace_id() != current_namespace():
+        if system.namespace_id() != current_namespace():
             return []  # not this process's view of the kernel (a fake Sys)
     except OSError:
         return []

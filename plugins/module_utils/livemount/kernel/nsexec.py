@@ -28,7 +28,7 @@ import fcntl
 import os
 import pickle
 import struct
-import sys as _sys
+import sys
 
 from ..errors import LivemountError, StateError, SysError
 from ..model import BIND
@@ -147,23 +147,23 @@ class Configured:
         return run(target, self.inner, lambda s, r, p: s.mount_ids(), "/")
 
 
-def resolve(sys, namespace=None, pid=None, on_busy=None):
-    """Return (sys, Target or None, on_busy): explicit arguments first, then a Configured sys's."""
-    if isinstance(sys, Configured):
-        namespace = namespace if namespace is not None else sys.namespace
-        pid = pid if pid is not None else sys.pid
-        on_busy = on_busy if on_busy is not None else sys.on_busy
-        sys = sys.inner
+def resolve(system, namespace=None, pid=None, on_busy=None):
+    """Return (system, Target or None, on_busy): explicit arguments first, then a Configured system's."""
+    if isinstance(system, Configured):
+        namespace = namespace if namespace is not None else system.namespace
+        pid = pid if pid is not None else system.pid
+        on_busy = on_busy if on_busy is not None else system.on_busy
+        system = system.inner
     if namespace is None and pid is None:
-        return sys, None, on_busy
+        return system, None, on_busy
     if namespace is not None and pid is not None:
         raise LivemountError("cannot target a mount namespace: give a namespace file or a pid, not both")
-    return sys, Target(namespace, pid), on_busy
+    return system, Target(namespace, pid), on_busy
 
 
 # ---- running in the target ---------------------------------------------------------------
 
-def run(target, sys, fn, root, progress=None, profile=None, names=(), clone=False):
+def run(target, system, fn, root, progress=None, profile=None, names=(), clone=False):
     """Return fn(NamespaceSys, state root, progress) as computed by a child inside `target`'s namespace.
 
     `root` is the caller's state root. `profile` and the states of `names`
@@ -173,14 +173,15 @@ def run(target, sys, fn, root, progress=None, profile=None, names=(), clone=Fals
     """
     target.open()
     try:
-        _sys.stdout.flush()
-        _sys.stderr.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(rfd)
             forward = progress is not None
-            _child(wfd, lambda send: _inside(target, sys, fn, root, profile, names, clone, send if forward else None))
+            _child(wfd, lambda send: _inside(target, system, fn, root, profile, names, clone,
+                                             send if forward else None))
         os.close(wfd)
         try:
             return _collect(rfd, pid, target, progress)
@@ -190,30 +191,30 @@ def run(target, sys, fn, root, progress=None, profile=None, names=(), clone=Fals
         target.close()
 
 
-def _inside(target, sys, fn, root, profile, names, clone, send):
+def _inside(target, system, fn, root, profile, names, clone, send):
     """Return fn's result after preparing on the caller's side, then entering (runs in the child)."""
     root = os.path.abspath(root)
     entries = host_entries(profile, root, target.namespace_id, names)
-    host = observe_host(sys, entries, _targets(profile))
+    host = observe_host(system, entries, _targets(profile))
     handles = {}
     for e in entries if clone else ():
         if host.facts[host.realpaths[e.source]].kind != "missing":  # else the plan says so
-            h = sys.clone(e.source, e.recursive)
+            h = system.clone(e.source, e.recursive)
             handles.setdefault((e.source, e.recursive), []).append(h)
             if h.fd is None:  # a classic mount(2) stand-in would look the source up inside the target
                 raise SysError("cannot bind %s from the caller's mount namespace: needs the new mount api "
                                "(open_tree, Linux 5.2+)" % e.source, errno.ENOSYS)
     proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    overlay = sys.overlay_defaults()
+    overlay = system.overlay_defaults()
     root_fd, rel_root = _open_state_parent(root)
     setns(target.fd, target.label)
     os.fchdir(root_fd)  # the caller's state directory, whatever the target's / holds
-    nssys = NamespaceSys(sys, target, proc_fd, overlay, host, handles)
+    nssys = NamespaceSys(system, target, proc_fd, overlay, host, handles)
     try:
         return fn(nssys, rel_root, (lambda k, n, c: send(("progress", (k, n, c)))) if send else None)
     finally:
         for h in [h for hs in handles.values() for h in hs]:
-            sys.close(h)  # clones no change used
+            system.close(h)  # clones no change used
 
 
 def setns(fd, label):
@@ -393,12 +394,12 @@ def _targets(profile):
     return [e.target for e in profile.entries] if profile is not None else []
 
 
-def namespace_meta(meta, profile, owned_targets, sys):
-    """Return the state's meta for a run through `sys`: how the namespace was named, which binds are host-sourced.
+def namespace_meta(meta, profile, owned_targets, system):
+    """Return the state's meta for a run through `system`: how the namespace was named, which binds are host-sourced.
 
     Unchanged (and so left out of the file) for runs in the caller's own namespace.
     """
-    record = getattr(sys, "target_record", None)
+    record = getattr(system, "target_record", None)
     if record is None:
         return meta
     out = dict(meta)

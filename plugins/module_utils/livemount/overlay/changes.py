@@ -164,11 +164,11 @@ def find_overlay(table, target):
     return live
 
 
-def for_mount(live, freeze=False, sys=None):
+def for_mount(live, freeze=False, system=None):
     """Return the changes (see changes()) the mounted overlay `live` (a LiveMount) made.
 
     With `freeze` a writable mount is made read-only for the duration of
-    the walk (mount_setattr through `sys`, a Sys) and then given its flags
+    the walk (mount_setattr through `system`, a Sys) and then given its flags
     back, so no writer through it changes the upper under the walk. A
     process holding a file open for writing makes the freeze fail (EBUSY).
     """
@@ -183,25 +183,25 @@ def for_mount(live, freeze=False, sys=None):
                                  " another working directory)" % (live.mount_point, path))
     if not freeze or _read_only(live):
         return changes(live.upper, live.lower, xattr_prefix(live), data=live.data)
-    sys = _real_sys(sys)
-    _freeze(sys, live)
+    system = _real_sys(system)
+    _freeze(system, live)
     try:
         return changes(live.upper, live.lower, xattr_prefix(live), data=live.data)
     finally:
-        _thaw(sys, live)
+        _thaw(system, live)
 
 
-def report(target, freeze=False, sys=None):
+def report(target, freeze=False, system=None):
     """Return the JSON-ready report of what the overlay mounted at `target` changed.
 
     Keys: target, upper, lower, data, xattr_prefix, frozen, changes (the
     item list), counts ({kind: n}) and warnings (why the listing may be
     inexact).
     """
-    sys = _real_sys(sys)
-    table = parse_mountinfo(sys.read_mountinfo())
-    live = find_overlay(table, sys.realpath(target))
-    items = for_mount(live, freeze=freeze, sys=sys)
+    system = _real_sys(system)
+    table = parse_mountinfo(system.read_mountinfo())
+    live = find_overlay(table, system.realpath(target))
+    items = for_mount(live, freeze=freeze, system=system)
     warnings = []
     if live.upper is not None and "ro" not in live.raw_super_options.split(","):
         if "ro" not in live.flags and not freeze:
@@ -217,10 +217,10 @@ def report(target, freeze=False, sys=None):
             "counts": counts(items), "warnings": warnings}
 
 
-def _real_sys(sys):
-    """Return `sys`, or the real kernel's Sys when None (imported late: ctypes only when needed)."""
-    if sys is not None:
-        return sys
+def _real_sys(system):
+    """Return `system`, or the real kernel's Sys when None (imported late: ctypes only when needed)."""
+    if system is not None:
+        return system
     from ..kernel.sys_linux import LinuxSys
 
     return LinuxSys()
@@ -231,15 +231,15 @@ def _read_only(live):
     return "ro" in live.flags or "ro" in live.raw_super_options.split(",")
 
 
-def _freeze(sys, live):
+def _freeze(system, live):
     """Return None after making the mount `live` read-only (refusing if another mount covers it)."""
     target = live.mount_point
-    top = parse_mountinfo(sys.read_mountinfo()).top(target)
+    top = parse_mountinfo(system.read_mountinfo()).top(target)
     if top is None or top.mount_id != live.mount_id:
         # mount_setattr acts on whatever is on top at the path.
         raise LivemountError("cannot freeze overlay %s: another mount covers it" % target)
     try:
-        sys.setattr(target, live.flags | {"ro"}, None, top.ident)
+        system.setattr(target, live.flags | {"ro"}, None, top.ident)
     except SysError as exc:
         if exc.errno == errno.EBUSY:
             # mount_setattr(2): EBUSY while a file on the mount is open for writing.
@@ -248,10 +248,10 @@ def _freeze(sys, live):
         raise
 
 
-def _thaw(sys, live):
+def _thaw(system, live):
     """Return None after giving the frozen mount `live` its own flags back."""
     try:
-        sys.setattr(live.mount_point, live.flags, None, live.ident)
+        system.setattr(live.mount_point, live.flags, None, live.ident)
     except SysError as exc:
         raise SysError("cannot unfreeze overlay %s: %s; it is left read-only (`mount -o remount,bind,rw %s`"
                        " restores it)" % (live.mount_point, exc, live.mount_point), errno=exc.errno,

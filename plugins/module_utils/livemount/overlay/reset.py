@@ -95,7 +95,7 @@ def _where(m):
     return "%s in %s%s" % (m["mount_point"], m["namespace"], " (read-only)" if m["ro"] else "")
 
 
-def reset(target, wanted=(), sys=None, root=None, check=False, discard=False, force=False, progress=None,
+def reset(target, wanted=(), system=None, root=None, check=False, discard=False, force=False, progress=None,
           proc="/proc"):
     """Return the JSON-ready report of resetting the overlay at `target` (all of it, or overlay paths `wanted`).
 
@@ -110,19 +110,19 @@ def reset(target, wanted=(), sys=None, root=None, check=False, discard=False, fo
     """
     from .. import engine
 
-    if sys is None:
+    if system is None:
         from ..kernel.sys_linux import LinuxSys  # late: ctypes only when the real kernel is used
 
-        sys = LinuxSys()
-    sys, ns_target, on_busy = nsexec.resolve(sys)
+        system = LinuxSys()
+    system, ns_target, on_busy = nsexec.resolve(system)
     if ns_target is not None:
         ns_target.close()
         raise LivemountError("cannot reset overlay %s: --namespace and --pid are not supported here; run the reset"
                              " inside that namespace" % target)
-    run = _Reset(sys, engine.state_root(root), check, discard, on_busy, progress, proc)
-    path = sys.realpath(target)
-    table = parse_mountinfo(sys.read_mountinfo())
-    killed = overlay_reset_journal.pending(run.root, sys.namespace_id(), path)
+    run = _Reset(system, engine.state_root(root), check, discard, on_busy, progress, proc)
+    path = system.realpath(target)
+    table = parse_mountinfo(system.read_mountinfo())
+    killed = overlay_reset_journal.pending(run.root, system.namespace_id(), path)
     # After a killed forced reset the target may hold anything: recovery looks, under the lock.
     live = table.top(path) if force and killed else find_overlay(table, path)
     wanted = check_paths(path, wanted)
@@ -131,7 +131,7 @@ def reset(target, wanted=(), sys=None, root=None, check=False, discard=False, fo
         if not force:
             raise LivemountError("cannot reset overlay %s: no livemount profile owns it in %s; --force resets it"
                                  " anyway (no profile state is written; it has a lock and journal of its own)%s" % (
-                                     path, sys.namespace_id(), "; a --force reset of it was interrupted: the"
+                                     path, system.namespace_id(), "; a --force reset of it was interrupted: the"
                                      " next one recovers it first" if killed else ""))
         return run.forced(path, wanted)
     with store.lock(write=not check):
@@ -144,15 +144,15 @@ def reset(target, wanted=(), sys=None, root=None, check=False, discard=False, fo
             raise LivemountError("cannot reset overlay %s: an apply of profile %s was interrupted; `livemount apply`"
                                  " recovers it first" % (live.mount_point, store.name))
         # Read the table again under the lock: an apply may have changed it meanwhile.
-        live = find_overlay(parse_mountinfo(sys.read_mountinfo()), live.mount_point)
+        live = find_overlay(parse_mountinfo(system.read_mountinfo()), live.mount_point)
         return run.reset(live, wanted, store, state, own)
 
 
 class _Reset:
     """One reset: the decisions in order, then the swap through an Executor."""
 
-    def __init__(self, sys, root, check, discard, on_busy, progress, proc):
-        self.sys, self.root, self.check, self.discard = sys, root, check, discard
+    def __init__(self, system, root, check, discard, on_busy, progress, proc):
+        self.system, self.root, self.check, self.discard = system, root, check, discard
         self.on_busy, self.progress, self.proc = on_busy, progress, proc
         self.journal = None  # a forced reset's ResetJournal (overlay_reset_journal.py)
 
@@ -160,7 +160,7 @@ class _Reset:
         """Return the StateStore of the profile owning overlay `live` in this namespace, or None."""
         from ..state import StateStore, list_profiles
 
-        ns = self.sys.namespace_id()
+        ns = self.system.namespace_id()
         StateStore(self.root, ns, "").check_dir()  # never trust state in a directory others can write
         for name in list_profiles(self.root, ns):
             store = StateStore(self.root, ns, name)
@@ -170,15 +170,15 @@ class _Reset:
 
     def forced(self, target, wanted):
         """Return the report of a reset no profile owns, under its own lock, after recovering a killed one."""
-        ns = self.sys.namespace_id()
+        ns = self.system.namespace_id()
         store = overlay_reset_journal.store_for(self.root, ns, target)
         store.check_dir()  # never trust a journal in a directory others can write
         with store.lock(write=not self.check):
             killed = store.journal.exists()
-            recovered = overlay_reset_journal.recover_reset(self.sys, store, target) if killed and not self.check \
+            recovered = overlay_reset_journal.recover_reset(self.system, store, target) if killed and not self.check \
                 else []
             # Read the table under the lock: another forced reset may have changed it meanwhile.
-            live = find_overlay(parse_mountinfo(self.sys.read_mountinfo()), target)
+            live = find_overlay(parse_mountinfo(self.system.read_mountinfo()), target)
             if killed and self.check:
                 # The overlay may run on its renamed upper: its listing means something only after recovery.
                 report = self.new_report(live, wanted, None)
@@ -204,7 +204,7 @@ class _Reset:
     def new_report(self, live, wanted, store):
         """Return the report of a reset of `wanted` in overlay `live` before anything is decided."""
         return {"target": live.mount_point, "profile": store.name if store else None,
-                "namespace": self.sys.namespace_id(), "mode": "check" if self.check else "apply",
+                "namespace": self.system.namespace_id(), "mode": "check" if self.check else "apply",
                 "paths": list(wanted) or ["/"], "all": not wanted, "upper": live.upper, "work": live.work,
                 "discarded": [], "counts": {}, "unchanged_paths": [], "copied": [], "changed": False, "frozen": False,
                 "warnings": [], "upper_aside": None, "work_aside": None, "old_gone": None, "removed_aside": False,
@@ -270,7 +270,7 @@ class _Reset:
     def refuse_unsafe(self, live, wanted):
         """Return the other mounts of the same overlay; raise LivemountError where a reset cannot be exact."""
         target = live.mount_point
-        table = parse_mountinfo(self.sys.read_mountinfo())
+        table = parse_mountinfo(self.system.read_mountinfo())
         below = [m.mount_point for m in table.submounts(target)]
         if below:
             raise LivemountError("cannot reset overlay %s: mounts below it would go with the old overlay: %s;"
@@ -279,11 +279,11 @@ class _Reset:
             if not p.startswith("/"):
                 raise LivemountError("cannot reset overlay %s: layer path %r is relative" % (target, p))
         opts = dict(live.fs_options)
-        if wanted and (opts.get("index", self.sys.overlay_defaults().get("index")) in ("on", "Y")):
+        if wanted and (opts.get("index", self.system.overlay_defaults().get("index")) in ("on", "Y")):
             # The index (in workdir) names upper inodes; a copied upper has new ones (overlayfs.rst, Inode index).
             raise LivemountError("cannot reset paths of overlay %s: it uses index=on, whose index in the work"
                                  " directory names the upper's own inodes; reset all of it instead" % target)
-        mine = (self.sys.namespace_id(), target)
+        mine = (self.system.namespace_id(), target)
         others = [m for m in superblock_mounts(live.dev, self.proc) if (m["namespace"], m["mount_point"]) != mine]
         # This namespace's own binds of it, even when /proc shows another namespace (a Sys acting elsewhere).
         others += [{"namespace": mine[0], "mount_point": m.mount_point, "ro": "ro" in m.flags} for m in table.mounts
@@ -311,12 +311,12 @@ class _Reset:
         if "ro" in live.flags or "ro" in live.raw_super_options.split(","):
             return False  # nothing writes through it already
         try:
-            self.sys.setattr(live.mount_point, live.flags | {"ro"}, None, live.ident)
+            self.system.setattr(live.mount_point, live.flags | {"ro"}, None, live.ident)
         except SysError as exc:
             if exc.errno != errno.EBUSY:
                 raise
             # mount_setattr(2): EBUSY while a file on the mount is open for writing.
-            held, _ = holders.explain(self.sys, live.mount_point, getattr(self.sys, "proc_fd", None))
+            held, _ = holders.explain(self.system, live.mount_point, getattr(self.system, "proc_fd", None))
             said = holders.describe(held)
             err = LivemountError("cannot reset overlay %s: a process holds a file open for writing on it (EBUSY)%s;"
                                  " nothing was changed" % (live.mount_point, " (%s)" % said if said else ""))
@@ -328,11 +328,11 @@ class _Reset:
         """Return None after giving the (old or restored) overlay at the target its own flags back."""
         if not frozen:
             return
-        top = parse_mountinfo(self.sys.read_mountinfo()).top(live.mount_point)
+        top = parse_mountinfo(self.system.read_mountinfo()).top(live.mount_point)
         if top is None or top.dev != live.dev:
             return  # the old overlay is not on top: nothing of ours is left frozen there
         try:
-            self.sys.setattr(live.mount_point, live.flags, None, top.ident)
+            self.system.setattr(live.mount_point, live.flags, None, top.ident)
         except SysError as exc:
             raise SysError("cannot unfreeze overlay %s: %s; it is left read-only (`mount -o remount,bind,rw %s`"
                            " restores it)" % (live.mount_point, exc, live.mount_point), errno=exc.errno,
@@ -350,19 +350,19 @@ class _Reset:
         what = "all changes" if report["all"] else "changes at " + ", ".join(report["paths"])
         change = Change(Action.REPLACE, entry, "overlay reset: discard %s" % what, before=own, live=live,
                         upper_policy=FRESH)
-        world = observe(self.sys, [entry], (own,) if own is not None else ())
-        ns = self.sys.namespace_id()
-        executor = Executor(self.sys, store.journal if store else self.journal, world, beneath=engine.has_beneath(),
+        world = observe(self.system, [entry], (own,) if own is not None else ())
+        ns = self.system.namespace_id()
+        executor = Executor(self.system, store.journal if store else self.journal, world, beneath=engine.has_beneath(),
                             header={"profile": store.name if store else None, "namespace": ns,
                                     "overlay_reset": live.mount_point},
                             entry_dict=engine.entry_dict, progress=self.progress)
         executor.busy = holders.BusyPolicy(self.on_busy, holders.entry_policies(None, state) if state else {},
-                                           getattr(self.sys, "proc_fd", None))
+                                           getattr(self.system, "proc_fd", None))
         executor.seed = None if report["all"] else _Seed(live, plans, layers)
         outcome = executor.apply([change])
         if store is not None:
             # The state reconcile would save after this one change.
-            new = engine.next_state(state, [change], outcome, refresh_table(self.sys, world), state.profile_data)
+            new = engine.next_state(state, [change], outcome, refresh_table(self.system, world), state.profile_data)
             store.save(new)
             store.journal.finish()
         return outcome

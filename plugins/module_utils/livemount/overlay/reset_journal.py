@@ -55,7 +55,7 @@ def store_for(root, namespace_id, target):
     return store
 
 
-def recover_reset(sys, store, target):
+def recover_reset(system, store, target):
     """Return the messages of recovering the killed forced reset at `target` from `store`'s journal (then removed)."""
     from ..profile.load import entry_from_dict
 
@@ -71,16 +71,16 @@ def recover_reset(sys, store, target):
         entry = entry_from_dict(begun[0]["entry"])
         # The old overlay is what the journal says we were replacing: recover() treats it as owned.
         state = State(store.name, store.namespace_id, (Owned(entry, dev=dev),))
-        finish, said = _finish_ops(sys, state, header, records, entry, target, dev)
+        finish, said = _finish_ops(system, state, header, records, entry, target, dev)
         for name, args in finish:
-            getattr(sys, name)(*args)
+            getattr(system, name)(*args)
         messages += said
-    messages += _thaw(sys, target, dev, header.get("flags") or [])
+    messages += _thaw(system, target, dev, header.get("flags") or [])
     store.journal.remove()
     return messages
 
 
-def _finish_ops(sys, state, header, records, entry, target, dev):
+def _finish_ops(system, state, header, records, entry, target, dev):
     """Return (finish ops, messages) of recover(), after moving away a seeded upper that stops a rename back.
 
     A reset of some paths fills the fresh upper with the kept changes before
@@ -92,9 +92,9 @@ def _finish_ops(sys, state, header, records, entry, target, dev):
     from ..profile.load import entry_from_dict
 
     def run_recover():
-        world = observe(sys, [entry], state.owned)
-        _, finish, said = recover(state, header, records, world, entry_from_dict, lstat=sys.lstat,
-                                  listdir=sys.listdir)
+        world = observe(system, [entry], state.owned)
+        _, finish, said = recover(state, header, records, world, entry_from_dict, lstat=system.lstat,
+                                  listdir=system.listdir)
         return world, finish, said[1:]  # said[0] speaks of an apply and of planning afresh
 
     world, finish, said = run_recover()
@@ -104,9 +104,9 @@ def _finish_ops(sys, state, header, records, entry, target, dev):
     moved = []
     for r in records:
         if (r.get("kind") == "aside" and ("rename", (r["to"], r["from"])) not in finish
-                and sys.lstat(r["to"]).kind == "dir" and sys.lstat(r["from"]).kind == "dir"):
-            to = _free_name(sys, r["from"] + ASIDE + "partial-" + stamp_now())
-            sys.rename(r["from"], to)
+                and system.lstat(r["to"]).kind == "dir" and system.lstat(r["from"]).kind == "dir"):
+            to = _free_name(system, r["from"] + ASIDE + "partial-" + stamp_now())
+            system.rename(r["from"], to)
             moved.append("moved %s, made for the new overlay and never mounted, to %s" % (r["from"], to))
     if not moved:
         return finish, said
@@ -114,19 +114,19 @@ def _finish_ops(sys, state, header, records, entry, target, dev):
     return finish, moved + said
 
 
-def _thaw(sys, target, dev, flags):
+def _thaw(system, target, dev, flags):
     """Return the messages of giving the old overlay, if still on top at `target`, its own flags back."""
-    top = parse_mountinfo(sys.read_mountinfo()).top(target)
+    top = parse_mountinfo(system.read_mountinfo()).top(target)
     if top is None or tuple(top.dev) != dev or "ro" not in top.flags or "ro" in flags:
         return []
-    sys.setattr(target, frozenset(flags), None, top.ident)
+    system.setattr(target, frozenset(flags), None, top.ident)
     return ["gave overlay %s its own flags back: the killed reset had left it read-only" % target]
 
 
-def _free_name(sys, base):
+def _free_name(system, base):
     """Return `base` (or base-2, -3...): a name nothing uses yet."""
     name, n = base, 1
-    while sys.lstat(name).kind != "missing":
+    while system.lstat(name).kind != "missing":
         n += 1
         name = "%s-%d" % (base, n)
     return name

@@ -4,7 +4,7 @@ Three parts, all documented with their messages in docs/overlay-rules.md:
 * layout_problems / shared_problems (pure, no filesystem): what profile.py
   refuses for one entry (layers inside each other, a layer at the target) and
   between entries (two overlays on one upper or work);
-* observe(sys, entries, owned, table): reads, through `sys` only, what the
+* observe(system, entries, owned, table): reads, through `system` only, what the
   directories of the desired overlays hold (stored as World.overlay);
 * problems(change, world, policy): pure, for one mount or replace of an
   overlay: [(field, message)], each turned into a conflict by plan.py.
@@ -174,7 +174,7 @@ class Observed:
         return self.dirs.get(path, UNKNOWN)
 
 
-def observe(sys, entries, owned, table):
+def observe(system, entries, owned, table):
     """Return the Observed directories of every overlay entry of `entries` (World.overlay)."""
     roles = {}
     for e in entries:
@@ -193,7 +193,7 @@ def observe(sys, entries, owned, table):
             dirs[path] = UNKNOWN
             continue
         try:
-            dirs[path] = _observe_dir(sys, path, roles[path], table)
+            dirs[path] = _observe_dir(system, path, roles[path], table)
         except SysError:
             dirs[path] = UNKNOWN  # unreadable: the kernel will say what it thinks at mount time
     wanted = {e.target for e in entries}
@@ -201,22 +201,22 @@ def observe(sys, entries, owned, table):
     return Observed(dirs=dirs, leaving=leaving)
 
 
-def _observe_dir(sys, path, roles, table):
+def _observe_dir(system, path, roles, table):
     """Return the Dir at `path` for its `roles` (top/layer/upper/work); SysError when unreadable."""
-    real = sys.realpath(path)  # the kernel follows symlinks in layer paths
-    fact = sys.lstat(real)
+    real = system.realpath(path)  # the kernel follows symlinks in layer paths
+    fact = system.lstat(real)
     if fact.kind != "dir":
         return Dir(fact.kind)
     holder = table.visible(real)
     out = dict(kind="dir", mount_id=holder.mount_id if holder else None, dev=fact.dev)
     if "work" in roles:
-        names = tuple(sys.listdir(real))
-        out.update(names=names, volatile="work" in names and sys.lstat(paths.join(real, VOLATILE)).kind != "missing",
-                   index_upper=sys.getxattr(paths.join(real, "index"), INDEX_UPPER) if "index" in names else None)
+        names = tuple(system.listdir(real))
+        out.update(names=names, volatile="work" in names and system.lstat(paths.join(real, VOLATILE)).kind != "missing",
+                   index_upper=system.getxattr(paths.join(real, "index"), INDEX_UPPER) if "index" in names else None)
     if "upper" in roles:
-        out["origin"] = sys.getxattr(real, ORIGIN)
+        out["origin"] = system.getxattr(real, ORIGIN)
     if "top" in roles or "upper" in roles:
-        out["handle"] = sys.file_handle(real)
+        out["handle"] = system.file_handle(real)
     return Dir(**out)
 
 

@@ -53,7 +53,7 @@ def move_aside(run, c, undo=True):
             run.push("move %s back to %s" % (aside, p), lambda p=p, aside=aside: run.call("rename", aside, p))
         moved[p] = aside
     for p in reused:
-        was = run.sys.lstat(moved[p])
+        was = run.system.lstat(moved[p])
         run.call("mkdir", p, was.mode if was.mode is not None else 0o755, was.uid or 0, was.gid or 0)
         if undo:
             run.push("remove fresh %s" % p, lambda p=p: remove_fresh(run, p))
@@ -80,11 +80,11 @@ def record(run, e, moved, old_gone, why="upper_policy fresh"):
 
 def remove_fresh(run, path):
     """Remove directory `path` that move_aside made, with what overlayfs or a seed put in it since."""
-    fact = run.sys.lstat(path)
+    fact = run.system.lstat(path)
     if fact.kind == "missing":
         return
     if fact.kind == "dir":
-        for name in run.sys.listdir(path):
+        for name in run.system.listdir(path):
             remove_fresh(run, paths.join(path, name))
         run.call("rmdir", path)
     else:
@@ -135,7 +135,7 @@ def _mount_again(run, entry):
 
 
 def _busy(run, target, exc, message):
-    said = holders.describe(*holders.explain(run.sys, target, getattr(getattr(run.executor, "busy", None),
+    said = holders.describe(*holders.explain(run.system, target, getattr(getattr(run.executor, "busy", None),
                                                                         "proc", None)))
     err = SysError("%s (%s)" % (message, said) if said else message, errno=exc.errno, call=exc.call)
     return err
@@ -145,7 +145,7 @@ def _free_name(run, path, stamp):
     """Return `path.livemount-STAMP` (or -2, -3...): a sibling name nothing uses yet."""
     base = path + ASIDE + stamp
     name, n = base, 1
-    while run.sys.lstat(name).kind != "missing":
+    while run.system.lstat(name).kind != "missing":
         n += 1
         name = "%s-%d" % (base, n)
     return name
