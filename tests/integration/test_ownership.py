@@ -101,7 +101,7 @@ def _destroy_case(scratch, base, name):
     make_tree(scratch, [base[2:] + "/"])
     data = profile_dict(scratch, [{"target": base + "/t", "type": "tmpfs", "options": ["size=1m"]}], name=name)
     apply(scratch, data)
-    return lambda s: destroy(scratch, name, sys_=s)
+    return lambda s: destroy(scratch, name, system=s)
 
 
 def _remount_case(scratch, base, name):
@@ -110,7 +110,7 @@ def _remount_case(scratch, base, name):
     apply(scratch, data)
     bigger = profile_dict(scratch, [{"target": base + "/t", "type": "tmpfs", "options": ["size=4m", "noexec"]}],
                           name=name)
-    return lambda s: apply(scratch, bigger, sys_=s)
+    return lambda s: apply(scratch, bigger, system=s)
 
 
 def _replace_case(scratch, base, name):
@@ -118,7 +118,7 @@ def _replace_case(scratch, base, name):
     data = profile_dict(scratch, [{"target": base + "/t", "type": "bind", "source": base + "/s1"}], name=name)
     apply(scratch, data)
     other = profile_dict(scratch, [{"target": base + "/t", "type": "bind", "source": base + "/s2"}], name=name)
-    return lambda s: apply(scratch, other, sys_=s)
+    return lambda s: apply(scratch, other, system=s)
 
 
 CASES = {"destroy": _destroy_case, "remount": _remount_case, "replace": _replace_case}
@@ -182,13 +182,13 @@ def test_defect3_recovery_does_not_adopt_a_tmpfs_the_dead_run_never_attached(scr
     t = expand(scratch, "@/t")
     data = profile_dict(scratch, [{"target": "@/t", "type": "tmpfs", "options": ["size=1m"]}])
     counter = failpoint.FailpointSys(helpers.linux_sys(), {})
-    apply(scratch, data, check=False, sys_=counter)
+    apply(scratch, data, check=False, system=counter)
     destroy(scratch)
     attach_step = counter.count  # mkdir, create_fs, setattr, attach: the attach is the last step
     pid = os.fork()
     if pid == 0:  # pragma: no cover
         try:
-            apply(scratch, data, sys_=failpoint.FailpointSys(helpers.linux_sys(), {attach_step: failpoint.CRASH}))
+            apply(scratch, data, system=failpoint.FailpointSys(helpers.linux_sys(), {attach_step: failpoint.CRASH}))
         finally:
             os._exit(70)
     _, wait = os.waitpid(pid, 0)

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from .kernel import holders
-from . import leftovers, match, mimic
+from . import leftovers, match, mimic, stored
 from .kernel import namespace as mntns, nsexec
 from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, LivemountError, PlanError, SysError
+from .errors import ApplyError, LivemountError, PlanError, StateError, SysError
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import has_conflicts, mutating, plan
@@ -171,9 +171,10 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
             new = next_state(state, changes, None, world, profile_data)
             if not profile.entries:
                 leftovers.warn(report, new)  # a destroy that is not complete yet says why
-            if (new.owned, new.created) != (state.owned, state.created):
+            if (new.owned, new.created) != (state.owned, state.created) or not (new.owned or new.created):
+                # Adopted an exact match, or observations refreshed; a state owning nothing goes.
                 store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
-                store.save(new)  # adopted an exact match, or observations refreshed
+                _keep(store, new)
             return report
         try:
             outcome = executor.apply(changes)
@@ -192,13 +193,22 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         after = refresh_table(system, world)
         new = next_state(state, changes, outcome, after, profile_data)
         leftovers.warn(report, new)
-        if new.owned or new.created:
-            store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
-            store.save(new)
-        else:
-            store.remove()
+        store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
+        try:
+            _keep(store, new)
+        except StateError as exc:
+            raise StateError("%s; what this run changed is in place and its journal %s is kept: the next run "
+                             "recovers it" % (exc, store.journal.path)) from exc
         store.journal.finish()
         return report
+
+
+def _keep(store, state):
+    """Return None after saving `state`, or removing the state file when it owns nothing (nothing lists it then)."""
+    if state.owned or state.created:
+        store.save(state)
+    elif store.exists():
+        store.remove()
 
 
 def destroy(name, system, root=None, check=False, namespace=None, pid=None, on_busy=None):
@@ -299,6 +309,11 @@ def _recover(store, state, world, system, check, report):
     from .profile.load import entry_from_dict
 
     header, records = store.journal.read()
+    try:
+        stored.check_journal(header, records, store.name, stored.allowed_roots(state.profile_data))
+    except ValueError as exc:
+        raise StateError("cannot trust journal %s: %s; nothing was changed: inspect it, then remove it to start over "
+                         "(the mounts it names stay as they are)" % (store.journal.path, exc))
     new, finish, messages = recover(state, header, records, world, entry_from_dict, lstat=system.lstat,
                                     listdir=system.listdir, marker=system.marker)
     report.recovered.extend(messages if not check else ["an interrupted apply would be recovered first"])
@@ -312,7 +327,7 @@ def _recover(store, state, world, system, check, report):
             raise SysError("cannot recover the interrupted apply of profile %s: %s; its journal is kept: the next "
                            "run recovers once that is resolved" % (store.name, exc), errno=exc.errno,
                            call=exc.call) from exc
-    store.save(new)
+    _keep(store, new)  # a destroy killed after its last step owns nothing: no state is left to list it
     store.journal.finish()
     return new, refresh_table(system, world)
 

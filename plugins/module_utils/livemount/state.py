@@ -18,15 +18,17 @@ import stat
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-from . import paths
+from . import paths, stored
 from .errors import StateError
 from .journal import Journal, fsync_dir
+from .kernel.failpoint import strerror
 from .model import Owned
 
 DEFAULT_ROOT = "/run/livemount"
 FORMAT = "livemount-state"
 VERSION = 1
-RESET_PREFIX = "overlay-reset@"  # the stores of `overlay reset --force` (overlay_reset_journal.py)
+RESET_PREFIX = "overlay-reset@"
+TEMP = ".tmp."  # <profile>.state.json.tmp.<pid>.<random>: a save in progress, or a killed one's leftover  # the stores of `overlay reset --force` (overlay_reset_journal.py)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ class StateStore:
             raise StateError("cannot open lock %s: %s" % (self.lock_path, exc.strerror))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
+            if write:
+                self.clear_temps()  # every save of this profile holds this lock: a temp file now is a dead save's
             yield
         finally:
             os.close(fd)
@@ -142,6 +146,8 @@ class StateStore:
             raise StateError("cannot read state %s: %s" % (self.path, exc.strerror))
         try:
             doc = json.loads(raw.decode("utf-8"))
+            if not isinstance(doc, dict) or "body" not in doc:
+                raise ValueError("not a livemount state document")
             body = doc["body"]
             if doc.get("format") != FORMAT or doc.get("version") != VERSION:
                 raise ValueError("unknown format")
@@ -152,6 +158,8 @@ class StateStore:
                 # profile's: a copy of another profile's state would make this
                 # profile unmount the other's mounts as "removed from profile".
                 raise ValueError("it is the state of profile %r, not %r" % (body.get("profile"), self.name))
+            # Whole and this profile's is not yet what a state may hold: every field, every path it would act on.
+            stored.check_state(body)
             owned = tuple(
                 Owned(
                     entry=entry_from_dict(o["entry"]),
@@ -192,15 +200,40 @@ class StateStore:
         if self.meta:
             body["meta"] = self.meta
         data = _document(body)
-        tmp = "%s.tmp.%d" % (self.path, os.getpid())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        # Unique per save: a leftover of a killed save (the same pid again, in another pid namespace) is never
+        # in the way; clear_temps removes leftovers under the lock.
+        tmp = "%s%s%d.%s" % (self.path, TEMP, os.getpid(), os.urandom(6).hex())
         try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, self.path)
-        fsync_dir(self.dir)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]  # a short write (a full disk) is retried, then ENOSPC
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(tmp, self.path)
+            fsync_dir(self.dir)
+        except OSError as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise StateError("cannot save state %s: %s" % (self.path, strerror(exc.errno))) from exc
+
+    def clear_temps(self):
+        """Return None after removing temporary files of saves that were killed (call with the lock held)."""
+        prefix = os.path.basename(self.path) + TEMP
+        try:
+            names = os.listdir(self.dir)
+        except OSError:
+            return
+        for name in names:
+            if name.startswith(prefix):
+                try:
+                    os.unlink(os.path.join(self.dir, name))
+                except OSError:
+                    pass  # gone meanwhile, or not ours to remove: the next run tries again
 
     def remove(self):
         """Delete the state file (the profile owns nothing any more)."""
