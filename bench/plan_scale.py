@@ -66,7 +66,7 @@ def _point(scratch, n, m, repeats, profile_it=False):
     """Return the measurements of one (n entries, m mounts) point (runs in a private namespace)."""
     profile, engine, sys_linux = c.engine("profile.load"), c.engine("engine"), c.engine("kernel.sys_linux")
     observe, plan, mountinfo, state = c.engine("observe"), c.engine("plan"), c.engine("mountinfo"), c.engine("state")
-    prof = profile.load_profile(_entries(scratch, n))
+    load_s, prof = c.timed(profile.load_profile, _entries(scratch, n))  # schema + rules, once per point
     root = os.path.join(scratch, "state")
     system = sys_linux.LinuxSys()
     apply_s, report = c.timed(engine.reconcile, prof, system, root=root)
@@ -91,7 +91,7 @@ def _point(scratch, n, m, repeats, profile_it=False):
         samples["check"].append(t)
         if rep.changed:
             raise RuntimeError("cannot measure a no-op check: it reports changes")
-    out = {"n": n, "m": m, "mounts": c.mount_count(), "first_apply": apply_s,
+    out = {"n": n, "m": m, "mounts": c.mount_count(), "first_apply": apply_s, "load_profile": load_s,
            "phases": {p: c.summary(v) for p, v in samples.items()}}
     if profile_it:
         out["plan_profile"] = _profile_plan(plan, st, prof, observe.observe(system, prof.entries, st.owned))
@@ -190,9 +190,10 @@ def table(doc):
     for p in sorted(doc["points"], key=lambda p: (p["m"], p["n"])):
         cpu = p["phases"].get("plan_cpu")
         rows.append([p["n"], p["mounts"]] + [c.fmt_stat(p["phases"][ph]) for ph in PHASES]
-                    + [c.fmt_stat(cpu) if cpu else "-", c.fmt_time(p["first_apply"])])
+                    + [c.fmt_stat(cpu) if cpu else "-", c.fmt_time(p["first_apply"])]
+                    + [c.fmt_time(p["load_profile"]) if "load_profile" in p else "-"])
     return ["entries", "mounts", "read", "parse", "observe", "plan() (goal)", "reconcile check", "plan() CPU time",
-            "first apply"], rows
+            "first apply", "load_profile"], rows
 
 
 def markdown(doc):
@@ -207,7 +208,8 @@ def markdown(doc):
         "time, which leaves out waiting for a CPU on this shared machine); *observe* reads and parses the table "
         "and lstats "
         "the entries' paths; *reconcile check* is the whole `livemount plan` engine path. *first apply* is the "
-        "single apply that built the point (for the record: it is not a no-op).\n" % doc["repeats"],
+        "single apply that built the point (for the record: it is not a no-op); *load_profile* is the one "
+        "validation of its profile (schema and rules) before that apply.\n" % doc["repeats"],
         c.md_table(*table(doc)), "",
         "plan() against %d mounts: %s per entry (least-squares fit, R^2 = %.3f); %d -> %d entries costs %.1fx "
         "the time for %.0fx the entries.\n" % (doc["big_table"], c.fmt_time(doc["fit"]["per_entry"]),

@@ -152,8 +152,10 @@ conflicts:
   type: list
   elements: dict
 failed_changes:
-  description: With on_error=continue, the steps that failed and why.
-  returned: when some failed
+  description:
+    - With on_error=continue, the steps that failed and why (C(error)). Not C(failed), which is the task's own
+      status.
+  returned: always
   type: list
   elements: dict
 recovered:
@@ -181,8 +183,10 @@ mode:
   description: V(check) in check mode, else V(apply).
   returned: always
   type: str
-skipped:
-  description: With on_error=continue, the steps skipped because a step they depend on failed.
+skipped_changes:
+  description:
+    - With on_error=continue, the steps skipped because a step they depend on failed (C(why)). Not C(skipped),
+      which is the task's own status.
   returned: always
   type: list
   elements: dict
@@ -246,9 +250,15 @@ def main():
     module.exit_json(**result)
 
 
+# The engine's lists of steps whose names Ansible reserves for the task's own
+# status: ansible-core 2.20+ turns a list there into a bool, with a warning.
+RENAMED = {"failed": "failed_changes", "skipped": "skipped_changes"}
+
+
 def _edge(module, d):
     """Return the engine's dict with the keys Ansible reserves renamed or turned into warnings."""
-    d["failed_changes"] = d.pop("failed", [])  # `failed` is the task's own status
+    for key, name in RENAMED.items():
+        d[name] = d.pop(key, [])
     for warning in d.pop("warnings", []):
         module.warn(warning)
     d.pop("kind", None)

@@ -4,7 +4,6 @@ import glob
 import json
 import os
 import sys
-import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -141,8 +140,8 @@ def test_profile_level_fields():
     assert p.entries[0].mode == 0o750 and p.entries[0].uid == 1000 and p.entries[3].mkdir is False
 
 
-def test_ten_thousand_entries_in_reasonable_time():
-    """A valid 10,000-entry profile loads in well under a few seconds (schema + semantics)."""
+def test_ten_thousand_entries_load():
+    """A valid 10,000-entry profile of five kinds loads whole and in order (its speed: bench/plan_scale.py)."""
     kinds = [
         lambda i: {"target": "/srv/b%d" % i, "type": "bind", "source": "/d/%d" % i, "options": ["ro"]},
         lambda i: {"target": "/srv/t%d" % i, "type": "tmpfs", "options": ["size=16m", "mode=0755"]},
@@ -152,11 +151,9 @@ def test_ten_thousand_entries_in_reasonable_time():
         lambda i: {"target": "/srv/e%d" % i, "type": "ext4", "source": "/dev/vd%d" % i},
     ]
     data = prof(*[kinds[i % 5](i) for i in range(10000)], allowed_roots=["/srv"])
-    start = time.perf_counter()
     p = P.load_profile(data)
-    elapsed = time.perf_counter() - start
-    sys.stderr.write("10,000 entries loaded in %.2fs\n" % elapsed)
-    assert len(p.entries) == 10000 and elapsed < 10
+    assert [e.target for e in p.entries] == [m["target"] for m in data["mounts"]]
+    assert [e.type for e in p.entries[:5]] == ["bind", "tmpfs", "overlay", "symlink", "ext4"]
 
 
 # ---- bad profiles ------------------------------------------------------------------
@@ -538,12 +535,10 @@ def _laughs(levels):
          "list-top", "empty", "two-documents", "python-tag", "json-duplicate", "json-trailing-comma",
          "json-deep", "not-utf8"],
 )
-def test_bad_text_is_refused_quickly(text, filename, cause):
-    """Unreadable, ambiguous or explosive text is refused with a clear message, never a hang."""
-    start = time.perf_counter()
+def test_bad_text_is_refused(text, filename, cause):
+    """Unreadable, ambiguous or explosive text is refused by its guard with a clear message, not expanded."""
     with pytest.raises(ProfileError) as info:
         P.load_profile_text(text, filename)
-    assert time.perf_counter() - start < 10
     assert str(info.value).startswith("cannot read profile %s: " % filename)
     assert cause in str(info.value)
 
