@@ -117,7 +117,8 @@ class FakeSys(Sys):
                 return MISSING
             raise SysError("cannot inspect %s: %s" % (path, exc.cause), errno=exc.errno)
         return PathFact(kind=node.kind, link=node.link, mode=node.mode, uid=node.uid, gid=node.gid,
-                        dev=mount.fs.dev, empty=(not node.children) if node.kind == "dir" else None)
+                        dev=mount.fs.dev, empty=(not node.children) if node.kind == "dir" else None,
+                        ino=self._inodes.setdefault(node, len(self._inodes) + 2))
 
     def realpath(self, path):
         """Return `path` with every symlink resolved; a missing tail is kept as written."""

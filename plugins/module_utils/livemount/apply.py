@@ -38,6 +38,8 @@ class Outcome:
     plan_id: str = ""
     # [(target, Ident, marker)] of every mount attached (undos included), in order: which mount is ours now.
     attached: List = field(default_factory=list)
+    made_ids: List = field(default_factory=list)  # [(path, (major, minor, inode))] of directories made (dirs.py)
+    removed_ids: List = field(default_factory=list)  # the same of the directories removed
 
     def attached_at(self):
         """Return {target: (Ident, marker)} of the last mount attached at each target by this run."""
@@ -110,7 +112,7 @@ class Executor:
     """Performs ordered changes through one Sys, journaling each and undoing on failure."""
 
     def __init__(self, system, journal=None, world=None, on_error="rollback", beneath=True, header=None,
-                 entry_dict=None, progress=None, carry_wait=0.0, seed=None):
+                 entry_dict=None, progress=None, carry_wait=0.0, seed=None, created_ids=None):
         self.system = system
         self.journal = journal
         self.world = world
@@ -123,6 +125,7 @@ class Executor:
         self.seed = seed  # upper_policy fresh: fills a fresh upper (overlay reset), see upper_policy.py
         self.handles = []
         self.pins = {}  # (target, Ident) -> Pin, see Run.pinned
+        self.created_ids = dict(created_ids or {})  # {path: {(major, minor, inode)}}: the directories made (dirs.py)
         self.calls = 0
         self.outcome = Outcome()
 

@@ -141,13 +141,14 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         report = Report(profile.name, system.namespace_id(), "check" if check else "apply")
         report.warnings.extend(mntns.caller_warnings(system))
         world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
+        world = dataclasses.replace(world, others=leftovers.others(store.root, system.namespace_id(), profile.name))
         if store.journal.exists():
             state, world = _recover(store, state, world, system, check, report)
             # What recovery adopted (a link the dead run made) and undid (a mimic rolled back) changes more
             # than the table: look again at the paths and read-only listings the plan depends on. Check mode
             # performed nothing: it keeps the table as the finishing operations would leave it.
             seen = observe(system, profile.entries, state.owned, mimic.allowed(profile))
-            world = dataclasses.replace(seen, table=world.table) if check else seen
+            world = dataclasses.replace(seen, table=world.table if check else seen.table, others=world.others)
         changes = plan(state, profile, world)
         report.changes = changes
         report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
@@ -164,7 +165,8 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
         executor = Executor(system, store.journal, world, on_error=policy, beneath=has_beneath(),
                             header={"profile": profile.name, "namespace": system.namespace_id()},
-                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait())
+                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(),
+                            created_ids=state.ids_of())
         executor.busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state),
                                            getattr(system, "proc_fd", None))  # steps.py asks it on EBUSY
         if not mutating(changes):
@@ -362,13 +364,25 @@ def next_state(state, changes, outcome, world, profile_data):
             created.extend(p for p in made if p not in created)
         elif c.action == Action.RMDIR and c.target in created:
             # A directory kept because a mount arrived in or on it since the
-            # plan (steps._rmdir: EBUSY, ENOTEMPTY) stays ours to remove later.
-            if _changed or not leftovers.mounted_in(world, c.target):
+            # plan (steps._rmdir: EBUSY, ENOTEMPTY), or an entry of another
+            # profile is in it, stays ours to remove later.
+            if _changed or not leftovers.in_use(world, c.target):
                 created.remove(c.target)
     attached = outcome.attached_at() if outcome else {}
     final = [located(owned[t], world, attached.get(t)) if owned[t].entry.is_mount else owned[t] for t in sorted(owned)]
     return State(state.profile, state.namespace or world.namespace, tuple(final), tuple(created), now(),
-                 profile_data if profile_data is not None else state.profile_data)
+                 profile_data if profile_data is not None else state.profile_data,
+                 created_ids(state, created, outcome))
+
+
+def created_ids(state, created, outcome=None):
+    """Return State.created_ids for paths `created`: the recorded ones, plus those made, minus those removed."""
+    ids = state.ids_of()
+    for p, ident in outcome.made_ids if outcome else ():
+        ids.setdefault(p, set()).add(tuple(ident))
+    for p, ident in outcome.removed_ids if outcome else ():
+        ids.get(p, set()).discard(tuple(ident))
+    return tuple((p, ident) for p in sorted(set(created)) for ident in sorted(ids.get(p, ())))
 
 
 def located(own, world, attached=None):
@@ -407,13 +421,14 @@ def _learn_restored(store, state, outcome, system, world):
     and changes nothing.
     """
     attached = outcome.attached_at()
-    if not any(o.entry.target in attached for o in state.owned):
+    ids = created_ids(state, state.created, outcome)  # directories an undo made again are other inodes
+    if not any(o.entry.target in attached for o in state.owned) and ids == state.created_ids:
         return
     after = refresh_table(system, world)
     owned = tuple(located(o, after, attached[o.entry.target]) if o.entry.target in attached else o
                   for o in state.owned)
-    if owned != state.owned:
-        store.save(dataclasses.replace(state, owned=owned))
+    if owned != state.owned or ids != state.created_ids:
+        store.save(dataclasses.replace(state, owned=owned, created_ids=ids))
 
 
 def _refresh(entry, old, adopted=None):

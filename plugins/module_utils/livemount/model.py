@@ -163,7 +163,8 @@ class PathFact:
 
     kind: "missing", "dir", "file", "symlink" or "other".
     `link` is the symlink content; `empty` is meaningful for directories.
-    `dev` is st_dev as (major, minor).
+    `dev` is st_dev as (major, minor), `ino` st_ino: (dev, ino) is which
+    directory it is (a directory livemount created is recorded by it).
     """
 
     kind: str
@@ -173,6 +174,12 @@ class PathFact:
     gid: Optional[int] = None
     dev: Optional[Tuple[int, int]] = None
     empty: Optional[bool] = None
+    ino: Optional[int] = None
+
+    @property
+    def identity(self):
+        """Return (major, minor, inode) of what is there, None when unknown."""
+        return None if self.dev is None or self.ino is None else (self.dev[0], self.dev[1], self.ino)
 
 
 MISSING = PathFact("missing")

@@ -88,7 +88,8 @@ def refresh_table(system, world):
     """Return `world` with a freshly read mount table (facts kept; markers dropped: they were of the old tops)."""
     return _adapted(system, World(table=read_table(system), facts=world.facts,
                                realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
-                               namespace=world.namespace, listings=world.listings, overlay=world.overlay))
+                               namespace=world.namespace, listings=world.listings, overlay=world.overlay,
+                               others=world.others))
 
 
 def _adapted(system, world):

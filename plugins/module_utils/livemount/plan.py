@@ -421,6 +421,8 @@ def _mount_left_in(path, world, down, refused=()):
     conflict's target (`refused`) count as gone: the plan runs only once the
     conflict is resolved, and shows what it would do then.
     """
+    if any(paths.is_at_or_under(t, path) for t in world.others):
+        return True  # another profile's link or mount is in it: it stays until that is gone (leftovers.py)
     left = list(down)
     for m in world.table.stack(path) + list(world.table.submounts(path)):
         if m.mount_point in left:

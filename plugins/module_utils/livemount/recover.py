@@ -41,6 +41,7 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
     """
     owned = state.by_target()
     created = list(state.created)
+    ids = state.ids_of()
     finish = []
     begun = [r for r in records if r.get("kind") == "begin"]
     done = {r["n"] for r in records if r.get("kind") == "done"}
@@ -67,8 +68,12 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
         entry = entry_from_dict(r["entry"]) if r.get("entry") else None
         before = entry_from_dict(r["before"]) if r.get("before") else None
         if action == Action.MKDIR:
-            if fact(path).kind != "missing" and path not in created:
+            seen = fact(path)
+            if seen.kind != "missing" and path not in created:
                 created.append(path)
+                if seen.identity is not None and world.table.top(path) is None:
+                    # What the dead run made is there now (under a mount, lstat would see that mount's root).
+                    ids.setdefault(path, set()).add(seen.identity)
         elif action == Action.RMDIR:
             if fact(path).kind == "missing" and path in created:
                 created.remove(path)
@@ -98,7 +103,8 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
         for r in reversed(asides):  # the work was moved after the upper: put back in reverse
             messages.append(_recover_aside(r, targets[r["n"]], settled, fact, listdir, finish))
     new = State(state.profile, state.namespace, tuple(owned[t] for t in sorted(owned)), tuple(created),
-                state.applied_at, state.profile_data)
+                state.applied_at, state.profile_data,
+                tuple((p, i) for p in sorted(set(created)) for i in sorted(ids.get(p, ()))))
     return new, finish, messages
 
 

@@ -41,6 +41,16 @@ class State:
     created: Tuple[str, ...] = ()
     applied_at: Optional[str] = None
     profile_data: Optional[dict] = field(default=None, compare=False)
+    # Which directories livemount made at the created paths: (path, (major, minor, inode)) pairs. One path
+    # may have several (a directory made again inside a filesystem mounted over the first one).
+    created_ids: Tuple[Tuple[str, Tuple[int, int, int]], ...] = ()
+
+    def ids_of(self):
+        """Return {created path: set of (major, minor, inode)} of the directories livemount made there."""
+        out = {}
+        for p, ident in self.created_ids:
+            out.setdefault(p, set()).add(tuple(ident))
+        return out
 
     def by_target(self):
         """Return {target: Owned}."""
@@ -179,7 +189,8 @@ class StateStore:
                 raise ValueError("meta is not an object")
             self.meta = meta
             return State(body["profile"], body.get("namespace", ""), owned, tuple(body.get("created", ())),
-                         body.get("applied_at"), body.get("profile_data"))
+                         body.get("applied_at"), body.get("profile_data"),
+                         tuple((p, (ma, mi, ino)) for p, ma, mi, ino in body.get("created_ids", ())))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError) as exc:
             raise StateError("cannot trust state %s: %s; inspect it, then remove it to start over"
                              % (self.path, exc))
@@ -195,6 +206,7 @@ class StateStore:
             "applied_at": state.applied_at,
             "owned": [_owned_dict(o, entry_to_dict) for o in state.owned],
             "created": list(state.created),
+            "created_ids": [[p] + list(ident) for p, ident in state.created_ids],
             "profile_data": state.profile_data,
         }
         if self.meta:

@@ -15,7 +15,7 @@ superblock alive on its upper directory, so they are re-mounted from their spec.
 import errno
 import os
 
-from . import match, mimic, paths
+from . import dirs, match, mimic, paths
 from .overlay import upper_policy
 from .errors import SysError
 from .model import BIND, OVERLAY, SYMLINK, Action, Change
@@ -47,6 +47,9 @@ def _mkdir(run, c):
     fact = run.system.lstat(c.path)
     want = "file" if c.file_point else "dir"
     if fact.kind == want:
+        if dirs.ours(run, c.path, fact):
+            run.created.append(c.path)  # one livemount made, hidden until a mount above went: still ours
+            dirs.made(run, c.path)
         return False  # already there (someone made it since the plan): not ours to remove
     try:
         if c.file_point:
@@ -64,6 +67,7 @@ def _mkdir(run, c):
     else:
         run.push("remove created directory %s" % c.path, lambda: run.call("rmdir", c.path))
     run.created.append(c.path)
+    dirs.made(run, c.path)
     return True
 
 
@@ -71,11 +75,12 @@ def _rmdir(run, c):
     fact = run.system.lstat(c.path)
     if fact.kind == "missing":
         return False
+    if dirs.foreign(run, c.path, fact):
+        run.warn("kept %s: it is not the directory livemount made there (someone made it again since)" % c.path)
+        return False
     try:
         if fact.kind == "dir":
-            view = _writing(run, "rmdir", c.path)
-            run.push("recreate directory %s" % c.path, lambda: run.call("mkdir", c.path, fact.mode or 0o755,
-                                                                       fact.uid or 0, fact.gid or 0, view))
+            _remove_dir(run, c.path, fact)
         elif fact.kind == "file":
             view = _writing(run, "unlink", c.path)
             run.push("recreate file %s" % c.path, lambda: run.call("mkfile", c.path, fact.mode or 0o644,
@@ -91,6 +96,37 @@ def _rmdir(run, c):
             return False
         raise
     return True
+
+
+def _remove_dir(run, path, fact):
+    """Return None after removing directory `path`, with what livemount made inside it when nothing else is.
+
+    ENOTEMPTY from rmdir(2) because what is left in it is only directories
+    livemount made (by identity: a copy hidden under a mount that went since)
+    removes those first, deepest first, each with its undo (dirs.py).
+    """
+    try:
+        _rmdir_once(run, path, fact)
+        return
+    except SysError as exc:
+        inside = dirs.own_tree(run, path) if exc.errno == errno.ENOTEMPTY else None
+        if not inside:
+            raise
+    for child, child_fact in inside:
+        _rmdir_once(run, child, child_fact)
+    _rmdir_once(run, path, fact)
+
+
+def _rmdir_once(run, path, fact):
+    view = _writing(run, "rmdir", path)
+    if fact.identity is not None:
+        run.executor.outcome.removed_ids.append((path, fact.identity))
+
+    def undo():
+        run.call("mkdir", path, fact.mode or 0o755, fact.uid or 0, fact.gid or 0, view)
+        dirs.made(run, path)  # another inode now: the state learns it (engine._learn_restored)
+
+    run.push("recreate directory %s" % path, undo)
 
 
 def _writing(run, name, *args):

@@ -123,6 +123,17 @@ def check_state(body):
         raise ValueError("created: must be a list, not %s" % _kind(created))
     for k, p in enumerate(created):
         path(p, "created[%d]" % k, roots)
+    ids = body.get("created_ids", [])
+    if not isinstance(ids, list):
+        raise ValueError("created_ids: must be a list, not %s" % _kind(ids))
+    for k, row in enumerate(ids):
+        where = "created_ids[%d]" % k
+        if not isinstance(row, list) or len(row) != 4:
+            raise ValueError("%s: must be [path, major, minor, inode]" % where)
+        if row[0] not in created:
+            raise ValueError("%s: %r is not a created path" % (where, row[0]))
+        for j, v in enumerate(row[1:], 1):
+            _int(v, "%s[%d]" % (where, j))
     owned = body["owned"]
     if not isinstance(owned, list):
         raise ValueError("owned: must be a list, not %s" % _kind(owned))

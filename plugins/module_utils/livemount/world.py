@@ -6,7 +6,7 @@ only code that looks at the system to build a World, and it reads only.
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, FrozenSet
 
 from . import paths
 from .model import BIND, MISSING, OVERLAY, SYMLINK, PathFact
@@ -28,6 +28,8 @@ class World:
     directories (None when no entry is an overlay). `markers` maps the
     target of an owned mount with a recorded marker to the marker of the top
     mount there, read only when the table has no unique ids (match.py).
+    `others` are the targets other profiles of the namespace own
+    (leftovers.others): a directory holding one is not removed.
     """
 
     table: object
@@ -38,6 +40,7 @@ class World:
     listings: Dict[str, tuple] = field(default_factory=dict)
     overlay: object = None
     markers: Dict[str, str] = field(default_factory=dict)
+    others: FrozenSet[str] = frozenset()
 
     def fact(self, path):
         """Return the PathFact observed at `path` (MISSING if never observed)."""

@@ -56,7 +56,8 @@ class LinuxObservation:
         except OSError as exc:
             raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
         return PathFact(kind=_KINDS.get(stat.S_IFMT(mode), "other"), link=link, mode=stat.S_IMODE(mode),
-                        uid=st.st_uid, gid=st.st_gid, dev=(os.major(st.st_dev), os.minor(st.st_dev)), empty=empty)
+                        uid=st.st_uid, gid=st.st_gid, dev=(os.major(st.st_dev), os.minor(st.st_dev)), empty=empty,
+                        ino=st.st_ino)
 
     def realpath(self, path):
         """Return `path` with every symlink resolved."""
