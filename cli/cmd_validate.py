@@ -37,10 +37,11 @@ def run(args, out):
 
 
 def _read(path):
+    from .common import engine_module, read_text
+
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError):
+        return read_text(path)
+    except engine_module("errors").ProfileError:
         return None
 
 

@@ -14,17 +14,43 @@ def engine_module(name):
     return importlib.import_module("%s.%s" % (ENGINE, name))
 
 
+def read_text(path, what="profile"):
+    """Return the text of regular file `path`; ProfileError saying why not (not a file, too large, not UTF-8).
+
+    Opened without blocking and checked before reading: a FIFO would wait
+    for a writer forever and /dev/zero would never end (issue 13, defect 8).
+    """
+    import stat
+
+    errors = engine_module("errors")
+    limit = engine_module("profile.forms").MAX_TEXT_BYTES
+
+    def refuse(cause):
+        return errors.ProfileError([(None, None, "file", "cannot read %s %s: %s" % (what, path, cause))])
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise refuse(exc.strerror[:1].lower() + exc.strerror[1:])
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise refuse("not a regular file")
+        if st.st_size > limit:
+            raise refuse("%d bytes, more than the %d MiB a %s may have" % (st.st_size, limit >> 20, what))
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise refuse("more than the %d MiB a %s may have" % (limit >> 20, what))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise refuse("not UTF-8 text")
+
+
 def load_profile(path):
     """Return (Profile, data) read from a YAML/JSON file; ProfileError when invalid."""
     profile = engine_module("profile.load")
-    errors = engine_module("errors")
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise errors.ProfileError([(None, None, "file", "cannot read profile %s: %s" % (path, exc.strerror))])
-    except UnicodeDecodeError:
-        raise errors.ProfileError([(None, None, "file", "cannot read profile %s: not UTF-8 text" % path)])
+    text = read_text(path)
     data = profile.load_profile_text(text, path)
     return profile.load_profile(data), data
 
@@ -85,7 +111,9 @@ def run_command(fn, args):
     try:
         return fn(args, out)
     except KeyboardInterrupt:
-        out.error("interrupted")
+        # Between two steps the journal holds what was done (it is synced before each step): nothing is lost.
+        out.error("interrupted: what this run changed so far is in place and its journal kept; the next run of "
+                  "this profile (apply or destroy) recovers it first, and `livemount status` shows it as interrupted")
         return 130
     except Exception as exc:  # the one place errors become messages; everything else raises
         if args.verbose:

@@ -93,7 +93,7 @@ class StateStore:
             except FileExistsError:
                 pass
             except OSError as exc:
-                raise StateError("cannot create state directory %s: %s" % (d, exc.strerror))
+                raise StateError("cannot create state directory %s: %s" % (d, strerror(exc.errno)))
         self.check_dir()
 
     def check_dir(self):
@@ -103,6 +103,8 @@ class StateStore:
                 st = os.lstat(d)
             except FileNotFoundError:
                 continue
+            except OSError as exc:  # below a regular file (ENOTDIR), a name too long (ENAMETOOLONG)...
+                raise StateError("cannot use state directory %s: %s" % (d, strerror(exc.errno)))
             if not stat.S_ISDIR(st.st_mode):
                 raise StateError("cannot use state directory %s: not a directory" % d)
             if st.st_uid != os.geteuid():
@@ -129,7 +131,7 @@ class StateStore:
         try:
             fd = os.open(self.lock_path, flags, 0o600)
         except OSError as exc:
-            raise StateError("cannot open lock %s: %s" % (self.lock_path, exc.strerror))
+            raise StateError("cannot open lock %s: %s" % (self.lock_path, strerror(exc.errno)))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
             if write:
@@ -153,7 +155,7 @@ class StateStore:
         except FileNotFoundError:
             return State(self.name, self.namespace_id)
         except OSError as exc:
-            raise StateError("cannot read state %s: %s" % (self.path, exc.strerror))
+            raise StateError("cannot read state %s: %s" % (self.path, strerror(exc.errno)))
         try:
             doc = json.loads(raw.decode("utf-8"))
             if not isinstance(doc, dict) or "body" not in doc:
@@ -297,6 +299,8 @@ def list_profiles(root, namespace_id):
         names = os.listdir(d)
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise StateError("cannot list state directory %s: %s" % (d, strerror(exc.errno)))
     out = set()
     for n in names:
         for suffix in (".state.json", ".journal"):

@@ -127,6 +127,7 @@ def _state_kind_ok(kind, value):
 # ---- text ---------------------------------------------------------------------
 MAX_ALIASES = 100
 MAX_VALUES = 1000000
+MAX_TEXT_BYTES = 8 << 20  # 8 MiB, some 80,000 entries: larger texts are refused before parsing
 MAX_DEPTH = 64  # a profile needs 4 levels (profile, mounts, entry, lower)
 _yaml_loader = None
 
@@ -143,6 +144,9 @@ def load_profile_text(text, filename=None):
 
     def fail(cause):
         return ProfileError([(None, None, None, "cannot read profile %s: %s" % (name, cause))])
+
+    if len(text) > MAX_TEXT_BYTES:
+        raise fail("more than the %d MiB a profile may have" % (MAX_TEXT_BYTES >> 20))
 
     if isinstance(text, bytes):
         try:
