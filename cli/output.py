@@ -31,7 +31,8 @@ _STYLE = {
 }
 _KIND_STYLE = {"conflict": "bold red", "drift": "yellow", "new entry": "green", "removed entry": "red",
                "profile changed": "magenta", "adopted": "cyan"}
-_HEALTH_STYLE = {"ok": "green", "drifted": "yellow", "missing": "red", "foreign on top": "bold red"}
+_HEALTH_STYLE = {"ok": "green", "drifted": "yellow", "missing": "red", "foreign on top": "bold red",
+                 "not applied": "red"}
 
 
 class Output:
@@ -172,7 +173,8 @@ class Output:
             counts = {}
             for e in r["entries"]:
                 counts[e["health"]] = counts.get(e["health"], 0) + 1
-            words = ", ".join("%d %s" % (counts[h], h) for h in ("ok", "drifted", "missing", "foreign on top")
+            words = ", ".join("%d %s" % (counts[h], h) for h in ("ok", "drifted", "missing", "foreign on top",
+                                                                   "not applied")
                               if counts.get(h)) or "owns nothing"
             self.out.print("%s: %s" % (r["profile"], words))
             for path in r.get("leftovers") or ():

@@ -199,3 +199,42 @@ def test_defect3_recovery_does_not_adopt_a_tmpfs_the_dead_run_never_attached(scr
     assert report.recovered
     assert untouched(t, unique) == []
     assert unique not in recorded_uniques(scratch, "test").values()
+
+
+# ---- what a new user met (issue 13) ----------------------------------------------------------------
+
+def test_status_of_a_partly_failed_continue_apply_is_not_healthy(scratch):
+    """on_error: continue, 2 of 3 tmpfs fail to attach: status says 1 ok, 2 not applied, and exits 1."""
+    make_tree(scratch, [])
+    data = profile_dict(scratch, [{"target": "@/t%d" % i, "type": "tmpfs"} for i in range(3)], on_error="continue")
+    profile = helpers.write_profile(scratch, data)
+    # Each tmpfs on a new directory is mkdir, create_fs, setattr, attach: fail the 2nd and 3rd attach.
+    run = helpers.cli(scratch, "apply", "--yes", profile, env={failpoint.ENV: "8:EIO,12:EIO"})
+    assert run.returncode == 1, run.stderr
+    proc = helpers.cli(scratch, "status")
+    assert proc.returncode == 1, proc.stdout
+    text = " ".join(proc.stdout.split())
+    assert "test: 1 ok, 2 not applied" in text, text
+    rows = {e["target"]: e["health"] for e in status(scratch)[0]["entries"]}
+    assert sorted(rows.values()) == ["not applied", "not applied", "ok"]
+
+
+def test_a_conflict_with_another_profiles_mount_names_that_profile(scratch):
+    """Profile two wants the target profile one's tmpfs is on: the refusal names one."""
+    make_tree(scratch, [])
+    apply(scratch, profile_dict(scratch, [{"target": "@/t", "type": "tmpfs"}], name="one"))
+    with pytest.raises(PlanError) as info:
+        apply(scratch, profile_dict(scratch, [{"target": "@/t", "type": "tmpfs", "options": ["size=2m"]}], name="two"))
+    assert "a mount of profile one is there" in str(info.value), str(info.value)
+
+
+def test_show_marks_our_covered_mount_as_ours_and_the_one_on_top_as_nobodys(scratch):
+    """Someone mounts on our tmpfs: show --json gives the covered mount its owner, the top one none."""
+    make_tree(scratch, [])
+    apply(scratch, profile_dict(scratch, [{"target": "@/t", "type": "tmpfs"}], name="one"))
+    t = expand(scratch, "@/t")
+    theirs(t)
+    proc = helpers.cli(scratch, "show", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [m for m in json.loads(proc.stdout)["mounts"] if m["target"] == t]
+    assert [(m["source"], m["visible"], m["owner"]) for m in rows] == [("tmpfs", False, "one"), ("theirs", True, None)]

@@ -141,14 +141,16 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         report = Report(profile.name, system.namespace_id(), "check" if check else "apply")
         report.warnings.extend(mntns.caller_warnings(system))
         world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
-        world = dataclasses.replace(world, others=leftovers.others(store.root, system.namespace_id(), profile.name))
+        others, owners = leftovers.neighbours(store.root, system.namespace_id(), profile.name)
+        world = dataclasses.replace(world, others=others, owners=owners)
         if store.journal.exists():
             state, world = _recover(store, state, world, system, check, report)
             # What recovery adopted (a link the dead run made) and undid (a mimic rolled back) changes more
             # than the table: look again at the paths and read-only listings the plan depends on. Check mode
             # performed nothing: it keeps the table as the finishing operations would leave it.
             seen = observe(system, profile.entries, state.owned, mimic.allowed(profile))
-            world = dataclasses.replace(seen, table=world.table if check else seen.table, others=world.others)
+            world = dataclasses.replace(seen, table=world.table if check else seen.table, others=world.others,
+                                        owners=world.owners)
         changes = plan(state, profile, world)
         report.changes = changes
         report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
@@ -277,12 +279,33 @@ def status(system, root=None, name=None, namespace=None, pid=None):
             "namespace": ns,
             "applied_at": state.applied_at,
             "interrupted": store.journal.exists(),
-            "entries": [_health(o, world) for o in state.owned],
+            "entries": [_health(o, world) for o in state.owned] + _not_applied(state),
         }
         if state.leftovers():
             row["leftovers"] = list(state.leftovers())
         out.append(row)
     return out
+
+
+def _not_applied(state):
+    """Return status rows for the entries of the profile last applied that the state does not own.
+
+    With on_error: continue, a failed step is undone alone and what depends
+    on it is skipped: the state owns only what is in place, and these rows
+    keep status from calling the rest healthy.
+    """
+    from .profile.load import load_profile
+
+    if state.profile_data is None:
+        return []
+    try:
+        wanted = load_profile(state.profile_data).entries
+    except LivemountError:
+        return []  # a profile this version refuses: its own apply says why
+    owned = {o.entry.target for o in state.owned}
+    return [{"target": e.target, "type": e.type, "health": "not applied",
+             "detail": "in the profile last applied, but not in place (its step failed or was skipped)"}
+            for e in wanted if e.target not in owned]
 
 
 def _health(own, world):

@@ -5,8 +5,8 @@ mountinfo read once, every field decoded, bind roots and overlay layers
 exposed, and each mount point tagged with the profile that owns it.
 """
 
-from . import options
-from .mountinfo import parse_mountinfo
+from . import match, options
+from .observe import read_table
 from .state import StateStore, list_profiles
 
 
@@ -51,11 +51,17 @@ def mount_dicts(table, owned_by=None):
 
 
 def _owner(owned, mount, top):
-    """Return the owning profile's name when `mount` is the one it recorded (same device)."""
-    if owned is None or mount is not top:
+    """Return the owning profile's name when `mount` is the very one it recorded, covered or not."""
+    if owned is None:
         return None
     name, own = owned
-    # A foreign mount stacked on one of ours sits at the same path: the device tells them apart.
+    if own.unique is not None and mount.unique is not None:
+        # A foreign mount stacked on one of ours sits at the same path: the unique id tells them apart, and
+        # ours, covered, is still ours (match.recorded_mount).
+        return name if mount.unique == own.unique and match.same_make(own, mount) else None
+    if mount is not top:
+        return None
+    # Without unique ids (a state from before them, a kernel before 6.8): the device, on the top mount only.
     if own.dev is not None and tuple(own.dev) != tuple(mount.dev):
         return None
     return name
@@ -63,5 +69,5 @@ def _owner(owned, mount, top):
 
 def read(system, root):
     """Return (table, mount dicts) for the current namespace."""
-    table = parse_mountinfo(system.read_mountinfo())
+    table = read_table(system)
     return table, mount_dicts(table, owners(root, system.namespace_id()))

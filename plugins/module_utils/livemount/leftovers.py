@@ -77,14 +77,16 @@ def in_use(world, path):
     return mounted_in(world, path) or any(paths.is_at_or_under(t, path) for t in world.others)
 
 
-def others(root, namespace_id, name):
-    """Return what the other profiles of this namespace own or made (links, mounts, directories), read without locks.
+def neighbours(root, namespace_id, name):
+    """Return (paths, owners) of the other profiles of this namespace, read without locks.
 
-    A directory a profile created that holds one of them is kept in its
-    state (a leftover), like one another profile's mount is in, until a later
-    run finds it unused. Unreadable states count for nothing: status reports them.
+    `paths` is what they own or made (links, mounts, directories): a
+    directory a profile created that holds one of them is kept in its state
+    (a leftover) until a later run finds it unused. `owners` maps each target
+    they own to (profile, Owned): a conflict names the profile whose mount
+    is in the way. Unreadable states count for nothing: status reports them.
     """
-    out = set()
+    out, owners = set(), {}
     for other in list_profiles(root, namespace_id):
         if other == name:
             continue
@@ -92,6 +94,8 @@ def others(root, namespace_id, name):
             st = StateStore(root, namespace_id, other).load()
         except StateError:
             continue
-        out.update(o.entry.target for o in st.owned)
+        for o in st.owned:
+            out.add(o.entry.target)
+            owners[o.entry.target] = (other, o)
         out.update(st.created)
-    return frozenset(out)
+    return frozenset(out), owners

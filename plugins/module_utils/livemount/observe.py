@@ -89,7 +89,7 @@ def refresh_table(system, world):
     return _adapted(system, World(table=read_table(system), facts=world.facts,
                                realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
                                namespace=world.namespace, listings=world.listings, overlay=world.overlay,
-                               others=world.others))
+                               others=world.others, owners=world.owners))
 
 
 def _adapted(system, world):

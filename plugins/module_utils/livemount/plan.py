@@ -98,7 +98,7 @@ def _decide_mount(want, own, world):
                 # Ours is gone (unmounted by hand); what is there now is someone else's: never touched.
                 return [Change(Action.FORGET, rec, "removed from profile; its mount is gone, and the %s %s mounted "
                                "there now is not livemount's: left alone" % (top.fstype, top.source), before=own)]
-            what = "a mount not owned by livemount is on top (%s %s)" % (top.fstype, top.source)
+            what = _foreign(world, top, "is on top")
             return [Change(Action.CONFLICT, want or rec, "cannot %s %s: %s" % (
                 "unmount" if want is None else "manage", target, what), live=top, before=own)]
         if top is None:
@@ -124,8 +124,17 @@ def _decide_mount(want, own, world):
         return [Change(Action.MOUNT, want, "new entry")]
     if _adoptable(want, top, world):
         return [Change(Action.KEEP, want, "already mounted exactly as desired: adopted", live=top, adopt=True)]
-    return [Change(Action.CONFLICT, want, "cannot mount %s on %s: a mount not owned by livemount is there (%s %s)"
-                   % (want.type, target, top.fstype, top.source), live=top)]
+    return [Change(Action.CONFLICT, want, "cannot mount %s on %s: %s"
+                   % (want.type, target, _foreign(world, top, "is there")), live=top)]
+
+
+def _foreign(world, live, where):
+    """Return how a conflict names the mount `live` in the way: another profile's, or one livemount does not own."""
+    owner = world.owner_of(live)
+    if owner is not None:
+        return "a mount of profile %s %s (%s %s): livemount never takes over another profile's mount" % (
+            owner, where, live.fstype, live.source)
+    return "a mount not owned by livemount %s (%s %s)" % (where, live.fstype, live.source)
 
 
 def _decide_link(want, own, world):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Dict, FrozenSet
 
 from . import paths
+from .match import recorded_mount as match_recorded
 from .model import BIND, MISSING, OVERLAY, SYMLINK, PathFact
 
 # What lies under a mount a plan takes down was never observed (lstat saw the
@@ -28,9 +29,20 @@ class World:
     directories (None when no entry is an overlay). `markers` maps the
     target of an owned mount with a recorded marker to the marker of the top
     mount there, read only when the table has no unique ids (match.py).
-    `others` are the targets other profiles of the namespace own
-    (leftovers.others): a directory holding one is not removed.
+    `others` are the paths other profiles of the namespace own or made, and
+    `owners` maps their targets to (profile, Owned) (leftovers.neighbours): a
+    directory holding one is not removed; a conflict names the owner.
     """
+
+    def owner_of(self, live):
+        """Return the other profile whose recorded mount `live` is, or None (match.recorded_mount)."""
+        found = self.owners.get(live.mount_point)
+        if found is None:
+            return None
+        name, own = found
+        verdict = match_recorded(own, live, self)
+        return name if verdict or (verdict is None and own.dev is not None and tuple(own.dev) == tuple(live.dev)) \
+            else None
 
     table: object
     facts: Dict[str, PathFact] = field(default_factory=dict)
@@ -41,6 +53,7 @@ class World:
     overlay: object = None
     markers: Dict[str, str] = field(default_factory=dict)
     others: FrozenSet[str] = frozenset()
+    owners: Dict[str, tuple] = field(default_factory=dict)
 
     def fact(self, path):
         """Return the PathFact observed at `path` (MISSING if never observed)."""
