@@ -42,7 +42,7 @@ HOTSPOTS = [
     ("plan._add_mkdirs", "plan.py", "_add_mkdirs"),
     ("Executor.apply (all steps)", "apply.py", "apply"),
     ("steps.perform (each change's Sys calls)", "steps.py", "perform"),
-    ("failpoint.step_what (words each system call)", "failpoint.py", "step_what"),
+    ("calls.step_what (words each system call)", "calls.py", "step_what"),
     ("Journal.record (json + fdatasync)", "journal.py", "record"),
     ("kernel calls (syscalls._syscall)", "syscalls.py", "_syscall"),
     ("refresh_table (read+parse after)", "observe.py", "refresh_table"),
@@ -237,7 +237,7 @@ EXPLAIN = {
         "target so no symlink is followed (securepath.py), each wrapped in sys_linux's `_step` context "
         "manager, plus the undo closure the executor keeps. The kernel calls are the `kernel calls` row: "
         "the rest is Python per call."),
-    "failpoint.step_what (words each system call)": (
+    "calls.step_what (words each system call)": (
         "runs on every system call (sys_linux `_step`) to word an error message that is needed only when "
         "the call fails."),
     "StateStore.save (json + fsync)": (

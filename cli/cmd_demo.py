@@ -33,30 +33,35 @@ def add_arguments(p):
 
 def run(args, out):
     """Return 0 after running every demo step; 1 if any step did not do what it shows."""
-    from .common import check_root, engine_module
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.namespace import (
+        enter_private_namespace)
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
+
+    from .common import check_root
 
     check_root()
-    engine_module("kernel.namespace").enter_private_namespace()
+    enter_private_namespace()
     # A short fixed root reads well in the output; the tmpfs on it exists only in our namespace.
     root = "/tmp/livemount-demo"
     os.makedirs(root, exist_ok=True)
-    system = engine_module("kernel.sys_linux").LinuxSys()
+    system = real_system()
     scratch = system.create_fs("tmpfs", "livemount-demo", [("size", "64m"), ("mode", "755")])
     system.attach(scratch, root)
     system.close(scratch)
     try:
-        return _story(out, root, system, engine_module)
+        return _story(out, root, system)
     finally:
         if not args.keep:
             system.umount(root, True)
             os.rmdir(root)
 
 
-def _story(out, root, system, engine_module):
-    engine = engine_module("engine")
+def _story(out, root, system):
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile_mod
+
     # Tables read at 80 columns when the demo root is left out of every path shown.
     out.relative_to = root
-    profile_mod = engine_module("profile.load")
     _populate(root)
     text = SAMPLE.replace("ROOT", root)
     path = os.path.join(root, "demo.yml")
@@ -102,8 +107,8 @@ def _story(out, root, system, engine_module):
 
     from . import demo_overlay
 
-    step_ok, text = demo_overlay.chapter(out, root, system, engine_module, load, text.replace("size=16m", "size=32m"),
-                                         state_dir, lambda p: _apply(out, engine, p, system, state_dir))
+    step_ok, text = demo_overlay.chapter(out, root, system, load, text.replace("size=16m", "size=32m"), state_dir,
+                                         lambda p: _apply(out, engine, p, system, state_dir))
     ok = ok and step_ok
 
     out.heading("11. livemount destroy demo")
@@ -136,9 +141,9 @@ def _populate(root):
 
 
 def _ours(system, root):
-    from .common import engine_module
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
 
-    table = engine_module("mountinfo").parse_mountinfo(system.read_mountinfo())
+    table = parse_mountinfo(system.read_mountinfo())
     return [m for m in table.mounts if m.mount_point.startswith(root + "/")]
 
 
@@ -154,11 +159,12 @@ def _apply(out, engine, prof, system, state_dir, **where):
 
 
 def _live(out, system, root, state_dir):
-    from .cmd_show import select
-    from .common import engine_module
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import inventory, paths
 
-    _, rows = engine_module("inventory").read(system, state_dir)
-    out.mounts(select(rows, root, paths=engine_module("paths")), tree=True)
+    from .cmd_show import select
+
+    _, rows = inventory.read(system, state_dir)
+    out.mounts(select(rows, root, paths=paths), tree=True)
 
 
 # ---- 12. a host directory injected into a running container ----------------------------------

@@ -12,21 +12,20 @@ def run(args, out):
     """Return 0 after printing the profile; lines left out are reported on stderr."""
     import sys
 
-    from .common import engine_module
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import fstab
 
-    fstab = engine_module("profile.fstab")
     try:
         text = sys.stdin.read() if args.fstab == "-" else _read(args.fstab)
         lines = fstab.parse_fstab(text)
         mounts, skipped = fstab.fstab_to_mounts(lines)
     except (OSError, ValueError) as exc:
         cause = exc.strerror[:1].lower() + exc.strerror[1:] if isinstance(exc, OSError) else str(exc)
-        raise engine_module("errors").ProfileError([(None, None, "fstab", "cannot import %s: %s"
-                                                     % (args.fstab, cause))])
+        raise errors.ProfileError([(None, None, "fstab", "cannot import %s: %s" % (args.fstab, cause))])
     # fstab_to_mounts makes one mount per line it does not skip, in order.
     left_out = {n for n, _ in skipped}
     linenos = [line.lineno for line in lines if line.lineno not in left_out]
-    doc, dropped = _valid_profile(engine_module, args.name, mounts, linenos)
+    doc, dropped = _valid_profile(args.name, mounts, linenos)
     for lineno, why in sorted(skipped + dropped):
         out.info("%s:%d: skipped: %s" % (args.fstab, lineno, why))
     if args.json:
@@ -44,13 +43,15 @@ def _read(path):
     return read_text(path, "fstab file")
 
 
-def _valid_profile(engine_module, name, mounts, linenos):
+def _valid_profile(name, mounts, linenos):
     """Return (profile dict, [(lineno, why)]): every mount a profile can hold; the others with the reason.
 
     A real fstab always has lines no live profile may hold (`/` itself, for
     one): they are left out like swap lines, not a reason to refuse the rest.
     """
-    profile, errors = engine_module("profile.load"), engine_module("errors")
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
+
     dropped = []
     while True:
         doc = {"name": name, "mounts": mounts}

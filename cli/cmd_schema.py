@@ -9,7 +9,7 @@ def run(args, out):
     """Return 0 after printing the schema the engine validates against."""
     import json
 
-    from .common import engine_module
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.schema_data import SCHEMA
 
-    out.text(json.dumps(engine_module("profile.schema_data").SCHEMA, indent=2) + "\n")
+    out.text(json.dumps(SCHEMA, indent=2) + "\n")
     return 0

@@ -1,29 +1,24 @@
-"""What every subcommand shares: loading a profile, the Sys, the error-to-exit-status rule."""
+"""What every subcommand shares: loading a profile, the Sys, the error-to-exit-status rule.
+
+The engine is imported inside the functions that use it, never at the top of
+a CLI module: `livemount --help` then loads no engine, rich or YAML.
+"""
 
 import os
 import sys
 import traceback
 
-ENGINE = "ansible_collections.livemount.core.plugins.module_utils.livemount"
 
-
-def engine_module(name):
-    """Return the engine module `name` (imported on first use)."""
-    import importlib
-
-    return importlib.import_module("%s.%s" % (ENGINE, name))
-
-
-def read_text(path, what="profile"):
-    """Return the text of regular file `path`; ProfileError saying why not (not a file, too large, not UTF-8).
+def read_bytes(path, what="profile"):
+    """Return the bytes of regular file `path`; ProfileError saying why not (missing, not a file, too large).
 
     Opened without blocking and checked before reading: a FIFO would wait
     for a writer forever and /dev/zero would never end (issue 13, defect 8).
     """
     import stat
 
-    errors = engine_module("errors")
-    limit = engine_module("profile.forms").MAX_TEXT_BYTES
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.forms import MAX_TEXT_BYTES
 
     def refuse(cause):
         return errors.ProfileError([(None, None, "file", "cannot read %s %s: %s" % (what, path, cause))])
@@ -31,28 +26,36 @@ def read_text(path, what="profile"):
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise refuse(exc.strerror[:1].lower() + exc.strerror[1:])
+        raise refuse(errors.strerror(exc.errno))
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise refuse("not a regular file")
-        if st.st_size > limit:
-            raise refuse("%d bytes, more than the %d MiB a %s may have" % (st.st_size, limit >> 20, what))
-        raw = f.read(limit + 1)
-    if len(raw) > limit:
-        raise refuse("more than the %d MiB a %s may have" % (limit >> 20, what))
+        if st.st_size > MAX_TEXT_BYTES:
+            raise refuse("%d bytes, more than the %d MiB a %s may have" % (st.st_size, MAX_TEXT_BYTES >> 20, what))
+        raw = f.read(MAX_TEXT_BYTES + 1)
+    if len(raw) > MAX_TEXT_BYTES:
+        raise refuse("more than the %d MiB a %s may have" % (MAX_TEXT_BYTES >> 20, what))
+    return raw
+
+
+def read_text(path, what="profile"):
+    """Return the UTF-8 text of regular file `path` (read_bytes); ProfileError saying why not."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+
     try:
-        return raw.decode("utf-8")
+        return read_bytes(path, what).decode("utf-8")
     except UnicodeDecodeError:
-        raise refuse("not UTF-8 text")
+        raise errors.ProfileError([(None, None, "file", "cannot read %s %s: not UTF-8 text" % (what, path))])
 
 
 def load_profile(path):
     """Return (Profile, data) read from a YAML/JSON file; ProfileError when invalid."""
-    profile = engine_module("profile.load")
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
+
     text = read_text(path)
     data = profile.load_profile_text(text, path)
-    return profile.load_profile(data), data
+    return profile.load_profile(data, read_known()), data
 
 
 def load_profile_arg(arg, system, state_dir=None):
@@ -62,41 +65,65 @@ def load_profile_arg(arg, system, state_dir=None):
     (State.profile_data): `livemount plan web` re-checks what `web` was
     applied from without its file at hand.
     """
-    profile = engine_module("profile.load")
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, state
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
+
     if os.path.exists(arg) or not profile.NAME_RX.fullmatch(arg):
         return load_profile(arg)
     ns = system.namespace_id()
-    store = engine_module("state").StateStore(engine_module("engine").state_root(state_dir), ns, arg)
-    data = store.load().profile_data
+    data = state.StateStore(engine.state_root(state_dir), ns, arg).load().profile_data
     if data is None:
-        raise engine_module("errors").ProfileError([(None, None, "file", "cannot read profile %s: no such file, and "
-                                                     "no profile named %s was applied in %s" % (arg, arg, ns))])
+        raise errors.ProfileError([(None, None, "file", "cannot read profile %s: no such file, and no profile named"
+                                    " %s was applied in %s" % (arg, arg, ns))])
     return profile.load_profile(data), data
 
 
-# The global options that choose where and how the engine acts (--namespace, --pid, --on-busy),
-# set once per command by run_command and carried by the Sys that make_sys returns.
-_RUN_OPTIONS = {}
+def saved_plan(arg):
+    """Return the planfile.SavedPlan in file `arg` when it is a plan saved by `plan --out`, else None."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, planfile
+
+    try:
+        raw = read_bytes(arg)
+    except errors.ProfileError:
+        return None  # not a readable regular file: load_profile says why
+    return planfile.parse(raw, arg) if planfile.is_plan(raw) else None
 
 
-def make_sys():
-    """Return the real Sys, wrapped by failpoints when LIVEMOUNT_FAILPOINT is set, carrying the run options.
+def file_sha256(path):
+    """Return the sha256 (hex) of file `path`'s bytes, None when it cannot be read."""
+    import hashlib
 
-    With --namespace/--pid/--on-busy the Sys is an nsexec.Configured: every
-    engine entry point then acts in that namespace, with that policy.
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def make_system(args):
+    """Return the Sys a command acts through: the real kernel with the global options of `args`.
+
+    --namespace/--pid name the mount namespace every engine entry point acts
+    in, --on-busy the busy policy; LIVEMOUNT_FAILPOINT wraps it in failpoints
+    (kernel/real.py).
     """
-    sys_linux = engine_module("kernel.sys_linux")
-    failpoint = engine_module("kernel.failpoint")
-    system = failpoint.from_env(sys_linux.LinuxSys())
-    if any(v is not None for v in _RUN_OPTIONS.values()):
-        system = engine_module("kernel.nsexec").Configured(system, **_RUN_OPTIONS)
-    return system
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
+
+    return real_system(namespace=args.namespace, pid=args.pid, on_busy=args.on_busy)
+
+
+def read_known():
+    """Return the filesystem types this kernel knows (kernel/fstypes.py), for load_profile to check types against."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.fstypes import read_known as known
+
+    return known()
 
 
 def check_root():
     """Raise a LivemountError unless running as root (mounting needs CAP_SYS_ADMIN)."""
     if os.geteuid() != 0:
-        errors = engine_module("errors")
+        from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+
         raise errors.LivemountError("cannot change mounts: livemount must run as root (uid 0), not uid %d"
                                     % os.geteuid())
 
@@ -106,19 +133,16 @@ def run_command(fn, args):
     from . import output
 
     out = output.Output(args)
-    _RUN_OPTIONS.update(namespace=getattr(args, "namespace", None), pid=getattr(args, "pid", None),
-                        on_busy=getattr(args, "on_busy", None))
     try:
         return fn(args, out)
     except KeyboardInterrupt:
-        # Between two steps the journal holds what was done (it is synced before each step): nothing is lost.
-        out.error("interrupted: what this run changed so far is in place and its journal kept; the next run of "
-                  "this profile (apply or destroy) recovers it first, and `livemount status` shows it as interrupted")
+        out.interrupted()
         return 130
     except Exception as exc:  # the one place errors become messages; everything else raises
         if args.verbose:
             traceback.print_exc()
-        errors = engine_module("errors")
+        from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+
         if not isinstance(exc, errors.LivemountError):
             out.error("unexpected error: %s: %s (run with -v for the traceback)" % (type(exc).__name__, exc))
             return 1
@@ -129,7 +153,9 @@ def run_command(fn, args):
             if getattr(exc, "busy", None) is not None:
                 doc["error"]["busy"] = exc.busy  # who holds a busy mount: [{pid, comm, how, path}]
             out.json(doc)
-        elif report is not None and report.changes:
-            out.plan(report)
-        out.failure(exc)
+        elif report is not None and report.changes and type(exc).__name__ == "PlanError":
+            # The conflicts, with the plan they stop.
+            out.plan(report, title="Destroy %s in %s" % (report.profile, report.namespace)
+                     if args.command == "destroy" else None)
+        out.failure(exc, getattr(args, "verb", args.command))
         return 1

@@ -19,10 +19,12 @@ with open(os.path.join(sys.argv[1], "bin/app")) as g:
 """
 
 
-def chapter(out, root, system, engine_module, load, text, state_dir, apply):
+def chapter(out, root, system, load, text, state_dir, apply):
     """Return (True if every step did what it showed, the profile text now applied)."""
-    engine = engine_module("engine")
-    oc = engine_module("overlay.changes")
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as oc
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay.reset import reset as overlay_reset
+
     target = os.path.join(root, "srv/app/root")
     merged = lambda p: os.path.join(target, p)  # noqa: E731
 
@@ -38,7 +40,7 @@ def chapter(out, root, system, engine_module, load, text, state_dir, apply):
         ("/etc/motd", "added"), ("/etc/os-release", "modified"), ("/bin/app", "deleted")}
 
     out.heading("9. livemount overlay reset srv/app/root /bin: that deletion is undone, the rest kept")
-    reset = engine_module("overlay.reset").reset(target, ["/bin"], system=system, root=state_dir)
+    reset = overlay_reset(target, ["/bin"], system=system, root=state_dir)
     out.overlay_reset(reset, oc.collapse(reset["discarded"]))
     back = os.path.exists(merged("bin/app")) and os.path.exists(merged("etc/motd"))
     out.info("bin/app is %s, etc/motd is %s" % ("back" if os.path.exists(merged("bin/app")) else "STILL GONE",

@@ -2,8 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller side of livemount.core.mount_profile: load, template, validate, then run the module.
 
-Every schema and rule violation is reported at once (entry index, target,
-field) before the managed host is contacted.
+The merged profile is validated by the engine's own loader, the one
+`livemount validate` runs, before the managed host is contacted: every
+problem at once, located and worded the same (`FILE:LINE: $.path: message`;
+FILE is the `src` file for what it declares, the task's file otherwise).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -11,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
@@ -19,7 +20,8 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
-from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile, schema_data
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import forms, locate, schema_data
+from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
 
 PROFILE_KEYS = tuple(schema_data.SCHEMA["properties"])
 
@@ -29,44 +31,56 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        args = merged_args(self._task.args, self._load_src)
+        args = dict(self._task.args)
+        src = args.pop("src", None)
         validate_only = boolean(args.pop("validate_only", False), strict=True)
-        if args.get("state", "present") == "present" or validate_only:
-            problems = validate(args)
-            if problems:
-                return dict(result, failed=True, changed=False, problems=problems,
-                            msg="invalid profile %s: %d problem(s): %s" % (
-                                args.get("name", "?"), len(problems),
-                                "; ".join(p["message"] for p in problems)))
+        loaded = Loaded(src)
+        try:
+            if src:
+                loaded = self._load_src(src)
+            args = merged_args(args, loaded.data)
+            if args.get("state", "present") == "present" or validate_only:
+                profile.load_profile(profile_fields(args, loaded.data))
+        except errors.ProfileError as exc:
+            return dict(result, **invalid(exc, args, loaded, self._task.get_path() or "task"))
         if validate_only:
             return dict(result, changed=False, profile=args.get("name"), problems=[],
                         msg="profile %s is valid" % args.get("name"))
+        args = dict((k, v) for k, v in args.items() if k not in loaded.data or k in PROFILE_KEYS)
         result.update(self._execute_module(module_name="livemount.core.mount_profile", module_args=args,
                                            task_vars=task_vars))
         return result
 
     def _load_src(self, src):
+        """Return the Loaded profile file `src`, found like a template's src and templated; ProfileError if unreadable."""
         try:
             path = self._find_needle("files", src)
         except Exception as exc:
             raise AnsibleActionFail("cannot find profile %s: %s" % (src, to_text(exc)))
         with open(path, "rb") as f:
-            text = to_text(f.read())
-        text = self._templar.template(_trusted(text))
+            raw = f.read()
         try:
-            data = profile.load_profile_text(to_text(text), path)
-        except errors.ProfileError as exc:
-            raise AnsibleActionFail(str(exc))
-        return {k: v for k, v in data.items() if k in PROFILE_KEYS}
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.ProfileError([(None, None, "file", "cannot read profile %s: not UTF-8 text" % src)])
+        # A plain str: the templar returns a tagged subclass, which libyaml refuses.
+        text = to_text(self._templar.template(_trusted(text))).encode("utf-8", "surrogatepass").decode(
+            "utf-8", "surrogatepass")
+        return Loaded(src, text, forms.load_profile_text(text, src))
 
 
-def merged_args(task_args, load_src):
+class Loaded(object):
+    """The profile file of a task: its name as written, templated text and data (all empty without `src`)."""
+
+    def __init__(self, src, text=None, data=None):
+        self.src, self.text, self.data = src, text, data or {}
+
+
+def merged_args(task_args, from_src):
     """Return the module args: fields of `src`, then of `profile`, then the task's own (None = unset)."""
     args = dict(task_args)
-    src, whole = args.pop("src", None), args.pop("profile", None)
-    merged = {}
-    if src:
-        merged.update(load_src(src))
+    whole = args.pop("profile", None)
+    merged = dict(from_src)
     if whole is not None:
         if not isinstance(whole, dict):
             raise AnsibleActionFail("cannot use profile: expected a dict, got %s" % type(whole).__name__)
@@ -75,38 +89,40 @@ def merged_args(task_args, load_src):
     return merged
 
 
-def validate(args):
-    """Return every problem of the profile in `args`: JSON Schema (jsonschema), then livemount's rules."""
-    import jsonschema
+def profile_fields(args, from_src):
+    """Return the profile to validate: its fields in `args`, plus whatever else the src file declares.
 
-    data = {k: v for k, v in args.items() if k in PROFILE_KEYS and v is not None}
-    data.setdefault("mounts", [])
-    data = json.loads(json.dumps(data))  # plain types (templated values may be wrapped)
-    problems = []
-    validator = jsonschema.Draft202012Validator(_schema())
-    for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
-        where = list(err.absolute_path)
-        index = where[1] if len(where) > 1 and where[0] == "mounts" else None
-        target = data["mounts"][index].get("target") if index is not None and isinstance(
-            data["mounts"][index], dict) else None
-        field = ".".join(str(p) for p in where[2:]) if index is not None else ".".join(str(p) for p in where)
-        head = "entry %s (%s): %s" % (index, target, field or "entry") if index is not None else (field or "profile")
-        problems.append({"index": index, "target": target, "field": field, "message": "%s: %s" % (head, err.message)})
-    if not problems:
-        try:
-            profile.load_profile(data)
-        except errors.ProfileError as exc:
-            problems.extend(exc.to_dict()["problems"])
-    return problems
+    A file is a whole profile, so an unknown top-level key in it is a problem
+    (as `livemount validate` says); task arguments that are not profile
+    fields are module options.
+    """
+    data = dict((k, v) for k, v in args.items() if (k in PROFILE_KEYS or k in from_src) and v is not None)
+    if not from_src:
+        data.setdefault("mounts", [])  # the module's default; a file must say it (as for `livemount validate`)
+    return json.loads(json.dumps(data))  # plain types (templated values may be wrapped)
 
 
-def _schema():
-    here = os.path.dirname(os.path.abspath(__file__))
-    path = os.path.join(here, "..", "..", "schemas", "profile.schema.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            return json.load(f)
-    return schema_data.SCHEMA
+def invalid(exc, args, loaded, task_path):
+    """Return the failed result of a ProfileError: every problem located as `livemount validate` locates it.
+
+    A problem about a top-level field the src file declared (and nothing
+    overrode), or that nothing declared, points into that file with its
+    line; one about a field the task (or `profile`) set points at the task.
+    """
+    items = locate.locate(exc.problems, loaded.text)
+    lines = []
+    for item in items:
+        key = locate.top_key(item)
+        in_file = bool(loaded.src) and (key is None or args.get(key) is None or args[key] == loaded.data.get(key))
+        item["file"] = loaded.src if in_file else task_path
+        if not in_file:
+            item["line"] = None
+        lines.append(locate.problem_line(item["file"], item))
+    name = args.get("name")
+    what = loaded.src or "profile %s" % (name if isinstance(name, str) else "?")
+    return dict(failed=True, changed=False, problems=items, problem_lines=lines,
+                msg="cannot validate %s: %d problem%s: %s" % (what, len(items), "" if len(items) == 1 else "s",
+                                                              "; ".join(lines)))
 
 
 def _trusted(text):

@@ -18,6 +18,46 @@ options:
       not string prefixes: /srv/app-2 is not under /srv/app). Absent: no restriction.'
     elements: path
     type: list
+  boot:
+    description:
+    - 'How systemd applies this profile at boot once it is enabled (livemount enable, docs/boot.md): in
+      its own unit, livemount@NAME.service, after the filesystems its sources, layers, upper and work
+      directories and mount points live on. plan and apply ignore it.'
+    suboptions:
+      after:
+        description:
+        - Units this profile starts after (After= and Wants=), besides the filesystems its paths live
+          on, which are found without being listed.
+        elements: str
+        type: list
+      before:
+        description:
+        - Units that start after this profile (Before=) without failing when it fails.
+        elements: str
+        type: list
+      required_by:
+        description:
+        - Units that start after this profile and fail when it fails (RequiredBy= and Before=, written
+          by the generator).
+        elements: str
+        type: list
+      stage:
+        choices:
+        - local
+        - remote
+        description:
+        - 'local: applied before local-fs.target, so every service with default dependencies starts after
+          it, as after a local fstab line. remote: after network-online.target and before remote-fs.target,
+          for sources on network filesystems.'
+        - 'Default when not given: C(local).'
+        type: str
+      timeout:
+        description:
+        - Seconds the apply may take at boot before systemd stops it and the boot carries on without it
+          (TimeoutStartSec=).
+        - 'Default when not given: C(90).'
+        type: int
+    type: dict
   description:
     description:
     - Free text for humans; livemount only carries it.
@@ -48,8 +88,9 @@ options:
         type: list
       mimic:
         description:
-        - 'Reserved, accepted and carried but not acted on yet: allow livemount to create a missing mount
-          point inside a read-only directory by covering that directory with a tmpfs that mimics its content.'
+        - 'Allow a writable mimic: to create a missing mount point inside a read-only directory, livemount
+          covers that directory with a writable tmpfs showing its old content (copies of its files and
+          directories, as mounts) and creates the mount point there.'
         - 'Default when not given: C(false).'
         type: bool
       mkdir:
@@ -71,8 +112,9 @@ options:
         - fail
         - detach
         description:
-        - 'Reserved, accepted and carried but not acted on yet: fail reports the processes holding the
-          mount; detach unmounts lazily (MNT_DETACH). Not allowed for symlinks.'
+        - 'When unmounting this entry is refused as busy: fail (the default) stops and reports the processes
+          holding the mount; detach unmounts it lazily (MNT_DETACH), processes keeping their view until
+          they let go. Not allowed for symlinks.'
         - 'Default when not given: C(fail).'
         type: str
       options:
@@ -110,8 +152,9 @@ options:
         choices:
         - host
         description:
-        - 'Reserved, accepted and carried but not acted on yet. bind only: host resolves the source in
-          the host''s mount namespace when the profile is applied inside another namespace.'
+        - 'bind only: host takes the source from the mount namespace livemount runs in (the host''s) when
+          the profile is applied inside another namespace (a container''s), so a host path can be bound
+          into it.'
         type: str
       target:
         description:

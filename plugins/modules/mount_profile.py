@@ -27,6 +27,8 @@ description:
 author: livemount developers (@livemount)
 extends_documentation_fragment:
   - livemount.core.profile
+  - livemount.core.state_dir
+  - livemount.core.namespace
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -61,23 +63,27 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  state_dir:
+  enabled:
     description:
-      - Where livemount keeps what each profile owns and its journal. Defaults to E(LIVEMOUNT_STATE_DIR)
-        or C(/run/livemount). Keep it on a filesystem that does not survive a reboot, as mounts do not.
+      - V(true) also keeps the profile enabled, so that systemd applies it again at every boot
+        (C(livemount enable), C(docs/boot.md)); an C(/etc/fstab) line for one of its targets then fails the task
+        before anything is mounted. V(false) disables it (C(livemount disable)). Unset, the enabled copy is left
+        as it is, except with O(state=absent), which also disables it (gone now and at boot); O(state=absent)
+        with V(true) unmounts now and keeps the enabled copy.
+      - Needs the C(livemount) package and its boot units on the host (C(livemount systemd install)) for the
+        boot itself; the task warns when they are missing. Not with O(namespace) or O(pid).
+    type: bool
+  config_dir:
+    description:
+      - Where enabled profiles are kept. Defaults to E(LIVEMOUNT_CONFIG_DIR) or C(/etc/livemount).
     type: path
-  namespace:
+  from_enabled:
     description:
-      - Act in the mount namespace of this nsfs file (C(/proc/PID/ns/mnt), or a bind-mounted copy such as
-        C(/run/snapd/ns/NAME.mnt)) instead of the module's own, e.g. to inject a host directory into a running
-        container (bind entries with C(source_namespace=host)). State stays in O(state_dir), keyed by that
-        namespace. Mutually exclusive with O(pid). See C(docs/namespaces.md).
-    type: path
-  pid:
-    description:
-      - Act in the mount namespace of this process instead of the module's own; V(1) is the host's, from inside
-        a service with its own namespace (systemd C(PrivateMounts=)).
-    type: int
+      - Apply the enabled copy of O(name) as a boot would, instead of the profile given to the task (whose fields
+        are then ignored). With the mounts removed first (O(state=absent), O(enabled=true)), this is a simulated
+        reboot (C(playbooks/rollout.yml) uses it).
+    type: bool
+    default: false
   on_busy:
     description:
       - When an unmount is busy, V(fail) names the processes holding it (in RV(busy)) and rolls back;
@@ -87,6 +93,9 @@ options:
     choices: [fail, detach]
 notes:
   - Requires root and Linux with the new mount API (5.2+); atomic replace needs 6.5+.
+  - With O(namespace) or O(pid), bind entries with C(source_namespace=host) take their source from the
+    module's own namespace, e.g. to inject a host directory into a running container. The state stays in
+    O(state_dir), keyed by the target namespace.
   - The previous profile of each apply is kept in the state; M(livemount.core.mount_profile_info) returns it
     so a play can roll back (see C(playbooks/rollout.yml)).
 seealso:
@@ -116,7 +125,12 @@ EXAMPLES = r"""
     src: profiles/webapp.yml.j2
     validate_only: true
 
-- name: Remove everything the profile owns
+- name: Mount it now and at every boot (enabled: applied by livemount@webapp.service)
+  livemount.core.mount_profile:
+    src: profiles/webapp.yml.j2
+    enabled: true
+
+- name: Remove everything the profile owns (and no longer apply it at boot)
   livemount.core.mount_profile:
     name: webapp
     state: absent
@@ -145,7 +159,14 @@ changes:
     type:
       description: The entry's type (bind, tmpfs, overlay, symlink, ...).
       type: str
-  sample: [{action: mount, target: /srv/app/cache, reason: new entry, type: tmpfs}]
+    before:
+      description: The entry before the step, as a profile writes it; null for a new one. Absent on keep, mkdir and rmdir steps.
+      type: dict
+    after:
+      description: The entry after the step, as a profile writes it; null for an unmount or unlink. Absent on keep, mkdir and rmdir steps.
+      type: dict
+  sample: [{action: mount, target: /srv/app/cache, reason: new entry, type: tmpfs, before: null,
+            after: {target: /srv/app/cache, type: tmpfs, options: [size=16m]}}]
 conflicts:
   description: Mounts in the way that livemount does not own; when not empty the task fails unchanged.
   returned: always
@@ -171,6 +192,22 @@ kept_aside:
   returned: always
   type: list
   elements: dict
+enabled_copy:
+  description:
+    - With O(enabled) set or O(state=absent), what happened to the enabled copy kept for boot.
+  returned: when the enabled copy was looked at
+  type: dict
+  contains:
+    action:
+      description: V(enable) or V(disable).
+      type: str
+    changed:
+      description: Whether the enabled copy was (or, in check mode, would be) written or removed.
+      type: bool
+    path:
+      description: The enabled copy's file.
+      type: str
+  sample: {action: enable, changed: true, mode: apply, path: /etc/livemount/enabled/webapp.json, profile: webapp}
 namespace:
   description: The mount namespace acted on (e.g. mnt:[4026531841]).
   returned: always
@@ -191,16 +228,47 @@ skipped_changes:
   type: list
   elements: dict
 problems:
-  description: Every problem of an invalid profile (index, target, field, message); nothing was touched.
+  description:
+    - Every problem of an invalid profile, found on the controller before the host is contacted, as
+      C(livemount validate --json) lists them; nothing was touched.
+    - Each has C(index) and C(target) (the entry, null for the profile itself), C(field), C(message),
+      C(path) (the JSON path, C($.mounts[1].options[0])), C(detail) (the message without its entry prefix),
+      C(file) (the O(src) file when the field comes from it, else the task's C(file:line)) and C(line)
+      (the line in that file, null when not in a file).
   returned: when the profile is invalid
   type: list
   elements: dict
+  sample:
+    - {index: 0, target: /srv/app/cache, field: mode, path: "$.mounts[0].mode", file: profiles/web.yml, line: 6,
+       detail: "755 is decimal here (0o1363); write it quoted, as '0755'",
+       message: "entry 0 (/srv/app/cache): mode: 755 is decimal here (0o1363); write it quoted, as '0755'"}
+problem_lines:
+  description: "The same problems as C(livemount validate) prints them, C(FILE:LINE: $.path: detail), one per problem."
+  returned: when the profile is invalid
+  type: list
+  elements: str
+  sample: ["profiles/web.yml:6: $.mounts[0].mode: 755 is decimal here (0o1363); write it quoted, as '0755'"]
 busy:
   description: When an unmount was busy, the processes holding the mount (pid, comm, how, path); nothing changed.
   returned: when an unmount was busy
   type: list
   elements: dict
   sample: [{pid: 4242, comm: sleep, how: cwd, path: /srv/app/cache}]
+health:
+  description:
+    - The profile's health as this run leaves it (in check mode, as it is now), read from the live table the
+      apply ended with, so no M(livemount.core.mount_profile_info) run is needed to verify it. C(healthy) is true
+      when every owned entry is ok (and, in check mode, no interrupted apply waits); C(entries) lists each owned
+      entry with C(target), C(type), C(health) (ok, drifted, missing or foreign on top) and C(detail).
+  returned: when the profile was planned
+  type: dict
+  sample: {healthy: true, entries: [{target: /srv/app/cache, type: tmpfs, health: ok, detail: ""}]}
+previous_profile:
+  description:
+    - The profile as last applied before this run (the dict given to M(livemount.core.mount_profile)), or null when
+      there was none. Pass it back as O(profile) to roll back (state absent when null).
+  returned: when the profile was planned
+  type: dict
 diff:
   description: Before and after of the owned mount table as fstab-like lines (with C(--diff)).
   returned: when changed and diff mode is on
@@ -209,18 +277,23 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, nsexec
+from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 
 
 def main():
-    spec = ansible_spec.module_argument_spec()
-    spec.update(src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False},
-                namespace={"type": "path"}, pid={"type": "int"}, on_busy={"type": "str", "choices": ["fail", "detach"]})
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, mutually_exclusive=[("namespace", "pid")])
+    spec = args_common.argument_spec(
+        ansible_spec.module_argument_spec(), args_common.STATE_DIR_SPEC, args_common.NAMESPACE_SPEC,
+        src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False},
+        on_busy={"type": "str", "choices": ["fail", "detach"]}, enabled={"type": "bool"},
+        config_dir={"type": "path"}, from_enabled={"type": "bool", "default": False})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           mutually_exclusive=args_common.NAMESPACE_EXCLUSIVE + [("namespace", "enabled"),
+                                                                                 ("pid", "enabled")])
     p = module.params
     if p["src"] or p["profile"] or p["validate_only"]:
         module.fail_json(msg="cannot handle src, profile or validate_only on the host: they are read by the"
@@ -228,26 +301,46 @@ def main():
     report = None
     try:
         data = ansible_spec.params_to_profile(p)
-        system = nsexec.Configured(failpoint.from_env(sys_linux.LinuxSys()), p["namespace"], p["pid"], p["on_busy"])
+        system = real_system(p["namespace"], p["pid"], p["on_busy"])
+        prof, data = enable.load_enabled(p["name"], p["config_dir"]) if p["from_enabled"] else (None, data)
         if p["state"] == "absent":
             report = engine.destroy(p["name"], system, root=p["state_dir"], check=module.check_mode)
         else:
-            prof = profile.load_profile(data)
+            prof = prof or profile.load_profile(data)
+            if p["enabled"]:  # an /etc/fstab line for a target refuses it before anything is mounted
+                enable.enable(prof, data, config=p["config_dir"], check=True)
             report = engine.reconcile(prof, system, root=p["state_dir"], check=module.check_mode, profile_data=data)
+        durable = None if report.failed else enable.follow_up(
+            p["name"], p["enabled"], p["state"], prof, data, p["config_dir"], module.check_mode, "ansible task")
     except errors.LivemountError as exc:
         result = getattr(exc, "report", None)
-        out = result.to_dict() if result is not None else {}
+        out = _with_health(result.to_dict(), result) if result is not None else {}
         out.pop("diff", None)
         out.update(exc.to_dict(), changed=False)
         if getattr(exc, "busy", None):
             out["busy"] = exc.busy
         module.fail_json(msg=str(exc), **_edge(module, out))
-    result = _edge(module, report.to_dict())
+    result = _edge(module, _with_health(report.to_dict(), report))
     if not (module._diff and report.changed):
         result.pop("diff", None)
+    if durable is not None:  # enabled: the copy applied at boot (docs/boot.md)
+        copy = durable.to_dict()
+        for warning in copy.pop("warnings"):
+            module.warn(warning)
+        copy.pop("diff")  # shown as the task's diff, with --diff
+        result.update(enabled_copy=copy, changed=result["changed"] or durable.changed)
+        if module._diff and durable.changed:
+            result["diff"] = [result["diff"], durable.diff] if "diff" in result else durable.diff
     if report.failed:
         module.fail_json(msg="cannot apply every change: %s" % "; ".join(pair[1] for pair in report.failed), **result)
     module.exit_json(**result)
+
+
+def _with_health(d, report):
+    """Return the report dict with what a caller verifies and rolls back from: health after, profile before."""
+    d["health"] = {"healthy": report.healthy, "entries": list(report.health)}
+    d["previous_profile"] = report.previous
+    return d
 
 
 # The engine's lists of steps whose names Ansible reserves for the task's own

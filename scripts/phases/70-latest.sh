@@ -3,8 +3,8 @@
 # the lock (requirements/dev-py3.11.lock: ansible-core 2.19 on Python 3.11);
 # this one builds .build/venv-latest with Python 3.12 and does what a new
 # user does, `pip install .` from a copy of the tree, unpinned (the newest
-# ansible-core pyproject.toml allows, jsonschema, rich, PyYAML), plus the
-# newest pytest, pexpect and hypothesis. It checks that the installed
+# ansible-core pyproject.toml allows, rich, PyYAML), plus the
+# newest pytest, pexpect, hypothesis and jsonschema (the tests' oracle). It checks that the installed
 # `livemount` command runs and that ansible-core finds the installed
 # collection, then runs the Ansible-facing tests and the CLI tests with that
 # venv's Python: ansible-playbook, ansible-doc and every library come from
@@ -20,7 +20,7 @@
 PHASES+=(latest)
 
 LATEST_VENV=${LIVEMOUNT_LATEST_VENV:-$BUILD/venv-latest}
-LATEST_TOOLS=(pip pytest pexpect hypothesis)
+LATEST_TOOLS=(pip pytest pexpect hypothesis jsonschema)  # jsonschema: the tests check JSON output with it
 LATEST_TESTS=(tests/ansible tests/integration/test_cli.py tests/integration/test_cli_commands.py
     tests/integration/test_cli_terminal.py)
 # What the log names: the project's dependencies and the test tools.

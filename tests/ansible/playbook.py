@@ -88,6 +88,9 @@ def run(playbook, workdir, check=False, diff=False, extra_vars=None, env=None, a
     e = dict(os.environ)
     e.update({
         "LIVEMOUNT_STATE_DIR": os.path.join(workdir, "state"),
+        # Enabled profiles stay under the test's scratch, never in the host's /etc/livemount.
+        "LIVEMOUNT_CONFIG_DIR": os.path.join(workdir, "etc"),
+        "LIVEMOUNT_FSTAB": os.path.join(workdir, "fstab"),
         "LIVEMOUNT_RECORD": record,
         "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "plugins", "callback"),
         "ANSIBLE_CALLBACKS_ENABLED": "record",

@@ -7,6 +7,7 @@ nothing shared between hosts, so "host h2 was not touched" is checkable.
 
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -32,8 +33,9 @@ def _fleet(s, **group_vars):
             if not (h == "h1" and release == "release-2"):
                 open(os.path.join(root, release, "ready"), "w").close()
         hosts[h] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                    "root": root, "livemount_state_dir": os.path.join(root, "state")}
-    inv = {"all": {"hosts": hosts, "vars": dict({"livemount_profiles": [PROFILE], "cache_size": "1m",
+                    "root": root, "mounts_state_dir": os.path.join(root, "state"),
+                    "mounts_config_dir": os.path.join(root, "etc")}
+    inv = {"all": {"hosts": hosts, "vars": dict({"mounts_profiles": [PROFILE], "cache_size": "1m",
                                                   "release": "release-1"}, **group_vars)}}
     path = os.path.join(s, "fleet.yml")
     with open(path, "w") as f:
@@ -57,6 +59,15 @@ def _state(s, host):
     return [json.load(open(p))["body"] for p in files]
 
 
+def _enabled_release(s, host):
+    """Return the release the enabled copy of `host`'s profile mounts at boot (None when not enabled)."""
+    path = os.path.join(s, host, "etc", "enabled", "app.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)["body"]["profile_data"]["mounts"][1]["source"].rsplit("/", 1)[-1]
+
+
 def test_rollout_everywhere(scratch):
     """A good profile reaches every host, canary batch first, then the rest; a second rollout changes nothing."""
     inv = _fleet(scratch)
@@ -68,8 +79,12 @@ def test_rollout_everywhere(scratch):
     # h1 alone first (the canary); h2 and h3 share the next batch and finish in either order.
     assert hosts[0] == "h1" and sorted(hosts[1:]) == ["h2", "h3"], hosts
     assert first.stdout.count("PLAY [Roll out livemount profiles, canary first]") == 2  # two batches
-    again = _rollout(scratch, inv, livemount_batch=2)
+    # Again, with a simulated reboot: every mount goes, the enabled copies bring them back, nothing changed.
+    again = _rollout(scratch, inv, livemount_batch=2, livemount_rollout_reboot="simulate")
     assert again.rc == 0 and all(again.recap(h)["changed"] == 0 for h in HOSTS), again.stdout
+    assert len([r for r in again.records if r["task"].startswith("Simulate a reboot, apply")]) == 3
+    assert [_release_of(scratch, h) for h in HOSTS] == ["release-1"] * 3
+    assert [_enabled_release(scratch, h) for h in HOSTS] == ["release-1"] * 3
 
 
 @pytest.mark.parametrize("rollback", [True, False], ids=["rollback", "no-rollback"])
@@ -88,6 +103,7 @@ def test_rollout_stops_after_failed_canary(scratch, rollback):
     if rollback:
         assert _release_of(scratch, "h1") == "release-1"
         assert _state(scratch, "h1")[0]["profile_data"]["mounts"][1]["source"].endswith("release-1")
+        assert _enabled_release(scratch, "h1") == "release-1"  # the next boot applies release-1 too
     else:
         assert _release_of(scratch, "h1") == "release-2"
 
@@ -98,23 +114,42 @@ def test_rollout_rollback_removes_new_profile(scratch):
     bad = _rollout(scratch, inv, release="release-2", livemount_rollout_check="test -e {{ root }}/mnt/data/ready")
     assert bad.rc != 0
     assert _release_of(scratch, "h1") is None and _state(scratch, "h1") == []
+    assert _enabled_release(scratch, "h1") is None  # disabled again: nothing of it at the next boot
     assert not os.path.exists(os.path.join(scratch, "h2", "state"))
 
 
-def test_drift_report(scratch):
-    """drift.yml names the drifted host, changes nothing, and says the others are in sync."""
+def _drift(s, inventory, **extra):
+    return playbook.run(os.path.join(playbook.REPO, "playbooks", "drift.yml"), s, inventory=inventory,
+                        extra_vars=dict({"cache_size": "1m"}, **extra))
+
+
+def test_drift_report(scratch, tmp_path):
+    """drift.yml changes nothing, prints one line per host, writes the fleet JSON and fails exactly the drifted host."""
     inv = _fleet(scratch)
     assert _rollout(scratch, inv).rc == 0
-    os.system("umount %s" % os.path.join(scratch, "h2", "mnt", "cache"))
+    in_sync = _drift(scratch, inv)
+    assert in_sync.rc == 0, in_sync.stdout
+    assert in_sync.result("Summary, one line per host")["msg"] == ["h1: in sync", "h2: in sync", "h3: in sync"]
+    cache = os.path.join(scratch, "h2", "mnt", "cache")
+    os.system("umount %s" % cache)
     before = snapshot.system(scratch)
-    run = playbook.run(os.path.join(playbook.REPO, "playbooks", "drift.yml"), scratch, inventory=inv,
-                       extra_vars={"cache_size": "1m"})
-    assert run.rc == 0, run.stdout
+    report_file = str(tmp_path / "drift.json")  # outside the snapshot: the controller's only write
+    run = _drift(scratch, inv, livemount_drift_report_file=report_file)
+    assert run.rc == 2, run.stdout  # ansible-playbook: a host failed
     assert snapshot.system(scratch) == before
-    summary = run.result("Summary")["msg"]
-    assert summary["hosts"] == 3 and summary["in_sync"] == ["h1", "h3"]
-    assert list(summary["drifted"]) == ["h2"]
-    report = summary["drifted"]["h2"]
-    assert [(c["action"], c["target"]) for c in report["changes"]] == [
-        ("mount", os.path.join(scratch, "h2", "mnt", "cache"))]
-    assert report["unhealthy"] == ["app"]
+    lines = run.result("Summary, one line per host")["msg"]
+    assert lines == ["h1: in sync", "h2: drifted: 1 change(s): mount %s; unhealthy: app" % cache, "h3: in sync"]
+    assert {h: run.recap(h)["failed"] for h in HOSTS} == {"h1": 0, "h2": 1, "h3": 0}
+    failed = [r for r in run.records if r["task"] == "Fail every host that drifted" and r["status"] == "failed"]
+    assert [(r["host"], r["result"]["msg"]) for r in failed] == [("h2", lines[1])]
+    with open(report_file) as f:
+        report = json.load(f)
+    assert report["hosts"] == 3 and report["in_sync"] == ["h1", "h3"] and report["not_checked"] == []
+    assert list(report["drifted"]) == ["h2"] and report["lines"] == lines
+    drifted = report["drifted"]["h2"]
+    assert [(c["action"], c["target"]) for c in drifted["changes"]] == [("mount", cache)]
+    assert drifted["unhealthy"] == ["app"] and drifted["errors"] == [] and drifted["in_sync"] is False
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", report["generated_at"])
+    # Report only: the same drift, exit status 0.
+    quiet = _drift(scratch, inv, livemount_drift_fail=False)
+    assert quiet.rc == 0 and quiet.result("Summary, one line per host")["msg"] == lines

@@ -27,13 +27,13 @@ def test_role_resolves_validates_applies_verifies_notifies(scratch):
     """Inline, file and extra profiles with an override are applied; the handler runs only on change."""
     s = scratch
     role_vars = {
-        "livemount_profiles": [{"name": "web", "mounts": [{"target": s + "/web", "type": "tmpfs",
+        "mounts_profiles": [{"name": "web", "mounts": [{"target": s + "/web", "type": "tmpfs",
                                                            "options": ["size=1m"]}]},
                                {"src": _profile_file(s)}],
-        "livemount_profiles_extra": [{"name": "logs", "mounts": [{"target": s + "/logs", "type": "tmpfs"}]}],
-        "livemount_profile_overrides": {"web": {"mounts": [{"target": s + "/web", "type": "tmpfs",
+        "mounts_profiles_extra": [{"name": "logs", "mounts": [{"target": s + "/logs", "type": "tmpfs"}]}],
+        "mounts_profile_overrides": {"web": {"mounts": [{"target": s + "/web", "type": "tmpfs",
                                                             "options": ["size=2m"]}]}},
-        "livemount_notify": ["restart app"],
+        "mounts_notify": ["restart app"],
         "db_root": s + "/db",
     }
     run = playbook.run(_role_play(s, **role_vars), s)
@@ -43,6 +43,8 @@ def test_role_resolves_validates_applies_verifies_notifies(scratch):
     assert s + "/db/run" in table and s + "/logs" in table
     assert os.path.exists(s + "/restarted")
     assert "healthy: web, db, logs" in run.stdout
+    assert "the same after a reboot: web, db, logs" in run.stdout, run.stdout[-4000:]  # enabled, and the enabled copies are what is live
+    assert sorted(os.listdir(os.path.join(s, "etc", "enabled"))) == ["db.json", "logs.json", "web.json"]
     os.unlink(s + "/restarted")
     again = playbook.run(_role_play(s, **role_vars), s)
     assert again.rc == 0 and again.recap()["changed"] == 0, again.stdout
@@ -57,7 +59,7 @@ def test_role_resolves_validates_applies_verifies_notifies(scratch):
 def test_role_validates_every_profile_before_applying_any(scratch, bad, why):
     """One invalid profile stops the role before the valid one before it is applied."""
     good = {"name": "good", "mounts": [{"target": scratch + "/good", "type": "tmpfs"}]}
-    run = playbook.run(_role_play(scratch, livemount_profiles=[good, bad]), scratch)
+    run = playbook.run(_role_play(scratch, mounts_profiles=[good, bad]), scratch)
     assert run.rc != 0
     assert why in run.stdout
     assert scratch + "/good" not in playbook.mountinfo_targets()
@@ -68,7 +70,7 @@ def test_role_fails_host_when_verification_fails(scratch):
     """An owned mount removed behind livemount's back fails verification on a verify-only run."""
     s = scratch
     prof = {"name": "web", "mounts": [{"target": s + "/web", "type": "tmpfs"}]}
-    assert playbook.run(_role_play(s, handlers=False, livemount_profiles=[prof]), s).rc == 0
+    assert playbook.run(_role_play(s, handlers=False, mounts_profiles=[prof]), s).rc == 0
     subprocess.run(["umount", s + "/web"], check=True)
     info = playbook.play([{"name": "info", "livemount.core.mount_profile_info": {"name": "web"}, "register": "i"}])
     health = playbook.run(info, s, check=True).result("info")
@@ -78,9 +80,9 @@ def test_role_fails_host_when_verification_fails(scratch):
     assert health["profiles"][0]["profile_data"] == prof
     # The role's verify step alone (tasks_from) reports it and fails the host.
     verify = playbook.play([{"name": "resolve", "ansible.builtin.include_role": {
-        "name": "livemount.core.mounts", "tasks_from": "resolve"}, "vars": {"livemount_profiles": [prof]}},
+        "name": "livemount.core.mounts", "tasks_from": "resolve"}, "vars": {"mounts_profiles": [prof]}},
         {"name": "verify", "ansible.builtin.include_role": {"name": "livemount.core.mounts", "tasks_from": "verify"},
-         "vars": {"livemount_profiles": [prof]}}])
+         "vars": {"mounts_profiles": [prof]}}])
     run = playbook.run(verify, s)
     assert run.rc != 0
     assert "cannot verify profile web: %s/web missing" % s in run.stdout
@@ -112,9 +114,27 @@ def test_role_removes_profile_marked_absent(scratch):
     s = scratch
     web = {"name": "web", "mounts": [{"target": s + "/web", "type": "tmpfs"}]}
     logs = {"name": "logs", "mounts": [{"target": s + "/logs", "type": "tmpfs"}]}
-    assert playbook.run(_role_play(s, handlers=False, livemount_profiles=[web, logs]), s).rc == 0
-    run = playbook.run(_role_play(s, handlers=False, livemount_profiles=[{"name": "web", "state": "absent"}, logs]), s)
+    assert playbook.run(_role_play(s, handlers=False, mounts_profiles=[web, logs]), s).rc == 0
+    run = playbook.run(_role_play(s, handlers=False, mounts_profiles=[{"name": "web", "state": "absent"}, logs]), s)
     assert run.rc == 0, run.stdout
     table = playbook.mountinfo_targets()
     assert s + "/web" not in table and s + "/logs" in table
     assert "healthy: logs" in run.stdout
+
+
+def test_role_reads_deprecated_livemount_names(scratch):
+    """The pre-0.2.0 names (livemount_profiles...) still drive the role, with one [DEPRECATED] line naming them."""
+    s = scratch
+    prof = {"name": "web", "mounts": [{"target": s + "/web", "type": "tmpfs"}]}
+    run = playbook.run(_role_play(s, livemount_profiles=[prof], livemount_notify=["restart app"]), s)
+    assert run.rc == 0, run.stdout
+    assert s + "/web" in playbook.mountinfo_targets()
+    assert os.path.exists(s + "/restarted")
+    warned = [line for line in run.stdout.splitlines() if "[DEPRECATED]" in line]
+    assert len(warned) == 1 and "livemount_notify, livemount_profiles" in warned[0], run.stdout
+    assert "mounts_notify, mounts_profiles" in warned[0]
+    # The new name wins over the old one; no deprecation line without an old name.
+    new = playbook.run(_role_play(s, mounts_profiles=[prof], livemount_profiles=[]), s)
+    assert new.rc == 0 and s + "/web" in playbook.mountinfo_targets()
+    clean = playbook.run(_role_play(s, mounts_profiles=[prof]), s)
+    assert clean.rc == 0 and "[DEPRECATED]" not in clean.stdout

@@ -22,7 +22,8 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import en
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
-from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MUTATING
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Features, Wrapper
+from ansible_collections.livemount.core.plugins.module_utils.livemount.model import PERFORMED_ACTIONS
 
 STATE = "state"  # the state directory, under scratch
 PROFILES = "profiles"  # where profile files for the CLI go, under scratch
@@ -77,6 +78,14 @@ def real_sys(environ=None):
     return failpoint.from_env(linux_sys(), environ if environ is not None else {})
 
 
+class NoBeneath(Wrapper):
+    """The real Sys as on a kernel without MOVE_MOUNT_BENEATH (before 6.5): what the engine does there, here."""
+
+    def features(self):
+        """Return Features without `beneath`."""
+        return Features(beneath=False)
+
+
 def apply(scratch, data, check=False, system=None, **kwargs):
     """Return the engine's Report of reconciling profile dict `data` (already expanded)."""
     return engine.reconcile(load(data), system or real_sys(), root=state_dir(scratch), check=check,
@@ -105,7 +114,7 @@ def rel(scratch, path):
 def steps(scratch, report, everything=False):
     """Return [(action, @target)] of a report's changes: the mutating ones, or all with `everything`."""
     return [(c.action.value, rel(scratch, c.target)) for c in report.changes
-            if everything or c.action in MUTATING]
+            if everything or c.action in PERFORMED_ACTIONS]
 
 
 def pending(scratch, data):

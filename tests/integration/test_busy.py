@@ -17,7 +17,7 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError
-from tests.integration.helpers import (apply, cli, cli_json, destroy, make_tree, owned_targets, profile_dict,
+from tests.integration.helpers import (NoBeneath, apply, cli, cli_json, destroy, make_tree, owned_targets, profile_dict,
                                        real_sys, state_dir, top, write_profile)
 from tests.integration.test_namespaces import Container
 
@@ -86,9 +86,8 @@ def test_on_busy_detach(scratch, where):
 
 
 @pytest.mark.parametrize("on_busy", [None, "detach"], ids=["fail", "detach"])
-def test_busy_replace_without_beneath(scratch, monkeypatch, on_busy):
+def test_busy_replace_without_beneath(scratch, on_busy):
     """Without MOVE_MOUNT_BENEATH a replace unmounts first: busy, it fails naming the holder, or detaches."""
-    monkeypatch.setattr(engine, "has_beneath", lambda: False)
     make_tree(scratch, ["a/file=A", "b/file=B"])
     one = profile_dict(scratch, [{"target": "@/t", "type": "bind", "source": "@/a"}])
     apply(scratch, one)
@@ -96,11 +95,11 @@ def test_busy_replace_without_beneath(scratch, monkeypatch, on_busy):
     two = profile_dict(scratch, [{"target": "@/t", "type": "bind", "source": "@/b"}])
     if on_busy is None:
         with pytest.raises(ApplyError) as err:
-            apply(scratch, two)
+            apply(scratch, two, system=NoBeneath(real_sys()))
         assert (p.pid, "cwd") in {(b["pid"], b["how"]) for b in err.value.busy}
         assert open(os.path.join(scratch, "t/file")).read() == "A"
     else:
-        apply(scratch, two, on_busy=on_busy)
+        apply(scratch, two, system=NoBeneath(real_sys()), on_busy=on_busy)
         assert open(os.path.join(scratch, "t/file")).read() == "B"
         assert open("/proc/%d/cwd/file" % p.pid).read() == "A"
     p.kill()
@@ -112,12 +111,12 @@ def test_cli_shows_holders_and_detaches(scratch):
     data = _applied(scratch)
     write_profile(scratch, data)
     p = holder(os.path.join(scratch, "t"), "os.chdir(d)")
-    proc = cli(scratch, "destroy", "test")
+    proc = cli(scratch, "destroy", "--yes", "test")
     assert proc.returncode == 1 and "pid %d" % p.pid in proc.stderr and "busy" in proc.stderr, proc.stderr
-    status, doc, err = cli_json(scratch, "destroy", "--json", "test")
+    status, doc, err = cli_json(scratch, "destroy", "--yes", "--json", "test")
     assert status == 1 and {"pid": p.pid, "how": "cwd", "path": os.path.join(scratch, "t")}.items() <= \
         doc["error"]["busy"][0].items(), doc
-    proc = cli(scratch, "--on-busy", "detach", "destroy", "test")
+    proc = cli(scratch, "--on-busy", "detach", "destroy", "--yes", "test")
     assert proc.returncode == 0 and top(os.path.join(scratch, "t")) is None, proc.stderr
     p.kill()
     p.wait()

@@ -80,7 +80,7 @@ class _Lander(failpoint.FailpointSys):
     def progress(self, k, n, change):
         self.target = change.target
 
-    def _step(self, name, args, kwargs):
+    def _step(self, name, *args):
         where = args[_PATH_ARG[name]] if _PATH_ARG.get(name, 99) < len(args) else None
         if isinstance(where, str):
             self.target = where  # a step of the change acting at a path (a parent it makes, say)
@@ -92,7 +92,7 @@ class _Lander(failpoint.FailpointSys):
             with open(os.path.join(self.target, "theirs"), "w") as f:
                 f.write("theirs")
             self.landed = (self.target, read_table(self.inner).top(self.target).unique, under is not None)
-        return super()._step(name, args, kwargs)
+        return super()._step(name, *args)
 
 
 def _table(scratch, skip=None):

@@ -1,7 +1,7 @@
-"""What engine-level unit tests on the fake share: a state root, MOVE_MOUNT_BENEATH pinned on, apply, mutations.
+"""What engine-level unit tests on the fake share: a state root, apply, mutations.
 
 Import the fixtures into a test module to use them there:
-`from tests.unit.engine_runs import apply, beneath_on, mutations, root  # noqa: F401`.
+`from tests.unit.engine_runs import apply, mutations, root  # noqa: F401`.
 """
 
 import shutil
@@ -9,15 +9,9 @@ import shutil
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
-from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
+from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import to_perform
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 from tests.unit.planner_world import fast_tmpdir
-
-
-@pytest.fixture(autouse=True)
-def beneath_on(monkeypatch):
-    """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests (the fake supports it)."""
-    monkeypatch.setattr(engine, "has_beneath", lambda: True)
 
 
 @pytest.fixture
@@ -35,4 +29,4 @@ def apply(data, fake, root, **kw):
 
 def mutations(report):
     """Return [(action, target)] of the mutating changes of a report."""
-    return [(c.action.value, c.target) for c in mutating(report.changes)]
+    return [(c.action.value, c.target) for c in to_perform(report.changes)]

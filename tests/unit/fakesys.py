@@ -1,7 +1,7 @@
 """FakeSys: a recording, fault-injecting Sys over an in-memory mount namespace (fakefs.py).
 
-Transcript: every step (a call to a mutating method, sysapi.MUTATIONS) is
-appended to `calls` as its canonical string (failpoint.step_call), e.g.
+Transcript: every step (a call to a mutating method, sysapi.MUTATING_CALLS) is
+appended to `calls` as its canonical string (calls.step_call), e.g.
 `mkdir "/t" 0o755 0 0` or `attach <mount tmpfs> "/t" True`. A step that
 fails is recorded too, suffixed with ` -> ` and its errno name
 (`umount "/t" -> EBUSY`), whether the failure was injected or the model's
@@ -22,12 +22,12 @@ import errno
 import struct
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import options, paths
-from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import (
-    errno_name, parse_errno, step_call, step_what, strerror)
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError, strerror
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import parse_errno
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import conflict_cause
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MISSING, Ident, PathFact
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Handle, Pin, Sys
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.calls import step_call, step_what
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Features, Handle, Pin, Sys
 
 from tests.unit.fakefs import FsError, Namespace, Node, tmpfs_check
 
@@ -48,11 +48,17 @@ def marker_of(mount):
     return "fake:%d:%d:%s" % (mount.fs.dev + (mount.fs.path_of(mount.root),))
 
 
+def errno_name(err):
+    """Return the symbolic name of an errno (`EIO`) for the transcript, or the number as text."""
+    return errno.errorcode.get(err, str(err))
+
+
 class FakeSys(Sys):
     """An in-memory Sys that records every step and fails where told."""
 
-    def __init__(self, namespace_id=NAMESPACE_ID, overlay_params=None):
+    def __init__(self, namespace_id=NAMESPACE_ID, overlay_params=None, beneath=True):
         self.ns = Namespace()
+        self.beneath = beneath  # what features() says: attach(beneath=True) works either way, as a recorder
         self.calls = []
         self.count = 0
         self._fail_at = {}
@@ -201,6 +207,10 @@ class FakeSys(Sys):
             if not expect.matches(found):
                 raise FsError(errno.ESTALE, conflict_cause(target, expect, found))
         return mount
+
+    def features(self):
+        """Return Features with MOVE_MOUNT_BENEATH as `beneath` says (on unless a test turns it off)."""
+        return Features(beneath=self.beneath)
 
     # ---- files ---------------------------------------------------------------
     def _writable(self, mount, view=False):

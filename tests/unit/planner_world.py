@@ -410,12 +410,12 @@ class CrashAt:
     """A Sys wrapper that raises Crash instead of performing its `n`-th step (counted from 1)."""
 
     def __init__(self, inner, n):
-        from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATIONS
+        from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATING_CALLS
 
         self.inner = inner
         self.n = n
         self.count = 0
-        self._mutations = frozenset(MUTATIONS)
+        self._mutations = frozenset(MUTATING_CALLS)
 
     def __getattr__(self, name):
         attr = getattr(self.inner, name)

@@ -36,7 +36,6 @@ def root():
 
 def _journaled_apply(monkeypatch, profile):
     """Return (records, steps) of applying A then `profile` on the fake: records are (steps before, kind, durable)."""
-    monkeypatch.setattr(engine, "has_beneath", lambda: True)
     fake, root = fake_host(), fast_tmpdir()
     try:
         engine.reconcile(load_profile(PROFILE_A), fake, root=root)

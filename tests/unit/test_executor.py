@@ -1,6 +1,6 @@
 """The executor on the fake Sys: whole transcripts, rollback at every step, failed undo, on_error=continue.
 
-The big plan (scenario 29) goes from profile A to profile B: binds, tmpfs,
+The big plan (docs/scenarios.md, 29) goes from profile A to profile B: binds, tmpfs,
 an overlay, symlinks, nested mounts, a file bind, a replace with children,
 a remount, removals. Every one of its steps is failed in turn with EIO,
 EBUSY, ENOSPC and EPERM; afterwards the fake's mount table (canonical form:
@@ -20,7 +20,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import en
 from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import upper_policy
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, UndoError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action
-from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
+from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import to_perform
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import StateStore
 
@@ -40,12 +40,6 @@ from tests.unit.planner_world import (
 )
 
 ERRNOS = [errno.EIO, errno.EBUSY, errno.ENOSPC, errno.EPERM]
-
-
-@pytest.fixture(autouse=True)
-def _beneath(monkeypatch):
-    """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests (the fake supports it)."""
-    monkeypatch.setattr(engine, "has_beneath", lambda: True)
 
 
 @pytest.fixture
@@ -82,12 +76,8 @@ def _clean_run():
     try:
         base = fake.count
         starts = []
-        engine.has_beneath, saved = (lambda: True), engine.has_beneath
-        try:
-            engine.reconcile(load_profile(PROFILE_B), fake, root=root,
-                             progress=lambda k, n, c: starts.append((fake.count - base, k, n, c)))
-        finally:
-            engine.has_beneath = saved
+        engine.reconcile(load_profile(PROFILE_B), fake, root=root,
+                         progress=lambda k, n, c: starts.append((fake.count - base, k, n, c)))
         calls = fake.calls[base:]
         owner = [max((s for s in starts if s[0] < i), key=lambda s: s[0])[1:] for i in range(1, len(calls) + 1)]
         return tuple(calls), tuple(owner)
@@ -138,7 +128,7 @@ def test_the_big_plan_applies_and_converges(roots):
     fake, root = prepared(roots)
     engine.reconcile(load_profile(PROFILE_B), fake, root=root)
     again = engine.reconcile(load_profile(PROFILE_B), fake, root=root)
-    assert mutating(again.changes) == []
+    assert to_perform(again.changes) == []
     assert fake.open_handles == []
     assert os.path.exists(StateStore(root, NAMESPACE_ID, "p").path)
     assert not StateStore(root, NAMESPACE_ID, "p").journal.exists()
@@ -162,7 +152,7 @@ def test_s29_failure_at_every_step_rolls_everything_back(roots, n, err):
     if _tolerated(n, err):
         report = engine.reconcile(load_profile(PROFILE_B), fake, root=root)
         assert any(w.startswith("kept ") for w in report.warnings), report.warnings
-        assert mutating(engine.reconcile(load_profile(PROFILE_B), fake, root=root).changes) == []
+        assert to_perform(engine.reconcile(load_profile(PROFILE_B), fake, root=root).changes) == []
         return
     with pytest.raises(ApplyError) as exc:
         engine.reconcile(load_profile(PROFILE_B), fake, root=root)
@@ -217,7 +207,7 @@ def test_s29_failed_undo_is_an_undo_error_and_a_rerun_converges(roots, n, m):
     rerun = engine.reconcile(load_profile(PROFILE_B), fake, root=root)
     assert rerun.recovered
     final = engine.reconcile(load_profile(PROFILE_B), fake, root=root)
-    assert mutating(final.changes) == [] and final.recovered == []
+    assert to_perform(final.changes) == [] and final.recovered == []
     assert fake.open_handles == []
 
 
@@ -231,7 +221,7 @@ def test_leftover_temporary_link_does_not_block_later_runs(roots):
     with pytest.raises(UndoError):
         engine.reconcile(load_profile(PROFILE_B), fake, root=root)
     engine.reconcile(load_profile(PROFILE_B), fake, root=root)
-    assert mutating(engine.reconcile(load_profile(PROFILE_B), fake, root=root).changes) == []
+    assert to_perform(engine.reconcile(load_profile(PROFILE_B), fake, root=root).changes) == []
 
 
 def test_undo_of_a_remount_changing_flags_and_propagation(roots):
@@ -249,15 +239,14 @@ def test_undo_of_a_remount_changing_flags_and_propagation(roots):
 
 
 # ---- whole transcripts of small plans ------------------------------------------------------------------------------
-def _transcript(setup, desired, fail=None, beneath=True, monkeypatch=None):
+def _transcript(setup, desired, fail=None, beneath=True):
     """Return (fake calls of applying `desired` after `setup` profile, error or None)."""
     fake = fake_host()
     root = fast_tmpdir()
     try:
         if setup:
             engine.reconcile(load_profile({"name": "p", "mounts": setup}), fake, root=root)
-        if not beneath:
-            monkeypatch.setattr(engine, "has_beneath", lambda: False)
+        fake.beneath = beneath
         base = len(fake.calls)
         if fail:
             fake.fail_on(*fail)
@@ -426,7 +415,7 @@ def test_transcript(request, monkeypatch, setup, desired, fail, beneath, expecte
     """A small plan issues exactly these system calls, in this order (and undoes exactly so on failure)."""
     monkeypatch.setattr(upper_policy, "stamp_now", lambda: "STAMP")
     monkeypatch.setenv("LIVEMOUNT_CARRY_WAIT", "0")  # carry: one EBUSY is final
-    calls, error = _transcript(setup, desired, fail, beneath, monkeypatch)
+    calls, error = _transcript(setup, desired, fail, beneath)
     assert calls == expected
     assert (error is not None) == (fail is not None and request.node.callspec.id not in _SHRUGGED_OFF)
 
@@ -461,9 +450,9 @@ def test_continue_applies_independent_entries_and_skips_dependents(roots):
     assert created == ["/data/a", "/data/b", "/data/d"]
     assert fake.open_handles == []
     again = engine.reconcile(prof, fake, root=root)
-    assert [(c.action.value, c.target) for c in mutating(again.changes)] == [
+    assert [(c.action.value, c.target) for c in to_perform(again.changes)] == [
         ("mount", "/data/b"), ("mkdir", "/data/b/c"), ("mount", "/data/b/c")]
-    assert mutating(engine.reconcile(prof, fake, root=root).changes) == []
+    assert to_perform(engine.reconcile(prof, fake, root=root).changes) == []
 
 
 def test_continue_keeps_what_could_not_be_unmounted(roots):

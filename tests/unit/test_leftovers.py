@@ -12,7 +12,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount import en
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import StateStore, list_profiles
 
 from tests.unit.fakesys import NAMESPACE_ID
-from tests.unit.engine_runs import apply, beneath_on, mutations, root  # noqa: F401 (fixtures)
+from tests.unit.engine_runs import apply, mutations, root  # noqa: F401 (fixtures)
 from tests.unit.planner_world import bind, fake_host, fs_snapshot, snapshot, tmpfs, tree_bytes
 
 SHARED = "/data/shared"
@@ -132,12 +132,12 @@ def test_a_mount_arriving_before_the_rmdir_keeps_the_directory_recorded(root):
     apply(ONE, fake, root)
     rmdir = fake.rmdir
 
-    def racing_rmdir(path):
+    def racing_rmdir(path, writable_view=False):
         """Let someone mount in /data/shared just before livemount removes it."""
         if path == SHARED:
             fake.seed_dir("/data/shared/late")
             fake.seed_mount("tmpfs", "/data/shared/late", source="late")
-        return rmdir(path)
+        return rmdir(path, writable_view)
 
     fake.rmdir = racing_rmdir
     report = engine.destroy("one", fake, root=root)

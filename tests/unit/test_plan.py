@@ -1,4 +1,4 @@
-"""The pure planner against the scenarios of scenarios.md (1-28) and the corner cases around them.
+"""The pure planner against the scenarios of docs/scenarios.md (1-28) and the corner cases around them.
 
 Each case builds a pretend host (planner_world.Host: a real mountinfo text
 parsed by the engine's parser, plus lstat facts), records state S live on it,
@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Owned
-from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import has_conflicts, mutating, plan
+from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import conflicts_in, plan, to_perform
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 
 from tests.unit.planner_world import (
@@ -176,7 +176,7 @@ SCENARIOS = [
 
 @pytest.mark.parametrize("kw, expected, reasons", cases(SCENARIOS))
 def test_scenario_plan(kw, expected, reasons):
-    """A scenario of scenarios.md plans exactly these steps, in this order, for these reasons."""
+    """A scenario of docs/scenarios.md plans exactly these steps, in this order, for these reasons."""
     changes = run(**kw)
     assert conflicts(changes) == []
     assert steps(changes) == expected
@@ -305,14 +305,14 @@ def test_conflict(kw, reason):
     found = conflicts(changes)
     assert any(reason in r for r in found), found
     assert changes[0].action == Action.CONFLICT, "conflicts come first in the ordered plan"
-    assert has_conflicts(changes)
+    assert conflicts_in(changes)
 
 
 def test_s22_adoption_marks_the_keep():
     """s22: the exact foreign bind is kept with adopt=True and the live mount attached."""
     (change,) = run(D=[bind("/s", "/t")], pre=lambda h: h.raw_bind("/s", "/t"))
     assert change.action == Action.KEEP and change.adopt and change.live.mount_point == "/t"
-    assert mutating([change]) == []
+    assert to_perform([change]) == []
 
 
 def test_s22_owned_bind_rebound_by_hand_is_another_mount_adopted_as_an_exact_match():

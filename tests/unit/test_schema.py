@@ -17,7 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA_JSON = os.path.join(ROOT, "schemas", "profile.schema.json")
-SCHEMA_PY = os.path.join(ROOT, "plugins", "module_utils", "livemount", "schema_data.py")
+SCHEMA_PY = os.path.join(ROOT, "plugins", "module_utils", "livemount", "profile", "schema_data.py")
 
 HEADER = '''"""The profile schema as a Python dict, for the stdlib-only engine.
 
@@ -30,8 +30,15 @@ that the two are equal.
 
 
 def render_schema_data(schema):
-    """Return the text of schema_data.py for `schema` (a dict loaded from the JSON file)."""
-    return HEADER + "SCHEMA = " + pprint.pformat(schema, width=100, sort_dicts=False) + "\n"
+    """Return the text of schema_data.py for `schema` (a dict loaded from the JSON file).
+
+    pprint indents continuation lines as if the dict started in column 0;
+    shifting them by the width of `SCHEMA = ` aligns them under the brace,
+    as pep8 (ansible-test sanity) wants.
+    """
+    head = "SCHEMA = "
+    text = pprint.pformat(schema, width=100 - len(head), sort_dicts=False)
+    return HEADER + head + text.replace("\n", "\n" + " " * len(head)) + "\n"
 
 
 def write_schema_data():
@@ -62,6 +69,15 @@ def test_schema_data_matches_json():
     """The engine's copy equals schemas/profile.schema.json (run this file as a script to regenerate)."""
     _, _, schema_data = _engine()
     assert schema_data.SCHEMA == load_json_schema()
+    with open(SCHEMA_PY, encoding="utf-8") as f:
+        assert f.read() == render_schema_data(load_json_schema()), "stale: run python3 tests/unit/test_schema.py"
+
+
+def test_no_field_is_documented_as_not_acted_on():
+    """Every field the schema accepts is acted on: none is described as reserved for later (mimic, on_busy...)."""
+    for where, name, sub in _properties(load_json_schema()):
+        text = (sub.get("title", "") + " " + sub.get("description", "")).lower()
+        assert "reserved" not in text and "not acted on" not in text, where
 
 
 def test_schema_is_valid_2020_12():

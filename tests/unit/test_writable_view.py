@@ -20,12 +20,6 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.l
 from tests.unit.planner_world import bind, fake_host, fast_tmpdir, snapshot, symlink, tmpfs
 
 
-@pytest.fixture(autouse=True)
-def _beneath(monkeypatch):
-    """Pin MOVE_MOUNT_BENEATH on, whatever kernel runs the unit tests (the fake supports it)."""
-    monkeypatch.setattr(engine, "has_beneath", lambda: True)
-
-
 def _sb_ro(target):
     def make(fake):
         fake.ns.mount_root_at(target).fs.readonly = True  # as `mount -o remount,ro` of the filesystem would

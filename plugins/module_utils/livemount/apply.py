@@ -16,7 +16,9 @@ from typing import List
 
 from . import paths
 from .errors import ApplyError, SysError, UndoError
-from .model import MUTATING, Action
+from .kernel.sysapi import Wrapper
+from .model import Action
+from .plan import to_perform
 from .steps import perform
 
 _DOWN = (Action.UNMOUNT, Action.UNLINK, Action.RMDIR, Action.FORGET)
@@ -46,24 +48,48 @@ class Outcome:
         return {t: (ident, marker) for t, ident, marker in self.attached}
 
 
+class ExecutorSys(Wrapper):
+    """The Sys as the steps of one apply call it (`run.system.attach(h, target)`).
+
+    Every call is the executor's Sys's; each detached mount a call returns
+    (clone, clone_mount, create_fs) is recorded, so the executor releases at
+    the end whatever a step made and never attached (an undo copy kept for a
+    rollback that did not happen, a mount built by a step that failed).
+    """
+
+    def __init__(self, inner, handles):
+        super().__init__(inner)
+        self.handles = handles
+
+    def _made(self, handle):
+        self.handles.append(handle)
+        return handle
+
+    def clone(self, source, recursive):
+        """Return the Handle of a detached bind of `source`, recorded for release."""
+        return self._made(self.inner.clone(source, recursive))
+
+    def clone_mount(self, target, expect=None):
+        """Return the Handle of a detached copy of the mount at `target` (`expect`), recorded for release."""
+        return self._made(self.inner.clone_mount(target, expect))
+
+    def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
+        """Return the Handle of a new detached filesystem, recorded for release."""
+        return self._made(self.inner.create_fs(fstype, source, fs_options, lower, data, upper, work))
+
+
 class Run:
-    """The context one change is performed in: calls go through Sys, undos pile up here."""
+    """The context one change is performed in: calls go through `system` (an ExecutorSys), undos pile up here."""
 
     def __init__(self, executor, change, n=0):
         self.executor = executor
         self.n = n
-        self.system = executor.system
+        self.system = executor.run_system
         self.world = executor.world
         self.beneath = executor.beneath
         self.change = change
         self.undo = []
         self.created = []
-        self.handles = executor.handles
-
-    def call(self, name, *args):
-        """Return the result of Sys method `name`, recording it in the executor's transcript."""
-        self.executor.calls += 1
-        return getattr(self.system, name)(*args)
 
     def push(self, desc, fn):
         """Remember how to undo what was just done."""
@@ -88,7 +114,7 @@ class Run:
         pin = self.executor.pins.get((target, ident))
         if pin is None or pin.closed:
             pin = self.executor.pins[(target, ident)] = self.system.pin(target, ident)
-            self.handles.append(pin)  # closed with the detached mounts when the apply ends
+            self.executor.handles.append(pin)  # released with the detached mounts when the apply ends
         return pin
 
     def attach(self, handle, target, beneath=False, expect=None, role="new"):
@@ -102,7 +128,7 @@ class Run:
         ident, marker = handle.ident, handle.marker
         if ident is not None:
             self.journal({"kind": "attach", "path": target, "role": role, "ident": ident.to_dict(), "marker": marker})
-        self.call("attach", handle, target, beneath, expect)
+        self.system.attach(handle, target, beneath, expect)
         ident, marker = handle.ident, handle.marker  # a classic mount(2) stand-in learns them by attaching
         self.executor.outcome.attached.append((target, ident, marker))
         return ident
@@ -112,7 +138,7 @@ class Executor:
     """Performs ordered changes through one Sys, journaling each and undoing on failure."""
 
     def __init__(self, system, journal=None, world=None, on_error="rollback", beneath=True, header=None,
-                 entry_dict=None, progress=None, carry_wait=0.0, seed=None, created_ids=None):
+                 entry_dict=None, progress=None, carry_wait=0.0, seed=None, busy=None, created_ids=None):
         self.system = system
         self.journal = journal
         self.world = world
@@ -123,15 +149,16 @@ class Executor:
         self.progress = progress
         self.carry_wait = carry_wait  # upper_policy carry: how long to wait for the old overlay to be let go
         self.seed = seed  # upper_policy fresh: fills a fresh upper (overlay reset), see upper_policy.py
-        self.handles = []
+        self.busy = busy  # what an unmount meeting EBUSY does (holders.BusyPolicy; None: fail as the kernel said)
+        self.handles = []  # every detached mount the steps made: released at the end unless attached
+        self.run_system = ExecutorSys(system, self.handles)  # what each Run calls
         self.pins = {}  # (target, Ident) -> Pin, see Run.pinned
         self.created_ids = dict(created_ids or {})  # {path: {(major, minor, inode)}}: the directories made (dirs.py)
-        self.calls = 0
         self.outcome = Outcome()
 
     def apply(self, changes):
         """Return the Outcome of performing `changes`; raise ApplyError/UndoError after a rollback."""
-        steps = [c for c in changes if c.action in MUTATING]
+        steps = to_perform(changes)
         out = self.outcome
         out.plan_id = uuid.uuid4().hex[:12]
         if not steps:

@@ -17,17 +17,20 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from .kernel import holders
-from . import leftovers, match, mimic, stored
+from . import fingerprint, history, leftovers, match, mimic, stored, targeting
 from .kernel import namespace as mntns, nsexec
+from .kernel.sysapi import perform
 from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, LivemountError, PlanError, StateError, SysError
+from .errors import (ApplyError, LivemountError, PlanError, StalePlanError, StateError, SysError, UndoError,
+                     UnknownProfileError)
 from .model import BIND, OVERLAY, Action, Change, Owned
 from .observe import observe, refresh_table
-from .plan import has_conflicts, mutating, plan
+from .plan import conflicts_in, plan, to_perform
 from .recover import after_finish, recover
-from .state import DEFAULT_ROOT, State, StateStore, is_reset_store, list_profiles, now, recorded_for
+from .state import State, StateStore, is_reset_store, known_profiles, list_profiles, now, recorded_for
+from .state import state_root  # noqa: F401 (callers know it as engine.state_root)
 
 
 @dataclass
@@ -45,16 +48,38 @@ class Report:
     rolled_back: List = field(default_factory=list)
     diff: Optional[dict] = None
     kept_aside: List = field(default_factory=list)  # upper_policy.py: old uppers/works renamed aside
+    # For callers that verify and roll back from this run alone (the role, the rollout): the profile
+    # data as last applied before this run (None: there was none), and each owned entry's health as
+    # the run leaves it (before any change in check mode), _health's dicts.
+    previous: Optional[dict] = None
+    health: List = field(default_factory=list)
+
+    @property
+    def healthy(self):
+        """Return True when every owned entry the run leaves is ok and no interrupted apply waits (check mode)."""
+        return not (self.mode == "check" and self.recovered) and all(e["health"] == "ok" for e in self.health)
+    fingerprint: Optional[dict] = None  # fingerprint.py: what a check-mode plan was made from
+
+    def expected(self):
+        """Return this check-mode plan as a fingerprint.Expected: `reconcile(expect=...)` applies exactly it.
+
+        A plan shown before an interrupted apply is recovered was made on a
+        simulation of the recovery: the apply recovers for real, plans again
+        and goes on only if the steps come out the same.
+        """
+        if self.recovered:
+            return fingerprint.Expected(None, change_dicts=tuple(change_dict(c) for c in self.changes))
+        return fingerprint.Expected(self.fingerprint, changes=tuple(self.changes))
 
     @property
     def changed(self):
         """Return True when the plan alters the system (the same rule in check and apply mode)."""
-        return bool(mutating(self.changes)) or bool(self.recovered)
+        return bool(to_perform(self.changes)) or bool(self.recovered)
 
     @property
     def conflicts(self):
         """Return the conflict changes."""
-        return has_conflicts(self.changes)
+        return conflicts_in(self.changes)
 
     def to_dict(self):
         """Return the JSON form shared by `livemount --json` and the Ansible modules."""
@@ -63,7 +88,7 @@ class Report:
             "namespace": self.namespace,
             "mode": self.mode,
             "changed": self.changed,
-            "changes": [c.to_dict() for c in self.changes if c.action != Action.CONFLICT],
+            "changes": [change_dict(c) for c in self.changes if c.action != Action.CONFLICT],
             "conflicts": [c.to_dict() for c in self.conflicts],
             "failed": [dict(c.to_dict(), error=msg) for c, msg in self.failed],
             "skipped": [dict(c.to_dict(), why=why) for c, why in self.skipped],
@@ -76,42 +101,67 @@ class Report:
 
 @dataclass(frozen=True)
 class _Empty:
+    """The profile a destroy applies: no entries. `known_only`: refuse a name with no state (UnknownProfileError)."""
+
     name: str
     entries: tuple = ()
     on_error: str = "rollback"
-
-
-def state_root(root=None):
-    """Return the state root: the argument, else $LIVEMOUNT_STATE_DIR, else /run/livemount."""
-    return root or os.environ.get("LIVEMOUNT_STATE_DIR") or DEFAULT_ROOT
+    known_only: bool = False
 
 
 def reconcile(profile, system, root=None, check=False, on_error=None, progress=None, profile_data=None,
-              namespace=None, pid=None, on_busy=None):
+              namespace=None, pid=None, on_busy=None, expect=None, targets=None, on_plan=None):
     """Return a Report after making the live table match `profile` (or predicting it, with check).
 
     Raises ProfileError/PlanError before touching anything, ApplyError after
     a complete rollback (its `busy` lists who holds a busy mount), UndoError
     when the rollback itself failed. `namespace` (an nsfs file) or `pid`
     acts in that mount namespace; `on_busy` (fail/detach) overrides every
-    entry's on_busy.
+    entry's on_busy. A check-mode Report carries its `fingerprint`; with
+    `expect` (a fingerprint.Expected: Report.expected(), or a saved plan)
+    exactly that plan is applied, or StalePlanError says what changed since.
+    `targets` (clean absolute paths) limits the plan to what they need
+    (targeting.py), like terraform's -target. `on_plan(report)` is called
+    with the plan, under the lock, before anything is applied (`apply
+    --yes` shows the plan it then applies, planned once).
     """
     system, target, on_busy = nsexec.resolve(system, namespace, pid, on_busy)
     if target is not None:
         return nsexec.run(target, system, lambda s, r, p: reconcile(
             profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
-            on_busy=on_busy), state_root(root), progress, profile=profile, clone=not check)
+            on_busy=on_busy, expect=expect, targets=targets, on_plan=on_plan), state_root(root), progress,
+            profile=profile, clone=not check)
     store = StateStore(state_root(root), system.namespace_id(), profile.name)
-    report = _reconcile_locked(store, profile, system, check, on_error, progress, profile_data, on_busy)
+    if isinstance(profile, _Empty) and profile.known_only:
+        _must_exist(store, "destroy")
+    run = _Run(profile, system, check, on_error, progress, profile_data, on_busy, expect, tuple(targets or ()),
+               on_plan)
+    report = _reconcile_locked(store, run)
     leftovers.sweep(report, state_root(root), system.namespace_id(), lambda other: _reconcile(
-        other, _Empty(other.name), system, check, None, None, None, None, leftovers_only=True))
+        other, _Run(_Empty(other.name), system, check), leftovers_only=True))
     return report
 
 
-def _reconcile_locked(store, profile, system, check, on_error, progress, profile_data, on_busy):
+@dataclass(frozen=True)
+class _Run:
+    """The arguments of one reconcile() call, as _reconcile needs them."""
+
+    profile: object
+    system: object
+    check: bool = False
+    on_error: Optional[str] = None
+    progress: object = None
+    profile_data: Optional[dict] = None
+    on_busy: Optional[str] = None
+    expect: Optional[fingerprint.Expected] = None
+    targets: tuple = ()
+    on_plan: object = None
+
+
+def _reconcile_locked(store, run):
     """Return the Report of reconcile() in one StateStore, taking its lock unless check mode needs none yet."""
-    args = (store, profile, system, check, on_error, progress, profile_data, on_busy)
-    if not check or os.path.lexists(store.lock_path):
+    args = (store, run)
+    if not run.check or os.path.lexists(store.lock_path):
         return _reconcile(*args)
     # Check mode creates nothing, so before the first apply there is no lock
     # to share: look without one, and look again under the lock if a first
@@ -127,18 +177,21 @@ def _reconcile_locked(store, profile, system, check, on_error, progress, profile
     return _reconcile(*args)
 
 
-def _reconcile(store, profile, system, check, on_error, progress, profile_data, on_busy, leftovers_only=False):
+def _reconcile(store, run, leftovers_only=False):
     """Return the Report of reconcile() in one StateStore, under its lock.
 
     With `leftovers_only` (the sweep of another profile's leftovers) it
     returns None, touching nothing, unless the state still owns nothing but
     created directories and no journal waits for that profile's own run.
     """
+    profile, system, check, on_error, progress, profile_data, on_busy = (
+        run.profile, run.system, run.check, run.on_error, run.progress, run.profile_data, run.on_busy)
     with store.lock(write=not check):
         state = store.load()
         if leftovers_only and (state.owned or not state.created or store.journal.exists()):
             return None  # applied or interrupted since we looked without the lock: not a leftover any more
-        report = Report(profile.name, system.namespace_id(), "check" if check else "apply")
+        report = Report(profile.name, system.namespace_id(), "check" if check else "apply",
+                        previous=state.profile_data)
         report.warnings.extend(mntns.caller_warnings(system))
         world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
         others, owners = leftovers.neighbours(store.root, system.namespace_id(), profile.name)
@@ -151,39 +204,52 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
             seen = observe(system, profile.entries, state.owned, mimic.allowed(profile))
             world = dataclasses.replace(seen, table=world.table if check else seen.table, others=world.others,
                                         owners=world.owners)
-        changes = plan(state, profile, world)
+        if run.expect is not None and run.expect.changes is not None:
+            changes = list(run.expect.changes)  # the plan that was shown: never planned twice
+        else:
+            changes = _targeted(plan(state, profile, world), run.targets, profile.name)
         report.changes = changes
-        report.diff = make_diff(_owned_live(state, world), [e for e in profile.entries],
+        report.diff = make_diff(_owned_live(state, world), list(profile.entries),
                                 "%s in %s" % (profile.name, system.namespace_id()))
-        conflicts = has_conflicts(changes)
+        if check or run.expect is not None:
+            report.fingerprint = fingerprint.take(state, profile, world, _profile_doc(profile))
+        if run.expect is not None:
+            _verify(run.expect, report)
+        conflicts = conflicts_in(changes)
         if conflicts:
-            err = PlanError("cannot apply profile %s: %s" % (profile.name, conflicts[0].reason)
-                            + ("" if len(conflicts) == 1 else " (and %d more conflicts)" % (len(conflicts) - 1)),
+            more = len(conflicts) - 1
+            verb = "destroy" if isinstance(profile, _Empty) else "plan" if check else "apply"
+            err = PlanError("cannot %s profile %s: %s" % (verb, profile.name, conflicts[0].reason)
+                            + ("" if not more else " (and %d more conflict%s)" % (more, "s" if more > 1 else "")),
                             conflicts)
             err.report = report
             raise err
         if check:
+            report.health = _health_of(state, world)
             return report
+        if run.on_plan is not None:
+            run.on_plan(report)
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
-        executor = Executor(system, store.journal, world, on_error=policy, beneath=has_beneath(),
+        busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state), system.proc_fd())
+        executor = Executor(system, store.journal, world, on_error=policy, beneath=system.features().beneath,
                             header={"profile": profile.name, "namespace": system.namespace_id()},
-                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(),
+                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(), busy=busy,
                             created_ids=state.ids_of())
-        executor.busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state),
-                                           getattr(system, "proc_fd", None))  # steps.py asks it on EBUSY
-        if not mutating(changes):
+        if not to_perform(changes):
             new = next_state(state, changes, None, world, profile_data)
+            report.health = _health_of(new, world)
             if not profile.entries:
                 leftovers.warn(report, new)  # a destroy that is not complete yet says why
             if (new.owned, new.created) != (state.owned, state.created) or not (new.owned or new.created):
                 # Adopted an exact match, or observations refreshed; a state owning nothing goes.
                 store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
                 _keep(store, new)
+            _remember(store, run, new, 0)
             return report
         try:
             outcome = executor.apply(changes)
         except Exception as exc:
-            if type(exc) is ApplyError:  # a complete rollback
+            if isinstance(exc, ApplyError) and not isinstance(exc, UndoError):  # a complete rollback
                 _learn_restored(store, state, executor.outcome, system, world)
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
@@ -196,6 +262,7 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         report.kept_aside.extend(outcome.asides)
         after = refresh_table(system, world)
         new = next_state(state, changes, outcome, after, profile_data)
+        report.health = _health_of(new, _links_looked_at_again(system, new, after))
         leftovers.warn(report, new)
         store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
         try:
@@ -204,6 +271,8 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
             raise StateError("%s; what this run changed is in place and its journal %s is kept: the next run "
                              "recovers it" % (exc, store.journal.path)) from exc
         store.journal.finish()
+        if not report.failed:
+            _remember(store, run, new, len(to_perform(changes)))
         return report
 
 
@@ -215,8 +284,13 @@ def _keep(store, state):
         store.remove()
 
 
-def destroy(name, system, root=None, check=False, namespace=None, pid=None, on_busy=None):
+def destroy(name, system, root=None, check=False, namespace=None, pid=None, on_busy=None, expect=None, targets=None,
+            known_only=False, progress=None, on_plan=None):
     """Return the Report of removing everything profile `name` owns in this namespace (or `namespace`/`pid`'s).
+
+    `expect` and `targets` as for reconcile. With `known_only` a name this
+    namespace has no state for raises UnknownProfileError, touching nothing
+    (the Ansible module's state=absent wants such a destroy to succeed).
 
     When that namespace no longer exists, its state is removed without
     touching any mount (they went with it), and the Report says so. A
@@ -229,7 +303,8 @@ def destroy(name, system, root=None, check=False, namespace=None, pid=None, on_b
         raise LivemountError("cannot destroy %s: it is the journal of an interrupted `overlay reset --force`, not a"
                              " profile; run `livemount overlay reset --force TARGET` again to recover it" % name)
     try:
-        return reconcile(_Empty(name), system, root=root, check=check, namespace=namespace, pid=pid, on_busy=on_busy)
+        return reconcile(_Empty(name, known_only=known_only), system, root=root, check=check, namespace=namespace,
+                         pid=pid, on_busy=on_busy, expect=expect, targets=targets, progress=progress, on_plan=on_plan)
     except nsexec.NamespaceGoneError as exc:
         return _forget_gone(name, state_root(root), check, exc)
 
@@ -253,21 +328,26 @@ def _forget_gone(name, root, check, exc):
     return report
 
 
-def status(system, root=None, name=None, namespace=None, pid=None):
+def status(system, root=None, name=None, namespace=None, pid=None, known_only=False):
     """Return [{profile, applied_at, interrupted, entries: [{target, type, health, detail}], leftovers}].
 
     `leftovers` (present only when there are some) lists the directories
     the profile created that no entry of it needs any more but someone
-    else's mount still uses (kept, not lost: leftovers.py).
+    else's mount still uses (kept, not lost: leftovers.py). With
+    `known_only`, a `name` this namespace has no state for raises
+    UnknownProfileError.
     """
-    system, target, _ = nsexec.resolve(system, namespace, pid)
+    system, target, _configured = nsexec.resolve(system, namespace, pid)
     if target is not None:
         names = [name] if name else list_profiles(state_root(root), target.open().namespace_id)
         target.close()
-        return nsexec.run(target, system, lambda s, r, _: status(s, root=r, name=name), state_root(root), names=names)
+        return nsexec.run(target, system, lambda s, r, _: status(s, root=r, name=name, known_only=known_only),
+                          state_root(root), names=names)
     root = state_root(root)
     ns = system.namespace_id()
     StateStore(root, ns, name or "").check_dir()  # never list or read state from a directory others can write
+    if name and known_only:
+        _must_exist(StateStore(root, ns, name), "show the status of", have_history=False)
     names = [name] if name else list_profiles(root, ns)
     out = []
     for n in names:
@@ -308,6 +388,58 @@ def _not_applied(state):
             for e in wanted if e.target not in owned]
 
 
+def _links_looked_at_again(system, state, world):
+    """Return `world` with the owned symlinks lstat'ed again: the facts observed before the apply predate them."""
+    links = {o.entry.target: system.lstat(o.entry.target) for o in state.owned if not o.entry.is_mount}
+    return dataclasses.replace(world, facts=dict(world.facts, **links)) if links else world
+
+
+def _health_of(state, world):
+    """Return the health dicts of every entry `state` owns, as status() gives them."""
+    return [_health(o, world) for o in state.owned]
+
+
+def history_of(name, system, root=None, namespace=None, pid=None):
+    """Return (namespace id, [history.Record] oldest first) of profile `name`; UnknownProfileError when it has none."""
+    system, target, _ = nsexec.resolve(system, namespace, pid)
+    if target is not None:
+        ns = target.open().namespace_id
+        target.close()
+    else:
+        ns = system.namespace_id()
+    store = StateStore(state_root(root), ns, name)
+    store.check_dir()
+    records = history.load(store)
+    if not records:
+        _must_exist(store, "show the history of", have_history=False)
+        raise UnknownProfileError("cannot show the history of %s: no apply of it completed since livemount keeps"
+                                  " a history (it keeps the last %d)" % (name, history.KEEP), [name])
+    return ns, records
+
+
+def _must_exist(store, verb, have_history=True):
+    """Raise UnknownProfileError unless profile store.name has state, a journal (or a history) in its namespace."""
+    if store.exists() or store.journal.exists() or (have_history and os.path.exists(history.path_of(store))):
+        return
+    known = known_profiles(store.root, store.namespace_id)
+    gone = os.path.exists(history.path_of(store))
+    raise UnknownProfileError("cannot %s %s: no profile named %s in %s (%s)%s" % (
+        verb, store.name, store.name, store.namespace_id, "known: " + ", ".join(known) if known else
+        "it has none", "; it was destroyed: `livemount rollback %s` applies its last profile again" % store.name
+        if gone else ""), known)
+
+
+def _targeted(changes, targets, name):
+    """Return `changes` limited to what `targets` need; PlanError for a target no change is about."""
+    if not targets:
+        return changes
+    missing = targeting.unmatched(changes, targets)
+    if missing:
+        raise PlanError("cannot plan --target %s: no entry of profile %s is at, above or below it"
+                        % (", ".join(missing), name))
+    return targeting.select(changes, targets)
+
+
 def _health(own, world):
     e = own.entry
     d = {"target": e.target, "type": e.type}
@@ -346,7 +478,7 @@ def _recover(store, state, world, system, check, report):
         return new, after_finish(world, finish)
     for name, args in finish:
         try:
-            getattr(system, name)(*args)
+            perform(system, name, args)
         except SysError as exc:
             # ESTALE: a mount someone stacked on ours is in the way; it is never touched, so recovery waits.
             raise SysError("cannot recover the interrupted apply of profile %s: %s; its journal is kept: the next "
@@ -357,6 +489,77 @@ def _recover(store, state, world, system, check, report):
     return new, refresh_table(system, world)
 
 
+def _remember(store, run, new, steps):
+    """Add the profile an apply completed with to its history (history.py); a destroy is no profile to go back to."""
+    if isinstance(run.profile, _Empty) or not run.profile.entries:
+        return
+    data = run.profile_data if run.profile_data is not None else _profile_doc(run.profile)
+    history.add(store, data, new.applied_at, steps, run.targets)
+
+
+def _verify(expect, report):
+    """Raise StalePlanError unless `report` (planned now) is the plan `expect` was made from, from the same inputs."""
+    differences = ([] if expect.fingerprint is None
+                   else fingerprint.differences(expect.fingerprint, report.fingerprint))
+    if not differences and expect.change_dicts is not None:
+        # What each step does must be the same; why (the reason) may be worded from what was seen then.
+        now = [change_dict(c) for c in report.changes]
+        if _steps(now) != _steps(expect.change_dicts):
+            differences = ["the plan made now differs from the one shown: %s" % _first_difference(
+                list(expect.change_dicts), now)]
+    if differences:
+        err = StalePlanError("cannot apply the plan for %s: what it was made from changed since: %s%s"
+                             % (report.profile, differences[0], " (and %d more change%s)" % (
+                                 len(differences) - 1, "s" if len(differences) > 2 else "")
+                                if len(differences) > 1 else ""), differences)
+        err.report = report
+        raise err
+
+
+def _steps(dicts):
+    return [{k: v for k, v in d.items() if k != "reason"} for d in dicts]
+
+
+def _first_difference(shown, now):
+    """Return where two lists of change dicts first differ, in words."""
+    def step(d):
+        return "%s %s (%s)" % (d.get("action"), d.get("target"), d.get("reason")) if d else "nothing"
+
+    what_shown, what_now = _steps(shown), _steps(now)
+    for k in range(max(len(shown), len(now))):
+        a, b = (shown[k] if k < len(shown) else None), (now[k] if k < len(now) else None)
+        if (what_shown[k] if a else None) != (what_now[k] if b else None):
+            if a and b and step(a) == step(b):
+                keys = sorted(key for key in set(a) | set(b) if a.get(key) != b.get(key) and key != "reason")
+                return "step %d, %s: %s differs" % (k + 1, step(a), ", ".join(keys))
+            return "step %d was %s, is now %s" % (k + 1, step(a), step(b))
+    return "the steps differ"
+
+
+def change_dict(c):
+    """Return the JSON form of Change `c` with the entry before and after it (profile form), as --json shows it."""
+    from .profile.forms import entry_to_profile_dict
+
+    d = c.to_dict()
+    if c.action in (Action.KEEP, Action.CONFLICT, Action.MKDIR, Action.RMDIR):
+        return d
+    before = c.before.entry if c.before is not None else None
+    if c.action in (Action.UNMOUNT, Action.UNLINK):
+        before = before or c.entry
+    d["before"] = entry_to_profile_dict(before) if before is not None else None
+    d["after"] = entry_to_profile_dict(c.entry) if c.action not in (Action.UNMOUNT, Action.UNLINK) else None
+    return d
+
+
+def _profile_doc(profile):
+    """Return the canonical mapping of `profile` (what its fingerprint covers)."""
+    from .profile.forms import profile_to_dict
+
+    if isinstance(profile, _Empty):
+        return {"name": profile.name, "mounts": []}
+    return profile_to_dict(profile)
+
+
 def _owned_live(state, world):
     # A mimic's synthetic entries are not the user's: the diff shows profile entries only.
     return [o.entry for o in state.owned if o.synthetic_for is None]
@@ -365,15 +568,23 @@ def _owned_live(state, world):
 def next_state(state, changes, outcome, world, profile_data):
     """Return the State after `changes` were planned and `outcome` (None: nothing performed) was applied."""
     owned = state.by_target()
-    created = list(state.created)
+    # {created path: step that made it (-1: before this run)} and {mount target: last step that took it
+    # down}: a path is still ours unless a mount above it went after it was made. Filtering the list at
+    # each unmount made a destroy quadratic (bench/plan_scale.py).
+    created = dict.fromkeys(state.created, -1)
+    went = {}
+
+    def ours(p):
+        return p in created and not any(went.get(a, -1) > created[p] for a in paths.ancestors(p))
+
     for c in changes:
         if c.action == Action.KEEP:
             owned[c.target] = _refresh(c.entry, owned.get(c.target), c.live if c.adopt else None)
-    for c, _changed, made in (outcome.done if outcome else []):
+    for k, (c, _changed, made) in enumerate(outcome.done if outcome else []):
         if c.action in (Action.REPLACE, Action.UNMOUNT, Action.FORGET) and c.entry is not None and c.entry.is_mount:
             # A path we created below this mount lived in the filesystem that
             # just went away; the same path now names someone else's file.
-            created = [p for p in created if not paths.is_under(p, c.target)]
+            went[c.target] = k
         if c.action == Action.REMOUNT and c.target in owned:
             owned[c.target] = dataclasses.replace(owned[c.target], entry=c.entry)  # the same mount, changed
         elif c.action in (Action.MOUNT, Action.REPLACE, Action.LINK, Action.REMOUNT):
@@ -384,13 +595,17 @@ def next_state(state, changes, outcome, world, profile_data):
         elif c.action in (Action.UNMOUNT, Action.UNLINK, Action.FORGET):
             owned.pop(c.target, None)
         elif c.action == Action.MKDIR:
-            created.extend(p for p in made if p not in created)
-        elif c.action == Action.RMDIR and c.target in created:
+            for p in made:
+                if not ours(p):
+                    created.pop(p, None)
+                    created[p] = k  # made again after it went: last in the list, as if appended
+        elif c.action == Action.RMDIR and ours(c.target):
             # A directory kept because a mount arrived in or on it since the
             # plan (steps._rmdir: EBUSY, ENOTEMPTY), or an entry of another
             # profile is in it, stays ours to remove later.
             if _changed or not leftovers.in_use(world, c.target):
-                created.remove(c.target)
+                del created[c.target]
+    created = [p for p in created if ours(p)]
     attached = outcome.attached_at() if outcome else {}
     final = [located(owned[t], world, attached.get(t)) if owned[t].entry.is_mount else owned[t] for t in sorted(owned)]
     return State(state.profile, state.namespace or world.namespace, tuple(final), tuple(created), now(),
@@ -474,12 +689,3 @@ def carry_wait():
         return max(0.0, float(os.environ.get("LIVEMOUNT_CARRY_WAIT", "10")))
     except ValueError:
         return 10.0
-
-
-def has_beneath():
-    """Return True when the kernel has MOVE_MOUNT_BENEATH (Linux 6.5+)."""
-    try:
-        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
-    except ValueError:
-        return False
-    return (major, minor) >= (6, 5)

@@ -10,11 +10,11 @@ the namespace, of any profile, finishes that destroy once /p is unused.
 import dataclasses
 
 from . import paths
+from .errors import LivemountError, StateError
+from .plan import to_perform
+from .state import StateStore, is_reset_store, list_profiles
 
 _MAX_ROUNDS = 8  # leftovers nested that deep across profiles go in one run; deeper ones with the next
-from .errors import LivemountError, StateError
-from .plan import mutating
-from .state import StateStore, is_reset_store, list_profiles
 
 
 def sweep(report, root, namespace_id, finish):
@@ -47,7 +47,7 @@ def sweep(report, root, namespace_id, finish):
                                        % (name, namespace_id, exc))
                 gone.add(name)
                 continue
-            done = mutating(swept.changes) if swept is not None else []
+            done = to_perform(swept.changes) if swept is not None else []
             report.changes.extend(dataclasses.replace(c, reason="left by profile %s, no longer in use" % name)
                                   for c in done)
             if done:

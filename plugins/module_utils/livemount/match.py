@@ -34,7 +34,7 @@ def has_identity(entry):
     A bind is its (device, root), an overlay its layers, a device-backed
     filesystem its source. An anonymous filesystem (tmpfs, proc...) is one of
     many alike: a foreign one with the same options is still someone else's
-    (scenario 21), so it is never adopted.
+    (docs/scenarios.md, 21), so it is never adopted.
     """
     return entry.type in (BIND, OVERLAY) or (entry.type not in ANONYMOUS and bool(entry.source))
 

@@ -1,7 +1,7 @@
-"""The writable mimic: a mount point inside a read-only directory (scenario 28).
+"""The writable mimic: a mount point inside a read-only directory (docs/scenarios.md, 28).
 
 An entry that allows it (`mimic: true`) may have its mount point created in a
-read-only directory D this way (reconciler-design.md, "Writable mimic"):
+read-only directory D this way (docs/namespaces.md, "Writable mimic"):
 every child of D is copied as a detached mount first (open_tree(2)
 OPEN_TREE_CLONE, recursively for directories, so mounts below them come
 along), a tmpfs with D's mode and owner goes on D, each child gets a mount
@@ -30,7 +30,6 @@ from . import paths
 from .errors import SysError
 from .model import BIND, SYMLINK, TMPFS, Action, Change, Entry
 from .options import normalize_fs_options
-from .kernel.sys_classic import PendingMount
 
 
 # ---- planning (pure) -------------------------------------------------------
@@ -203,9 +202,8 @@ def exec_mimic(run, change):
         if s.type != BIND:
             continue
         # Copied before the tmpfs hides them. D is read-only: what was listed is still there.
-        h = run.call("clone", s.source, s.recursive)
-        run.handles.append(h)
-        if isinstance(h, PendingMount):
+        h = run.system.clone(s.source, s.recursive)
+        if not h.detached:
             # mount(2) binds by path when attached: by then the path shows the tmpfs.
             raise SysError("cannot mimic %s: a writable mimic needs the new mount api (open_tree)" % d,
                            errno.ENOSYS)
@@ -215,12 +213,12 @@ def exec_mimic(run, change):
     for s in change.synthetic:
         # What is made in the tmpfs goes with it: only the mounts need their own undo.
         if s.type == SYMLINK:
-            run.call("symlink", s.source, s.target)
+            run.system.symlink(s.source, s.target)
             continue
         if s.type == TMPFS or s.recursive:
-            run.call("mkdir", s.target, s.mode, s.uid, s.gid)
+            run.system.mkdir(s.target, s.mode, s.uid, s.gid)
         else:
-            run.call("mkfile", s.target, s.mode, s.uid, s.gid)
+            run.system.mkfile(s.target, s.mode, s.uid, s.gid)
         if s.type == TMPFS:
             # A nested mimic: its children follow it in `synthetic`, copied before the outer tmpfs went on.
             _attach_tmpfs(run, s)
@@ -228,17 +226,16 @@ def exec_mimic(run, change):
         ident = run.attach(copy_of[s.target], s.target)
         target = s.target
         # MNT_DETACH: a recursive copy carries the mounts below it (umount2(2) EBUSY otherwise).
-        run.push("unmount %s from the mimic" % target, lambda t=target, i=ident: run.call("umount", t, True, i))
+        run.push("unmount %s from the mimic" % target, lambda t=target, i=ident: run.system.umount(t, True, i))
     return True
 
 
 def _attach_tmpfs(run, tmpfs):
     """Return None after mounting the mimic tmpfs `tmpfs` (flags set before it is attached) and pushing its undo."""
-    h = run.call("create_fs", TMPFS, TMPFS, tmpfs.fs_options)
-    run.handles.append(h)
-    run.call("setattr", h, tmpfs.flags, None)
+    h = run.system.create_fs(TMPFS, TMPFS, tmpfs.fs_options)
+    run.system.setattr(h, tmpfs.flags, None)
     ident = run.attach(h, tmpfs.target)
-    run.push("unmount mimic tmpfs %s" % tmpfs.target, lambda: run.call("umount", tmpfs.target, False, ident))
+    run.push("unmount mimic tmpfs %s" % tmpfs.target, lambda: run.system.umount(tmpfs.target, False, ident))
 
 
 def unmount_detached(change):

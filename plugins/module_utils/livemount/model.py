@@ -239,7 +239,8 @@ class Action(str, enum.Enum):
         return self.value
 
 
-MUTATING = frozenset(
+# What the executor performs: every action but keep and conflict (plan.to_perform picks those changes).
+PERFORMED_ACTIONS = frozenset(
     {Action.MKDIR, Action.MOUNT, Action.REMOUNT, Action.REPLACE, Action.UNMOUNT, Action.LINK, Action.UNLINK,
      Action.RMDIR, Action.MIMIC, Action.FORGET}
 )
@@ -287,3 +288,27 @@ class Change:
         if self.upper_policy:
             d["upper_policy"] = self.upper_policy
         return d
+
+
+# A frozen dataclass's __init__ sets each field through object.__setattr__:
+# about 2.5 us a LiveMount (a quarter of parsing 10,000 mounts) and 5-10 us an
+# Entry (loading a profile, reading a state). Filling __dict__ directly builds
+# the same value; classes that validate in __post_init__ or use slots keep
+# their constructor.
+_DEFAULTS = {}
+
+
+def build(cls, values):
+    """Return an instance of frozen dataclass `cls` holding `values` ({field: value}), defaults for the rest."""
+    defaults = _DEFAULTS.get(cls)
+    if defaults is None:
+        fast = "__post_init__" not in vars(cls) and "__slots__" not in vars(cls)
+        defaults = _DEFAULTS[cls] = {f.name: f.default for f in dataclasses.fields(cls)
+                                     if f.default is not dataclasses.MISSING} if fast else False
+    if defaults is False:
+        return cls(**values)
+    obj = object.__new__(cls)
+    d = obj.__dict__
+    d.update(defaults)
+    d.update(values)
+    return obj

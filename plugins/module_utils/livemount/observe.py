@@ -27,14 +27,19 @@ def read_table(system):
     A table that changed _TABLE_TRIES times in a row is an error: a table
     without ids would be read as a kernel's without them.
     """
+    return parse_mountinfo(*read_text_and_ids(system))
+
+
+def read_text_and_ids(system):
+    """Return (mountinfo text, {mountinfo id: unique id} or None) read as read_table says."""
     text = system.read_mountinfo()
     for _ in range(_TABLE_TRIES):
         ids = system.mount_ids()
         if not ids:
-            return parse_mountinfo(text)
+            return text, None
         again = system.read_mountinfo()
         if again == text:
-            return parse_mountinfo(text, ids)
+            return text, ids
         text = again
     raise SysError("cannot read the mount table: it changed %d times while livemount read it; try again"
                    % _TABLE_TRIES, errno.EAGAIN)
@@ -87,9 +92,9 @@ def _markers(system, table, owned):
 def refresh_table(system, world):
     """Return `world` with a freshly read mount table (facts kept; markers dropped: they were of the old tops)."""
     return _adapted(system, World(table=read_table(system), facts=world.facts,
-                               realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
-                               namespace=world.namespace, listings=world.listings, overlay=world.overlay,
-                               others=world.others, owners=world.owners))
+                                  realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
+                                  namespace=world.namespace, listings=world.listings, overlay=world.overlay,
+                                  others=world.others, owners=world.owners))
 
 
 def _adapted(system, world):
@@ -99,8 +104,7 @@ def _adapted(system, world):
     binds whose source lives in the caller's namespace before entering: it
     adds their source facts and bind identity, which the target cannot show.
     """
-    adapt = getattr(system, "adapt_world", None)
-    return adapt(world) if adapt is not None else world
+    return system.adapt_world(world)
 
 
 # ---- bind sources in the caller's namespace (nsexec.py: acting inside another namespace) ----

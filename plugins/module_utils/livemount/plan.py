@@ -10,7 +10,7 @@ becomes a `conflict` change; the engine refuses a plan that has one.
 
 from . import match, mimic, paths
 from .overlay import plan as plan_overlay
-from .model import BIND, OVERLAY, SYMLINK, Action, Change
+from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change
 from .order import order_changes
 
 # Decisions that put a fresh mount (or no mount) at a target: whatever sits on
@@ -44,14 +44,14 @@ def plan(state, profile, world):
     return order_changes(changes)
 
 
-def has_conflicts(changes):
+def conflicts_in(changes):
     """Return the conflict changes of a plan (empty when it may be applied)."""
     return [c for c in changes if c.action == Action.CONFLICT]
 
 
-def mutating(changes):
-    """Return the changes that alter the system (everything but keep and conflict)."""
-    return [c for c in changes if c.action not in (Action.KEEP, Action.CONFLICT)]
+def to_perform(changes):
+    """Return the changes the executor performs, the ones that alter the system (all but keep and conflict)."""
+    return [c for c in changes if c.action in PERFORMED_ACTIONS]
 
 
 # ---- one target ----------------------------------------------------------
@@ -404,39 +404,46 @@ def _rmdirs(state, changes, desired, world):
     leaves in place still sits in or on (another profile's) gets no step: it
     stays in state and goes with a later run that finds it unused.
     """
-    keep_targets = set(desired)
-    rebuilt = [c.target for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)]
-    down = [c.target for c in changes if c.action == Action.UNMOUNT]
-    refused = [c.target for c in changes if c.action == Action.CONFLICT]
+    # Sets and ancestor lookups, never every created path against every target: a
+    # profile whose directories livemount created made this quadratic (bench/plan_scale.py).
+    needed = paths.with_ancestors(desired)
+    rebuilt = {c.target: c.action for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)}
+    down = {}
+    for c in changes:
+        if c.action == Action.UNMOUNT:
+            down[c.target] = down.get(c.target, 0) + 1
+    refused = {c.target for c in changes if c.action == Action.CONFLICT}
     out = []
     for p in sorted(state.created, key=paths.sort_key, reverse=True):
-        inside = [r for r in rebuilt if paths.is_under(p, r)]
+        inside = [r for r in paths.ancestors(p) if r in rebuilt]
         if inside:
-            out.append(Change(Action.RMDIR, None, "created inside %s, which is rebuilt" % inside[-1], path=p))
+            how = "unmounted" if rebuilt[inside[-1]] == Action.UNMOUNT else "replaced"
+            out.append(Change(Action.RMDIR, None, "created inside %s, which is %s" % (inside[-1], how), path=p))
             continue
-        if any(paths.is_at_or_under(t, p) for t in keep_targets) or _mount_left_in(p, world, down, refused):
+        if p in needed or _mount_left_in(p, world, down, refused):
             continue
         out.append(Change(Action.RMDIR, None, "created by livemount, no longer needed", path=p))
     return out
 
 
-def _mount_left_in(path, world, down, refused=()):
-    """Return True when a live mount at or below `path` stays once the plan's unmounts (targets `down`) are done.
+def _mount_left_in(path, world, down, refused=frozenset()):
+    """Return True when a live mount at or below `path` stays once the plan's unmounts are done.
 
-    rmdir(2) would fail there (EBUSY on a mount point, ENOTEMPTY above one):
-    planning it would report a change on every run while the mount stays.
-    A mount below one that goes goes too: a recursive bind's copies leave
-    with it, anything else is taken down first or is a conflict. Mounts at a
-    conflict's target (`refused`) count as gone: the plan runs only once the
-    conflict is resolved, and shows what it would do then.
+    `down` counts the plan's unmounts per target. rmdir(2) would fail there
+    (EBUSY on a mount point, ENOTEMPTY above one): planning it would report
+    a change on every run while the mount stays. A mount below one that
+    goes goes too: a recursive bind's copies leave with it, anything else is
+    taken down first or is a conflict. Mounts at a conflict's target
+    (`refused`) count as gone: the plan runs only once the conflict is
+    resolved, and shows what it would do then.
     """
     if any(paths.is_at_or_under(t, path) for t in world.others):
         return True  # another profile's link or mount is in it: it stays until that is gone (leftovers.py)
-    left = list(down)
+    taken = {}
     for m in world.table.stack(path) + list(world.table.submounts(path)):
-        if m.mount_point in left:
-            left.remove(m.mount_point)
-        elif not any(paths.is_under(m.mount_point, d) for d in down) and \
-                not any(paths.is_at_or_under(m.mount_point, r) for r in refused):
+        mp = m.mount_point
+        if taken.get(mp, 0) < down.get(mp, 0):
+            taken[mp] = taken.get(mp, 0) + 1
+        elif not paths.under_any(mp, down, strict=True) and not paths.under_any(mp, refused):
             return True
     return False

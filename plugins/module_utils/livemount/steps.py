@@ -1,11 +1,12 @@
 """How each kind of Change is performed through Sys, and how it is undone.
 
 `perform(run, change)` issues the system calls of one change through
-`run.call(...)`, pushing an undo function onto `run.undo` after each call
-that changed something. Every call acting on an attached mount names the
-mount it expects there (its model.Ident: the live one the plan checked, or
-the one this run attached), so a mount stacked on it meanwhile fails the
-step instead of being the one changed (sysapi, "Verify, then act"). Undo functions restore the exact previous table: an
+`run.system` (`run.system.attach(h, target)`), pushing an undo function onto
+`run.undo` after each call that changed something. Every call acting on an
+attached mount names the mount it expects there (its model.Ident: the live
+one the plan checked, or the one this run attached), so a mount stacked on
+it meanwhile fails the step instead of being the one changed (sysapi,
+"Verify, then act"). Undo functions restore the exact previous table: an
 unmounted mount is kept alive as a detached clone (same superblock, same
 device) until the whole apply has succeeded, so putting it back restores its
 content too. Overlays are the exception: a clone would keep the old overlay's
@@ -30,15 +31,14 @@ def perform(run, change):
 def build(run, entry):
     """Return a detached mount Handle for `entry` with its per-mount flags already set."""
     if entry.type == BIND:
-        h = run.call("clone", entry.source, entry.recursive)
+        h = run.system.clone(entry.source, entry.recursive)
     elif entry.type == OVERLAY:
-        h = run.call("create_fs", "overlay", "overlay", entry.fs_options, entry.lower, entry.data,
-                     entry.upper, entry.work)
+        h = run.system.create_fs("overlay", "overlay", entry.fs_options, entry.lower, entry.data,
+                                 entry.upper, entry.work)
     else:
-        h = run.call("create_fs", entry.type, entry.source or entry.type, entry.fs_options)
-    run.handles.append(h)
+        h = run.system.create_fs(entry.type, entry.source or entry.type, entry.fs_options)
     # mount_setattr(2) works on a detached mount: it appears with the right flags at once.
-    run.call("setattr", h, entry.flags, None)
+    run.system.setattr(h, entry.flags, None)
     return h
 
 
@@ -53,9 +53,9 @@ def _mkdir(run, c):
         return False  # already there (someone made it since the plan): not ours to remove
     try:
         if c.file_point:
-            run.call("mkfile", c.path, 0o644 if e.mode == 0o755 else e.mode, e.uid, e.gid)
+            run.system.mkfile(c.path, 0o644 if e.mode == 0o755 else e.mode, e.uid, e.gid)
         else:
-            run.call("mkdir", c.path, e.mode, e.uid, e.gid)
+            run.system.mkdir(c.path, e.mode, e.uid, e.gid)
     except SysError as exc:
         # Another run made it between the lstat above and our call: two
         # profiles (two locks) applied at once that share a missing parent.
@@ -63,9 +63,9 @@ def _mkdir(run, c):
             return False
         raise
     if c.file_point:
-        run.push("remove created file %s" % c.path, lambda: run.call("unlink", c.path))
+        run.push("remove created file %s" % c.path, lambda: run.system.unlink(c.path))
     else:
-        run.push("remove created directory %s" % c.path, lambda: run.call("rmdir", c.path))
+        run.push("remove created directory %s" % c.path, lambda: run.system.rmdir(c.path))
     run.created.append(c.path)
     dirs.made(run, c.path)
     return True
@@ -82,9 +82,9 @@ def _rmdir(run, c):
         if fact.kind == "dir":
             _remove_dir(run, c.path, fact)
         elif fact.kind == "file":
-            view = _writing(run, "unlink", c.path)
-            run.push("recreate file %s" % c.path, lambda: run.call("mkfile", c.path, fact.mode or 0o644,
-                                                                   fact.uid or 0, fact.gid or 0, view))
+            view = _writing(run.system.unlink, c.path)
+            run.push("recreate file %s" % c.path,
+                     lambda: run.system.mkfile(c.path, fact.mode or 0o644, fact.uid or 0, fact.gid or 0, view))
         else:
             return False
     except SysError as exc:
@@ -118,19 +118,19 @@ def _remove_dir(run, path, fact):
 
 
 def _rmdir_once(run, path, fact):
-    view = _writing(run, "rmdir", path)
+    view = _writing(run.system.rmdir, path)
     if fact.identity is not None:
         run.executor.outcome.removed_ids.append((path, fact.identity))
 
     def undo():
-        run.call("mkdir", path, fact.mode or 0o755, fact.uid or 0, fact.gid or 0, view)
+        run.system.mkdir(path, fact.mode or 0o755, fact.uid or 0, fact.gid or 0, view)
         dirs.made(run, path)  # another inode now: the state learns it (engine._learn_restored)
 
     run.push("recreate directory %s" % path, undo)
 
 
-def _writing(run, name, *args):
-    """Return True when Sys call `name` had to go through a private writable view, False when it went plainly.
+def _writing(call, *args):
+    """Return True when Sys method `call` had to go through a private writable view, False when it went plainly.
 
     Only for what livemount made itself (its links and directories, and
     putting them back on undo): when the mount holding them is read-only
@@ -139,12 +139,12 @@ def _writing(run, name, *args):
     changes, and a filesystem read-only itself still says EROFS.
     """
     try:
-        run.call(name, *args)
+        call(*args)
         return False
     except SysError as exc:
         if exc.errno != errno.EROFS:
             raise
-    run.call(name, *args, True)
+    call(*args, True)
     return True
 
 
@@ -153,9 +153,9 @@ def _mount(run, c):
     h = build(run, e)
     ident = run.attach(h, e.target)
     detach = _may_carry(e)
-    run.push("unmount %s" % e.target, lambda: run.call("umount", e.target, detach, ident))
+    run.push("unmount %s" % e.target, lambda: run.system.umount(e.target, detach, ident))
     if e.propagation:
-        run.call("setattr", e.target, None, e.propagation, ident)
+        run.system.setattr(e.target, None, e.propagation, ident)
     return True
 
 
@@ -168,15 +168,15 @@ def _unmount(run, c, aside_done=False):
     at = {"ident": live.ident}
     if live.propagation != "private":
         # Unmounting a shared mount propagates to its peers (and can fail EBUSY there).
-        run.call("setattr", e.target, None, "private", live.ident)
+        run.system.setattr(e.target, None, "private", live.ident)
         old = live.propagation.split("+")[0]
         run.push("restore propagation of %s" % e.target,
-                 lambda: run.call("setattr", e.target, None, old, at["ident"]))
+                 lambda: run.system.setattr(e.target, None, old, at["ident"]))
     keep = _copy_for_undo(run, e.target, live.ident)
     if mimic.unmount_detached(c) or _carries(run, c):
         # A recursive copy carries copies of the mounts below its source (umount2(2): EBUSY without
         # MNT_DETACH); the planner made sure every mount below is one of them.
-        run.call("umount", e.target, True, live.ident)
+        run.system.umount(e.target, True, live.ident)
         lazily = False
     else:
         lazily = _umount(run, e.target, live.ident)
@@ -225,12 +225,11 @@ def _copy_for_undo(run, target, expect):
     open_tree(2), and LinuxSys then says ENOSYS (kernels before 5.2).
     """
     try:
-        keep = run.call("clone_mount", target, expect)
+        keep = run.system.clone_mount(target, expect)
     except SysError as exc:
         if exc.errno != errno.ENOSYS:
             raise
         return None
-    run.handles.append(keep)
     return keep
 
 
@@ -239,17 +238,17 @@ def _umount(run, target, expect):
 
     When it is busy, the busy hook names who holds it or detaches lazily.
 
-    The hook is holders.BusyPolicy, which the engine sets as `executor.busy`:
+    The hook is holders.BusyPolicy, which the engine gives the Executor (`busy`):
     per on_busy it raises the SysError with the holders added (fail) or
     unmounts with MNT_DETACH (detach). An Executor used without it raises
     EBUSY as the kernel said it. Either way the undo is the same: put back
     the clone kept before the unmount.
     """
     try:
-        run.call("umount", target, False, expect)
+        run.system.umount(target, False, expect)
         return False
     except SysError as exc:
-        hook = getattr(run.executor, "busy", None)
+        hook = run.executor.busy
         if exc.errno != errno.EBUSY or hook is None:
             raise
         hook.on_busy(run, target, exc, expect)
@@ -268,6 +267,7 @@ def _remount(run, c):
     e, live = c.entry, c.live
     if live is None:
         raise SysError("cannot remount %s: not mounted" % e.target, errno.EINVAL)
+
     # Every call (and undo) goes through one pin of the mount checked: a mount stacked on it meanwhile is never
     # the one changed, and ours is still put back as it was.
     def ours():
@@ -275,19 +275,19 @@ def _remount(run, c):
 
     if match.flags_differ(e, live):
         old_flags = live.flags
-        run.call("setattr", ours(), e.flags, None)
-        run.push("restore flags of %s" % e.target, lambda: run.call("setattr", ours(), old_flags, None))
+        run.system.setattr(ours(), e.flags, None)
+        run.push("restore flags of %s" % e.target, lambda: run.system.setattr(ours(), old_flags, None))
     if match.fs_options_differ(e, live, run.world, c.before):
         have = dict(live.fs_options)
         changed = [(k, v) for k, v in e.fs_options if have.get(k, object()) != v]
         back = [(k, have[k]) for k, _ in changed if k in have]
-        run.call("reconfigure", ours(), changed)
+        run.system.reconfigure(ours(), changed)
         if back:
-            run.push("restore options of %s" % e.target, lambda: run.call("reconfigure", ours(), back))
+            run.push("restore options of %s" % e.target, lambda: run.system.reconfigure(ours(), back))
     if match.propagation_differs(e, live):
         old = live.propagation.split("+")[0]
-        run.call("setattr", ours(), None, e.propagation)
-        run.push("restore propagation of %s" % e.target, lambda: run.call("setattr", ours(), None, old))
+        run.system.setattr(ours(), None, e.propagation)
+        run.push("restore propagation of %s" % e.target, lambda: run.system.setattr(ours(), None, old))
     return True
 
 
@@ -322,9 +322,9 @@ def _replace(run, c):
 
     def undo_swap():
         if state["old_on_top"]:
-            run.call("umount", e.target, True, live.ident)  # old top off; its clone `keep` still holds it
+            run.system.umount(e.target, True, live.ident)  # old top off; its clone `keep` still holds it
         run.attach(keep, e.target, True, ident, role="old")
-        run.call("umount", e.target, _may_carry(e), ident)  # the new mount, now on top of the restored clone
+        run.system.umount(e.target, _may_carry(e), ident)  # the new mount, now on top of the restored clone
 
     run.push("swap %s back" % e.target, undo_swap)
     if moved:
@@ -333,29 +333,29 @@ def _replace(run, c):
         upper_policy.record(run, e, moved, old_gone)
     else:
         # Processes inside the old mount keep their view: detach it lazily.
-        run.call("umount", e.target, True, live.ident)
+        run.system.umount(e.target, True, live.ident)
     state["old_on_top"] = False
     if e.propagation:
-        run.call("setattr", e.target, None, e.propagation, ident)
+        run.system.setattr(e.target, None, e.propagation, ident)
     return True
 
 
 def _umount_unless_busy(run, target, expect):
     """Return True after a plain unmount of the top at `target` (`expect`), False after a lazy one (it was busy)."""
     try:
-        run.call("umount", target, False, expect)
+        run.system.umount(target, False, expect)
         return True
     except SysError as exc:
         if exc.errno != errno.EBUSY:
             raise
-    run.call("umount", target, True, expect)
+    run.system.umount(target, True, expect)
     return False
 
 
 def _link(run, c):
     e = c.entry
-    run.call("symlink", e.source, e.target)
-    run.push("remove link %s" % e.target, lambda: run.call("unlink", e.target))
+    run.system.symlink(e.source, e.target)
+    run.push("remove link %s" % e.target, lambda: run.system.unlink(e.target))
     return True
 
 
@@ -366,16 +366,16 @@ def _relink(run, c):
         return _link(run, c)
     tmp = _tmp_name(e.target)
     _clear_stale_link(run, tmp)
-    run.call("symlink", e.source, tmp)
+    run.system.symlink(e.source, tmp)
     run.push("remove temporary link %s" % tmp, lambda: _unlink_if_present(run, tmp))
     # rename(2) over the old link: readers see the old or the new link, never none.
-    run.call("rename", tmp, e.target)
+    run.system.rename(tmp, e.target)
     old = fact.link
 
     def undo():
         t2 = _tmp_name(e.target)
-        run.call("symlink", old, t2)
-        run.call("rename", t2, e.target)
+        run.system.symlink(old, t2)
+        run.system.rename(t2, e.target)
 
     run.push("restore link %s -> %s" % (e.target, old), undo)
     return True
@@ -386,15 +386,15 @@ def _unlink(run, c):
     fact = run.system.lstat(e.target)
     if fact.kind != "symlink":
         return False
-    view = _writing(run, "unlink", e.target)
+    view = _writing(run.system.unlink, e.target)
     old = fact.link
-    run.push("restore link %s" % e.target, lambda: run.call("symlink", old, e.target, view))
+    run.push("restore link %s" % e.target, lambda: run.system.symlink(old, e.target, view))
     return True
 
 
 def _unlink_if_present(run, path):
     if run.system.lstat(path).kind != "missing":
-        run.call("unlink", path)
+        run.system.unlink(path)
 
 
 def _clear_stale_link(run, tmp):
@@ -402,8 +402,8 @@ def _clear_stale_link(run, tmp):
     fact = run.system.lstat(tmp)
     if fact.kind != "symlink":
         return  # missing; anything else makes symlink(2) fail with EEXIST, as it should
-    run.call("unlink", tmp)
-    run.push("restore temporary link %s" % tmp, lambda: run.call("symlink", fact.link, tmp))
+    run.system.unlink(tmp)
+    run.push("restore temporary link %s" % tmp, lambda: run.system.symlink(fact.link, tmp))
 
 
 def _tmp_name(target):

@@ -66,7 +66,8 @@ class World:
     # ---- the world as a plan will leave it (the planner's projections) ----------
     def without(self, gone):
         """Return this world where every path at or under one of `gone` is missing (removed by a plan)."""
-        facts = {p: f for p, f in self.facts.items() if not any(paths.is_at_or_under(p, g) for g in gone)}
+        gone = set(gone)
+        facts = {p: f for p, f in self.facts.items() if not paths.under_any(p, gone)}
         return dataclasses.replace(self, facts=facts)
 
     def source_kind(self, entry):

@@ -158,8 +158,9 @@ def _mappings(proc, pid, devs):
     seen = set()
     for line in maps.splitlines():
         m = _MAPS_LINE.match(line)
-        if not m or m.group(4) == "0" or (devs is not None and os.makedev(int(m.group(2), 16),
-                                                                           int(m.group(3), 16)) not in devs):
+        if not m or m.group(4) == "0":
+            continue
+        if devs is not None and os.makedev(int(m.group(2), 16), int(m.group(3), 16)) not in devs:
             continue
         key = (m.group(2), m.group(3), m.group(4))
         if key in seen:
@@ -179,7 +180,7 @@ def describe(holders, below=()):
     parts = []
     if holders:
         parts.append("held by " + ", ".join("pid %d (%s): %s %s" % (h["pid"], h["comm"], h["how"], h["path"])
-                                           for h in holders))
+                                            for h in holders))
     if below:
         parts.append("mounted below it: " + ", ".join(below))
     return "; ".join(parts)
@@ -228,7 +229,7 @@ def entry_policies(profile, state):
 
 
 class BusyPolicy:
-    """What the executor does when an unmount meets EBUSY (steps.py asks it through `executor.busy`).
+    """What the executor does when an unmount meets EBUSY (steps.py asks it through `Executor.busy`).
 
     `run_policy` (fail/detach, None: per entry) overrides `per_target`
     ({target: policy}); the default is fail. `proc` is a /proc path or fd.
@@ -251,7 +252,7 @@ class BusyPolicy:
         said = describe(holders, below)
         if self.policy(target) == DETACH:
             # MNT_DETACH (umount2(2)): gone from the tree now, freed when the last user lets go.
-            run.call("umount", target, True, expect)
+            run.system.umount(target, True, expect)
             run.warn("unmounted %s lazily (on_busy: detach) although it was busy: %s" % (
                 target, "its old tree lives on for the processes using it until they let go"
                 + (" (%s)" % said if said else "")))

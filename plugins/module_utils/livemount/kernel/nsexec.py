@@ -31,11 +31,13 @@ import struct
 import sys
 
 from ..errors import LivemountError, StateError, SysError
+from ..kernel import syscalls
+from ..kernel.syscalls import CLONE_NEWNS
+from ..kernel.sysapi import Wrapper
 from ..model import BIND
 from ..observe import observe_host
 from ..state import StateStore
 
-CLONE_NEWNS = 0x00020000
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3), ioctl_ns(2)
 
 
@@ -105,21 +107,18 @@ class Target:
             self.fd = None
 
 
-class Configured:
+class Configured(Wrapper):
     """A Sys carrying run options chosen where the Sys is made (the CLI's global options).
 
     The engine's entry points take `namespace`, `pid` and `on_busy` from it
-    when their own arguments are None; every other attribute is the inner Sys's.
+    when their own arguments are None (`resolve`); every other call is the inner Sys's.
     """
 
     def __init__(self, inner, namespace=None, pid=None, on_busy=None):
-        self.inner = inner
+        super().__init__(inner)
         self.namespace = namespace
         self.pid = pid
         self.on_busy = on_busy
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
 
     def _target(self):
         return None if self.namespace is None and self.pid is None else Target(self.namespace, self.pid)
@@ -201,7 +200,7 @@ def _inside(target, system, fn, root, profile, names, clone, send):
         if host.facts[host.realpaths[e.source]].kind != "missing":  # else the plan says so
             h = system.clone(e.source, e.recursive)
             handles.setdefault((e.source, e.recursive), []).append(h)
-            if h.fd is None:  # a classic mount(2) stand-in would look the source up inside the target
+            if not h.detached:  # a classic mount(2) stand-in would look the source up inside the target
                 raise SysError("cannot bind %s from the caller's mount namespace: needs the new mount api "
                                "(open_tree, Linux 5.2+)" % e.source, errno.ENOSYS)
     proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -219,13 +218,11 @@ def _inside(target, system, fn, root, profile, names, clone, send):
 
 def setns(fd, label):
     """Return None after moving this (single-threaded) process into the mount namespace of nsfs `fd`."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(ctypes.c_int(fd), ctypes.c_int(CLONE_NEWNS)) != 0:
-        err = ctypes.get_errno()
+    try:
+        syscalls.setns(fd, CLONE_NEWNS)
+    except OSError as exc:
         # EPERM: needs CAP_SYS_ADMIN (in the namespace's user namespace) and CAP_SYS_CHROOT.
-        raise SysError("cannot enter mount namespace %s: %s" % (label, os.strerror(err).lower()), err)
+        raise SysError("cannot enter mount namespace %s: %s" % (label, os.strerror(exc.errno).lower()), exc.errno)
 
 
 def _open_state_parent(root):
@@ -248,8 +245,11 @@ def _open_state_parent(root):
 def _child(wfd, work):
     """Send ("result", value) or ("error", exception) of work(send) over `wfd`, then _exit (never returns)."""
     code = 0
+
+    def send(msg):
+        _send(wfd, msg)
+
     try:
-        send = lambda msg: _send(wfd, msg)  # noqa: E731
         try:
             send(("result", work(send)))
         except BaseException as exc:  # everything goes back to the caller, which decides
@@ -296,7 +296,7 @@ def _collect(fd, pid, target, progress):
                     answer = (kind, value)
     finally:
         # Wait even when interrupted: the child finishes (or rolls back) its apply.
-        _, status = os.waitpid(pid, 0)
+        _pid, status = os.waitpid(pid, 0)
     if answer is None:
         how = ("was killed by signal %d" % os.WTERMSIG(status) if os.WIFSIGNALED(status)
                else "exited with status %d" % os.WEXITSTATUS(status))
@@ -309,7 +309,7 @@ def _collect(fd, pid, target, progress):
 
 # ---- the Sys inside ----------------------------------------------------------------------
 
-class NamespaceSys:
+class NamespaceSys(Wrapper):
     """The Sys the engine uses inside a target namespace: the caller's Sys plus what was seen before entering.
 
     Paths resolve in the target (its root is ours now); the mount table comes
@@ -318,22 +318,27 @@ class NamespaceSys:
     """
 
     def __init__(self, inner, target, proc_fd, overlay, host, handles):
-        self.inner = inner
-        self.proc_fd = proc_fd  # holders.py scans the caller's /proc through it
-        self.target_record = target.record()
+        super().__init__(inner)
+        self._proc_fd = proc_fd
+        self._record = target.record()
         self._label = target.label
         self._nsid = target.namespace_id
         self._overlay = dict(overlay)
         self._host = host
         self._handles = handles
 
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
+    def proc_fd(self):
+        """Return the fd of the caller's /proc: it shows the target's processes too (holders.py scans it)."""
+        return self._proc_fd
+
+    def target_record(self):
+        """Return how the target namespace was named (`{"pid": N}` or `{"namespace_file": path}`)."""
+        return self._record
 
     def read_mountinfo(self):
         """Return the target's mount table, paths relative to its root (read through the caller's /proc)."""
         try:
-            fd = os.open("self/mountinfo", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.proc_fd)
+            fd = os.open("self/mountinfo", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self._proc_fd)
             with os.fdopen(fd, encoding="utf-8", errors="surrogateescape") as f:
                 return f.read()
         except OSError as exc:
@@ -399,7 +404,7 @@ def namespace_meta(meta, profile, owned_targets, system):
 
     Unchanged (and so left out of the file) for runs in the caller's own namespace.
     """
-    record = getattr(system, "target_record", None)
+    record = system.target_record()
     if record is None:
         return meta
     out = dict(meta)

@@ -16,8 +16,7 @@ import os
 import stat
 
 from ..kernel import syscalls
-from ..errors import SysError
-from ..kernel.failpoint import strerror
+from ..errors import SysError, strerror
 from ..paths import clean
 
 _O_PATH = os.O_PATH | os.O_CLOEXEC

@@ -55,6 +55,11 @@ class PendingMount(Handle):
         self.propagation = 0
         self.attached = False
 
+    @property
+    def detached(self):
+        """Return False: nothing exists yet, mount(2) looks the source up by path when this is attached."""
+        return False
+
 
 def _fd_path(fd):
     return "/proc/self/fd/%d" % fd
@@ -171,7 +176,7 @@ def mount_words(fd):
     with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
             if line.split(" ", 1)[0] == mnt_id:
-                left, _, right = line.rstrip("\n").partition(" - ")
+                left, _sep, right = line.rstrip("\n").partition(" - ")
                 return left.split(" ")[5].split(","), right.split(" ")[2].split(",")
     raise OSError(errno.EINVAL, "mount %s is not in /proc/self/mountinfo" % mnt_id)
 

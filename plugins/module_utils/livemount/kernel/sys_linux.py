@@ -16,12 +16,12 @@ import os
 import stat
 
 from ..kernel import identity, sys_classic, syscalls as sc
-from ..errors import SysError
-from ..kernel.failpoint import step_call, step_what, strerror
+from ..errors import SysError, strerror
 from ..options import flags_to_attrs, propagation_flag
 from ..kernel.securepath import NO_VIEW, open_parent, open_path, writable_view_of
 from ..kernel.sys_classic import PendingMount
 from ..kernel.sys_observe import LinuxObservation
+from ..kernel.calls import step_call, step_what
 from ..kernel.sysapi import Handle, Pin, Sys
 
 

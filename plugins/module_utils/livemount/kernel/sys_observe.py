@@ -9,9 +9,9 @@ import os
 import stat
 
 from ..kernel import fileid, identity, syscalls as sc
-from ..errors import SysError
-from ..kernel.failpoint import strerror
-from ..model import MISSING, PathFact
+from ..errors import SysError, strerror
+from ..kernel.sysapi import Features
+from ..model import MISSING, PathFact, build
 
 OVERLAY_PARAMS = "/sys/module/overlay/parameters"
 _KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}
@@ -55,9 +55,10 @@ class LinuxObservation:
             return MISSING
         except OSError as exc:
             raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-        return PathFact(kind=_KINDS.get(stat.S_IFMT(mode), "other"), link=link, mode=stat.S_IMODE(mode),
-                        uid=st.st_uid, gid=st.st_gid, dev=(os.major(st.st_dev), os.minor(st.st_dev)), empty=empty,
-                        ino=st.st_ino)
+        return build(PathFact, {"kind": _KINDS.get(stat.S_IFMT(mode), "other"), "link": link,
+                                "mode": stat.S_IMODE(mode), "uid": st.st_uid, "gid": st.st_gid,
+                                "dev": (os.major(st.st_dev), os.minor(st.st_dev)), "empty": empty,
+                                "ino": st.st_ino})
 
     def realpath(self, path):
         """Return `path` with every symlink resolved."""
@@ -124,7 +125,7 @@ class LinuxObservation:
         except OSError:
             return None
         try:
-            got, attrs, _mnt, _dev = sc.statx_mount(fd, sc.STATX_MNT_ID)
+            _got, attrs, _mnt, _dev = sc.statx_mount(fd, sc.STATX_MNT_ID)
             if not attrs & sc.STATX_ATTR_MOUNT_ROOT:
                 return None
             return identity.marker_of(fd)
@@ -132,3 +133,16 @@ class LinuxObservation:
             return None
         finally:
             os.close(fd)
+
+    def features(self):
+        """Return the Features of the running kernel, by its release (uname(2))."""
+        return features_of(os.uname().release)
+
+
+def features_of(release):
+    """Return the Features a kernel `release` (`6.5.0-1-amd64`) has; none for a release that does not parse."""
+    try:
+        major, minor = (int(x) for x in release.split(".")[:2])
+    except ValueError:
+        return Features()
+    return Features(beneath=(major, minor) >= (6, 5))

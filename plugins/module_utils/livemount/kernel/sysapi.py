@@ -3,11 +3,18 @@
 The executor receives a Sys and never calls os/ctypes itself. Implementations:
 * sys_linux.LinuxSys: the real kernel, via ctypes (new mount API, openat2).
 * failpoint.FailpointSys: wraps another Sys, fails or crashes at the N-th mutation.
+* nsexec.NamespaceSys, nsexec.Configured: another mount namespace (Wrapper).
 * tests/unit/fakesys.py: a recording fake for unit tests.
 
-Every *mutating* method is one "step" for failpoints and recorders: it either
-happens completely or raises SysError with the errno, and the canonical call
-string (see `call_string`) names it. Observing methods never mutate.
+Everything the engine asks of a Sys is declared here: the observing and
+mutating methods (abstract), and the hooks a Sys may answer differently
+(`features`, `proc_fd`, `target_record`, `adapt_world`), which have a
+default. Nobody probes a Sys with getattr or isinstance.
+
+Every *mutating* method (MUTATING_CALLS) is one "step" for failpoints and
+recorders: it either happens completely or raises SysError with the errno,
+and calls.py names it (`mkdir "/t" 0o755 0 0`, `create directory /t`) the
+same way for every implementation. Observing methods never mutate.
 
 Paths handed to mutating methods are resolved without following a symlink in
 any component (openat2 RESOLVE_NO_SYMLINKS, or an O_PATH|O_NOFOLLOW walk), and
@@ -33,14 +40,18 @@ AT_EMPTY_PATH, open_tree(2)); umount2(2) and MOVE_MOUNT_BENEATH always act
 on the top mount at a path, so they follow the check at once. Another
 mount there (stacked on it since the plan, or in its place) fails the step
 with ESTALE and is left alone. `expect` None checks nothing (a mount the
-run has no identity for).
+run has no identity for). A Pin (`pin`) holds a checked mount for a
+remount: setattr and reconfigure given it change that very mount.
 """
 
 import abc
+from dataclasses import dataclass
 
-from ..model import Ident
+from ..errors import StateError
+from ..model import Ident  # noqa: F401 - what `expect` is (model.Ident)
 
-MUTATIONS = (
+# The Sys methods that change something: each call is one step (failpoints count them, recorders write them).
+MUTATING_CALLS = (
     "mkdir",
     "rmdir",
     "mkfile",
@@ -55,6 +66,17 @@ MUTATIONS = (
     "reconfigure",
     "umount",
 )
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the kernel under a Sys can do, where livemount takes another way without it.
+
+    `beneath`: move_mount(2) MOVE_MOUNT_BENEATH (Linux 6.5): a replace slides
+    the new mount under the old one, so lookups never see the target empty.
+    """
+
+    beneath: bool = False
 
 
 class Handle:
@@ -72,6 +94,16 @@ class Handle:
         self.closed = False
         self.ident = ident
         self.marker = marker
+
+    @property
+    def detached(self):
+        """Return True: a real detached mount, which exists apart from any path until attached.
+
+        False for a stand-in that only records the mount(2) call to make at
+        attach time (the classic API, sys_classic.PendingMount): it looks its
+        source up by path then, not now.
+        """
+        return True
 
     def __repr__(self):
         return "<mount %s>" % self.desc
@@ -146,6 +178,10 @@ class Sys(abc.ABC):
         """
 
     @abc.abstractmethod
+    def marker(self, path):
+        """Return the marker (kernel/identity.py) of the mount on top at `path`, None when unknown or not a mount."""
+
+    @abc.abstractmethod
     def pin(self, target, expect):
         """Return a Pin of the top mount at `target` after checking it is `expect` (SysError ESTALE otherwise).
 
@@ -153,10 +189,6 @@ class Sys(abc.ABC):
         act on that mount even if another is stacked on it since; close() it
         before unmounting that mount (an fd on a mount makes umount2(2) EBUSY).
         """
-
-    @abc.abstractmethod
-    def marker(self, path):
-        """Return the marker (kernel/identity.py) of the mount on top at `path`, None when unknown or not a mount."""
 
     # ---- mutations (each is one step) --------------------------------------
     @abc.abstractmethod
@@ -208,7 +240,7 @@ class Sys(abc.ABC):
     def setattr(self, where, flags, propagation=None, expect=None):
         """Set per-mount flags exactly (mount_setattr): those in `flags` on, the rest of MOUNT_FLAGS off.
 
-        `where` is a path (the top mount there, that is `expect`) or a Handle (a detached mount).
+        `where` is a path (the top mount there, that is `expect`), a Pin, or a Handle (a detached mount).
         `flags` None leaves flags alone; `propagation` None leaves it alone.
         """
 
@@ -224,32 +256,170 @@ class Sys(abc.ABC):
     def close(self, handle):
         """Release a Handle (not a step: a detached mount vanishes when its last fd closes)."""
 
+    # ---- hooks, with the defaults of a Sys acting in its own namespace -----
+    def features(self):
+        """Return the Features of the kernel (default: none of them)."""
+        return Features()
 
-def call_string(name, *args):
-    """Return the canonical text of a call, as recorders and error messages show it.
+    def proc_fd(self):
+        """Return an fd of the /proc that shows who uses this namespace's mounts, or None for this process's /proc.
 
-    Strings are double-quoted, sets are joined sorted with commas, handles by desc:
-    `attach <mount tmpfs> "/srv/t"`. Which mount a step checks (an Ident) is
-    not part of what it does: left out (failpoint.step_call drops `expect`).
+        holders.py scans it to name the processes holding a busy mount.
+        """
+        return None
+
+    def target_record(self):
+        """Return the JSON record naming the mount namespace acted in, or None when it is the caller's own.
+
+        A Sys acting inside another namespace (nsexec.NamespaceSys) says how
+        it was named (`{"pid": N}`, `{"namespace_file": path}`): the state
+        keeps it, and no isolation warning is given for a namespace named on purpose.
+        """
+        return None
+
+    def adapt_world(self, world):
+        """Return `world` completed with what this Sys knows beyond its namespace's own view (default: unchanged).
+
+        nsexec.NamespaceSys adds the bind sources it saw in the caller's
+        namespace before entering the target (observe.py calls this).
+        """
+        return world
+
+
+class Wrapper(Sys):
+    """A Sys passing every call to `inner`: the base of the Sys that change a few of them.
+
+    Every method is spelled out, so a reader (or a tool) follows each call.
     """
-    parts = [name]
-    for a in args:
-        if isinstance(a, Ident):
-            continue
-        if isinstance(a, str):
-            parts.append('"%s"' % a)
-        elif isinstance(a, (set, frozenset)):
-            parts.append(",".join(sorted(a)) or "-")
-        elif isinstance(a, Handle):
-            parts.append(repr(a))
-        elif isinstance(a, (list, tuple)):
-            parts.append(
-                "[" + ",".join(k if v is None else "%s=%s" % (k, v) for k, v in a) + "]"
-                if a and isinstance(a[0], tuple)
-                else "[" + ",".join(str(x) for x in a) + "]"
-            )
-        elif a is None:
-            parts.append("-")
-        else:
-            parts.append(str(a))
-    return " ".join(parts)
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def read_mountinfo(self):
+        """Return the inner Sys's mountinfo text."""
+        return self.inner.read_mountinfo()
+
+    def lstat(self, path):
+        """Return the inner Sys's PathFact for `path`."""
+        return self.inner.lstat(path)
+
+    def realpath(self, path):
+        """Return the inner Sys's resolved path."""
+        return self.inner.realpath(path)
+
+    def listdir(self, path):
+        """Return the inner Sys's listing of `path`."""
+        return self.inner.listdir(path)
+
+    def getxattr(self, path, name):
+        """Return the inner Sys's xattr value."""
+        return self.inner.getxattr(path, name)
+
+    def file_handle(self, path):
+        """Return the inner Sys's file handle of `path`."""
+        return self.inner.file_handle(path)
+
+    def overlay_defaults(self):
+        """Return the inner Sys's overlay defaults."""
+        return self.inner.overlay_defaults()
+
+    def namespace_id(self):
+        """Return the inner Sys's namespace identity."""
+        return self.inner.namespace_id()
+
+    def mount_ids(self):
+        """Return the inner Sys's unique mount ids."""
+        return self.inner.mount_ids()
+
+    def marker(self, path):
+        """Return the inner Sys's marker of the mount at `path`."""
+        return self.inner.marker(path)
+
+    def pin(self, target, expect):
+        """Return the inner Sys's Pin of the mount at `target` (not a step)."""
+        return self.inner.pin(target, expect)
+
+    def mkdir(self, path, mode, uid, gid, writable_view=False):
+        """Return what the inner Sys's mkdir returns."""
+        return self.inner.mkdir(path, mode, uid, gid, writable_view)
+
+    def rmdir(self, path, writable_view=False):
+        """Return what the inner Sys's rmdir returns."""
+        return self.inner.rmdir(path, writable_view)
+
+    def mkfile(self, path, mode, uid, gid, writable_view=False):
+        """Return what the inner Sys's mkfile returns."""
+        return self.inner.mkfile(path, mode, uid, gid, writable_view)
+
+    def unlink(self, path, writable_view=False):
+        """Return what the inner Sys's unlink returns."""
+        return self.inner.unlink(path, writable_view)
+
+    def symlink(self, content, path, writable_view=False):
+        """Return what the inner Sys's symlink returns."""
+        return self.inner.symlink(content, path, writable_view)
+
+    def rename(self, old, new):
+        """Return what the inner Sys's rename returns."""
+        return self.inner.rename(old, new)
+
+    def clone(self, source, recursive):
+        """Return the inner Sys's Handle of a bind of `source`."""
+        return self.inner.clone(source, recursive)
+
+    def clone_mount(self, target, expect=None):
+        """Return the inner Sys's Handle of a copy of the mount at `target`."""
+        return self.inner.clone_mount(target, expect)
+
+    def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
+        """Return the inner Sys's Handle of a new filesystem."""
+        return self.inner.create_fs(fstype, source, fs_options, lower, data, upper, work)
+
+    def attach(self, handle, target, beneath=False, expect=None):
+        """Return what the inner Sys's attach returns."""
+        return self.inner.attach(handle, target, beneath, expect)
+
+    def setattr(self, where, flags, propagation=None, expect=None):
+        """Return what the inner Sys's setattr returns."""
+        return self.inner.setattr(where, flags, propagation, expect)
+
+    def reconfigure(self, target, fs_options, expect=None):
+        """Return what the inner Sys's reconfigure returns."""
+        return self.inner.reconfigure(target, fs_options, expect)
+
+    def umount(self, target, detach=False, expect=None):
+        """Return what the inner Sys's umount returns."""
+        return self.inner.umount(target, detach, expect)
+
+    def close(self, handle):
+        """Return None after the inner Sys released `handle`."""
+        return self.inner.close(handle)
+
+    def features(self):
+        """Return the inner Sys's Features."""
+        return self.inner.features()
+
+    def proc_fd(self):
+        """Return the inner Sys's /proc fd (or None)."""
+        return self.inner.proc_fd()
+
+    def target_record(self):
+        """Return the inner Sys's namespace record (or None)."""
+        return self.inner.target_record()
+
+    def adapt_world(self, world):
+        """Return `world` as the inner Sys completes it."""
+        return self.inner.adapt_world(world)
+
+
+def perform(system, name, args):
+    """Return what mutation `name` of `system` returns for `args`: an operation that was kept as data.
+
+    Recovery works out from the journal (untrusted input) which operations
+    an interrupted apply still needs, as (name, args) pairs; only a declared
+    mutation is ever called by name, anything else is refused.
+    """
+    if name not in MUTATING_CALLS or not isinstance(args, (list, tuple)):
+        raise StateError("cannot perform %r from the journal: not a Sys mutation with arguments (one of %s)"
+                         % (name, ", ".join(MUTATING_CALLS)))
+    return getattr(system, name)(*args)

@@ -1,4 +1,4 @@
-"""Thin ctypes wrappers for the mount system calls the os module lacks.
+"""Thin ctypes wrappers for the mount system calls the os module lacks: the one place livemount loads libc.
 
 Each wrapper returns what the kernel returns (an fd, or None) and raises
 OSError(errno, strerror) on failure; messages and call strings are the
@@ -59,9 +59,14 @@ FSCONFIG_CMD_CREATE_EXCL = 8
 
 FSMOUNT_CLOEXEC = 0x1
 
+CLONE_NEWNS = 0x00020000  # unshare(2), setns(2): a mount namespace
+
+# struct file_handle with room for MAX_HANDLE_SZ bytes (include/linux/exportfs.h).
+MAX_HANDLE_SZ = 128
+
 # The per-mount attribute and propagation bits live with the option names in
 # options.py (pure, importable on a controller without libc); re-exported here.
-from ..options import (  # noqa: E402,F401
+from ..options import (  # noqa: E402,F401  # pylint: disable=unused-import
     MOUNT_ATTR__ATIME,
     MOUNT_ATTR_NOATIME,
     MOUNT_ATTR_NODEV,
@@ -151,6 +156,13 @@ class MountAttr(ctypes.Structure):
         ("propagation", ctypes.c_uint64),
         ("userns_fd", ctypes.c_uint64),
     ]
+
+
+class FileHandle(ctypes.Structure):
+    """struct file_handle of name_to_handle_at(2), with MAX_HANDLE_SZ bytes of room."""
+
+    _fields_ = [("handle_bytes", ctypes.c_uint), ("handle_type", ctypes.c_int),
+                ("f_handle", ctypes.c_ubyte * MAX_HANDLE_SZ)]
 
 
 class OpenHow(ctypes.Structure):
@@ -331,3 +343,23 @@ def mount(source, target, fstype, flags, data):
 def umount2(target, flags):
     """Return None after umount2(2) of `target`."""
     _check(libc.umount2(os.fsencode(target), flags))
+
+
+# ---- namespaces and file handles -------------------------------------------
+def unshare(flags):
+    """Return None after unshare(2) with `flags` (CLONE_NEWNS: a copy of the mount table of our own)."""
+    _check(libc.unshare(ctypes.c_int(flags)))
+
+
+def setns(fd, nstype):
+    """Return None after setns(2) into the namespace of nsfs `fd` (`nstype` CLONE_NEWNS: a mount namespace)."""
+    _check(libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)))
+
+
+def name_to_handle_at(dfd, path, flags):
+    """Return (handle type, handle bytes) of dfd/path from name_to_handle_at(2) (the mount id is left out)."""
+    fh = FileHandle(MAX_HANDLE_SZ, 0)
+    mount_id = ctypes.c_int()
+    _check(libc.name_to_handle_at(ctypes.c_int(dfd), _path(path), ctypes.byref(fh), ctypes.byref(mount_id),
+                                  ctypes.c_int(flags)))
+    return fh.handle_type, bytes(fh.f_handle[:fh.handle_bytes])

@@ -149,7 +149,7 @@ def counts(items):
 
 def xattr_prefix(live):
     """Return the xattr namespace overlay `live` keeps its metadata in: "user." with userxattr, else "trusted."."""
-    return "user." if any(key == "userxattr" for key, _ in live.fs_options) else "trusted."
+    return "user." if any(key == "userxattr" for key, _value in live.fs_options) else "trusted."
 
 
 def find_overlay(table, target):
@@ -221,9 +221,9 @@ def _real_sys(system):
     """Return `system`, or the real kernel's Sys when None (imported late: ctypes only when needed)."""
     if system is not None:
         return system
-    from ..kernel.sys_linux import LinuxSys
+    from ..kernel.real import real_system
 
-    return LinuxSys()
+    return real_system()
 
 
 def _read_only(live):

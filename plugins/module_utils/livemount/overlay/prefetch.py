@@ -39,7 +39,7 @@ class Prefetch:
         if self._workers or self._stop:
             return
         self._todo.put((self._upper_dir, "", self.layers.lowers))
-        for _ in range(self.threads):
+        for _thread in range(self.threads):
             worker = threading.Thread(target=self._work, name="livemount-prefetch", daemon=True)
             worker.start()
             self._workers.append(worker)
@@ -47,7 +47,7 @@ class Prefetch:
     def close(self):
         """Return None once the workers have stopped (lookups not yet started are dropped)."""
         self._stop = True
-        for _ in self._workers:
+        for _worker in self._workers:
             self._todo.put(None)
         for worker in self._workers:
             worker.join()
@@ -99,7 +99,7 @@ class Prefetch:
                 twins = []
             self._todo.put((self._upper_dir, rel + name, twins))
 
-    def _lower_tree(self, _, dirs):
+    def _lower_tree(self, _root, dirs):
         """Look up every entry below the lower directories `dirs` (what a listing of them stats)."""
         for d in dirs:
             with os.scandir(d) as it:

@@ -111,9 +111,9 @@ def reset(target, wanted=(), system=None, root=None, check=False, discard=False,
     from .. import engine
 
     if system is None:
-        from ..kernel.sys_linux import LinuxSys  # late: ctypes only when the real kernel is used
+        from ..kernel.real import real_system  # late: ctypes only when the real kernel is used
 
-        system = LinuxSys()
+        system = real_system()
     system, ns_target, on_busy = nsexec.resolve(system)
     if ns_target is not None:
         ns_target.close()
@@ -138,8 +138,8 @@ def reset(target, wanted=(), system=None, root=None, check=False, discard=False,
         state = store.load()
         own = run.owned(state, live)
         if own is None:
-            raise LivemountError("cannot reset overlay %s: profile %s no longer owns it" % (live.mount_point,
-                                                                                           store.name))
+            raise LivemountError("cannot reset overlay %s: profile %s no longer owns it"
+                                 % (live.mount_point, store.name))
         if store.journal.exists():
             raise LivemountError("cannot reset overlay %s: an apply of profile %s was interrupted; `livemount apply`"
                                  " recovers it first" % (live.mount_point, store.name))
@@ -316,7 +316,7 @@ class _Reset:
             if exc.errno != errno.EBUSY:
                 raise
             # mount_setattr(2): EBUSY while a file on the mount is open for writing.
-            held, _ = holders.explain(self.system, live.mount_point, getattr(self.system, "proc_fd", None))
+            held, _ = holders.explain(self.system, live.mount_point, self.system.proc_fd())
             said = holders.describe(held)
             err = LivemountError("cannot reset overlay %s: a process holds a file open for writing on it (EBUSY)%s;"
                                  " nothing was changed" % (live.mount_point, " (%s)" % said if said else ""))
@@ -352,13 +352,14 @@ class _Reset:
                         upper_policy=FRESH)
         world = observe(self.system, [entry], (own,) if own is not None else ())
         ns = self.system.namespace_id()
-        executor = Executor(self.system, store.journal if store else self.journal, world, beneath=engine.has_beneath(),
+        busy = holders.BusyPolicy(self.on_busy, holders.entry_policies(None, state) if state else {},
+                                  self.system.proc_fd())
+        executor = Executor(self.system, store.journal if store else self.journal, world,
+                            beneath=self.system.features().beneath,
                             header={"profile": store.name if store else None, "namespace": ns,
                                     "overlay_reset": live.mount_point},
-                            entry_dict=engine.entry_dict, progress=self.progress)
-        executor.busy = holders.BusyPolicy(self.on_busy, holders.entry_policies(None, state) if state else {},
-                                           getattr(self.system, "proc_fd", None))
-        executor.seed = None if report["all"] else _Seed(live, plans, layers)
+                            entry_dict=engine.entry_dict, progress=self.progress, busy=busy,
+                            seed=None if report["all"] else _Seed(live, plans, layers))
         outcome = executor.apply([change])
         if store is not None:
             # The state reconcile would save after this one change.
@@ -375,8 +376,8 @@ class _Reset:
             left = superblock_mounts(live.dev, self.proc)
             why = "mounts of the old overlay remain: %s" % ", ".join(_where(m) for m in left) if left else ""
         if why:
-            report["warnings"].append("kept the old upper %s and work %s: %s" % (report["upper_aside"],
-                                                                                report["work_aside"], why))
+            report["warnings"].append("kept the old upper %s and work %s: %s"
+                                      % (report["upper_aside"], report["work_aside"], why))
             return
         for d in (report["upper_aside"], report["work_aside"]):
             try:

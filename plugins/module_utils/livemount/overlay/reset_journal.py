@@ -19,6 +19,7 @@ is still on top, gets its own flags back.
 import os
 
 from ..journal import Journal
+from ..kernel.sysapi import perform
 from ..model import Owned
 from ..mountinfo import parse_mountinfo
 from ..observe import observe
@@ -73,7 +74,7 @@ def recover_reset(system, store, target):
         state = State(store.name, store.namespace_id, (Owned(entry, dev=dev),))
         finish, said = _finish_ops(system, state, header, records, entry, target, dev)
         for name, args in finish:
-            getattr(system, name)(*args)
+            perform(system, name, args)
         messages += said
     messages += _thaw(system, target, dev, header.get("flags") or [])
     store.journal.remove()
@@ -93,8 +94,8 @@ def _finish_ops(system, state, header, records, entry, target, dev):
 
     def run_recover():
         world = observe(system, [entry], state.owned)
-        _, finish, said = recover(state, header, records, world, entry_from_dict, lstat=system.lstat,
-                                  listdir=system.listdir)
+        _new_state, finish, said = recover(state, header, records, world, entry_from_dict, lstat=system.lstat,
+                                           listdir=system.listdir)
         return world, finish, said[1:]  # said[0] speaks of an apply and of planning afresh
 
     world, finish, said = run_recover()

@@ -201,7 +201,7 @@ class Layers:
         no stat of a directory or symlink (d_type says what they are).
         """
         scans = []
-        for _, base in stack:
+        for _layer, base in stack:
             try:
                 with os.scandir(base) as it:
                     scans.append({e.name: e for e in it})
@@ -220,7 +220,7 @@ class Layers:
         """Return find(stack, name) answered from the scandir results `scans` of the stack's directories."""
         top = None
         child = []
-        for i, (layer, _) in enumerate(stack):
+        for i, (layer, _base) in enumerate(stack):
             e = scans[i].get(name)
             if e is None:
                 continue

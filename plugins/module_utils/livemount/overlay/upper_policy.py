@@ -48,16 +48,16 @@ def move_aside(run, c, undo=True):
     for p in reused:
         aside = _free_name(run, p, stamp)
         run.journal({"kind": "aside", "from": p, "to": aside, "dev": list(old.dev)})
-        run.call("rename", p, aside)
+        run.system.rename(p, aside)
         if undo:
-            run.push("move %s back to %s" % (aside, p), lambda p=p, aside=aside: run.call("rename", aside, p))
+            run.push("move %s back to %s" % (aside, p), lambda p=p, aside=aside: run.system.rename(aside, p))
         moved[p] = aside
     for p in reused:
         was = run.system.lstat(moved[p])
-        run.call("mkdir", p, was.mode if was.mode is not None else 0o755, was.uid or 0, was.gid or 0)
+        run.system.mkdir(p, was.mode if was.mode is not None else 0o755, was.uid or 0, was.gid or 0)
         if undo:
             run.push("remove fresh %s" % p, lambda p=p: remove_fresh(run, p))
-    seed = getattr(run.executor, "seed", None)
+    seed = run.executor.seed
     if seed is not None and e.upper in moved:
         seed(run, c, moved[e.upper], e.upper)
     return moved
@@ -86,9 +86,9 @@ def remove_fresh(run, path):
     if fact.kind == "dir":
         for name in run.system.listdir(path):
             remove_fresh(run, paths.join(path, name))
-        run.call("rmdir", path)
+        run.system.rmdir(path)
     else:
-        run.call("unlink", path)
+        run.system.unlink(path)
 
 
 def carry_release(run, c):
@@ -101,18 +101,18 @@ def carry_release(run, c):
     old_entry = c.before.entry if c.before else None
     if "ro" not in live.flags:
         try:
-            run.call("setattr", e.target, frozenset(live.flags) | {"ro"}, None, live.ident)
+            run.system.setattr(e.target, frozenset(live.flags) | {"ro"}, None, live.ident)
         except SysError as exc:
             if exc.errno != errno.EBUSY:
                 raise
             raise _busy(run, e.target, exc, "cannot freeze overlay %s for upper_policy carry: a process holds a"
                                             " file open for writing on it" % e.target)
         run.push("unfreeze %s" % e.target,
-                 lambda: run.call("setattr", e.target, frozenset(live.flags), None, live.ident))
-    deadline = time.monotonic() + getattr(run.executor, "carry_wait", 0.0)
+                 lambda: run.system.setattr(e.target, frozenset(live.flags), None, live.ident))
+    deadline = time.monotonic() + run.executor.carry_wait
     while True:
         try:
-            run.call("umount", e.target, False, live.ident)  # never MNT_DETACH: the old superblock must really go
+            run.system.umount(e.target, False, live.ident)  # never MNT_DETACH: the old superblock must really go
             break
         except SysError as exc:
             if exc.errno != errno.EBUSY:
@@ -120,7 +120,7 @@ def carry_release(run, c):
             if time.monotonic() >= deadline:
                 raise _busy(run, e.target, exc, "cannot carry the upper of overlay %s: the old overlay is still in"
                                                 " use after %gs; use upper_policy fresh to swap it in now"
-                            % (e.target, getattr(run.executor, "carry_wait", 0.0)))
+                            % (e.target, run.executor.carry_wait))
             time.sleep(0.05)
     if old_entry is not None:
         run.push("mount %s again" % e.target, lambda: _mount_again(run, old_entry))
@@ -135,8 +135,7 @@ def _mount_again(run, entry):
 
 
 def _busy(run, target, exc, message):
-    said = holders.describe(*holders.explain(run.system, target, getattr(getattr(run.executor, "busy", None),
-                                                                        "proc", None)))
+    said = holders.describe(*holders.explain(run.system, target, run.system.proc_fd()))
     err = SysError("%s (%s)" % (message, said) if said else message, errno=exc.errno, call=exc.call)
     return err
 

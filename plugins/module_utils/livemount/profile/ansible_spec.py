@@ -8,10 +8,9 @@ No ansible imports here: the engine stays standard-library only.
 
 from ..profile.schema_data import SCHEMA
 
-# Module-only options (not part of a profile).
+# Module-only options (not part of a profile); those other modules share too are in module_utils/args_common.py.
 MODULE_OPTIONS = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "state_dir": {"type": "path"},
 }
 
 
@@ -41,6 +40,8 @@ def _spec_of(node):
         spec["type"] = "bool"
     elif t == "integer":
         spec["type"] = "int"
+    elif t == "object" and "properties" in node:
+        spec.update(type="dict", options={k: _spec_of(v) for k, v in node["properties"].items()})
     elif t == "array":
         spec["type"] = "list"
         item = _resolve(node.get("items", {}))
@@ -64,7 +65,7 @@ def profile_argument_spec():
 
 
 def module_argument_spec():
-    """Return the full argument spec of livemount.core.mount_profile."""
+    """Return the argument spec of livemount.core.mount_profile's profile fields and `state`."""
     spec = profile_argument_spec()
     spec.update(MODULE_OPTIONS)
     return spec
@@ -79,6 +80,8 @@ def params_to_profile(params):
             continue
         if key == "mounts":
             value = [{k: v for k, v in m.items() if v is not None} for m in value]
+        elif isinstance(value, dict):  # boot: Ansible fills every unset suboption with None
+            value = {k: v for k, v in value.items() if v is not None}
         out[key] = value
     out.setdefault("mounts", [])
     return out
@@ -96,7 +99,9 @@ def option_docs():
             d["description"].append("Default when not given: C(%s)." % _show(node["default"]))
         if spec.get("elements"):
             d["elements"] = spec["elements"]
-        if spec.get("options"):
+        if spec.get("options") and spec["type"] == "dict":
+            d["suboptions"] = {k: doc(v) for k, v in node["properties"].items()}
+        elif spec.get("options"):
             item = _resolve(_resolve(node)["items"])
             d["suboptions"] = {k: doc(v) for k, v in item["properties"].items()}
             for k in item.get("required", ()):

@@ -22,10 +22,12 @@ from ..overlay import rules as overlay_rules
 from .. import paths
 from ..errors import ProfileError
 from ..profile.jsonschema_lite import Validator, describe
-from ..model import BIND, OVERLAY, SYMLINK, Entry
-from ..profile.forms import entry_from_dict, entry_to_dict, load_profile_text, profile_to_dict  # noqa: F401
+from ..model import BIND, OVERLAY, SYMLINK, Entry, build
+from ..profile import fstypes
+# Re-exported: the other forms of a profile have long been reached through this module.
+from ..profile.forms import entry_from_dict, entry_to_dict, load_profile_text, profile_to_dict  # noqa: F401  # pylint: disable=unused-import
 from ..profile.paths import BAD_PATH_CHAR as _BAD_PATH_CHAR
-from ..profile.paths import PROTECTED, clean_path, protected_problem, unencodable  # noqa: F401
+from ..profile.paths import PROTECTED, clean_path, protected_problem, unencodable  # noqa: F401  # pylint: disable=unused-import
 from ..profile.schema_data import SCHEMA
 
 _ENTRY_PROPS = SCHEMA["$defs"]["entry"]["properties"]
@@ -58,7 +60,7 @@ TYPE_HINTS = {
 }
 
 # Option keys that would smuggle in what other fields own: overlay layers are
-# passed one by one as lowerdir+/datadir+ (overlay-and-mount-api.md), and a
+# passed one by one as lowerdir+/datadir+ (docs/overlay.md, "Overlay entries"), and a
 # "source" option would override the source through fsconfig(2).
 _LAYER_KEYS = frozenset({"lowerdir", "lowerdir+", "upperdir", "workdir", "datadir", "datadir+"})
 _WORD_HINTS = {
@@ -73,6 +75,7 @@ _PATTERN_TEXT = {
     "name": "must be lowercase letters, digits, '_', '.' or '-', starting with a letter or digit",
     "type": "must be a filesystem type name (lowercase letters, digits, '.', '_', '-')",
     "mode": "must be an octal mode such as '0755' or '1777'",
+    "boot": "must be a systemd unit name with its type, such as 'nginx.service'",
 }
 _PATH_FIELDS = ("upper", "work")
 _LAYER_FIELDS = ("lower", "data")
@@ -82,7 +85,7 @@ _validator = None
 
 @dataclass(frozen=True)
 class Reserved:
-    """Reserved entry fields: accepted and carried, not acted on yet (see docs/profile.md)."""
+    """Per-entry fields that steer how a change is made, not what is mounted (mimic, on_busy...; docs/profile.md)."""
 
     mimic: bool = False
     on_busy: str = "fail"
@@ -168,15 +171,22 @@ def _schema_problem(data, mounts, err):
     return index, field, _problem(index, target, field, where, message)
 
 
-def load_profile(data):
-    """Return the Profile that `data` declares; raise ProfileError listing every problem otherwise."""
+def load_profile(data, known_types=None):
+    """Return the Profile that `data` declares; raise ProfileError listing every problem otherwise.
+
+    `known_types` (a profile.fstypes.KnownTypes, read by kernel/fstypes.py)
+    also checks each filesystem type against what the kernel knows.
+    """
     if not isinstance(data, dict):
         raise ProfileError([_problem(None, None, None, None, "must be a mapping, not %s" % describe(data))])
     mounts = data.get("mounts") if isinstance(data.get("mounts"), list) else []
     problems = []
     bad = set()
+    misnamed = _misnamed_types(mounts, known_types, problems, bad)
     for err in schema_validator().iter_errors(data):
         index, field, problem = _schema_problem(data, mounts, err)
+        if index in misnamed and field != "type" and err.keyword in ("not", "required"):
+            continue  # `lower is not allowed for type overlayfs`: the type is the one problem
         problems.append(problem)
         bad.add((index, field))
 
@@ -194,7 +204,7 @@ def load_profile(data):
             entries.append(entry)
             reserved.append(_reserved(raw))
     problems.extend(_check_targets(targets, roots))
-    written = {index: w for _, index, w, _ in targets}
+    written = {index: w for _target, index, w, _etype in targets}
     problems.extend(_problem(i, written.get(i), f, f, m) for i, f, m in overlay_rules.shared_problems(entries))
     if problems:
         problems.sort(key=lambda p: -1 if p[0] is None else p[0])
@@ -209,12 +219,29 @@ def load_profile(data):
     )
 
 
+def _misnamed_types(mounts, known, problems, bad):
+    """Return the indexes of entries whose type is a known wrong word or unknown to the kernel (problems added)."""
+    out = set()
+    for index, raw in enumerate(mounts):
+        etype = raw.get("type") if isinstance(raw, dict) else None
+        if not isinstance(etype, str):
+            continue
+        if etype in TYPE_HINTS:
+            out.add(index)  # the schema's `not` names it, with its hint
+        elif TYPE_RX.fullmatch(etype) and fstypes.problem(etype, known):
+            out.add(index)
+            target = raw.get("target") if isinstance(raw.get("target"), str) else None
+            problems.append(_problem(index, target, "type", "type", fstypes.problem(etype, known)))
+            bad.add((index, "type"))
+    return out
+
+
 def _check_profile(data, bad, problems):
     """Return the cleaned allowed_roots (None when absent or broken); add profile-level problems."""
     name = data.get("name")
     if (None, "name") not in bad and isinstance(name, str) and not NAME_RX.fullmatch(name):
-        problems.append(_problem(None, None, "name", "name", "%s, not %s" % (_PATTERN_TEXT["name"],
-                                                                            describe(name))))
+        problems.append(_problem(None, None, "name", "name",
+                                 "%s, not %s" % (_PATTERN_TEXT["name"], describe(name))))
     if "allowed_roots" not in data or (None, "allowed_roots") in bad:
         return None
     roots = []
@@ -241,7 +268,7 @@ def _check_targets(targets, roots):
             first[target] = (index, written)
         if etype == SYMLINK:
             links.setdefault(target, (index, written))
-    for target, index, written, _ in targets:
+    for target, index, written, _etype in targets:
         for parent in paths.ancestors(target):
             if parent in links:
                 problems.append(_problem(index, written, "target", "target",
@@ -345,7 +372,7 @@ class _EntryCheck:
         if self.problems or self.bad or self.target is None or etype is None:
             return None
         flags, fs_options, propagation = split or (frozenset(), (), None)
-        return Entry(
+        return build(Entry, dict(
             target=self.target,
             type=etype,
             source=source,
@@ -363,7 +390,7 @@ class _EntryCheck:
             gid=int(raw.get("gid", 0)),
             index=self.index,
             options=tuple(raw.get("options", ())),
-        )
+        ))
 
     def source(self, etype):
         """Return the canonical source: a clean path for bind, as written for the others."""
@@ -418,7 +445,7 @@ def _option_problem(opt):
     if "," in opt:
         return "one option per item, the list is the separator: write %s" % ", ".join(
             repr(part) for part in opt.split(",") if part)
-    key, eq, _ = opt.partition("=")
+    key, eq, _value = opt.partition("=")
     if eq and not key.strip():
         return "has an empty key: %r" % opt
     if key != key.strip() or " " in key:

@@ -1,0 +1,116 @@
+"""The seam declares everything it is asked: hooks with defaults, Wrapper passing every one on, no probes."""
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sysapi
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.calls import FORMATS
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_classic import pending_bind
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_observe import features_of
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import (
+    Features, Handle, Sys, Wrapper)
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import StateError
+from tests.unit.fakesys import FakeSys
+
+ENGINE = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / "livemount"
+SEAM = sorted(n for n, v in vars(Sys).items() if callable(v) and not n.startswith("_"))
+HOOKS = ["adapt_world", "features", "proc_fd", "target_record"]
+EXECUTOR = ["busy", "seed", "carry_wait"]  # apply.Executor's hooks, declared in its __init__
+
+
+@pytest.mark.parametrize("release, beneath", [
+    ("6.5.0", True), ("6.18.1-arch1-1", True), ("7.0", True), ("6.4.16-200.fc38.x86_64", False),
+    ("5.15.0-91-generic", False), ("weird", False), ("6", False),
+], ids=["6.5", "6.18", "7.0", "6.4", "5.15", "unparsable", "major-only"])
+def test_features_of_release(release, beneath):
+    """MOVE_MOUNT_BENEATH is there from Linux 6.5 on; a release that does not parse claims nothing."""
+    assert features_of(release) == Features(beneath=beneath)
+
+
+def test_hooks_have_defaults():
+    """Every hook is declared on Sys with the answer of a Sys acting in its own namespace."""
+    fake = FakeSys()
+    assert [n for n in SEAM if not getattr(Sys, n).__dict__.get("__isabstractmethod__", False)] == HOOKS
+    assert (Sys.proc_fd(fake), Sys.target_record(fake), Sys.features(fake)) == (None, None, Features())
+    world = object()
+    assert Sys.adapt_world(fake, world) is world
+
+
+class _Recorder:
+    """An inner Sys that returns (name, args) for every call."""
+
+    def __getattr__(self, name):
+        return lambda *args: (name, args)
+
+
+@pytest.mark.parametrize("name", SEAM)
+def test_wrapper_passes_every_method_on(name):
+    """Wrapper spells out every method of the seam and passes it, arguments unchanged, to the inner Sys."""
+    assert name in vars(Wrapper), "Wrapper does not pass %s on: a wrapped Sys would answer the default" % name
+    params = list(inspect.signature(getattr(Sys, name)).parameters)[1:]
+    args = tuple("arg-%s" % p for p in params)
+    assert getattr(Wrapper(_Recorder()), name)(*args) == (name, args)
+
+
+def test_handles_say_whether_they_are_detached():
+    """A Handle is a detached mount; the classic API's stand-in is not (it binds by path when attached)."""
+    assert Handle(3, "tmpfs").detached is True
+    assert pending_bind("/", False).detached is False
+
+
+def _probes(path):
+    """Return the getattr/hasattr calls on a seam name and isinstance checks of a Handle kind in `path`."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        args = node.args
+        if node.func.id in ("getattr", "hasattr") and len(args) >= 2 and isinstance(args[1], ast.Constant) and (
+                args[1].value in SEAM or args[1].value in EXECUTOR and "executor" in ast.unparse(args[0])):
+            out.append("%s:%d: %s" % (path.name, node.lineno, ast.unparse(node)))
+        if node.func.id == "isinstance" and len(args) == 2 and "PendingMount" in ast.unparse(args[1]):
+            out.append("%s:%d: %s" % (path.name, node.lineno, ast.unparse(node)))
+    return out
+
+
+# The implementation itself knows its own Handle kinds.
+_KNOWS_ITS_HANDLES = {"sys_linux.py"}
+
+
+@pytest.mark.parametrize("path", sorted(ENGINE.rglob("*.py")), ids=lambda p: str(p.relative_to(ENGINE)))
+def test_nobody_probes_the_seam(path):
+    """No engine module asks a Sys or the executor for an undeclared hook, or a Handle what class it is."""
+    found = _probes(path)
+    if path.name in _KNOWS_ITS_HANDLES:
+        found = [f for f in found if "PendingMount" not in f]
+    assert found == []
+
+
+def test_every_mutation_has_one_format():
+    """calls.py names every mutation of the seam, each with the method's own parameters."""
+    assert sorted(FORMATS) == sorted(sysapi.MUTATING_CALLS)
+    for name, fmt in FORMATS.items():
+        assert list(inspect.signature(fmt).parameters.items()) == list(
+            inspect.signature(getattr(Sys, name)).parameters.items())[1:], name
+
+
+@pytest.mark.parametrize("name, args", [
+    ("read_mountinfo", ()), ("close", (None,)), ("__class__", ()), ("inner", ()), ("umount", "/t"),
+], ids=["observation", "close", "dunder", "attribute", "args-not-a-list"])
+def test_perform_refuses_what_is_no_mutation(name, args):
+    """An operation from the journal is performed only when it names a declared mutation with a list of arguments."""
+    fake = FakeSys()
+    with pytest.raises(StateError, match="cannot perform .* from the journal: not a Sys mutation"):
+        sysapi.perform(fake, name, args)
+    assert fake.calls == []
+
+
+def test_perform_calls_the_mutation():
+    """A declared mutation is called with its arguments, as one step."""
+    fake = FakeSys()
+    fake.seed_dir("/t")
+    sysapi.perform(fake, "mkdir", ["/t/x", 0o755, 0, 0])
+    assert fake.calls == ['mkdir "/t/x" 0o755 0 0']
