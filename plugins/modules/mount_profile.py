@@ -148,7 +148,7 @@ changes:
   elements: dict
   contains:
     action:
-      description: keep, mkdir, mount, remount, replace, unmount, link, unlink or rmdir.
+      description: keep, mkdir, mount, remount, replace, unmount, link, unlink, rmdir or forget (a recorded entry already gone, dropped from the state).
       type: str
     target:
       description: The path acted on.
