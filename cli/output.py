@@ -182,10 +182,12 @@ class Output:
         return sys.stdin.readline().strip().lower()
 
     def interrupted(self):
-        """Print that the user interrupted (Ctrl-C), on a line of its own after the terminal's ^C."""
+        """Print that the user interrupted (Ctrl-C), on a line of its own after the terminal's ^C, and what is left."""
         if self.err.is_terminal:
             self.err.write("\n")
-        self.error("interrupted")
+        # Between two steps the journal holds what was done (it is synced before each step): nothing is lost.
+        self.error("interrupted: what this run changed so far is in place and its journal kept; the next run of "
+                   "this profile (apply or destroy) recovers it first, and `livemount status` shows it as interrupted")
 
     @contextlib.contextmanager
     def live_progress(self):

@@ -282,12 +282,11 @@ CREATED_CASES = [
 @pytest.mark.parametrize("created,steps", [c[1:] for c in CREATED_CASES], ids=[c[0] for c in CREATED_CASES])
 def test_next_state_created_as_filtered_step_by_step(created, steps):
     """next_state keeps the created paths, in order, that filtering at each step would (without being n^2)."""
-    from types import SimpleNamespace
-
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.apply import Outcome
     from ansible_collections.livemount.core.plugins.module_utils.livemount.engine import next_state
     from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import LiveTable
     from ansible_collections.livemount.core.plugins.module_utils.livemount.world import World
 
     done = [_step(a, t) for a, t in steps]
-    new = next_state(State("p", NS, (), tuple(created)), [], SimpleNamespace(done=done), World(LiveTable([])), None)
+    new = next_state(State("p", NS, (), tuple(created)), [], Outcome(done=done), World(LiveTable([])), None)
     assert list(new.created) == _created_oracle(created, done)

@@ -5,8 +5,9 @@ mountinfo read once, every field decoded, bind roots and overlay layers
 exposed, and each mount point tagged with the profile that owns it.
 """
 
-from . import options, paths as pathlib
-from .mountinfo import iter_mounts, parse_mountinfo, points
+from . import match, options, paths as pathlib
+from .mountinfo import iter_mounts, points
+from .observe import read_table, read_text_and_ids
 from .state import StateStore, list_profiles
 
 
@@ -51,11 +52,17 @@ def _row(m, visible, owned_by):
 
 
 def _owner(owned, mount, visible):
-    """Return the owning profile's name when `mount` is the visible one it recorded (same device)."""
-    if owned is None or not visible:
+    """Return the owning profile's name when `mount` is the very one it recorded, covered or not."""
+    if owned is None:
         return None
     name, own = owned
-    # A foreign mount stacked on one of ours sits at the same path: the device tells them apart.
+    if own.unique is not None and mount.unique is not None:
+        # A foreign mount stacked on one of ours sits at the same path: the unique id tells them apart, and
+        # ours, covered, is still ours (match.recorded_mount).
+        return name if mount.unique == own.unique and match.same_make(own, mount) else None
+    if not visible:
+        return None
+    # Without unique ids (a state from before them, a kernel before 6.8): the device, on the top mount only.
     if own.dev is not None and tuple(own.dev) != tuple(mount.dev):
         return None
     return name
@@ -63,7 +70,7 @@ def _owner(owned, mount, visible):
 
 def read(system, root):
     """Return (table, mount dicts) for the current namespace."""
-    table = parse_mountinfo(system.read_mountinfo())
+    table = read_table(system)
     return table, mount_dicts(table, owners(root, system.namespace_id()))
 
 
@@ -75,10 +82,10 @@ def stream(system, root):
     line is parsed whole when its turn comes. A malformed line raises
     ValueError when reached.
     """
-    text = system.read_mountinfo()
+    text, ids = read_text_and_ids(system)
     owned_by = owners(root, system.namespace_id())
     shape = points(text)
-    for place, m in zip(shape.mounts, iter_mounts(text)):
+    for place, m in zip(shape.mounts, iter_mounts(text, ids)):
         yield _row(m, shape.top(place.mount_point) is place, owned_by)
 
 

@@ -34,26 +34,29 @@ def unescape(text):
     return _OCTAL.sub(lambda m: bytes((int(m.group(1), 8),)), raw).decode("utf-8", "surrogateescape")
 
 
-def parse_mountinfo(text):
+def parse_mountinfo(text, unique_ids=None):
     """Return the LiveTable of a /proc/self/mountinfo text.
 
-    Raises ValueError("cannot parse mountinfo line N: <cause>") for a
-    malformed line, and no other exception whatever the input.
+    `unique_ids` ({mountinfo id: unique id}, Sys.mount_ids) gives each mount
+    its LiveMount.unique. Raises ValueError("cannot parse mountinfo line N:
+    <cause>") for a malformed line, and no other exception whatever the input.
     """
-    return LiveTable(iter_mounts(text))
+    return LiveTable(iter_mounts(text, unique_ids))
 
 
-def iter_mounts(text):
+def iter_mounts(text, unique_ids=None):
     """Yield the LiveMount of each line of a /proc/self/mountinfo text, in order, one at a time.
 
-    Raises ValueError("cannot parse mountinfo line N: <cause>") at a malformed line.
+    `unique_ids` as for parse_mountinfo. Raises ValueError("cannot parse
+    mountinfo line N: <cause>") at a malformed line.
     """
     supers = {}  # (fstype, raw super options) -> parsed, and raw mount options -> flags: shared by many mounts
+    ids = unique_ids or {}
     for n, line in enumerate(text.split("\n"), 1):
         if not line:
             continue
         try:
-            yield _parse_line(line, supers)
+            yield _parse_line(line, supers, ids)
         except (ValueError, IndexError, KeyError, OverflowError) as exc:
             raise ValueError("cannot parse mountinfo line %d: %s" % (n, exc)) from None
 
@@ -84,7 +87,7 @@ def points(text):
     return LiveTable(out)
 
 
-def _parse_line(line, supers):
+def _parse_line(line, supers, ids):
     fields = line.split(" ")
     if len(fields) < 10:
         raise ValueError("expected at least 10 fields, got %d" % len(fields))
@@ -134,8 +137,10 @@ def _parse_line(line, supers):
     flags = supers.get(fields[5])  # a handful of distinct per-mount option fields in a whole table
     if flags is None:
         flags = supers[fields[5]] = options.parse_mount_options(fields[5])
+    mount_id = int(fields[0])
     return build(LiveMount, {
-        "mount_id": int(fields[0]),
+        "unique": ids.get(mount_id),
+        "mount_id": mount_id,
         "parent_id": int(fields[1]),
         "dev": (int(major), int(minor)),
         "root": unescape(fields[3]),
@@ -210,6 +215,7 @@ class LiveTable:
             self._child_at.setdefault((parent, m.mount_point), m)
         self._visible = None  # (sort keys, mounts) of every reachable stack, built on first use
         self._visible_at = {}  # path -> visible(path), filled as questions come (the table never changes)
+        self._by_unique = None  # {unique id: mount}, built on first use
 
     def __len__(self):
         return len(self.mounts)
@@ -217,6 +223,19 @@ class LiveTable:
     def by_id(self, mount_id):
         """Return the mount with `mount_id`, or None."""
         return self._by_id.get(mount_id)
+
+    def by_unique(self, unique):
+        """Return the mount with unique id `unique` (hidden or not), or None (also for None)."""
+        if self._by_unique is None:
+            self._by_unique = {m.unique: m for m in self.mounts if m.unique is not None}
+        return None if unique is None else self._by_unique.get(unique)
+
+    @property
+    def has_unique_ids(self):
+        """Return True when the table knows the unique id of its mounts (Linux 6.8+, Sys.mount_ids)."""
+        if self._by_unique is None:
+            self.by_unique(None)
+        return bool(self._by_unique)
 
     def children(self, mount):
         """Return the mounts whose parent is `mount`, hidden ones included, in file order."""

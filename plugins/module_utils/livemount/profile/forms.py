@@ -162,6 +162,7 @@ _KIND_TEXT = {
 
 # ---- text ---------------------------------------------------------------------
 MAX_VALUES = 1000000
+MAX_TEXT_BYTES = 8 << 20  # 8 MiB, some 80,000 entries: larger texts are refused before parsing
 
 
 def load_profile_text(text, filename=None):
@@ -176,6 +177,9 @@ def load_profile_text(text, filename=None):
 
     def fail(cause):
         return ProfileError([(None, None, None, "cannot read profile %s: %s" % (name, cause))])
+
+    if len(text) > MAX_TEXT_BYTES:
+        raise fail("more than the %d MiB a profile may have" % (MAX_TEXT_BYTES >> 20))
 
     if isinstance(text, bytes):
         try:
