@@ -272,7 +272,7 @@ previous_profile:
 previous_enabled:
   description:
     - Whether the profile had an enabled copy before this run (null when acting in another namespace). Pass it back
-      as O(enabled) with O(previous_profile) to roll back.
+      as O(enabled) with RV(previous_profile) to roll back.
   returned: when the profile was planned
   type: bool
 diff:

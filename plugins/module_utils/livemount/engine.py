@@ -25,7 +25,7 @@ from .apply import Executor
 from .diff import make_diff
 from .errors import (ApplyError, LivemountError, PlanError, StalePlanError, StateError, SysError, UndoError,
                      UnknownProfileError)
-from .model import BIND, OVERLAY, Action, Change, Owned
+from .model import Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import conflicts_in, plan, to_perform
 from .recover import after_finish, recover
