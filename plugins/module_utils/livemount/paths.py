@@ -1,7 +1,6 @@
 """Path cleaning and path-tree relations: the only place paths are compared."""
 
 
-
 def clean(path):
     """Return the canonical spelling of an absolute path: no `.`, no `//`, no trailing slash.
 
