@@ -23,7 +23,7 @@ def run(args, out):
     """Return 0 after printing the matching mounts (1 when a filter matched nothing or PATH does not exist)."""
     import os
 
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, inventory, paths
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, inventory, paths, state
 
     from .common import make_system
     from .view_mounts import parse_columns
@@ -36,7 +36,12 @@ def run(args, out):
     if args.path and args.namespace is None and args.pid is None and not os.path.lexists(args.path):
         raise errors.LivemountError("cannot show the mounts at %s: no such file or directory" % args.path)
     system = make_system(args)
-    _, rows = inventory.read(system, engine.state_root(args.state_dir))
+    root = state.state_root(args.state_dir)  # not engine's: show needs no planner
+    if args.json and not (args.path or args.type or args.profile):
+        # Printed as read, each mount parsed when its turn comes: a table of 10,000 is never held whole.
+        out.json_items({"namespace": system.namespace_id()}, "mounts", inventory.stream(system, root))
+        return 0
+    _, rows = inventory.read(system, root)
     rows = select(rows, args.path, args.type, args.profile, paths)
     if args.json:
         out.json({"namespace": system.namespace_id(), "mounts": rows})

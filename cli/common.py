@@ -1,7 +1,7 @@
 """What every subcommand shares: loading a profile, the Sys, the error-to-exit-status rule.
 
 The engine is imported inside the functions that use it, never at the top of
-a CLI module: `livemount --help` then loads no engine, rich or YAML.
+a CLI module: `livemount --help` then loads no engine or YAML.
 """
 
 import os
@@ -9,18 +9,51 @@ import sys
 import traceback
 
 
-def load_profile(path):
-    """Return (Profile, data) read from a YAML/JSON file; ProfileError when invalid."""
+def read_bytes(path, what="profile"):
+    """Return the bytes of regular file `path`; ProfileError saying why not (missing, not a file, too large).
+
+    Opened without blocking and checked before reading: a FIFO would wait
+    for a writer forever and /dev/zero would never end (issue 13, defect 8).
+    """
+    import stat
+
     from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
-    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.forms import MAX_TEXT_BYTES
+
+    def refuse(cause):
+        return errors.ProfileError([(None, None, "file", "cannot read %s %s: %s" % (what, path, cause))])
 
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise errors.ProfileError([(None, None, "file", "cannot read profile %s: %s" % (path, exc.strerror))])
+        raise refuse(errors.strerror(exc.errno))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise refuse("not a regular file")
+        if st.st_size > MAX_TEXT_BYTES:
+            raise refuse("%d bytes, more than the %d MiB a %s may have" % (st.st_size, MAX_TEXT_BYTES >> 20, what))
+        raw = f.read(MAX_TEXT_BYTES + 1)
+    if len(raw) > MAX_TEXT_BYTES:
+        raise refuse("more than the %d MiB a %s may have" % (MAX_TEXT_BYTES >> 20, what))
+    return raw
+
+
+def read_text(path, what="profile"):
+    """Return the UTF-8 text of regular file `path` (read_bytes); ProfileError saying why not."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+
+    try:
+        return read_bytes(path, what).decode("utf-8")
     except UnicodeDecodeError:
-        raise errors.ProfileError([(None, None, "file", "cannot read profile %s: not UTF-8 text" % path)])
+        raise errors.ProfileError([(None, None, "file", "cannot read %s %s: not UTF-8 text" % (what, path))])
+
+
+def load_profile(path):
+    """Return (Profile, data) read from a YAML/JSON file; ProfileError when invalid."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
+
+    text = read_text(path)
     data = profile.load_profile_text(text, path)
     return profile.load_profile(data, read_known()), data
 
@@ -47,13 +80,12 @@ def load_profile_arg(arg, system, state_dir=None):
 
 def saved_plan(arg):
     """Return the planfile.SavedPlan in file `arg` when it is a plan saved by `plan --out`, else None."""
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import planfile
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, planfile
 
     try:
-        with open(arg, "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
+        raw = read_bytes(arg)
+    except errors.ProfileError:
+        return None  # not a readable regular file: load_profile says why
     return planfile.parse(raw, arg) if planfile.is_plan(raw) else None
 
 

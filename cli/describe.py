@@ -1,6 +1,6 @@
-"""What the CLI says about plans, applies and mounts, as plain data: no rich, no I/O.
+"""What the CLI says about plans, applies and mounts, as plain data: no styles, no I/O.
 
-output.py turns these into tables and colours; keeping the words here makes
+the view_*.py modules turn these into tables and colours; keeping the words here makes
 them the same in every rendering (table, tree, demo) and testable without a
 terminal. Tones: '+' added, '-' removed, '=' unchanged, '!' in the way.
 """
@@ -9,7 +9,7 @@ import os
 import re
 
 # Conflicts first (they stop the plan), then the way up, the changes, the way down, what stays.
-ORDER = ["conflict", "mkdir", "mount", "link", "remount", "replace", "unmount", "unlink", "rmdir", "keep"]
+ORDER = ["conflict", "mkdir", "mount", "link", "remount", "replace", "unmount", "unlink", "rmdir", "forget", "keep"]
 
 
 def counts(changes):
@@ -24,6 +24,7 @@ def count_words(counts):
     """Return `1 to create, 2 to mount, 3 unchanged`: a plan's counts in plan order ('' when empty)."""
     words = {"mount": "to mount", "link": "to link", "mkdir": "to create", "remount": "to remount",
              "replace": "to replace", "unmount": "to unmount", "unlink": "to unlink", "rmdir": "to remove",
+             "forget": "to forget (already gone)",
              "keep": "unchanged", "mimic": "to mimic"}
     return ", ".join("%d %s" % (counts[a], words[a]) for a in ORDER + ["mimic"] if counts.get(a) and a in words)
 

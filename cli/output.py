@@ -39,8 +39,44 @@ class Output:
 
     # ---- data (stdout) --------------------------------------------------------
     def json(self, doc):
-        """Print `doc` as JSON on stdout (sorted keys, no colour)."""
-        self.out.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+        """Print `doc` as JSON on stdout (sorted keys, no colour): indented on a terminal, one line to a pipe.
+
+        Indenting costs json's pure-Python encoder (ten times slower than its
+        C one): worth it for a person reading, not for a program.
+        """
+        self.out.write(json.dumps(doc, indent=self._json_indent(), sort_keys=True, default=str) + "\n")
+
+    def json_items(self, doc, key, items):
+        """Return how many `items` were printed as doc[key] of `doc`, encoded a batch at a time: what json() prints.
+
+        A table of 10,000 mounts is never held twice (the dicts, then their text).
+        """
+        indent = self._json_indent()
+        encode = json.JSONEncoder(indent=indent, sort_keys=True, default=str).encode
+        text = []
+        count = 0
+        parts = sorted([(k, encode(v)) for k, v in doc.items()] + [(key, None)])
+        text.append("{\n  " if indent else "{")
+        for i, (k, value) in enumerate(parts):
+            text.append(((",\n  " if indent else ", ") if i else "") + encode(k) + ": ")
+            if value is not None:
+                text.append(value.replace("\n", "\n  ") if indent else value)
+                continue
+            for batch in _batches(items, 256):
+                # A batch encoded as one list, its brackets cut: the items as the whole list would show them.
+                chunk = encode(batch)[2:-2].replace("\n", "\n  ") if indent else encode(batch)[1:-1]
+                text.append(("," if count else "[") + ("\n  " if indent else " " if count else "") + chunk)
+                count += len(batch)
+                self.out.write("".join(text))
+                text = []
+            text.append(("\n  ]" if indent else "]") if count else "[]")
+        text.append("\n}\n" if indent else "}\n")
+        self.out.write("".join(text))
+        return count
+
+    def _json_indent(self):
+        """Return the JSON indent: 2 when stdout is a terminal, None (one line, json's C encoder) otherwise."""
+        return 2 if self.out.is_terminal else None
 
     def text(self, s):
         """Print plain text on stdout."""
@@ -146,10 +182,12 @@ class Output:
         return sys.stdin.readline().strip().lower()
 
     def interrupted(self):
-        """Print that the user interrupted (Ctrl-C), on a line of its own after the terminal's ^C."""
+        """Print that the user interrupted (Ctrl-C), on a line of its own after the terminal's ^C, and what is left."""
         if self.err.is_terminal:
             self.err.write("\n")
-        self.error("interrupted")
+        # Between two steps the journal holds what was done (it is synced before each step): nothing is lost.
+        self.error("interrupted: what this run changed so far is in place and its journal kept; the next run of "
+                   "this profile (apply or destroy) recovers it first, and `livemount status` shows it as interrupted")
 
     @contextlib.contextmanager
     def live_progress(self):
@@ -250,3 +288,16 @@ class Output:
 def name_of(exc):
     """Return the class name of an exception (errors are matched by name: the engine is imported late)."""
     return type(exc).__name__
+
+
+def _batches(items, size):
+    """Yield lists of up to `size` consecutive items of the iterable `items`."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+

@@ -9,7 +9,8 @@ Options include the filesystem's, sizes as people write them (`size=32m`).
 from . import describe
 from .table import Column, Table, wrap
 
-HEALTH_STYLE = {"ok": "green", "drifted": "yellow", "missing": "red", "foreign on top": "bold red"}
+HEALTH_STYLE = {"ok": "green", "drifted": "yellow", "missing": "red", "foreign on top": "bold red",
+                "not applied": "red"}
 
 
 def _source(m):
@@ -134,7 +135,8 @@ def status_lines(rows, short, width):
         counts = {}
         for e in r["entries"]:
             counts[e["health"]] = counts.get(e["health"], 0) + 1
-        words = ", ".join("%d %s" % (counts[h], h) for h in ("ok", "drifted", "missing", "foreign on top")
+        words = ", ".join("%d %s" % (counts[h], h) for h in ("ok", "drifted", "missing", "foreign on top",
+                                                               "not applied")
                           if counts.get(h)) or "owns nothing"
         out += wrap([("%s: %s" % (r["profile"], words), "")], width)
         out += durable_lines(r, width)

@@ -9,7 +9,7 @@ from . import describe
 from .table import Column, Table, wrap
 
 ACTION_STYLE = {"conflict": "bold red", "mount": "green", "link": "green", "mkdir": "green", "remount": "yellow",
-                "replace": "magenta", "unmount": "red", "unlink": "red", "rmdir": "red", "keep": "dim",
+                "replace": "magenta", "unmount": "red", "unlink": "red", "rmdir": "red", "forget": "dim", "keep": "dim",
                 "mimic": "magenta"}
 KIND_STYLE = {"conflict": "bold red", "drift": "yellow", "new entry": "green", "removed entry": "red",
               "profile changed": "magenta", "adopted": "cyan"}

@@ -148,7 +148,7 @@ changes:
   elements: dict
   contains:
     action:
-      description: keep, mkdir, mount, remount, replace, unmount, link, unlink or rmdir.
+      description: keep, mkdir, mount, remount, replace, unmount, link, unlink, rmdir or forget (a recorded entry already gone, dropped from the state).
       type: str
     target:
       description: The path acted on.
@@ -254,6 +254,27 @@ busy:
   type: list
   elements: dict
   sample: [{pid: 4242, comm: sleep, how: cwd, path: /srv/app/cache}]
+health:
+  description:
+    - The profile's health as this run leaves it (in check mode, as it is now), read from the live table the
+      apply ended with, so no M(livemount.core.mount_profile_info) run is needed to verify it. C(healthy) is true
+      when every owned entry is ok (and, in check mode, no interrupted apply waits); C(entries) lists each owned
+      entry with C(target), C(type), C(health) (ok, drifted, missing or foreign on top) and C(detail).
+  returned: when the profile was planned
+  type: dict
+  sample: {healthy: true, entries: [{target: /srv/app/cache, type: tmpfs, health: ok, detail: ""}]}
+previous_profile:
+  description:
+    - The profile as last applied before this run (the dict given to M(livemount.core.mount_profile)), or null when
+      there was none. Pass it back as O(profile) to roll back (state absent when null).
+  returned: when the profile was planned
+  type: dict
+previous_enabled:
+  description:
+    - Whether the profile had an enabled copy before this run (null when acting in another namespace). Pass it back
+      as O(enabled) with O(previous_profile) to roll back.
+  returned: when the profile was planned
+  type: bool
 diff:
   description: Before and after of the owned mount table as fstab-like lines (with C(--diff)).
   returned: when changed and diff mode is on
@@ -266,6 +287,7 @@ from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
+from ansible_collections.livemount.core.plugins.module_utils.livemount.durable.store import EnabledStore
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
 
@@ -284,6 +306,7 @@ def main():
         module.fail_json(msg="cannot handle src, profile or validate_only on the host: they are read by the"
                          " action plugin (run livemount.core.mount_profile as a task, not with -m from a copy)")
     report = None
+    was_enabled = _was_enabled(p)
     try:
         data = ansible_spec.params_to_profile(p)
         system = real_system(p["namespace"], p["pid"], p["on_busy"])
@@ -299,13 +322,13 @@ def main():
             p["name"], p["enabled"], p["state"], prof, data, p["config_dir"], module.check_mode, "ansible task")
     except errors.LivemountError as exc:
         result = getattr(exc, "report", None)
-        out = result.to_dict() if result is not None else {}
+        out = _with_health(result.to_dict(), result, was_enabled) if result is not None else {}
         out.pop("diff", None)
         out.update(exc.to_dict(), changed=False)
         if getattr(exc, "busy", None):
             out["busy"] = exc.busy
         module.fail_json(msg=str(exc), **_edge(module, out))
-    result = _edge(module, report.to_dict())
+    result = _edge(module, _with_health(report.to_dict(), report, was_enabled))
     if not (module._diff and report.changed):
         result.pop("diff", None)
     if durable is not None:  # enabled: the copy applied at boot (docs/boot.md)
@@ -319,6 +342,24 @@ def main():
     if report.failed:
         module.fail_json(msg="cannot apply every change: %s" % "; ".join(pair[1] for pair in report.failed), **result)
     module.exit_json(**result)
+
+
+def _was_enabled(p):
+    """Return whether profile p["name"] had an enabled copy before this run (None: not this namespace, or unreadable)."""
+    if p["namespace"] is not None or p["pid"] is not None or not p["name"]:
+        return None  # enabled profiles belong to systemd's namespace
+    try:
+        return p["name"] in EnabledStore(p["config_dir"]).names()
+    except errors.LivemountError:
+        return None  # the enable step itself says what is wrong with the directory
+
+
+def _with_health(d, report, was_enabled=None):
+    """Return the report dict with what a caller verifies and rolls back from: health after, profile before."""
+    d["health"] = {"healthy": report.healthy, "entries": list(report.health)}
+    d["previous_profile"] = report.previous
+    d["previous_enabled"] = was_enabled
+    return d
 
 
 # The engine's lists of steps whose names Ansible reserves for the task's own

@@ -130,7 +130,10 @@ profiles:
       type: list
       elements: str
     entries:
-      description: Owned entries with C(health) ok, drifted, missing or foreign on top, and C(detail).
+      description:
+        - Owned entries with C(health) ok, drifted, missing or foreign on top, and C(detail).
+        - Entries of the profile last applied that are not in place (a failed step with on_error continue)
+          have C(health) not applied.
       type: list
       elements: dict
     profile_data:

@@ -52,6 +52,22 @@ def test_second_apply_changes_nothing(root, data):
     assert len(fake.calls) == calls
 
 
+def test_a_run_reports_health_after_and_the_profile_before(root):
+    """Each run says how its entries are as it leaves them, and what profile was applied before it (for rollback)."""
+    fake = fake_host()
+    first = apply(SMALL, fake, root, profile_data=SMALL)
+    assert first.previous is None
+    assert first.healthy and sorted(e["target"] for e in first.health) == ["/data/l", "/data/m", "/data/o", "/data/t"]
+    fake.umount("/data/t")
+    drifted = apply(SMALL, fake, root, check=True, profile_data=SMALL)
+    assert drifted.previous == SMALL
+    assert not drifted.healthy and [e["health"] for e in drifted.health if e["target"] == "/data/t"] == ["missing"]
+    fixed = apply(SMALL, fake, root, profile_data=SMALL)
+    assert fixed.healthy and fixed.previous == SMALL
+    gone = engine.destroy("p", fake, root=root)
+    assert gone.health == [] and gone.healthy
+
+
 def test_destroy_removes_everything_it_made(root):
     """destroy unmounts, unlinks and removes created directories: table and files as before, state file gone."""
     fake = fake_host()

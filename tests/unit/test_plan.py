@@ -315,9 +315,20 @@ def test_s22_adoption_marks_the_keep():
     assert to_perform([change]) == []
 
 
-def test_s22_owned_bind_rebound_by_hand_is_still_ours():
-    """A recorded bind unmounted and bound again by hand the same way is the same (device, root): kept."""
+def test_s22_owned_bind_rebound_by_hand_is_another_mount_adopted_as_an_exact_match():
+    """A recorded bind unmounted and bound again by hand the same way: another mount (unique id), adopted as exact."""
     changes = run(S=[bind("/s", "/t")], D=[bind("/s", "/t")], pre=lambda h: (h.unmount("/t"), h.raw_bind("/s", "/t")))
+    assert steps(changes) == [("keep", "/t")]
+    assert "recorded mount gone" in changes[0].reason and changes[0].adopt
+
+
+def test_s22_owned_bind_rebound_by_hand_without_unique_ids_is_still_ours():
+    """Before Linux 6.8 the same (device, root) is all a bind is: the record takes it for its own, as it always did."""
+    def pre(h):
+        h.unique_ids = False
+        h.unmount("/t")
+        h.raw_bind("/s", "/t")
+    changes = run(S=[bind("/s", "/t")], D=[bind("/s", "/t")], pre=pre)
     assert steps(changes) == [("keep", "/t")]
     assert "up to date" in changes[0].reason and not changes[0].adopt
 
@@ -696,11 +707,26 @@ def test_keep_carries_the_owned_record_and_live_mount():
     assert change.before == st.owned[0] and change.live.fstype == "tmpfs" and not change.adopt
 
 
-def test_unmount_of_a_mount_already_gone_has_no_live_mount():
-    """An owned mount removed from the profile and already unmounted by hand is an unmount with nothing live."""
+def test_unmount_of_a_mount_already_gone_is_forgotten_not_unmounted():
+    """An owned mount removed from the profile and already unmounted by hand is forgotten: nothing to unmount."""
     changes = run(S=[tmpfs("/t")], pre=lambda h: h.unmount("/t"))
-    assert steps(changes) == [("unmount", "/t")]
+    assert steps(changes) == [("forget", "/t")]
     assert changes[0].live is None and "already not mounted" in changes[0].reason
+
+
+def test_s1_recycled_device_number_is_not_ours():
+    """Issue 13, defect 1: our tmpfs unmounted by hand, another one mounted there on the same device number.
+
+    It is not ours: kept entry -> conflict (never resized), removed entry -> forgotten (never unmounted).
+    """
+    def pre(h):
+        dev = h.table().top("/t").dev
+        h.unmount("/t")
+        h.raw_mount("/t", "tmpfs", "theirs", dev=dev, super_options=(("rw", None), ("size", "2097152")))
+    kept = run(S=[tmpfs("/t", "size=1m")], D=[tmpfs("/t", "size=1m")], pre=pre)
+    assert steps(kept) == [] and "not owned by livemount" in conflicts(kept)[0]
+    gone = run(S=[tmpfs("/t", "size=1m")], pre=pre)
+    assert steps(gone) == [("forget", "/t")] and "not livemount's: left alone" in gone[0].reason
 
 
 def test_owned_tmpfs_is_identified_by_its_recorded_device():

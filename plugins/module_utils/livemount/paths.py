@@ -9,6 +9,8 @@ def clean(path):
     """
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError("path must be absolute")
+    if "//" not in path and "/." not in path and (path == "/" or path[-1] != "/"):
+        return path  # already clean: the common case, and this runs for every path the engine sees
     parts = []
     for comp in path.split("/"):
         if comp in ("", "."):
@@ -36,10 +38,34 @@ def ancestors(path):
     if path == "/":
         return []
     out = ["/"]
-    parts = path.strip("/").split("/")
-    for i in range(1, len(parts)):
-        out.append("/" + "/".join(parts[:i]))
+    i = path.find("/", 1)
+    while i > 0:
+        out.append(path[:i])
+        i = path.find("/", i + 1)
     return out
+
+
+def with_ancestors(targets):
+    """Return the set of clean paths `targets` and all their ancestors: every path at or above one of them.
+
+    `p in with_ancestors(ts)` answers "is some t at or under p?" in one
+    lookup (comparing p with every t made planning quadratic).
+    """
+    out = set()
+    for t in targets:
+        while t not in out:  # an ancestor shared with an earlier target stops the walk
+            out.add(t)
+            if t == "/":
+                break
+            t = t[:t.rindex("/")] or "/"
+    return out
+
+
+def under_any(path, roots, strict=False):
+    """Return True when clean `path` is at or under (`strict`: strictly under) one of the set `roots`."""
+    if not strict and path in roots:
+        return True
+    return any(a in roots for a in ancestors(path))
 
 
 def relative(path, parent):

@@ -19,6 +19,21 @@ def name_to_handle(path):
     return sc.name_to_handle_at(sc.AT_FDCWD, path, 0)
 
 
+def handle_of_fd(fd):
+    """Return (handle type, handle bytes) of what fd `fd` (O_PATH will do) names (name_to_handle_at(2), AT_EMPTY_PATH)."""
+    return sc.name_to_handle_at(fd, "", sc.AT_EMPTY_PATH)
+
+
+def fs_uuid_of_fd(fd):
+    """Return the uuid of the filesystem of open (not O_PATH) fd `fd`, or None when it has none or will not tell."""
+    try:
+        buf = bytearray(17)
+        fcntl.ioctl(fd, FS_IOC_GETFSUUID, buf)
+        return bytes(buf[1:1 + buf[0]]) or None
+    except OSError:
+        return None  # ENOTTY before 6.5, or a filesystem without a uuid
+
+
 def fs_uuid(path):
     """Return the uuid of the filesystem holding directory `path`, or None when it has none or will not tell."""
     try:
@@ -26,10 +41,6 @@ def fs_uuid(path):
     except OSError:
         return None
     try:
-        buf = bytearray(17)
-        fcntl.ioctl(fd, FS_IOC_GETFSUUID, buf)
-        return bytes(buf[1:1 + buf[0]]) or None
-    except OSError:
-        return None  # ENOTTY before 6.5, or a filesystem without a uuid
+        return fs_uuid_of_fd(fd)
     finally:
         os.close(fd)

@@ -41,7 +41,7 @@ class MountTableWaiter:
     def wait(self, timeout):
         """Return True when the table changed or a wakeup fd fired within `timeout` seconds, False otherwise."""
         events = self.poll.poll(max(0, int(timeout * 1000 + 0.999)))
-        for fd, _ in events:
+        for fd, _mask in events:
             if fd in self.wakeups:
                 try:
                     os.read(fd, 512)  # drain it, or the next wait returns at once

@@ -138,6 +138,13 @@ class Configured(Wrapper):
             return self.inner.read_mountinfo()
         return run(target, self.inner, lambda s, r, p: s.read_mountinfo(), "/")
 
+    def mount_ids(self):
+        """Return the unique mount ids of the namespace acted in (listed from inside the target when one is named)."""
+        target = self._target()
+        if target is None:
+            return self.inner.mount_ids()
+        return run(target, self.inner, lambda s, r, p: s.mount_ids(), "/")
+
 
 def resolve(system, namespace=None, pid=None, on_busy=None):
     """Return (system, Target or None, on_busy): explicit arguments first, then a Configured system's."""

@@ -22,7 +22,7 @@ from ..overlay import rules as overlay_rules
 from .. import paths
 from ..errors import ProfileError
 from ..profile.jsonschema_lite import Validator, describe
-from ..model import BIND, OVERLAY, SYMLINK, Entry
+from ..model import BIND, OVERLAY, SYMLINK, Entry, build
 from ..profile import fstypes
 # Re-exported: the other forms of a profile have long been reached through this module.
 from ..profile.forms import entry_from_dict, entry_to_dict, load_profile_text, profile_to_dict  # noqa: F401  # pylint: disable=unused-import
@@ -372,7 +372,7 @@ class _EntryCheck:
         if self.problems or self.bad or self.target is None or etype is None:
             return None
         flags, fs_options, propagation = split or (frozenset(), (), None)
-        return Entry(
+        return build(Entry, dict(
             target=self.target,
             type=etype,
             source=source,
@@ -390,7 +390,7 @@ class _EntryCheck:
             gid=int(raw.get("gid", 0)),
             index=self.index,
             options=tuple(raw.get("options", ())),
-        )
+        ))
 
     def source(self, etype):
         """Return the canonical source: a clean path for bind, as written for the others."""
