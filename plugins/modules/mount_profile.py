@@ -125,7 +125,7 @@ EXAMPLES = r"""
     src: profiles/webapp.yml.j2
     validate_only: true
 
-- name: Mount it now and at every boot (enabled: applied by livemount@webapp.service)
+- name: "Mount it now and at every boot (enabled: applied by livemount@webapp.service)"
   livemount.core.mount_profile:
     src: profiles/webapp.yml.j2
     enabled: true

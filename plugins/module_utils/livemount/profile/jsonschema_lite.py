@@ -197,7 +197,14 @@ class Validator:
         if known is not None:
             cell = known[1]
             if cell[0] is None:  # still being compiled: a $ref back to an enclosing schema
-                return (lambda inst: cell[0](inst)), (lambda inst, path, out: cell[1](inst, path, out))
+                # Look the cell up at call time, when it holds the compiled functions.
+                def check_late(inst):
+                    return cell[0](inst)
+
+                def errors_late(inst, path, out):
+                    return cell[1](inst, path, out)
+
+                return check_late, errors_late
             return cell[0], cell[1]
         cell = [None, None]
         self._cells[id(schema)] = (schema, cell)  # the schema kept alive: its id stays its own
