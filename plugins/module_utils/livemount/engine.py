@@ -65,6 +65,13 @@ class Report:
             self.health_source = self.health_source()  # read once, when first asked
         return self.health_source
 
+    def __getstate__(self):
+        # A report made in another namespace travels back pickled (nsexec.py): the health as a list,
+        # which the callable reading it cannot be.
+        state = dict(self.__dict__)
+        state["health_source"] = self.health
+        return state
+
     @property
     def healthy(self):
         """Return True when every owned entry the run leaves is ok and no interrupted apply waits (check mode)."""

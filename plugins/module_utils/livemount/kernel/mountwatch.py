@@ -34,7 +34,7 @@ class MountTableWaiter:
         self.wakeups = []
 
     def add_wakeup(self, fd):
-        """Make `fd` becoming readable end a wait too (signal.set_wakeup_fd's pipe)."""
+        """Return None after adding `fd` to the set: it becoming readable ends a wait (signal.set_wakeup_fd's pipe)."""
         self.poll.register(fd, select.POLLIN)
         self.wakeups.append(fd)
 
@@ -50,5 +50,5 @@ class MountTableWaiter:
         return bool(events)
 
     def close(self):
-        """Close the file descriptor."""
+        """Return None after closing the file descriptor."""
         os.close(self.fd)
