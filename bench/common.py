@@ -103,6 +103,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p)
 _libc.unshare.argtypes = (ctypes.c_int,)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
 
 # include/uapi/asm-generic/unistd.h: the new mount API numbers are shared by
 # x86_64 and aarch64 (the unified table from 424 on).
@@ -131,6 +132,11 @@ def mount(source, target, fstype, flags=0, data=None):
     """Return None after mount(2)."""
     _ok(_libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(), flags,
                     data and data.encode()), "mount %s" % target)
+
+
+def umount(target, flags=0):
+    """Return None after umount2(2) of `target`."""
+    _ok(_libc.umount2(target.encode(), flags), "unmount %s" % target)
 
 
 def bind_new_api(source, target):
@@ -266,6 +272,31 @@ def run_timed(cmd, env=None, cwd=None, check=True, timeout=900):
     if check and proc.returncode != 0:
         raise RuntimeError("cannot run %s: exit %d:\n%s" % (" ".join(cmd), proc.returncode, proc.stdout[-4000:]))
     return took, proc
+
+
+TIME = "/usr/bin/time"  # GNU time: the peak RSS of the command alone (%M), not of a forked copy of us
+
+
+def run_measured(cmd, env=None, cwd=None, check=True, timeout=900):
+    """Return (seconds, peak RSS in KiB or None, CompletedProcess) of one whole process, output captured.
+
+    The peak comes from GNU time, which forks a small process of its own to
+    run the command: the rusage of a child forked from this (large) Python
+    would start from our own pages. Without /usr/bin/time the peak is None.
+    """
+    if not os.access(TIME, os.X_OK):
+        took, proc = run_timed(cmd, env=env, cwd=cwd, check=check, timeout=timeout)
+        return took, None, proc
+    fd, path = tempfile.mkstemp(prefix="livemount-bench-rss-")
+    os.close(fd)
+    try:
+        took, proc = run_timed([TIME, "-f", "%M", "-o", path] + list(cmd), env=env, cwd=cwd, check=check,
+                               timeout=timeout)
+        with open(path) as f:
+            peak = int(f.read().split()[-1])
+    finally:
+        os.unlink(path)
+    return took, peak, proc
 
 
 def rounds(contenders, repeats):

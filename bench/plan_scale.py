@@ -15,9 +15,17 @@ table holds M mounts. Then, round after round, each on fresh data:
 
 Every plan is checked to be a no-op. The first apply's time is kept too: it
 shows how the executor side scales.
+
+Then the shapes users make (bench/shapes.py: directories livemount creates,
+nested mounts, overlays), each N from 100 to 10,000 entries against
+`SHAPE_FOREIGN` unrelated mounts: apply, no-op plan, destroy, in-process,
+and the growth exponent of each. Last, whole processes: `livemount plan
+--json` of 5,000 entries (the created shape) against a table of 10,000
+mounts, wall time and peak memory.
 """
 
 import cProfile
+import json
 import math
 import os
 import pstats
@@ -26,12 +34,18 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as c  # noqa: E402
+import shapes  # noqa: E402
 
 NAME = "plan_scale"
 FULL = {1000: (100, 250, 500, 1000), 2500: (100, 1000), 5000: (100, 1000), 10000: (100, 500, 1000, 2000, 5000)}
 QUICK = {1000: (100, 500, 1000), 3000: (100, 500, 1000)}
 PHASES = ("read", "parse", "observe", "plan", "check")
 GOAL_POINT = (1000, 10000)  # (entries, mounts)
+SHAPE_SIZES = {"full": (100, 300, 1000, 3000, 10000), "quick": (100, 300, 1000)}
+SHAPE_FOREIGN = 5000  # unrelated mounts in each shape point's namespace (quick: 1000)
+SHAPE_GOAL_EXPONENT = 1.1
+PROCESS_POINT = {"full": (5000, 10000), "quick": (1000, 3000)}  # (entries, mounts) of the whole-process rows
+PROCESS_GOAL = (0.5, 60 * 1024)  # seconds, peak KiB
 
 
 def _entries(scratch, n):
@@ -70,7 +84,7 @@ def _point(scratch, n, m, repeats, profile_it=False):
     root = os.path.join(scratch, "state")
     system = sys_linux.LinuxSys()
     apply_s, report = c.timed(engine.reconcile, prof, system, root=root)
-    if len(plan.mutating(report.changes)) != n or report.failed:
+    if len(plan.to_perform(report.changes)) != n or report.failed:
         raise RuntimeError("cannot build the point: the first apply did not mount %d entries" % n)
     c.fill_table(os.path.join(scratch, "f"), max(0, m - c.mount_count()))
     st = state.StateStore(root, system.namespace_id(), prof.name).load()
@@ -85,7 +99,7 @@ def _point(scratch, n, m, repeats, profile_it=False):
         t, changes = c.timed(plan.plan, st, prof, world)
         samples["plan_cpu"].append(time.thread_time() - cpu0)  # without the waits for a CPU on a busy machine
         samples["plan"].append(t)
-        if plan.mutating(changes) or plan.has_conflicts(changes) or len(changes) != n:
+        if plan.to_perform(changes) or plan.conflicts_in(changes) or len(changes) != n:
             raise RuntimeError("cannot measure a no-op plan: the plan is not %d keeps" % n)
         t, rep = c.timed(engine.reconcile, prof, system, root=root, check=True)
         samples["check"].append(t)
@@ -143,6 +157,73 @@ def run(sizes, repeats):
     return doc
 
 
+def run_shapes(sizes, foreign, rounds):
+    """Return {shape: [point]}: each shape of bench/shapes.py at each size, one private namespace per point."""
+    out = {}
+    for shape in shapes.SHAPES:
+        out[shape] = []
+        for n in sizes:
+            print("  plan_scale: shape %s, %d entries, %d foreign mounts..." % (shape, n, foreign), flush=True)
+            out[shape].append(c.in_namespace(shapes.measure_point, shape, n, foreign, rounds))
+    return out
+
+
+def _process_point(scratch, n, m, rounds):
+    """Return the whole-process rows: `livemount plan --json` of n created-shape entries against m mounts."""
+    load, engine, sys_linux = c.engine("profile.load"), c.engine("engine"), c.engine("kernel.sys_linux")
+    doc = shapes.profile_data("created", scratch, n)
+    root = os.path.join(scratch, "state")
+    engine.reconcile(load.load_profile(doc), sys_linux.LinuxSys(), root=root)
+    c.fill_table(os.path.join(scratch, "f"), max(0, m - c.mount_count()))
+    path = shapes.write_yaml(doc, os.path.join(scratch, "profile.yaml"))
+    env = c.bench_env(NO_COLOR=1, COLUMNS=100)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # users run with bytecode caches
+    cmd = [os.path.join(c.BIN, "livemount"), "--state-dir", root, "plan", "--json", path]
+    _, _, proc = c.run_measured(cmd, env=env)  # warm-up (writes the bytecode caches), and the check:
+    if json.loads(proc.stdout)["changed"]:
+        raise RuntimeError("cannot time a no-op plan: the plan has changes")
+    walls, peaks = [], []
+    for _ in range(rounds):
+        wall, peak, _ = c.run_measured(cmd, env=env)
+        walls.append(wall)
+        peaks.append(peak or 0)
+    return {"n": n, "mounts": c.mount_count(), "rows": {"livemount plan --json": {
+        "wall": c.summary(walls), "peak_kib": c.summary(peaks)}}}
+
+
+def run_process(point, rounds):
+    """Return the whole-process point (runs in a private namespace)."""
+    n, m = point
+    print("  plan_scale: whole process, %d entries, %d mounts..." % (n, m), flush=True)
+    return c.in_namespace(_process_point, n, m, rounds)
+
+
+def shape_goals(doc):
+    """Return the goal records of the shapes and whole-process sections (present ones only)."""
+    out = []
+    for shape, points in sorted(doc.get("shapes", {}).items()):
+        if len(points) < 2:
+            continue
+        lo, hi = points[0]["n"], points[-1]["n"]
+        for phase in ("apply", "check", "destroy"):
+            k = shapes.exponent(points, phase)
+            what = {"check": "no-op plan (reconcile check)"}.get(phase, phase)
+            out.append(c.goal("%s shape: %s linear in entries, %d to %d (in-process, CPU): log-log exponent <= %.1f"
+                              % (shape, what, lo, hi, SHAPE_GOAL_EXPONENT), k <= SHAPE_GOAL_EXPONENT,
+                              "exponent %.2f" % k))
+    proc = doc.get("process")
+    if proc:
+        row = proc["rows"]["livemount plan --json"]
+        out.append(c.goal("whole process: no-op `livemount plan --json` of %d entries against %d mounts under %.1f s"
+                          % (proc["n"], proc["mounts"], PROCESS_GOAL[0]), row["wall"]["median"] < PROCESS_GOAL[0],
+                          c.fmt_stat(row["wall"])))
+        if row["peak_kib"]["median"]:
+            out.append(c.goal("whole process: its peak memory under %d MiB" % (PROCESS_GOAL[1] // 1024),
+                              row["peak_kib"]["median"] < PROCESS_GOAL[1],
+                              c.fmt_stat(row["peak_kib"], 1 / 1024.0, " MiB")))
+    return out
+
+
 def why_missed(doc):
     """Return markdown explaining the missed goals from this run's measurements ("" when all are met)."""
     by = {(p["n"], p["m"]): p for p in doc["points"]}
@@ -181,6 +262,16 @@ def why_missed(doc):
                      "%.0fx the entries (%s for %d, %s for %d): quadratic (plan._rebuild_children, see "
                      "apply_cost)." % (b["first_apply"] / a["first_apply"], b["n"] / a["n"],
                                       c.fmt_time(a["first_apply"]), a["n"], c.fmt_time(b["first_apply"]), b["n"]))
+    for g in doc["goals"]:
+        if g["met"] or " shape: " not in g["goal"]:
+            continue
+        shape = g["goal"].split(" ")[0]
+        points = doc["shapes"][shape]
+        lines.append("- **%s** (%s). Exponents of every phase of that shape: %s; the kernel's own raw mount+umount "
+                     "loop at the same sizes: %.2f, so the rest is the engine's." % (
+                         g["goal"], g["value"], ", ".join("%s %.2f" % (ph, shapes.exponent(points, ph))
+                                                          for ph in shapes.PHASES[:-1]),
+                         shapes.exponent(points, "raw mount+umount")))
     return "\n".join(lines)
 
 
@@ -196,13 +287,64 @@ def table(doc):
             "first apply", "load_profile"], rows
 
 
+def shape_table(doc):
+    """Return (headers, rows): per shape and size, each phase's CPU time (median, min-max), then the exponents."""
+    rows = []
+    for shape, points in sorted(doc.get("shapes", {}).items()):
+        for p in points:
+            rows.append([shape, p["n"], p["mounts"]] + [c.fmt_stat(p["phases"][ph]["cpu"]) for ph in shapes.PHASES])
+        if len(points) > 1:
+            rows.append([shape, "exponent %d-%d" % (points[0]["n"], points[-1]["n"]), ""]
+                        + ["%.2f" % shapes.exponent(points, ph) for ph in shapes.PHASES])
+    return ["shape", "entries", "mounts", "apply", "plan()", "no-op check", "destroy", "raw mount+umount (kernel)"], rows
+
+
+def process_table(doc):
+    """Return (headers, rows) of the whole-process rows."""
+    proc = doc.get("process")
+    if not proc:
+        return ["command"], []
+    return ["command (whole process)", "entries", "mounts", "wall: median (min-max)", "peak memory"], [
+        [name, proc["n"], proc["mounts"], c.fmt_stat(r["wall"]),
+         c.fmt_stat(r["peak_kib"], 1 / 1024.0, " MiB") if r["peak_kib"]["median"] else "not measured"]
+        for name, r in proc["rows"].items()]
+
+
+def _shapes_markdown(doc):
+    if not doc.get("shapes"):
+        return "Not measured in this run (an older result).\n"
+    first = next(iter(doc["shapes"].values()))[0]
+    return "\n".join([
+        "### 1a. Shapes users make (in-process)\n",
+        "From bench/shapes.py (see its docstring): profiles whose directories livemount creates (*created*), "
+        "mounts nested in a mount the same profile makes (*nested*), and a quarter overlays (*overlay*), each in "
+        "its own private namespace with %d unrelated mounts. Each round applies from nothing, plans a no-op "
+        "(*plan()*: the pure planner on the observed World; *no-op check*: `engine.reconcile(check=True)`, what "
+        "`livemount plan` runs), destroys, then times a raw loop of as many tmpfs mount(2) + umount2(2) on fresh "
+        "directories (the kernel's own cost at that table size). Figures are thread CPU time, median (min-max) of "
+        "%d rounds; the exponent k of time ~ entries^k is fitted on the medians. *mounts* is the table size with "
+        "the profile applied.\n" % (first["mounts"] - first["n"], first["phases"]["apply"]["cpu"]["n"]),
+        c.md_table(*shape_table(doc)), ""])
+
+
+def _process_markdown(doc):
+    if not doc.get("process"):
+        return ""
+    return "\n".join([
+        "### 1b. Whole process\n",
+        "`livemount plan --json PROFILE` as a user runs it (a fresh process: Python start-up, imports, YAML, "
+        "validation, state, observe, plan, JSON out), the created shape already applied, no-op; wall time and "
+        "peak resident memory (GNU time's %M) over the rounds, bytecode caches warm.\n",
+        c.md_table(*process_table(doc)), ""])
+
+
 def markdown(doc):
     """Return this benchmark's section of docs/benchmarks.md."""
     g = doc["growth"]
     return "\n".join([
         "## 1. Planning at scale\n",
-        "A no-op plan: the profile's N entries are live and owned (applied by the engine first), the rest of "
-        "the table is foreign mounts. Each point is its own private namespace; %d rounds per point, phases "
+        "In-process engine calls unless a row says *whole process*. A no-op plan: the profile's N entries are "
+        "live and owned (applied by the engine first), the rest of the table is foreign mounts. Each point is its own private namespace; %d rounds per point, phases "
         "measured one after the other on fresh data each round; median (min-max) of wall time. *plan()* is the "
         "pure planner given the World (the goal's engine time; *plan() CPU time* is the same calls' thread CPU "
         "time, which leaves out waiting for a CPU on this shared machine); *observe* reads and parses the table "
@@ -216,6 +358,7 @@ def markdown(doc):
                                                 doc["fit"]["r2"], g["from"], g["to"], g["time_ratio"],
                                                 g["entries_ratio"]),
         "![planning at scale](bench-planning.png)\n",
+        _shapes_markdown(doc), _process_markdown(doc),
         c.md_goals(doc["goals"]), "",
     ])
 
@@ -292,8 +435,13 @@ def main(argv=None):
     """Return 0 after running the benchmark and writing bench/out/plan_scale.json."""
     args = c.arguments(__doc__.splitlines()[0], argv)
     c.require_root()
+    size = "quick" if args.quick else "full"
     doc = run(QUICK if args.quick else FULL, args.repeats or (3 if args.quick else 10))
-    return c.report(NAME, doc, args.out, [("no-op plan at scale", table(doc))])
+    doc["shapes"] = run_shapes(SHAPE_SIZES[size], 1000 if args.quick else SHAPE_FOREIGN, 1 if args.quick else 2)
+    doc["process"] = run_process(PROCESS_POINT[size], 3 if args.quick else 7)
+    doc["goals"] += shape_goals(doc)
+    return c.report(NAME, doc, args.out, [("no-op plan at scale", table(doc)), ("shapes users make", shape_table(doc)),
+                                          ("whole process", process_table(doc))])
 
 
 if __name__ == "__main__":

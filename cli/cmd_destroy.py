@@ -1,26 +1,35 @@
-"""livemount destroy NAME: remove everything profile NAME owns in this namespace."""
+"""livemount destroy NAME: show what profile NAME owns here, confirm, remove it all (or --target parts)."""
 
 
 def add_arguments(p):
     """Add this command's options."""
+    from .flow import add_apply_options
+
     p.add_argument("name", metavar="NAME", help="profile name (as applied; see livemount status)")
-    p.add_argument("--check", action="store_true", help="predict only: write nothing at all")
-    p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    add_apply_options(p, "destroy")
 
 
 def run(args, out):
-    """Return 0 once nothing of NAME is left."""
+    """Return 0 once nothing of NAME (or of its --target paths) is left; 1 when declined, refused or failed."""
     from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
 
+    from . import flow
     from .common import check_root, make_system
+    from .describe import count_words, counts
 
     if not args.check:
         check_root()
-    report = engine.destroy(args.name, make_system(args), root=args.state_dir, check=args.check)
-    if args.json:
-        out.json(report.to_dict())
-    else:
-        out.plan(report, title="Destroy %s in %s" % (report.profile, report.namespace))
-        for w in report.warnings:  # e.g. a gone namespace whose state was forgotten
-            out.warning(w)
-    return 1 if report.failed else 0
+    system = make_system(args)
+    targets = flow.targets(args)
+
+    def question(report):
+        return "Destroy %s in %s: %s?" % (report.profile, report.namespace, count_words(
+            {k: v for k, v in counts(report.changes).items() if k != "keep"}))
+
+    return flow.run(args, out, lambda: engine.destroy(args.name, system, root=args.state_dir, check=True,
+                                                      targets=targets, known_only=True),
+                    lambda expect, progress, on_plan: engine.destroy(
+                        args.name, system, root=args.state_dir, expect=expect, targets=targets, known_only=True,
+                        progress=progress, on_plan=on_plan),
+                    question, title=lambda r: "Destroy %s in %s" % (r.profile, r.namespace), verb="Destroyed",
+                    word="destroy")

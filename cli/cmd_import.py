@@ -38,8 +38,9 @@ def run(args, out):
 
 
 def _read(path):
-    with open(path, encoding="utf-8") as f:
-        return f.read()
+    from .common import read_text
+
+    return read_text(path, "fstab file")
 
 
 def _valid_profile(name, mounts, linenos):

@@ -1,4 +1,5 @@
-"""livemount overlay changes|reset TARGET: what a mounted overlay changed, and discarding it (docs/overlay-reset.md)."""
+"""livemount overlay changes|reset|prune: what a mounted overlay changed, discarding it (docs/overlay-reset.md), and
+removing the old uppers and works that replaces kept aside."""
 
 
 def add_arguments(p):
@@ -29,6 +30,13 @@ def add_arguments(p):
     r.add_argument("--force", action="store_true",
                    help="reset an overlay no livemount profile owns (no profile state; its own lock and journal,"
                         " recovering a killed forced reset of it first)")
+    from .overlay_prune import add_arguments as prune_arguments
+
+    prune_arguments(sub.add_parser(
+        "prune", help="remove the old uppers and works that overlay replaces kept aside, once no mount uses them",
+        description="Remove the old upper and work directories (NAME.livemount-TIME) that replacing an overlay"
+                    " kept aside (upper_policy fresh), of every profile or of NAME, once no overlay mount in any"
+                    " mount namespace still uses them."))
 
 
 def run(args, out):
@@ -37,6 +45,10 @@ def run(args, out):
 
     from .common import check_root, make_system
 
+    if args.overlay_action == "prune":
+        from .overlay_prune import run as prune
+
+        return prune(args, out)
     if args.overlay_action == "reset":
         from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay.reset import reset
 

@@ -1,28 +1,53 @@
-"""livemount show [PATH]: the live mount table, with livemount's ownership marked."""
+"""livemount show [PATH]: the live mount table, like findmnt, with livemount's ownership marked."""
 
 
 def add_arguments(p):
     """Add this command's options."""
     p.add_argument("path", nargs="?", metavar="PATH", help="only mounts at or below PATH (and the one holding it)")
-    p.add_argument("--tree", action="store_true", help="draw the mounts as a tree of parents and children")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--tree", action="store_true", help="draw the mounts as a tree of parents and children")
+    form.add_argument("-l", "--list", action="store_true",
+                      help="one line per mount, never wrapped or folded (for grep), like findmnt --list")
+    form.add_argument("-r", "--raw", action="store_true",
+                      help="columns separated by one space, blanks in values escaped as \\x20, like findmnt --raw")
+    form.add_argument("--json", action="store_true", help="the mounts as JSON (the mount_profile_info `mounts` list)")
+    p.add_argument("-o", "--output", metavar="LIST",
+                   help="the columns to print, comma-separated: TARGET, SOURCE, FSTYPE, OPTIONS, VFS-OPTIONS, "
+                        "FS-OPTIONS, PROPAGATION, OWNER, ID, PARENT, MAJ:MIN, ROOT")
+    p.add_argument("-n", "--noheadings", action="store_true", help="no header line")
     p.add_argument("-t", "--type", metavar="TYPE", help="only filesystems of these types (comma-separated)")
     p.add_argument("--profile", metavar="NAME", help="only mounts profile NAME owns")
-    p.add_argument("--json", action="store_true", help="the mounts as JSON (the mount_profile_info `mounts` list)")
 
 
 def run(args, out):
-    """Return 0 after printing the matching mounts (1 when a filter matched nothing)."""
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, inventory, paths
+    """Return 0 after printing the matching mounts (1 when a filter matched nothing or PATH does not exist)."""
+    import os
+
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, inventory, paths, state
 
     from .common import make_system
+    from .view_mounts import parse_columns
 
+    try:
+        columns = parse_columns(args.output) if args.output else None
+    except ValueError as exc:
+        raise errors.LivemountError("cannot show columns %s: %s" % (args.output, exc))
+    # (In another namespace, PATH is that namespace's: not ours to check here.)
+    if args.path and args.namespace is None and args.pid is None and not os.path.lexists(args.path):
+        raise errors.LivemountError("cannot show the mounts at %s: no such file or directory" % args.path)
     system = make_system(args)
-    _, rows = inventory.read(system, engine.state_root(args.state_dir))
+    root = state.state_root(args.state_dir)  # not engine's: show needs no planner
+    if args.json and not (args.path or args.type or args.profile):
+        # Printed as read, each mount parsed when its turn comes: a table of 10,000 is never held whole.
+        out.json_items({"namespace": system.namespace_id()}, "mounts", inventory.stream(system, root))
+        return 0
+    _, rows = inventory.read(system, root)
     rows = select(rows, args.path, args.type, args.profile, paths)
     if args.json:
         out.json({"namespace": system.namespace_id(), "mounts": rows})
     else:
-        out.mounts(rows, tree=args.tree, fs_options=bool(args.verbose))
+        form = "tree" if args.tree else "list" if args.list else "raw" if args.raw else "table"
+        out.mounts(rows, columns=columns, form=form, headings=not args.noheadings)
     return 0 if rows or not (args.path or args.type or args.profile) else 1
 
 

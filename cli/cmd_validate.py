@@ -37,8 +37,11 @@ def run(args, out):
 
 
 def _read(path):
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
+
+    from .common import read_text
+
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError):
+        return read_text(path)
+    except ProfileError:
         return None

@@ -1,7 +1,7 @@
 """What every subcommand shares: loading a profile, the Sys, the error-to-exit-status rule.
 
 The engine is imported inside the functions that use it, never at the top of
-a CLI module: `livemount --help` then loads no engine, rich or YAML.
+a CLI module: `livemount --help` then loads no engine or YAML.
 """
 
 import os
@@ -9,20 +9,53 @@ import sys
 import traceback
 
 
-def load_profile(path):
-    """Return (Profile, data) read from a YAML/JSON file; ProfileError when invalid."""
+def read_bytes(path, what="profile"):
+    """Return the bytes of regular file `path`; ProfileError saying why not (missing, not a file, too large).
+
+    Opened without blocking and checked before reading: a FIFO would wait
+    for a writer forever and /dev/zero would never end (issue 13, defect 8).
+    """
+    import stat
+
     from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
-    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.forms import MAX_TEXT_BYTES
+
+    def refuse(cause):
+        return errors.ProfileError([(None, None, "file", "cannot read %s %s: %s" % (what, path, cause))])
 
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise errors.ProfileError([(None, None, "file", "cannot read profile %s: %s" % (path, exc.strerror))])
+        raise refuse(errors.strerror(exc.errno))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise refuse("not a regular file")
+        if st.st_size > MAX_TEXT_BYTES:
+            raise refuse("%d bytes, more than the %d MiB a %s may have" % (st.st_size, MAX_TEXT_BYTES >> 20, what))
+        raw = f.read(MAX_TEXT_BYTES + 1)
+    if len(raw) > MAX_TEXT_BYTES:
+        raise refuse("more than the %d MiB a %s may have" % (MAX_TEXT_BYTES >> 20, what))
+    return raw
+
+
+def read_text(path, what="profile"):
+    """Return the UTF-8 text of regular file `path` (read_bytes); ProfileError saying why not."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
+
+    try:
+        return read_bytes(path, what).decode("utf-8")
     except UnicodeDecodeError:
-        raise errors.ProfileError([(None, None, "file", "cannot read profile %s: not UTF-8 text" % path)])
+        raise errors.ProfileError([(None, None, "file", "cannot read %s %s: not UTF-8 text" % (what, path))])
+
+
+def load_profile(path):
+    """Return (Profile, data) read from a YAML/JSON file; ProfileError when invalid."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
+
+    text = read_text(path)
     data = profile.load_profile_text(text, path)
-    return profile.load_profile(data), data
+    return profile.load_profile(data, read_known()), data
 
 
 def load_profile_arg(arg, system, state_dir=None):
@@ -45,6 +78,28 @@ def load_profile_arg(arg, system, state_dir=None):
     return profile.load_profile(data), data
 
 
+def saved_plan(arg):
+    """Return the planfile.SavedPlan in file `arg` when it is a plan saved by `plan --out`, else None."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, planfile
+
+    try:
+        raw = read_bytes(arg)
+    except errors.ProfileError:
+        return None  # not a readable regular file: load_profile says why
+    return planfile.parse(raw, arg) if planfile.is_plan(raw) else None
+
+
+def file_sha256(path):
+    """Return the sha256 (hex) of file `path`'s bytes, None when it cannot be read."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
+
+
 def make_system(args):
     """Return the Sys a command acts through: the real kernel with the global options of `args`.
 
@@ -55,6 +110,13 @@ def make_system(args):
     from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 
     return real_system(namespace=args.namespace, pid=args.pid, on_busy=args.on_busy)
+
+
+def read_known():
+    """Return the filesystem types this kernel knows (kernel/fstypes.py), for load_profile to check types against."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.fstypes import read_known as known
+
+    return known()
 
 
 def check_root():
@@ -74,7 +136,7 @@ def run_command(fn, args):
     try:
         return fn(args, out)
     except KeyboardInterrupt:
-        out.error("interrupted")
+        out.interrupted()
         return 130
     except Exception as exc:  # the one place errors become messages; everything else raises
         if args.verbose:
@@ -91,7 +153,9 @@ def run_command(fn, args):
             if getattr(exc, "busy", None) is not None:
                 doc["error"]["busy"] = exc.busy  # who holds a busy mount: [{pid, comm, how, path}]
             out.json(doc)
-        elif report is not None and report.changes:
-            out.plan(report)
-        out.failure(exc)
+        elif report is not None and report.changes and type(exc).__name__ == "PlanError":
+            # The conflicts, with the plan they stop.
+            out.plan(report, title="Destroy %s in %s" % (report.profile, report.namespace)
+                     if args.command == "destroy" else None)
+        out.failure(exc, getattr(args, "verb", args.command))
         return 1

@@ -1,6 +1,6 @@
-"""What the CLI says about plans, applies and mounts, as plain data: no rich, no I/O.
+"""What the CLI says about plans, applies and mounts, as plain data: no styles, no I/O.
 
-output.py turns these into tables and colours; keeping the words here makes
+the view_*.py modules turn these into tables and colours; keeping the words here makes
 them the same in every rendering (table, tree, demo) and testable without a
 terminal. Tones: '+' added, '-' removed, '=' unchanged, '!' in the way.
 """
@@ -9,24 +9,40 @@ import os
 import re
 
 # Conflicts first (they stop the plan), then the way up, the changes, the way down, what stays.
-ORDER = ["conflict", "mkdir", "mount", "link", "remount", "replace", "unmount", "unlink", "rmdir", "keep"]
+ORDER = ["conflict", "mkdir", "mount", "link", "remount", "replace", "unmount", "unlink", "rmdir", "forget", "keep"]
+
+
+def counts(changes):
+    """Return {action: number of changes} of a plan."""
+    out = {}
+    for c in changes:
+        out[c.action.value] = out.get(c.action.value, 0) + 1
+    return out
+
+
+def count_words(counts):
+    """Return `1 to create, 2 to mount, 3 unchanged`: a plan's counts in plan order ('' when empty)."""
+    words = {"mount": "to mount", "link": "to link", "mkdir": "to create", "remount": "to remount",
+             "replace": "to replace", "unmount": "to unmount", "unlink": "to unlink", "rmdir": "to remove",
+             "forget": "to forget (already gone)",
+             "keep": "unchanged", "mimic": "to mimic"}
+    return ", ".join("%d %s" % (counts[a], words[a]) for a in ORDER + ["mimic"] if counts.get(a) and a in words)
 
 
 def summary_line(report):
-    """Return `Changes pending: N to mount, N to remount, ...` (`Done: ...` after an apply, `No changes. ...`)."""
-    counts = {}
-    for c in report.changes:
-        counts[c.action.value] = counts.get(c.action.value, 0) + 1
-    words = {"mount": "to mount", "link": "to link", "mkdir": "to create", "remount": "to remount",
-             "replace": "to replace", "unmount": "to unmount", "unlink": "to unlink", "rmdir": "to remove",
-             "keep": "unchanged", "conflict": "conflicts"}
-    parts = ["%d %s" % (counts[a], words[a]) for a in ORDER if counts.get(a) and a != "conflict"]
-    if counts.get("conflict"):
-        return "Refused: %d %s stop%s the plan (otherwise %s)" % (
-            counts["conflict"], "conflict" if counts["conflict"] == 1 else "conflicts",
-            "s" if counts["conflict"] == 1 else "", ", ".join(parts) or "nothing to do")
-    head = ("Done: " if report.mode == "apply" else "Changes pending: ") if report.changed else "No changes. "
-    return head + (", ".join(parts) if parts else "nothing to do")
+    """Return `Changes pending: N to mount, N to remount, ...` (`No changes. N unchanged`, `Refused: ...`)."""
+    n = counts(report.changes)
+    parts = count_words(n)
+    if n.get("conflict"):
+        return "Refused: %s stop%s the plan (otherwise %s)" % (
+            plural(n["conflict"], "conflict"), "s" if n["conflict"] == 1 else "", parts or "nothing to do")
+    head = "Changes pending: " if report.changed else "No changes. "
+    return head + (parts or "nothing to do")
+
+
+def plural(n, word, many=None):
+    """Return `1 change`, `2 changes` (`many`: the plural when it is not word + s)."""
+    return "%d %s" % (n, word if n == 1 else many or word + "s")
 
 
 def apply_counts(report):
@@ -70,6 +86,10 @@ def reason_kind(change):
         return "conflict", prefix[1] if len(prefix) == 2 and prefix[0].endswith(" " + change.target) else r
     if change.adopt:
         return "adopted", r.replace(": adopted", "")
+    if a == "rmdir" and r.startswith("created inside "):
+        # plan._rmdirs: "created inside /srv/app, which is unmounted" (a destroy) or "... which is replaced".
+        where, _, how = r[len("created inside "):].rpartition(", which is ")
+        return ("cleanup", "") if how == "unmounted" else ("parent rebuilt", where)
     if "is rebuilt" in r:
         return "parent rebuilt", r.split(" is rebuilt")[0].replace("parent ", "")
     if "drift" in r:
@@ -92,7 +112,24 @@ def reason_kind(change):
         return "profile changed", ""
     if a == "replace" and re.match(r"(type|source|link) \S+ -> ", r):
         return "profile changed", ""  # the change cell shows the same before -> after
+    if a == "replace":
+        # "overlay layers changed (a remount silently ignores new layers); upper_policy fresh: ..."
+        first = re.sub(r" \([^)]*\)$", "", r.split("; ")[0])
+        # The change cell of an overlay replace lists the layers that come and go.
+        return "profile changed", "" if first == "overlay layers changed" else first
     return "profile changed", r
+
+
+def reason_note(change):
+    """Return what a change's reason says beyond its kind and detail ('' when nothing): an overlay replace's how.
+
+    The table keeps a reason short; a note is printed below it.
+    """
+    if change.action.value != "replace" or "; " not in change.reason:
+        return ""
+    first, rest = change.reason.split("; ", 1)
+    m = re.search(r" \(([^)]*)\)$", first)
+    return (m.group(1) + "; " if m else "") + rest
 
 
 def describe(entry):
@@ -129,9 +166,42 @@ def change_parts(c):
         return []
     if a == "replace" and old is not None and old.type == c.entry.type == "symlink":
         return [("-> ", ""), (old.source, "-"), (" -> ", ""), (c.entry.source, "+")]
+    if a == "replace" and old is not None and old.type == c.entry.type == "overlay" and old.source == c.entry.source:
+        return _overlay_parts(old, c.entry)
     if a == "replace":
         return [(describe(old), "-"), (" -> ", ""), (describe(c.entry), "+")] if old else [(describe(c.entry), "+")]
     return _remount_parts(c, old)
+
+
+def _overlay_parts(old, new):
+    """Return what changes between two overlays, layer by layer: `lower +/l/hotfix`, `upper /u -> /u2`."""
+    parts = []
+    for name in ("lower", "data"):
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            added = [p for p in after if p not in before]
+            gone = [p for p in before if p not in after]
+            words = [("+" + p, "+") for p in added] + [("-" + p, "-") for p in gone]
+            if not words:  # the same layers in another order
+                words = [(":".join(before), "-"), (" -> ", ""), (":".join(after), "+")]
+            parts.append([(name + " ", "")] + _spaced(words))
+    for name in ("upper", "work"):
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            parts.append([(name + " ", ""), (before or "none", "-"), (" -> ", ""), (after or "none", "+")])
+    if not parts:
+        return [(describe(old), "-"), (" -> ", ""), (describe(new), "+")]
+    out = []
+    for k, p in enumerate(parts):
+        out += ([("; ", "")] if k else []) + p
+    return out
+
+
+def _spaced(words):
+    out = []
+    for k, w in enumerate(words):
+        out += ([(" ", "")] if k else []) + [w]
+    return out
 
 
 def _remount_parts(c, old):
@@ -236,3 +306,34 @@ def busy_text(item):
     rest = " ".join(str(item[k]) for k in ("how", "path") if item.get(k))
     rest = ", ".join([rest] * bool(rest) + ["%s %s" % (k, item[k]) for k in sorted(item) if k not in known])
     return ": ".join(x for x in (head.strip(), rest) if x)
+
+
+def size_text(value):
+    """Return a byte count as people write it: `33554432` -> `32m`, `1536` -> `1536` (only exact multiples)."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return value
+    for unit, size in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+        if n >= size and n % size == 0:
+            return "%d%s" % (n // size, unit)
+    return str(n)
+
+
+_SIZES = frozenset({"size"})  # filesystem options the model keeps in bytes (options.normalize_fs_options)
+
+
+def fs_option_words(fs_options):
+    """Return filesystem options as words, sizes as people write them: [`size=32m`, `mode=755`]."""
+    return [kv(k, size_text(v) if k in _SIZES and v is not None else v) for k, v in fs_options]
+
+
+def human_bytes(n):
+    """Return a byte count the way du -h writes it: `0`, `512`, `4.0K`, `12M`, `3.4G`."""
+    size = float(n)
+    for unit in ("", "K", "M", "G", "T"):
+        if size < 1024 or unit == "T":
+            if not unit:
+                return "%d" % size
+            return ("%.1f%s" if size < 10 else "%.0f%s") % (size, unit)
+        size /= 1024

@@ -1,15 +1,15 @@
 """Entry point of the `livemount` command: parse arguments, run one subcommand module.
 
 Every subcommand module is imported here (the parser needs each one's
-options) and is light: a command imports the engine, rich or YAML inside its
+options) and is light: a command imports the engine or YAML inside its
 run(), so `livemount --help` pays for none of them.
 """
 
 import argparse
 import sys
 
-from . import (cmd_apply, cmd_demo, cmd_destroy, cmd_disable, cmd_enable, cmd_import, cmd_overlay, cmd_plan, cmd_schema,
-               cmd_show, cmd_status, cmd_systemd, cmd_validate, cmd_watch)
+from . import (cmd_apply, cmd_demo, cmd_destroy, cmd_disable, cmd_enable, cmd_history, cmd_import, cmd_overlay,
+               cmd_plan, cmd_rollback, cmd_schema, cmd_show, cmd_status, cmd_systemd, cmd_validate, cmd_watch)
 
 # (name, help, module with add_arguments(parser) and run(args, out) -> exit status), in --help order.
 COMMANDS = [
@@ -19,6 +19,8 @@ COMMANDS = [
     ("status", "show the profiles this namespace has state for and their health", cmd_status),
     ("show", "show the live mount table (a table, or --tree) with livemount's ownership marked", cmd_show),
     ("destroy", "remove everything a profile owns", cmd_destroy),
+    ("history", "list the profiles a profile name was applied with", cmd_history),
+    ("rollback", "apply a profile's previous profile again (or the one --to N of its history)", cmd_rollback),
     ("enable", "keep a copy of a profile under /etc/livemount, applied at every boot", cmd_enable),
     ("disable", "stop applying a profile at boot (--now: also remove its mounts)", cmd_disable),
     ("watch", "follow the live mount table: report (and --repair) drift of enabled profiles", cmd_watch),
@@ -26,7 +28,8 @@ COMMANDS = [
     ("import", "convert an fstab file to a profile", cmd_import),
     ("schema", "print the profile JSON Schema", cmd_schema),
     ("demo", "run the demo in a throwaway private mount namespace", cmd_demo),
-    ("overlay", "mounted overlays: what one changed (overlay changes), discard changes (overlay reset)", cmd_overlay),
+    ("overlay", "mounted overlays: what one changed (changes), discard changes (reset), remove old uppers (prune)",
+     cmd_overlay),
 ]
 
 
@@ -39,33 +42,77 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
-    """Return the argument parser with every subcommand's options."""
+    """Return the argument parser with every subcommand's options (the global ones accepted after it too)."""
     p = _Parser(prog="livemount", description="Reconcile the live mount table with a declared mount profile.")
-    p.add_argument("--state-dir", metavar="DIR", help="state directory (default $LIVEMOUNT_STATE_DIR or /run/livemount)")
-    p.add_argument("--config-dir", metavar="DIR",
-                   help="where enabled profiles are kept (default $LIVEMOUNT_CONFIG_DIR or /etc/livemount)")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail; tracebacks on errors")
-    p.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
-    target = p.add_mutually_exclusive_group()
-    target.add_argument("--namespace", metavar="NSFILE",
-                        help="act in the mount namespace of this nsfs file (/proc/PID/ns/mnt, or a bind-mounted copy "
-                             "such as /run/snapd/ns/NAME.mnt); state stays here, keyed by that namespace")
-    target.add_argument("--pid", type=int, metavar="PID",
-                        help="act in the mount namespace of process PID (--pid 1: the host's, from a sandboxed "
-                             "service)")
-    p.add_argument("--on-busy", choices=["fail", "detach"],
-                   help="when an unmount is busy: fail naming the processes holding it (default), or detach it "
-                        "lazily; overrides every entry's on_busy")
-    color = p.add_mutually_exclusive_group()
-    color.add_argument("--color", dest="color", action="store_true", default=None, help="force colour")
-    color.add_argument("--no-color", dest="color", action="store_false", help="no colour (also NO_COLOR=1)")
+    p.add_argument("--version", action=_Version, help="print the version and exit")
+    _global_options(p, {"verbose": 0, "quiet": False, "color": None})
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, help_text, module in COMMANDS:
         sp = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
         sp.set_defaults(run=module.run)
         module.add_arguments(sp)
+        # `livemount plan x --no-color` as well as `livemount --no-color plan x`: given after the
+        # command, an option overrides; not given, it leaves what came before (SUPPRESS).
+        _global_options(sp.add_argument_group("global options (also accepted before COMMAND)"), None)
     return p
+
+
+def _global_options(p, defaults):
+    """Add the options every command shares to parser or group `p` (defaults None: SUPPRESS, for subcommands)."""
+    def default(name):
+        return argparse.SUPPRESS if defaults is None else defaults.get(name)
+
+    p.add_argument("--state-dir", metavar="DIR", default=default("state_dir"),
+                   help="state directory (default $LIVEMOUNT_STATE_DIR or /run/livemount)")
+    p.add_argument("--config-dir", metavar="DIR", default=default("config_dir"),
+                   help="where enabled profiles are kept (default $LIVEMOUNT_CONFIG_DIR or /etc/livemount)")
+    p.add_argument("-v", "--verbose", action="count", default=default("verbose"),
+                   help="more detail; tracebacks on errors")
+    p.add_argument("-q", "--quiet", action="store_true", default=default("quiet"), help="only errors on stderr")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--namespace", metavar="NSFILE", default=default("namespace"),
+                        help="act in the mount namespace of this nsfs file (/proc/PID/ns/mnt, or a bind-mounted copy "
+                             "such as /run/snapd/ns/NAME.mnt); state stays here, keyed by that namespace")
+    target.add_argument("--pid", type=int, metavar="PID", default=default("pid"),
+                        help="act in the mount namespace of process PID (--pid 1: the host's, from a sandboxed "
+                             "service)")
+    p.add_argument("--on-busy", choices=["fail", "detach"], default=default("on_busy"),
+                   help="when an unmount is busy: fail naming the processes holding it (default), or detach it "
+                        "lazily; overrides every entry's on_busy")
+    color = p.add_mutually_exclusive_group()
+    color.add_argument("--color", dest="color", action="store_true", default=default("color"), help="force colour")
+    color.add_argument("--no-color", dest="color", action="store_false", default=default("color"),
+                       help="no colour (also NO_COLOR=1)")
+
+
+class _Version(argparse.Action):
+    """--version: the collection's version (galaxy.yml, read only when asked)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write("livemount %s (Python %d.%d.%d)\n" % ((version(),) + tuple(sys.version_info[:3])))
+        parser.exit(0)
+
+
+def version():
+    """Return the version of the livemount.core collection this CLI runs (galaxy.yml), or 'unknown'."""
+    import importlib.util
+    import os
+    import re
+
+    spec = importlib.util.find_spec("ansible_collections.livemount.core")
+    for where in (spec.submodule_search_locations or []) if spec else []:
+        try:
+            with open(os.path.join(where, "galaxy.yml"), encoding="utf-8") as f:
+                m = re.search(r"^version:\s*['\"]?([^'\"\s#]+)", f.read(), re.MULTILINE)
+        except OSError:
+            continue
+        if m:
+            return m.group(1)
+    return "unknown"
 
 
 def main(argv=None):

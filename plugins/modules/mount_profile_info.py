@@ -20,6 +20,8 @@ description:
   - Changes nothing.
 author: livemount developers (@livemount)
 extends_documentation_fragment:
+  - livemount.core.state_dir
+  - livemount.core.namespace
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -48,17 +50,6 @@ options:
     type: bool
     default: false
     version_added: 0.2.0
-  state_dir:
-    description: Where livemount keeps its state (default E(LIVEMOUNT_STATE_DIR) or C(/run/livemount)).
-    type: path
-  namespace:
-    description:
-      - Read the mount namespace of this nsfs file (C(/proc/PID/ns/mnt) or a bind-mounted copy) instead of the
-        module's own. Mutually exclusive with O(pid).
-    type: path
-  pid:
-    description: Read the mount namespace of this process (V(1) for the host's) instead of the module's own.
-    type: int
   config_dir:
     description:
       - Where enabled profiles are kept (default E(LIVEMOUNT_CONFIG_DIR) or C(/etc/livemount)). Enabled profiles
@@ -139,7 +130,10 @@ profiles:
       type: list
       elements: str
     entries:
-      description: Owned entries with C(health) ok, drifted, missing or foreign on top, and C(detail).
+      description:
+        - Owned entries with C(health) ok, drifted, missing or foreign on top, and C(detail).
+        - Entries of the profile last applied that are not in place (a failed step with on_error continue)
+          have C(health) not applied.
       type: list
       elements: dict
     profile_data:
@@ -168,6 +162,7 @@ namespace:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors, inventory, paths
 from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
 from ansible_collections.livemount.core.plugins.module_utils.livemount import state
@@ -175,12 +170,12 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.re
 
 
 def main():
-    module = AnsibleModule(argument_spec={"name": {"type": "str"}, "path": {"type": "path"},
-                                          "paths": {"type": "list", "elements": "path", "default": []},
-                                          "owned_only": {"type": "bool", "default": False},
-                                          "state_dir": {"type": "path"}, "namespace": {"type": "path"},
-                                          "pid": {"type": "int"}, "config_dir": {"type": "path"}},
-                           supports_check_mode=True, mutually_exclusive=[("namespace", "pid")])
+    spec = args_common.argument_spec(args_common.STATE_DIR_SPEC, args_common.NAMESPACE_SPEC,
+                                     name={"type": "str"}, path={"type": "path"},
+                                     paths={"type": "list", "elements": "path", "default": []},
+                                     owned_only={"type": "bool", "default": False}, config_dir={"type": "path"})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           mutually_exclusive=args_common.NAMESPACE_EXCLUSIVE)
     p = module.params
     # In a named namespace the table and the status come from there, the state from here.
     system = real_system(p["namespace"], p["pid"])

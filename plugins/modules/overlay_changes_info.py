@@ -18,6 +18,7 @@ description:
     walk and given its own flags back afterwards.
 author: livemount developers (@livemount)
 extends_documentation_fragment:
+  - livemount.core.namespace
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -34,7 +35,9 @@ attributes:
     platforms: linux
 options:
   target:
-    description: The overlay's mount point (symlinks are resolved). The overlay must be the mount on top there.
+    description:
+      - The overlay's mount point (symlinks are resolved). The overlay must be the mount on top there.
+      - With O(namespace) or O(pid), a path in that namespace.
     type: path
     required: true
   freeze:
@@ -57,15 +60,6 @@ options:
         carries C(count), like the CLI table. RV(summary) still counts every item.
     type: bool
     default: false
-  namespace:
-    description:
-      - List the overlay as seen in the mount namespace of this nsfs file (C(/proc/PID/ns/mnt) or a
-        bind-mounted copy) instead of the module's own; O(target) is a path in that namespace. Mutually
-        exclusive with O(pid).
-    type: path
-  pid:
-    description: List the overlay in the mount namespace of this process instead of the module's own.
-    type: int
 notes:
   - Requires root, because overlayfs keeps opaque directories and redirects in C(trusted.overlay.*) xattrs, which only
     root can read (mounts with C(userxattr) use C(user.overlay.*)).
@@ -167,6 +161,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import nsexec
 from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as overlay_changes
@@ -175,12 +170,12 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.re
 
 
 def main():
-    module = AnsibleModule(argument_spec={"target": {"type": "path", "required": True},
-                                          "freeze": {"type": "bool", "default": False},
-                                          "paths": {"type": "list", "elements": "str"},
-                                          "collapse": {"type": "bool", "default": False},
-                                          "namespace": {"type": "path"}, "pid": {"type": "int"}},
-                           supports_check_mode=True, mutually_exclusive=[("namespace", "pid")])
+    spec = args_common.argument_spec(args_common.NAMESPACE_SPEC, target={"type": "path", "required": True},
+                                     freeze={"type": "bool", "default": False},
+                                     paths={"type": "list", "elements": "str"},
+                                     collapse={"type": "bool", "default": False})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           mutually_exclusive=args_common.NAMESPACE_EXCLUSIVE)
     p = module.params
     try:
         bases = [_inside(path) for path in p["paths"] or ()]

@@ -23,6 +23,7 @@ description:
     updates its state), unless O(force).
 author: livemount developers (@livemount)
 extends_documentation_fragment:
+  - livemount.core.state_dir
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -60,11 +61,6 @@ options:
     description: Reset an overlay that no livemount profile owns (no profile state is written; it has a lock and journal of its own).
     type: bool
     default: false
-  state_dir:
-    description:
-      - Where livemount keeps what each profile owns and its journal, as for M(livemount.core.mount_profile).
-        Defaults to E(LIVEMOUNT_STATE_DIR) or C(/run/livemount).
-    type: path
 notes:
   - Requires root and Linux with the new mount API (5.2+). The swap is atomic on 6.5+ (the new overlay slides
     beneath the old one, C(MOVE_MOUNT_BENEATH)); before that the old overlay is unmounted first.
@@ -196,6 +192,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay import changes as overlay_changes
@@ -203,12 +200,11 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay i
 
 
 def main():
-    module = AnsibleModule(argument_spec={"target": {"type": "path", "required": True},
-                                          "paths": {"type": "list", "elements": "str"},
-                                          "discard": {"type": "bool", "default": False},
-                                          "force": {"type": "bool", "default": False},
-                                          "state_dir": {"type": "path"}},
-                           supports_check_mode=True)
+    spec = args_common.argument_spec(args_common.STATE_DIR_SPEC, target={"type": "path", "required": True},
+                                     paths={"type": "list", "elements": "str"},
+                                     discard={"type": "bool", "default": False},
+                                     force={"type": "bool", "default": False})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     try:
         report = overlay_reset.reset(p["target"], ["/" + path.lstrip("/") for path in p["paths"] or ()],

@@ -1,5 +1,6 @@
 """The modules' documentation renders with ansible-doc and matches what the modules accept."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -7,6 +8,7 @@ import sys
 
 import pytest
 
+from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 
 from . import playbook
@@ -50,3 +52,15 @@ def test_doc_fragment_is_fresh():
     """plugins/doc_fragments/profile.py is what scripts/gen_doc_fragment.py generates from the schema."""
     proc = subprocess.run([sys.executable, os.path.join(playbook.REPO, "scripts", "gen_doc_fragment.py"), "--check"])
     assert proc.returncode == 0, "run scripts/gen_doc_fragment.py: the doc fragment is stale"
+
+
+@pytest.mark.parametrize("fragment, spec", [
+    ("namespace", args_common.NAMESPACE_SPEC), ("state_dir", args_common.STATE_DIR_SPEC),
+], ids=["namespace", "state_dir"])
+def test_shared_fragment_documents_its_spec(fragment, spec):
+    """A shared doc fragment documents exactly the options of its argspec in args_common, with their types."""
+    import yaml
+
+    module = importlib.import_module("ansible_collections.livemount.core.plugins.doc_fragments." + fragment)
+    options = yaml.safe_load(module.ModuleDocFragment.DOCUMENTATION)["options"]
+    assert {k: v["type"] for k, v in options.items()} == {k: v["type"] for k, v in spec.items()}

@@ -82,6 +82,9 @@ def test_lifecycle(scratch, case):
     assert applied["changed"] is True
     assert again["changed"] is False, again["changes"]
     assert one.recap()["changed"] == 1
+    # What a rollout verifies and rolls back from, with no mount_profile_info run: health after, profile before.
+    assert applied["health"]["healthy"] is True and len(applied["health"]["entries"]) == len(first)
+    assert applied["previous_profile"] is None and again["previous_profile"]["mounts"] == first
     assert _top_targets(first) == {m["target"] for m in first if m["type"] != "symlink"}
 
     before = snapshot.system(scratch)

@@ -23,7 +23,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel im
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import sys_linux
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Features, Wrapper
-from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MUTATING
+from ansible_collections.livemount.core.plugins.module_utils.livemount.model import PERFORMED_ACTIONS
 
 STATE = "state"  # the state directory, under scratch
 PROFILES = "profiles"  # where profile files for the CLI go, under scratch
@@ -114,7 +114,7 @@ def rel(scratch, path):
 def steps(scratch, report, everything=False):
     """Return [(action, @target)] of a report's changes: the mutating ones, or all with `everything`."""
     return [(c.action.value, rel(scratch, c.target)) for c in report.changes
-            if everything or c.action in MUTATING]
+            if everything or c.action in PERFORMED_ACTIONS]
 
 
 def pending(scratch, data):
@@ -135,6 +135,29 @@ def read_state(scratch, name="test"):
             return f.read()
     except FileNotFoundError:
         return None
+
+
+# What a state records about which mount an entry is, and what that mount is (model.Owned).
+MOUNT_FACTS = ("unique", "dev", "fs_options", "root", "fstype", "marker")
+
+
+def state_meaning(scratch, name="test"):
+    """Return a profile's state body without which mount each entry is (None when there is no state file).
+
+    A rollback puts an unmounted mount back from its detached copy (another
+    mount, with another unique id), or without a copy mounts it afresh (a
+    new superblock): the state learns which mount it is now
+    (engine._learn_restored). What it owns and created must stay as it was.
+    """
+    raw = read_state(scratch, name)
+    if raw is None:
+        return None
+    body = json.loads(raw)["body"]
+    body.pop("created_ids", None)  # a removed directory put back is another inode
+    for o in body["owned"]:
+        for key in MOUNT_FACTS:
+            o.pop(key, None)
+    return body
 
 
 def owned_targets(scratch, name="test"):
@@ -494,3 +517,62 @@ ASIDE = re.compile(r".+\.livemount-\d{8}T\d{6}Z(-\d+)?")
 def is_aside(name):
     """Return True for the name of an overlay upper or work an overlay replace kept aside (upper_policy.py)."""
     return ASIDE.fullmatch(name) is not None
+
+
+# ---- holding a run at a step (failpoint `wait`) --------------------------------------
+
+def held_run(step, work, meanwhile, classic=False):
+    """Return (exit code, message) of `work(sys)` run in a forked child held just before step `step`.
+
+    The child's Sys is the real one with failpoint `STEP:wait` (kernel/failpoint.py):
+    it stops before step `step`, and `meanwhile()` runs here while it is
+    held (a mount made on top of its target, say); then the child goes on.
+    When the run ends without reaching that step, `meanwhile` is not
+    called. The code is 0 (done), 1 (a LivemountError, its message given),
+    or 70 (anything else, with the traceback).
+    """
+    import traceback
+
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError
+
+    tmp = tempfile.mkdtemp(prefix="livemount-hold-")
+    fifo = os.path.join(tmp, "fifo")
+    os.mkfifo(fifo)
+    result = os.path.join(tmp, "result")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns
+        code, text = 70, ""
+        held = failpoint.FailpointSys(sys_linux.LinuxSys(classic=classic), {step: failpoint.WAIT}, fifo)
+        try:
+            work(held)
+            code = 0
+        except LivemountError as exc:
+            code, text = 1, str(exc)
+        except BaseException:  # noqa: BLE001 - reported to the parent
+            text = traceback.format_exc()
+        finally:
+            with open(result, "w", encoding="utf-8") as f:
+                f.write(text)
+            if held.count < step:
+                with open(fifo, "w", encoding="ascii") as f:
+                    f.write("done\n")  # never held: tell the parent, which waits on the FIFO
+            os._exit(code)
+    try:
+        with open(fifo, encoding="ascii") as f:
+            said = f.read().strip()
+        if said != "done":
+            try:
+                meanwhile()
+            finally:
+                with open(fifo, "w", encoding="ascii"):
+                    pass  # release the held step
+        _, status = os.waitpid(pid, 0)
+        with open(result, encoding="utf-8") as f:
+            text = f.read()
+        return (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)), text
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)

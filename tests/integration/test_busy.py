@@ -111,12 +111,12 @@ def test_cli_shows_holders_and_detaches(scratch):
     data = _applied(scratch)
     write_profile(scratch, data)
     p = holder(os.path.join(scratch, "t"), "os.chdir(d)")
-    proc = cli(scratch, "destroy", "test")
+    proc = cli(scratch, "destroy", "--yes", "test")
     assert proc.returncode == 1 and "pid %d" % p.pid in proc.stderr and "busy" in proc.stderr, proc.stderr
-    status, doc, err = cli_json(scratch, "destroy", "--json", "test")
+    status, doc, err = cli_json(scratch, "destroy", "--yes", "--json", "test")
     assert status == 1 and {"pid": p.pid, "how": "cwd", "path": os.path.join(scratch, "t")}.items() <= \
         doc["error"]["busy"][0].items(), doc
-    proc = cli(scratch, "--on-busy", "detach", "destroy", "test")
+    proc = cli(scratch, "--on-busy", "detach", "destroy", "--yes", "test")
     assert proc.returncode == 0 and top(os.path.join(scratch, "t")) is None, proc.stderr
     p.kill()
     p.wait()

@@ -66,7 +66,7 @@ STATES = {"fresh": _fresh, "applied": _applied, "drifted": _drifted, "interrupte
 CHECKS = {"plan": ("plan", "--json", "B"), "apply-check": ("apply", "--check", "--json", "B"),
           "destroy-check": ("destroy", "--check", "--json", "test")}
 REAL = {"plan": ("apply", "--yes", "--json", "B"), "apply-check": ("apply", "--yes", "--json", "B"),
-        "destroy-check": ("destroy", "--json", "test")}
+        "destroy-check": ("destroy", "--yes", "--json", "test")}
 
 
 def _argv(argv, paths):
@@ -84,13 +84,17 @@ def test_check_mode_writes_nothing_and_predicts(scratch, state, check):
     STATES[state](scratch, a_path)
     info, tree, states = _mountinfo(), _tree(scratch), _tree(state_dir(scratch))
     code, predicted, err = cli_json(scratch, *_argv(CHECKS[check], paths))
-    assert code == 0, err
+    unknown = state == "fresh" and check == "destroy-check"  # a name never applied here: an error, nothing written
+    assert code == (1 if unknown else 0), err
     assert _mountinfo() == info, "check mode changed the mount table"
     assert _tree(scratch) == tree, "check mode created, removed or changed a file"
     assert _tree(state_dir(scratch)) == states
     if state == "fresh":
         assert not os.path.lexists(state_dir(scratch)), "check mode created the state directory"
-    assert predicted["changed"] == (state != "fresh" or check != "destroy-check")
+    if unknown:
+        assert predicted["error"]["kind"] == "UnknownProfileError"
+        return
+    assert predicted["changed"]
     code, done, err = cli_json(scratch, *_argv(REAL[check], paths))
     assert code == 0, err
     got = [(c["action"], c["target"]) for c in done["changes"]]

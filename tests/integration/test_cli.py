@@ -71,8 +71,10 @@ EXITS = [
     ("apply-conflict", _make_target_dir, ["apply", "--yes", "PROFILE"], None, 1),
     ("plan-conflict", _make_target_dir, ["plan", "--detailed-exitcode", "PROFILE"], None, 1),
     ("apply-failed", _nothing, ["apply", "--yes", "PROFILE"], {failpoint.ENV: "3:EIO"}, 1),
-    ("destroy", _applied, ["destroy", "test"], None, 0),
-    ("destroy-unknown", _nothing, ["destroy", "nobody"], None, 0),
+    ("destroy", _applied, ["destroy", "--yes", "test"], None, 0),
+    ("destroy-unknown", _nothing, ["destroy", "--yes", "nobody"], None, 1),
+    ("destroy-without-yes", _applied, ["destroy", "test"], None, 1),
+    ("status-unknown", _applied, ["status", "nobody"], None, 1),
     ("status-ok", _applied, ["status"], None, 0),
     ("usage-error", _nothing, ["frobnicate"], None, 1),
     ("missing-file", _nothing, ["plan", "/nonexistent/profile.yaml"], None, 1),
@@ -121,13 +123,16 @@ def test_json_shapes(scratch):
     """plan, apply and destroy --json: changed, changes[action, target, reason]; errors add an error object."""
     data, path = _setup(scratch)
     for argv, changed in ((["plan", "--json", path], True), (["apply", "--yes", "--json", path], True),
-                          (["plan", "--json", path], False), (["destroy", "--json", "test"], True)):
+                          (["plan", "--json", path], False), (["destroy", "--yes", "--json", "test"], True)):
         code, doc, err = cli_json(scratch, *argv)
         assert code == 0, err
         assert doc["changed"] is changed
         assert doc["changes"], argv
         for c in doc["changes"]:
-            assert {"action", "target", "reason"} <= set(c) and all(isinstance(c[k], str) for k in c if k != "adopt")
+            assert {"action", "target", "reason"} <= set(c)
+            assert all(isinstance(c[k], str) for k in c if k not in ("adopt", "before", "after"))
+            if c["action"] in ("mount", "link", "unmount", "unlink", "remount", "replace"):  # what the step changes
+                assert set(c) >= {"before", "after"} and (c["before"] or c["after"])["target"] == c["target"]
     _make_target_dir(scratch, path)
     code, doc, err = cli_json(scratch, "apply", "--yes", "--json", path)
     assert code == 1

@@ -84,7 +84,7 @@ SESSION = [
     ("show-tree", _nothing, ["show", "--tree", "@"], 0),
     ("plan-conflict", _foreign, ["plan", "PROFILE"], 1),
     ("status-foreign", _nothing, ["status", "web"], 1),
-    ("destroy-refused", _nothing, ["destroy", "web"], 1),
+    ("destroy-refused", _nothing, ["destroy", "--yes", "web"], 1),
 ]
 
 
@@ -111,8 +111,9 @@ def test_session(scratch, columns):
                    env={"COLUMNS": str(columns)})
         assert proc.returncode == status, (name, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr
-        for stream, text in (("out", proc.stdout), ("err", proc.stderr)):
-            assert max([len(line) for line in text.splitlines()] + [0]) <= columns, (name, text)
+        # Data fits the width; messages into a pipe are never hard-wrapped (a log gets whole lines).
+        assert max([len(line) for line in proc.stdout.splitlines()] + [0]) <= columns, (name, proc.stdout)
+        assert not [line for line in proc.stderr.splitlines() if line != line.rstrip()], (name, proc.stderr)
         text = "$ livemount %s\n%s--- stderr ---\n%s" % (" ".join(argv), proc.stdout, proc.stderr)
         golden("session-%s-%d.txt" % (name, columns), normalize(root, text))
 
@@ -138,6 +139,19 @@ def _applied_and_changed(scratch, path):
         f.write("changed")
 
 
+def _layers_changed_applied(scratch, path):
+    """Apply web, then its overlay with one more lower layer: the old upper and work are kept aside."""
+    _layers_changed(scratch, path)
+    assert cli(scratch, "apply", "--yes", os.path.join(scratch, "changed.json")).returncode == 0
+
+
+def _stale_plan(scratch, path):
+    """Save a plan of web at @/web.plan, then mount something under one of its targets."""
+    assert cli(scratch, "plan", "--out", os.path.join(scratch, "web.plan"), path).returncode == 0
+    os.makedirs(os.path.join(scratch, "app/data"))
+    hand_mount("-t", "tmpfs", "intruder", os.path.join(scratch, "app/data"))
+
+
 def _bad_file(scratch, path):
     pass
 
@@ -152,7 +166,7 @@ JSON_RUNS = [
     ("plan-conflict", _foreign, ["plan", "--json", "PROFILE"], "report", 1),
     ("apply-failed", _nothing, ["apply", "--yes", "--json", "PROFILE", "FAIL"], "report", 1),
     ("destroy-check", _applied, ["destroy", "--check", "--json", "web"], "report", 0),
-    ("destroy", _applied, ["destroy", "--json", "web"], "report", 0),
+    ("destroy", _applied, ["destroy", "--yes", "--json", "web"], "report", 0),
     ("status", _applied, ["status", "--json"], "status", 0),
     ("status-none", _nothing, ["status", "--json"], "status", 0),
     ("show", _applied, ["show", "--json"], "show", 0),
@@ -170,6 +184,13 @@ JSON_RUNS = [
     ("overlay-reset", _applied_and_changed, ["overlay", "reset", "--json", "--discard", "@/app/root"],
      "overlay_reset", 0),
     ("overlay-reset-foreign", _nothing, ["overlay", "reset", "--json", "@/app"], "failure", 1),
+    ("overlay-prune-check", _layers_changed_applied, ["overlay", "prune", "--check", "--json"], "overlay_prune", 0),
+    ("overlay-prune", _layers_changed_applied, ["overlay", "prune", "--yes", "--json"], "overlay_prune", 0),
+    ("history", _applied, ["history", "--json", "web"], "history", 0),
+    ("history-unknown", _applied, ["history", "--json", "nobody"], "failure", 1),
+    ("status-with-asides", _layers_changed_applied, ["status", "--json"], "status", 0),
+    ("destroy-unknown", _applied, ["destroy", "--yes", "--json", "nobody"], "failure", 1),
+    ("plan-saved-stale", _stale_plan, ["apply", "--json", "@/web.plan"], "report", 1),
 ]
 
 
@@ -214,7 +235,7 @@ def test_json_details(scratch):
         os.path.join(scratch, p) for p in ("app/cache", "app/data", "app/root"))
     overlay = [m for m in doc["mounts"] if m["fstype"] == "overlay"][0]
     assert overlay["lower"] == [os.path.join(scratch, "layers/app")] and overlay["owner"] == "web"
-    cli(scratch, "destroy", "web")
+    cli(scratch, "destroy", "--yes", "web")
     code, doc, _ = cli_json(scratch, "apply", "--yes", "--json", path, env={"LIVEMOUNT_FAILPOINT": "3:EIO"})
     assert doc["error"]["kind"] == "ApplyError" and doc["error"]["errno"] == 5
     assert doc["error"]["step"].startswith("step ") and doc["error"]["rolled_back"]
@@ -269,6 +290,7 @@ def test_show_filters(scratch, argv, expected, status):
     """show PATH / --type / --profile: the matching mounts; exit 1 when a filter matches nothing."""
     data, path = _setup(scratch)
     _applied(scratch, path)
+    os.makedirs(os.path.join(scratch, "app/cache/sub"))
     code, doc, _ = cli_json(scratch, "show", "--json", *[a.replace("@", scratch) for a in argv])
     assert code == status
     assert [os.path.relpath(m["target"], scratch) for m in doc["mounts"]] == expected

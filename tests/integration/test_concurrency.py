@@ -78,7 +78,7 @@ DAMAGE = {
     "other-json": lambda raw: b'{"format": "livemount-state", "version": 1, "body": {}}',
 }
 COMMANDS = {"apply": ["apply", "--yes"], "plan": ["plan"], "check": ["apply", "--check"], "status": ["status"],
-            "destroy": ["destroy", "one"]}
+            "destroy": ["destroy", "--yes", "one"]}
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE), ids=list(DAMAGE))
@@ -114,7 +114,7 @@ def test_shared_parent_goes_with_the_last_profile(scratch):
     for name, entries in (("one", ONE), ("two", TWO)):
         assert cli(scratch, "apply", "--yes", write_profile(scratch, profile_dict(scratch, entries, name=name))
                    ).returncode == 0
-    first = cli(scratch, "destroy", "one")
+    first = cli(scratch, "destroy", "--yes", "one")
     assert first.returncode == 0 and "kept %s" % shared in first.stderr
     # Kept, not forgotten: one's state holds only the directory, and status says so.
     rows = {r["profile"]: r for r in status(scratch)}
@@ -125,7 +125,7 @@ def test_shared_parent_goes_with_the_last_profile(scratch):
     doc = json.loads(cli(scratch, "status", "--json").stdout)
     with open(os.path.join(os.path.dirname(__file__), "..", "..", "schemas", "cli-output.schema.json")) as f:
         jsonschema.validate(doc, json.load(f))
-    assert cli(scratch, "destroy", "two").returncode == 0
+    assert cli(scratch, "destroy", "--yes", "two").returncode == 0
     assert not os.path.lexists(shared)
     assert status(scratch) == []
 

@@ -182,7 +182,7 @@ def test_plan_apply_destroy_inside(scratch, how):
     again = engine.reconcile(load(data), real_sys(), root=state_dir(scratch), check=True, **target)
     assert not again.changed
     key = c.namespace_id.replace(":[", "-").rstrip("]")  # the caller's state root, keyed by the target
-    assert sorted(os.listdir(os.path.join(state_dir(scratch), key))) == ["test.lock", "test.state.json"]
+    assert sorted(os.listdir(os.path.join(state_dir(scratch), key))) == ["test.history.json", "test.lock", "test.state.json"]
     rows = engine.status(real_sys(), root=state_dir(scratch), **target)
     assert [(r["namespace"], [e["health"] for e in r["entries"]]) for r in rows] == [(c.namespace_id, ["ok", "ok"])]
     gone = engine.destroy("test", real_sys(), root=state_dir(scratch), **target)
@@ -306,7 +306,7 @@ def test_cli_namespace_and_pid(scratch):
     assert status == 0 and "/data/cache" in c.mounts(), err
     status, doc, err = cli_json(scratch, "--pid", str(c.pid), "status", "--json")
     assert status == 0 and doc["profiles"][0]["namespace"] == c.namespace_id, err
-    proc = cli(scratch, "--namespace", c.nsfile, "destroy", "test")
+    proc = cli(scratch, "--namespace", c.nsfile, "destroy", "--yes", "test")
     assert proc.returncode == 0 and "/data/cache" not in c.mounts(), proc.stderr
     proc = cli(scratch, "--namespace", c.nsfile, "--pid", "1", "status")
     assert proc.returncode == 1 and "not allowed with" in proc.stderr
@@ -314,7 +314,7 @@ def test_cli_namespace_and_pid(scratch):
     c.kill()
     proc = cli(scratch, "--pid", str(c.pid), "plan", path)
     assert proc.returncode == 1 and "it no longer exists" in proc.stderr and "Traceback" not in proc.stderr
-    proc = cli(scratch, "--pid", str(c.pid), "destroy", "test")
+    proc = cli(scratch, "--pid", str(c.pid), "destroy", "--yes", "test")
     assert proc.returncode == 0 and "without touching any mount" in proc.stderr, proc.stderr
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, PlanError
 from tests.integration.helpers import (apply, cli, destroy, expand, hand_mount, make_tree, owned_targets, pending,
-                                       profile_dict, read_state, snapshot, top, write_profile)
+                                       profile_dict, state_meaning, snapshot, top, write_profile)
 
 TREE = ["l0/x=l0", "l0/only0=0", "l1/x=l1", "l1/only1=1", "l2/x=l2", "l2/only2=2", "up/", "wk/"]
 LAYERS = {
@@ -172,12 +172,12 @@ def test_fresh_check_mode_changes_nothing(scratch):
     """Check mode predicts the fresh replace (policy, reason) and renames, creates and mounts nothing."""
     make_tree(scratch, TREE)
     apply(scratch, profile_dict(scratch, [ovl(["@/l1"])]))
-    table, listing, state = snapshot(scratch), sorted(os.listdir(scratch)), read_state(scratch)
+    table, listing, state = snapshot(scratch), sorted(os.listdir(scratch)), state_meaning(scratch)
     report = apply(scratch, profile_dict(scratch, [ovl(["@/l0", "@/l1"])]), check=True)
     change = [c for c in report.changes if c.action.value == "replace"][0]
     assert change.upper_policy == "fresh" and change.to_dict()["upper_policy"] == "fresh"
     assert "moved aside" in change.reason
-    assert (snapshot(scratch), sorted(os.listdir(scratch)), read_state(scratch)) == (table, listing, state)
+    assert (snapshot(scratch), sorted(os.listdir(scratch)), state_meaning(scratch)) == (table, listing, state)
 
 
 def test_option_change_is_a_fresh_replace(scratch):
@@ -222,14 +222,14 @@ def test_carry_refuses_while_in_use(scratch, monkeypatch, how):
     p = subprocess.Popen([sys.executable, "-c", prog, o], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "ready"
-        table, state, up = snapshot(scratch), read_state(scratch), tree_facts(expand(scratch, "@/up"))
+        table, state, up = snapshot(scratch), state_meaning(scratch), tree_facts(expand(scratch, "@/up"))
         with pytest.raises(ApplyError) as err:
             apply(scratch, profile_dict(scratch, [ovl(["@/l0", "@/l1"], upper_policy="carry")]))
         assert err.value.errno == errno.EBUSY
         said = str(err.value)
         assert ("cannot freeze overlay" if how == "writer" else "still in use after 0.3s") in said
         assert "held by pid %d" % p.pid in said
-        assert (snapshot(scratch), read_state(scratch)) == (table, state), "refused, and nothing changed"
+        assert (snapshot(scratch), state_meaning(scratch)) == (table, state), "refused, and nothing changed"
         assert "ro" not in top(o).opts, "the freeze was undone"
         assert tree_facts(expand(scratch, "@/up")) == up
     finally:

@@ -18,7 +18,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.errors im
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import LinuxSys
 
 from . import helpers
-from .helpers import apply, destroy, expand, hand_mount, make_tree, profile_dict, read_state, read_table, snapshot, top
+from .helpers import apply, destroy, expand, hand_mount, make_tree, profile_dict, state_meaning, read_table, snapshot, top
 
 TREE = ["base/", "src/keep=kept", "src/sub/"]
 
@@ -99,13 +99,13 @@ def test_superblock_read_only_link_is_a_clear_error_and_nothing_changes(scratch)
     apply(scratch, _profile(scratch, src, ro=False))
     hand_mount("-o", "remount,ro", expand(scratch, "@/base"))
     assert "ro" in top(expand(scratch, "@/base")).super
-    table, files, state = snapshot(scratch), _files(src), read_state(scratch)
+    table, files, state = snapshot(scratch), _files(src), state_meaning(scratch)
     with pytest.raises(ApplyError) as exc:
         destroy(scratch)
     assert exc.value.errno == errno.EROFS
     assert ("cannot remove %s: the filesystem itself is read-only, not only its mount"
             % expand(scratch, "@/dst/l")) in str(exc.value)
-    assert snapshot(scratch) == table and _files(src) == files and read_state(scratch) == state
+    assert snapshot(scratch) == table and _files(src) == files and state_meaning(scratch) == state
 
 
 def test_superblock_read_only_mount_point_is_kept_with_a_warning(scratch):
@@ -129,11 +129,11 @@ def test_classic_api_has_no_view_and_says_so(scratch):
     make_tree(scratch, TREE)
     apply(scratch, _profile(scratch, "@/src", ro=False))
     apply(scratch, _profile(scratch, "@/src", ro=True))
-    table, files, state = snapshot(scratch), _files(expand(scratch, "@/src")), read_state(scratch)
+    table, files, state = snapshot(scratch), _files(expand(scratch, "@/src")), state_meaning(scratch)
     with pytest.raises(ApplyError) as exc:
         destroy(scratch)
     assert exc.value.errno == errno.EROFS and "needs the new mount api (open_tree, mount_setattr" in str(exc.value)
-    assert snapshot(scratch) == table and _files(expand(scratch, "@/src")) == files and read_state(scratch) == state
+    assert snapshot(scratch) == table and _files(expand(scratch, "@/src")) == files and state_meaning(scratch) == state
 
 
 def test_unbindable_read_only_mount_cannot_be_copied(scratch):

@@ -1,4 +1,4 @@
-"""Scenarios 1-28 of the planner reference, applied for real inside the test's mount namespace.
+"""Scenarios 1-28 of docs/scenarios.md, applied for real inside the test's mount namespace.
 
 Each table row: E (paths made first), S (a profile applied first with the
 engine), an optional change made by hand, then D applied. The live table is

@@ -34,11 +34,8 @@ def _warm_up():
 
     Each test body runs in a child forked from this process (tests/conftest.py):
     what is imported now is inherited, instead of costing every test a third
-    of a second of imports (rich, yaml, the subcommands, the engine).
+    of a second of imports (yaml, the subcommands, the engine).
     """
-    import rich.console  # noqa: F401
-    import rich.markup  # noqa: F401
-    import rich.table  # noqa: F401
     import yaml  # noqa: F401
 
     from ansible_collections.livemount.core.plugins.module_utils.livemount import (  # noqa: F401
@@ -46,7 +43,7 @@ def _warm_up():
     from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import (  # noqa: F401
         failpoint, sys_linux)
     from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import fstab, load  # noqa: F401
-    from livemount_cli import common, output  # noqa: F401
+    from livemount_cli import common, flow, hints, output, table, term  # noqa: F401
 
     cli_main.build_parser()  # imports every subcommand module
 

@@ -23,7 +23,7 @@ import tempfile
 import pytest
 
 from tests.integration.helpers import (apply, check_live, make_tree, mount_points, pending, profile_dict, read_state,
-                                       state_dir, state_path, write_profile)
+                                       state_dir, state_path, status, write_profile)
 from tests.reliability.support import RaceSys, clean_failure, run_cli, whole_table, words
 
 TREE = ["s1/f=1", "s2/f=2", "s3/f=3"]
@@ -162,6 +162,48 @@ def test_eight_profiles_side_by_side(scratch, tally):
     everything = dict(name="all", mounts=[m for p in profiles for m in p["mounts"]])
     assert check_live(scratch, everything) == []
     assert _leftovers(scratch) == []
+
+
+@pytest.mark.ns_timeout(300)
+def test_eight_profiles_applied_then_destroyed_at_once_over_shared_parents(scratch, tally):
+    """Issue 13, defect 7 (c): 8 profiles sharing missing parents, applied at once then destroyed at once: no leak.
+
+    Whichever run makes a shared parent records it; the others find it
+    there. Destroyed together, the creator may plan while another profile's
+    entry is still in it: it keeps the directory, and the run that frees it
+    removes it (leftovers.sweep waits for the other profile's lock rather
+    than judging its state mid-run). Every round ends with the tree exactly
+    as before and no state left.
+    """
+    make_tree(scratch, TREE + ["profiles/"])
+    before = sorted(p for p in os.listdir(scratch) if p != "state")
+    profiles = [profile_dict(scratch, [
+        {"target": "@/shared/deep/p%d" % i, "type": "tmpfs", "options": ["size=1m"]},
+        {"target": "@/shared/links/l%d" % i, "type": "symlink", "source": "@/s1"},
+    ], name="q%d" % i) for i in range(8)]
+    paths = [write_profile(scratch, p) for p in profiles]
+    failures = []
+    for r in range(ROUNDS):
+        problems = []
+        for what, argvs in (("apply", [["apply", "--yes", p] for p in paths]),
+                            ("destroy", [["destroy", "q%d" % i] for i in range(8)])):
+            runs = _race(scratch, argvs)
+            problems += ["%s %d: exit %s: %s" % (what, i, code, words(err)[-200:])
+                         for i, (code, _, err) in enumerate(runs) if code != 0]
+        left = sorted(p for p in os.listdir(scratch) if p != "state")
+        if left != before:
+            problems.append("left behind: %s" % sorted(set(left) - set(before)))
+        if os.path.lexists(os.path.join(scratch, "shared")):
+            problems.append("left behind: %s; %s" % ([d for d, _, _ in os.walk(os.path.join(scratch, "shared"))],
+                                                     [words(e)[-300:] for _, _, e in runs]))
+        if status(scratch):
+            problems.append("states left: %s" % [row["profile"] for row in status(scratch)])
+        if _leftovers(scratch):
+            problems.append("left in the state directory: %s" % _leftovers(scratch))
+        if not tally.record("concurrency: 8 profiles applied, then destroyed, at once over shared parents",
+                            "round %d" % r, not problems, problems):
+            failures.append("round %d: %s" % (r, problems))
+    assert failures == []
 
 
 def _damages(raw, seed=20261121):

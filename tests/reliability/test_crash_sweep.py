@@ -42,7 +42,7 @@ def _owned(scratch):
 
 RUNS = {
     "B-to-A": ("apply", "--yes", "@A"),
-    "destroy": ("destroy", "test"),
+    "destroy": ("destroy", "--yes", "test"),
 }
 
 
@@ -83,7 +83,7 @@ def test_crash_at_every_step_then_rerun(scratch, tally, run):
             problems.append("not converged: %s %s" % (check_live(scratch, goal), pending(scratch, goal)))
         if mount_points(scratch) != _owned(scratch):
             problems.append("mounts nobody owns: %s" % sorted(set(mount_points(scratch)) - set(_owned(scratch))))
-        gone = run_cli(scratch, "destroy", "test")
+        gone = run_cli(scratch, "destroy", "--yes", "test")
         if gone.code != 0:
             problems.append("destroy failed: %s" % words(gone.stderr)[-300:])
         if snapshot(scratch) != table0:

@@ -24,7 +24,7 @@ import os
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint, sys_linux
-from tests.integration.helpers import (apply, check_live, make_tree, pending, profile_dict, read_state, status,
+from tests.integration.helpers import (apply, check_live, make_tree, pending, profile_dict, state_meaning, status,
                                        write_profile)
 from tests.integration.test_faults import A, B, TREE
 from tests.reliability.support import clean_failure, run_cli, whole_table, words
@@ -61,7 +61,7 @@ def _judge(scratch, run, n, name, before, state):
         problems.append("the message does not give the errno: %s" % text[:300])
     if whole_table() != before:
         problems.append("the live table changed")
-    if read_state(scratch) != state:
+    if state_meaning(scratch) != state:
         problems.append("the state file changed")
     return problems
 
@@ -76,7 +76,7 @@ def test_every_step_fails_cleanly_through_the_cli(scratch, tally, direction, nam
     assert total >= 30
     category = "fault %s (CLI, every step)" % direction
     failures = []
-    before, state = whole_table(), read_state(scratch)
+    before, state = whole_table(), state_meaning(scratch)
     n = 0
     while n < total:
         n += 1
@@ -88,7 +88,7 @@ def test_every_step_fails_cleanly_through_the_cli(scratch, tally, direction, nam
             tally.record(category, case + " (rmdir busy: kept, warned)", True)
             apply(scratch, first)
             total = _count_steps(scratch, first, goal)  # the kept directory is no longer ours
-            before, state = whole_table(), read_state(scratch)
+            before, state = whole_table(), state_meaning(scratch)
             continue
         if run.code == 0 and name == "EBUSY" and "still inside the old overlay" in " ".join(run.stderr.split()):
             # upper_policy.py's documented policy: the old overlay of a fresh
@@ -97,7 +97,7 @@ def test_every_step_fails_cleanly_through_the_cli(scratch, tally, direction, nam
             tally.record(category, case + " (old overlay busy: detached, upper kept aside)", True)
             apply(scratch, first)
             total = _count_steps(scratch, first, goal)
-            before, state = whole_table(), read_state(scratch)
+            before, state = whole_table(), state_meaning(scratch)
             continue
         problems = _judge(scratch, run, n, name, before, state)
         if any(row["interrupted"] for row in status(scratch)):

@@ -140,7 +140,7 @@ NONROOT = [
     # (id, state applied first?, argv, exit status, message fragment or None)
     ("apply-fresh", False, ["apply", "--yes", "@P"], 1, "must run as root"),
     ("apply-over-root-state", True, ["apply", "--yes", "@Q"], 1, "owned by uid 0, not %d" % NOBODY.pw_uid),
-    ("destroy", True, ["destroy", "test"], 1, "must run as root (uid 0), not uid %d" % NOBODY.pw_uid),
+    ("destroy", True, ["destroy", "--yes", "test"], 1, "must run as root (uid 0), not uid %d" % NOBODY.pw_uid),
     ("plan-over-root-state", True, ["plan", "@Q"], 1, "owned by uid 0, not %d" % NOBODY.pw_uid),
     ("validate", True, ["validate", "@P"], 0, None),
 ]

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
-from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
+from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import to_perform
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 from tests.unit.planner_world import fast_tmpdir
 
@@ -29,4 +29,4 @@ def apply(data, fake, root, **kw):
 
 def mutations(report):
     """Return [(action, target)] of the mutating changes of a report."""
-    return [(c.action.value, c.target) for c in mutating(report.changes)]
+    return [(c.action.value, c.target) for c in to_perform(report.changes)]

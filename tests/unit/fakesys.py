@@ -1,6 +1,6 @@
 """FakeSys: a recording, fault-injecting Sys over an in-memory mount namespace (fakefs.py).
 
-Transcript: every step (a call to a mutating method, sysapi.MUTATIONS) is
+Transcript: every step (a call to a mutating method, sysapi.MUTATING_CALLS) is
 appended to `calls` as its canonical string (calls.step_call), e.g.
 `mkdir "/t" 0o755 0 0` or `attach <mount tmpfs> "/t" True`. A step that
 fails is recorded too, suffixed with ` -> ` and its errno name
@@ -23,10 +23,11 @@ import struct
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import options, paths
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError, strerror
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import errno_name, parse_errno
-from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MISSING, PathFact
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import parse_errno
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import conflict_cause
+from ansible_collections.livemount.core.plugins.module_utils.livemount.model import MISSING, Ident, PathFact
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.calls import step_call, step_what
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Features, Handle, Sys
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import Features, Handle, Pin, Sys
 
 from tests.unit.fakefs import FsError, Namespace, Node, tmpfs_check
 
@@ -34,6 +35,22 @@ NAMESPACE_ID = "mnt:[4026531841]"
 OVERLAY_PARAMS = {"index": "N", "metacopy": "N", "redirect_dir": "N", "xino_auto": "N", "nfs_export": "N",
                   "redirect_always_follow": "Y"}
 _RELEASED = "the mount was already attached or released"
+UNIQUE_BASE = 1 << 31  # unique ids start there, as the kernel's do: a mix-up with mountinfo ids shows
+
+
+def ident_of(mount):
+    """Return the Ident of a fake Mount (its mountinfo id is never reused in the fake, its unique id neither)."""
+    return Ident(UNIQUE_BASE + mount.id, mount.id, mount.fs.dev)
+
+
+def marker_of(mount):
+    """Return the fake marker of a Mount: its superblock (device) and root."""
+    return "fake:%d:%d:%s" % (mount.fs.dev + (mount.fs.path_of(mount.root),))
+
+
+def errno_name(err):
+    """Return the symbolic name of an errno (`EIO`) for the transcript, or the number as text."""
+    return errno.errorcode.get(err, str(err))
 
 
 class FakeSys(Sys):
@@ -53,6 +70,8 @@ class FakeSys(Sys):
         self._overlay_params = dict(OVERLAY_PARAMS if overlay_params is None else overlay_params)
         self._xattrs = {}  # Node -> {name: bytes}, set with seed_xattr
         self._inodes = {}  # Node -> its number in file handles, given on first use
+        self.unique_ids = True  # False: a kernel before 6.8 (no unique mount ids)
+        self._pins = []  # Pins handed out: an open one makes a plain unmount of its mount EBUSY, as an fd does
 
     # ---- injection -----------------------------------------------------------
     def fail_at(self, n, err=errno.EIO):
@@ -104,7 +123,8 @@ class FakeSys(Sys):
                 return MISSING
             raise SysError("cannot inspect %s: %s" % (path, exc.cause), errno=exc.errno)
         return PathFact(kind=node.kind, link=node.link, mode=node.mode, uid=node.uid, gid=node.gid,
-                        dev=mount.fs.dev, empty=(not node.children) if node.kind == "dir" else None)
+                        dev=mount.fs.dev, empty=(not node.children) if node.kind == "dir" else None,
+                        ino=self._inodes.setdefault(node, len(self._inodes) + 2))
 
     def realpath(self, path):
         """Return `path` with every symlink resolved; a missing tail is kept as written."""
@@ -151,6 +171,42 @@ class FakeSys(Sys):
     def namespace_id(self):
         """Return the fake namespace identity."""
         return self._nsid
+
+    def mount_ids(self):
+        """Return {mountinfo id: unique id} of the attached mounts (`unique_ids` False: {} as before Linux 6.8)."""
+        if not self.unique_ids:
+            return {}
+        return {m.id: ident_of(m).unique for m in self.ns.mounts}
+
+    def marker(self, path):
+        """Return the fake marker of the top mount at `path`, None if it is not a mount point."""
+        try:
+            return marker_of(self.ns.mount_root_at(path))
+        except FsError:
+            return None
+
+    def pin(self, target, expect):
+        """Return a Pin of the top mount at `target`, checked to be `expect` (not a step, not recorded)."""
+        try:
+            mount = self._checked(target, expect)
+        except FsError as exc:
+            raise SysError("cannot reach the mount at %s: %s" % (target, exc.cause), errno=exc.errno) from None
+        self._next_fd += 1
+        pin = Pin(self._next_fd, target, expect)
+        self._trees[pin.fd] = mount
+        self._pins.append(pin)
+        return pin
+
+    def _checked(self, target, expect):
+        """Return the top mount at `target` after checking it is `expect` (FsError ESTALE otherwise), as LinuxSys."""
+        mount = self.ns.mount_root_at(target)
+        if expect is not None:
+            found = ident_of(mount)
+            if not self.unique_ids:
+                found = Ident(None, found.mount_id, found.dev)
+            if not expect.matches(found):
+                raise FsError(errno.ESTALE, conflict_cause(target, expect, found))
+        return mount
 
     def features(self):
         """Return Features with MOVE_MOUNT_BENEATH as `beneath` says (on unless a test turns it off)."""
@@ -254,7 +310,10 @@ class FakeSys(Sys):
     # ---- detached mounts -----------------------------------------------------
     def _handle(self, tree, desc):
         self._next_fd += 1
-        h = Handle(self._next_fd, desc)
+        ident = ident_of(tree)
+        if not self.unique_ids:
+            ident = Ident(None, ident.mount_id, ident.dev)
+        h = Handle(self._next_fd, desc, ident, marker_of(tree))
         self._trees[h.fd] = tree
         self._handles.append(h)
         return h
@@ -272,12 +331,14 @@ class FakeSys(Sys):
             return self._handle(self.ns.copy_tree(mount, node, recursive), "bind %s" % source)
         return self._step("clone", (source, recursive), {}, do)
 
-    def clone_mount(self, target):
-        """Return a Handle `copy TARGET`: a recursive copy of what is on top at `target`."""
+    def clone_mount(self, target, expect=None):
+        """Return a Handle `copy TARGET`: a recursive copy of what is on top at `target` (checked to be `expect`)."""
         def do():
             mount, node = self.ns.walk(target, "none")
+            if expect is not None:
+                self._checked(target, expect)
             return self._handle(self.ns.copy_tree(mount, node, True), "copy %s" % target)
-        return self._step("clone_mount", (target,), {}, do)
+        return self._step("clone_mount", (target,), {"expect": expect}, do)
 
     def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
         """Return a Handle for a new detached filesystem (a new device number; block devices shared)."""
@@ -290,19 +351,21 @@ class FakeSys(Sys):
         return self._handle(self.ns.new_mount(fs, fs.root), fstype if source == fstype else "%s %s" % (fstype, source))
 
     # ---- attaching and changing mounts ---------------------------------------
-    def attach(self, handle, target, beneath=False):
-        """Attach `handle` at `target` (on top, or beneath the top mount); the handle is consumed."""
+    def attach(self, handle, target, beneath=False, expect=None):
+        """Attach `handle` at `target` (on top, or beneath the top mount, checked to be `expect`); consumes it."""
         def do():
             tree = self._tree(handle)
             mount, node = self.ns.walk(target, "none")
+            if beneath and expect is not None:
+                self._checked(target, expect)
             self.ns.attach(tree, mount, node, beneath)
             self.close(handle)
-        return self._step("attach", (handle, target, beneath), {}, do)
+        return self._step("attach", (handle, target, beneath), {"expect": expect}, do)
 
-    def setattr(self, where, flags, propagation=None):
-        """Set per-mount flags exactly and/or propagation of the top mount at a path or of a Handle."""
+    def setattr(self, where, flags, propagation=None, expect=None):
+        """Set per-mount flags exactly and/or propagation of the top mount at a path (`expect`) or of a Handle."""
         def do():
-            mount = self._tree(where) if isinstance(where, Handle) else self.ns.mount_root_at(where)
+            mount = self._tree(where) if isinstance(where, Handle) else self._checked(where, expect)
             try:
                 if flags is not None:
                     options.flags_to_attrs(flags)
@@ -314,12 +377,12 @@ class FakeSys(Sys):
                 mount.flags = frozenset(flags)
             if propagation is not None:
                 self.ns.set_propagation(mount, propagation)
-        return self._step("setattr", (where, flags, propagation), {}, do)
+        return self._step("setattr", (where, flags, propagation), {"expect": expect}, do)
 
-    def reconfigure(self, target, fs_options):
-        """Change filesystem options of the mount at `target` (every mount of that superblock sees it)."""
+    def reconfigure(self, target, fs_options, expect=None):
+        """Change filesystem options of the mount at `target` (`expect`; every mount of that superblock sees it)."""
         def do():
-            fs = self.ns.mount_root_at(target).fs
+            fs = (self._tree(target) if isinstance(target, Pin) else self._checked(target, expect)).fs
             changes = tuple(fs_options)
             if fs.fstype == "tmpfs":
                 tmpfs_check(changes)
@@ -328,10 +391,10 @@ class FakeSys(Sys):
             merged = dict(fs.options)
             merged.update(changes)
             fs.options = tuple(merged.items())
-        return self._step("reconfigure", (target, fs_options), {}, do)
+        return self._step("reconfigure", (target, fs_options), {"expect": expect}, do)
 
-    def umount(self, target, detach=False):
-        """Unmount the top mount at `target` (EINVAL if none, EBUSY if busy or it has submounts)."""
+    def umount(self, target, detach=False, expect=None):
+        """Unmount the top mount at `target`, checked to be `expect` (EINVAL if none, EBUSY if busy or with submounts)."""
         def do():
             mount, parent, name, node = self._existing(target)
             top, _ = self.ns.top(mount, node)
@@ -339,8 +402,12 @@ class FakeSys(Sys):
                 if node.kind == "symlink":
                     raise FsError(errno.ELOOP, "refusing to follow symlink at %s" % paths.clean(target))
                 raise FsError(errno.EINVAL, "not a mount point")
+            if expect is not None:
+                self._checked(target, expect)
+            if not detach and any(not p.closed and self._trees.get(p.fd) is top for p in self._pins):
+                raise FsError(errno.EBUSY, "target is busy")
             self.ns.umount(top, detach)
-        return self._step("umount", (target, detach), {}, do)
+        return self._step("umount", (target, detach), {"expect": expect}, do)
 
     def close(self, handle):
         """Release `handle` (not a step, not recorded); a detached mount vanishes with it."""

@@ -25,6 +25,7 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.l
 from ansible_collections.livemount.core.plugins.module_utils.livemount.state import State
 from ansible_collections.livemount.core.plugins.module_utils.livemount.world import World
 from tests.unit.mountinfo_gen import format_mountinfo_line
+from tests.unit.fakesys import UNIQUE_BASE
 
 ROOT_DEV = (254, 0)
 ROOT_ID = 20
@@ -93,6 +94,7 @@ class Host:
         self.facts = {"/": PathFact("dir", mode=0o755, uid=0, gid=0)}
         self.realpaths = {}
         self.overlay_defaults = {}
+        self.unique_ids = True  # False: as a kernel before 6.8 shows it (no unique mount ids)
 
     # ---- files -----------------------------------------------------------
     def dir(self, *names, empty=False):
@@ -126,8 +128,9 @@ class Host:
 
     # ---- mounts ----------------------------------------------------------
     def table(self):
-        """Return the LiveTable of the rows so far (through the real parser)."""
-        return parse_mountinfo(self.text())
+        """Return the LiveTable of the rows so far (through the real parser), with unique ids unless told not to."""
+        ids = {r["mount_id"]: UNIQUE_BASE + r["mount_id"] for r in self.rows} if self.unique_ids else None
+        return parse_mountinfo(self.text(), ids)
 
     def text(self):
         """Return the mountinfo text of the rows so far."""
@@ -210,7 +213,7 @@ class Host:
             row = self.raw_mount(e.target, e.type, e.source or e.type, flags=e.flags,
                                  super_options=(("rw", None),) + tuple(e.fs_options), optional=optional)
         live = self.table().by_id(row["mount_id"])
-        return Owned(e, created=tuple(created), dev=live.dev, fs_options=tuple(live.fs_options))
+        return Owned(e, created=tuple(created)).seen_as(live)
 
     def unmount(self, target):
         """Return self after removing the top mount at `target` (and nothing below it)."""
@@ -407,12 +410,12 @@ class CrashAt:
     """A Sys wrapper that raises Crash instead of performing its `n`-th step (counted from 1)."""
 
     def __init__(self, inner, n):
-        from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATIONS
+        from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATING_CALLS
 
         self.inner = inner
         self.n = n
         self.count = 0
-        self._mutations = frozenset(MUTATIONS)
+        self._mutations = frozenset(MUTATING_CALLS)
 
     def __getattr__(self, name):
         attr = getattr(self.inner, name)

@@ -65,9 +65,10 @@ def test_every_step_follows_a_durable_record(monkeypatch, profile):
 
 
 def test_only_done_records_skip_their_own_sync(monkeypatch):
-    """Header, begin and aside records are each synced; done records ride on the next sync."""
+    """Header, begin, attach and aside records are each synced; done records ride on the next sync."""
     log, _ = _journaled_apply(monkeypatch, PROFILE_B)
-    assert {(kind, durable) for _, kind, durable in log} == {("header", True), ("begin", True), ("aside", True), ("done", False)}
+    assert {(kind, durable) for _, kind, durable in log} == {
+        ("header", True), ("begin", True), ("attach", True), ("aside", True), ("done", False)}
 
 
 @pytest.mark.parametrize("setup, owned, created, finish", [pytest.param(*c[1:], id=c[0]) for c in DECISIONS])

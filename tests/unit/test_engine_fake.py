@@ -2,7 +2,7 @@
 
 Covers idempotence, check mode (no call, no file, not even the state
 directory), the --diff text, adoption, conflicts stopping before any call,
-status health, and scenario 30: an apply killed at every step leaves a
+status health, and scenario 30 (docs/scenarios.md): an apply killed at every step leaves a
 journal; the next run recovers and converges, and destroy then leaves the
 table as it was before the first run.
 """
@@ -50,6 +50,25 @@ def test_second_apply_changes_nothing(root, data):
     second = apply(data, fake, root)
     assert mutations(second) == [] and not second.changed
     assert len(fake.calls) == calls
+
+
+def test_a_run_reports_health_after_and_the_profile_before(root):
+    """Each run says how its entries are as it leaves them, and what profile was applied before it (for rollback)."""
+    fake = fake_host()
+    first = apply(SMALL, fake, root, profile_data=SMALL)
+    assert first.previous is None
+    assert first.healthy and sorted(e["target"] for e in first.health) == ["/data/l", "/data/m", "/data/o", "/data/t"]
+    fake.umount("/data/t")
+    drifted = apply(SMALL, fake, root, check=True, profile_data=SMALL)
+    assert drifted.previous == SMALL
+    assert not drifted.healthy and [e["health"] for e in drifted.health if e["target"] == "/data/t"] == ["missing"]
+    fixed = apply(SMALL, fake, root, profile_data=SMALL)
+    assert fixed.healthy and fixed.previous == SMALL
+    import pickle  # a report made in another namespace comes back pickled (nsexec.py), its health with it
+
+    assert pickle.loads(pickle.dumps(fixed)).health == fixed.health
+    gone = engine.destroy("p", fake, root=root)
+    assert gone.health == [] and gone.healthy
 
 
 def test_destroy_removes_everything_it_made(root):

@@ -9,12 +9,11 @@ import textwrap
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel import failpoint
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import LivemountError, SysError, strerror
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.failpoint import (
     CRASH, FailpointSys, from_env, parse_spec)
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.calls import step_call, step_what
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATIONS, Handle
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATING_CALLS, Handle
 
 from tests.unit.fakesys import FakeSys
 
@@ -105,9 +104,9 @@ def test_failpoint_message_names_the_step():
 
 
 def test_every_mutation_is_counted_and_close_is_not():
-    """Each sysapi.MUTATIONS method is wrapped; close() and observation pass through uncounted."""
+    """Each sysapi.MUTATING_CALLS method is wrapped; close() and observation pass through uncounted."""
     s = FailpointSys(FakeSys(), {})
-    for name in MUTATIONS:
+    for name in MUTATING_CALLS:
         assert getattr(FailpointSys, name).__name__ == name
     h = s.create_fs("tmpfs", None, ())
     s.close(h)
@@ -190,8 +189,6 @@ def test_step_names(name, args, kwargs, call, what):
     assert step_what(name, *args, **kwargs) == what
 
 
-def test_strerror_and_errno_name():
-    """Causes are the C library's words in lowercase; errno names fall back to the number."""
+def test_strerror():
+    """Causes are the C library's words in lowercase."""
     assert strerror(errno.ENOENT) == "no such file or directory"
-    assert failpoint.errno_name(errno.EBUSY) == "EBUSY"
-    assert failpoint.errno_name(99999) == "99999"

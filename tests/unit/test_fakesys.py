@@ -1,14 +1,15 @@
 """FakeSys: transcripts, fault injection, the mount-stack model and its mountinfo output."""
 
+import dataclasses
 import errno
 
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import parse_mountinfo
-from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATIONS
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import MUTATING_CALLS
 
-from tests.unit.fakesys import FakeSys
+from tests.unit.fakesys import FakeSys, errno_name
 
 
 def table(fake):
@@ -140,8 +141,9 @@ def _run_steps(f):
 
 
 def _state(f):
-    """Return what a test can observe of a fake's world."""
-    return f.read_mountinfo(), [f.lstat(p) for p in ("/mnt/t", "/mnt/t/f", "/mnt/ln", "/srv/data")]
+    """Return what a test can observe of a fake's world (inode numbers aside: each fake numbers its own)."""
+    return f.read_mountinfo(), [dataclasses.replace(f.lstat(p), ino=None)
+                                for p in ("/mnt/t", "/mnt/t/f", "/mnt/ln", "/srv/data")]
 
 
 class SnapshotFake(FakeSys):
@@ -195,7 +197,7 @@ def test_fail_on_fires_once_on_the_first_match():
 
 
 def test_every_mutation_is_a_recorded_step():
-    """Each name in sysapi.MUTATIONS counts as one step in the fake."""
+    """Each name in sysapi.MUTATING_CALLS counts as one step in the fake."""
     f = world()
     f.seed_mount("tmpfs", "/m")
     h = f.create_fs("tmpfs", None, ())
@@ -214,11 +216,11 @@ def test_every_mutation_is_a_recorded_step():
         "reconfigure": lambda: f.reconfigure("/m", [("size", "1m")]),
         "umount": lambda: f.umount("/mnt"),
     }
-    assert set(calls) == set(MUTATIONS)
-    for name in MUTATIONS:
+    assert set(calls) == set(MUTATING_CALLS)
+    for name in MUTATING_CALLS:
         calls[name]()
         assert f.calls[-1].split(" ")[0] == name
-    assert f.count == len(MUTATIONS) + 1  # the create_fs made above
+    assert f.count == len(MUTATING_CALLS) + 1  # the create_fs made above
     assert len(f.open_handles) == 3  # clone, clone_mount and ramfs were never attached
 
 
@@ -518,3 +520,8 @@ def test_mountinfo_parses_with_the_real_parser():
     assert ramfs.parent_id == bind.mount_id and ramfs.fstype == "ramfs"
     assert t.visible("/srv/with space/inner/x").mount_id == ramfs.mount_id
     assert len({m.dev for m in t.mounts}) == 3
+
+
+def test_errno_name_falls_back_to_the_number():
+    """A transcript names a failed step's errno symbolically, or by number when it has no name."""
+    assert (errno_name(errno.EBUSY), errno_name(99999)) == ("EBUSY", "99999")

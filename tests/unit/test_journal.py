@@ -53,15 +53,16 @@ def test_one_line_per_record_private_file(path):
 def test_begin_refuses_an_existing_journal(path):
     """A second begin never overwrites an interrupted run's journal."""
     written(path).close()
-    with pytest.raises(FileExistsError):
+    with pytest.raises(StateError) as info:
         Journal(path).begin(HEADER)
+    assert "file exists; nothing was changed" in str(info.value)
     assert Journal(path).read()[1] == RECORDS
 
 
 def test_begin_refuses_a_planted_symlink(path):
     """A symlink planted at the journal path is not followed (O_EXCL|O_NOFOLLOW)."""
     os.symlink("/etc/passwd-livemount-test", path)
-    with pytest.raises(OSError):
+    with pytest.raises(StateError):
         Journal(path).begin(HEADER)
     assert not os.path.exists("/etc/passwd-livemount-test")
 

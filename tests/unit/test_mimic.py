@@ -1,4 +1,4 @@
-"""The writable mimic (scenario 28) on the fake Sys: plan, transcript, idempotence, removal, undo at every step."""
+"""The writable mimic (docs/scenarios.md, 28) on the fake Sys: plan, transcript, idempotence, removal, undo at every step."""
 
 import errno
 import shutil
@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ApplyError, PlanError
-from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
+from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import to_perform
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 from tests.unit.engine_runs import apply, mutations, root  # noqa: F401 (fixtures)
 from tests.unit.planner_world import bind, fake_host, snapshot
@@ -109,7 +109,7 @@ def test_killed_during_a_mimic_is_recovered_at_every_step(root):
             engine.reconcile(load_profile(profile()), CrashAt(fake, n), root=root)
         rerun = apply(profile(), fake, root)
         assert rerun.recovered, "step %d: the rerun did not say it recovered" % n
-        assert not mutating(apply(profile(), fake, root).changes), "step %d: not converged" % n
+        assert not to_perform(apply(profile(), fake, root).changes), "step %d: not converged" % n
         engine.destroy("p", fake, root=root)
         assert snapshot(fake) == before, "step %d: destroy did not restore the table and files" % n
         shutil.rmtree(root)
@@ -219,7 +219,7 @@ def test_killed_during_a_nested_mimic_is_recovered_at_every_step(root):
         with pytest.raises(Crash):
             engine.reconcile(load_profile(nested()), CrashAt(fake, k), root=root)
         assert apply(nested(), fake, root).recovered, "step %d" % k
-        assert not mutating(apply(nested(), fake, root).changes), "step %d: not converged" % k
+        assert not to_perform(apply(nested(), fake, root).changes), "step %d: not converged" % k
         engine.destroy("p", fake, root=root)
         assert snapshot(fake) == before, "step %d: destroy did not restore the table and files" % k
         shutil.rmtree(root)

@@ -129,6 +129,8 @@ def test_status_and_show(render, world):
     from ansible_collections.livemount.core.plugins.module_utils.livemount import inventory
     fake.seed_mount("tmpfs", "/data/app", source="ontop")
     _, mounts = inventory.read(fake, root)
+    assert list(inventory.stream(fake, root)) == mounts  # show --json's rows, made one at a time
+    assert any(not m["visible"] for m in mounts) and any(m["owner"] for m in mounts)
     for tree, columns in ((True, 80), (False, 80), (True, 60)):
         text = render(lambda out: out.mounts(mounts, tree=tree), columns).out
         golden("show-%s-%d.txt" % ("tree" if tree else "table", columns), text)
@@ -271,7 +273,14 @@ REASONS = [
     ("rmdir", Change(Action.RMDIR, None, "created by livemount, no longer needed", path="/t"), ("cleanup", "")),
     ("replace", Change(Action.REPLACE, entry(tmpfs("/t")), "type ext4 -> tmpfs"), ("profile changed", "")),
     ("replace-overlay", Change(Action.REPLACE, entry(tmpfs("/t")), "overlay layers changed"),
-     ("profile changed", "overlay layers changed")),
+     ("profile changed", "")),  # the change cell lists the layers
+    ("replace-overlay-options", Change(Action.REPLACE, entry(tmpfs("/t")), "overlay options changed (a remount cannot"
+                                       " apply them); swapped in atomically: processes inside keep their view"),
+     ("profile changed", "overlay options changed")),
+    ("rmdir-in-unmounted", Change(Action.RMDIR, None, "created inside /a, which is unmounted", path="/a/b"),
+     ("cleanup", "")),
+    ("rmdir-in-replaced", Change(Action.RMDIR, None, "created inside /a, which is replaced", path="/a/b"),
+     ("parent rebuilt", "/a")),
 ]
 
 
@@ -389,3 +398,25 @@ def test_overlay_changes_tree(render):
     assert any(re.search(r"└── new/ added \(and 3 inside\)$", ln) for ln in lines)
     assert any(re.search(r"└── lib/$", ln) for ln in lines) and any(ln.endswith("old deleted") for ln in lines)
     assert lines[-1] == "4 added, 1 modified, 1 metacopy, 1 deleted"  # the 3 folded inside count
+
+
+JSON_ITEMS = [
+    ("rows-with-nesting", {"namespace": "mnt:[1]"},
+     [{"a": 1, "b": {"x": [1, 2]}, "c": [], "d": {}}, {"z": "q\n", "y": None}]),
+    ("no-rows-keys-after", {"namespace": "n", "zz": [1, {"k": []}]}, []),
+    ("empty-row", {}, [{}]),
+    ("more-than-a-batch", {"namespace": "n"}, [{"i": i, "l": [i] * (i % 3)} for i in range(600)]),
+]
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+@pytest.mark.parametrize("doc, items", [c[1:] for c in JSON_ITEMS], ids=[c[0] for c in JSON_ITEMS])
+def test_json_items_prints_what_json_prints(capsys, doc, items, terminal):
+    """Items encoded one by one give json()'s very text: indented on a terminal, one line to a pipe."""
+    out = output.Output(argparse.Namespace())
+    out.out.is_terminal = terminal
+    assert out.json_items(doc, "mounts", iter(items)) == len(items)
+    streamed = capsys.readouterr().out
+    out.json(dict(doc, mounts=items))
+    assert streamed == capsys.readouterr().out
+    assert (streamed.count("\n") > 1) == terminal

@@ -360,7 +360,7 @@ class RecordingSys:
         """Return `path` unchanged."""
         return path
 
-    def setattr(self, where, flags, propagation=None):
+    def setattr(self, where, flags, propagation=None, expect=None):
         """Record the call; raise SysError when its number is in `fail`."""
         self.calls.append((where, ",".join(sorted(flags))))
         err = self.fail.get(len(self.calls))

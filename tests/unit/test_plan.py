@@ -1,4 +1,4 @@
-"""The pure planner against the scenarios of scenarios.md (1-28) and the corner cases around them.
+"""The pure planner against the scenarios of docs/scenarios.md (1-28) and the corner cases around them.
 
 Each case builds a pretend host (planner_world.Host: a real mountinfo text
 parsed by the engine's parser, plus lstat facts), records state S live on it,
@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Owned
-from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import has_conflicts, mutating, plan
+from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import conflicts_in, plan, to_perform
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 
 from tests.unit.planner_world import (
@@ -176,7 +176,7 @@ SCENARIOS = [
 
 @pytest.mark.parametrize("kw, expected, reasons", cases(SCENARIOS))
 def test_scenario_plan(kw, expected, reasons):
-    """A scenario of scenarios.md plans exactly these steps, in this order, for these reasons."""
+    """A scenario of docs/scenarios.md plans exactly these steps, in this order, for these reasons."""
     changes = run(**kw)
     assert conflicts(changes) == []
     assert steps(changes) == expected
@@ -305,19 +305,30 @@ def test_conflict(kw, reason):
     found = conflicts(changes)
     assert any(reason in r for r in found), found
     assert changes[0].action == Action.CONFLICT, "conflicts come first in the ordered plan"
-    assert has_conflicts(changes)
+    assert conflicts_in(changes)
 
 
 def test_s22_adoption_marks_the_keep():
     """s22: the exact foreign bind is kept with adopt=True and the live mount attached."""
     (change,) = run(D=[bind("/s", "/t")], pre=lambda h: h.raw_bind("/s", "/t"))
     assert change.action == Action.KEEP and change.adopt and change.live.mount_point == "/t"
-    assert mutating([change]) == []
+    assert to_perform([change]) == []
 
 
-def test_s22_owned_bind_rebound_by_hand_is_still_ours():
-    """A recorded bind unmounted and bound again by hand the same way is the same (device, root): kept."""
+def test_s22_owned_bind_rebound_by_hand_is_another_mount_adopted_as_an_exact_match():
+    """A recorded bind unmounted and bound again by hand the same way: another mount (unique id), adopted as exact."""
     changes = run(S=[bind("/s", "/t")], D=[bind("/s", "/t")], pre=lambda h: (h.unmount("/t"), h.raw_bind("/s", "/t")))
+    assert steps(changes) == [("keep", "/t")]
+    assert "recorded mount gone" in changes[0].reason and changes[0].adopt
+
+
+def test_s22_owned_bind_rebound_by_hand_without_unique_ids_is_still_ours():
+    """Before Linux 6.8 the same (device, root) is all a bind is: the record takes it for its own, as it always did."""
+    def pre(h):
+        h.unique_ids = False
+        h.unmount("/t")
+        h.raw_bind("/s", "/t")
+    changes = run(S=[bind("/s", "/t")], D=[bind("/s", "/t")], pre=pre)
     assert steps(changes) == [("keep", "/t")]
     assert "up to date" in changes[0].reason and not changes[0].adopt
 
@@ -696,11 +707,26 @@ def test_keep_carries_the_owned_record_and_live_mount():
     assert change.before == st.owned[0] and change.live.fstype == "tmpfs" and not change.adopt
 
 
-def test_unmount_of_a_mount_already_gone_has_no_live_mount():
-    """An owned mount removed from the profile and already unmounted by hand is an unmount with nothing live."""
+def test_unmount_of_a_mount_already_gone_is_forgotten_not_unmounted():
+    """An owned mount removed from the profile and already unmounted by hand is forgotten: nothing to unmount."""
     changes = run(S=[tmpfs("/t")], pre=lambda h: h.unmount("/t"))
-    assert steps(changes) == [("unmount", "/t")]
+    assert steps(changes) == [("forget", "/t")]
     assert changes[0].live is None and "already not mounted" in changes[0].reason
+
+
+def test_s1_recycled_device_number_is_not_ours():
+    """Issue 13, defect 1: our tmpfs unmounted by hand, another one mounted there on the same device number.
+
+    It is not ours: kept entry -> conflict (never resized), removed entry -> forgotten (never unmounted).
+    """
+    def pre(h):
+        dev = h.table().top("/t").dev
+        h.unmount("/t")
+        h.raw_mount("/t", "tmpfs", "theirs", dev=dev, super_options=(("rw", None), ("size", "2097152")))
+    kept = run(S=[tmpfs("/t", "size=1m")], D=[tmpfs("/t", "size=1m")], pre=pre)
+    assert steps(kept) == [] and "not owned by livemount" in conflicts(kept)[0]
+    gone = run(S=[tmpfs("/t", "size=1m")], pre=pre)
+    assert steps(gone) == [("forget", "/t")] and "not livemount's: left alone" in gone[0].reason
 
 
 def test_owned_tmpfs_is_identified_by_its_recorded_device():

@@ -563,7 +563,7 @@ def test_yaml_guards_hold_with_either_parser(monkeypatch, c_parser):
         pytest.skip("PyYAML built without libyaml")
     if not c_parser:
         monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
-    monkeypatch.setattr(profile_io, "_yaml_loader", None)
+    monkeypatch.setattr(profile_io.yaml_load, "_loader", None)
     assert P.load_profile_text("name: x\nmounts: []\n") == {"name": "x", "mounts": []}
     for text, cause in ((_laughs(11), "more than 100 aliases"), ("a: 1\na: 2\n", "duplicate key 'a'")):
         with pytest.raises(ProfileError) as info:

@@ -108,6 +108,38 @@ def test_shared_upper_or_work(mounts, expected):
     assert problems(*mounts) == expected
 
 
+def _shared_oracle(entries):
+    """Return shared_problems' answer the pairwise way: each upper/work against every earlier one, first hit wins."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay.rules import _relation
+
+    seen, out = [], []
+    for e in entries:
+        for field in ("upper", "work"):
+            hit = next(((o, f, _relation(getattr(e, field), p)) for o, f, p in seen
+                        if _relation(getattr(e, field), p)), None)
+            if hit:
+                out.append((e.index, field, hit[0].index, hit[1], hit[2]))
+        seen.extend((e, f, getattr(e, f)) for f in ("upper", "work"))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_shared_problems_find_the_first_earlier_overlap(seed):
+    """Among random nested uppers and works, each is matched with the first earlier one it overlaps, as pairwise."""
+    import random
+
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Entry
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.overlay.rules import shared_problems
+
+    rnd = random.Random(seed)
+    pick = ["/d", "/d/a", "/d/a/b", "/d/b", "/e", "/e/a", "/d/ab"]
+    entries = [Entry(index=i, target="/t%d" % i, type="overlay", lower=("/l",), upper=rnd.choice(pick),
+                     work=rnd.choice(pick)) for i in range(6)]
+    got = [(i, f, msg.split(" the ")[1].split(" of entry ")[0], int(msg.split(" of entry ")[1].split(" ")[0]))
+           for i, f, msg in shared_problems(entries)]
+    assert got == [(i, f, of, oi) for i, f, oi, of, _ in _shared_oracle(entries)]
+
+
 def test_every_layout_problem_is_reported_at_once():
     """Several layout problems of one entry come together, each naming its field, and no Entry is made."""
     found = problems(overlay(lower=["/t", "/x", "/x"], upper="/x/u", work="/w"))

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, paths
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import PlanError, SysError
-from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import mutating
+from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import to_perform
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 
 from tests.unit.planner_world import bind, canonical_table, fake_host, fast_tmpdir, overlay, symlink, tmpfs
@@ -126,7 +126,7 @@ def test_applying_a_plan_converges(prior, drifts, data):
             return
         again = w.run(data)
         assert again is not None
-        assert [(c.action.value, c.target, c.reason) for c in mutating(again.changes)] == []
+        assert [(c.action.value, c.target, c.reason) for c in to_perform(again.changes)] == []
         assert w.fake.open_handles == []
     finally:
         w.close()
@@ -196,7 +196,7 @@ def test_dropped_setting_is_left_in_force(first, then, shown):
     try:
         w.run({"name": "p", "mounts": [tmpfs("/data/t", *first, **then)]})
         report = w.run({"name": "p", "mounts": [tmpfs("/data/t")]})
-        assert mutating(report.changes) == []
+        assert to_perform(report.changes) == []
         assert shown in w.fake.read_mountinfo()
     finally:
         w.close()

@@ -7,20 +7,32 @@ paths, plus the operations still to finish (a half-done swap).
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Owned
+from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Ident, Owned
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import entry_from_dict, entry_to_dict
 from ansible_collections.livemount.core.plugins.module_utils.livemount.recover import recover
 
+from tests.unit.fakesys import UNIQUE_BASE
 from tests.unit.planner_world import Host, bind, entry, state, symlink, tmpfs
 
-HEADER = {"kind": "header", "plan_id": "p1", "steps": 4}
+HEADER = {"kind": "header", "plan_id": "p1", "steps": 4, "version": 2}
 
 
-def begin(n, action, path, want=None, before=None):
-    """Return the `begin` record the executor writes before step n."""
+def begin(n, action, path, want=None, before=None, live=None):
+    """Return the `begin` record the executor writes before step n (`live`: the Ident of the mount it acts on)."""
     return {"kind": "begin", "n": n, "action": action, "path": path,
             "entry": entry_to_dict(entry(want)) if want else None,
-            "before": entry_to_dict(entry(before)) if before else None}
+            "before": entry_to_dict(entry(before)) if before else None,
+            "live": live.to_dict() if live is not None else None}
+
+
+def attach(n, path, ident, role="new"):
+    """Return the `attach` record the executor writes before attaching mount `ident` in step n."""
+    return {"kind": "attach", "n": n, "path": path, "role": role, "ident": ident.to_dict()}
+
+
+def ident(host, row):
+    """Return the Ident of a Host row (as the run read it from its detached mount)."""
+    return host.table().by_id(row["mount_id"]).ident
 
 
 def done(n):
@@ -80,27 +92,42 @@ def _unlink(present):
 
 
 def _mount(what):
+    """what: "ours" (the run attached its tmpfs), None (killed before), "other" (someone else's ramfs there),
+    "lookalike" (killed before attaching, then an administrator mounted a tmpfs there: issue 13, defect 3)."""
     def setup():
         h = _host().dir("/data/t")  # step 1 (mkdir) was done
+        records = [begin(1, "mkdir", "/data/t", tmpfs("/data/t")), done(1), begin(2, "mount", "/data/t", tmpfs("/data/t"))]
         if what == "ours":
-            h.apply(entry(tmpfs("/data/t")))
+            row = h.raw_mount("/data/t", "tmpfs", "tmpfs")
+            records.append(attach(2, "/data/t", ident(h, row)))
         elif what == "other":
             h.raw_mount("/data/t", "ramfs", "ramfs")
-        return state(), [begin(1, "mkdir", "/data/t", tmpfs("/data/t")), done(1),
-                         begin(2, "mount", "/data/t", tmpfs("/data/t"))], h.world()
+        elif what == "lookalike":
+            h.raw_mount("/data/t", "tmpfs", "tmpfs")
+        return state(), records, h.world()
     return setup
 
 
-def _replace(stack):
-    """stack: binds (bottom first) live at /data/t when the crash came; the plan replaced /a by /b."""
+def _replace(stack, attached=True):
+    """stack: binds (bottom first) live at /data/t when the crash came; the plan replaced /a by /b.
+
+    The /b bind is the run's own (its attach record is in the journal) unless `attached` is False.
+    """
     def setup():
         h = _host()
-        old = None
+        old = Owned(entry(bind("/a", "/data/t")), unique=UNIQUE_BASE + 999)  # unmounted since, unless in `stack`
+        new = None
         for src in stack:
             o = h.apply(entry(bind(src, "/data/t")))
-            old = o if src == "/a" else old
-        old = old or Owned(entry(bind("/a", "/data/t")))
-        return state(old), [begin(1, "replace", "/data/t", bind("/b", "/data/t"), bind("/a", "/data/t"))], h.world()
+            if src == "/a":
+                old = o
+            else:
+                new = h.table().top("/data/t").ident
+        live = Ident(old.unique, 999, (0, 1)) if old.dev is None else h.table().by_unique(old.unique).ident
+        records = [begin(1, "replace", "/data/t", bind("/b", "/data/t"), bind("/a", "/data/t"), live)]
+        if new is not None and attached:
+            records.append(attach(1, "/data/t", new))
+        return state(old), records, h.world()
     return setup
 
 
@@ -108,17 +135,19 @@ def _unmount(still):
     def setup():
         h = _host()
         own = h.apply(entry(tmpfs("/data/t")))
+        live = h.table().top("/data/t").ident
         if not still:
             h.unmount("/data/t")
-        return state(own), [begin(1, "unmount", "/data/t", tmpfs("/data/t"), tmpfs("/data/t"))], h.world()
+        return state(own), [begin(1, "unmount", "/data/t", tmpfs("/data/t"), tmpfs("/data/t"), live)], h.world()
     return setup
 
 
 def _remount():
     h = _host()
     own = h.apply(entry(tmpfs("/data/t", "size=1m")))
-    return state(own), [begin(1, "remount", "/data/t", tmpfs("/data/t", "size=2m"), tmpfs("/data/t", "size=1m"))], \
-        h.world()
+    live = h.table().top("/data/t").ident
+    return state(own), [begin(1, "remount", "/data/t", tmpfs("/data/t", "size=2m"), tmpfs("/data/t", "size=1m"),
+                              live)], h.world()
 
 
 # (id, setup, owned {target: source-or-type}, created, finish)
@@ -137,10 +166,12 @@ DECISIONS = [
     ("mount-done-is-adopted", _mount("ours"), {"/data/t": "tmpfs"}, ["/data/t"], []),
     ("mount-not-done-is-not-ours", _mount(None), {}, ["/data/t"], []),
     ("mount-place-taken-by-something-else", _mount("other"), {}, ["/data/t"], []),
+    ("mount-not-done-a-lookalike-is-not-ours", _mount("lookalike"), {}, ["/data/t"], []),
     ("replace-done-owns-the-new-mount", _replace(["/b"]), {"/data/t": "/b"}, [], []),
     ("replace-cut-mid-swap-is-finished", _replace(["/b", "/a"]), {"/data/t": "/b"}, [],
      [("umount", ("/data/t", True))]),
     ("replace-not-started-keeps-the-old-mount", _replace(["/a"]), {"/data/t": "/a"}, [], []),
+    ("replace-a-lookalike-of-the-new-is-not-ours", _replace(["/b"], attached=False), {}, [], []),
     ("replace-with-nothing-mounted-forgets-it", _replace([]), {}, [], []),
     ("unmount-done-is-forgotten", _unmount(False), {}, [], []),
     ("unmount-not-done-stays-ours", _unmount(True), {"/data/t": "tmpfs"}, [], []),
@@ -159,7 +190,7 @@ def test_recover_decision(setup, owned, created, finish):
     new, todo, messages = recover(st, HEADER, records, world, entry_from_dict)
     assert _owned_view(new) == owned
     assert list(new.created) == created
-    assert todo == finish
+    assert [(name, args[:2]) for name, args in todo] == finish  # which mount each acts on: test_recover_finish_*
     assert (new.profile, new.namespace) == (st.profile, st.namespace)
 
 
@@ -189,3 +220,22 @@ def test_recover_of_an_empty_journal_changes_nothing():
     new, todo, messages = recover(st, {"kind": "header"}, [], h.world(), entry_from_dict)
     assert (new.owned, new.created, todo) == (st.owned, st.created, [])
     assert "plan ?, 0 of 0 steps done" in messages[0]
+
+
+def test_recover_finish_names_the_mount_it_takes_off():
+    """A swap cut in the middle is finished by detaching the old top, checked to be that very mount."""
+    st, records, world = _replace(["/b", "/a"])()
+    _, todo, _ = recover(st, HEADER, records, world, entry_from_dict)
+    assert todo == [("umount", ("/data/t", True, world.table.top("/data/t").ident))]
+
+
+@pytest.mark.parametrize("mount, adopted", [(tmpfs("/data/t"), False), (bind("/a", "/data/t"), True)],
+                         ids=["tmpfs-is-not-adopted", "bind-is-recognised"])
+def test_a_journal_from_before_version_2_adopts_only_what_is_recognisable(mount, adopted):
+    """A journal naming no mount: a bind is its source's, a tmpfs could be anyone's (issue 13, defect 3)."""
+    h = _host().dir("/data/t")
+    h.apply(entry(mount))
+    old = {"kind": "begin", "n": 1, "action": "mount", "path": "/data/t", "entry": entry_to_dict(entry(mount)),
+           "before": None}
+    new, _, _ = recover(state(), {"kind": "header", "plan_id": "p0", "steps": 1}, [old], h.world(), entry_from_dict)
+    assert bool(new.owned) == adopted

@@ -242,3 +242,51 @@ def test_remove_deletes_only_the_state_file(root):
     store.remove()
     store.remove()
     assert not store.exists() and os.path.isdir(store.dir)
+
+
+# ---- the created list after an apply (engine.next_state) ---------------------------------------------------------
+
+def _created_oracle(created, done):
+    """Return the created list the way next_state first kept it: filtered at every unmount, appended at mkdirs."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import paths
+
+    created = list(created)
+    for c, _changed, made in done:
+        if c.action.value in ("replace", "unmount"):
+            created = [p for p in created if not paths.is_under(p, c.target)]
+        if c.action.value == "mkdir":
+            created.extend(p for p in made if p not in created)
+        elif c.action.value == "rmdir" and c.target in created:
+            created.remove(c.target)
+    return created
+
+
+def _step(action, target):
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Change
+
+    if action in ("mkdir", "rmdir"):
+        return (Change(Action(action), None, "", path=target), True, [target] if action == "mkdir" else [])
+    return (Change(Action(action), entry(tmpfs(target)), ""), True, [])
+
+
+CREATED_CASES = [
+    ("unmount-drops-below", ["/a", "/a/b", "/a/b/c", "/x"], [("unmount", "/a")]),
+    ("replace-then-mkdir-again", ["/a", "/a/b"], [("replace", "/a"), ("mkdir", "/a/b")]),
+    ("mkdir-then-replace", ["/a"], [("mkdir", "/a/b"), ("replace", "/a"), ("mkdir", "/a/c")]),
+    ("rmdir-then-mkdir", ["/a", "/a/b", "/z"], [("rmdir", "/a/b"), ("mkdir", "/a/b"), ("rmdir", "/z")]),
+    ("rmdir-of-dropped", ["/a", "/a/b"], [("unmount", "/a/b/m"), ("unmount", "/a"), ("rmdir", "/a/b")]),
+    ("mkdir-twice", ["/m"], [("mkdir", "/m"), ("mkdir", "/n"), ("mkdir", "/n")]),
+]
+
+
+@pytest.mark.parametrize("created,steps", [c[1:] for c in CREATED_CASES], ids=[c[0] for c in CREATED_CASES])
+def test_next_state_created_as_filtered_step_by_step(created, steps):
+    """next_state keeps the created paths, in order, that filtering at each step would (without being n^2)."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.apply import Outcome
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.engine import next_state
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import LiveTable
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.world import World
+
+    done = [_step(a, t) for a, t in steps]
+    new = next_state(State("p", NS, (), tuple(created)), [], Outcome(done=done), World(LiveTable([])), None)
+    assert list(new.created) == _created_oracle(created, done)

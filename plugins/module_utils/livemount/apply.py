@@ -17,10 +17,13 @@ from typing import List
 from . import paths
 from .errors import ApplyError, SysError, UndoError
 from .kernel.sysapi import Wrapper
-from .model import MUTATING, Action
+from .model import Action
+from .plan import to_perform
 from .steps import perform
 
-_DOWN = (Action.UNMOUNT, Action.UNLINK, Action.RMDIR)
+_DOWN = (Action.UNMOUNT, Action.UNLINK, Action.RMDIR, Action.FORGET)
+# Journal format: 2 names the mounts (begin `live`, `attach` records); recover.py reads 1 the old way.
+JOURNAL_VERSION = 2
 
 
 @dataclass
@@ -35,6 +38,14 @@ class Outcome:
     remade: List = field(default_factory=list)  # targets an undo mounted afresh: same entry, new superblock
     asides: List = field(default_factory=list)  # upper_policy fresh: where old uppers/works were kept (dicts)
     plan_id: str = ""
+    # [(target, Ident, marker)] of every mount attached (undos included), in order: which mount is ours now.
+    attached: List = field(default_factory=list)
+    made_ids: List = field(default_factory=list)  # [(path, (major, minor, inode))] of directories made (dirs.py)
+    removed_ids: List = field(default_factory=list)  # the same of the directories removed
+
+    def attached_at(self):
+        """Return {target: (Ident, marker)} of the last mount attached at each target by this run."""
+        return {t: (ident, marker) for t, ident, marker in self.attached}
 
 
 class ExecutorSys(Wrapper):
@@ -58,9 +69,9 @@ class ExecutorSys(Wrapper):
         """Return the Handle of a detached bind of `source`, recorded for release."""
         return self._made(self.inner.clone(source, recursive))
 
-    def clone_mount(self, target):
-        """Return the Handle of a detached copy of the mount at `target`, recorded for release."""
-        return self._made(self.inner.clone_mount(target))
+    def clone_mount(self, target, expect=None):
+        """Return the Handle of a detached copy of the mount at `target` (`expect`), recorded for release."""
+        return self._made(self.inner.clone_mount(target, expect))
 
     def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
         """Return the Handle of a new detached filesystem, recorded for release."""
@@ -92,12 +103,42 @@ class Run:
         """Write `rec` (a dict) to the journal as part of this step, before what it announces is done."""
         self.executor._journal(dict(rec, n=self.n))
 
+    def pinned(self, target, ident):
+        """Return a Pin (Sys.pin) of the mount `ident` at `target`: made on first use, kept until the apply ends.
+
+        setattr and reconfigure through it change that very mount, and so do
+        their undos, even once another mount is stacked on it. Only for mounts
+        the run changes in place (a remount): an open pin makes a plain
+        unmount of its mount EBUSY.
+        """
+        pin = self.executor.pins.get((target, ident))
+        if pin is None or pin.closed:
+            pin = self.executor.pins[(target, ident)] = self.system.pin(target, ident)
+            self.executor.handles.append(pin)  # released with the detached mounts when the apply ends
+        return pin
+
+    def attach(self, handle, target, beneath=False, expect=None, role="new"):
+        """Return the Ident of `handle` after attaching it at `target`, journaled first and remembered as ours.
+
+        The journal's `attach` record (synced) names the very mount before it
+        appears, so recovery adopts that mount and no other (recover.py).
+        `role` says which entry of the step it is: "new" (the change's
+        entry) or "old" (an undo putting the entry it replaced back).
+        """
+        ident, marker = handle.ident, handle.marker
+        if ident is not None:
+            self.journal({"kind": "attach", "path": target, "role": role, "ident": ident.to_dict(), "marker": marker})
+        self.system.attach(handle, target, beneath, expect)
+        ident, marker = handle.ident, handle.marker  # a classic mount(2) stand-in learns them by attaching
+        self.executor.outcome.attached.append((target, ident, marker))
+        return ident
+
 
 class Executor:
     """Performs ordered changes through one Sys, journaling each and undoing on failure."""
 
     def __init__(self, system, journal=None, world=None, on_error="rollback", beneath=True, header=None,
-                 entry_dict=None, progress=None, carry_wait=0.0, seed=None, busy=None):
+                 entry_dict=None, progress=None, carry_wait=0.0, seed=None, busy=None, created_ids=None):
         self.system = system
         self.journal = journal
         self.world = world
@@ -111,17 +152,20 @@ class Executor:
         self.busy = busy  # what an unmount meeting EBUSY does (holders.BusyPolicy; None: fail as the kernel said)
         self.handles = []  # every detached mount the steps made: released at the end unless attached
         self.run_system = ExecutorSys(system, self.handles)  # what each Run calls
+        self.pins = {}  # (target, Ident) -> Pin, see Run.pinned
+        self.created_ids = dict(created_ids or {})  # {path: {(major, minor, inode)}}: the directories made (dirs.py)
         self.outcome = Outcome()
 
     def apply(self, changes):
         """Return the Outcome of performing `changes`; raise ApplyError/UndoError after a rollback."""
-        steps = [c for c in changes if c.action in MUTATING]
+        steps = to_perform(changes)
         out = self.outcome
         out.plan_id = uuid.uuid4().hex[:12]
         if not steps:
             return out
         if self.journal is not None:
-            self.journal.begin(dict(self.header, plan_id=out.plan_id, started=time.time(), steps=len(steps)))
+            self.journal.begin(dict(self.header, plan_id=out.plan_id, started=time.time(), steps=len(steps),
+                                    version=JOURNAL_VERSION))
         done_runs = []
         failed_at = []
         try:
@@ -134,7 +178,8 @@ class Executor:
                     self.progress(k, len(steps), c)
                 self._journal({"kind": "begin", "n": k, "action": c.action.value, "path": c.target,
                                "entry": self.entry_dict(c.entry) if c.entry else None,
-                               "before": self.entry_dict(c.before.entry) if c.before else None})
+                               "before": self.entry_dict(c.before.entry) if c.before else None,
+                               "live": c.live.ident.to_dict() if c.live is not None else None})
                 run = Run(self, c, k)
                 try:
                     changed = perform(run, c)

@@ -17,18 +17,20 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from .kernel import holders
-from . import leftovers, match, mimic
+from . import fingerprint, history, leftovers, match, mimic, stored, targeting
 from .kernel import namespace as mntns, nsexec
 from .kernel.sysapi import perform
 from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import ApplyError, LivemountError, PlanError, UndoError
-from .model import BIND, OVERLAY, Action, Change, Owned
+from .errors import (ApplyError, LivemountError, PlanError, StalePlanError, StateError, SysError, UndoError,
+                     UnknownProfileError)
+from .model import Action, Change, Owned
 from .observe import observe, refresh_table
-from .plan import has_conflicts, mutating, plan
+from .plan import conflicts_in, plan, to_perform
 from .recover import after_finish, recover
-from .state import DEFAULT_ROOT, State, StateStore, is_reset_store, list_profiles, now, recorded_for
+from .state import State, StateStore, is_reset_store, known_profiles, list_profiles, now, recorded_for
+from .state import state_root  # noqa: F401 (callers know it as engine.state_root)
 
 
 @dataclass
@@ -46,16 +48,55 @@ class Report:
     rolled_back: List = field(default_factory=list)
     diff: Optional[dict] = None
     kept_aside: List = field(default_factory=list)  # upper_policy.py: old uppers/works renamed aside
+    # For callers that verify and roll back from this run alone (the role, the rollout): the profile
+    # data as last applied before this run (None: there was none), and each owned entry's health as
+    # the run leaves it (before any change in check mode), _health's dicts.
+    previous: Optional[dict] = None
+    # How to read the health when asked (callable; None: nothing recorded): the module asks, the CLI does not.
+    health_source: Optional[object] = field(default=None, repr=False, compare=False)
+    fingerprint: Optional[dict] = None  # fingerprint.py: what a check-mode plan was made from
+
+    @property
+    def health(self):
+        """Return each owned entry's health as this run leaves it (_health's dicts; [] when none was recorded)."""
+        if self.health_source is None:
+            return []
+        if not isinstance(self.health_source, list):
+            self.health_source = self.health_source()  # read once, when first asked
+        return self.health_source
+
+    def __getstate__(self):
+        # A report made in another namespace travels back pickled (nsexec.py): the health as a list,
+        # which the callable reading it cannot be.
+        state = dict(self.__dict__)
+        state["health_source"] = self.health
+        return state
+
+    @property
+    def healthy(self):
+        """Return True when every owned entry the run leaves is ok and no interrupted apply waits (check mode)."""
+        return not (self.mode == "check" and self.recovered) and all(e["health"] == "ok" for e in self.health)
+
+    def expected(self):
+        """Return this check-mode plan as a fingerprint.Expected: `reconcile(expect=...)` applies exactly it.
+
+        A plan shown before an interrupted apply is recovered was made on a
+        simulation of the recovery: the apply recovers for real, plans again
+        and goes on only if the steps come out the same.
+        """
+        if self.recovered:
+            return fingerprint.Expected(None, change_dicts=tuple(change_dict(c) for c in self.changes))
+        return fingerprint.Expected(self.fingerprint, changes=tuple(self.changes))
 
     @property
     def changed(self):
         """Return True when the plan alters the system (the same rule in check and apply mode)."""
-        return bool(mutating(self.changes)) or bool(self.recovered)
+        return bool(to_perform(self.changes)) or bool(self.recovered)
 
     @property
     def conflicts(self):
         """Return the conflict changes."""
-        return has_conflicts(self.changes)
+        return conflicts_in(self.changes)
 
     def to_dict(self):
         """Return the JSON form shared by `livemount --json` and the Ansible modules."""
@@ -64,7 +105,7 @@ class Report:
             "namespace": self.namespace,
             "mode": self.mode,
             "changed": self.changed,
-            "changes": [c.to_dict() for c in self.changes if c.action != Action.CONFLICT],
+            "changes": [change_dict(c) for c in self.changes if c.action != Action.CONFLICT],
             "conflicts": [c.to_dict() for c in self.conflicts],
             "failed": [dict(c.to_dict(), error=msg) for c, msg in self.failed],
             "skipped": [dict(c.to_dict(), why=why) for c, why in self.skipped],
@@ -77,42 +118,67 @@ class Report:
 
 @dataclass(frozen=True)
 class _Empty:
+    """The profile a destroy applies: no entries. `known_only`: refuse a name with no state (UnknownProfileError)."""
+
     name: str
     entries: tuple = ()
     on_error: str = "rollback"
-
-
-def state_root(root=None):
-    """Return the state root: the argument, else $LIVEMOUNT_STATE_DIR, else /run/livemount."""
-    return root or os.environ.get("LIVEMOUNT_STATE_DIR") or DEFAULT_ROOT
+    known_only: bool = False
 
 
 def reconcile(profile, system, root=None, check=False, on_error=None, progress=None, profile_data=None,
-              namespace=None, pid=None, on_busy=None):
+              namespace=None, pid=None, on_busy=None, expect=None, targets=None, on_plan=None):
     """Return a Report after making the live table match `profile` (or predicting it, with check).
 
     Raises ProfileError/PlanError before touching anything, ApplyError after
     a complete rollback (its `busy` lists who holds a busy mount), UndoError
     when the rollback itself failed. `namespace` (an nsfs file) or `pid`
     acts in that mount namespace; `on_busy` (fail/detach) overrides every
-    entry's on_busy.
+    entry's on_busy. A check-mode Report carries its `fingerprint`; with
+    `expect` (a fingerprint.Expected: Report.expected(), or a saved plan)
+    exactly that plan is applied, or StalePlanError says what changed since.
+    `targets` (clean absolute paths) limits the plan to what they need
+    (targeting.py), like terraform's -target. `on_plan(report)` is called
+    with the plan, under the lock, before anything is applied (`apply
+    --yes` shows the plan it then applies, planned once).
     """
     system, target, on_busy = nsexec.resolve(system, namespace, pid, on_busy)
     if target is not None:
         return nsexec.run(target, system, lambda s, r, p: reconcile(
             profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
-            on_busy=on_busy), state_root(root), progress, profile=profile, clone=not check)
+            on_busy=on_busy, expect=expect, targets=targets, on_plan=on_plan), state_root(root), progress,
+            profile=profile, clone=not check)
     store = StateStore(state_root(root), system.namespace_id(), profile.name)
-    report = _reconcile_locked(store, profile, system, check, on_error, progress, profile_data, on_busy)
+    if isinstance(profile, _Empty) and profile.known_only:
+        _must_exist(store, "destroy")
+    run = _Run(profile, system, check, on_error, progress, profile_data, on_busy, expect, tuple(targets or ()),
+               on_plan)
+    report = _reconcile_locked(store, run)
     leftovers.sweep(report, state_root(root), system.namespace_id(), lambda other: _reconcile(
-        other, _Empty(other.name), system, check, None, None, None, None, leftovers_only=True))
+        other, _Run(_Empty(other.name), system, check), leftovers_only=True))
     return report
 
 
-def _reconcile_locked(store, profile, system, check, on_error, progress, profile_data, on_busy):
+@dataclass(frozen=True)
+class _Run:
+    """The arguments of one reconcile() call, as _reconcile needs them."""
+
+    profile: object
+    system: object
+    check: bool = False
+    on_error: Optional[str] = None
+    progress: object = None
+    profile_data: Optional[dict] = None
+    on_busy: Optional[str] = None
+    expect: Optional[fingerprint.Expected] = None
+    targets: tuple = ()
+    on_plan: object = None
+
+
+def _reconcile_locked(store, run):
     """Return the Report of reconcile() in one StateStore, taking its lock unless check mode needs none yet."""
-    args = (store, profile, system, check, on_error, progress, profile_data, on_busy)
-    if not check or os.path.lexists(store.lock_path):
+    args = (store, run)
+    if not run.check or os.path.lexists(store.lock_path):
         return _reconcile(*args)
     # Check mode creates nothing, so before the first apply there is no lock
     # to share: look without one, and look again under the lock if a first
@@ -128,57 +194,80 @@ def _reconcile_locked(store, profile, system, check, on_error, progress, profile
     return _reconcile(*args)
 
 
-def _reconcile(store, profile, system, check, on_error, progress, profile_data, on_busy, leftovers_only=False):
+def _reconcile(store, run, leftovers_only=False):
     """Return the Report of reconcile() in one StateStore, under its lock.
 
     With `leftovers_only` (the sweep of another profile's leftovers) it
     returns None, touching nothing, unless the state still owns nothing but
     created directories and no journal waits for that profile's own run.
     """
+    profile, system, check, on_error, progress, profile_data, on_busy = (
+        run.profile, run.system, run.check, run.on_error, run.progress, run.profile_data, run.on_busy)
     with store.lock(write=not check):
         state = store.load()
         if leftovers_only and (state.owned or not state.created or store.journal.exists()):
             return None  # applied or interrupted since we looked without the lock: not a leftover any more
-        report = Report(profile.name, system.namespace_id(), "check" if check else "apply")
+        report = Report(profile.name, system.namespace_id(), "check" if check else "apply",
+                        previous=state.profile_data)
         report.warnings.extend(mntns.caller_warnings(system))
         world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
+        others, owners = leftovers.neighbours(store.root, system.namespace_id(), profile.name)
+        world = dataclasses.replace(world, others=others, owners=owners)
         if store.journal.exists():
             state, world = _recover(store, state, world, system, check, report)
-            if not check:
-                # What recovery undid (a mimic rolled back) changes more than the table:
-                # look again at the paths and read-only listings the plan depends on.
-                world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
-        changes = plan(state, profile, world)
+            # What recovery adopted (a link the dead run made) and undid (a mimic rolled back) changes more
+            # than the table: look again at the paths and read-only listings the plan depends on. Check mode
+            # performed nothing: it keeps the table as the finishing operations would leave it.
+            seen = observe(system, profile.entries, state.owned, mimic.allowed(profile))
+            world = dataclasses.replace(seen, table=world.table if check else seen.table, others=world.others,
+                                        owners=world.owners)
+        if run.expect is not None and run.expect.changes is not None:
+            changes = list(run.expect.changes)  # the plan that was shown: never planned twice
+        else:
+            changes = _targeted(plan(state, profile, world), run.targets, profile.name)
         report.changes = changes
         report.diff = make_diff(_owned_live(state, world), list(profile.entries),
                                 "%s in %s" % (profile.name, system.namespace_id()))
-        conflicts = has_conflicts(changes)
+        if check or run.expect is not None:
+            report.fingerprint = fingerprint.take(state, profile, world, _profile_doc(profile))
+        if run.expect is not None:
+            _verify(run.expect, report)
+        conflicts = conflicts_in(changes)
         if conflicts:
-            err = PlanError("cannot apply profile %s: %s" % (profile.name, conflicts[0].reason)
-                            + ("" if len(conflicts) == 1 else " (and %d more conflicts)" % (len(conflicts) - 1)),
+            more = len(conflicts) - 1
+            verb = "destroy" if isinstance(profile, _Empty) else "plan" if check else "apply"
+            err = PlanError("cannot %s profile %s: %s" % (verb, profile.name, conflicts[0].reason)
+                            + ("" if not more else " (and %d more conflict%s)" % (more, "s" if more > 1 else "")),
                             conflicts)
             err.report = report
             raise err
         if check:
+            report.health_source = lambda: _health_of(state, world)
             return report
+        if run.on_plan is not None:
+            run.on_plan(report)
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
         busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state), system.proc_fd())
         executor = Executor(system, store.journal, world, on_error=policy, beneath=system.features().beneath,
                             header={"profile": profile.name, "namespace": system.namespace_id()},
-                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(), busy=busy)
-        if not mutating(changes):
+                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(), busy=busy,
+                            created_ids=state.ids_of())
+        if not to_perform(changes):
             new = next_state(state, changes, None, world, profile_data)
+            report.health_source = lambda: _health_of(new, world)
             if not profile.entries:
                 leftovers.warn(report, new)  # a destroy that is not complete yet says why
-            if (new.owned, new.created) != (state.owned, state.created):
+            if (new.owned, new.created) != (state.owned, state.created) or not (new.owned or new.created):
+                # Adopted an exact match, or observations refreshed; a state owning nothing goes.
                 store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
-                store.save(new)  # adopted an exact match, or observations refreshed
+                _keep(store, new)
+            _remember(store, run, new, 0)
             return report
         try:
             outcome = executor.apply(changes)
         except Exception as exc:
             if isinstance(exc, ApplyError) and not isinstance(exc, UndoError):  # a complete rollback
-                _learn_remade_devices(store, state, executor.outcome.remade, system, world)
+                _learn_restored(store, state, executor.outcome, system, world)
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
                 # The failed step's SysError (the one the executor was handling) knows who held a busy mount.
@@ -190,18 +279,35 @@ def _reconcile(store, profile, system, check, on_error, progress, profile_data, 
         report.kept_aside.extend(outcome.asides)
         after = refresh_table(system, world)
         new = next_state(state, changes, outcome, after, profile_data)
+        report.health_source = lambda: _health_of(new, _links_looked_at_again(system, new, after))
         leftovers.warn(report, new)
-        if new.owned or new.created:
-            store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
-            store.save(new)
-        else:
-            store.remove()
+        store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
+        try:
+            _keep(store, new)
+        except StateError as exc:
+            raise StateError("%s; what this run changed is in place and its journal %s is kept: the next run "
+                             "recovers it" % (exc, store.journal.path)) from exc
         store.journal.finish()
+        if not report.failed:
+            _remember(store, run, new, len(to_perform(changes)))
         return report
 
 
-def destroy(name, system, root=None, check=False, namespace=None, pid=None, on_busy=None):
+def _keep(store, state):
+    """Return None after saving `state`, or removing the state file when it owns nothing (nothing lists it then)."""
+    if state.owned or state.created:
+        store.save(state)
+    elif store.exists():
+        store.remove()
+
+
+def destroy(name, system, root=None, check=False, namespace=None, pid=None, on_busy=None, expect=None, targets=None,
+            known_only=False, progress=None, on_plan=None):
     """Return the Report of removing everything profile `name` owns in this namespace (or `namespace`/`pid`'s).
+
+    `expect` and `targets` as for reconcile. With `known_only` a name this
+    namespace has no state for raises UnknownProfileError, touching nothing
+    (the Ansible module's state=absent wants such a destroy to succeed).
 
     When that namespace no longer exists, its state is removed without
     touching any mount (they went with it), and the Report says so. A
@@ -214,7 +320,8 @@ def destroy(name, system, root=None, check=False, namespace=None, pid=None, on_b
         raise LivemountError("cannot destroy %s: it is the journal of an interrupted `overlay reset --force`, not a"
                              " profile; run `livemount overlay reset --force TARGET` again to recover it" % name)
     try:
-        return reconcile(_Empty(name), system, root=root, check=check, namespace=namespace, pid=pid, on_busy=on_busy)
+        return reconcile(_Empty(name, known_only=known_only), system, root=root, check=check, namespace=namespace,
+                         pid=pid, on_busy=on_busy, expect=expect, targets=targets, progress=progress, on_plan=on_plan)
     except nsexec.NamespaceGoneError as exc:
         return _forget_gone(name, state_root(root), check, exc)
 
@@ -238,21 +345,26 @@ def _forget_gone(name, root, check, exc):
     return report
 
 
-def status(system, root=None, name=None, namespace=None, pid=None):
+def status(system, root=None, name=None, namespace=None, pid=None, known_only=False):
     """Return [{profile, applied_at, interrupted, entries: [{target, type, health, detail}], leftovers}].
 
     `leftovers` (present only when there are some) lists the directories
     the profile created that no entry of it needs any more but someone
-    else's mount still uses (kept, not lost: leftovers.py).
+    else's mount still uses (kept, not lost: leftovers.py). With
+    `known_only`, a `name` this namespace has no state for raises
+    UnknownProfileError.
     """
     system, target, _configured = nsexec.resolve(system, namespace, pid)
     if target is not None:
         names = [name] if name else list_profiles(state_root(root), target.open().namespace_id)
         target.close()
-        return nsexec.run(target, system, lambda s, r, _: status(s, root=r, name=name), state_root(root), names=names)
+        return nsexec.run(target, system, lambda s, r, _: status(s, root=r, name=name, known_only=known_only),
+                          state_root(root), names=names)
     root = state_root(root)
     ns = system.namespace_id()
     StateStore(root, ns, name or "").check_dir()  # never list or read state from a directory others can write
+    if name and known_only:
+        _must_exist(StateStore(root, ns, name), "show the status of", have_history=False)
     names = [name] if name else list_profiles(root, ns)
     out = []
     for n in names:
@@ -264,12 +376,85 @@ def status(system, root=None, name=None, namespace=None, pid=None):
             "namespace": ns,
             "applied_at": state.applied_at,
             "interrupted": store.journal.exists(),
-            "entries": [_health(o, world) for o in state.owned],
+            "entries": [_health(o, world) for o in state.owned] + _not_applied(state),
         }
         if state.leftovers():
             row["leftovers"] = list(state.leftovers())
         out.append(row)
     return out
+
+
+def _not_applied(state):
+    """Return status rows for the entries of the profile last applied that the state does not own.
+
+    With on_error: continue, a failed step is undone alone and what depends
+    on it is skipped: the state owns only what is in place, and these rows
+    keep status from calling the rest healthy.
+    """
+    from .profile.load import load_profile
+
+    if state.profile_data is None:
+        return []
+    try:
+        wanted = load_profile(state.profile_data).entries
+    except LivemountError:
+        return []  # a profile this version refuses: its own apply says why
+    owned = {o.entry.target for o in state.owned}
+    return [{"target": e.target, "type": e.type, "health": "not applied",
+             "detail": "in the profile last applied, but not in place (its step failed or was skipped)"}
+            for e in wanted if e.target not in owned]
+
+
+def _links_looked_at_again(system, state, world):
+    """Return `world` with the owned symlinks lstat'ed again: the facts observed before the apply predate them."""
+    links = {o.entry.target: system.lstat(o.entry.target) for o in state.owned if not o.entry.is_mount}
+    return dataclasses.replace(world, facts=dict(world.facts, **links)) if links else world
+
+
+def _health_of(state, world):
+    """Return the health dicts of every entry `state` owns, as status() gives them."""
+    return [_health(o, world) for o in state.owned]
+
+
+def history_of(name, system, root=None, namespace=None, pid=None):
+    """Return (namespace id, [history.Record] oldest first) of profile `name`; UnknownProfileError when it has none."""
+    system, target, _configured = nsexec.resolve(system, namespace, pid)
+    if target is not None:
+        ns = target.open().namespace_id
+        target.close()
+    else:
+        ns = system.namespace_id()
+    store = StateStore(state_root(root), ns, name)
+    store.check_dir()
+    records = history.load(store)
+    if not records:
+        _must_exist(store, "show the history of", have_history=False)
+        raise UnknownProfileError("cannot show the history of %s: no apply of it completed since livemount keeps"
+                                  " a history (it keeps the last %d)" % (name, history.KEEP), [name])
+    return ns, records
+
+
+def _must_exist(store, verb, have_history=True):
+    """Raise UnknownProfileError unless profile store.name has state, a journal (or a history) in its namespace."""
+    if store.exists() or store.journal.exists() or (have_history and os.path.exists(history.path_of(store))):
+        return
+    known = known_profiles(store.root, store.namespace_id)
+    gone = os.path.exists(history.path_of(store))
+    raise UnknownProfileError("cannot %s %s: no profile named %s in %s (%s)%s" % (
+        verb, store.name, store.name, store.namespace_id, "known: " + ", ".join(known) if known else
+        "it has none", "; it was destroyed: `livemount rollback %s` applies its last profile again" % store.name
+        if gone else ""), known)
+
+
+def _targeted(changes, targets, name):
+    """Return `changes` limited to what `targets` need; PlanError for a target no change is about."""
+    if not targets:
+        return changes
+    missing = targeting.unmatched(changes, targets)
+    if missing:
+        raise PlanError("cannot plan --target %s: no entry of profile %s is at, above or below it"
+                        % (", ".join(missing), name))
+    return targeting.select(changes, targets)
 
 
 def _health(own, world):
@@ -298,16 +483,98 @@ def _recover(store, state, world, system, check, report):
     from .profile.load import entry_from_dict
 
     header, records = store.journal.read()
+    try:
+        stored.check_journal(header, records, store.name, stored.allowed_roots(state.profile_data))
+    except ValueError as exc:
+        raise StateError("cannot trust journal %s: %s; nothing was changed: inspect it, then remove it to start over "
+                         "(the mounts it names stay as they are)" % (store.journal.path, exc))
     new, finish, messages = recover(state, header, records, world, entry_from_dict, lstat=system.lstat,
-                                    listdir=system.listdir)
+                                    listdir=system.listdir, marker=system.marker)
     report.recovered.extend(messages if not check else ["an interrupted apply would be recovered first"])
     if check:
         return new, after_finish(world, finish)
     for name, args in finish:
-        perform(system, name, args)
-    store.save(new)
+        try:
+            perform(system, name, args)
+        except SysError as exc:
+            # ESTALE: a mount someone stacked on ours is in the way; it is never touched, so recovery waits.
+            raise SysError("cannot recover the interrupted apply of profile %s: %s; its journal is kept: the next "
+                           "run recovers once that is resolved" % (store.name, exc), errno=exc.errno,
+                           call=exc.call) from exc
+    _keep(store, new)  # a destroy killed after its last step owns nothing: no state is left to list it
     store.journal.finish()
     return new, refresh_table(system, world)
+
+
+def _remember(store, run, new, steps):
+    """Add the profile an apply completed with to its history (history.py); a destroy is no profile to go back to."""
+    if isinstance(run.profile, _Empty) or not run.profile.entries:
+        return
+    data = run.profile_data if run.profile_data is not None else _profile_doc(run.profile)
+    history.add(store, data, new.applied_at, steps, run.targets)
+
+
+def _verify(expect, report):
+    """Raise StalePlanError unless `report` (planned now) is the plan `expect` was made from, from the same inputs."""
+    differences = ([] if expect.fingerprint is None
+                   else fingerprint.differences(expect.fingerprint, report.fingerprint))
+    if not differences and expect.change_dicts is not None:
+        # What each step does must be the same; why (the reason) may be worded from what was seen then.
+        now = [change_dict(c) for c in report.changes]
+        if _steps(now) != _steps(expect.change_dicts):
+            differences = ["the plan made now differs from the one shown: %s" % _first_difference(
+                list(expect.change_dicts), now)]
+    if differences:
+        err = StalePlanError("cannot apply the plan for %s: what it was made from changed since: %s%s"
+                             % (report.profile, differences[0], " (and %d more change%s)" % (
+                                 len(differences) - 1, "s" if len(differences) > 2 else "")
+                                if len(differences) > 1 else ""), differences)
+        err.report = report
+        raise err
+
+
+def _steps(dicts):
+    return [{k: v for k, v in d.items() if k != "reason"} for d in dicts]
+
+
+def _first_difference(shown, now):
+    """Return where two lists of change dicts first differ, in words."""
+    def step(d):
+        return "%s %s (%s)" % (d.get("action"), d.get("target"), d.get("reason")) if d else "nothing"
+
+    what_shown, what_now = _steps(shown), _steps(now)
+    for k in range(max(len(shown), len(now))):
+        a, b = (shown[k] if k < len(shown) else None), (now[k] if k < len(now) else None)
+        if (what_shown[k] if a else None) != (what_now[k] if b else None):
+            if a and b and step(a) == step(b):
+                keys = sorted(key for key in set(a) | set(b) if a.get(key) != b.get(key) and key != "reason")
+                return "step %d, %s: %s differs" % (k + 1, step(a), ", ".join(keys))
+            return "step %d was %s, is now %s" % (k + 1, step(a), step(b))
+    return "the steps differ"
+
+
+def change_dict(c):
+    """Return the JSON form of Change `c` with the entry before and after it (profile form), as --json shows it."""
+    from .profile.forms import entry_to_profile_dict
+
+    d = c.to_dict()
+    if c.action in (Action.KEEP, Action.CONFLICT, Action.MKDIR, Action.RMDIR):
+        return d
+    before = c.before.entry if c.before is not None else None
+    if c.action in (Action.UNMOUNT, Action.UNLINK):
+        before = before or c.entry
+    d["before"] = entry_to_profile_dict(before) if before is not None else None
+    d["after"] = entry_to_profile_dict(c.entry) if c.action not in (Action.UNMOUNT, Action.UNLINK) else None
+    return d
+
+
+def _profile_doc(profile):
+    """Return the canonical mapping of `profile` (what its fingerprint covers)."""
+    from .profile.forms import profile_to_dict
+
+    if isinstance(profile, _Empty):
+        return {"name": profile.name, "mounts": []}
+    return profile_to_dict(profile)
 
 
 def _owned_live(state, world):
@@ -318,66 +585,112 @@ def _owned_live(state, world):
 def next_state(state, changes, outcome, world, profile_data):
     """Return the State after `changes` were planned and `outcome` (None: nothing performed) was applied."""
     owned = state.by_target()
-    created = list(state.created)
+    # {created path: step that made it (-1: before this run)} and {mount target: last step that took it
+    # down}: a path is still ours unless a mount above it went after it was made. Filtering the list at
+    # each unmount made a destroy quadratic (bench/plan_scale.py).
+    created = dict.fromkeys(state.created, -1)
+    went = {}
+
+    def ours(p):
+        return p in created and not any(went.get(a, -1) > created[p] for a in paths.ancestors(p))
+
     for c in changes:
         if c.action == Action.KEEP:
-            owned[c.target] = _refresh(c.entry, owned.get(c.target))
-    for c, _changed, made in (outcome.done if outcome else []):
-        if c.action in (Action.REPLACE, Action.UNMOUNT) and c.entry is not None and c.entry.is_mount:
+            owned[c.target] = _refresh(c.entry, owned.get(c.target), c.live if c.adopt else None)
+    for k, (c, _changed, made) in enumerate(outcome.done if outcome else []):
+        if c.action in (Action.REPLACE, Action.UNMOUNT, Action.FORGET) and c.entry is not None and c.entry.is_mount:
             # A path we created below this mount lived in the filesystem that
             # just went away; the same path now names someone else's file.
-            created = [p for p in created if not paths.is_under(p, c.target)]
-        if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK, Action.REMOUNT):
+            went[c.target] = k
+        if c.action == Action.REMOUNT and c.target in owned:
+            owned[c.target] = dataclasses.replace(owned[c.target], entry=c.entry)  # the same mount, changed
+        elif c.action in (Action.MOUNT, Action.REPLACE, Action.LINK, Action.REMOUNT):
             owned[c.target] = Owned(c.entry, synthetic_for=getattr(owned.get(c.target), "synthetic_for", None))
         elif c.action == Action.MIMIC:
             for e in (c.entry,) + c.synthetic:
                 owned[e.target] = Owned(e, synthetic_for=c.synthetic_for)
-        elif c.action in (Action.UNMOUNT, Action.UNLINK):
+        elif c.action in (Action.UNMOUNT, Action.UNLINK, Action.FORGET):
             owned.pop(c.target, None)
         elif c.action == Action.MKDIR:
-            created.extend(p for p in made if p not in created)
-        elif c.action == Action.RMDIR and c.target in created:
+            for p in made:
+                if not ours(p):
+                    created.pop(p, None)
+                    created[p] = k  # made again after it went: last in the list, as if appended
+        elif c.action == Action.RMDIR and ours(c.target):
             # A directory kept because a mount arrived in or on it since the
-            # plan (steps._rmdir: EBUSY, ENOTEMPTY) stays ours to remove later.
-            if _changed or not leftovers.mounted_in(world, c.target):
-                created.remove(c.target)
-    final = []
-    for t in sorted(owned):
-        o = owned[t]
-        top = world.table.top(t) if o.entry.is_mount else None
-        if top is not None:
-            o = Owned(o.entry, o.created, top.dev, tuple(top.fs_options), o.synthetic_for)
-        final.append(o)
+            # plan (steps._rmdir: EBUSY, ENOTEMPTY), or an entry of another
+            # profile is in it, stays ours to remove later.
+            if _changed or not leftovers.in_use(world, c.target):
+                del created[c.target]
+    created = [p for p in created if ours(p)]
+    attached = outcome.attached_at() if outcome else {}
+    final = [located(owned[t], world, attached.get(t)) if owned[t].entry.is_mount else owned[t] for t in sorted(owned)]
     return State(state.profile, state.namespace or world.namespace, tuple(final), tuple(created), now(),
-                 profile_data if profile_data is not None else state.profile_data)
+                 profile_data if profile_data is not None else state.profile_data,
+                 created_ids(state, created, outcome))
 
 
-def _learn_remade_devices(store, state, remade, system, world):
-    """Save the state again when a rollback mounted one of our filesystems afresh (a new device).
+def created_ids(state, created, outcome=None):
+    """Return State.created_ids for paths `created`: the recorded ones, plus those made, minus those removed."""
+    ids = state.ids_of()
+    for p, ident in outcome.made_ids if outcome else ():
+        ids.setdefault(p, set()).add(tuple(ident))
+    for p, ident in outcome.removed_ids if outcome else ():
+        ids.get(p, set()).discard(tuple(ident))
+    return tuple((p, ident) for p in sorted(set(created)) for ident in sorted(ids.get(p, ())))
 
-    Without a copy of the old mount (the classic mount(2) API) an undo mounts
-    the entry again. Where the recorded device is all that identifies the
-    mount (tmpfs and other filesystems without a source), the state must
-    learn the new one, or the next run takes our own mount for a foreign one.
+
+def located(own, world, attached=None):
+    """Return the record `own` completed with which mount it is and what that mount is, as the table shows it.
+
+    `attached` ((Ident, marker), from Outcome.attached) is the mount this run
+    attached at the target: that one, wherever it is in the stack. Else the
+    recorded mount itself (match.find_recorded: by unique id; for a record
+    from before unique ids, the top mount when it is the entry's, and its
+    id is recorded from now on). Not found: the record stays as it was.
     """
-    if not remade:
+    table = world.table
+    marker = own.marker
+    if attached is not None:
+        ident, marker = attached
+        m = table.by_unique(ident.unique) if ident.unique is not None else _by_mountinfo_id(table, own, ident)
+    else:
+        m = match.find_recorded(own, table, world)
+    return own if m is None else own.seen_as(m, marker)
+
+
+def _by_mountinfo_id(table, own, ident):
+    """Return the top mount at the target when it is `ident` by mountinfo id and device (kernels before 6.8)."""
+    top = table.top(own.entry.target)
+    return top if top is not None and ident.matches(top.ident) else None
+
+
+def _learn_restored(store, state, outcome, system, world):
+    """Save the state again when a rollback put one of our mounts back as another mount (a copy, or made afresh).
+
+    An undo puts an unmounted mount back from its detached copy, or without
+    a copy (overlays, the classic mount(2) API) mounts the entry again:
+    either way a mount with a new unique id (and, made afresh, a new
+    device). The state must learn it, or the next run takes our own mount
+    for a foreign one. A mount the rollback took away again is not found
+    and changes nothing.
+    """
+    attached = outcome.attached_at()
+    ids = created_ids(state, state.created, outcome)  # directories an undo made again are other inodes
+    if not any(o.entry.target in attached for o in state.owned) and ids == state.created_ids:
         return
-    table = refresh_table(system, world).table
-    owned, learned = [], False
-    for o in state.owned:
-        top = table.top(o.entry.target) if o.entry.target in remade else None
-        if top is not None and o.dev is not None and top.dev != o.dev and o.entry.type not in (BIND, OVERLAY):
-            o = Owned(o.entry, o.created, top.dev, tuple(top.fs_options), o.synthetic_for)
-            learned = True
-        owned.append(o)
-    if learned:
-        store.save(dataclasses.replace(state, owned=tuple(owned)))
+    after = refresh_table(system, world)
+    owned = tuple(located(o, after, attached[o.entry.target]) if o.entry.target in attached else o
+                  for o in state.owned)
+    if owned != state.owned or ids != state.created_ids:
+        store.save(dataclasses.replace(state, owned=owned, created_ids=ids))
 
 
-def _refresh(entry, old):
+def _refresh(entry, old, adopted=None):
+    """Return the record of a kept entry: the old one with this entry, or for an adopted mount that very mount."""
     if old is None:
-        return Owned(entry)
-    return Owned(entry, old.created, old.dev, old.fs_options, old.synthetic_for)
+        return Owned(entry) if adopted is None else Owned(entry).seen_as(adopted)
+    return dataclasses.replace(old, entry=entry)
 
 
 def entry_dict(entry):

@@ -56,6 +56,37 @@ class PlanError(LivemountError):
         return d
 
 
+class StalePlanError(PlanError):
+    """A plan that was shown (confirmed, or saved to a file) no longer fits: what it was made from changed.
+
+    ``differences`` says what changed since, one sentence each; nothing was touched.
+    """
+
+    def __init__(self, message, differences=()):
+        self.differences = list(differences)
+        super().__init__(message)
+
+    def to_dict(self):
+        """Return the error with what changed since the plan was made."""
+        d = super().to_dict()
+        d["differences"] = self.differences
+        return d
+
+
+class UnknownProfileError(LivemountError):
+    """A profile name this namespace has no state (or history) for; ``known`` lists the names it has."""
+
+    def __init__(self, message, known=()):
+        self.known = list(known)
+        super().__init__(message)
+
+    def to_dict(self):
+        """Return the error with the names that are known."""
+        d = super().to_dict()
+        d["known"] = self.known
+        return d
+
+
 class StateError(LivemountError):
     """The state directory or a state file is unusable (corrupt, unsafe permissions, locked)."""
 

@@ -5,8 +5,9 @@ mountinfo read once, every field decoded, bind roots and overlay layers
 exposed, and each mount point tagged with the profile that owns it.
 """
 
-from . import options, paths as pathlib
-from .mountinfo import parse_mountinfo
+from . import match, options, paths as pathlib
+from .mountinfo import iter_mounts, points
+from .observe import read_table, read_text_and_ids
 from .state import StateStore, list_profiles
 
 
@@ -26,36 +27,42 @@ def owners(root, namespace_id):
 def mount_dicts(table, owned_by=None):
     """Return one dict per live mount, in mountinfo order."""
     owned_by = owned_by or {}
-    rows = []
-    for m in table.mounts:
-        top = table.top(m.mount_point)
-        rows.append({
-            "mount_id": m.mount_id,
-            "parent_id": m.parent_id,
-            "device": m.devstr,
-            "root": m.root,
-            "target": m.mount_point,
-            "source": m.source,
-            "fstype": m.fstype,
-            "mount_options": options.format_options(m.flags, ()),
-            "fs_options": dict(m.fs_options),
-            "propagation": m.propagation,
-            "lower": list(m.lower),
-            "data": list(m.data),
-            "upper": m.upper,
-            "work": m.work,
-            "visible": top is m,
-            "owner": _owner(owned_by.get(m.mount_point), m, top),
-        })
-    return rows
+    return [_row(m, table.top(m.mount_point) is m, owned_by) for m in table.mounts]
 
 
-def _owner(owned, mount, top):
-    """Return the owning profile's name when `mount` is the one it recorded (same device)."""
-    if owned is None or mount is not top:
+def _row(m, visible, owned_by):
+    return {
+        "mount_id": m.mount_id,
+        "parent_id": m.parent_id,
+        "device": m.devstr,
+        "root": m.root,
+        "target": m.mount_point,
+        "source": m.source,
+        "fstype": m.fstype,
+        "mount_options": options.format_options(m.flags, ()),
+        "fs_options": dict(m.fs_options),
+        "propagation": m.propagation,
+        "lower": list(m.lower),
+        "data": list(m.data),
+        "upper": m.upper,
+        "work": m.work,
+        "visible": visible,
+        "owner": _owner(owned_by.get(m.mount_point), m, visible),
+    }
+
+
+def _owner(owned, mount, visible):
+    """Return the owning profile's name when `mount` is the very one it recorded, covered or not."""
+    if owned is None:
         return None
     name, own = owned
-    # A foreign mount stacked on one of ours sits at the same path: the device tells them apart.
+    if own.unique is not None and mount.unique is not None:
+        # A foreign mount stacked on one of ours sits at the same path: the unique id tells them apart, and
+        # ours, covered, is still ours (match.recorded_mount).
+        return name if mount.unique == own.unique and match.same_make(own, mount) else None
+    if not visible:
+        return None
+    # Without unique ids (a state from before them, a kernel before 6.8): the device, on the top mount only.
     if own.dev is not None and tuple(own.dev) != tuple(mount.dev):
         return None
     return name
@@ -63,8 +70,23 @@ def _owner(owned, mount, top):
 
 def read(system, root):
     """Return (table, mount dicts) for the current namespace."""
-    table = parse_mountinfo(system.read_mountinfo())
+    table = read_table(system)
     return table, mount_dicts(table, owners(root, system.namespace_id()))
+
+
+def stream(system, root):
+    """Return an iterator over the mount dicts of the current namespace, made one at a time (as read() lists them).
+
+    For a large table printed as it is made (`livemount show --json`): only
+    each mount's place is held for the whole table (mountinfo.points), each
+    line is parsed whole when its turn comes. A malformed line raises
+    ValueError when reached.
+    """
+    text, ids = read_text_and_ids(system)
+    owned_by = owners(root, system.namespace_id())
+    shape = points(text)
+    for place, m in zip(shape.mounts, iter_mounts(text, ids)):
+        yield _row(m, shape.top(place.mount_point) is place, owned_by)
 
 
 def select(rows, paths=(), owner=None, owned_only=False):

@@ -14,6 +14,7 @@ begun step against the live table whether or not it is marked done
 (recover.py); `done` only counts steps in its message.
 """
 
+import errno
 import json
 import os
 
@@ -32,12 +33,23 @@ class Journal:
         return os.path.lexists(self.path)
 
     def begin(self, header):
-        """Create the journal with its header line; fails if one already exists."""
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW,
-                     0o600)
+        """Create the journal with its header line; fails if one already exists. StateError when it cannot."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW,
+                         0o600)
+        except OSError as exc:
+            raise StateError("cannot create journal %s: %s; nothing was changed" % (self.path, _words(exc)))
         self._fd = fd
-        self.record(dict(header, kind="header"))
-        fsync_dir(os.path.dirname(self.path))
+        try:
+            self.record(dict(header, kind="header"))
+            fsync_dir(os.path.dirname(self.path))
+        except (OSError, StateError) as exc:
+            self.close()
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            raise StateError("cannot start journal %s: %s; nothing was changed" % (self.path, _words(exc)))
 
     def record(self, obj, durable=True):
         """Return None after appending one record, made durable (fdatasync) unless `durable` is False.
@@ -46,9 +58,15 @@ class Journal:
         durable one (fdatasync(2) flushes all of the file's written data).
         """
         line = (json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n").encode()
-        os.write(self._fd, line)
-        if durable:
-            os.fdatasync(self._fd)
+        try:
+            if os.write(self._fd, line) != len(line):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            if durable:
+                os.fdatasync(self._fd)
+        except OSError as exc:
+            # The step it announces is not started; a line cut short is dropped on read as a torn write.
+            raise StateError("cannot write journal %s: %s; the run stopped before its next step: what it did so far "
+                             "is in place and the next run recovers it from the journal" % (self.path, _words(exc)))
 
     def read(self):
         """Return (header, records) of an existing journal; a torn final line is dropped."""
@@ -68,7 +86,7 @@ class Journal:
                 if i == len(lines) - 1:
                     break  # torn last write: the step it announced never started
                 raise StateError("cannot read journal %s: line %d is corrupt" % (self.path, i + 1))
-        if not out or out[0].get("kind") != "header":
+        if not out or not isinstance(out[0], dict) or out[0].get("kind") != "header":
             raise StateError("cannot read journal %s: no header" % self.path)
         return out[0], out[1:]
 
@@ -86,6 +104,14 @@ class Journal:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _words(exc):
+    """Return the lowercase words of an OSError (or the message of a StateError)."""
+    if isinstance(exc, OSError) and exc.errno:
+        text = os.strerror(exc.errno)
+        return text[:1].lower() + text[1:]
+    return str(exc)
 
 
 def fsync_dir(path):

@@ -34,17 +34,64 @@ def has_identity(entry):
     A bind is its (device, root), an overlay its layers, a device-backed
     filesystem its source. An anonymous filesystem (tmpfs, proc...) is one of
     many alike: a foreign one with the same options is still someone else's
-    (scenario 21), so it is never adopted.
+    (docs/scenarios.md, 21), so it is never adopted.
     """
     return entry.type in (BIND, OVERLAY) or (entry.type not in ANONYMOUS and bool(entry.source))
+
+
+def recorded_mount(owned, live, world=None):
+    """Return True or False when the state record `owned` tells whether `live` is the mount it records, else None.
+
+    With both unique ids known (Linux 6.8+) it is that mount exactly, and
+    still what it was (device, root, type). Without them, a recorded marker
+    (kernel/identity.py) tells a tmpfs from another one on a recycled device
+    number, as far as the top mount at the target can be read (`world.markers`).
+    None: the record cannot tell (a state from before unique ids were
+    recorded): the entry's own identity decides, as before.
+    """
+    if owned is None:
+        return None
+    if owned.unique is not None and live.unique is not None:
+        return live.unique == owned.unique and same_make(owned, live)
+    marker = world.markers.get(live.mount_point) if world is not None and owned.marker else None
+    if marker is not None and world.table.top(live.mount_point) is live:
+        return marker == owned.marker and same_make(owned, live)
+    return None
+
+
+def same_make(owned, live):
+    """Return True when `live` is what the record says its mount is: device, root within it, filesystem type."""
+    return ((owned.dev is None or tuple(live.dev) == tuple(owned.dev))
+            and (owned.root is None or live.root == owned.root)
+            and (owned.fstype is None or live.fstype == owned.fstype))
+
+
+def find_recorded(owned, table, world=None):
+    """Return the live mount the record `owned` is (hidden under another mount or not), or None.
+
+    By unique id when both sides know it; otherwise the top mount at the
+    target when it is the entry's (the identity of states written before ids).
+    """
+    if owned.unique is not None and table.has_unique_ids:
+        m = table.by_unique(owned.unique)
+        return m if m is not None and same_make(owned, m) else None
+    top = table.top(owned.entry.target)
+    if top is None or world is None:
+        return top
+    return top if same_identity(owned.entry, top, world, owned) else None
 
 
 def same_identity(entry, live, world, owned=None):
     """Return True when `live` is the thing `entry` mounts (ignoring flags and options).
 
-    `owned` (the state record, if any) supplies the device recorded at mount
+    `owned` (the state record, if any) decides first when it can: a mount
+    livemount recorded is that very mount (recorded_mount), never another
+    one that looks alike. Otherwise it supplies the device recorded at mount
     time for filesystems that have no other identity (tmpfs and friends).
     """
+    verdict = recorded_mount(owned, live, world) if owned is not None and owned.entry.spec() == entry.spec() else None
+    if verdict is False:
+        return False
     if entry.type == BIND:
         ident = bind_identity(entry, world)
         return ident is not None and (live.dev, live.root) == ident
@@ -57,6 +104,8 @@ def same_identity(entry, live, world, owned=None):
             and live.upper == entry.upper
             and live.work == entry.work
         )
+    if verdict:
+        return True
     if owned is not None and owned.dev is not None and owned.entry.spec() == entry.spec():
         return live.dev == owned.dev
     if entry.type in ANONYMOUS or not entry.source:

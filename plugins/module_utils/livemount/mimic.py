@@ -1,7 +1,7 @@
-"""The writable mimic: a mount point inside a read-only directory (scenario 28).
+"""The writable mimic: a mount point inside a read-only directory (docs/scenarios.md, 28).
 
 An entry that allows it (`mimic: true`) may have its mount point created in a
-read-only directory D this way (reconciler-design.md, "Writable mimic"):
+read-only directory D this way (docs/namespaces.md, "Writable mimic"):
 every child of D is copied as a detached mount first (open_tree(2)
 OPEN_TREE_CLONE, recursively for directories, so mounts below them come
 along), a tmpfs with D's mode and owner goes on D, each child gets a mount
@@ -95,7 +95,7 @@ def plan_mimics(requests, world, changes):
     way: its original is hidden under that mimic's tmpfs by now.
     """
     put_back = {c.target: c.before.synthetic_for for c in changes
-                if is_synthetic(c) and c.action not in (Action.UNMOUNT, Action.CONFLICT)}
+                if is_synthetic(c) and c.action not in (Action.UNMOUNT, Action.FORGET, Action.CONFLICT)}
     out = []
     for d in sorted(requests, key=paths.sort_key):
         e = requests[d]
@@ -223,10 +223,10 @@ def exec_mimic(run, change):
             # A nested mimic: its children follow it in `synthetic`, copied before the outer tmpfs went on.
             _attach_tmpfs(run, s)
             continue
-        run.system.attach(copy_of[s.target], s.target, False)
+        ident = run.attach(copy_of[s.target], s.target)
         target = s.target
         # MNT_DETACH: a recursive copy carries the mounts below it (umount2(2) EBUSY otherwise).
-        run.push("unmount %s from the mimic" % target, lambda t=target: run.system.umount(t, True))
+        run.push("unmount %s from the mimic" % target, lambda t=target, i=ident: run.system.umount(t, True, i))
     return True
 
 
@@ -234,8 +234,8 @@ def _attach_tmpfs(run, tmpfs):
     """Return None after mounting the mimic tmpfs `tmpfs` (flags set before it is attached) and pushing its undo."""
     h = run.system.create_fs(TMPFS, TMPFS, tmpfs.fs_options)
     run.system.setattr(h, tmpfs.flags, None)
-    run.system.attach(h, tmpfs.target, False)
-    run.push("unmount mimic tmpfs %s" % tmpfs.target, lambda: run.system.umount(tmpfs.target, False))
+    ident = run.attach(h, tmpfs.target)
+    run.push("unmount mimic tmpfs %s" % tmpfs.target, lambda: run.system.umount(tmpfs.target, False, ident))
 
 
 def unmount_detached(change):

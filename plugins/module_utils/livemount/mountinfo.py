@@ -12,11 +12,11 @@ so a literal comma there always separates options.
 """
 
 import bisect
-import dataclasses
+import collections
 import re
 
 from . import options
-from .model import OVERLAY, LiveMount
+from .model import OVERLAY, LiveMount, build
 from .paths import clean, is_at_or_under, is_under, join, relative, sort_key
 
 _OCTAL = re.compile(rb"\\([0-3][0-7][0-7])")
@@ -34,43 +34,60 @@ def unescape(text):
     return _OCTAL.sub(lambda m: bytes((int(m.group(1), 8),)), raw).decode("utf-8", "surrogateescape")
 
 
-def parse_mountinfo(text):
+def parse_mountinfo(text, unique_ids=None):
     """Return the LiveTable of a /proc/self/mountinfo text.
 
-    Raises ValueError("cannot parse mountinfo line N: <cause>") for a
-    malformed line, and no other exception whatever the input.
+    `unique_ids` ({mountinfo id: unique id}, Sys.mount_ids) gives each mount
+    its LiveMount.unique. Raises ValueError("cannot parse mountinfo line N:
+    <cause>") for a malformed line, and no other exception whatever the input.
     """
-    mounts = []
-    supers = {}  # (fstype, raw super options) -> parsed: many mounts share one superblock
+    return LiveTable(iter_mounts(text, unique_ids))
+
+
+def iter_mounts(text, unique_ids=None):
+    """Yield the LiveMount of each line of a /proc/self/mountinfo text, in order, one at a time.
+
+    `unique_ids` as for parse_mountinfo. Raises ValueError("cannot parse
+    mountinfo line N: <cause>") at a malformed line.
+    """
+    supers = {}  # (fstype, raw super options) -> parsed, and raw mount options -> flags: shared by many mounts
+    ids = unique_ids or {}
     for n, line in enumerate(text.split("\n"), 1):
         if not line:
             continue
         try:
-            mounts.append(_parse_line(line, supers))
+            yield _parse_line(line, supers, ids)
         except (ValueError, IndexError, KeyError, OverflowError) as exc:
             raise ValueError("cannot parse mountinfo line %d: %s" % (n, exc)) from None
-    return LiveTable(mounts)
 
 
-# Frozen dataclass __init__ sets each of LiveMount's 18 fields through
-# object.__setattr__: about 2.5 us a mount, a quarter of parsing 10,000 mounts.
-# Filling __dict__ directly builds the same value; fall back to the
-# constructor should LiveMount ever validate in __post_init__ or use slots.
-_LIVE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LiveMount) if f.default is not dataclasses.MISSING}
-_FAST_BUILD = "__post_init__" not in vars(LiveMount) and "__slots__" not in vars(LiveMount)
+Point = collections.namedtuple("Point", "mount_id parent_id mount_point")
 
 
-def _build(values):
-    """Return a LiveMount from a dict of every field (the fast way when safe)."""
-    if not _FAST_BUILD:
-        return LiveMount(**values)
-    m = object.__new__(LiveMount)
-    m.__dict__.update(_LIVE_DEFAULTS)
-    m.__dict__.update(values)
-    return m
+def points(text):
+    """Return the LiveTable of a mountinfo text with only each mount's place: Points, not whole LiveMounts.
+
+    Enough to answer where each mount is and whether it is visible, at a
+    fraction of the memory (a table of 10,000 mounts for `show --json`,
+    which then parses each line once more, with iter_mounts, as it prints it).
+    Raises ValueError as parse_mountinfo does for the fields it reads.
+    """
+    out = []
+    make = tuple.__new__  # Point(...) goes through a Python-level __new__: a third of this loop
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line:
+            continue
+        fields = line.split(" ", 5)
+        if len(fields) < 6 or not (fields[0].isdigit() and fields[1].isdigit() and (fields[0] + fields[1]).isascii()):
+            raise ValueError("cannot parse mountinfo line %d: bad mount id or parent id" % n)
+        mount_point = fields[4] if "\\" not in fields[4] else unescape(fields[4])
+        if mount_point[:1] != "/":
+            raise ValueError("cannot parse mountinfo line %d: mount point %r is not absolute" % (n, mount_point))
+        out.append(make(Point, (int(fields[0]), int(fields[1]), mount_point)))
+    return LiveTable(out)
 
 
-def _parse_line(line, supers):
+def _parse_line(line, supers, ids):
     fields = line.split(" ")
     if len(fields) < 10:
         raise ValueError("expected at least 10 fields, got %d" % len(fields))
@@ -117,13 +134,18 @@ def _parse_line(line, supers):
     if parsed is None:
         parsed = supers[key] = _parse_super(fstype, raw_super)
     fs_options, lower, data, upper, work = parsed
-    return _build({
-        "mount_id": int(fields[0]),
+    flags = supers.get(fields[5])  # a handful of distinct per-mount option fields in a whole table
+    if flags is None:
+        flags = supers[fields[5]] = options.parse_mount_options(fields[5])
+    mount_id = int(fields[0])
+    return build(LiveMount, {
+        "unique": ids.get(mount_id),
+        "mount_id": mount_id,
         "parent_id": int(fields[1]),
         "dev": (int(major), int(minor)),
         "root": unescape(fields[3]),
         "mount_point": mount_point,
-        "flags": options.parse_mount_options(fields[5]),
+        "flags": flags,
         "propagation": propagation,
         "peer": peer,
         "master": master,
@@ -192,6 +214,8 @@ class LiveTable:
             self._children.setdefault(parent, []).append(m)
             self._child_at.setdefault((parent, m.mount_point), m)
         self._visible = None  # (sort keys, mounts) of every reachable stack, built on first use
+        self._visible_at = {}  # path -> visible(path), filled as questions come (the table never changes)
+        self._by_unique = None  # {unique id: mount}, built on first use
 
     def __len__(self):
         return len(self.mounts)
@@ -199,6 +223,19 @@ class LiveTable:
     def by_id(self, mount_id):
         """Return the mount with `mount_id`, or None."""
         return self._by_id.get(mount_id)
+
+    def by_unique(self, unique):
+        """Return the mount with unique id `unique` (hidden or not), or None (also for None)."""
+        if self._by_unique is None:
+            self._by_unique = {m.unique: m for m in self.mounts if m.unique is not None}
+        return None if unique is None else self._by_unique.get(unique)
+
+    @property
+    def has_unique_ids(self):
+        """Return True when the table knows the unique id of its mounts (Linux 6.8+, Sys.mount_ids)."""
+        if self._by_unique is None:
+            self.by_unique(None)
+        return bool(self._by_unique)
 
     def children(self, mount):
         """Return the mounts whose parent is `mount`, hidden ones included, in file order."""
@@ -222,17 +259,26 @@ class LiveTable:
         never reached: it is hidden.
         """
         path = clean(path)
+        memo = self._visible_at
+        if path in memo:
+            return memo[path]
+        # The answer for a path continues its parent's: climb to the nearest path already
+        # answered (or to /), then walk down from there, remembering each answer. A plan asks
+        # about every target and many share their ancestors.
+        chain = [path]
         m = None
-        i = 0
-        prefix = "/"
-        while True:
+        while chain[-1] != "/":
+            parent = chain[-1][:chain[-1].rfind("/")] or "/"
+            if parent in memo:
+                m = memo[parent]
+                break
+            chain.append(parent)
+        for prefix in reversed(chain):
             child = self._child_at.get((_OUTSIDE if m is None else m.mount_id, prefix))
             if child is not None:
                 m = self._top_from(child)
-            if i < 0 or path == "/":
-                return m
-            i = path.find("/", i + 1)
-            prefix = path if i < 0 else path[:i]
+            memo[prefix] = m
+        return m
 
     def top(self, path):
         """Return the visible mount whose mount point is exactly `path`, or None if it is not a mount point."""

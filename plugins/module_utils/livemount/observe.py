@@ -1,8 +1,10 @@
 """observe(system, entries, owned) -> World: the only reading of the system before planning."""
 
 import dataclasses
+import errno
 from dataclasses import dataclass, field
 
+from .errors import SysError
 from .overlay import rules as overlay_rules
 from . import paths
 from .mountinfo import LiveTable, parse_mountinfo
@@ -11,13 +13,45 @@ from .model import OVERLAY
 from .world import World, paths_to_observe
 
 
+# How often read_table reads the table again when it changed while the unique ids were listed.
+_TABLE_TRIES = 20
+
+
+def read_table(system):
+    """Return the LiveTable of the namespace, each mount with its unique id when the kernel tells (Linux 6.8+).
+
+    The unique ids are listed between two reads of mountinfo that agree, so
+    each line gets the id of the mount it shows: a mount that went and came
+    back meanwhile with the same line (a recycled mountinfo id and device,
+    the very case unique ids are for) gets the id of the one now there.
+    A table that changed _TABLE_TRIES times in a row is an error: a table
+    without ids would be read as a kernel's without them.
+    """
+    return parse_mountinfo(*read_text_and_ids(system))
+
+
+def read_text_and_ids(system):
+    """Return (mountinfo text, {mountinfo id: unique id} or None) read as read_table says."""
+    text = system.read_mountinfo()
+    for _try in range(_TABLE_TRIES):
+        ids = system.mount_ids()
+        if not ids:
+            return text, None
+        again = system.read_mountinfo()
+        if again == text:
+            return text, ids
+        text = again
+    raise SysError("cannot read the mount table: it changed %d times while livemount read it; try again"
+                   % _TABLE_TRIES, errno.EAGAIN)
+
+
 def observe(system, entries, owned=(), mimic=()):
     """Return a World with the live table and lstat facts for every path the plan may touch.
 
     `mimic` names the targets whose entries allow a writable mimic: the
     read-only directories above them are listed too (mimic.observe_mimic).
     """
-    table = parse_mountinfo(system.read_mountinfo())
+    table = read_table(system)
     lstat_paths, real_paths = paths_to_observe(entries, owned)
     realpaths = {}
     for p in real_paths:
@@ -32,17 +66,35 @@ def observe(system, entries, owned=(), mimic=()):
     defaults = system.overlay_defaults() if wants_overlay else {}
     world = World(table=table, facts=facts, realpaths=realpaths, overlay_defaults=defaults,
                   namespace=system.namespace_id(),
-                  overlay=overlay_rules.observe(system, entries, owned, table) if wants_overlay else None)
+                  overlay=overlay_rules.observe(system, entries, owned, table) if wants_overlay else None,
+                  markers=_markers(system, table, owned))
     if mimic:
         world = observe_mimic(system, world, mimic)
     return _adapted(system, world)
 
 
+def _markers(system, table, owned):
+    """Return {target: marker of the top mount there} for owned mounts with a recorded marker, without unique ids.
+
+    With unique ids (Linux 6.8+) the marker adds nothing: not read.
+    """
+    if table.has_unique_ids:
+        return {}
+    out = {}
+    for o in owned:
+        if o.marker and table.top(o.entry.target) is not None:
+            found = system.marker(o.entry.target)
+            if found is not None:
+                out[o.entry.target] = found
+    return out
+
+
 def refresh_table(system, world):
-    """Return `world` with a freshly read mount table (facts kept)."""
-    return _adapted(system, World(table=parse_mountinfo(system.read_mountinfo()), facts=world.facts,
+    """Return `world` with a freshly read mount table (facts kept; markers dropped: they were of the old tops)."""
+    return _adapted(system, World(table=read_table(system), facts=world.facts,
                                   realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
-                                  namespace=world.namespace, listings=world.listings, overlay=world.overlay))
+                                  namespace=world.namespace, listings=world.listings, overlay=world.overlay,
+                                  others=world.others, owners=world.owners))
 
 
 def _adapted(system, world):

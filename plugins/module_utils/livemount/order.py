@@ -8,7 +8,7 @@ from . import paths
 from .model import Action
 
 # Phase 1 (down, deepest first): at one path the unmount/unlink precedes rmdir.
-_DOWN = {Action.UNMOUNT: 0, Action.UNLINK: 0, Action.RMDIR: 1}
+_DOWN = {Action.UNMOUNT: 0, Action.UNLINK: 0, Action.FORGET: 0, Action.RMDIR: 1}
 # Phase 2 (up, shallowest first): at one path mkdir precedes what uses it.
 _UP = {Action.MIMIC: 0, Action.MKDIR: 0, Action.MOUNT: 1, Action.REPLACE: 1, Action.LINK: 1, Action.REMOUNT: 1, Action.KEEP: 1}
 _LAST = "\U0010ffff"  # the largest code point: sorts after every path below the target

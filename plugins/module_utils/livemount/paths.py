@@ -1,7 +1,5 @@
 """Path cleaning and path-tree relations: the only place paths are compared."""
 
-from .errors import ProfileError
-
 
 def clean(path):
     """Return the canonical spelling of an absolute path: no `.`, no `//`, no trailing slash.
@@ -11,6 +9,8 @@ def clean(path):
     """
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError("path must be absolute")
+    if "//" not in path and "/." not in path and (path == "/" or path[-1] != "/"):
+        return path  # already clean: the common case, and this runs for every path the engine sees
     parts = []
     for comp in path.split("/"):
         if comp in ("", "."):
@@ -38,10 +38,34 @@ def ancestors(path):
     if path == "/":
         return []
     out = ["/"]
-    parts = path.strip("/").split("/")
-    for i in range(1, len(parts)):
-        out.append("/" + "/".join(parts[:i]))
+    i = path.find("/", 1)
+    while i > 0:
+        out.append(path[:i])
+        i = path.find("/", i + 1)
     return out
+
+
+def with_ancestors(targets):
+    """Return the set of clean paths `targets` and all their ancestors: every path at or above one of them.
+
+    `p in with_ancestors(ts)` answers "is some t at or under p?" in one
+    lookup (comparing p with every t made planning quadratic).
+    """
+    out = set()
+    for t in targets:
+        while t not in out:  # an ancestor shared with an earlier target stops the walk
+            out.add(t)
+            if t == "/":
+                break
+            t = t[:t.rindex("/")] or "/"
+    return out
+
+
+def under_any(path, roots, strict=False):
+    """Return True when clean `path` is at or under (`strict`: strictly under) one of the set `roots`."""
+    if not strict and path in roots:
+        return True
+    return any(a in roots for a in ancestors(path))
 
 
 def relative(path, parent):
@@ -65,13 +89,3 @@ def join(parent, rel):
 def sort_key(path):
     """Return the key that sorts a subtree together: `/a/b-1` < `/a/b` < `/a/b/c`."""
     return path if path.endswith("/") else path + "/"
-
-
-def check_profile_path(path, index, target, field):
-    """Return the cleaned path or raise ProfileError naming entry and field."""
-    try:
-        if "\x00" in path:
-            raise ValueError("path must not contain NUL")
-        return clean(path)
-    except ValueError as exc:
-        raise ProfileError([(index, target, field, "entry %s (%s): %s: %s" % (index, target, field, exc))])

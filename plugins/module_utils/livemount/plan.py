@@ -10,7 +10,7 @@ becomes a `conflict` change; the engine refuses a plan that has one.
 
 from . import match, mimic, paths
 from .overlay import plan as plan_overlay
-from .model import BIND, OVERLAY, SYMLINK, Action, Change
+from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change
 from .order import order_changes
 
 # Decisions that put a fresh mount (or no mount) at a target: whatever sits on
@@ -44,14 +44,14 @@ def plan(state, profile, world):
     return order_changes(changes)
 
 
-def has_conflicts(changes):
+def conflicts_in(changes):
     """Return the conflict changes of a plan (empty when it may be applied)."""
     return [c for c in changes if c.action == Action.CONFLICT]
 
 
-def mutating(changes):
-    """Return the changes that alter the system (everything but keep and conflict)."""
-    return [c for c in changes if c.action not in (Action.KEEP, Action.CONFLICT)]
+def to_perform(changes):
+    """Return the changes the executor performs, the ones that alter the system (all but keep and conflict)."""
+    return [c for c in changes if c.action in PERFORMED_ACTIONS]
 
 
 # ---- one target ----------------------------------------------------------
@@ -94,12 +94,16 @@ def _decide_mount(want, own, world):
             if want is not None and not ours and _adoptable(want, top, world):
                 return [Change(Action.KEEP, want, "recorded mount gone, an exact match is mounted: adopted",
                                live=top, adopt=True)]
-            what = "a mount not owned by livemount is on top (%s %s)" % (top.fstype, top.source)
+            if want is None and not ours:
+                # Ours is gone (unmounted by hand); what is there now is someone else's: never touched.
+                return [Change(Action.FORGET, rec, "removed from profile; its mount is gone, and the %s %s mounted "
+                               "there now is not livemount's: left alone" % (top.fstype, top.source), before=own)]
+            what = _foreign(world, top, "is on top")
             return [Change(Action.CONFLICT, want or rec, "cannot %s %s: %s" % (
                 "unmount" if want is None else "manage", target, what), live=top, before=own)]
         if top is None:
             if want is None:
-                return [Change(Action.UNMOUNT, rec, "removed from profile; already not mounted", before=own)]
+                return [Change(Action.FORGET, rec, "removed from profile; already not mounted", before=own)]
             return [Change(Action.MOUNT, want, "recorded but not mounted (drift)", before=own)]
         if want is None:
             return [Change(Action.UNMOUNT, rec, "removed from profile", before=own, live=top)]
@@ -120,8 +124,17 @@ def _decide_mount(want, own, world):
         return [Change(Action.MOUNT, want, "new entry")]
     if _adoptable(want, top, world):
         return [Change(Action.KEEP, want, "already mounted exactly as desired: adopted", live=top, adopt=True)]
-    return [Change(Action.CONFLICT, want, "cannot mount %s on %s: a mount not owned by livemount is there (%s %s)"
-                   % (want.type, target, top.fstype, top.source), live=top)]
+    return [Change(Action.CONFLICT, want, "cannot mount %s on %s: %s"
+                   % (want.type, target, _foreign(world, top, "is there")), live=top)]
+
+
+def _foreign(world, live, where):
+    """Return how a conflict names the mount `live` in the way: another profile's, or one livemount does not own."""
+    owner = world.owner_of(live)
+    if owner is not None:
+        return "a mount of profile %s %s (%s %s): livemount never takes over another profile's mount" % (
+            owner, where, live.fstype, live.source)
+    return "a mount not owned by livemount %s (%s %s)" % (where, live.fstype, live.source)
 
 
 def _decide_link(want, own, world):
@@ -131,7 +144,7 @@ def _decide_link(want, own, world):
         rec = own.entry
         if fact.kind == "missing":
             if want is None:
-                return [Change(Action.UNLINK, rec, "removed from profile; already gone", before=own)]
+                return [Change(Action.FORGET, rec, "removed from profile; already gone", before=own)]
             return [Change(Action.LINK, want, "recorded but missing (drift)", before=own)]
         if fact.kind != "symlink":
             return [Change(Action.CONFLICT, want or rec, "cannot manage symlink %s: a %s is in the way"
@@ -159,9 +172,9 @@ def _make_room(down, own, created, successor):
     A removed link leaves nothing. An unmounted mount leaves its mount point,
     which may go only if livemount created it (else it is not ours: conflict).
     """
-    if down[0].action == Action.UNLINK:
+    if down[0].action == Action.UNLINK or (down[0].action == Action.FORGET and own.entry.type == SYMLINK):
         return []
-    if down[0].action == Action.UNMOUNT and own.entry.target in created:
+    if down[0].action in (Action.UNMOUNT, Action.FORGET) and own.entry.target in created:
         return [Change(Action.RMDIR, None, "mount point created by livemount: %s takes its place" % successor,
                        path=own.entry.target)]
     return None
@@ -220,7 +233,7 @@ def _rebuild_children(changes, desired, owned, world):
         # Look up the target's ancestors in a set: comparing every change with
         # every rebuilt target made a first apply quadratic (bench/apply_cost.py).
         under = [a for a in paths.ancestors(c.target) if a in rebuilt]
-        if not under or c.action in (Action.CONFLICT, Action.UNMOUNT, Action.UNLINK):
+        if not under or c.action in (Action.CONFLICT, Action.UNMOUNT, Action.UNLINK, Action.FORGET):
             out.append(c)
             continue
         parent = under[-1]
@@ -391,37 +404,46 @@ def _rmdirs(state, changes, desired, world):
     leaves in place still sits in or on (another profile's) gets no step: it
     stays in state and goes with a later run that finds it unused.
     """
-    keep_targets = set(desired)
-    rebuilt = [c.target for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)]
-    down = [c.target for c in changes if c.action == Action.UNMOUNT]
-    refused = [c.target for c in changes if c.action == Action.CONFLICT]
+    # Sets and ancestor lookups, never every created path against every target: a
+    # profile whose directories livemount created made this quadratic (bench/plan_scale.py).
+    needed = paths.with_ancestors(desired)
+    rebuilt = {c.target: c.action for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)}
+    down = {}
+    for c in changes:
+        if c.action == Action.UNMOUNT:
+            down[c.target] = down.get(c.target, 0) + 1
+    refused = {c.target for c in changes if c.action == Action.CONFLICT}
     out = []
     for p in sorted(state.created, key=paths.sort_key, reverse=True):
-        inside = [r for r in rebuilt if paths.is_under(p, r)]
+        inside = [r for r in paths.ancestors(p) if r in rebuilt]
         if inside:
-            out.append(Change(Action.RMDIR, None, "created inside %s, which is rebuilt" % inside[-1], path=p))
+            how = "unmounted" if rebuilt[inside[-1]] == Action.UNMOUNT else "replaced"
+            out.append(Change(Action.RMDIR, None, "created inside %s, which is %s" % (inside[-1], how), path=p))
             continue
-        if any(paths.is_at_or_under(t, p) for t in keep_targets) or _mount_left_in(p, world, down, refused):
+        if p in needed or _mount_left_in(p, world, down, refused):
             continue
         out.append(Change(Action.RMDIR, None, "created by livemount, no longer needed", path=p))
     return out
 
 
-def _mount_left_in(path, world, down, refused=()):
-    """Return True when a live mount at or below `path` stays once the plan's unmounts (targets `down`) are done.
+def _mount_left_in(path, world, down, refused=frozenset()):
+    """Return True when a live mount at or below `path` stays once the plan's unmounts are done.
 
-    rmdir(2) would fail there (EBUSY on a mount point, ENOTEMPTY above one):
-    planning it would report a change on every run while the mount stays.
-    A mount below one that goes goes too: a recursive bind's copies leave
-    with it, anything else is taken down first or is a conflict. Mounts at a
-    conflict's target (`refused`) count as gone: the plan runs only once the
-    conflict is resolved, and shows what it would do then.
+    `down` counts the plan's unmounts per target. rmdir(2) would fail there
+    (EBUSY on a mount point, ENOTEMPTY above one): planning it would report
+    a change on every run while the mount stays. A mount below one that
+    goes goes too: a recursive bind's copies leave with it, anything else is
+    taken down first or is a conflict. Mounts at a conflict's target
+    (`refused`) count as gone: the plan runs only once the conflict is
+    resolved, and shows what it would do then.
     """
-    left = list(down)
+    if any(paths.is_at_or_under(t, path) for t in world.others):
+        return True  # another profile's link or mount is in it: it stays until that is gone (leftovers.py)
+    taken = {}
     for m in world.table.stack(path) + list(world.table.submounts(path)):
-        if m.mount_point in left:
-            left.remove(m.mount_point)
-        elif not any(paths.is_under(m.mount_point, d) for d in down) and \
-                not any(paths.is_at_or_under(m.mount_point, r) for r in refused):
+        mp = m.mount_point
+        if taken.get(mp, 0) < down.get(mp, 0):
+            taken[mp] = taken.get(mp, 0) + 1
+        elif not paths.under_any(mp, down, strict=True) and not paths.under_any(mp, refused):
             return True
     return False

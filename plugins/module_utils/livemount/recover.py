@@ -6,19 +6,28 @@ it removed is forgotten, a half-done atomic swap is finished, and the normal
 plan then converges to whatever profile is asked for now. Every step of the
 journal is examined against the live table, so the outcome is the same
 whether the process died before, during or after a system call.
+
+Which mount is whose comes from the journal, never from what merely sits at
+a path (journal version 2, apply.JOURNAL_VERSION): each `begin` names the
+mount the step was to act on (`live`), and each mount the run attached has
+an `attach` record written before it appeared. A mount is adopted only when
+it is one of those; anything else at that path is foreign, even an exact
+look-alike. A journal from before version 2 names no mount: its steps adopt
+only what can be recognised without a record (a bind, an overlay, a device),
+never an anonymous filesystem such as a tmpfs.
 """
 
 import dataclasses
 
 from . import match
 from .errors import SysError
-from .model import SYMLINK, Action, Owned
+from .model import SYMLINK, Action, Ident, Owned
 from .mountinfo import LiveTable
 from .state import State
 from .steps import _tmp_name
 
 
-def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=None):
+def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=None, marker=None):
     """Return (new_state, finish_ops, messages) for an interrupted apply.
 
     `finish_ops` are (Sys method name, args) still to perform: the detach of
@@ -26,13 +35,24 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
     removal of a temporary link. `lstat` (Sys.lstat) looks at journaled paths
     the world did not observe: the run may have been killed on its way to
     another profile than the one asked for now; `listdir` (Sys.listdir)
-    looks into a fresh upper/work an interrupted upper_policy fresh made.
+    looks into a fresh upper/work an interrupted upper_policy fresh made;
+    `marker` (Sys.marker) tells, on a kernel without unique mount ids, whether
+    the mount at a path is the superblock an `attach` record names.
     """
     owned = state.by_target()
     created = list(state.created)
+    ids = state.ids_of()
     finish = []
     begun = [r for r in records if r.get("kind") == "begin"]
     done = {r["n"] for r in records if r.get("kind") == "done"}
+    named = (header.get("version") or 1) >= 2  # the journal names the mounts (module doc)
+    attached = {}  # step -> [(path, role, Ident)] in the order they were attached
+    for r in records:
+        if r.get("kind") == "attach":
+            ident = Ident.from_dict(r["ident"])
+            if ident.unique is None or not world.table.has_unique_ids:
+                ident = _Fallback(ident, r.get("marker"), marker)
+            attached.setdefault(r["n"], []).append((r["path"], r["role"], ident))
 
     def fact(path):
         known = world.facts.get(path)
@@ -43,11 +63,17 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
     for r in begun:
         action = Action(r["action"])
         path = r["path"]
+        if action == Action.FORGET:
+            continue  # changed nothing but the state, which the dead run never saved
         entry = entry_from_dict(r["entry"]) if r.get("entry") else None
         before = entry_from_dict(r["before"]) if r.get("before") else None
         if action == Action.MKDIR:
-            if fact(path).kind != "missing" and path not in created:
+            seen = fact(path)
+            if seen.kind != "missing" and path not in created:
                 created.append(path)
+                if seen.identity is not None and world.table.top(path) is None:
+                    # What the dead run made is there now (under a mount, lstat would see that mount's root).
+                    ids.setdefault(path, set()).add(seen.identity)
         elif action == Action.RMDIR:
             if fact(path).kind == "missing" and path in created:
                 created.remove(path)
@@ -60,9 +86,14 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
             elif action == Action.UNLINK and seen.kind == "missing":
                 owned.pop(path, None)
         elif action == Action.MIMIC:
-            _recover_mimic(path, owned, world, finish)
+            if named:
+                _recover_mimic(path, owned, world, finish, attached.get(r["n"], []))
         elif action in (Action.MOUNT, Action.REPLACE, Action.UNMOUNT, Action.REMOUNT):
-            _recover_mount(action, path, entry, before, owned, world, finish)
+            if named:
+                live = Ident.from_dict(r["live"]) if r.get("live") else None
+                _recover_mount(action, path, entry, before, live, attached.get(r["n"], []), owned, world, finish)
+            else:
+                _recover_unnamed(action, path, entry, before, owned, world, finish)
     messages = ["recovered an interrupted apply (plan %s, %d of %d steps done): adopted what it made, "
                 "then planned afresh" % (header.get("plan_id", "?"), len(done), header.get("steps", 0))]
     targets = {r["n"]: r["path"] for r in begun}
@@ -72,22 +103,26 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
         for r in reversed(asides):  # the work was moved after the upper: put back in reverse
             messages.append(_recover_aside(r, targets[r["n"]], settled, fact, listdir, finish))
     new = State(state.profile, state.namespace, tuple(owned[t] for t in sorted(owned)), tuple(created),
-                state.applied_at, state.profile_data)
+                state.applied_at, state.profile_data,
+                tuple((p, i) for p in sorted(set(created)) for i in sorted(ids.get(p, ()))))
     return new, finish, messages
 
 
-def _recover_mimic(path, owned, world, finish):
+def _recover_mimic(path, owned, world, finish, attached):
     """Roll a mimic cut in the middle back: its tmpfs and what was bound back on it go at once.
 
-    The synthetic entries are recorded only when the change completes, so a
-    tmpfs on the read-only directory that nobody owns is the dead run's. One
-    detaching unmount takes the tmpfs and every child mount on it
-    (umount2(2) MNT_DETACH), a nested mimic's inner tmpfs included (it is
-    made by the same change); the next plan mimics again if still needed.
+    The synthetic entries are recorded only when the change completes, so
+    the tmpfs the dead run attached on the read-only directory (its `attach`
+    record names it) is nobody's yet. One detaching unmount takes the tmpfs
+    and every child mount on it (umount2(2) MNT_DETACH), a nested mimic's
+    inner tmpfs included (it is made by the same change); the next plan
+    mimics again if still needed. Any other mount there is left alone.
     """
     top = world.table.top(path)
-    if top is not None and top.fstype == "tmpfs" and path not in owned:
-        finish.append(("umount", (path, True)))
+    if top is None or path in owned:
+        return
+    if any(p == path and _here(world.table, ident, path) is top for p, _role, ident in attached):
+        finish.append(("umount", (path, True, top.ident)))
 
 
 def _recover_aside(rec, target, world, fact, listdir, finish):
@@ -135,7 +170,89 @@ def _fresh_tree(path, listdir, depth=0):
     return out + [path]
 
 
-def _recover_mount(action, path, entry, before, owned, world, finish):
+class _Fallback:
+    """An attach record's mount on a kernel without unique ids: mountinfo id and device, and its marker.
+
+    The mountinfo id and the anonymous device of a detached mount the dead
+    run made are free again once it died, and the next mount made anywhere
+    may get both: only the marker (kernel/identity.py) of the top mount at
+    the path tells that one from the run's. Without a marker it is not the run's.
+    """
+
+    def __init__(self, ident, recorded, read):
+        self.ident, self.recorded, self.read = ident, recorded, read
+
+    def matches(self, other, path=None, top=None):
+        """Return True when LiveMount ident `other`, the top mount at `path`, is the recorded one."""
+        if not self.ident.matches(other) or self.recorded is None or self.read is None or path is None:
+            return False
+        return top is not None and top.ident == other and self.read(path) == self.recorded
+
+
+def _here(table, ident, path):
+    """Return the live mount `ident` names if it is (still) mounted at `path`, hidden or not, else None."""
+    if ident is None:
+        return None
+    if isinstance(ident, _Fallback):
+        top = table.top(path)
+        return top if top is not None and ident.matches(top.ident, path, top) else None
+    if ident.unique is not None and table.has_unique_ids:
+        m = table.by_unique(ident.unique)
+        return m if m is not None and m.mount_point == path else None
+    return next((m for m in table.stack(path) if ident.matches(m.ident)), None)
+
+
+def _on(upper, lower):
+    """Return True when mount `upper` sits directly on mount `lower` (stacked at the same path)."""
+    return upper.parent_id == lower.mount_id and upper.mount_point == lower.mount_point
+
+
+def _recover_mount(action, path, entry, before, live, attached, owned, world, finish):
+    """Judge one begun mount step of a journal that names its mounts (module doc).
+
+    `live` is the mount the step was to act on; `attached` what the run
+    attached: "new" for the step's entry, "old" for an undo putting the
+    replaced or unmounted entry back (a copy, or mounted afresh).
+    """
+    if action == Action.REMOUNT:
+        return  # settings differ at worst; the new plan remounts again
+    table = world.table
+    old = _here(table, live, path)
+    new = restored = None
+    for p, role, ident in attached:
+        m = _here(table, ident, p) if p == path else None
+        if m is not None and role == "new":
+            new = m
+        elif m is not None:
+            restored = m
+    prev = owned.get(path)
+    back = prev.entry if prev is not None else (before or entry)
+    if new is not None and old is not None and _on(old, new):
+        # Cut between "attach beneath" and "detach the old top": finish the swap.
+        finish.append(("umount", (path, True, old.ident)))
+        owned[path] = Owned(entry).seen_as(new)
+    elif new is not None and restored is not None and _on(new, restored):
+        # An undo cut while swapping back: the old mount is back beneath the new one. Take the new one off.
+        finish.append(("umount", (path, True, new.ident)))
+        owned[path] = _kept(prev, back).seen_as(restored)
+    elif restored is not None and new is None:
+        owned[path] = _kept(prev, back).seen_as(restored)  # an undo put it back
+    elif new is not None:
+        owned[path] = Owned(entry).seen_as(new)
+    elif old is not None:
+        if prev is not None and prev.unique is None:
+            owned[path] = prev.seen_as(old)  # a state from before unique ids learns which mount it is
+    elif action in (Action.REPLACE, Action.UNMOUNT):
+        owned.pop(path, None)  # the mount it acted on is gone, and nothing of the run's is there
+
+
+def _kept(prev, entry):
+    """Return the record of an entry put back by an undo: the state's, or a new one."""
+    return prev if prev is not None else Owned(entry)
+
+
+def _recover_unnamed(action, path, entry, before, owned, world, finish):
+    """Judge one begun mount step of a journal from before version 2 (no mount named): recognisable ones only."""
     stack = world.table.stack(path)
     top = stack[-1] if stack else None
     if action == Action.UNMOUNT:
@@ -150,20 +267,13 @@ def _recover_mount(action, path, entry, before, owned, world, finish):
             owned.pop(path, None)
         return
     prev = owned.get(path)
+    if not match.has_identity(entry):
+        return  # a tmpfs and the like cannot be told from someone else's without the mount named
     if (action == Action.REPLACE and prev is not None and len(stack) >= 2
             and match.same_identity(prev.entry, top, world, prev)
             and match.same_identity(entry, stack[-2], world, None)):
         # Cut between "attach beneath" and "detach the old top": finish the swap.
-        finish.append(("umount", (path, True)))
-        owned[path] = Owned(entry)
-        return
-    if (action == Action.REPLACE and prev is not None and len(stack) >= 2
-            and match.same_identity(entry, top, world, None)
-            and match.same_identity(prev.entry, stack[-2], world, prev)):
-        # An undo cut while swapping back: the old mount is restored beneath
-        # the new one, which could not be taken off. Take both off; the new
-        # plan mounts the entry again (drift repair), leaving nothing below.
-        finish.extend([("umount", (path, True)), ("umount", (path, True))])
+        finish.append(("umount", (path, True, top.ident)))
         owned[path] = Owned(entry)
         return
     if match.same_identity(entry, top, world, None):

@@ -10,7 +10,6 @@ caller and not be writable by group or others.
 import contextlib
 import datetime
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -18,15 +17,23 @@ import stat
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-from . import paths
-from .errors import StateError
+from . import paths, stored
+from .errors import StateError, strerror
 from .journal import Journal, fsync_dir
 from .model import Owned
 
 DEFAULT_ROOT = "/run/livemount"
+
+
+def state_root(root=None):
+    """Return the state root: the argument, else $LIVEMOUNT_STATE_DIR, else /run/livemount."""
+    return root or os.environ.get("LIVEMOUNT_STATE_DIR") or DEFAULT_ROOT
+
+
 FORMAT = "livemount-state"
 VERSION = 1
 RESET_PREFIX = "overlay-reset@"  # the stores of `overlay reset --force` (overlay_reset_journal.py)
+TEMP = ".tmp."  # <profile>.state.json.tmp.<pid>.<random>: a save in progress, or a killed one's leftover
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,16 @@ class State:
     created: Tuple[str, ...] = ()
     applied_at: Optional[str] = None
     profile_data: Optional[dict] = field(default=None, compare=False)
+    # Which directories livemount made at the created paths: (path, (major, minor, inode)) pairs. One path
+    # may have several (a directory made again inside a filesystem mounted over the first one).
+    created_ids: Tuple[Tuple[str, Tuple[int, int, int]], ...] = ()
+
+    def ids_of(self):
+        """Return {created path: set of (major, minor, inode)} of the directories livemount made there."""
+        out = {}
+        for p, ident in self.created_ids:
+            out.setdefault(p, set()).add(tuple(ident))
+        return out
 
     def by_target(self):
         """Return {target: Owned}."""
@@ -46,7 +63,8 @@ class State:
 
     def leftovers(self):
         """Return the created paths no owned entry needs: kept because another profile's mount still uses them."""
-        return tuple(p for p in self.created if not any(paths.is_at_or_under(o.entry.target, p) for o in self.owned))
+        needed = paths.with_ancestors(o.entry.target for o in self.owned)
+        return tuple(p for p in self.created if p not in needed)
 
 
 def namespace_key(namespace_id):
@@ -66,6 +84,7 @@ class StateStore:
         self.path = os.path.join(self.dir, name + ".state.json")
         self.journal = Journal(os.path.join(self.dir, name + ".journal"))
         self.lock_path = os.path.join(self.dir, name + ".lock")
+        self.history_path = os.path.join(self.dir, name + ".history.json")  # history.py
         # Facts about the namespace rather than the entries (nsexec.py): how it
         # was named (`target`) and which owned binds take their source from the
         # caller's namespace (`host_sources`). Read by load(), written by save()
@@ -81,7 +100,7 @@ class StateStore:
             except FileExistsError:
                 pass
             except OSError as exc:
-                raise StateError("cannot create state directory %s: %s" % (d, exc.strerror))
+                raise StateError("cannot create state directory %s: %s" % (d, strerror(exc.errno)))
         self.check_dir()
 
     def check_dir(self):
@@ -91,6 +110,8 @@ class StateStore:
                 st = os.lstat(d)
             except FileNotFoundError:
                 continue
+            except OSError as exc:  # below a regular file (ENOTDIR), a name too long (ENAMETOOLONG)...
+                raise StateError("cannot use state directory %s: %s" % (d, strerror(exc.errno)))
             if not stat.S_ISDIR(st.st_mode):
                 raise StateError("cannot use state directory %s: not a directory" % d)
             if st.st_uid != os.geteuid():
@@ -117,9 +138,11 @@ class StateStore:
         try:
             fd = os.open(self.lock_path, flags, 0o600)
         except OSError as exc:
-            raise StateError("cannot open lock %s: %s" % (self.lock_path, exc.strerror))
+            raise StateError("cannot open lock %s: %s" % (self.lock_path, strerror(exc.errno)))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
+            if write:
+                self.clear_temps()  # every save of this profile holds this lock: a temp file now is a dead save's
             yield
         finally:
             os.close(fd)
@@ -139,9 +162,11 @@ class StateStore:
         except FileNotFoundError:
             return State(self.name, self.namespace_id)
         except OSError as exc:
-            raise StateError("cannot read state %s: %s" % (self.path, exc.strerror))
+            raise StateError("cannot read state %s: %s" % (self.path, strerror(exc.errno)))
         try:
             doc = json.loads(raw.decode("utf-8"))
+            if not isinstance(doc, dict) or "body" not in doc:
+                raise ValueError("not a livemount state document")
             body = doc["body"]
             if doc.get("format") != FORMAT or doc.get("version") != VERSION:
                 raise ValueError("unknown format")
@@ -152,6 +177,8 @@ class StateStore:
                 # profile's: a copy of another profile's state would make this
                 # profile unmount the other's mounts as "removed from profile".
                 raise ValueError("it is the state of profile %r, not %r" % (body.get("profile"), self.name))
+            # Whole and this profile's is not yet what a state may hold: every field, every path it would act on.
+            stored.check_state(body)
             owned = tuple(
                 Owned(
                     entry=entry_from_dict(o["entry"]),
@@ -159,6 +186,10 @@ class StateStore:
                     dev=tuple(o["dev"]) if o.get("dev") else None,
                     fs_options=tuple((k, v) for k, v in o["fs_options"]) if o.get("fs_options") is not None else None,
                     synthetic_for=o.get("synthetic_for"),
+                    unique=o.get("unique"),
+                    root=o.get("root"),
+                    fstype=o.get("fstype"),
+                    marker=o.get("marker"),
                 )
                 for o in body["owned"]
             )
@@ -167,7 +198,8 @@ class StateStore:
                 raise ValueError("meta is not an object")
             self.meta = meta
             return State(body["profile"], body.get("namespace", ""), owned, tuple(body.get("created", ())),
-                         body.get("applied_at"), body.get("profile_data"))
+                         body.get("applied_at"), body.get("profile_data"),
+                         tuple((p, (ma, mi, ino)) for p, ma, mi, ino in body.get("created_ids", ())))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError) as exc:
             raise StateError("cannot trust state %s: %s; inspect it, then remove it to start over"
                              % (self.path, exc))
@@ -181,31 +213,31 @@ class StateStore:
             "profile": state.profile,
             "namespace": state.namespace,
             "applied_at": state.applied_at,
-            "owned": [
-                {
-                    "entry": entry_to_dict(o.entry),
-                    "created": list(o.created),
-                    "dev": list(o.dev) if o.dev else None,
-                    "fs_options": [list(kv) for kv in o.fs_options] if o.fs_options is not None else None,
-                    "synthetic_for": o.synthetic_for,
-                }
-                for o in state.owned
-            ],
+            "owned": [_owned_dict(o, entry_to_dict) for o in state.owned],
             "created": list(state.created),
+            "created_ids": [[p] + list(ident) for p, ident in state.created_ids],
             "profile_data": state.profile_data,
         }
         if self.meta:
             body["meta"] = self.meta
-        data = _document(body)
-        tmp = "%s.tmp.%d" % (self.path, os.getpid())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, self.path)
-        fsync_dir(self.dir)
+            atomic_write(self.path, _document(body))
+        except OSError as exc:
+            raise StateError("cannot save state %s: %s" % (self.path, strerror(exc.errno))) from exc
+
+    def clear_temps(self):
+        """Return None after removing temporary files of saves that were killed (call with the lock held)."""
+        prefix = os.path.basename(self.path) + TEMP
+        try:
+            names = os.listdir(self.dir)
+        except OSError:
+            return
+        for name in names:
+            if name.startswith(prefix):
+                try:
+                    os.unlink(os.path.join(self.dir, name))
+                except OSError:
+                    pass  # gone meanwhile, or not ours to remove: the next run tries again
 
     def remove(self):
         """Delete the state file (the profile owns nothing any more)."""
@@ -224,7 +256,7 @@ class StateStore:
         the state owned is gone and nothing is left to undo.
         """
         with self.lock(write=True):
-            for p in (self.path, self.journal.path, self.lock_path):
+            for p in (self.path, self.journal.path, self.lock_path, self.history_path):
                 try:
                     os.unlink(p)
                 except FileNotFoundError:
@@ -235,6 +267,54 @@ class StateStore:
             pass  # other profiles still keep state for that namespace
 
 
+def atomic_write(path, data):
+    """Replace file `path` with bytes `data` atomically: exclusive temp file, fsync, rename, fsync of the directory.
+
+    The temp file's name is unique per write (`<path>.tmp.<pid>.<random>`): a
+    leftover of a killed write (the same pid again, in another pid namespace)
+    is never in the way (StateStore.clear_temps removes a state's under its
+    lock). On failure (a full disk) the temp file is removed and the OSError raised.
+    """
+    tmp = "%s%s%d.%s" % (path, TEMP, os.getpid(), os.urandom(6).hex())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]  # a short write (a full disk) is retried, then ENOSPC
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(os.path.dirname(path))
+
+
+def _owned_dict(o, entry_to_dict):
+    """Return the state file's form of one Owned (which mount it is: only the fields known)."""
+    d = {
+        "entry": entry_to_dict(o.entry),
+        "created": list(o.created),
+        "dev": list(o.dev) if o.dev else None,
+        "fs_options": [list(kv) for kv in o.fs_options] if o.fs_options is not None else None,
+        "synthetic_for": o.synthetic_for,
+    }
+    for key in ("unique", "root", "fstype", "marker"):
+        if getattr(o, key) is not None:
+            d[key] = getattr(o, key)
+    return d
+
+
+def known_profiles(root, namespace_id):
+    """Return the names of the profiles this namespace has state for (list_profiles without the reset journals)."""
+    return [n for n in list_profiles(root, namespace_id) if not is_reset_store(n)]
+
+
 def list_profiles(root, namespace_id):
     """Return the names of profiles with a state file or journal in this namespace."""
     d = os.path.join(root, namespace_key(namespace_id))
@@ -242,6 +322,8 @@ def list_profiles(root, namespace_id):
         names = os.listdir(d)
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise StateError("cannot list state directory %s: %s" % (d, strerror(exc.errno)))
     out = set()
     for n in names:
         for suffix in (".state.json", ".journal"):
@@ -259,7 +341,7 @@ def reset_store_name(target):
     people reading `livemount status`; the hash of the whole path is what
     tells two targets apart.
     """
-    digest = hashlib.sha256(target.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    digest = _sha256()(target.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", target.strip("/")) or "root"
     return "%s%s-%s" % (RESET_PREFIX, readable[-40:], digest)
 
@@ -308,7 +390,7 @@ def _canonical(body):
 
 
 def _digest(body):
-    return hashlib.sha256(_canonical(body)).hexdigest()
+    return _sha256()(_canonical(body)).hexdigest()
 
 
 def _document(body):
@@ -326,5 +408,31 @@ def _document(body):
     """
     text = _canonical(body)
     head = b'{"format":"%s","version":%d,"sha256":"%s",\n"body":' % (
-        FORMAT.encode(), VERSION, hashlib.sha256(text).hexdigest().encode())
+        FORMAT.encode(), VERSION, _sha256()(text).hexdigest().encode())
     return head + text.replace(b'},{"created":', b'},\n{"created":') + b"}\n"
+
+
+_SHA256 = None
+
+
+def _sha256():
+    """Return a sha256 constructor: the interpreter's built-in one when it has it, else hashlib's.
+
+    hashlib loads OpenSSL's libcrypto: 4 MB more in every process that reads
+    a state (a `livemount show` of 10,000 mounts is 25 MB in all). The
+    built-in module (_sha2 from Python 3.12, _sha256 before) gives the same
+    digest; builds without it (FIPS) use hashlib.
+    """
+    global _SHA256
+    if _SHA256 is None:
+        for name in ("_sha2", "_sha256"):
+            try:
+                _SHA256 = getattr(__import__(name), "sha256")
+                break
+            except (ImportError, AttributeError):
+                continue
+        else:
+            import hashlib
+
+            _SHA256 = hashlib.sha256
+    return _SHA256

@@ -2,7 +2,11 @@
 
 `perform(run, change)` issues the system calls of one change through
 `run.system` (`run.system.attach(h, target)`), pushing an undo function onto
-`run.undo` after each call that changed something. Undo functions restore the exact previous table: an
+`run.undo` after each call that changed something. Every call acting on an
+attached mount names the mount it expects there (its model.Ident: the live
+one the plan checked, or the one this run attached), so a mount stacked on
+it meanwhile fails the step instead of being the one changed (sysapi,
+"Verify, then act"). Undo functions restore the exact previous table: an
 unmounted mount is kept alive as a detached clone (same superblock, same
 device) until the whole apply has succeeded, so putting it back restores its
 content too. Overlays are the exception: a clone would keep the old overlay's
@@ -12,7 +16,7 @@ superblock alive on its upper directory, so they are re-mounted from their spec.
 import errno
 import os
 
-from . import match, mimic, paths
+from . import dirs, match, mimic, paths
 from .overlay import upper_policy
 from .errors import SysError
 from .model import BIND, OVERLAY, SYMLINK, Action, Change
@@ -43,6 +47,9 @@ def _mkdir(run, c):
     fact = run.system.lstat(c.path)
     want = "file" if c.file_point else "dir"
     if fact.kind == want:
+        if dirs.ours(run, c.path, fact):
+            run.created.append(c.path)  # one livemount made, hidden until a mount above went: still ours
+            dirs.made(run, c.path)
         return False  # already there (someone made it since the plan): not ours to remove
     try:
         if c.file_point:
@@ -60,6 +67,7 @@ def _mkdir(run, c):
     else:
         run.push("remove created directory %s" % c.path, lambda: run.system.rmdir(c.path))
     run.created.append(c.path)
+    dirs.made(run, c.path)
     return True
 
 
@@ -67,11 +75,12 @@ def _rmdir(run, c):
     fact = run.system.lstat(c.path)
     if fact.kind == "missing":
         return False
+    if dirs.foreign(run, c.path, fact):
+        run.warn("kept %s: it is not the directory livemount made there (someone made it again since)" % c.path)
+        return False
     try:
         if fact.kind == "dir":
-            view = _writing(run.system.rmdir, c.path)
-            run.push("recreate directory %s" % c.path,
-                     lambda: run.system.mkdir(c.path, fact.mode or 0o755, fact.uid or 0, fact.gid or 0, view))
+            _remove_dir(run, c.path, fact)
         elif fact.kind == "file":
             view = _writing(run.system.unlink, c.path)
             run.push("recreate file %s" % c.path,
@@ -87,6 +96,37 @@ def _rmdir(run, c):
             return False
         raise
     return True
+
+
+def _remove_dir(run, path, fact):
+    """Return None after removing directory `path`, with what livemount made inside it when nothing else is.
+
+    ENOTEMPTY from rmdir(2) because what is left in it is only directories
+    livemount made (by identity: a copy hidden under a mount that went since)
+    removes those first, deepest first, each with its undo (dirs.py).
+    """
+    try:
+        _rmdir_once(run, path, fact)
+        return
+    except SysError as exc:
+        inside = dirs.own_tree(run, path) if exc.errno == errno.ENOTEMPTY else None
+        if not inside:
+            raise
+    for child, child_fact in inside:
+        _rmdir_once(run, child, child_fact)
+    _rmdir_once(run, path, fact)
+
+
+def _rmdir_once(run, path, fact):
+    view = _writing(run.system.rmdir, path)
+    if fact.identity is not None:
+        run.executor.outcome.removed_ids.append((path, fact.identity))
+
+    def undo():
+        run.system.mkdir(path, fact.mode or 0o755, fact.uid or 0, fact.gid or 0, view)
+        dirs.made(run, path)  # another inode now: the state learns it (engine._learn_restored)
+
+    run.push("recreate directory %s" % path, undo)
 
 
 def _writing(call, *args):
@@ -111,11 +151,11 @@ def _writing(call, *args):
 def _mount(run, c):
     e = c.entry
     h = build(run, e)
-    run.system.attach(h, e.target, False)
+    ident = run.attach(h, e.target)
     detach = _may_carry(e)
-    run.push("unmount %s" % e.target, lambda: run.system.umount(e.target, detach))
+    run.push("unmount %s" % e.target, lambda: run.system.umount(e.target, detach, ident))
     if e.propagation:
-        run.system.setattr(e.target, None, e.propagation)
+        run.system.setattr(e.target, None, e.propagation, ident)
     return True
 
 
@@ -124,19 +164,22 @@ def _unmount(run, c, aside_done=False):
     live = c.live
     if live is None:
         return False  # umount2(2) would say EINVAL: nothing to do, it is already gone
+    # Which mount is at the target: the one checked, then the copy an undo puts back in its place.
+    at = {"ident": live.ident}
     if live.propagation != "private":
         # Unmounting a shared mount propagates to its peers (and can fail EBUSY there).
-        run.system.setattr(e.target, None, "private")
+        run.system.setattr(e.target, None, "private", live.ident)
         old = live.propagation.split("+")[0]
-        run.push("restore propagation of %s" % e.target, lambda: run.system.setattr(e.target, None, old))
-    keep = _copy_for_undo(run, e.target)
+        run.push("restore propagation of %s" % e.target,
+                 lambda: run.system.setattr(e.target, None, old, at["ident"]))
+    keep = _copy_for_undo(run, e.target, live.ident)
     if mimic.unmount_detached(c) or _carries(run, c):
         # A recursive copy carries copies of the mounts below its source (umount2(2): EBUSY without
         # MNT_DETACH); the planner made sure every mount below is one of them.
-        run.system.umount(e.target, True)
+        run.system.umount(e.target, True, live.ident)
         lazily = False
     else:
-        lazily = _umount(run, e.target)
+        lazily = _umount(run, e.target, live.ident)
     writable_overlay = e.type == OVERLAY and bool(live.upper)
     if writable_overlay and keep is not None and not lazily:
         # The copy would keep the old superblock alive on its upper, and a
@@ -147,9 +190,9 @@ def _unmount(run, c, aside_done=False):
     if keep is None:
         # Overlays, or a Sys that cannot copy a mount: undo mounts the entry
         # again. A tmpfs put back that way on a rollback comes back empty.
-        run.push("mount %s again" % e.target, lambda: _remount_from_spec(run, e))
+        run.push("mount %s again" % e.target, lambda: at.update(ident=_remount_from_spec(run, e)))
     else:
-        run.push("put back %s" % e.target, lambda: run.system.attach(keep, e.target, False))
+        run.push("put back %s" % e.target, lambda: at.update(ident=run.attach(keep, e.target, role="old")))
     if writable_overlay and lazily and not aside_done:
         # The old overlay lives on for its users, writing into its upper: no
         # mount may use that upper again while it does (overlayfs.rst). Move
@@ -175,14 +218,14 @@ def _release(run, handle):
     run.system.close(handle)
 
 
-def _copy_for_undo(run, target):
-    """Return a detached copy of the mount on top at `target`, kept alive for undo.
+def _copy_for_undo(run, target, expect):
+    """Return a detached copy of the mount on top at `target` (that is `expect`), kept alive for undo.
 
     None when the Sys cannot make one: the classic mount(2) API has no
     open_tree(2), and LinuxSys then says ENOSYS (kernels before 5.2).
     """
     try:
-        keep = run.system.clone_mount(target)
+        keep = run.system.clone_mount(target, expect)
     except SysError as exc:
         if exc.errno != errno.ENOSYS:
             raise
@@ -190,8 +233,8 @@ def _copy_for_undo(run, target):
     return keep
 
 
-def _umount(run, target):
-    """Return True if the top mount at `target` was detached lazily, False if plainly unmounted.
+def _umount(run, target, expect):
+    """Return True if the top mount at `target` (that is `expect`) was detached lazily, False if plainly unmounted.
 
     When it is busy, the busy hook names who holds it or detaches lazily.
 
@@ -202,41 +245,49 @@ def _umount(run, target):
     the clone kept before the unmount.
     """
     try:
-        run.system.umount(target, False)
+        run.system.umount(target, False, expect)
         return False
     except SysError as exc:
         hook = run.executor.busy
         if exc.errno != errno.EBUSY or hook is None:
             raise
-        hook.on_busy(run, target, exc)
+        hook.on_busy(run, target, exc, expect)
         return True
 
 
 def _remount_from_spec(run, e):
+    """Return the Ident of the entry's mount made again (an undo that had no copy to put back)."""
     h = build(run, e)
-    run.system.attach(h, e.target, False)
+    ident = run.attach(h, e.target, role="old")
     run.executor.outcome.remade.append(e.target)  # a new device: the engine tells the state
+    return ident
 
 
 def _remount(run, c):
     e, live = c.entry, c.live
     if live is None:
         raise SysError("cannot remount %s: not mounted" % e.target, errno.EINVAL)
+
+    # Every call (and undo) goes through one pin of the mount checked: a mount stacked on it meanwhile is never
+    # the one changed, and ours is still put back as it was.
+    def ours():
+        return run.pinned(e.target, live.ident)
+
     if match.flags_differ(e, live):
         old_flags = live.flags
-        run.system.setattr(e.target, e.flags, None)
-        run.push("restore flags of %s" % e.target, lambda: run.system.setattr(e.target, old_flags, None))
+        run.system.setattr(ours(), e.flags, None)
+        run.push("restore flags of %s" % e.target, lambda: run.system.setattr(ours(), old_flags, None))
     if match.fs_options_differ(e, live, run.world, c.before):
         have = dict(live.fs_options)
         changed = [(k, v) for k, v in e.fs_options if have.get(k, object()) != v]
-        back = [(k, have[k]) for k, _ in changed if k in have]
-        run.system.reconfigure(e.target, changed)
+        back = [(k, have[k]) for k, _value in changed if k in have]
+        run.system.reconfigure(ours(), changed)
         if back:
-            run.push("restore options of %s" % e.target, lambda: run.system.reconfigure(e.target, back))
+            run.push("restore options of %s" % e.target, lambda: run.system.reconfigure(ours(), back))
     if match.propagation_differs(e, live):
         old = live.propagation.split("+")[0]
-        run.system.setattr(e.target, None, e.propagation)
-        run.push("restore propagation of %s" % e.target, lambda: run.system.setattr(e.target, None, old))
+        run.system.setattr(ours(), None, e.propagation)
+        run.push("restore propagation of %s" % e.target, lambda: run.system.setattr(ours(), None, old))
     return True
 
 
@@ -257,7 +308,7 @@ def _replace(run, c):
         and (old.upper and old.upper in (e.upper, e.work) or old.work and old.work in (e.upper, e.work))
     )
     # The old mount, kept alive for undo: without a copy there is no atomic swap either.
-    keep = None if shares_upper or not run.beneath else _copy_for_undo(run, e.target)
+    keep = None if shares_upper or not run.beneath else _copy_for_undo(run, e.target, live.ident)
     if keep is None:
         # Never two live overlays on one upper (kernel overlayfs.rst): old one goes first.
         _unmount(run, Change(Action.UNMOUNT, old or e, c.reason, before=c.before, live=live), aside_done=bool(moved))
@@ -266,37 +317,38 @@ def _replace(run, c):
         return _mount(run, c)
     new = build(run, e)
     state = {"old_on_top": True}
-    run.system.attach(new, e.target, True)  # MOVE_MOUNT_BENEATH: lookups never see it empty
+    # MOVE_MOUNT_BENEATH: lookups never see it empty. It slides under the old mount checked at the target.
+    ident = run.attach(new, e.target, True, live.ident)
 
     def undo_swap():
         if state["old_on_top"]:
-            run.system.umount(e.target, True)  # old top off; its clone `keep` still holds it
-        run.system.attach(keep, e.target, True)
-        run.system.umount(e.target, _may_carry(e))  # the new mount, now on top of the restored clone
+            run.system.umount(e.target, True, live.ident)  # old top off; its clone `keep` still holds it
+        run.attach(keep, e.target, True, ident, role="old")
+        run.system.umount(e.target, _may_carry(e), ident)  # the new mount, now on top of the restored clone
 
     run.push("swap %s back" % e.target, undo_swap)
     if moved:
         # Try a plain unmount first: whether anything still used the old overlay is worth telling.
-        old_gone = _umount_unless_busy(run, e.target)
+        old_gone = _umount_unless_busy(run, e.target, live.ident)
         upper_policy.record(run, e, moved, old_gone)
     else:
         # Processes inside the old mount keep their view: detach it lazily.
-        run.system.umount(e.target, True)
+        run.system.umount(e.target, True, live.ident)
     state["old_on_top"] = False
     if e.propagation:
-        run.system.setattr(e.target, None, e.propagation)
+        run.system.setattr(e.target, None, e.propagation, ident)
     return True
 
 
-def _umount_unless_busy(run, target):
-    """Return True after a plain unmount of the top at `target`, False after a lazy one (it was busy)."""
+def _umount_unless_busy(run, target, expect):
+    """Return True after a plain unmount of the top at `target` (`expect`), False after a lazy one (it was busy)."""
     try:
-        run.system.umount(target, False)
+        run.system.umount(target, False, expect)
         return True
     except SysError as exc:
         if exc.errno != errno.EBUSY:
             raise
-    run.system.umount(target, True)
+    run.system.umount(target, True, expect)
     return False
 
 
@@ -365,6 +417,10 @@ def _keep(run, c):
     return False
 
 
+def _forget(run, c):
+    return False  # the state drops the record (engine.next_state); no system call
+
+
 _HANDLERS = {
     Action.MKDIR: _mkdir,
     Action.RMDIR: _rmdir,
@@ -375,5 +431,6 @@ _HANDLERS = {
     Action.LINK: _link,
     Action.UNLINK: _unlink,
     Action.KEEP: _keep,
+    Action.FORGET: _forget,
     Action.MIMIC: mimic.exec_mimic,
 }

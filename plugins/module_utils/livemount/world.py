@@ -6,9 +6,10 @@ only code that looks at the system to build a World, and it reads only.
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, FrozenSet
 
 from . import paths
+from .match import recorded_mount as match_recorded
 from .model import BIND, MISSING, OVERLAY, SYMLINK, PathFact
 
 # What lies under a mount a plan takes down was never observed (lstat saw the
@@ -25,8 +26,23 @@ class World:
     `overlay_defaults` is /sys/module/overlay/parameters; `listings` maps a
     read-only directory an entry may mimic (mimic.py) to the names in it;
     `overlay` is what overlay_rules.observe saw of overlay upper/work/layer
-    directories (None when no entry is an overlay).
+    directories (None when no entry is an overlay). `markers` maps the
+    target of an owned mount with a recorded marker to the marker of the top
+    mount there, read only when the table has no unique ids (match.py).
+    `others` are the paths other profiles of the namespace own or made, and
+    `owners` maps their targets to (profile, Owned) (leftovers.neighbours): a
+    directory holding one is not removed; a conflict names the owner.
     """
+
+    def owner_of(self, live):
+        """Return the other profile whose recorded mount `live` is, or None (match.recorded_mount)."""
+        found = self.owners.get(live.mount_point)
+        if found is None:
+            return None
+        name, own = found
+        verdict = match_recorded(own, live, self)
+        return name if verdict or (verdict is None and own.dev is not None and tuple(own.dev) == tuple(live.dev)) \
+            else None
 
     table: object
     facts: Dict[str, PathFact] = field(default_factory=dict)
@@ -35,6 +51,9 @@ class World:
     namespace: str = ""
     listings: Dict[str, tuple] = field(default_factory=dict)
     overlay: object = None
+    markers: Dict[str, str] = field(default_factory=dict)
+    others: FrozenSet[str] = frozenset()
+    owners: Dict[str, tuple] = field(default_factory=dict)
 
     def fact(self, path):
         """Return the PathFact observed at `path` (MISSING if never observed)."""
@@ -47,7 +66,8 @@ class World:
     # ---- the world as a plan will leave it (the planner's projections) ----------
     def without(self, gone):
         """Return this world where every path at or under one of `gone` is missing (removed by a plan)."""
-        facts = {p: f for p, f in self.facts.items() if not any(paths.is_at_or_under(p, g) for g in gone)}
+        gone = set(gone)
+        facts = {p: f for p, f in self.facts.items() if not paths.under_any(p, gone)}
         return dataclasses.replace(self, facts=facts)
 
     def source_kind(self, entry):

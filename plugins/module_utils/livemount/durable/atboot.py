@@ -15,7 +15,7 @@ import os
 from .. import engine
 from ..errors import LivemountError
 from ..journal import fsync_dir
-from ..plan import mutating
+from ..plan import to_perform
 from ..state import StateStore, now
 from .store import EnabledStore
 
@@ -40,7 +40,7 @@ def apply_enabled(name, system, config=None, root=None, progress=None):
     except LivemountError as exc:
         _record(root, ns, name, {"result": "failed", "error": str(exc)})
         raise
-    _record(root, ns, name, {"result": "applied", "error": None, "changes": len(mutating(report.changes))})
+    _record(root, ns, name, {"result": "applied", "error": None, "changes": len(to_perform(report.changes))})
     return report
 
 

@@ -14,7 +14,7 @@ from typing import List, Optional
 from .. import engine
 from ..diff import make_diff, table_text
 from ..errors import LivemountError, PlanError, StateError
-from ..plan import mutating
+from ..plan import to_perform
 from ..state import now
 from . import atboot, fstab_clash, installer, units
 from .store import EnabledStore
@@ -141,7 +141,7 @@ def _copy_status(store, name, system, root, fstab):
     out["fstab_conflicts"] = [dict(c, message=fstab_clash.clash_message(name, path, c)) for c in clashes]
     try:
         report = engine.reconcile(profile, system, root=root, check=True)
-        out["pending"] = [c.to_dict() for c in mutating(report.changes)]
+        out["pending"] = [c.to_dict() for c in to_perform(report.changes)]
     except PlanError as exc:
         out["conflicts"] = [c.to_dict() for c in exc.conflicts] or [{"reason": str(exc)}]
     except LivemountError as exc:

@@ -27,7 +27,7 @@ from typing import List, Optional
 
 from .. import engine
 from ..errors import LivemountError, PlanError
-from ..plan import mutating
+from ..plan import to_perform
 from ..profile.load import load_profile
 from ..state import StateStore, now
 from .store import EnabledStore
@@ -152,7 +152,7 @@ class Watcher:
                                    [c.to_dict() for c in exc.conflicts])
         except LivemountError as exc:
             return out + self._say(name, ("error", str(exc)), "error", str(exc))
-        changes = mutating(report.changes)
+        changes = to_perform(report.changes)
         if not changes:
             if first:
                 self.last[name] = ("in_sync",)
@@ -179,7 +179,7 @@ class Watcher:
             report = engine.reconcile(profile, self.system, root=self.root, profile_data=data)
         except LivemountError as exc:
             return self._say(name, ("repair_failed", str(exc)), "repair_failed", str(exc))
-        done = mutating(report.changes)
+        done = to_perform(report.changes)
         self.last[name] = ("in_sync",)
         text = "; ".join("%s %s" % (c.action.value, c.target) for c in done) or "nothing left to do"
         return [Event(name, "repaired", text, [c.to_dict() for c in done], elapsed=self.clock() - t)]

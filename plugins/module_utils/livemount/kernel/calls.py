@@ -11,7 +11,9 @@ One format per method, written out as snap-update-ns' syscall recorder does
 it: each takes the method's own parameters (Python binds the arguments and
 applies the defaults) and returns the arguments the call string shows and
 the words. Trailing arguments still at their default are not shown, so
-`attach(h, t)` and `attach(h, t, False)` are one spelling.
+`attach(h, t)` and `attach(h, t, False)` are one spelling. Which mount a
+step checks (`expect`, sysapi) is not part of what it does: never shown;
+a Pin shows as its target path, as the path it stands for.
 """
 
 from ..kernel.sysapi import Handle
@@ -30,7 +32,7 @@ def _mode(mode):
 
 def _optional(*pairs):
     """Return the values of (value, default) `pairs` up to the last one that is not at its default."""
-    values = [v for v, _ in pairs]
+    values = [v for v, _name in pairs]
     while pairs and pairs[-1][0] == pairs[-1][1]:
         pairs = pairs[:-1]
         values.pop()
@@ -70,7 +72,7 @@ def _clone(source, recursive):
     return [source, recursive], "bind %s%s" % (source, " recursively" if recursive else "")
 
 
-def _clone_mount(target):
+def _clone_mount(target, expect=None):
     return [target], "copy the mount at %s" % target
 
 
@@ -79,20 +81,20 @@ def _create_fs(fstype, source, fs_options, lower=(), data=(), upper=None, work=N
     return shown, "create %s filesystem" % fstype
 
 
-def _attach(handle, target, beneath=False):
+def _attach(handle, target, beneath=False, expect=None):
     return [handle, target] + _optional((beneath, False)), "mount %s %s %s" % (
         handle.desc, "beneath" if beneath else "on", target)
 
 
-def _setattr(where, flags, propagation=None):
+def _setattr(where, flags, propagation=None, expect=None):
     return [where, flags] + _optional((propagation, None)), "set mount attributes of %s" % _desc(where)
 
 
-def _reconfigure(target, fs_options):
-    return [target, fs_options], "reconfigure %s" % target
+def _reconfigure(target, fs_options, expect=None):
+    return [target, fs_options], "reconfigure %s" % _desc(target)
 
 
-def _umount(target, detach=False):
+def _umount(target, detach=False, expect=None):
     return [target] + _optional((detach, False)), "unmount %s" % target
 
 

@@ -1,6 +1,6 @@
 """Failpoints: a mutating Sys call counted and made to fail, or the process killed, at the N-th step.
 
-A *step* is one call to a mutating Sys method (sysapi.MUTATIONS), named as
+A *step* is one call to a mutating Sys method (sysapi.MUTATING_CALLS), named as
 calls.step_call and calls.step_what name it. FailpointSys wraps any Sys
 and, driven by LIVEMOUNT_FAILPOINT, fails or kills the process at the N-th
 step; docs/failpoints.md documents the format.
@@ -15,12 +15,9 @@ from ..kernel.calls import step_call, step_what
 from ..kernel.sysapi import Wrapper
 
 ENV = "LIVEMOUNT_FAILPOINT"
+FIFO_ENV = "LIVEMOUNT_FAILPOINT_FIFO"
 CRASH = "crash"
-
-
-def errno_name(err):
-    """Return the symbolic name of an errno (`EIO`), or the number as text."""
-    return _errno.errorcode.get(err, str(err))
+WAIT = "wait"
 
 
 def parse_errno(text):
@@ -35,7 +32,7 @@ def parse_errno(text):
 
 
 def parse_spec(spec):
-    """Return {step number: errno or CRASH} from `3:EIO,5:crash`; LivemountError if malformed."""
+    """Return {step number: errno, CRASH or WAIT} from `3:EIO,5:crash,7:wait`; LivemountError if malformed."""
     points = {}
     for item in spec.split(","):
         item = item.strip()
@@ -44,26 +41,48 @@ def parse_spec(spec):
         n, sep, what = item.partition(":")
         try:
             if not sep or not n.strip().isdigit() or int(n) < 1:
-                raise ValueError("expected N:ERRNO or N:crash with N >= 1")
-            points[int(n)] = CRASH if what.strip().lower() == CRASH else parse_errno(what)
+                raise ValueError("expected N:ERRNO, N:crash or N:wait with N >= 1")
+            word = what.strip().lower()
+            points[int(n)] = word if word in (CRASH, WAIT) else parse_errno(what)
         except ValueError as exc:
             raise LivemountError("cannot parse %s=%s: %s" % (ENV, spec, exc))
     return points
+
+
+def hold(fifo, n):
+    """Return None once the other party released step `n`, after telling it that this process holds there.
+
+    The handshake runs over one FIFO the other party made (mkfifo): this
+    process opens it for writing, writes `N\n` and closes it (the other
+    party, reading, now knows step N is held: nothing of step N has run);
+    then opens it for reading and waits for end of file, which comes when
+    the other party has opened it for writing and closed it again. Each
+    open(2) of a FIFO blocks until the other end is opened too, so neither
+    side needs to poll or sleep (fifo(7)).
+    """
+    with open(fifo, "w", encoding="ascii") as f:
+        f.write("%d\n" % n)
+    with open(fifo, "r", encoding="ascii") as f:
+        f.read()
 
 
 class FailpointSys(Wrapper):
     """A Sys that counts steps from 1 and fails (or dies) at the steps named in `points`.
 
     `points` maps a step number to an errno (the step raises SysError without
-    being performed) or to CRASH (SIGKILL to this process just before it).
-    Observation calls, hooks and close() pass through uncounted (Wrapper).
-    `count` is the number of steps attempted so far.
+    being performed), to CRASH (SIGKILL to this process just before it) or
+    to WAIT (held before it until released through the FIFO `fifo`: hold).
+    Observation calls, hooks, pin() and close() pass through uncounted
+    (Wrapper). `count` is the number of steps attempted so far.
     """
 
-    def __init__(self, inner, points):
+    def __init__(self, inner, points, fifo=None):
         super().__init__(inner)
         self.points = dict(points)
         self.count = 0
+        self.fifo = fifo
+        if WAIT in self.points.values() and not fifo:
+            raise LivemountError("cannot use %s=N:wait: %s must name the FIFO to wait on" % (ENV, FIFO_ENV))
 
     def _step(self, name, *args):
         """Count one step; raise its SysError, or die, when a failpoint is set for it."""
@@ -73,6 +92,9 @@ class FailpointSys(Wrapper):
             # SIGKILL, not an exception: nothing may run after the crash point
             # (no finally blocks, no journal flush), exactly like a power cut.
             os.kill(os.getpid(), signal.SIGKILL)
+        if what == WAIT:
+            hold(self.fifo, self.count)  # the other party acts (mounts on top...), then releases
+            what = None
         if what is not None:
             raise SysError("cannot %s: %s (failpoint %d)" % (step_what(name, *args), strerror(what), self.count),
                            errno=what, call=step_call(name, *args))
@@ -113,35 +135,35 @@ class FailpointSys(Wrapper):
         self._step("clone", source, recursive)
         return super().clone(source, recursive)
 
-    def clone_mount(self, target):
+    def clone_mount(self, target, expect=None):
         """Return the inner Sys's Handle of a copy of the mount at `target`, unless a failpoint fires at this step."""
         self._step("clone_mount", target)
-        return super().clone_mount(target)
+        return super().clone_mount(target, expect)
 
     def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
         """Return the inner Sys's Handle of a new filesystem, unless a failpoint fires at this step."""
         self._step("create_fs", fstype, source, fs_options, lower, data, upper, work)
         return super().create_fs(fstype, source, fs_options, lower, data, upper, work)
 
-    def attach(self, handle, target, beneath=False):
+    def attach(self, handle, target, beneath=False, expect=None):
         """Return what the inner Sys's attach returns, unless a failpoint fires at this step."""
         self._step("attach", handle, target, beneath)
-        return super().attach(handle, target, beneath)
+        return super().attach(handle, target, beneath, expect)
 
-    def setattr(self, where, flags, propagation=None):
+    def setattr(self, where, flags, propagation=None, expect=None):
         """Return what the inner Sys's setattr returns, unless a failpoint fires at this step."""
         self._step("setattr", where, flags, propagation)
-        return super().setattr(where, flags, propagation)
+        return super().setattr(where, flags, propagation, expect)
 
-    def reconfigure(self, target, fs_options):
+    def reconfigure(self, target, fs_options, expect=None):
         """Return what the inner Sys's reconfigure returns, unless a failpoint fires at this step."""
         self._step("reconfigure", target, fs_options)
-        return super().reconfigure(target, fs_options)
+        return super().reconfigure(target, fs_options, expect)
 
-    def umount(self, target, detach=False):
+    def umount(self, target, detach=False, expect=None):
         """Return what the inner Sys's umount returns, unless a failpoint fires at this step."""
         self._step("umount", target, detach)
-        return super().umount(target, detach)
+        return super().umount(target, detach, expect)
 
 
 def from_env(inner, environ=None):
@@ -150,4 +172,4 @@ def from_env(inner, environ=None):
     if not spec.strip():
         return inner
     # pylint cannot see the steps set on the class by the loop above, so it takes them for abstract.
-    return FailpointSys(inner, parse_spec(spec))  # pylint: disable=abstract-class-instantiated
+    return FailpointSys(inner, parse_spec(spec), (os.environ if environ is None else environ).get(FIFO_ENV))

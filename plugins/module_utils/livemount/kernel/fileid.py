@@ -5,35 +5,33 @@ upper (struct ovl_fb in trusted.overlay.origin); overlay_rules compares them
 to predict the kernel's ESTALE. Both functions raise OSError like os does.
 """
 
-import ctypes
 import fcntl
 import os
 
 from ..kernel import syscalls as sc
 
-# struct file_handle with room for MAX_HANDLE_SZ bytes (include/linux/exportfs.h).
-MAX_HANDLE_SZ = 128
 # _IOR(0x15, 0, struct fsuuid2 {u8 len; u8 uuid[16]}), include/uapi/linux/fs.h (Linux 6.5+).
 FS_IOC_GETFSUUID = 0x80111500
 
 
-class _FileHandle(ctypes.Structure):
-    """struct file_handle of name_to_handle_at(2), with MAX_HANDLE_SZ bytes of room."""
-
-    _fields_ = [("handle_bytes", ctypes.c_uint), ("handle_type", ctypes.c_int),
-                ("f_handle", ctypes.c_ubyte * MAX_HANDLE_SZ)]
-
-
 def name_to_handle(path):
     """Return (handle type, handle bytes) of `path`, following no final symlink (name_to_handle_at(2))."""
-    fh = _FileHandle(MAX_HANDLE_SZ, 0)
-    mount_id = ctypes.c_int()
-    ret = sc.libc.name_to_handle_at(ctypes.c_int(sc.AT_FDCWD), ctypes.c_char_p(os.fsencode(path)),
-                                    ctypes.byref(fh), ctypes.byref(mount_id), ctypes.c_int(0))
-    if ret == -1:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-    return fh.handle_type, bytes(fh.f_handle[:fh.handle_bytes])
+    return sc.name_to_handle_at(sc.AT_FDCWD, path, 0)
+
+
+def handle_of_fd(fd):
+    """Return (handle type, handle bytes) of what fd `fd` (O_PATH will do) names (name_to_handle_at(2), AT_EMPTY_PATH)."""
+    return sc.name_to_handle_at(fd, "", sc.AT_EMPTY_PATH)
+
+
+def fs_uuid_of_fd(fd):
+    """Return the uuid of the filesystem of open (not O_PATH) fd `fd`, or None when it has none or will not tell."""
+    try:
+        buf = bytearray(17)
+        fcntl.ioctl(fd, FS_IOC_GETFSUUID, buf)
+        return bytes(buf[1:1 + buf[0]]) or None
+    except OSError:
+        return None  # ENOTTY before 6.5, or a filesystem without a uuid
 
 
 def fs_uuid(path):
@@ -43,10 +41,6 @@ def fs_uuid(path):
     except OSError:
         return None
     try:
-        buf = bytearray(17)
-        fcntl.ioctl(fd, FS_IOC_GETFSUUID, buf)
-        return bytes(buf[1:1 + buf[0]]) or None
-    except OSError:
-        return None  # ENOTTY before 6.5, or a filesystem without a uuid
+        return fs_uuid_of_fd(fd)
     finally:
         os.close(fd)

@@ -246,13 +246,13 @@ class BusyPolicy:
         """Return "fail" or "detach" for the mount at `target`."""
         return self.run_policy or self.per_target.get(target) or FAIL
 
-    def on_busy(self, run, target, exc):
-        """Return None after unmounting `target` lazily (detach), or raise `exc` naming who holds it (fail)."""
+    def on_busy(self, run, target, exc, expect=None):
+        """Return None after unmounting `target` (the mount `expect`) lazily (detach), or raise `exc` naming who holds it (fail)."""
         holders, below = explain(run.system, target, self.proc)
         said = describe(holders, below)
         if self.policy(target) == DETACH:
             # MNT_DETACH (umount2(2)): gone from the tree now, freed when the last user lets go.
-            run.system.umount(target, True)
+            run.system.umount(target, True, expect)
             run.warn("unmounted %s lazily (on_busy: detach) although it was busy: %s" % (
                 target, "its old tree lives on for the processes using it until they let go"
                 + (" (%s)" % said if said else "")))

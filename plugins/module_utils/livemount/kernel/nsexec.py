@@ -31,12 +31,13 @@ import struct
 import sys
 
 from ..errors import LivemountError, StateError, SysError
+from ..kernel import syscalls
+from ..kernel.syscalls import CLONE_NEWNS
 from ..kernel.sysapi import Wrapper
 from ..model import BIND
 from ..observe import observe_host
 from ..state import StateStore
 
-CLONE_NEWNS = 0x00020000
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3), ioctl_ns(2)
 
 
@@ -137,6 +138,13 @@ class Configured(Wrapper):
             return self.inner.read_mountinfo()
         return run(target, self.inner, lambda s, r, p: s.read_mountinfo(), "/")
 
+    def mount_ids(self):
+        """Return the unique mount ids of the namespace acted in (listed from inside the target when one is named)."""
+        target = self._target()
+        if target is None:
+            return self.inner.mount_ids()
+        return run(target, self.inner, lambda s, r, p: s.mount_ids(), "/")
+
 
 def resolve(system, namespace=None, pid=None, on_busy=None):
     """Return (system, Target or None, on_busy): explicit arguments first, then a Configured system's."""
@@ -210,13 +218,11 @@ def _inside(target, system, fn, root, profile, names, clone, send):
 
 def setns(fd, label):
     """Return None after moving this (single-threaded) process into the mount namespace of nsfs `fd`."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(ctypes.c_int(fd), ctypes.c_int(CLONE_NEWNS)) != 0:
-        err = ctypes.get_errno()
+    try:
+        syscalls.setns(fd, CLONE_NEWNS)
+    except OSError as exc:
         # EPERM: needs CAP_SYS_ADMIN (in the namespace's user namespace) and CAP_SYS_CHROOT.
-        raise SysError("cannot enter mount namespace %s: %s" % (label, os.strerror(err).lower()), err)
+        raise SysError("cannot enter mount namespace %s: %s" % (label, os.strerror(exc.errno).lower()), exc.errno)
 
 
 def _open_state_parent(root):

@@ -13,7 +13,7 @@ option errors surface at attach time instead of at create_fs.
 import errno
 import os
 
-from ..kernel import syscalls as sc
+from ..kernel import identity, syscalls as sc
 from ..options import ovl_escape
 from ..kernel.sysapi import Handle
 
@@ -126,21 +126,27 @@ def remember_attrs(pending, has_flags, attr_set, propagation):
         pending.propagation = propagation
 
 
-def attach(pending, tfd, reopen):
+def attach(pending, tfd, reopen, ident=None):
     """Mount `pending` onto the O_PATH fd `tfd`, then apply its recorded flags on the new mount.
 
     `reopen()` returns an O_PATH fd of the target again: after mount(2) the
     old fd still names the covered directory, not the new mount. If setting
     the flags fails, the new mount is detached again (one step, all or nothing).
+    `ident(fd)` (LinuxSys.ident) tells which mount the new one is: mount(2)
+    has no detached mount to ask before, so the top mount right after the
+    call is taken for it (pending.ident, pending.marker).
     """
     if pending.attached:
         raise OSError(errno.EINVAL, "the detached mount is already attached")
     sc.mount(pending.source, _fd_path(tfd), pending.fstype, pending.flags, pending.data)
     pending.attached = True
-    if pending.attrs is None and not pending.propagation:
-        return
     nfd = reopen()
     try:
+        if ident is not None:
+            pending.ident = ident(nfd)
+            pending.marker = identity.marker_of(nfd)
+        if pending.attrs is None and not pending.propagation:
+            return
         try:
             if pending.attrs is not None:
                 sc.mount(None, _fd_path(nfd), None, sc.MS_REMOUNT | sc.MS_BIND | pending.attrs, None)

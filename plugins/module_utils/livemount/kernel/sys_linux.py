@@ -15,14 +15,14 @@ import errno
 import os
 import stat
 
-from ..kernel import sys_classic, syscalls as sc
+from ..kernel import identity, sys_classic, syscalls as sc
 from ..errors import SysError, strerror
 from ..options import flags_to_attrs, propagation_flag
 from ..kernel.securepath import NO_VIEW, open_parent, open_path, writable_view_of
 from ..kernel.sys_classic import PendingMount
 from ..kernel.sys_observe import LinuxObservation
 from ..kernel.calls import step_call, step_what
-from ..kernel.sysapi import Handle, Sys
+from ..kernel.sysapi import Handle, Pin, Sys
 
 
 # Causes worth more than strerror for one call (errno, method) -> words.
@@ -36,6 +36,12 @@ _CAUSES = {
 
 # What _new_api returns when the kernel lacks the new mount API.
 _CLASSIC = object()
+
+
+def conflict_cause(target, expect, found):
+    """Return why a step refuses the mount it found at `target`: not `expect`, the one the plan checked."""
+    return ("the mount on top there is %s, not %s that livemount checked: someone mounted on it (or in its place) "
+            "since; livemount leaves that mount alone" % (found, expect))
 
 
 def _cause(exc, name=None):
@@ -92,9 +98,10 @@ class LinuxSys(LinuxObservation, Sys):
     """The real kernel (what it reads: sys_observe.LinuxObservation). `classic` forces mount(2) instead of the new mount API; `walk` forces the
     component-by-component symlink-refusing walk instead of openat2."""
 
-    def __init__(self, classic=False, walk=False):
+    def __init__(self, classic=False, walk=False, unique_ids=True):
         self.classic = classic
         self.walk = walk
+        self.unique_ids = unique_ids
 
     # ---- plumbing ----------------------------------------------------------
     @contextlib.contextmanager
@@ -113,6 +120,42 @@ class LinuxSys(LinuxObservation, Sys):
 
     def _path_fd(self, path, what):
         return open_path(path, what=what, walk=self.walk)
+
+    def _verified_fd(self, target, what, expect):
+        """Return an O_PATH fd of the top mount at `target`, checked to be `expect` (an Ident; None: unchecked).
+
+        Another mount there fails with ESTALE: someone mounted on top of the
+        checked one, or in its place, since the plan. It is left alone.
+        """
+        tfd = self._path_fd(target, what)
+        if expect is None:
+            return tfd
+        try:
+            found = self.ident(tfd)
+        except OSError:
+            os.close(tfd)
+            raise
+        if not expect.matches(found):
+            os.close(tfd)
+            raise self._fail(what, errno.ESTALE, conflict_cause(target, expect, found))
+        return tfd
+
+    def pin(self, target, expect):
+        """Return a Pin: an O_PATH fd of the top mount at `target`, checked to be `expect` (not a step)."""
+        what = "reach the mount at %s" % target
+        try:
+            return Pin(self._verified_fd(target, what, expect), target, expect)
+        except OSError as exc:
+            raise SysError("cannot %s: %s" % (what, _cause(exc)), errno=exc.errno) from exc
+
+    def _identify(self, handle):
+        """Return `handle` with its Ident and marker read from its fd (the mount it will be once attached)."""
+        try:
+            handle.ident = self.ident(handle.fd)
+            handle.marker = identity.marker_of(handle.fd)
+        except OSError:
+            pass  # unknown: the run falls back to checking nothing for this mount
+        return handle
 
     @contextlib.contextmanager
     def _parent(self, path, what, writable_view=False):
@@ -222,16 +265,16 @@ class LinuxSys(LinuxObservation, Sys):
             fd = self._new_api(lambda: sc.open_tree(sc.AT_FDCWD, source, flags))
             if fd is _CLASSIC:
                 return sys_classic.pending_bind(source, recursive)
-            return Handle(fd, "bind %s" % source)
+            return self._identify(Handle(fd, "bind %s" % source))
 
-    def clone_mount(self, target):
-        """Return a Handle `copy TARGET`: a detached recursive copy of the mount on top at `target`.
+    def clone_mount(self, target, expect=None):
+        """Return a Handle `copy TARGET`: a detached recursive copy of the mount on top at `target` (`expect`).
 
         Not possible with the classic API (SysError ENOSYS): a bind of a mount
         that is about to be unmounted cannot outlive it there.
         """
-        with self._step("clone_mount", target) as what:
-            tfd = self._path_fd(target, what)
+        with self._step("clone_mount", target, expect) as what:
+            tfd = self._verified_fd(target, what, expect)
             try:
                 flags = sc.AT_EMPTY_PATH | sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | sc.AT_RECURSIVE
                 fd = self._new_api(lambda: sc.open_tree(tfd, "", flags))
@@ -239,7 +282,7 @@ class LinuxSys(LinuxObservation, Sys):
                 os.close(tfd)
             if fd is _CLASSIC:
                 raise self._fail(what, errno.ENOSYS, "needs the new mount api (open_tree)")
-            return Handle(fd, "copy %s" % target)
+            return self._identify(Handle(fd, "copy %s" % target))
 
     def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
         """Return a Handle `FSTYPE [SOURCE]`: a new detached filesystem (fsopen, fsconfig..., fsmount).
@@ -258,7 +301,7 @@ class LinuxSys(LinuxObservation, Sys):
                 fd = self._configure(ctx, what, source, fs_options, lower, data, upper, work)
             finally:
                 os.close(ctx)
-            return Handle(fd, desc)
+            return self._identify(Handle(fd, desc))
 
     def _configure(self, ctx, what, source, fs_options, lower, data, upper, work):
         """Return a detached mount fd after configuring and creating context `ctx`.
@@ -302,24 +345,26 @@ class LinuxSys(LinuxObservation, Sys):
             raise self._fail(what, exc.errno, cause)
 
     # ---- attaching and changing mounts -------------------------------------
-    def attach(self, handle, target, beneath=False):
+    def attach(self, handle, target, beneath=False, expect=None):
         """Return None after attaching detached `handle` at `target` (on top, or beneath the top mount).
 
         Attaching consumes the handle: its fd is closed and `handle.closed` set,
         because any open fd on a mount makes a later umount2(2) of it fail with
         EBUSY (an undo must be able to unmount what was attached). Beneath
         needs Linux 6.5 (EINVAL before) and is impossible with the classic API
-        (ENOSYS).
+        (ENOSYS); the top mount it slides under must be `expect`. The kernel
+        slides it under whatever is on top when it runs: the check comes
+        right before (docs/design.md says what that leaves).
         """
-        with self._step("attach", handle, target, beneath) as what:
+        with self._step("attach", handle, target, beneath, expect) as what:
             if handle.closed:
                 raise self._fail(what, errno.EBADF, "the mount was already attached or released")
-            tfd = self._path_fd(target, what)
+            tfd = self._verified_fd(target, what, expect if beneath else None)
             try:
                 if isinstance(handle, PendingMount):
                     if beneath:
                         raise self._fail(what, errno.ENOSYS, "mounting beneath needs the new mount api")
-                    sys_classic.attach(handle, tfd, lambda: self._path_fd(target, what))
+                    sys_classic.attach(handle, tfd, lambda: self._path_fd(target, what), self.ident)
                 else:
                     flags = sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH
                     if beneath:
@@ -329,9 +374,14 @@ class LinuxSys(LinuxObservation, Sys):
                 os.close(tfd)
             self.close(handle)
 
-    def setattr(self, where, flags, propagation=None):
-        """Return None after setting per-mount `flags` exactly and/or `propagation` (None: leave alone)."""
-        with self._step("setattr", where, flags, propagation) as what:
+    def setattr(self, where, flags, propagation=None, expect=None):
+        """Return None after setting per-mount `flags` exactly and/or `propagation` (None: leave alone).
+
+        On a path, it acts on the very mount checked to be `expect`
+        (mount_setattr(2) or a bind remount of /proc/self/fd/N): a mount
+        stacked on it meanwhile is never the one changed.
+        """
+        with self._step("setattr", where, flags, propagation, expect) as what:
             try:
                 attr_set, attr_clr = flags_to_attrs(flags) if flags is not None else (0, 0)
                 prop = propagation_flag(propagation) if propagation is not None else 0
@@ -343,9 +393,12 @@ class LinuxSys(LinuxObservation, Sys):
                 if isinstance(where, PendingMount):
                     sys_classic.remember_attrs(where, flags is not None, attr_set, prop)
                     return
-                sc.mount_setattr(where.fd, "", sc.AT_EMPTY_PATH, attr_set, attr_clr, prop)
+                fd = where.fd
+                done = self._new_api(lambda: sc.mount_setattr(fd, "", sc.AT_EMPTY_PATH, attr_set, attr_clr, prop))
+                if done is _CLASSIC:
+                    sys_classic.setattr(fd, flags is not None, attr_set, prop)  # a Pin: an attached mount
                 return
-            tfd = self._path_fd(where, what)
+            tfd = self._verified_fd(where, what, expect)
             try:
                 done = self._new_api(lambda: sc.mount_setattr(tfd, "", sc.AT_EMPTY_PATH, attr_set, attr_clr, prop))
                 if done is _CLASSIC:
@@ -353,10 +406,19 @@ class LinuxSys(LinuxObservation, Sys):
             finally:
                 os.close(tfd)
 
-    def reconfigure(self, target, fs_options):
-        """Return None after changing filesystem options of the mount at `target` live (fspick)."""
-        with self._step("reconfigure", target, fs_options) as what:
-            tfd = self._path_fd(target, what)
+    def reconfigure(self, target, fs_options, expect=None):
+        """Return None after changing filesystem options of the mount at `target` live (fspick).
+
+        fspick(2) (or MS_REMOUNT of /proc/self/fd/N) opens the superblock of
+        the very mount checked to be `expect`, never of one stacked on it.
+        """
+        with self._step("reconfigure", target, fs_options, expect) as what:
+            if isinstance(target, Pin):
+                if target.closed:
+                    raise self._fail(what, errno.EBADF, "the mount was already released")
+                tfd = os.dup(target.fd)
+            else:
+                tfd = self._verified_fd(target, what, expect)
             try:
                 flags = sc.FSPICK_EMPTY_PATH | sc.FSPICK_NO_AUTOMOUNT | sc.FSPICK_CLOEXEC
                 ctx = self._new_api(lambda: sc.fspick(tfd, "", flags))
@@ -374,19 +436,27 @@ class LinuxSys(LinuxObservation, Sys):
             finally:
                 os.close(tfd)
 
-    def umount(self, target, detach=False):
-        """Return None after unmounting the top mount at `target` (never through a symlink).
+    def umount(self, target, detach=False, expect=None):
+        """Return None after unmounting the top mount at `target`, checked to be `expect` (never through a symlink).
 
-        An fd on the mount itself would make it busy (even O_PATH: umount2 of
-        /proc/self/fd/N says EBUSY), so this changes into the parent directory
-        (opened without symlinks) and unmounts the one last component with
-        UMOUNT_NOFOLLOW, then changes back. The working directory is process
-        wide: other threads must not use relative paths meanwhile (livemount
-        is single-threaded).
+        umount2(2) acts on the top mount at a path whatever it is given: even
+        /proc/self/fd/N of a checked mount resolves to what is stacked on it
+        (its lookup ends on the topmost mount there, observed on 6.18), and
+        an fd on the mount makes a plain unmount EBUSY. So the top mount is
+        checked to be `expect` through a fd, the fd closed, and the last
+        component unmounted at once: from inside the parent directory
+        (opened without symlinks) with UMOUNT_NOFOLLOW, changing back after.
+        Afterwards the checked mount must be gone (statmount(2)); if a mount
+        was stacked on it in the instant between, that one went instead,
+        and the step says so. The working directory is process wide: other
+        threads must not use relative paths meanwhile (livemount is
+        single-threaded).
         """
-        with self._step("umount", target, detach) as what, self._parent(target, what) as (dfd, name):
+        with self._step("umount", target, detach, expect) as what, self._parent(target, what) as (dfd, name):
             if stat.S_ISLNK(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode):
                 raise self._fail(what, errno.ELOOP, "refusing to follow symlink at %s" % target)
+            if expect is not None:
+                os.close(self._verified_fd(target, what, expect))
             flags = sc.UMOUNT_NOFOLLOW | (sc.MNT_DETACH if detach else 0)
             cwd = os.open(".", os.O_PATH | os.O_CLOEXEC | os.O_DIRECTORY)
             try:
@@ -395,6 +465,9 @@ class LinuxSys(LinuxObservation, Sys):
             finally:
                 os.fchdir(cwd)
                 os.close(cwd)
+            if expect is not None and expect.unique is not None and identity.exists(expect.unique):
+                raise self._fail(what, errno.ESTALE, "a mount stacked on %s at that very instant was unmounted "
+                                 "instead of %s; it is gone, %s is still there" % (target, expect, expect))
 
     def close(self, handle):
         """Return None after releasing `handle` (a detached mount vanishes with its last fd)."""

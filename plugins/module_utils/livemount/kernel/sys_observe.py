@@ -3,14 +3,15 @@
 Nothing here changes anything; sys_linux.LinuxSys adds the mutations.
 """
 
+import dataclasses
 import errno
 import os
 import stat
 
-from ..kernel import fileid
+from ..kernel import fileid, identity, syscalls as sc
 from ..errors import SysError, strerror
 from ..kernel.sysapi import Features
-from ..model import MISSING, PathFact
+from ..model import MISSING, PathFact, build
 
 OVERLAY_PARAMS = "/sys/module/overlay/parameters"
 _KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}
@@ -19,7 +20,18 @@ _NO_XATTR = (errno.ENODATA, errno.EOPNOTSUPP, errno.ENOENT, errno.ENOTDIR)
 
 
 class LinuxObservation:
-    """The observation methods of the Sys seam, read from the running kernel."""
+    """The observation methods of the Sys seam, read from the running kernel.
+
+    `unique_ids` False makes it answer as a kernel before 6.8 would: no
+    unique mount ids (the fallback identity, docs/design.md; tests use it).
+    """
+
+    unique_ids = True
+
+    def ident(self, fd):
+        """Return the model.Ident of the mount fd `fd` is on (without its unique id when unique_ids is off)."""
+        found = identity.ident_of(fd)
+        return found if self.unique_ids else dataclasses.replace(found, unique=None)
 
     def read_mountinfo(self):
         """Return the text of /proc/self/mountinfo."""
@@ -43,8 +55,10 @@ class LinuxObservation:
             return MISSING
         except OSError as exc:
             raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-        return PathFact(kind=_KINDS.get(stat.S_IFMT(mode), "other"), link=link, mode=stat.S_IMODE(mode),
-                        uid=st.st_uid, gid=st.st_gid, dev=(os.major(st.st_dev), os.minor(st.st_dev)), empty=empty)
+        return build(PathFact, {"kind": _KINDS.get(stat.S_IFMT(mode), "other"), "link": link,
+                                "mode": stat.S_IMODE(mode), "uid": st.st_uid, "gid": st.st_gid,
+                                "dev": (os.major(st.st_dev), os.minor(st.st_dev)), "empty": empty,
+                                "ino": st.st_ino})
 
     def realpath(self, path):
         """Return `path` with every symlink resolved."""
@@ -94,6 +108,31 @@ class LinuxObservation:
     def namespace_id(self):
         """Return the identity of the current mount namespace, e.g. `mnt:[4026531841]`."""
         return os.readlink("/proc/self/ns/mnt")
+
+    def mount_ids(self):
+        """Return {mountinfo id: unique id} of this namespace's mounts ({} before Linux 6.8)."""
+        if not self.unique_ids:
+            return {}
+        try:
+            return identity.table_ids()
+        except OSError as exc:
+            raise SysError("cannot list the mounts: %s" % strerror(exc.errno), errno=exc.errno)
+
+    def marker(self, path):
+        """Return the marker of the mount on top at `path` (identity.marker_of), None if it is not a mount point."""
+        try:
+            fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            _got, attrs, _mnt, _dev = sc.statx_mount(fd, sc.STATX_MNT_ID)
+            if not attrs & sc.STATX_ATTR_MOUNT_ROOT:
+                return None
+            return identity.marker_of(fd)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     def features(self):
         """Return the Features of the running kernel, by its release (uname(2))."""

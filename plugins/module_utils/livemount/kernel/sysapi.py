@@ -11,7 +11,7 @@ mutating methods (abstract), and the hooks a Sys may answer differently
 (`features`, `proc_fd`, `target_record`, `adapt_world`), which have a
 default. Nobody probes a Sys with getattr or isinstance.
 
-Every *mutating* method (MUTATIONS) is one "step" for failpoints and
+Every *mutating* method (MUTATING_CALLS) is one "step" for failpoints and
 recorders: it either happens completely or raises SysError with the errno,
 and calls.py names it (`mkdir "/t" 0o755 0 0`, `create directory /t`) the
 same way for every implementation. Observing methods never mutate.
@@ -30,14 +30,28 @@ removes, or puts back on undo, what livemount itself made inside a mount
 that is read-only by its per-mount flag, without changing anything anyone
 sees. A filesystem that is read-only itself (superblock) still says EROFS,
 and so does a Sys that cannot make such a copy (classic API); both say why.
+
+Verify, then act: umount, setattr (on a path), reconfigure, clone_mount and
+a beneath attach take `expect`, the model.Ident of the mount the plan
+checked at that target. The call opens the target (no symlinks), checks
+that the mount it lands on is that very one, and acts on that open handle
+where the kernel allows it (mount_setattr(2) and fspick(2) with
+AT_EMPTY_PATH, open_tree(2)); umount2(2) and MOVE_MOUNT_BENEATH always act
+on the top mount at a path, so they follow the check at once. Another
+mount there (stacked on it since the plan, or in its place) fails the step
+with ESTALE and is left alone. `expect` None checks nothing (a mount the
+run has no identity for). A Pin (`pin`) holds a checked mount for a
+remount: setattr and reconfigure given it change that very mount.
 """
 
 import abc
 from dataclasses import dataclass
 
 from ..errors import StateError
+from ..model import Ident  # noqa: F401  # pylint: disable=unused-import  # what `expect` is (model.Ident)
 
-MUTATIONS = (
+# The Sys methods that change something: each call is one step (failpoints count them, recorders write them).
+MUTATING_CALLS = (
     "mkdir",
     "rmdir",
     "mkfile",
@@ -66,12 +80,20 @@ class Features:
 
 
 class Handle:
-    """A detached mount (an fd from open_tree/fsmount); `desc` names it in call strings."""
+    """A detached mount (an fd from open_tree/fsmount); `desc` names it in call strings.
 
-    def __init__(self, fd, desc):
+    `ident` (model.Ident) is the mount it is and stays once attached (a move
+    keeps the mount, and so its ids); `marker` names its superblock and root
+    (kernel/identity.py). Either is None when the Sys cannot tell (yet: a
+    classic mount(2) stand-in learns both when it is attached).
+    """
+
+    def __init__(self, fd, desc, ident=None, marker=None):
         self.fd = fd
         self.desc = desc
         self.closed = False
+        self.ident = ident
+        self.marker = marker
 
     @property
     def detached(self):
@@ -85,6 +107,17 @@ class Handle:
 
     def __repr__(self):
         return "<mount %s>" % self.desc
+
+
+class Pin(Handle):
+    """An attached mount held by an fd (Sys.pin): setattr and reconfigure on it change that very mount.
+
+    Call strings and messages name it by its target, as a path would be: the
+    pin is how the step reaches the mount, not what the step does.
+    """
+
+    def __repr__(self):
+        return '"%s"' % self.desc
 
 
 class Sys(abc.ABC):
@@ -137,6 +170,26 @@ class Sys(abc.ABC):
     def namespace_id(self):
         """Return the identity of the current mount namespace, e.g. `mnt:[4026531841]`."""
 
+    @abc.abstractmethod
+    def mount_ids(self):
+        """Return {mountinfo id: unique mount id} of every mount of the namespace ({} if the kernel cannot tell).
+
+        Read it between two reads of read_mountinfo() that agree (observe.read_table).
+        """
+
+    @abc.abstractmethod
+    def marker(self, path):
+        """Return the marker (kernel/identity.py) of the mount on top at `path`, None when unknown or not a mount."""
+
+    @abc.abstractmethod
+    def pin(self, target, expect):
+        """Return a Pin of the top mount at `target` after checking it is `expect` (SysError ESTALE otherwise).
+
+        Not a step: it changes nothing. setattr and reconfigure given the Pin
+        act on that mount even if another is stacked on it since; close() it
+        before unmounting that mount (an fd on a mount makes umount2(2) EBUSY).
+        """
+
     # ---- mutations (each is one step) --------------------------------------
     @abc.abstractmethod
     def mkdir(self, path, mode, uid, gid, writable_view=False):
@@ -167,8 +220,8 @@ class Sys(abc.ABC):
         """Return a Handle: a detached bind of `source` (open_tree OPEN_TREE_CLONE[, AT_RECURSIVE])."""
 
     @abc.abstractmethod
-    def clone_mount(self, target):
-        """Return a Handle: a detached copy of the mount on top at `target`, kept for undo."""
+    def clone_mount(self, target, expect=None):
+        """Return a Handle: a detached copy of the mount on top at `target` (that is `expect`), kept for undo."""
 
     @abc.abstractmethod
     def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
@@ -180,24 +233,24 @@ class Sys(abc.ABC):
         """
 
     @abc.abstractmethod
-    def attach(self, handle, target, beneath=False):
-        """Attach a detached mount at `target` (move_mount); `beneath` slides it under the top mount."""
+    def attach(self, handle, target, beneath=False, expect=None):
+        """Attach a detached mount at `target` (move_mount); `beneath` slides it under the top mount (`expect`)."""
 
     @abc.abstractmethod
-    def setattr(self, where, flags, propagation=None):
+    def setattr(self, where, flags, propagation=None, expect=None):
         """Set per-mount flags exactly (mount_setattr): those in `flags` on, the rest of MOUNT_FLAGS off.
 
-        `where` is a path (the top mount there) or a Handle (a detached mount).
+        `where` is a path (the top mount there, that is `expect`), a Pin, or a Handle (a detached mount).
         `flags` None leaves flags alone; `propagation` None leaves it alone.
         """
 
     @abc.abstractmethod
-    def reconfigure(self, target, fs_options):
-        """Change filesystem options of the mount at `target` live (fspick + FSCONFIG_CMD_RECONFIGURE)."""
+    def reconfigure(self, target, fs_options, expect=None):
+        """Change filesystem options of the mount at `target` (that is `expect`, or a Pin) live (fspick + RECONFIGURE)."""
 
     @abc.abstractmethod
-    def umount(self, target, detach=False):
-        """Unmount the top mount at `target` (UMOUNT_NOFOLLOW; MNT_DETACH when `detach`)."""
+    def umount(self, target, detach=False, expect=None):
+        """Unmount the top mount at `target`, that is `expect` (UMOUNT_NOFOLLOW; MNT_DETACH when `detach`)."""
 
     @abc.abstractmethod
     def close(self, handle):
@@ -274,6 +327,18 @@ class Wrapper(Sys):
         """Return the inner Sys's namespace identity."""
         return self.inner.namespace_id()
 
+    def mount_ids(self):
+        """Return the inner Sys's unique mount ids."""
+        return self.inner.mount_ids()
+
+    def marker(self, path):
+        """Return the inner Sys's marker of the mount at `path`."""
+        return self.inner.marker(path)
+
+    def pin(self, target, expect):
+        """Return the inner Sys's Pin of the mount at `target` (not a step)."""
+        return self.inner.pin(target, expect)
+
     def mkdir(self, path, mode, uid, gid, writable_view=False):
         """Return what the inner Sys's mkdir returns."""
         return self.inner.mkdir(path, mode, uid, gid, writable_view)
@@ -302,29 +367,29 @@ class Wrapper(Sys):
         """Return the inner Sys's Handle of a bind of `source`."""
         return self.inner.clone(source, recursive)
 
-    def clone_mount(self, target):
+    def clone_mount(self, target, expect=None):
         """Return the inner Sys's Handle of a copy of the mount at `target`."""
-        return self.inner.clone_mount(target)
+        return self.inner.clone_mount(target, expect)
 
     def create_fs(self, fstype, source, fs_options, lower=(), data=(), upper=None, work=None):
         """Return the inner Sys's Handle of a new filesystem."""
         return self.inner.create_fs(fstype, source, fs_options, lower, data, upper, work)
 
-    def attach(self, handle, target, beneath=False):
+    def attach(self, handle, target, beneath=False, expect=None):
         """Return what the inner Sys's attach returns."""
-        return self.inner.attach(handle, target, beneath)
+        return self.inner.attach(handle, target, beneath, expect)
 
-    def setattr(self, where, flags, propagation=None):
+    def setattr(self, where, flags, propagation=None, expect=None):
         """Return what the inner Sys's setattr returns."""
-        return self.inner.setattr(where, flags, propagation)
+        return self.inner.setattr(where, flags, propagation, expect)
 
-    def reconfigure(self, target, fs_options):
+    def reconfigure(self, target, fs_options, expect=None):
         """Return what the inner Sys's reconfigure returns."""
-        return self.inner.reconfigure(target, fs_options)
+        return self.inner.reconfigure(target, fs_options, expect)
 
-    def umount(self, target, detach=False):
+    def umount(self, target, detach=False, expect=None):
         """Return what the inner Sys's umount returns."""
-        return self.inner.umount(target, detach)
+        return self.inner.umount(target, detach, expect)
 
     def close(self, handle):
         """Return None after the inner Sys released `handle`."""
@@ -354,7 +419,7 @@ def perform(system, name, args):
     an interrupted apply still needs, as (name, args) pairs; only a declared
     mutation is ever called by name, anything else is refused.
     """
-    if name not in MUTATIONS or not isinstance(args, (list, tuple)):
+    if name not in MUTATING_CALLS or not isinstance(args, (list, tuple)):
         raise StateError("cannot perform %r from the journal: not a Sys mutation with arguments (one of %s)"
-                         % (name, ", ".join(MUTATIONS)))
+                         % (name, ", ".join(MUTATING_CALLS)))
     return getattr(system, name)(*args)

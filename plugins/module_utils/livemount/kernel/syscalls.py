@@ -1,4 +1,4 @@
-"""Thin ctypes wrappers for the mount system calls the os module lacks.
+"""Thin ctypes wrappers for the mount system calls the os module lacks: the one place livemount loads libc.
 
 Each wrapper returns what the kernel returns (an fd, or None) and raises
 OSError(errno, strerror) on failure; messages and call strings are the
@@ -10,13 +10,15 @@ Numbers: the new mount API and openat2 come from the unified syscall table
 shared by x86_64 and aarch64 (include/uapi/asm-generic/unistd.h, 424+).
 mount(2) and umount2(2) go through libc's own wrappers, which every libc has
 on every architecture, so no per-arch number is needed for them.
-Constants: include/uapi/linux/mount.h, fcntl.h, openat2.h.
+statx(2) is older than that table and numbered per architecture (_STATX_NR).
+Constants: include/uapi/linux/mount.h, fcntl.h, openat2.h, stat.h.
 """
 
 import ctypes
 import errno as _errno
 import os
 import platform
+import struct
 
 # ---- constants -------------------------------------------------------------
 AT_FDCWD = -100
@@ -56,6 +58,11 @@ FSCONFIG_CMD_RECONFIGURE = 7
 FSCONFIG_CMD_CREATE_EXCL = 8
 
 FSMOUNT_CLOEXEC = 0x1
+
+CLONE_NEWNS = 0x00020000  # unshare(2), setns(2): a mount namespace
+
+# struct file_handle with room for MAX_HANDLE_SZ bytes (include/linux/exportfs.h).
+MAX_HANDLE_SZ = 128
 
 # The per-mount attribute and propagation bits live with the option names in
 # options.py (pure, importable on a controller without libc); re-exported here.
@@ -98,6 +105,20 @@ MS_REC = 0x4000
 MS_RELATIME = 0x200000
 MS_STRICTATIME = 0x1000000
 
+# statx(2) (include/uapi/linux/stat.h). STATX_MNT_ID_UNIQUE (6.8) and
+# STATX_MNT_ID share the stx_mnt_id field: which one the kernel filled is
+# told by the returned mask.
+STATX_MNT_ID = 0x1000
+STATX_MNT_ID_UNIQUE = 0x4000
+STATX_ATTR_MOUNT_ROOT = 0x2000
+
+# statmount(2)/listmount(2) (6.8): struct mnt_id_req, the STATMOUNT_MNT_BASIC
+# part of struct statmount, and the id standing for the namespace's root.
+MNT_ID_REQ_SIZE_VER0 = 24
+STATMOUNT_SB_BASIC = 0x1
+STATMOUNT_MNT_BASIC = 0x2
+LSMT_ROOT = 0xFFFFFFFFFFFFFFFF
+
 MNT_FORCE = 1
 MNT_DETACH = 2
 MNT_EXPIRE = 4
@@ -112,7 +133,10 @@ _NR = {
     "fspick": 433,
     "openat2": 437,
     "mount_setattr": 442,
+    "statmount": 457,
+    "listmount": 458,
 }
+_STATX_NR = {"x86_64": 332, "aarch64": 291}
 SUPPORTED_MACHINES = ("x86_64", "aarch64")
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -132,6 +156,13 @@ class MountAttr(ctypes.Structure):
         ("propagation", ctypes.c_uint64),
         ("userns_fd", ctypes.c_uint64),
     ]
+
+
+class FileHandle(ctypes.Structure):
+    """struct file_handle of name_to_handle_at(2), with MAX_HANDLE_SZ bytes of room."""
+
+    _fields_ = [("handle_bytes", ctypes.c_uint), ("handle_type", ctypes.c_int),
+                ("f_handle", ctypes.c_ubyte * MAX_HANDLE_SZ)]
 
 
 class OpenHow(ctypes.Structure):
@@ -166,7 +197,8 @@ def _syscall(name, *args):
         # ENOSYS lets callers fall back to the classic API instead of calling
         # some unrelated syscall.
         raise OSError(_errno.ENOSYS, os.strerror(_errno.ENOSYS))
-    return _check(libc.syscall(ctypes.c_long(_NR[name]), *args))
+    number = _STATX_NR[platform.machine()] if name == "statx" else _NR[name]
+    return _check(libc.syscall(ctypes.c_long(number), *args))
 
 
 # ---- the new mount API -----------------------------------------------------
@@ -228,6 +260,61 @@ def openat2(dfd, path, flags, mode=0, resolve=0):
     )
 
 
+# ---- which mount: unique ids (statx, statmount, listmount) -------------------
+_STATX_SIZE = 256  # struct statx is 256 bytes; stx_mask at 0, stx_attributes at 8
+_STX_DEV = 136  # stx_dev_major, stx_dev_minor (u32 each)
+_STX_MNT_ID = 144  # stx_mnt_id (u64)
+
+
+def statx_mount(fd, mask):
+    """Return (returned mask, stx_attributes, stx_mnt_id, (dev major, minor)) of what O_PATH/mount fd `fd` names.
+
+    `mask` is STATX_MNT_ID_UNIQUE or STATX_MNT_ID: the returned mask says
+    whether the kernel knew it (a kernel before 6.8 ignores the unique bit).
+    """
+    buf = ctypes.create_string_buffer(_STATX_SIZE)
+    _syscall("statx", ctypes.c_int(fd), ctypes.c_char_p(b""), ctypes.c_int(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW),
+             ctypes.c_uint(mask), buf)
+    raw = buf.raw
+    got, = struct.unpack_from("<I", raw, 0)
+    attributes, = struct.unpack_from("<Q", raw, 8)
+    major, minor = struct.unpack_from("<II", raw, _STX_DEV)
+    mnt_id, = struct.unpack_from("<Q", raw, _STX_MNT_ID)
+    return got, attributes, mnt_id, (major, minor)
+
+
+def listmount(mnt_id=LSMT_ROOT, batch=1024):
+    """Return the unique ids of every mount below `mnt_id` (LSMT_ROOT: the whole namespace), in the kernel's order."""
+    out = []
+    last = 0
+    ids = (ctypes.c_uint64 * batch)()
+    while True:
+        req = struct.pack("<IIQQ", MNT_ID_REQ_SIZE_VER0, 0, mnt_id, last)
+        n = _syscall("listmount", ctypes.c_char_p(req), ids, ctypes.c_size_t(batch), ctypes.c_uint(0))
+        out.extend(ids[:n])
+        if n < batch:
+            return out
+        last = ids[n - 1]
+
+
+_STATMOUNT_SIZE = 512  # struct statmount without its strings
+
+
+def statmount_basic(unique):
+    """Return (mountinfo id, parent's unique id, (dev major, minor)) of mount `unique` (statmount(2)).
+
+    OSError ENOENT when no mount of this namespace has that id (any more).
+    """
+    req = struct.pack("<IIQQ", MNT_ID_REQ_SIZE_VER0, 0, unique, STATMOUNT_MNT_BASIC | STATMOUNT_SB_BASIC)
+    buf = ctypes.create_string_buffer(_STATMOUNT_SIZE)
+    _syscall("statmount", ctypes.c_char_p(req), buf, ctypes.c_size_t(_STATMOUNT_SIZE), ctypes.c_uint(0))
+    raw = buf.raw
+    major, minor = struct.unpack_from("<II", raw, 16)
+    _mnt_id, parent = struct.unpack_from("<QQ", raw, 40)
+    old, = struct.unpack_from("<I", raw, 56)
+    return old, parent, (major, minor)
+
+
 def read_fs_messages(fd):
     """Return the kernel's messages queued on an fs context fd (`e tmpfs: ...` lines), oldest first.
 
@@ -256,3 +343,23 @@ def mount(source, target, fstype, flags, data):
 def umount2(target, flags):
     """Return None after umount2(2) of `target`."""
     _check(libc.umount2(os.fsencode(target), flags))
+
+
+# ---- namespaces and file handles -------------------------------------------
+def unshare(flags):
+    """Return None after unshare(2) with `flags` (CLONE_NEWNS: a copy of the mount table of our own)."""
+    _check(libc.unshare(ctypes.c_int(flags)))
+
+
+def setns(fd, nstype):
+    """Return None after setns(2) into the namespace of nsfs `fd` (`nstype` CLONE_NEWNS: a mount namespace)."""
+    _check(libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)))
+
+
+def name_to_handle_at(dfd, path, flags):
+    """Return (handle type, handle bytes) of dfd/path from name_to_handle_at(2) (the mount id is left out)."""
+    fh = FileHandle(MAX_HANDLE_SZ, 0)
+    mount_id = ctypes.c_int()
+    _check(libc.name_to_handle_at(ctypes.c_int(dfd), _path(path), ctypes.byref(fh), ctypes.byref(mount_id),
+                                  ctypes.c_int(flags)))
+    return fh.handle_type, bytes(fh.f_handle[:fh.handle_bytes])

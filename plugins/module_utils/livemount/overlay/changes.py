@@ -239,7 +239,7 @@ def _freeze(system, live):
         # mount_setattr acts on whatever is on top at the path.
         raise LivemountError("cannot freeze overlay %s: another mount covers it" % target)
     try:
-        system.setattr(target, live.flags | {"ro"})
+        system.setattr(target, live.flags | {"ro"}, None, top.ident)
     except SysError as exc:
         if exc.errno == errno.EBUSY:
             # mount_setattr(2): EBUSY while a file on the mount is open for writing.
@@ -251,7 +251,7 @@ def _freeze(system, live):
 def _thaw(system, live):
     """Return None after giving the frozen mount `live` its own flags back."""
     try:
-        system.setattr(live.mount_point, live.flags)
+        system.setattr(live.mount_point, live.flags, None, live.ident)
     except SysError as exc:
         raise SysError("cannot unfreeze overlay %s: %s; it is left read-only (`mount -o remount,bind,rw %s`"
                        " restores it)" % (live.mount_point, exc, live.mount_point), errno=exc.errno,

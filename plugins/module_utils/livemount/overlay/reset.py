@@ -311,12 +311,12 @@ class _Reset:
         if "ro" in live.flags or "ro" in live.raw_super_options.split(","):
             return False  # nothing writes through it already
         try:
-            self.system.setattr(live.mount_point, live.flags | {"ro"})
+            self.system.setattr(live.mount_point, live.flags | {"ro"}, None, live.ident)
         except SysError as exc:
             if exc.errno != errno.EBUSY:
                 raise
             # mount_setattr(2): EBUSY while a file on the mount is open for writing.
-            held, _ = holders.explain(self.system, live.mount_point, self.system.proc_fd())
+            held, _below = holders.explain(self.system, live.mount_point, self.system.proc_fd())
             said = holders.describe(held)
             err = LivemountError("cannot reset overlay %s: a process holds a file open for writing on it (EBUSY)%s;"
                                  " nothing was changed" % (live.mount_point, " (%s)" % said if said else ""))
@@ -332,7 +332,7 @@ class _Reset:
         if top is None or top.dev != live.dev:
             return  # the old overlay is not on top: nothing of ours is left frozen there
         try:
-            self.system.setattr(live.mount_point, live.flags)
+            self.system.setattr(live.mount_point, live.flags, None, top.ident)
         except SysError as exc:
             raise SysError("cannot unfreeze overlay %s: %s; it is left read-only (`mount -o remount,bind,rw %s`"
                            " restores it)" % (live.mount_point, exc, live.mount_point), errno=exc.errno,

@@ -120,7 +120,7 @@ def _thaw(system, target, dev, flags):
     top = parse_mountinfo(system.read_mountinfo()).top(target)
     if top is None or tuple(top.dev) != dev or "ro" not in top.flags or "ro" in flags:
         return []
-    system.setattr(target, frozenset(flags))
+    system.setattr(target, frozenset(flags), None, top.ident)
     return ["gave overlay %s its own flags back: the killed reset had left it read-only" % target]
 
 

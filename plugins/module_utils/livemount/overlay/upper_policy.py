@@ -101,17 +101,18 @@ def carry_release(run, c):
     old_entry = c.before.entry if c.before else None
     if "ro" not in live.flags:
         try:
-            run.system.setattr(e.target, frozenset(live.flags) | {"ro"}, None)
+            run.system.setattr(e.target, frozenset(live.flags) | {"ro"}, None, live.ident)
         except SysError as exc:
             if exc.errno != errno.EBUSY:
                 raise
             raise _busy(run, e.target, exc, "cannot freeze overlay %s for upper_policy carry: a process holds a"
                                             " file open for writing on it" % e.target)
-        run.push("unfreeze %s" % e.target, lambda: run.system.setattr(e.target, frozenset(live.flags), None))
+        run.push("unfreeze %s" % e.target,
+                 lambda: run.system.setattr(e.target, frozenset(live.flags), None, live.ident))
     deadline = time.monotonic() + run.executor.carry_wait
     while True:
         try:
-            run.system.umount(e.target, False)  # never MNT_DETACH: the old superblock must really go
+            run.system.umount(e.target, False, live.ident)  # never MNT_DETACH: the old superblock must really go
             break
         except SysError as exc:
             if exc.errno != errno.EBUSY:
@@ -129,7 +130,7 @@ def _mount_again(run, entry):
     from ..steps import build  # steps imports this module
 
     h = build(run, entry)
-    run.system.attach(h, entry.target, False)
+    run.attach(h, entry.target, role="old")
     run.executor.outcome.remade.append(entry.target)
 
 

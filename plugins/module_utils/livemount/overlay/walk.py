@@ -1,4 +1,4 @@
-"""The walk behind overlay_changes.changes(): only the upper tree, and the lower paths it names.
+"""The walk behind overlay.changes.changes(): only the upper tree, and the lower paths it names.
 
 Where the merged and the lower view of a directory draw on the same lower
 directories (no opaque, no redirect on the way), everything not in the

@@ -8,10 +8,9 @@ No ansible imports here: the engine stays standard-library only.
 
 from ..profile.schema_data import SCHEMA
 
-# Module-only options (not part of a profile).
+# Module-only options (not part of a profile); those other modules share too are in module_utils/args_common.py.
 MODULE_OPTIONS = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "state_dir": {"type": "path"},
 }
 
 
@@ -66,7 +65,7 @@ def profile_argument_spec():
 
 
 def module_argument_spec():
-    """Return the full argument spec of livemount.core.mount_profile."""
+    """Return the argument spec of livemount.core.mount_profile's profile fields and `state`."""
     spec = profile_argument_spec()
     spec.update(MODULE_OPTIONS)
     return spec

@@ -8,8 +8,9 @@ profile.py re-exports all four; import them from there.
 """
 
 from ..errors import ProfileError
+from ..profile import yaml_load
 from ..profile.jsonschema_lite import describe
-from ..model import Entry
+from ..model import Entry, build
 
 
 # ---- dict forms ---------------------------------------------------------------
@@ -23,6 +24,16 @@ def profile_to_dict(profile):
     if profile.allowed_roots:
         d["allowed_roots"] = list(profile.allowed_roots)
     d["mounts"] = [_entry_profile_dict(e, profile.reserved_for(i)) for i, e in enumerate(profile.entries)]
+    return d
+
+
+def entry_to_profile_dict(entry):
+    """Return `entry` as a profile's mount mapping, its options as the profile wrote them (defaults left out)."""
+    from .load import NO_RESERVED
+
+    d = _entry_profile_dict(entry, NO_RESERVED)
+    if entry.options:
+        d["options"] = list(entry.options)
     return d
 
 
@@ -82,23 +93,65 @@ def entry_from_dict(d):
     """Return the Entry a state-file mapping describes; ValueError naming the first bad field."""
     if not isinstance(d, dict):
         raise ValueError("entry must be a mapping, not %s" % describe(d))
-    for name in d:
-        if name not in _STATE_KINDS:
-            raise ValueError("entry field %r is unknown" % (name,))
+    if not d.keys() <= _STATE_READERS.keys():
+        unknown = next(name for name in d if name not in _STATE_READERS)
+        raise ValueError("entry field %r is unknown" % (unknown,))
     for name in ("target", "type"):
         if name not in d:
             raise ValueError("entry field %s is missing" % name)
     kw = {}
     for name, value in d.items():
-        kind = _STATE_KINDS[name]
-        if not _state_kind_ok(kind, value):
-            raise ValueError("entry field %s must be %s, not %s" % (name, _KIND_TEXT[kind], describe(value)))
-        if kind == "strs":
-            value = frozenset(value) if name == "flags" else tuple(value)
-        elif kind == "pairs":
-            value = tuple((k, v) for k, v in value)
+        value = _STATE_READERS[name](value)
+        if value is _BAD:
+            kind = _STATE_KINDS[name]
+            raise ValueError("entry field %s must be %s, not %s" % (name, _KIND_TEXT[kind], describe(d[name])))
         kw[name] = value
-    return Entry(**kw)
+    return build(Entry, kw)
+
+
+_BAD = object()  # what a state field reader returns for a value of the wrong kind
+
+
+def _read_str(v):
+    return v if isinstance(v, str) else _BAD
+
+
+def _read_opt_str(v):
+    return v if v is None or isinstance(v, str) else _BAD
+
+
+def _read_bool(v):
+    return v if isinstance(v, bool) else _BAD
+
+
+def _read_int(v):
+    return v if isinstance(v, int) and not isinstance(v, bool) else _BAD
+
+
+def _read_opt_int(v):
+    return v if v is None or (isinstance(v, int) and not isinstance(v, bool)) else _BAD
+
+
+def _read_strs(v):
+    return tuple(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else _BAD
+
+
+def _read_flags(v):
+    return frozenset(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else _BAD
+
+
+def _read_pairs(v):
+    if isinstance(v, list) and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                                   and (p[1] is None or isinstance(p[1], str)) for p in v):
+        return tuple((k, x) for k, x in v)
+    return _BAD
+
+
+# One reader per state field: the value in Entry's form, or _BAD. A state file is untrusted input,
+# read once per entry on every run: one function call per field, not a chain of kind tests.
+_READERS = {"str": _read_str, "str?": _read_opt_str, "bool": _read_bool, "int": _read_int, "int?": _read_opt_int,
+            "strs": _read_strs, "pairs": _read_pairs}
+_STATE_READERS = {name: _read_flags if name == "flags" else _READERS[kind] for name, kind in _STATE_FIELDS}
 
 
 _KIND_TEXT = {
@@ -107,28 +160,9 @@ _KIND_TEXT = {
 }
 
 
-def _state_kind_ok(kind, value):
-    if kind.endswith("?") and value is None:
-        return True
-    kind = kind.rstrip("?")
-    if kind == "str":
-        return isinstance(value, str)
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "strs":
-        return isinstance(value, list) and all(isinstance(x, str) for x in value)
-    return isinstance(value, list) and all(
-        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and (p[1] is None or isinstance(p[1], str))
-        for p in value)
-
-
 # ---- text ---------------------------------------------------------------------
-MAX_ALIASES = 100
 MAX_VALUES = 1000000
-MAX_DEPTH = 64  # a profile needs 4 levels (profile, mounts, entry, lower)
-_yaml_loader = None
+MAX_TEXT_BYTES = 8 << 20  # 8 MiB, some 80,000 entries: larger texts are refused before parsing
 
 
 def load_profile_text(text, filename=None):
@@ -136,13 +170,16 @@ def load_profile_text(text, filename=None):
 
     JSON is read with the standard library. YAML needs PyYAML (present on the
     controller, maybe not on managed hosts); documents with more than
-    MAX_ALIASES aliases or MAX_VALUES values after alias expansion are refused
+    yaml_load.MAX_ALIASES aliases or MAX_VALUES values after alias expansion are refused
     so that a "billion laughs" document cannot hang the validator.
     """
     name = filename or "<text>"
 
     def fail(cause):
         return ProfileError([(None, None, None, "cannot read profile %s: %s" % (name, cause))])
+
+    if len(text) > MAX_TEXT_BYTES:
+        raise fail("more than the %d MiB a profile may have" % (MAX_TEXT_BYTES >> 20))
 
     if isinstance(text, bytes):
         try:
@@ -188,91 +225,17 @@ def _load_yaml(text, fail):
         import yaml
     except ImportError:
         raise fail("PyYAML is needed for YAML profiles")
-    loader = _make_yaml_loader(yaml)
     try:
-        check_depth(yaml, loader, text)
-        return yaml.load(text, Loader=loader)  # a SafeLoader subclass: no arbitrary objects
+        return yaml_load.load(yaml, text)  # SafeLoader's events: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
         raise ValueError("invalid YAML%s: %s" % (where, getattr(exc, "problem", None) or exc))
 
 
-def _make_yaml_loader(yaml):
-    global _yaml_loader
-    if _yaml_loader is not None:
-        return _yaml_loader
-
-    # The C parser when present (ten times faster); the checks below are in the
-    # Python constructor, which both loaders share.
-    base = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
-
-    class Loader(base):
-        """Safe loader that refuses alias floods and duplicate keys (PyYAML keeps the last silently)."""
-
-        def construct_document(self, node):
-            _count_aliases(yaml, node)
-            return super().construct_document(node)
-
-        def construct_mapping(self, node, deep=False):
-            seen = set()
-            for key_node, _value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                    key = self.construct_object(key_node)
-                    marker = (type(key), key)
-                    if marker in seen:
-                        raise yaml.constructor.ConstructorError(
-                            None, None, "duplicate key %r" % (key,), key_node.start_mark)
-                    seen.add(marker)
-            return super().construct_mapping(node, deep)
-
-    _yaml_loader = Loader
-    return Loader
-
-
 def check_depth(yaml, loader, text):
-    """Raise ComposerError when collections nest more than MAX_DEPTH levels deep.
-
-    libyaml's parser is a state machine, but PyYAML builds nodes recursively:
-    with the C loader, `[[[[...` 50,000 deep overflows the C stack and kills
-    the process with SIGSEGV (the pure-Python loader takes seconds to reach
-    RecursionError). Counting the parser's events first costs a fraction of
-    the load and never recurses.
-    """
-    events = loader(text)
-    try:
-        depth = 0
-        while events.check_event():
-            event = events.get_event()
-            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise yaml.composer.ComposerError(None, None, "nested more than %d levels deep" % MAX_DEPTH,
-                                                      event.start_mark)
-            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-                depth -= 1
-    finally:
-        events.dispose()
-
-
-def _count_aliases(yaml, root):
-    """Raise ComposerError when the node graph reuses nodes (aliases) more than MAX_ALIASES times."""
-    seen = set()
-    reuses = 0
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            reuses += 1
-            if reuses > MAX_ALIASES:
-                raise yaml.composer.ComposerError(None, None, "more than %d aliases" % MAX_ALIASES, node.start_mark)
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.extend((key, value))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
+    """Raise ComposerError when collections in `text` nest more than MAX_DEPTH levels (yaml_load.check_depth)."""
+    yaml_load.check_depth(yaml, loader, text)
 
 
 def _count_values(data, fail):

@@ -67,9 +67,14 @@ def parse_fstab(text):
     return out
 
 
+_SPECIAL = re.compile("[\\\\ \t\n\r]")
+
+
 def _escape(field, what):
     if not field:
         raise ValueError("cannot format fstab line: empty %s" % what)
+    if not _SPECIAL.search(field) and field[0] != "#":
+        return field  # nothing to escape: most fields, and this runs four times per line of a diff
     s = field.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011")
     s = s.replace("\n", "\\012").replace("\r", "\\015")
     if s.startswith("#"):

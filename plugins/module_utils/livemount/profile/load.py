@@ -22,7 +22,8 @@ from ..overlay import rules as overlay_rules
 from .. import paths
 from ..errors import ProfileError
 from ..profile.jsonschema_lite import Validator, describe
-from ..model import BIND, OVERLAY, SYMLINK, Entry
+from ..model import BIND, OVERLAY, SYMLINK, Entry, build
+from ..profile import fstypes
 # Re-exported: the other forms of a profile have long been reached through this module.
 from ..profile.forms import entry_from_dict, entry_to_dict, load_profile_text, profile_to_dict  # noqa: F401  # pylint: disable=unused-import
 from ..profile.paths import BAD_PATH_CHAR as _BAD_PATH_CHAR
@@ -59,7 +60,7 @@ TYPE_HINTS = {
 }
 
 # Option keys that would smuggle in what other fields own: overlay layers are
-# passed one by one as lowerdir+/datadir+ (overlay-and-mount-api.md), and a
+# passed one by one as lowerdir+/datadir+ (docs/overlay.md, "Overlay entries"), and a
 # "source" option would override the source through fsconfig(2).
 _LAYER_KEYS = frozenset({"lowerdir", "lowerdir+", "upperdir", "workdir", "datadir", "datadir+"})
 _WORD_HINTS = {
@@ -170,15 +171,22 @@ def _schema_problem(data, mounts, err):
     return index, field, _problem(index, target, field, where, message)
 
 
-def load_profile(data):
-    """Return the Profile that `data` declares; raise ProfileError listing every problem otherwise."""
+def load_profile(data, known_types=None):
+    """Return the Profile that `data` declares; raise ProfileError listing every problem otherwise.
+
+    `known_types` (a profile.fstypes.KnownTypes, read by kernel/fstypes.py)
+    also checks each filesystem type against what the kernel knows.
+    """
     if not isinstance(data, dict):
         raise ProfileError([_problem(None, None, None, None, "must be a mapping, not %s" % describe(data))])
     mounts = data.get("mounts") if isinstance(data.get("mounts"), list) else []
     problems = []
     bad = set()
+    misnamed = _misnamed_types(mounts, known_types, problems, bad)
     for err in schema_validator().iter_errors(data):
         index, field, problem = _schema_problem(data, mounts, err)
+        if index in misnamed and field != "type" and err.keyword in ("not", "required"):
+            continue  # `lower is not allowed for type overlayfs`: the type is the one problem
         problems.append(problem)
         bad.add((index, field))
 
@@ -209,6 +217,23 @@ def load_profile(data):
         description=data.get("description", ""),
         reserved=tuple(reserved),
     )
+
+
+def _misnamed_types(mounts, known, problems, bad):
+    """Return the indexes of entries whose type is a known wrong word or unknown to the kernel (problems added)."""
+    out = set()
+    for index, raw in enumerate(mounts):
+        etype = raw.get("type") if isinstance(raw, dict) else None
+        if not isinstance(etype, str):
+            continue
+        if etype in TYPE_HINTS:
+            out.add(index)  # the schema's `not` names it, with its hint
+        elif TYPE_RX.fullmatch(etype) and fstypes.problem(etype, known):
+            out.add(index)
+            target = raw.get("target") if isinstance(raw.get("target"), str) else None
+            problems.append(_problem(index, target, "type", "type", fstypes.problem(etype, known)))
+            bad.add((index, "type"))
+    return out
 
 
 def _check_profile(data, bad, problems):
@@ -347,7 +372,7 @@ class _EntryCheck:
         if self.problems or self.bad or self.target is None or etype is None:
             return None
         flags, fs_options, propagation = split or (frozenset(), (), None)
-        return Entry(
+        return build(Entry, dict(
             target=self.target,
             type=etype,
             source=source,
@@ -365,7 +390,7 @@ class _EntryCheck:
             gid=int(raw.get("gid", 0)),
             index=self.index,
             options=tuple(raw.get("options", ())),
-        )
+        ))
 
     def source(self, etype):
         """Return the canonical source: a clean path for bind, as written for the others."""

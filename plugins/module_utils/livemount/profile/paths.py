@@ -27,6 +27,7 @@ NAME_MAX = 255
 # merged, /bin, /sbin, /lib, /lib64), and runtime state (/run, which also
 # holds livemount's own state). "/" itself is refused outright elsewhere.
 PROTECTED = ("/boot", "/dev", "/etc", "/proc", "/run", "/sys", "/usr", "/bin", "/sbin", "/lib", "/lib64")
+_PROTECTED = frozenset(PROTECTED)
 
 
 def unencodable(text):
@@ -37,6 +38,8 @@ def unencodable(text):
     escapes can produce, has no bytes at all, and the first system call
     would fail with UnicodeEncodeError instead of a clear message.
     """
+    if text.isascii():
+        return None
     try:
         text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError as exc:
@@ -54,6 +57,8 @@ def clean_path(path):
     if bad:
         raise ValueError(bad)
     clean = paths.clean(path)
+    if len(clean) <= NAME_MAX:  # a UTF-8 character is one byte or more: no component can be too long
+        return clean
     for comp in clean.split("/"):
         size = len(comp.encode("utf-8", "surrogateescape"))
         if size > NAME_MAX:
@@ -70,8 +75,9 @@ def protected_problem(target, roots):
     itself P or lies below P: `allowed_roots: [/etc]` or `[/etc/app]` opens
     /etc/app/conf, `allowed_roots: [/]` does not (it names no system tree).
     """
-    guard = next((p for p in PROTECTED if paths.is_at_or_under(target, p)), None)
-    if guard is None:
+    end = target.find("/", 1)
+    guard = target if end < 0 else target[:end]  # every PROTECTED directory is one component below /
+    if guard not in _PROTECTED:
         return None
     if any(paths.is_at_or_under(target, r) and paths.is_at_or_under(r, guard) for r in roots or ()):
         return None

@@ -1,0 +1,128 @@
+"""Which mount is which, on the real kernel: unique ids, markers, and steps that act only on the mount checked.
+
+The kernel recycles mountinfo ids and anonymous device numbers at once: a
+tmpfs mounted where another was just unmounted usually gets both of the old
+one's numbers (issue 13, defect 1). The unique id (Linux 6.8+) and the
+marker tell them apart. Every step that acts on an attached mount checks it
+is the one expected, so a mount stacked on it since the plan is never the
+one unmounted, remounted, copied or slid under (defect 2, at the seam).
+"""
+
+import errno
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
+from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import LinuxSys
+from ansible_collections.livemount.core.plugins.module_utils.livemount.observe import read_table
+
+APIS = pytest.mark.parametrize("classic", [False, True], ids=["new-api", "classic-api"])
+
+
+def table(s=None):
+    """Return the live table with unique ids."""
+    return read_table(s or LinuxSys())
+
+
+def shell_tmpfs(target, source, size="1m"):
+    """Return None after mounting a tmpfs the way an administrator would (mount(8), not livemount)."""
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, source, target], check=True)
+
+
+def test_table_and_handles_carry_unique_ids(scratch):
+    """Every mount of the table has a unique id; a detached mount's ident is the mount it becomes once attached."""
+    s = LinuxSys()
+    t = os.path.join(scratch, "t")
+    os.mkdir(t)
+    assert all(m.unique is not None and m.unique >= 1 << 31 for m in table(s).mounts)
+    h = s.create_fs("tmpfs", None, ())
+    ident, marker = h.ident, h.marker
+    s.attach(h, t)
+    live = table(s).top(t)
+    assert (live.unique, live.mount_id, live.dev) == (ident.unique, ident.mount_id, ident.dev)
+    assert s.marker(t) == marker is not None
+    assert table(s).by_unique(ident.unique) == live
+
+
+def test_recycled_device_number_is_another_mount(scratch):
+    """A tmpfs unmounted by hand and another mounted there: same mountinfo id and device, new unique id and marker."""
+    s = LinuxSys()
+    t = os.path.join(scratch, "t")
+    os.mkdir(t)
+    shell_tmpfs(t, "ours")
+    first, first_marker = table(s).top(t), s.marker(t)
+    subprocess.run(["umount", t], check=True)
+    shell_tmpfs(t, "theirs")
+    second = table(s).top(t)
+    if second.dev != first.dev:
+        pytest.skip("the kernel gave the second tmpfs another device number this time")
+    assert second.unique != first.unique
+    assert s.marker(t) != first_marker
+
+
+@APIS
+@pytest.mark.parametrize("call", ["umount", "umount-detach", "setattr", "reconfigure", "clone_mount", "beneath"])
+def test_a_mount_stacked_on_the_checked_one_is_never_touched(scratch, classic, call):
+    """A step expecting our tmpfs finds another stacked on it: ESTALE, and neither mount changed."""
+    s = LinuxSys(classic=classic)
+    t = os.path.join(scratch, "t")
+    os.mkdir(t)
+    shell_tmpfs(t, "ours", "1m")
+    ours = table(s).top(t).ident
+    shell_tmpfs(t, "theirs", "2m")
+    with open(os.path.join(t, "data"), "w") as f:
+        f.write("theirs")
+    before = [(m.unique, m.source, m.raw_mount_options, m.raw_super_options) for m in table(s).stack(t)]
+    actions = {
+        "umount": lambda: s.umount(t, False, ours),
+        "umount-detach": lambda: s.umount(t, True, ours),
+        "setattr": lambda: s.setattr(t, frozenset({"ro", "noexec"}), None, ours),
+        "reconfigure": lambda: s.reconfigure(t, [("size", "8m")], ours),
+        "clone_mount": lambda: s.clone_mount(t, ours),
+        "beneath": lambda: s.attach(s.create_fs("tmpfs", None, ()), t, True, ours),
+    }
+    if classic and call in ("clone_mount", "beneath"):
+        pytest.skip("the classic API has neither")
+    with pytest.raises(SysError) as info:
+        actions[call]()
+    assert info.value.errno == errno.ESTALE
+    assert "livemount leaves that mount alone" in str(info.value)
+    after = [(m.unique, m.source, m.raw_mount_options, m.raw_super_options) for m in table(s).stack(t)]
+    assert after == before
+    with open(os.path.join(t, "data")) as f:
+        assert f.read() == "theirs"
+
+
+@APIS
+def test_setattr_and_reconfigure_act_on_the_checked_mount(scratch, classic):
+    """With the expected mount on top, the change lands on it (the check passes through the same handle)."""
+    s = LinuxSys(classic=classic)
+    t = os.path.join(scratch, "t")
+    os.mkdir(t)
+    shell_tmpfs(t, "ours", "1m")
+    ours = table(s).top(t).ident
+    s.setattr(t, frozenset({"noexec"}), None, ours)
+    s.reconfigure(t, [("size", "4m")], ours)
+    live = table(s).top(t)
+    assert live.unique == ours.unique
+    assert "noexec" in live.flags and dict(live.fs_options)["size"] == str(4 << 20)
+    s.umount(t, False, ours)
+    assert table(s).top(t) is None
+
+
+def test_fallback_without_unique_ids_checks_mountinfo_id_and_device(scratch):
+    """As a kernel before 6.8: no unique ids anywhere, and the check compares mountinfo id and device."""
+    s = LinuxSys(unique_ids=False)
+    t = os.path.join(scratch, "t")
+    os.mkdir(t)
+    assert all(m.unique is None for m in table(s).mounts)
+    shell_tmpfs(t, "ours")
+    ours = table(s).top(t).ident
+    assert ours.unique is None and ours.mount_id is not None
+    shell_tmpfs(t, "theirs")
+    with pytest.raises(SysError) as info:
+        s.umount(t, False, ours)
+    assert info.value.errno == errno.ESTALE
+    assert [m.source for m in table(s).stack(t)] == ["ours", "theirs"]

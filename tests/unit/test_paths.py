@@ -1,0 +1,29 @@
+"""Path-tree relations by set lookup (paths.with_ancestors, paths.under_any) agree with the pairwise ones."""
+
+import pytest
+
+from ansible_collections.livemount.core.plugins.module_utils.livemount import paths
+
+TARGETS = ["/srv/a/b", "/srv/a/c", "/srv/d", "/opt", "/srv/a-1/x"]
+PROBES = ["/", "/srv", "/srv/a", "/srv/a/b", "/srv/a/b/c", "/srv/a-1", "/srv/ab", "/opt", "/opt/x", "/var"]
+
+
+@pytest.mark.parametrize("probe", PROBES)
+def test_with_ancestors_is_some_target_at_or_under(probe):
+    """`p in with_ancestors(ts)` says whether some target is at or under p, as comparing with each does."""
+    assert (probe in paths.with_ancestors(TARGETS)) == any(paths.is_at_or_under(t, probe) for t in TARGETS)
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["at-or-under", "strictly-under"])
+@pytest.mark.parametrize("probe", PROBES)
+def test_under_any_agrees_with_pairwise(probe, strict):
+    """under_any(p, roots) is any(is_under / is_at_or_under(p, r)) over the roots, by the path's ancestors."""
+    roots = set(TARGETS) | {"/srv/a"}
+    rel = paths.is_under if strict else paths.is_at_or_under
+    assert paths.under_any(probe, roots, strict=strict) == any(rel(probe, r) for r in roots)
+
+
+def test_with_ancestors_of_nothing_and_of_root():
+    """No targets give no paths; `/` gives itself only."""
+    assert paths.with_ancestors([]) == set()
+    assert paths.with_ancestors(["/"]) == {"/"}
