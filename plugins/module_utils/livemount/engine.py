@@ -364,7 +364,7 @@ def _health_of(state, world):
 
 def history_of(name, system, root=None, namespace=None, pid=None):
     """Return (namespace id, [history.Record] oldest first) of profile `name`; UnknownProfileError when it has none."""
-    system, target, _ = nsexec.resolve(system, namespace, pid)
+    system, target, _configured = nsexec.resolve(system, namespace, pid)
     if target is not None:
         ns = target.open().namespace_id
         target.close()
