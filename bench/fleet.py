@@ -174,6 +174,9 @@ def _run(name, argv, d, pids, m):
         if proc.returncode != 0 or proc.stdout.count("SUCCESS") != len(pids):
             raise RuntimeError("cannot benchmark %s: exit %d:\n%s" % (name, proc.returncode, proc.stdout[-3000:]))
         return out
+    if "{" not in proc.stdout:
+        raise RuntimeError("cannot benchmark %s: exit %d, no JSON report:\n%s" % (name, proc.returncode,
+                                                                                proc.stdout[-3000:]))
     tasks, stats = task_times(proc.stdout)
     bad = {h: s for h, s in stats.items() if s.get("failures") or s.get("unreachable")}
     if proc.returncode != 0 or bad:
