@@ -382,6 +382,7 @@ def history_of(name, system, root=None, namespace=None, pid=None):
 
 def _must_exist(store, verb, have_history=True):
     """Raise UnknownProfileError unless profile store.name has state, a journal (or a history) in its namespace."""
+    store.check_dir()  # a state directory that cannot be trusted is said first (StateError)
     if store.exists() or store.journal.exists() or (have_history and os.path.exists(history.path_of(store))):
         return
     known = known_profiles(store.root, store.namespace_id)
