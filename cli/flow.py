@@ -7,6 +7,7 @@ So the user never confirms one plan and gets another, and nothing is
 planned twice (issue 17).
 """
 
+import os
 import sys
 import time
 
@@ -30,8 +31,6 @@ def targets(args):
     """Return the --target paths made absolute and clean (None when there are none)."""
     if not getattr(args, "targets", None):
         return None
-    import os
-
     from ansible_collections.livemount.core.plugins.module_utils.livemount import errors, paths
 
     out = []
@@ -61,6 +60,8 @@ def run(args, out, plan, perform, question, title=None, verb="Applied", word="ap
     if args.check:
         return show(out, args, plan(), title, finish)
     if args.yes:
+        if os.geteuid() != 0:
+            plan()  # not root: what the state says (an unsafe directory...) comes first, as without --yes
         check_root()
         shown = []
 

@@ -121,9 +121,10 @@ def test_applies_race_destroys(scratch, tally):
     failures = []
     outcomes = set()
     for r in range(ROUNDS):
-        runs = _race(scratch, [["apply", "--yes", path] if i % 2 else ["destroy", "test"] for i in range(8)])
+        runs = _race(scratch, [["apply", "--yes", path] if i % 2 else ["destroy", "--yes", "test"] for i in range(8)])
+        # A destroy that runs before any apply, or after another destroy, finds no profile named test: exit 1.
         problems = ["run %d: exit %s: %s" % (i, code, words(err)[-200:]) for i, (code, _, err) in enumerate(runs)
-                    if code != 0]
+                    if code != 0 and not (i % 2 == 0 and "no profile named test in" in words(err))]
         if read_state(scratch) is not None:
             outcomes.add("applied")
             if check_live(scratch, data) or pending(scratch, data):

@@ -173,11 +173,16 @@ class _Run:
     expect: Optional[fingerprint.Expected] = None
     targets: tuple = ()
     on_plan: object = None
+    preflight: bool = False  # the check-mode look a first apply takes before its lock (_reconcile_locked)
 
 
 def _reconcile_locked(store, run):
     """Return the Report of reconcile() in one StateStore, taking its lock unless check mode needs none yet."""
     args = (store, run)
+    if not run.check and run.expect is None and not os.path.lexists(store.lock_path):
+        # A first apply here: a plan with conflicts is refused before the state directory and the lock
+        # file exist, so that a refused profile leaves nothing behind (as a refused check does).
+        _reconcile(store, dataclasses.replace(run, check=True, progress=None, on_plan=None, preflight=True))
     if not run.check or os.path.lexists(store.lock_path):
         return _reconcile(*args)
     # Check mode creates nothing, so before the first apply there is no lock
@@ -207,7 +212,7 @@ def _reconcile(store, run, leftovers_only=False):
         state = store.load()
         if leftovers_only and (state.owned or not state.created or store.journal.exists()):
             return None  # applied or interrupted since we looked without the lock: not a leftover any more
-        report = Report(profile.name, system.namespace_id(), "check" if check else "apply",
+        report = Report(profile.name, system.namespace_id(), "check" if check and not run.preflight else "apply",
                         previous=state.profile_data)
         report.warnings.extend(mntns.caller_warnings(system))
         world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
@@ -235,7 +240,7 @@ def _reconcile(store, run, leftovers_only=False):
         conflicts = conflicts_in(changes)
         if conflicts:
             more = len(conflicts) - 1
-            verb = "destroy" if isinstance(profile, _Empty) else "plan" if check else "apply"
+            verb = "destroy" if isinstance(profile, _Empty) else "plan" if check and not run.preflight else "apply"
             err = PlanError("cannot %s profile %s: %s" % (verb, profile.name, conflicts[0].reason)
                             + ("" if not more else " (and %d more conflict%s)" % (more, "s" if more > 1 else "")),
                             conflicts)
@@ -436,6 +441,7 @@ def history_of(name, system, root=None, namespace=None, pid=None):
 
 def _must_exist(store, verb, have_history=True):
     """Raise UnknownProfileError unless profile store.name has state, a journal (or a history) in its namespace."""
+    store.check_dir()  # a state directory that cannot be trusted is said first (StateError)
     if store.exists() or store.journal.exists() or (have_history and os.path.exists(history.path_of(store))):
         return
     known = known_profiles(store.root, store.namespace_id)

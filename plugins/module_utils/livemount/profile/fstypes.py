@@ -28,7 +28,7 @@ def problem(etype, known):
     """Return why `etype` is no filesystem type this kernel knows (with the closest name), or '' when it is."""
     if known is None or etype in ENTRY_TYPES or etype in known.names:
         return ""
-    close = difflib.get_close_matches(etype, sorted(known.names | ENTRY_TYPES), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(etype, sorted(known.names | ENTRY_TYPES), n=1, cutoff=0.75)
     if not close and not known.complete:
         return ""  # it may be a module that is not loaded yet: the mount will say
     return "%r is not a filesystem type this kernel knows (/proc/filesystems%s)%s" % (
