@@ -21,14 +21,7 @@ def name_to_handle(path):
 
 def handle_of_fd(fd):
     """Return (handle type, handle bytes) of what fd `fd` (O_PATH will do) names (name_to_handle_at(2), AT_EMPTY_PATH)."""
-    fh = _FileHandle(MAX_HANDLE_SZ, 0)
-    mount_id = ctypes.c_int()
-    ret = sc.libc.name_to_handle_at(ctypes.c_int(fd), ctypes.c_char_p(b""), ctypes.byref(fh), ctypes.byref(mount_id),
-                                    ctypes.c_int(sc.AT_EMPTY_PATH))
-    if ret == -1:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-    return fh.handle_type, bytes(fh.f_handle[:fh.handle_bytes])
+    return sc.name_to_handle_at(fd, "", sc.AT_EMPTY_PATH)
 
 
 def fs_uuid_of_fd(fd):
