@@ -437,7 +437,7 @@ def main(argv=None):
     c.require_root()
     size = "quick" if args.quick else "full"
     doc = run(QUICK if args.quick else FULL, args.repeats or (3 if args.quick else 10))
-    doc["shapes"] = run_shapes(SHAPE_SIZES[size], 1000 if args.quick else SHAPE_FOREIGN, 1 if args.quick else 3)
+    doc["shapes"] = run_shapes(SHAPE_SIZES[size], 1000 if args.quick else SHAPE_FOREIGN, 1 if args.quick else 2)
     doc["process"] = run_process(PROCESS_POINT[size], 3 if args.quick else 7)
     doc["goals"] += shape_goals(doc)
     return c.report(NAME, doc, args.out, [("no-op plan at scale", table(doc)), ("shapes users make", shape_table(doc)),

@@ -116,7 +116,7 @@ def measure_point(scratch, shape, n, foreign, rounds):
     mounts = None
     for _ in range(rounds):
         report = keep("apply", _clocked(engine.reconcile, prof, system, root=root))
-        if report.failed or len(plan.mutating(report.changes)) < n:
+        if report.failed or len(plan.to_perform(report.changes)) < n:
             raise RuntimeError("cannot build the %s point: the apply did not make %d entries" % (shape, n))
         mounts = c.mount_count()
         st = state.StateStore(root, system.namespace_id(), prof.name).load()
@@ -124,7 +124,7 @@ def measure_point(scratch, shape, n, foreign, rounds):
             raise RuntimeError("cannot measure the created shape: livemount created %d paths" % len(st.created))
         world = observe.observe(system, prof.entries, st.owned)
         changes = keep("plan", _clocked(plan.plan, st, prof, world))
-        if plan.mutating(changes) or plan.has_conflicts(changes):
+        if plan.to_perform(changes) or plan.conflicts_in(changes):
             raise RuntimeError("cannot measure a no-op plan of the %s shape: it has changes" % shape)
         if keep("check", _clocked(engine.reconcile, prof, system, root=root, check=True)).changed:
             raise RuntimeError("cannot measure a no-op check of the %s shape: it reports changes" % shape)

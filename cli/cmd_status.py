@@ -15,10 +15,13 @@ def run(args, out):
     from .common import make_system
 
     system = make_system(args)
-    rows = engine.status(system, root=args.state_dir, name=args.name, known_only=True)
-    if args.namespace is None and args.pid is None:
-        # Enabled profiles are applied in the namespace systemd runs in; the asides are paths of this one's view.
+    rows = engine.status(system, root=args.state_dir, name=args.name)
+    here = args.namespace is None and args.pid is None
+    if here:  # enabled profiles are applied in the namespace systemd runs in
         rows = enable.annotate_status(rows, system, config=args.config_dir, root=args.state_dir, only=args.name)
+    if args.name and not any(_known(r) for r in rows if r["profile"] == args.name):
+        engine.status(system, root=args.state_dir, name=args.name, known_only=True)  # raises: a name nobody knows
+    if here:  # the asides are paths of this namespace's view
         _add_asides(rows, engine.state_root(args.state_dir), system.namespace_id())
     if args.json:
         out.json({"profiles": rows})
@@ -26,6 +29,11 @@ def run(args, out):
         out.status(rows)
     healthy = all(e["health"] == "ok" for r in rows for e in r["entries"]) and not any(r["interrupted"] for r in rows)
     return 0 if healthy and all(_durable_ok(r) for r in rows) else 1
+
+
+def _known(row):
+    """Return True when a status row is about something: state, a journal, leftovers, or an enabled copy."""
+    return bool(row["applied_at"] or row["entries"] or row["interrupted"] or row.get("leftovers") or row.get("enabled"))
 
 
 def _durable_ok(row):

@@ -8,7 +8,8 @@ def add_arguments(p):
                    help="apply a drifted profile again (plan, lock, journal, rollback as any apply); a conflict is "
                         "reported, never fought")
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
-    p.add_argument("--once", action="store_true", help="check once, print, and exit (1 unless every profile is in sync)")
+    p.add_argument("--once", action="store_true",
+                   help="check once, print, and exit (1 unless every profile is in sync)")
     p.add_argument("--interval", type=float, default=60.0, metavar="SECONDS",
                    help="also check this often without a mount table change, for symlinks (default 60)")
     p.add_argument("--burst", type=int, default=3, metavar="N", help="at most N repairs of a profile ... (default 3)")
@@ -27,10 +28,11 @@ def run(args, out):
     own_namespace_only(args, "watch profiles")
     if args.repair:
         check_root()
-    watcher = watch.Watcher(make_system(args), args.names, config=args.config_dir, root=args.state_dir, repair=args.repair,
-                            limit=watch.RepairLimit(max(1, args.burst), max(0.0, args.window)))
+    watcher = watch.Watcher(make_system(args), args.names, config=args.config_dir, root=args.state_dir,
+                            repair=args.repair, limit=watch.RepairLimit(max(1, args.burst), max(0.0, args.window)))
 
     def emit(event):
+        """Return None after printing one event as one line."""
         out.text((json.dumps(event.to_dict(), sort_keys=True) if args.json else event.line()) + "\n")
 
     if args.once:

@@ -1,7 +1,7 @@
 """What every subcommand shares: loading a profile, the Sys, the error-to-exit-status rule.
 
 The engine is imported inside the functions that use it, never at the top of
-a CLI module: `livemount --help` then loads no engine, rich or YAML.
+a CLI module: `livemount --help` then loads no engine or YAML.
 """
 
 import os

@@ -1,6 +1,6 @@
-"""What the CLI says about plans, applies and mounts, as plain data: no rich, no I/O.
+"""What the CLI says about plans, applies and mounts, as plain data: no styles, no I/O.
 
-output.py turns these into tables and colours; keeping the words here makes
+the view_*.py modules turn these into tables and colours; keeping the words here makes
 them the same in every rendering (table, tree, demo) and testable without a
 terminal. Tones: '+' added, '-' removed, '=' unchanged, '!' in the way.
 """

@@ -11,7 +11,7 @@ def own_namespace_only(args, what):
 
 
 def show_enable(out, args, report):
-    """Print an EnableReport: one message on stderr, the diff on stdout with --diff, the warnings."""
+    """Return None after printing an EnableReport: a message on stderr, the diff on stdout (--diff), warnings."""
     verb = {("enable", True): "Enabled", ("enable", False): "Already enabled, unchanged:",
             ("disable", True): "Disabled", ("disable", False): "Not enabled, nothing to disable:"}
     words = verb[(report.action, report.changed)]

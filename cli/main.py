@@ -1,7 +1,7 @@
 """Entry point of the `livemount` command: parse arguments, run one subcommand module.
 
 Every subcommand module is imported here (the parser needs each one's
-options) and is light: a command imports the engine, rich or YAML inside its
+options) and is light: a command imports the engine or YAML inside its
 run(), so `livemount --help` pays for none of them.
 """
 
@@ -28,7 +28,8 @@ COMMANDS = [
     ("import", "convert an fstab file to a profile", cmd_import),
     ("schema", "print the profile JSON Schema", cmd_schema),
     ("demo", "run the demo in a throwaway private mount namespace", cmd_demo),
-    ("overlay", "mounted overlays: what one changed (overlay changes), discard changes (overlay reset)", cmd_overlay),
+    ("overlay", "mounted overlays: what one changed (changes), discard changes (reset), remove old uppers (prune)",
+     cmd_overlay),
 ]
 
 

@@ -27,8 +27,6 @@ description:
 author: livemount developers (@livemount)
 extends_documentation_fragment:
   - livemount.core.profile
-  - livemount.core.state_dir
-  - livemount.core.namespace
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -63,6 +61,23 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  state_dir:
+    description:
+      - Where livemount keeps what each profile owns and its journal. Defaults to E(LIVEMOUNT_STATE_DIR)
+        or C(/run/livemount). Keep it on a filesystem that does not survive a reboot, as mounts do not.
+    type: path
+  namespace:
+    description:
+      - Act in the mount namespace of this nsfs file (C(/proc/PID/ns/mnt), or a bind-mounted copy such as
+        C(/run/snapd/ns/NAME.mnt)) instead of the module's own, e.g. to inject a host directory into a running
+        container (bind entries with C(source_namespace=host)). State stays in O(state_dir), keyed by that
+        namespace. Mutually exclusive with O(pid). See C(docs/namespaces.md).
+    type: path
+  pid:
+    description:
+      - Act in the mount namespace of this process instead of the module's own; V(1) is the host's, from inside
+        a service with its own namespace (systemd C(PrivateMounts=)).
+    type: int
   enabled:
     description:
       - V(true) also keeps the profile enabled, so that systemd applies it again at every boot
@@ -93,9 +108,6 @@ options:
     choices: [fail, detach]
 notes:
   - Requires root and Linux with the new mount API (5.2+); atomic replace needs 6.5+.
-  - With O(namespace) or O(pid), bind entries with C(source_namespace=host) take their source from the
-    module's own namespace, e.g. to inject a host directory into a running container. The state stays in
-    O(state_dir), keyed by the target namespace.
   - The previous profile of each apply is kept in the state; M(livemount.core.mount_profile_info) returns it
     so a play can roll back (see C(playbooks/rollout.yml)).
 seealso:
@@ -125,7 +137,7 @@ EXAMPLES = r"""
     src: profiles/webapp.yml.j2
     validate_only: true
 
-- name: Mount it now and at every boot (enabled: applied by livemount@webapp.service)
+- name: Mount it now and at every boot (enabled, applied by livemount@webapp.service)
   livemount.core.mount_profile:
     src: profiles/webapp.yml.j2
     enabled: true
@@ -148,7 +160,7 @@ changes:
   elements: dict
   contains:
     action:
-      description: keep, mkdir, mount, remount, replace, unmount, link, unlink, rmdir or forget (a recorded entry already gone, dropped from the state).
+      description: keep, mkdir, mount, remount, replace, unmount, link, unlink or rmdir.
       type: str
     target:
       description: The path acted on.
@@ -159,14 +171,7 @@ changes:
     type:
       description: The entry's type (bind, tmpfs, overlay, symlink, ...).
       type: str
-    before:
-      description: The entry before the step, as a profile writes it; null for a new one. Absent on keep, mkdir and rmdir steps.
-      type: dict
-    after:
-      description: The entry after the step, as a profile writes it; null for an unmount or unlink. Absent on keep, mkdir and rmdir steps.
-      type: dict
-  sample: [{action: mount, target: /srv/app/cache, reason: new entry, type: tmpfs, before: null,
-            after: {target: /srv/app/cache, type: tmpfs, options: [size=16m]}}]
+  sample: [{action: mount, target: /srv/app/cache, reason: new entry, type: tmpfs}]
 conflicts:
   description: Mounts in the way that livemount does not own; when not empty the task fails unchanged.
   returned: always
@@ -254,21 +259,6 @@ busy:
   type: list
   elements: dict
   sample: [{pid: 4242, comm: sleep, how: cwd, path: /srv/app/cache}]
-health:
-  description:
-    - The profile's health as this run leaves it (in check mode, as it is now), read from the live table the
-      apply ended with, so no M(livemount.core.mount_profile_info) run is needed to verify it. C(healthy) is true
-      when every owned entry is ok (and, in check mode, no interrupted apply waits); C(entries) lists each owned
-      entry with C(target), C(type), C(health) (ok, drifted, missing or foreign on top) and C(detail).
-  returned: when the profile was planned
-  type: dict
-  sample: {healthy: true, entries: [{target: /srv/app/cache, type: tmpfs, health: ok, detail: ""}]}
-previous_profile:
-  description:
-    - The profile as last applied before this run (the dict given to M(livemount.core.mount_profile)), or null when
-      there was none. Pass it back as O(profile) to roll back (state absent when null).
-  returned: when the profile was planned
-  type: dict
 diff:
   description: Before and after of the owned mount table as fstab-like lines (with C(--diff)).
   returned: when changed and diff mode is on
@@ -277,7 +267,6 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
@@ -286,14 +275,12 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.profile i
 
 
 def main():
-    spec = args_common.argument_spec(
-        ansible_spec.module_argument_spec(), args_common.STATE_DIR_SPEC, args_common.NAMESPACE_SPEC,
-        src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False},
-        on_busy={"type": "str", "choices": ["fail", "detach"]}, enabled={"type": "bool"},
-        config_dir={"type": "path"}, from_enabled={"type": "bool", "default": False})
+    spec = ansible_spec.module_argument_spec()
+    spec.update(src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False},
+                namespace={"type": "path"}, pid={"type": "int"}, on_busy={"type": "str", "choices": ["fail", "detach"]},
+                enabled={"type": "bool"}, config_dir={"type": "path"}, from_enabled={"type": "bool", "default": False})
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           mutually_exclusive=args_common.NAMESPACE_EXCLUSIVE + [("namespace", "enabled"),
-                                                                                 ("pid", "enabled")])
+                           mutually_exclusive=[("namespace", "pid"), ("namespace", "enabled"), ("pid", "enabled")])
     p = module.params
     if p["src"] or p["profile"] or p["validate_only"]:
         module.fail_json(msg="cannot handle src, profile or validate_only on the host: they are read by the"
@@ -314,13 +301,13 @@ def main():
             p["name"], p["enabled"], p["state"], prof, data, p["config_dir"], module.check_mode, "ansible task")
     except errors.LivemountError as exc:
         result = getattr(exc, "report", None)
-        out = _with_health(result.to_dict(), result) if result is not None else {}
+        out = result.to_dict() if result is not None else {}
         out.pop("diff", None)
         out.update(exc.to_dict(), changed=False)
         if getattr(exc, "busy", None):
             out["busy"] = exc.busy
         module.fail_json(msg=str(exc), **_edge(module, out))
-    result = _edge(module, _with_health(report.to_dict(), report))
+    result = _edge(module, report.to_dict())
     if not (module._diff and report.changed):
         result.pop("diff", None)
     if durable is not None:  # enabled: the copy applied at boot (docs/boot.md)
@@ -334,13 +321,6 @@ def main():
     if report.failed:
         module.fail_json(msg="cannot apply every change: %s" % "; ".join(pair[1] for pair in report.failed), **result)
     module.exit_json(**result)
-
-
-def _with_health(d, report):
-    """Return the report dict with what a caller verifies and rolls back from: health after, profile before."""
-    d["health"] = {"healthy": report.healthy, "entries": list(report.health)}
-    d["previous_profile"] = report.previous
-    return d
 
 
 # The engine's lists of steps whose names Ansible reserves for the task's own

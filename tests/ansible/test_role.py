@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -86,6 +87,26 @@ def test_role_fails_host_when_verification_fails(scratch):
     run = playbook.run(verify, s)
     assert run.rc != 0
     assert "cannot verify profile web: %s/web missing" % s in run.stdout
+
+
+def test_role_fails_host_when_the_enabled_copy_would_not_come_back(scratch):
+    """An enabled copy that differs from the live table (enabled by hand since): the reboot check fails the host."""
+    s = scratch
+    prof = {"name": "web", "mounts": [{"target": s + "/web", "type": "tmpfs"}]}
+    assert playbook.run(_role_play(s, handlers=False, mounts_profiles=[prof]), s).rc == 0
+    other = os.path.join(s, "other.json")
+    with open(other, "w") as f:
+        yaml.safe_dump(dict(prof, mounts=prof["mounts"] + [{"target": s + "/web2", "type": "tmpfs"}]), f)
+    subprocess.run([sys.executable, "-m", "livemount_cli.main", "--config-dir", os.path.join(s, "etc"), "enable",
+                    other], check=True, capture_output=True)
+    verify = playbook.play([{"name": "resolve", "ansible.builtin.include_role": {
+        "name": "livemount.core.mounts", "tasks_from": "resolve"}, "vars": {"mounts_profiles": [prof]}},
+        {"name": "verify", "ansible.builtin.include_role": {"name": "livemount.core.mounts", "tasks_from": "verify"},
+         "vars": {"mounts_profiles": [prof]}}])
+    run = playbook.run(verify, s)
+    assert run.rc != 0
+    assert "cannot verify that the profiles come back after a reboot: profile web: the enabled copy differs from " \
+           "the live table: 3 pending changes, 0 conflicts, 0 fstab lines" in " ".join(run.stdout.split())
 
 
 @pytest.mark.parametrize("path, expect_targets", [

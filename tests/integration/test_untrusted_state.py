@@ -195,11 +195,11 @@ class _DiesAfter(failpoint.FailpointSys):
         return super().read_mountinfo()
 
 
-def _killed(scratch, sys_):
+def _killed(scratch, system):
     pid = os.fork()
     if pid == 0:  # pragma: no cover
         try:
-            destroy(scratch, system=sys_)
+            destroy(scratch, system=system)
         finally:
             os._exit(70)
     _, wait = os.waitpid(pid, 0)
@@ -215,9 +215,9 @@ def test_defect6_a_destroy_killed_at_any_step_leaves_nothing_once_rerun(scratch)
     clean = snapshot(scratch)
     for n in range(1, total + 2):
         apply(scratch, data)
-        sys_ = _DiesAfter(total) if n == total + 1 else failpoint.FailpointSys(helpers.linux_sys(),
-                                                                                {n: failpoint.CRASH})
-        assert _killed(scratch, sys_), n
+        system = _DiesAfter(total) if n == total + 1 else failpoint.FailpointSys(helpers.linux_sys(),
+                                                                                  {n: failpoint.CRASH})
+        assert _killed(scratch, system), n
         assert status(scratch), n  # interrupted: listed until rerun
         destroy(scratch)
         assert status(scratch) == [] and read_state(scratch) is None, n

@@ -64,6 +64,9 @@ def test_a_run_reports_health_after_and_the_profile_before(root):
     assert not drifted.healthy and [e["health"] for e in drifted.health if e["target"] == "/data/t"] == ["missing"]
     fixed = apply(SMALL, fake, root, profile_data=SMALL)
     assert fixed.healthy and fixed.previous == SMALL
+    import pickle  # a report made in another namespace comes back pickled (nsexec.py), its health with it
+
+    assert pickle.loads(pickle.dumps(fixed)).health == fixed.health
     gone = engine.destroy("p", fake, root=root)
     assert gone.health == [] and gone.healthy
 

@@ -25,7 +25,7 @@ from .apply import Executor
 from .diff import make_diff
 from .errors import (ApplyError, LivemountError, PlanError, StalePlanError, StateError, SysError, UndoError,
                      UnknownProfileError)
-from .model import BIND, OVERLAY, Action, Change, Owned
+from .model import Action, Change, Owned
 from .observe import observe, refresh_table
 from .plan import conflicts_in, plan, to_perform
 from .recover import after_finish, recover
@@ -52,13 +52,30 @@ class Report:
     # data as last applied before this run (None: there was none), and each owned entry's health as
     # the run leaves it (before any change in check mode), _health's dicts.
     previous: Optional[dict] = None
-    health: List = field(default_factory=list)
+    # How to read the health when asked (callable; None: nothing recorded): the module asks, the CLI does not.
+    health_source: Optional[object] = field(default=None, repr=False, compare=False)
+    fingerprint: Optional[dict] = None  # fingerprint.py: what a check-mode plan was made from
+
+    @property
+    def health(self):
+        """Return each owned entry's health as this run leaves it (_health's dicts; [] when none was recorded)."""
+        if self.health_source is None:
+            return []
+        if not isinstance(self.health_source, list):
+            self.health_source = self.health_source()  # read once, when first asked
+        return self.health_source
+
+    def __getstate__(self):
+        # A report made in another namespace travels back pickled (nsexec.py): the health as a list,
+        # which the callable reading it cannot be.
+        state = dict(self.__dict__)
+        state["health_source"] = self.health
+        return state
 
     @property
     def healthy(self):
         """Return True when every owned entry the run leaves is ok and no interrupted apply waits (check mode)."""
         return not (self.mode == "check" and self.recovered) and all(e["health"] == "ok" for e in self.health)
-    fingerprint: Optional[dict] = None  # fingerprint.py: what a check-mode plan was made from
 
     def expected(self):
         """Return this check-mode plan as a fingerprint.Expected: `reconcile(expect=...)` applies exactly it.
@@ -225,7 +242,7 @@ def _reconcile(store, run, leftovers_only=False):
             err.report = report
             raise err
         if check:
-            report.health = _health_of(state, world)
+            report.health_source = lambda: _health_of(state, world)
             return report
         if run.on_plan is not None:
             run.on_plan(report)
@@ -237,7 +254,7 @@ def _reconcile(store, run, leftovers_only=False):
                             created_ids=state.ids_of())
         if not to_perform(changes):
             new = next_state(state, changes, None, world, profile_data)
-            report.health = _health_of(new, world)
+            report.health_source = lambda: _health_of(new, world)
             if not profile.entries:
                 leftovers.warn(report, new)  # a destroy that is not complete yet says why
             if (new.owned, new.created) != (state.owned, state.created) or not (new.owned or new.created):
@@ -262,7 +279,7 @@ def _reconcile(store, run, leftovers_only=False):
         report.kept_aside.extend(outcome.asides)
         after = refresh_table(system, world)
         new = next_state(state, changes, outcome, after, profile_data)
-        report.health = _health_of(new, _links_looked_at_again(system, new, after))
+        report.health_source = lambda: _health_of(new, _links_looked_at_again(system, new, after))
         leftovers.warn(report, new)
         store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
         try:
@@ -401,7 +418,7 @@ def _health_of(state, world):
 
 def history_of(name, system, root=None, namespace=None, pid=None):
     """Return (namespace id, [history.Record] oldest first) of profile `name`; UnknownProfileError when it has none."""
-    system, target, _ = nsexec.resolve(system, namespace, pid)
+    system, target, _configured = nsexec.resolve(system, namespace, pid)
     if target is not None:
         ns = target.open().namespace_id
         target.close()

@@ -32,7 +32,7 @@ def sweep(report, root, namespace_id, finish):
     round removed something (check mode, which removes nothing, goes once).
     """
     gone = set()
-    for _ in range(_MAX_ROUNDS):
+    for _round in range(_MAX_ROUNDS):
         progress = False
         for name in list_profiles(root, namespace_id):
             store = StateStore(root, namespace_id, name)

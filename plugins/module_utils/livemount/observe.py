@@ -33,7 +33,7 @@ def read_table(system):
 def read_text_and_ids(system):
     """Return (mountinfo text, {mountinfo id: unique id} or None) read as read_table says."""
     text = system.read_mountinfo()
-    for _ in range(_TABLE_TRIES):
+    for _try in range(_TABLE_TRIES):
         ids = system.mount_ids()
         if not ids:
             return text, None

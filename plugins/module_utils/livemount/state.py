@@ -412,6 +412,9 @@ def _document(body):
     return head + text.replace(b'},{"created":', b'},\n{"created":') + b"}\n"
 
 
+_SHA256 = None
+
+
 def _sha256():
     """Return a sha256 constructor: the interpreter's built-in one when it has it, else hashlib's.
 
@@ -433,6 +436,3 @@ def _sha256():
 
             _SHA256 = hashlib.sha256
     return _SHA256
-
-
-_SHA256 = None

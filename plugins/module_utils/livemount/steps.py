@@ -280,7 +280,7 @@ def _remount(run, c):
     if match.fs_options_differ(e, live, run.world, c.before):
         have = dict(live.fs_options)
         changed = [(k, v) for k, v in e.fs_options if have.get(k, object()) != v]
-        back = [(k, have[k]) for k, _ in changed if k in have]
+        back = [(k, have[k]) for k, _value in changed if k in have]
         run.system.reconfigure(ours(), changed)
         if back:
             run.push("restore options of %s" % e.target, lambda: run.system.reconfigure(ours(), back))

@@ -100,7 +100,9 @@ def disable(name, config=None, check=False):
 
 
 def annotate_status(rows, system, config=None, root=None, fstab=None, only=None):
-    """Return `rows` (engine.status) with `enabled`, `enabled_copy` and `boot` on each, plus rows for enabled profiles with no state.
+    """Return `rows` (engine.status) with `enabled`, `enabled_copy` and `boot`, plus rows of enabled profiles.
+
+    An enabled profile with no state here gets a row of its own.
 
     `enabled_copy`: {path, enabled_at, matches_live, pending, conflicts,
     fstab_conflicts} — whether applying the enabled copy now would change

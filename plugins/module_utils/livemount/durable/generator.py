@@ -53,7 +53,7 @@ def render(config, template_path):
 
 
 def write(normal_dir, files, links):
-    """Write the drop-ins and links under `normal_dir` (a fresh directory systemd hands the generator)."""
+    """Return None after writing the drop-ins and links under `normal_dir` (the directory systemd hands over)."""
     for rel, text in sorted(files.items()):
         path = os.path.join(normal_dir, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)

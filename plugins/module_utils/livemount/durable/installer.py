@@ -29,7 +29,7 @@ TEMPLATE_PATH = os.path.join(UNIT_DIR, units.TEMPLATE)
 def engine_import_path():
     """Return the directory holding `ansible_collections` that this engine was imported from."""
     here = os.path.abspath(__file__)
-    for _ in range(8):  # durable/installer.py -> livemount/module_utils/plugins/core/livemount/ansible_collections/..
+    for _level in range(8):  # up from durable/installer.py to the directory holding ansible_collections
         here = os.path.dirname(here)
     return here
 
@@ -73,7 +73,7 @@ def install(wanted, check=False):
 def uninstall(root="/", check=False):
     """Return [{path, action: remove}] for each installed file removed (only files livemount wrote)."""
     out = []
-    for path, _, _ in files([""], "", "", root):
+    for path, _text, _mode in files([""], "", "", root):
         now = _read(path)
         if now is None:
             continue

@@ -1,4 +1,5 @@
-"""The systemd side of enabled profiles, as text: the units `livemount systemd install` writes, what the generator makes.
+"""The systemd side of enabled profiles, as text: the units `livemount systemd install` writes, what the
+generator makes.
 
 Pure: no file is read or written here (installer.py and generator.py do
 that), so every unit livemount ships or generates can be rendered in a test

@@ -109,7 +109,7 @@ class Watcher:
         self.suspended = {}  # name -> monotonic time repairs resume
 
     def wanted(self):
-        """Return [(name, Profile, profile data, origin)] of the profiles to watch, and the Events of those that cannot be."""
+        """Return ([(name, Profile, profile data, origin)] of the profiles to watch, [Event] of those that cannot be)."""
         out, events = [], []
         ns = self.system.namespace_id()
         for name in self.names or self.store.names():
@@ -193,7 +193,7 @@ class Watcher:
 
 
 def run(watcher, waiter, emit, stop, interval=60.0, settle=0.05):
-    """Check, then check again whenever the mount table changes (or `interval` passes), until stop() is true.
+    """Return None once stop() is true, after checking at start and whenever the table changes or `interval` passes.
 
     `waiter.wait(timeout)` returns True when the table changed (or a wakeup
     came), False on timeout; `emit(event)` prints one Event. A burst of

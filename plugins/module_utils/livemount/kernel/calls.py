@@ -32,7 +32,7 @@ def _mode(mode):
 
 def _optional(*pairs):
     """Return the values of (value, default) `pairs` up to the last one that is not at its default."""
-    values = [v for v, _ in pairs]
+    values = [v for v, _name in pairs]
     while pairs and pairs[-1][0] == pairs[-1][1]:
         pairs = pairs[:-1]
         values.pop()

@@ -29,7 +29,7 @@ def read_known(proc_filesystems="/proc/filesystems", modules_root="/lib/modules"
         complete = True
     except OSError:
         pass
-    for dirpath, _, files in os.walk(os.path.join(moddir, "kernel", "fs")):
+    for _dirpath, _dirs, files in os.walk(os.path.join(moddir, "kernel", "fs")):
         complete = True
         names.update(f.split(".ko")[0].replace("_", "-") for f in files if ".ko" in f)
     return KnownTypes(frozenset(names), complete)

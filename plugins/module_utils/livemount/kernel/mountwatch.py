@@ -34,14 +34,14 @@ class MountTableWaiter:
         self.wakeups = []
 
     def add_wakeup(self, fd):
-        """Make `fd` becoming readable end a wait too (signal.set_wakeup_fd's pipe)."""
+        """Return None after adding `fd` to the set: it becoming readable ends a wait (signal.set_wakeup_fd's pipe)."""
         self.poll.register(fd, select.POLLIN)
         self.wakeups.append(fd)
 
     def wait(self, timeout):
         """Return True when the table changed or a wakeup fd fired within `timeout` seconds, False otherwise."""
         events = self.poll.poll(max(0, int(timeout * 1000 + 0.999)))
-        for fd, _ in events:
+        for fd, _mask in events:
             if fd in self.wakeups:
                 try:
                     os.read(fd, 512)  # drain it, or the next wait returns at once
@@ -50,5 +50,5 @@ class MountTableWaiter:
         return bool(events)
 
     def close(self):
-        """Close the file descriptor."""
+        """Return None after closing the file descriptor."""
         os.close(self.fd)

@@ -48,7 +48,7 @@ import abc
 from dataclasses import dataclass
 
 from ..errors import StateError
-from ..model import Ident  # noqa: F401 - what `expect` is (model.Ident)
+from ..model import Ident  # noqa: F401  # pylint: disable=unused-import  # what `expect` is (model.Ident)
 
 # The Sys methods that change something: each call is one step (failpoints count them, recorders write them).
 MUTATING_CALLS = (

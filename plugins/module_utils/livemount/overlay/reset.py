@@ -316,7 +316,7 @@ class _Reset:
             if exc.errno != errno.EBUSY:
                 raise
             # mount_setattr(2): EBUSY while a file on the mount is open for writing.
-            held, _ = holders.explain(self.system, live.mount_point, self.system.proc_fd())
+            held, _below = holders.explain(self.system, live.mount_point, self.system.proc_fd())
             said = holders.describe(held)
             err = LivemountError("cannot reset overlay %s: a process holds a file open for writing on it (EBUSY)%s;"
                                  " nothing was changed" % (live.mount_point, " (%s)" % said if said else ""))

@@ -127,7 +127,7 @@ def shared_problems(entries):
             found += [(at[a], "inside") for a in paths.ancestors(path) if a in at]
             found += [(above[path], "contains")] if path in above else []
             if found:
-                (_, _, other, other_field, _), rel = min(found, key=lambda x: x[0][:2])
+                (_seq, _is_work, other, other_field, _other_path), rel = min(found, key=lambda x: x[0][:2])
                 out.append((e.index, field, "%s %s the %s of entry %s (%s): two overlays on one upper or work"
                             " directory are undefined behaviour; give each overlay its own"
                             % (path, _REL_WORDS[rel], other_field, other.index, other.target)))

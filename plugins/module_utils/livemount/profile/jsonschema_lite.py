@@ -197,7 +197,14 @@ class Validator:
         if known is not None:
             cell = known[1]
             if cell[0] is None:  # still being compiled: a $ref back to an enclosing schema
-                return (lambda inst: cell[0](inst)), (lambda inst, path, out: cell[1](inst, path, out))
+                # Look the cell up at call time, when it holds the compiled functions.
+                def check_late(inst):
+                    return cell[0](inst)
+
+                def errors_late(inst, path, out):
+                    return cell[1](inst, path, out)
+
+                return check_late, errors_late
             return cell[0], cell[1]
         cell = [None, None]
         self._cells[id(schema)] = (schema, cell)  # the schema kept alive: its id stays its own
@@ -372,7 +379,7 @@ def _kw_unique_items(v, val, schema):
 
 def _kw_properties(v, val, schema):
     subs = tuple((name,) + v._compile(sub) for name, sub in val.items())
-    checked = {name: sub_ok for name, sub_ok, _ in subs if sub_ok is not _always}
+    checked = {name: sub_ok for name, sub_ok, _errors in subs if sub_ok is not _always}
     if not checked:
         return _always, _no_errors
     if len(checked) == 1:

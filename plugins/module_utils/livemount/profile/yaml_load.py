@@ -34,7 +34,8 @@ def loader_class(yaml):
 
 def load(yaml, text):
     """Return the data of the single YAML document in `text` (None when empty); yaml.YAMLError when refused."""
-    if type(text) is not str:  # libyaml refuses str subclasses (ansible-core 2.19 tags its strings)
+    # An exact type test: libyaml refuses str subclasses (ansible-core 2.19 tags its strings).
+    if type(text) is not str:  # pylint: disable=unidiomatic-typecheck
         text = str(text)
     return _Builder(yaml, loader_class(yaml)(text)).document()
 

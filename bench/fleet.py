@@ -1,0 +1,381 @@
+"""Benchmark 7: the fleet rollout (playbooks/rollout.yml) over namespace hosts, against what it is made of.
+
+H hosts, each a namespace instance made by molecule/shared/nsinst (its own
+mount, UTS, IPC and PID namespaces on the host's root, /mnt and /run its own
+tmpfs) reached through the nsinst connection (tests-only: `nsenter` around
+the builtin local connection). Every host gets the same profile of M mounts
+(half tmpfs, half binds of /mnt/src) under /mnt/b, a tmpfs of its own that
+is emptied between runs, with livemount's state (/run/livemount) removed:
+each "first run" starts from nothing. Whole `ansible-playbook` processes,
+contenders interleaved round by round, first run then rerun:
+
+* `rollout.yml`: playbooks/rollout.yml as shipped (canary, serial batches,
+  validation, apply, verification, rollback on failure);
+* `one mount_profile task`: a playbook of one livemount.core.mount_profile
+  task, the same profile;
+* `ansible.posix.mount loop`: a loop of ansible.posix.mount (`state:
+  mounted`, an fstab of its own in /run) over the same M mounts;
+* the same rollout and task with pipelining on (Ansible's default is off);
+* `ansible -m ping` of the H hosts: what reaching them costs at all;
+* `drift.yml --check`: playbooks/drift.yml on the converged fleet.
+
+Ansible runs with its defaults otherwise (forks 5, linear strategy). Task
+times come from the ansible.posix.json callback (each task's start to end,
+over every batch: what profile_tasks prints); a run with
+ANSIBLE_KEEP_REMOTE_FILES on one host measures each module's AnsiballZ
+payload (the file Ansible copies, and the zip inside it).
+"""
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common as c  # noqa: E402
+
+NAME = "fleet"
+NSINST = os.path.join(c.SRC, "molecule", "shared", "nsinst")
+CONNECTIONS = os.path.join(c.SRC, "molecule", "shared", "plugins", "connection")
+PLAYS = ("rollout.yml", "one mount_profile task", "ansible.posix.mount loop", "rollout.yml, pipelining",
+         "one mount_profile task, pipelining")
+CHECKS = ("ansible -m ping", "drift.yml --check")
+GOALS = {"task": 1.5, "posix": 8, "drift": 1.2}
+PAYLOAD_MODULES = ("mount_profile", "mount_profile_info", "ping", "mount")
+
+
+# ---- the hosts ------------------------------------------------------------------------------------
+
+def start_hosts(prefix, count):
+    """Return {name: pid} after starting `count` namespace instances (in parallel) named host-NN."""
+    names = ["host-%02d" % i for i in range(count)]
+    procs = {n: subprocess.Popen([NSINST, "start", prefix + n, n], stdout=subprocess.PIPE, universal_newlines=True)
+             for n in names}
+    pids = {}
+    for n, p in procs.items():
+        out, _ = p.communicate(timeout=600)
+        if p.returncode != 0 or not out.strip().isdigit():
+            raise RuntimeError("cannot start namespace host %s: nsinst exit %d" % (n, p.returncode))
+        pids[n] = int(out.strip())
+    for n, pid in pids.items():
+        _in_host(pid, "mkdir -p /mnt/b /mnt/src && mount -t tmpfs -o size=64m bench-b /mnt/b")
+    return pids
+
+
+def stop_hosts(prefix):
+    """Return None after stopping every instance whose id starts with `prefix` (their mounts go with them)."""
+    subprocess.run([NSINST, "stop-prefix", prefix], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _in_host(pid, script):
+    subprocess.run(["nsenter", "-t", str(pid), "-m", "-p", "--", "/bin/sh", "-c", script], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def reset_hosts(pids):
+    """Return None after emptying every host: /mnt/b made afresh, no livemount state, an empty fstab."""
+    for pid in pids.values():
+        _in_host(pid, "umount -R /mnt/b && mount -t tmpfs -o size=64m bench-b /mnt/b && "
+                      "rm -rf /run/livemount /run/livemount-etc /run/ansible-tmp && : > /run/bench-fstab")
+
+
+def mounts_under_b(pid):
+    """Return how many mounts host `pid` has below /mnt/b (its own tmpfs at /mnt/b not counted)."""
+    with open("/proc/%d/mountinfo" % pid) as f:
+        return sum(1 for line in f if line.split()[4].startswith("/mnt/b/"))
+
+
+# ---- playbooks ------------------------------------------------------------------------------------
+
+def _entries(m):
+    return [{"target": "/mnt/b/e%02d" % i, "type": "tmpfs", "options": ["size=1m"]} if i % 2 == 0
+            else {"target": "/mnt/b/e%02d" % i, "type": "bind", "source": "/mnt/src"} for i in range(m)]
+
+
+def write_files(d, pids, m):
+    """Return {name: argv} of every contender, after writing their inventory and playbooks into `d`."""
+    inv = os.path.join(d, "hosts.yml")
+    hosts = {n: {"ansible_host": pid, "nsinst_id": "%s%s" % (d + "/", n)} for n, pid in pids.items()}
+    profile = {"name": "bench", "mounts": _entries(m)}
+    posix = [{"src": e.get("source", "tmpfs"), "path": e["target"], "fstype": "none" if e["type"] == "bind" else "tmpfs",
+              "opts": "bind" if e["type"] == "bind" else "size=1m"} for e in _entries(m)]
+    with open(inv, "w") as f:
+        json.dump({"all": {"hosts": hosts, "vars": {
+            "ansible_connection": "nsinst", "ansible_python_interpreter": sys.executable,
+            # Enabled copies in the host's own /run: the instances share the controller's /etc.
+            "mounts_config_dir": "/run/livemount-etc",
+            "mounts_profiles": [profile], "livemount_batch": "25%", "posix_entries": posix}}}, f)
+    one = [{"name": "bench", "hosts": "all", "gather_facts": False, "tasks": [
+        {"name": "Apply the profile", "livemount.core.mount_profile": {"profile": "{{ mounts_profiles[0] }}"}}]}]
+    loop = [{"name": "bench", "hosts": "all", "gather_facts": False, "tasks": [
+        {"name": "Mount each entry", "ansible.posix.mount": {
+            "path": "{{ item.path }}", "src": "{{ item.src }}", "fstype": "{{ item.fstype }}", "opts": "{{ item.opts }}",
+            "state": "mounted", "fstab": "/run/bench-fstab"}, "loop": "{{ posix_entries }}"}]}]
+    books = {}
+    for name, play in (("one.json", one), ("loop.json", loop)):
+        books[name] = os.path.join(d, name)
+        with open(books[name], "w") as f:
+            json.dump(play, f)
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    rollout = os.path.join(c.SRC, "playbooks", "rollout.yml")
+    drift = os.path.join(c.SRC, "playbooks", "drift.yml")
+    return {
+        "rollout.yml": [playbook, "-i", inv, rollout],
+        "one mount_profile task": [playbook, "-i", inv, books["one.json"]],
+        "ansible.posix.mount loop": [playbook, "-i", inv, books["loop.json"]],
+        "rollout.yml, pipelining": [playbook, "-i", inv, rollout],
+        "one mount_profile task, pipelining": [playbook, "-i", inv, books["one.json"]],
+        "ansible -m ping": [os.path.join(os.path.dirname(sys.executable), "ansible"), "-i", inv, "all", "-m",
+                            "ansible.builtin.ping", "-o"],
+        "drift.yml --check": [playbook, "--check", "-i", inv, drift],
+    }
+
+
+def env_for(d, name):
+    """Return the environment of contender `name`: the collection, nsinst, JSON output, pipelining if named."""
+    env = c.bench_env(ANSIBLE_CONNECTION_PLUGINS=CONNECTIONS, ANSIBLE_NOCOLOR=1, ANSIBLE_FORCE_COLOR=0,
+                      ANSIBLE_HOST_KEY_CHECKING=0, ANSIBLE_RETRY_FILES_ENABLED=0, ANSIBLE_REMOTE_TEMP="/run/ansible-tmp",
+                      ANSIBLE_LOCAL_TEMP=os.path.join(d, ".ansible-tmp"), ANSIBLE_HOME=os.path.join(d, ".ansible"),
+                      ANSIBLE_PIPELINING="1" if name.endswith("pipelining") else "0")
+    if not name.startswith("ansible -m"):
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def task_times(stdout):
+    """Return {task name: seconds}, summed over every play (each serial batch is a play), from the json callback."""
+    doc = json.loads(stdout[stdout.index("{"):])
+    out = {}
+    for play in doc["plays"]:
+        for t in play["tasks"]:
+            d = t["task"]["duration"]
+            start, end = (_stamp(d["start"]), _stamp(d["end"])) if d.get("end") else (0, 0)
+            out[t["task"]["name"]] = out.get(t["task"]["name"], 0.0) + end - start
+    return out, doc["stats"]
+
+
+def _stamp(text):
+    import datetime
+
+    return datetime.datetime.strptime(text.rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
+
+
+# ---- measuring --------------------------------------------------------------------------------------
+
+def _run(name, argv, d, pids, m):
+    """Return {seconds, tasks, failures} of one run of contender `name`; checks what the hosts hold after it."""
+    took, proc = c.run_timed(argv, env=env_for(d, name), cwd=d, check=False)
+    out = {"seconds": took}
+    if name.startswith("ansible -m"):
+        if proc.returncode != 0 or proc.stdout.count("SUCCESS") != len(pids):
+            raise RuntimeError("cannot benchmark %s: exit %d:\n%s" % (name, proc.returncode, proc.stdout[-3000:]))
+        return out
+    if "{" not in proc.stdout:
+        raise RuntimeError("cannot benchmark %s: exit %d, no JSON report:\n%s" % (name, proc.returncode,
+                                                                                proc.stdout[-3000:]))
+    tasks, stats = task_times(proc.stdout)
+    bad = {h: s for h, s in stats.items() if s.get("failures") or s.get("unreachable")}
+    if proc.returncode != 0 or bad:
+        raise RuntimeError("cannot benchmark %s: exit %d, failed hosts %s:\n%s" % (
+            name, proc.returncode, sorted(bad), proc.stdout[-3000:]))
+    out["tasks"] = tasks
+    if name != "drift.yml --check":
+        held = [mounts_under_b(pid) for pid in pids.values()]
+        if set(held) != {m}:
+            raise RuntimeError("cannot trust %s: hosts hold %s mounts under /mnt/b, not %d each" % (name, held, m))
+    return out
+
+
+def measure(d, pids, m, rounds):
+    """Return {contender: {first: [run], rerun: [run]}} and {check: [run]}, contenders interleaved."""
+    argv = write_files(d, pids, m)
+    plays = {name: {"first": [], "rerun": []} for name in PLAYS}
+    checks = {name: [] for name in CHECKS}
+    for r in range(rounds):
+        order = PLAYS[r % len(PLAYS):] + PLAYS[:r % len(PLAYS)]
+        for name in order:
+            print("  fleet: round %d, %s..." % (r + 1, name), flush=True)
+            reset_hosts(pids)
+            plays[name]["first"].append(_run(name, argv[name], d, pids, m))
+            plays[name]["rerun"].append(_run(name, argv[name], d, pids, m))
+            if name == "rollout.yml":  # the fleet is converged: what reaching it and checking it cost
+                for check in CHECKS:
+                    checks[check].append(_run(check, argv[check], d, pids, m))
+    return plays, checks
+
+
+def payloads(d, pids, m):
+    """Return {module: {file_bytes, zip_bytes}} of the AnsiballZ files one host received in a rollout and a loop."""
+    argv = write_files(d, pids, m)
+    host, pid = next(iter(pids.items()))
+    out = {}
+    for name in ("rollout.yml", "ansible.posix.mount loop", "ansible -m ping"):
+        reset_hosts(pids)
+        env = dict(env_for(d, name), ANSIBLE_KEEP_REMOTE_FILES="1")
+        c.run_timed(argv[name] + ["--limit", host], env=env, cwd=d, check=False)
+        root = "/proc/%d/root/run/ansible-tmp" % pid
+        for dirpath, _, files in os.walk(root):
+            for f in files:
+                m_ = re.match(r"AnsiballZ_(\w+)\.py$", f)
+                if not m_:
+                    continue
+                with open(os.path.join(dirpath, f)) as fh:
+                    text = fh.read()
+                # The base64 zip of the module and its module_utils (zip_data='...' in ansible-core 2.19,
+                # a ZIPDATA triple-quoted string before).
+                z = re.search(r"zip_data='([A-Za-z0-9+/=]+)'", text) or re.search(r'ZIPDATA = """(.*?)"""', text, re.S)
+                out[m_.group(1)] = {"file_bytes": len(text.encode()),
+                                    "zip_bytes": len(base64.b64decode(z.group(1))) if z else None}
+    return out
+
+
+def run(hosts, m, rounds):
+    """Return the result document (starts and always stops its namespace hosts)."""
+    d = os.path.join(c.OUT, "fleet-%d" % os.getpid())
+    os.makedirs(d)
+    prefix = d + "/"
+    try:
+        t0 = time.perf_counter()
+        pids = start_hosts(prefix, hosts)
+        started = time.perf_counter() - t0
+        plays, checks = measure(d, pids, m, rounds)
+        sizes = payloads(d, pids, m)
+    finally:
+        stop_hosts(prefix)
+    doc = {"hosts": hosts, "mounts_per_host": m, "rounds": rounds, "start_seconds": started, "payloads": sizes,
+           "versions": _versions(), "plays": {}, "checks": {}}
+    for name, runs in plays.items():
+        doc["plays"][name] = {k: {"seconds": c.summary([x["seconds"] for x in v]),
+                                  "samples": [x["seconds"] for x in v], "tasks": _task_summary(v)}
+                              for k, v in runs.items()}
+    for name, runs in checks.items():
+        doc["checks"][name] = {"seconds": c.summary([x["seconds"] for x in runs]),
+                               "samples": [x["seconds"] for x in runs]}
+    doc["goals"] = goals(doc)
+    return doc
+
+
+def _task_summary(runs):
+    names = list(runs[0].get("tasks", {}))
+    return {n: c.summary([r["tasks"].get(n, 0.0) for r in runs]) for n in names}
+
+
+def _versions():
+    import importlib.metadata as md
+
+    return {"ansible-core": md.version("ansible-core")}
+
+
+def _ratio(doc, slow, fast, run, group="plays"):
+    a = doc[group][slow][run]["samples"] if group == "plays" else doc[group][slow]["samples"]
+    b = doc["plays"][fast][run]["samples"]
+    return c.ratio(a, b)
+
+
+def goals(doc):
+    """Return the goal verdicts (ratios per round of whole-playbook wall times)."""
+    out = []
+    for run in ("first", "rerun"):
+        r = _ratio(doc, "rollout.yml", "one mount_profile task", run)
+        out.append(c.goal("rollout.yml per host <= %.1fx one plain mount_profile task (%s, whole playbook)"
+                          % (GOALS["task"], run), r["median"] <= GOALS["task"], c.fmt_ratio(r)))
+        r = _ratio(doc, "ansible.posix.mount loop", "rollout.yml", run)
+        out.append(c.goal("rollout.yml >= %dx faster than the ansible.posix.mount loop (%s, whole playbook)"
+                          % (GOALS["posix"], run), r["median"] >= GOALS["posix"], c.fmt_ratio(r)))
+    drift, ping = doc["checks"]["drift.yml --check"]["samples"], doc["checks"]["ansible -m ping"]["samples"]
+    r = c.ratio(drift, ping)
+    out.append(c.goal("drift.yml --check <= %.1fx an ansible -m ping of the same hosts" % GOALS["drift"],
+                      r["median"] <= GOALS["drift"], c.fmt_ratio(r)))
+    return out
+
+
+def table(doc):
+    """Return (headers, rows): each contender's whole-playbook time, per host, first run and rerun."""
+    h = doc["hosts"]
+    rows = []
+    for name, runs in doc["plays"].items():
+        rows.append([name] + ["%s (%s per host)" % (c.fmt_stat(runs[k]["seconds"]),
+                                                  c.fmt_time(runs[k]["seconds"]["median"] / h))
+                              for k in ("first", "rerun")])
+    for name, run in doc["checks"].items():
+        rows.append([name, "%s (%s per host)" % (c.fmt_stat(run["seconds"]), c.fmt_time(run["seconds"]["median"] / h)),
+                     ""])
+    return ["contender (whole process)", "first run", "rerun"], rows
+
+
+def task_table(doc):
+    """Return (headers, rows): the time of each task of the rollout and of the one-task playbook, first run."""
+    rows = []
+    for name in ("rollout.yml", "one mount_profile task", "ansible.posix.mount loop"):
+        for k in ("first", "rerun"):
+            for task, st in doc["plays"][name][k]["tasks"].items():
+                rows.append([name, k, task, c.fmt_stat(st)])
+    return ["playbook", "run", "task (summed over serial batches)", "task time"], rows
+
+
+def payload_table(doc):
+    """Return (headers, rows) of the AnsiballZ payloads."""
+    return ["module", "AnsiballZ file", "zip inside"], [
+        [k, "%d KiB" % (v["file_bytes"] // 1024), "%d KiB" % (v["zip_bytes"] // 1024) if v["zip_bytes"] else "?"]
+        for k, v in sorted(doc["payloads"].items())]
+
+
+def markdown(doc):
+    """Return this benchmark's section of docs/benchmarks.md."""
+    pipe = {k: c.ratio(doc["plays"][k]["first"]["samples"], doc["plays"][k + ", pipelining"]["first"]["samples"])
+            for k in ("rollout.yml", "one mount_profile task")}
+    return "\n".join([
+        "## 7. The fleet rollout\n",
+        "Whole `ansible-playbook` processes over %d hosts, each a namespace instance (molecule/shared/nsinst, "
+        "reached by the tests-only nsinst connection), %d mounts per host (half tmpfs, half binds), %d rounds, "
+        "contenders interleaved, each first run from empty hosts then a rerun; Ansible's defaults (forks 5, "
+        "no pipelining unless the row says so), ansible-core %s. Starting the %d hosts took %s (not counted). "
+        "*per host* is the playbook's wall time over the number of hosts.\n"
+        % (doc["hosts"], doc["mounts_per_host"], doc["rounds"], doc["versions"]["ansible-core"], doc["hosts"],
+           c.fmt_time(doc["start_seconds"])),
+        c.md_table(*table(doc)), "",
+        "Pipelining (one process per task instead of copying the module file first) made the rollout's first run "
+        "%s and the one-task playbook's %s faster (ratio off/on per round).\n"
+        % (c.fmt_ratio(pipe["rollout.yml"]), c.fmt_ratio(pipe["one mount_profile task"])),
+        "Task time, start to end of each task as the json callback records it (profile_tasks' figure), summed "
+        "over the serial batches: Ansible's own start-up and per-play set-up are the rest of the wall time.\n",
+        c.md_table(*task_table(doc)), "",
+        "Module payloads: the AnsiballZ file Ansible writes on the host for each module (without pipelining; "
+        "with it, the same bytes go through the connection's stdin), and the zip of module_utils inside it.\n",
+        c.md_table(*payload_table(doc)), "",
+        c.md_goals(doc["goals"]), "",
+    ])
+
+
+def why_missed(doc):
+    """Return markdown for the missed goals ("" when all are met)."""
+    lines = []
+    for g in doc["goals"]:
+        if g["met"]:
+            continue
+        lines.append("- **%s**: measured %s." % (g["goal"], g["value"]))
+        if "rollout" in g["goal"]:
+            run = "first" if "(first" in g["goal"] else "rerun"
+            tasks = doc["plays"]["rollout.yml"][run]["tasks"]
+            top = sorted(tasks.items(), key=lambda kv: -kv[1]["median"])[:4]
+            lines.append("  - The rollout's costliest tasks (%s): %s." % (run, ", ".join(
+                "%s %s" % (k, c.fmt_time(v["median"])) for k, v in top)))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Return 0 after running the benchmark and writing bench/out/fleet.json."""
+    args = c.arguments(__doc__.splitlines()[0], argv)
+    c.require_root()
+    hosts, m, rounds = (8, 6, 1) if args.quick else (50, 20, args.repeats or 2)
+    doc = run(hosts, m, rounds)
+    return c.report(NAME, doc, args.out, [("fleet rollout", table(doc)), ("task times", task_table(doc)),
+                                          ("payloads", payload_table(doc))])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
