@@ -51,7 +51,7 @@ def test_a_state_directory_that_cannot_be_one_is_a_clear_error(scratch, where):
     make_tree(scratch, ["file=x", "src/"])
     bad = os.path.join(scratch, "file", "state") if where == "below-a-file" else os.path.join(scratch, "s" * 300)
     profile = write_profile(scratch, profile_dict(scratch, [{"target": "@/t", "type": "tmpfs"}]))
-    for args in (["status"], ["apply", "--yes", profile], ["destroy", "test"]):
+    for args in (["status"], ["apply", "--yes", profile], ["destroy", "--yes", "test"]):
         proc = subprocess.run(cli_command(scratch, *args)[:3] + ["--state-dir", bad] + list(args), env=cli_env(None),
                               capture_output=True, text=True, timeout=60)
         _one_error(proc, "state directory")

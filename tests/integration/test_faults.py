@@ -206,11 +206,6 @@ def test_cli_reports_the_failed_step(scratch, n, name):
 
 
 @pytest.mark.ns_timeout(600)
-@pytest.mark.xfail(
-    reason="since directories are tracked by identity (7a977ac), the first A->B apply has two steps "
-           "(k=43, 44 of 44) that later A->B applies after B->A do not make, so a fault there is 'no error': "
-           "either B->A keeps two directories it made or the count is stale; open, see the closing note",
-    strict=False)
 @pytest.mark.parametrize("gap", [1, 2, 3], ids=["first-undo", "second-undo", "third-undo"])
 def test_failed_rollback_is_repaired_by_the_next_run(scratch, gap):
     """Step k fails, then the gap-th undo call after it, for every k: UndoError says what is left; a rerun converges."""

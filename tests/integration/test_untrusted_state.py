@@ -56,7 +56,7 @@ def test_defect4_a_state_claiming_proc_is_refused_and_proc_stays(scratch):
         body["owned"].append({"entry": dict(body["owned"][0]["entry"], target="/proc", type="proc", source="proc"),
                               "created": [], "dev": None, "fs_options": None, "synthetic_for": None})
     _rewrite_state(scratch, claim)
-    proc = cli(scratch, "destroy", "test")
+    proc = cli(scratch, "destroy", "--yes", "test")
     assert proc.returncode == 1, proc.stderr
     assert "cannot trust state %s" % state_path(scratch) in proc.stderr and "/proc is protected" in proc.stderr
     assert "unexpected error" not in proc.stderr
@@ -72,7 +72,7 @@ def test_defect4_a_journal_line_claiming_proc_is_refused(scratch):
         f.write(json.dumps({"kind": "header", "profile": "test", "plan_id": "x", "steps": 1, "version": 2}) + "\n")
         f.write(json.dumps({"kind": "begin", "n": 1, "action": "unmount", "path": "/proc", "before": None,
                             "entry": {"target": "/proc", "type": "proc", "source": "proc"}, "live": None}) + "\n")
-    proc = cli(scratch, "destroy", "test")
+    proc = cli(scratch, "destroy", "--yes", "test")
     assert proc.returncode == 1 and "cannot trust journal %s" % journal in proc.stderr, proc.stderr
     assert "line 2 (begin).path: /proc is protected" in proc.stderr
     assert top("/proc") is not None and snapshot(scratch) == before
@@ -104,7 +104,7 @@ def test_defect4_wrong_types_are_a_clear_error(scratch, field, value, words):
         else:
             body["owned"][0][field] = value
     _rewrite_state(scratch, damage)
-    for args in (["status"], ["destroy", "test"]):
+    for args in (["status"], ["destroy", "--yes", "test"]):
         proc = cli(scratch, *args)
         assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
         assert "unexpected error" not in proc.stderr and "Traceback" not in proc.stderr

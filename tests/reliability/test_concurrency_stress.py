@@ -187,7 +187,7 @@ def test_eight_profiles_applied_then_destroyed_at_once_over_shared_parents(scrat
     for r in range(ROUNDS):
         problems = []
         for what, argvs in (("apply", [["apply", "--yes", p] for p in paths]),
-                            ("destroy", [["destroy", "q%d" % i] for i in range(8)])):
+                            ("destroy", [["destroy", "--yes", "q%d" % i] for i in range(8)])):
             runs = _race(scratch, argvs)
             problems += ["%s %d: exit %s: %s" % (what, i, code, words(err)[-200:])
                          for i, (code, _, err) in enumerate(runs) if code != 0]

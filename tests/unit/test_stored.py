@@ -177,3 +177,21 @@ def test_stored_path_rules_match_the_profile_rules():
         stored.path("/boot/x", "owned[0].entry.target", ())
     assert "protected (at or under /boot)" in str(info.value)
     assert stored.path("/boot/x", "t", ("/boot",)) == "/boot/x"
+
+
+def test_a_state_from_before_unique_ids_is_matched_as_before_and_learns_them(root):
+    """Migration: owned records without `unique` keep their mounts (matched the old way) and record the ids."""
+    fake = fake_host()
+    prof = load_profile({"name": "p", "mounts": [{"target": "/data/t", "type": "tmpfs", "options": ["size=1m"]},
+                                                 {"target": "/data/m", "type": "bind", "source": "/srv/a"}]})
+    engine.reconcile(prof, fake, root=root)
+    store = StateStore(root, NAMESPACE_ID, "p")
+    body = json.loads(open(store.path, "rb").read())["body"]
+    for o in body["owned"]:
+        for key in ("unique", "root", "fstype", "marker"):
+            o.pop(key, None)
+    _write(store, body)
+    assert all(o.unique is None for o in store.load().owned)
+    again = engine.reconcile(prof, fake, root=root)
+    assert [c.action.value for c in again.changes] == ["keep", "keep"]
+    assert all(o.unique is not None and o.fstype for o in store.load().owned)

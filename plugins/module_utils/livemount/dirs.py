@@ -35,12 +35,21 @@ def foreign(run, path, fact):
     return bool(ids) and fact.identity is not None and fact.identity not in ids
 
 
-def made(run, path):
-    """Return None after noting which directory is at `path` now, as one livemount made (Outcome.made_ids)."""
+def made(run, path, undo=False):
+    """Return None after noting which directory is at `path` now, as one livemount made (Outcome.made_ids).
+
+    One an undo made again (`undo`) goes to the journal too (a `made`
+    record): when a rollback fails, no state is saved, and by the time
+    recovery looks that directory may be covered by the mount the same
+    rollback put back on it. (A directory made by a step is found by
+    recovery itself, from its `begin` record.)
+    """
     fact = run.system.lstat(path)
     if fact.identity is not None:
         run.executor.outcome.made_ids.append((path, fact.identity))
         run.executor.created_ids.setdefault(path, set()).add(fact.identity)
+        if undo:
+            run.journal({"kind": "made", "path": path, "ident": list(fact.identity)})
 
 
 def own_tree(run, path, depth=0):

@@ -398,8 +398,8 @@ def _not_applied(state):
     """
     from .profile.load import load_profile
 
-    if state.profile_data is None:
-        return []
+    if state.profile_data is None or not state.owned:
+        return []  # nothing of it in place: a destroy's leftovers (or nothing applied at all, as apply said)
     try:
         wanted = load_profile(state.profile_data).entries
     except LivemountError:

@@ -48,6 +48,8 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
     named = (header.get("version") or 1) >= 2  # the journal names the mounts (module doc)
     attached = {}  # step -> [(path, role, Ident)] in the order they were attached
     for r in records:
+        if r.get("kind") == "made":
+            ids.setdefault(r["path"], set()).add(tuple(r["ident"]))  # a directory the run made (dirs.made)
         if r.get("kind") == "attach":
             ident = Ident.from_dict(r["ident"])
             if ident.unique is None or not world.table.has_unique_ids:
@@ -67,16 +69,16 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
             continue  # changed nothing but the state, which the dead run never saved
         entry = entry_from_dict(r["entry"]) if r.get("entry") else None
         before = entry_from_dict(r["before"]) if r.get("before") else None
-        if action == Action.MKDIR:
+        if action in (Action.MKDIR, Action.RMDIR):
             seen = fact(path)
-            if seen.kind != "missing" and path not in created:
+            if action == Action.MKDIR and seen.kind != "missing" and path not in created:
                 created.append(path)
-                if seen.identity is not None and world.table.top(path) is None:
-                    # What the dead run made is there now (under a mount, lstat would see that mount's root).
-                    ids.setdefault(path, set()).add(seen.identity)
-        elif action == Action.RMDIR:
-            if fact(path).kind == "missing" and path in created:
+            elif action == Action.RMDIR and seen.kind == "missing" and path in created:
                 created.remove(path)
+            if path in created and seen.identity is not None and world.table.top(path) is None:
+                # The directory at a path the dead run made, or removed and its undo made again, is another
+                # inode than any recorded: it is the run's own (under a mount, lstat would see the mount's root).
+                ids.setdefault(path, set()).add(seen.identity)
         elif action in (Action.LINK, Action.UNLINK) or (entry or before).type == SYMLINK:
             if action == Action.REPLACE and fact(_tmp_name(path)).kind == "symlink":
                 finish.append(("unlink", (_tmp_name(path),)))  # killed between creating and renaming it

@@ -323,7 +323,7 @@ def list_profiles(root, namespace_id):
     except FileNotFoundError:
         return []
     except OSError as exc:
-        raise StateError("cannot list state directory %s: %s" % (d, strerror(exc.errno)))
+        raise StateError("cannot use state directory %s: %s" % (d, strerror(exc.errno)))
     out = set()
     for n in names:
         for suffix in (".state.json", ".journal"):

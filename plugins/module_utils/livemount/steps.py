@@ -83,8 +83,14 @@ def _rmdir(run, c):
             _remove_dir(run, c.path, fact)
         elif fact.kind == "file":
             view = _writing(run.system.unlink, c.path)
-            run.push("recreate file %s" % c.path,
-                     lambda: run.system.mkfile(c.path, fact.mode or 0o644, fact.uid or 0, fact.gid or 0, view))
+            if fact.identity is not None:
+                run.executor.outcome.removed_ids.append((c.path, fact.identity))
+
+            def undo_file():
+                run.system.mkfile(c.path, fact.mode or 0o644, fact.uid or 0, fact.gid or 0, view)
+                dirs.made(run, c.path, undo=True)  # another inode now, as for a directory (_rmdir_once)
+
+            run.push("recreate file %s" % c.path, undo_file)
         else:
             return False
     except SysError as exc:
@@ -124,7 +130,7 @@ def _rmdir_once(run, path, fact):
 
     def undo():
         run.system.mkdir(path, fact.mode or 0o755, fact.uid or 0, fact.gid or 0, view)
-        dirs.made(run, path)  # another inode now: the state learns it (engine._learn_restored)
+        dirs.made(run, path, undo=True)  # another inode now: the state learns it (_learn_restored, or recovery)
 
     run.push("recreate directory %s" % path, undo)
 

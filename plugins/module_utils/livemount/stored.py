@@ -26,6 +26,7 @@ _RECORDS = {
     "failed": ("n",),
     "attach": ("n", "path", "role", "ident"),
     "aside": ("n", "from", "to"),
+    "made": ("n", "path", "ident"),
     "undo-failed": (),
 }
 _ROLES = ("new", "old")
@@ -219,6 +220,12 @@ def check_journal(header, records, profile, roots):
                 raise ValueError("%s.role: must be new or old, not %r" % (where, r["role"]))
             _ident(r["ident"], where + ".ident")
             _str(r.get("marker"), where + ".marker", none=True)
+        elif kind == "made":
+            path(r["path"], where + ".path", roots)
+            if not isinstance(r["ident"], list) or len(r["ident"]) != 3:
+                raise ValueError("%s.ident: must be [major, minor, inode]" % where)
+            for j, v in enumerate(r["ident"]):
+                _int(v, "%s.ident[%d]" % (where, j))
         elif kind == "aside":
             for key in ("from", "to"):
                 _str(r[key], "%s.%s" % (where, key))
