@@ -329,7 +329,7 @@ def test_plurals(scratch):
     for target in ("m/data", "m/cache"):
         hand_mount("-t", "tmpfs", "intruder", os.path.join(scratch, target))
     proc = cli(scratch, "plan", path)
-    assert proc.returncode == 1 and "(and 1 more conflict)" in proc.stderr and "cannot plan profile" in proc.stderr
+    assert proc.returncode == 1 and "(and 1 more conflict)" in proc.stderr and "cannot apply profile" in proc.stderr
 
 
 def test_ctrl_c_at_the_question_ends_its_line(scratch):

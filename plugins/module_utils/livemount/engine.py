@@ -240,7 +240,7 @@ def _reconcile(store, run, leftovers_only=False):
         conflicts = conflicts_in(changes)
         if conflicts:
             more = len(conflicts) - 1
-            verb = "destroy" if isinstance(profile, _Empty) else "plan" if check and not run.preflight else "apply"
+            verb = "destroy" if isinstance(profile, _Empty) else "apply"  # check mode predicts the very same error
             err = PlanError("cannot %s profile %s: %s" % (verb, profile.name, conflicts[0].reason)
                             + ("" if not more else " (and %d more conflict%s)" % (more, "s" if more > 1 else "")),
                             conflicts)

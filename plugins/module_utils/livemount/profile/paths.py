@@ -57,7 +57,7 @@ def clean_path(path):
     if bad:
         raise ValueError(bad)
     clean = paths.clean(path)
-    if len(clean) <= NAME_MAX:  # a UTF-8 character is one byte or more: no component can be too long
+    if len(clean) <= NAME_MAX and clean.isascii():  # one byte a character: no component can be too long
         return clean
     for comp in clean.split("/"):
         size = len(comp.encode("utf-8", "surrogateescape"))
