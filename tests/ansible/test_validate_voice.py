@@ -61,7 +61,7 @@ def test_module_validation_equals_livemount_validate(scratch):
     for path in files:
         problems, lines = cli[path]
         got = by_src[path]
-        assert got["failed"] is True and got["changed"] is False
+        assert got.get("failed") is True and got.get("changed") is False, (path, sorted(got), got.get("msg"))
         assert [{k: p[k] for k in LOCATED} for p in got["problems"]] == problems, path
         assert got["problem_lines"] == lines, path
         assert {p["file"] for p in got["problems"]} == {path}

@@ -28,11 +28,22 @@ class CallbackModule(CallbackBase):
     CALLBACK_NAME = "record"
     CALLBACK_NEEDS_ENABLED = True
 
+    def __init__(self, *args, **kwargs):
+        super(CallbackModule, self).__init__(*args, **kwargs)
+        self._item_failed = {}  # (host, task uuid) -> [whether each loop item failed], in order
+
     def _write(self, status, result):
         path = os.environ.get("LIVEMOUNT_RECORD")
         if not path:
             return
         body = strip_internal_keys(module_response_deepcopy(result._result))
+        failed = self._item_failed.pop((result._host.get_name(), result._task._uuid), [])
+        if isinstance(body.get("results"), list) and len(body["results"]) == len(failed):
+            # ansible-core 2.21 says an item failed only through the item callback, not in the item's
+            # result as 2.19 did: put it back, so the tests read loop items alike on both.
+            for item, item_failed in zip(body["results"], failed):
+                if isinstance(item, dict):
+                    item.setdefault("failed", item_failed)
         line = {"status": status, "host": result._host.get_name(), "task": result._task.get_name(),
                 "action": result._task.action, "result": body}
         with open(path, "a") as f:
@@ -43,6 +54,18 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._write("failed", result)
+
+    def _item(self, result, failed):
+        self._item_failed.setdefault((result._host.get_name(), result._task._uuid), []).append(failed)
+
+    def v2_runner_item_on_ok(self, result):
+        self._item(result, False)
+
+    def v2_runner_item_on_failed(self, result):
+        self._item(result, True)
+
+    def v2_runner_item_on_skipped(self, result):
+        self._item(result, False)
 
     def v2_runner_on_skipped(self, result):
         self._write("skipped", result)
