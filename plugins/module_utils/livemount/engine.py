@@ -174,6 +174,21 @@ class _Run:
     targets: tuple = ()
     on_plan: object = None
     preflight: bool = False  # the check-mode look a first apply takes before its lock (_reconcile_locked)
+    look: object = None  # the preflight: a list it adds its _Look to; the apply after it: that _Look
+
+
+@dataclass(frozen=True)
+class _Look:
+    """What a first apply's check-mode look planned from (no journal to recover), and the plan it made."""
+
+    state: object
+    world: object
+    changes: tuple
+
+    def plans_the_same(self, state, world):
+        """Return True when (state, world) equal what this look saw: plan() is pure, so its plan is the same."""
+        return (self.state == state and self.world.table.mounts == world.table.mounts
+                and dataclasses.replace(self.world, table=None) == dataclasses.replace(world, table=None))
 
 
 def _reconcile_locked(store, run):
@@ -182,7 +197,13 @@ def _reconcile_locked(store, run):
     if not run.check and run.expect is None and not os.path.lexists(store.lock_path):
         # A first apply here: a plan with conflicts is refused before the state directory and the lock
         # file exist, so that a refused profile leaves nothing behind (as a refused check does).
-        _reconcile(store, dataclasses.replace(run, check=True, progress=None, on_plan=None, preflight=True))
+        looks = []
+        _reconcile(store, dataclasses.replace(run, check=True, progress=None, on_plan=None, preflight=True,
+                                              look=looks))
+        # Under the lock the apply observes again; when nothing changed since, it applies this plan
+        # instead of making it a second time (a tenth of a second per 1,000 entries).
+        run = dataclasses.replace(run, look=looks[0] if looks else None)
+        args = (store, run)
     if not run.check or os.path.lexists(store.lock_path):
         return _reconcile(*args)
     # Check mode creates nothing, so before the first apply there is no lock
@@ -218,7 +239,8 @@ def _reconcile(store, run, leftovers_only=False):
         world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
         others, owners = leftovers.neighbours(store.root, system.namespace_id(), profile.name)
         world = dataclasses.replace(world, others=others, owners=owners)
-        if store.journal.exists():
+        interrupted = store.journal.exists()
+        if interrupted:
             state, world = _recover(store, state, world, system, check, report)
             # What recovery adopted (a link the dead run made) and undid (a mimic rolled back) changes more
             # than the table: look again at the paths and read-only listings the plan depends on. Check mode
@@ -228,8 +250,12 @@ def _reconcile(store, run, leftovers_only=False):
                                         owners=world.owners)
         if run.expect is not None and run.expect.changes is not None:
             changes = list(run.expect.changes)  # the plan that was shown: never planned twice
+        elif isinstance(run.look, _Look) and not interrupted and run.look.plans_the_same(state, world):
+            changes = list(run.look.changes)  # the first apply's look saw exactly this: the same plan
         else:
             changes = _targeted(plan(state, profile, world), run.targets, profile.name)
+            if run.preflight and not interrupted:
+                run.look.append(_Look(state, world, tuple(changes)))
         report.changes = changes
         report.diff = make_diff(_owned_live(state, world), list(profile.entries),
                                 "%s in %s" % (profile.name, system.namespace_id()))
