@@ -9,6 +9,7 @@ import os
 
 from ..kernel import syscalls
 from ..errors import SysError
+from ..mountinfo import parse_mountinfo
 
 
 def enter_private_namespace():
@@ -21,6 +22,32 @@ def enter_private_namespace():
         syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE, None)
     except OSError as exc:
         raise SysError("cannot make the new mount namespace private: %s" % exc.strerror, exc.errno)
+
+
+def every_table(proc="/proc"):
+    """Yield (namespace id, LiveTable) once for each mount namespace a process in `proc` is in.
+
+    One /proc/PID/mountinfo per distinct namespace (readlink of ns/mnt);
+    processes that vanish or hide their files meanwhile are skipped, and a
+    /proc that cannot be listed yields nothing. Lazily detached and
+    never-attached mounts appear in no mountinfo.
+    """
+    try:
+        pids = sorted(n for n in os.listdir(proc) if n.isdigit())
+    except OSError:
+        return
+    seen = set()
+    for pid in pids:
+        try:
+            ns = os.readlink("%s/%s/ns/mnt" % (proc, pid))
+            if ns in seen:
+                continue
+            with open("%s/%s/mountinfo" % (proc, pid), encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+        except OSError:
+            continue
+        seen.add(ns)
+        yield ns, parse_mountinfo(text)
 
 
 def current_namespace():

@@ -19,8 +19,8 @@ import re
 import shutil
 
 from ..errors import LivemountError
+from ..kernel import namespace
 from ..model import OVERLAY
-from ..mountinfo import parse_mountinfo
 from ..state import StateStore, known_profiles
 from .upper_policy import ASIDE
 
@@ -79,22 +79,9 @@ def _raise(exc):
 
 def users(origin, current_devs, proc="/proc"):
     """Return `mount point in namespace` of every overlay mount, anywhere, still on `origin` and not a current one."""
-    seen, out = set(), []
-    try:
-        pids = sorted(n for n in os.listdir(proc) if n.isdigit())
-    except OSError:
-        return out
-    for pid in pids:
-        try:
-            ns = os.readlink("%s/%s/ns/mnt" % (proc, pid))
-            if ns in seen:
-                continue
-            with open("%s/%s/mountinfo" % (proc, pid), encoding="utf-8", errors="surrogateescape") as f:
-                text = f.read()
-        except OSError:
-            continue
-        seen.add(ns)
-        for m in parse_mountinfo(text).mounts:
+    out = []
+    for ns, table in namespace.every_table(proc):
+        for m in table.mounts:
             if m.fstype == OVERLAY and origin in (m.upper, m.work) and tuple(m.dev) not in current_devs:
                 out.append("%s in %s" % (m.mount_point, ns))
     return out

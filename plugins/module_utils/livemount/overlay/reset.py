@@ -16,7 +16,7 @@ import errno
 import os
 import shutil
 
-from ..kernel import holders, nsexec
+from ..kernel import holders, namespace, nsexec
 from ..overlay import changes as overlay_changes, reset_journal as overlay_reset_journal
 from .. import paths
 from ..errors import LivemountError, SysError, UndoError
@@ -69,22 +69,12 @@ def find_overlay(table, target):
 def superblock_mounts(dev, proc="/proc"):
     """Return [{namespace, mount_point, ro}] of every overlay mount of device `dev` in any mount namespace in `proc`.
 
-    One /proc/PID/mountinfo per distinct namespace (readlink of ns/mnt);
-    processes that vanish or hide their files are skipped. Lazily detached
-    and never-attached mounts appear in no mountinfo (see old_gone).
+    Every namespace's table is read once (namespace.every_table); lazily
+    detached and never-attached mounts appear in none (see old_gone).
     """
-    seen, out = set(), set()
-    for pid in sorted(n for n in os.listdir(proc) if n.isdigit()):
-        try:
-            ns = os.readlink("%s/%s/ns/mnt" % (proc, pid))
-            if ns in seen:
-                continue
-            with open("%s/%s/mountinfo" % (proc, pid), encoding="utf-8", errors="surrogateescape") as f:
-                text = f.read()
-        except OSError:
-            continue
-        seen.add(ns)
-        for m in parse_mountinfo(text).mounts:
+    out = set()
+    for ns, table in namespace.every_table(proc):
+        for m in table.mounts:
             if m.dev == dev and m.fstype == OVERLAY:
                 out.add((ns, m.mount_point, "ro" in m.flags))
     return [{"namespace": n, "mount_point": p, "ro": ro} for n, p, ro in sorted(out)]
