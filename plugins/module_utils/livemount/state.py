@@ -13,11 +13,10 @@ import fcntl
 import json
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-from . import paths, stored
+from . import ourfiles, paths, stored
 from .errors import StateError, strerror
 from .journal import Journal, fsync_dir
 from .model import Owned
@@ -94,32 +93,11 @@ class StateStore:
     # ---- directory -----------------------------------------------------------
     def ensure_dir(self):
         """Create the state directories (mode 0700) if missing, then check they are safe."""
-        for d in (self.root, self.dir):
-            try:
-                os.mkdir(d, 0o700)
-            except FileExistsError:
-                pass
-            except OSError as exc:
-                raise StateError("cannot create state directory %s: %s" % (d, strerror(exc.errno)))
-        self.check_dir()
+        ourfiles.ensure_dirs((self.root, self.dir), 0o700, "state directory")
 
     def check_dir(self):
         """Raise StateError unless existing state directories are owned by us and not group/other-writable."""
-        for d in (self.root, self.dir):
-            try:
-                st = os.lstat(d)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:  # below a regular file (ENOTDIR), a name too long (ENAMETOOLONG)...
-                raise StateError("cannot use state directory %s: %s" % (d, strerror(exc.errno)))
-            if not stat.S_ISDIR(st.st_mode):
-                raise StateError("cannot use state directory %s: not a directory" % d)
-            if st.st_uid != os.geteuid():
-                raise StateError("cannot use state directory %s: owned by uid %d, not %d"
-                                 % (d, st.st_uid, os.geteuid()))
-            if st.st_mode & 0o022:
-                raise StateError("cannot use state directory %s: writable by group or others (mode %04o)"
-                                 % (d, stat.S_IMODE(st.st_mode)))
+        ourfiles.check_dirs((self.root, self.dir), "state directory")
 
     # ---- lock ------------------------------------------------------------------
     @contextlib.contextmanager

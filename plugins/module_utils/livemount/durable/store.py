@@ -22,6 +22,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from .. import ourfiles
 from ..errors import ProfileError, StateError
 from ..journal import fsync_dir
 from ..profile.load import NAME_RX, load_profile
@@ -66,23 +67,11 @@ class EnabledStore:
     # ---- directories -------------------------------------------------------------
     def check_dir(self):
         """Raise StateError unless the existing directories are ours and not writable by group or others."""
-        for d in (self.root, self.dir):
-            try:
-                st = os.lstat(d)
-            except FileNotFoundError:
-                continue
-            _check_owner(d, st, "directory", stat.S_ISDIR)
+        ourfiles.check_dirs((self.root, self.dir), "directory")
 
     def ensure_dir(self):
         """Create the directories (mode 0755) when missing, then check them."""
-        for d in (self.root, self.dir):
-            try:
-                os.mkdir(d, 0o755)
-            except FileExistsError:
-                pass
-            except OSError as exc:
-                raise StateError("cannot create directory %s: %s" % (d, exc.strerror))
-        self.check_dir()
+        ourfiles.ensure_dirs((self.root, self.dir), 0o755, "directory")
 
     # ---- files -------------------------------------------------------------------
     def names(self):
@@ -108,7 +97,7 @@ class EnabledStore:
         except OSError as exc:
             raise StateError("cannot read enabled profile %s: %s" % (path, exc.strerror))
         try:
-            _check_owner(path, os.fstat(fd), "file", stat.S_ISREG)
+            ourfiles.check_owned(path, os.fstat(fd), "file", stat.S_ISREG)
             with os.fdopen(fd, "rb", closefd=False) as f:
                 raw = f.read()
         finally:
@@ -161,15 +150,6 @@ class EnabledStore:
             return False
         fsync_dir(self.dir)
         return True
-
-
-def _check_owner(path, st, what, is_kind):
-    if not is_kind(st.st_mode):
-        raise StateError("cannot use %s: not a %s" % (path, what))
-    if st.st_uid != os.geteuid():
-        raise StateError("cannot use %s: owned by uid %d, not %d" % (path, st.st_uid, os.geteuid()))
-    if st.st_mode & 0o022:
-        raise StateError("cannot use %s: writable by group or others (mode %04o)" % (path, stat.S_IMODE(st.st_mode)))
 
 
 def _digest(body):
