@@ -24,6 +24,13 @@ def _profile_file(s):
     return path
 
 
+def _verify_play(prof):
+    """Return a play that runs only the role's resolve and verify tasks (tasks_from) for profile `prof`."""
+    return playbook.play([{"name": step, "ansible.builtin.include_role": {
+        "name": "livemount.core.mounts", "tasks_from": step}, "vars": {"mounts_profiles": [prof]}}
+        for step in ("resolve", "verify")])
+
+
 def test_role_resolves_validates_applies_verifies_notifies(scratch):
     """Inline, file and extra profiles with an override are applied; the handler runs only on change."""
     s = scratch
@@ -80,10 +87,7 @@ def test_role_fails_host_when_verification_fails(scratch):
     assert health["profiles"][0]["entries"][0]["health"] == "missing"
     assert health["profiles"][0]["profile_data"] == prof
     # The role's verify step alone (tasks_from) reports it and fails the host.
-    verify = playbook.play([{"name": "resolve", "ansible.builtin.include_role": {
-        "name": "livemount.core.mounts", "tasks_from": "resolve"}, "vars": {"mounts_profiles": [prof]}},
-        {"name": "verify", "ansible.builtin.include_role": {"name": "livemount.core.mounts", "tasks_from": "verify"},
-         "vars": {"mounts_profiles": [prof]}}])
+    verify = _verify_play(prof)
     run = playbook.run(verify, s)
     assert run.rc != 0
     assert "cannot verify profile web: %s/web missing" % s in run.stdout
@@ -100,10 +104,7 @@ def test_role_fails_host_when_the_enabled_copy_would_not_come_back(scratch):
     done = subprocess.run([sys.executable, "-m", "livemount_cli.main", "--config-dir", os.path.join(s, "etc"),
                            "enable", other], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    verify = playbook.play([{"name": "resolve", "ansible.builtin.include_role": {
-        "name": "livemount.core.mounts", "tasks_from": "resolve"}, "vars": {"mounts_profiles": [prof]}},
-        {"name": "verify", "ansible.builtin.include_role": {"name": "livemount.core.mounts", "tasks_from": "verify"},
-         "vars": {"mounts_profiles": [prof]}}])
+    verify = _verify_play(prof)
     run = playbook.run(verify, s)
     assert run.rc != 0
     assert "cannot verify that the profiles come back after a reboot: profile web: the enabled copy differs from " \
