@@ -13,7 +13,6 @@ there. A reset of everything copies nothing: the new upper stays empty.
 """
 
 import errno
-import os
 import shutil
 
 from ..kernel import holders, namespace, nsexec
