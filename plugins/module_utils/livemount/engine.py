@@ -54,7 +54,16 @@ class Report:
     previous: Optional[dict] = None
     # How to read the health when asked (callable; None: nothing recorded): the module asks, the CLI does not.
     health_source: Optional[object] = field(default=None, repr=False, compare=False)
-    fingerprint: Optional[dict] = None  # fingerprint.py: what a check-mode plan was made from
+    # fingerprint.py: what a check-mode plan was made from; a callable taking it until first asked (only
+    # confirming or saving a plan asks: a plain `livemount plan` never pays for it).
+    fingerprint_source: Optional[object] = field(default=None, repr=False, compare=False)
+
+    @property
+    def fingerprint(self):
+        """Return the fingerprint of what this check-mode plan was made from (None when none was taken)."""
+        if callable(self.fingerprint_source):
+            self.fingerprint_source = self.fingerprint_source()  # taken once, when first asked
+        return self.fingerprint_source
 
     @property
     def health(self):
@@ -70,6 +79,7 @@ class Report:
         # which the callable reading it cannot be.
         state = dict(self.__dict__)
         state["health_source"] = self.health
+        state["fingerprint_source"] = self.fingerprint
         return state
 
     @property
@@ -260,7 +270,7 @@ def _reconcile(store, run, leftovers_only=False):
         report.diff = make_diff(_owned_live(state, world), list(profile.entries),
                                 "%s in %s" % (profile.name, system.namespace_id()))
         if check or run.expect is not None:
-            report.fingerprint = fingerprint.take(state, profile, world, _profile_doc(profile))
+            report.fingerprint_source = (lambda s=state, w=world: fingerprint.take(s, profile, w, _profile_doc(profile)))
         if run.expect is not None:
             _verify(run.expect, report)
         conflicts = conflicts_in(changes)

@@ -132,8 +132,6 @@ class StateStore:
 
     def load(self):
         """Return the saved State (an empty one if none); StateError if it cannot be trusted."""
-        from .profile.load import entry_from_dict
-
         try:
             with open(self.path, "rb") as f:
                 raw = f.read()
@@ -156,10 +154,10 @@ class StateStore:
                 # profile unmount the other's mounts as "removed from profile".
                 raise ValueError("it is the state of profile %r, not %r" % (body.get("profile"), self.name))
             # Whole and this profile's is not yet what a state may hold: every field, every path it would act on.
-            stored.check_state(body)
+            entries = stored.check_state(body)
             owned = tuple(
                 Owned(
-                    entry=entry_from_dict(o["entry"]),
+                    entry=e,
                     created=tuple(o.get("created", ())),
                     dev=tuple(o["dev"]) if o.get("dev") else None,
                     fs_options=tuple((k, v) for k, v in o["fs_options"]) if o.get("fs_options") is not None else None,
@@ -169,7 +167,7 @@ class StateStore:
                     fstype=o.get("fstype"),
                     marker=o.get("marker"),
                 )
-                for o in body["owned"]
+                for e, o in zip(entries, body["owned"])
             )
             meta = body.get("meta") or {}
             if not isinstance(meta, dict):

@@ -106,7 +106,8 @@ def entry(value, where, roots):
 
 
 def check_state(body):
-    """Return None when a state body holds only what a state may; ValueError naming the first bad field."""
+    """Return the owned entries (Entry, in order) when a state body holds only what a state may; ValueError naming
+    the first bad field."""
     if not isinstance(body, dict):
         raise ValueError("body: must be an object, not %s" % _kind(body))
     for key in ("profile", "owned"):
@@ -124,6 +125,7 @@ def check_state(body):
         raise ValueError("created: must be a list, not %s" % _kind(created))
     for k, p in enumerate(created):
         path(p, "created[%d]" % k, roots)
+    created_set = set(created)
     ids = body.get("created_ids", [])
     if not isinstance(ids, list):
         raise ValueError("created_ids: must be a list, not %s" % _kind(ids))
@@ -131,7 +133,7 @@ def check_state(body):
         where = "created_ids[%d]" % k
         if not isinstance(row, list) or len(row) != 4:
             raise ValueError("%s: must be [path, major, minor, inode]" % where)
-        if row[0] not in created:
+        if not isinstance(row[0], str) or row[0] not in created_set:
             raise ValueError("%s: %r is not a created path" % (where, row[0]))
         for j, v in enumerate(row[1:], 1):
             _int(v, "%s[%d]" % (where, j))
@@ -139,6 +141,7 @@ def check_state(body):
     if not isinstance(owned, list):
         raise ValueError("owned: must be a list, not %s" % _kind(owned))
     seen = set()
+    entries = []
     for k, o in enumerate(owned):
         where = "owned[%d]" % k
         if not isinstance(o, dict):
@@ -147,6 +150,7 @@ def check_state(body):
         if e.target in seen:
             raise ValueError("%s.entry.target: %s is owned twice" % (where, e.target))
         seen.add(e.target)
+        entries.append(e)
         made = o.get("created", [])
         if not isinstance(made, list):
             raise ValueError("%s.created: must be a list, not %s" % (where, _kind(made)))
@@ -167,6 +171,7 @@ def check_state(body):
     meta = body.get("meta", {})
     if meta is not None and not isinstance(meta, dict):
         raise ValueError("meta: must be an object, not %s" % _kind(meta))
+    return tuple(entries)
 
 
 def _ident(value, where):
