@@ -146,7 +146,7 @@ class StateStore:
             body = doc["body"]
             if doc.get("format") != FORMAT or doc.get("version") != VERSION:
                 raise ValueError("unknown format")
-            if doc.get("sha256") != _digest(body):
+            if not _digest_matches(doc.get("sha256"), raw, body):
                 raise ValueError("checksum mismatch (edited or truncated)")
             if body.get("profile") != self.name:
                 # A good checksum proves the body is whole, not that it is this
@@ -367,6 +367,22 @@ def _canonical(body):
 
 def _digest(body):
     return _sha256()(_canonical(body)).hexdigest()
+
+
+def _digest_matches(recorded, raw, body):
+    """Return True when `recorded` is the sha256 of `body`'s canonical text (read from file bytes `raw`).
+
+    A file laid out as _document writes it holds that very text: it is hashed
+    from the file's own bytes, without serializing the body again (a fifth of
+    reading a state of 5,000 entries). Any other layout of the same body (a
+    file reformatted by hand) is hashed from the body serialized again.
+    """
+    start = raw.find(b'\n"body":')
+    if start != -1 and raw.endswith(b"}\n"):
+        text = raw[start + 8:-2].replace(b'},\n{"created":', b'},{"created":')
+        if _sha256()(text).hexdigest() == recorded:
+            return True
+    return _digest(body) == recorded
 
 
 def _document(body):

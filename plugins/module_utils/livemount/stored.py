@@ -50,6 +50,14 @@ def _str(value, where, none=False):
     return value
 
 
+def _naturals(row, start):
+    """Return True when every item of `row` from `start` on is an int (not a bool) of at least 0."""
+    for v in row[start:]:
+        if type(v) is not int or v < 0:  # pylint: disable=unidiomatic-typecheck
+            return False
+    return True
+
+
 def _dev(value, where):
     if value is None:
         return value
@@ -130,6 +138,9 @@ def check_state(body):
     if not isinstance(ids, list):
         raise ValueError("created_ids: must be a list, not %s" % _kind(ids))
     for k, row in enumerate(ids):
+        if (type(row) is list and len(row) == 4 and type(row[0]) is str  # pylint: disable=unidiomatic-typecheck
+                and row[0] in created_set and _naturals(row, 1)):
+            continue  # well formed (most rows): the checks below name what is wrong with the others
         where = "created_ids[%d]" % k
         if not isinstance(row, list) or len(row) != 4:
             raise ValueError("%s: must be [path, major, minor, inode]" % where)

@@ -71,16 +71,8 @@ def table_ids():
         if exc.errno in _UNSUPPORTED + (errno.EINVAL,):
             return {}
         raise
-    out = {}
-    for unique in uniques:
-        try:
-            old, _parent, _dev = sc.statmount_basic(unique)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.EINVAL):
-                continue  # unmounted since listmount(2): its line is gone too, or will be
-            raise
-        out[old] = unique
-    return out
+    # A mount unmounted since listmount(2) (None) is left out: its line is gone too, or will be.
+    return {old: unique for unique, old in sc.statmount_old_ids(uniques) if old is not None}
 
 
 def exists(unique):

@@ -101,6 +101,9 @@ def entry_from_dict(d):
             raise ValueError("entry field %s is missing" % name)
     kw = {}
     for name, value in d.items():
+        default = _STORED_DEFAULTS.get(name, _BAD)
+        if type(value) is type(default) and value == default:  # pylint: disable=unidiomatic-typecheck
+            continue  # the field's default as entry_to_dict writes it (most are): build() fills it in
         value = _STATE_READERS[name](value)
         if value is _BAD:
             kind = _STATE_KINDS[name]
@@ -152,6 +155,12 @@ def _read_pairs(v):
 _READERS = {"str": _read_str, "str?": _read_opt_str, "bool": _read_bool, "int": _read_int, "int?": _read_opt_int,
             "strs": _read_strs, "pairs": _read_pairs}
 _STATE_READERS = {name: _read_flags if name == "flags" else _READERS[kind] for name, kind in _STATE_FIELDS}
+
+
+# Each defaulted Entry field as entry_to_dict writes it: exactly this value (type included: 0 is not false)
+# is the default, without a reader.
+_STORED_DEFAULTS = {name: value for name, value in entry_to_dict(Entry(target="/", type="tmpfs")).items()
+                    if name not in ("target", "type")}
 
 
 _KIND_TEXT = {
