@@ -182,14 +182,14 @@ class StateStore:
 
     def save(self, state):
         """Write `state` atomically (temp file, fsync, rename, fsync dir)."""
-        from .profile.load import entry_to_dict
+        from .profile.forms import entry_to_state_dict
 
         self.ensure_dir()
         body = {
             "profile": state.profile,
             "namespace": state.namespace,
             "applied_at": state.applied_at,
-            "owned": [_owned_dict(o, entry_to_dict) for o in state.owned],
+            "owned": [_owned_dict(o, entry_to_state_dict) for o in state.owned],
             "created": list(state.created),
             "created_ids": [[p] + list(ident) for p, ident in state.created_ids],
             "profile_data": state.profile_data,
@@ -272,15 +272,16 @@ def atomic_write(path, data):
 
 
 def _owned_dict(o, entry_to_dict):
-    """Return the state file's form of one Owned (which mount it is: only the fields known)."""
+    """Return the state file's form of one Owned (which mount it is: only the fields known; load() reads a
+    missing dev or synthetic_for as none)."""
     d = {
+        "created": list(o.created),  # always: the first key in sorted order, where _document breaks lines
         "entry": entry_to_dict(o.entry),
-        "created": list(o.created),
-        "dev": list(o.dev) if o.dev else None,
         "fs_options": [list(kv) for kv in o.fs_options] if o.fs_options is not None else None,
-        "synthetic_for": o.synthetic_for,
     }
-    for key in ("unique", "root", "fstype", "marker"):
+    if o.dev:
+        d["dev"] = list(o.dev)
+    for key in ("synthetic_for", "unique", "root", "fstype", "marker"):
         if getattr(o, key) is not None:
             d[key] = getattr(o, key)
     return d
