@@ -27,10 +27,11 @@ def read_bytes(path, what="profile"):
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise refuse(errors.strerror(exc.errno))
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # checked before fdopen, which refuses a directory with its own error
+        os.close(fd)
+        raise refuse("not a regular file")
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise refuse("not a regular file")
         if st.st_size > MAX_TEXT_BYTES:
             raise refuse("%d bytes, more than the %d MiB a %s may have" % (st.st_size, MAX_TEXT_BYTES >> 20, what))
         raw = f.read(MAX_TEXT_BYTES + 1)

@@ -1,6 +1,6 @@
 """Issue 13, defect 8: what used to end in "unexpected error", a hang, or a bare "interrupted".
 
-A profile that is not a regular file (/dev/zero, a FIFO) or is larger than
+A profile that is not a regular file (/dev/zero, a FIFO, a directory) or is larger than
 8 MiB is refused before it is read; a state directory below a regular file
 or with a name too long is a clear error; Ctrl-C in the middle of an apply
 says what is left and that the next run recovers it, and it does.
@@ -25,12 +25,14 @@ def _one_error(proc, words):
 
 
 @pytest.mark.parametrize("command", ["validate", "plan", "apply"])
-@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "too-large"])
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "directory", "too-large"])
 def test_a_profile_that_is_no_regular_file_or_too_large_is_refused_at_once(scratch, command, kind):
-    """/dev/zero, a FIFO nobody writes to, a 9 MiB file: exit 1 naming the file and why, nothing read."""
-    make_tree(scratch, [])
+    """/dev/zero, a FIFO nobody writes to, a directory, a 9 MiB file: exit 1 naming the file and why, nothing read."""
+    make_tree(scratch, ["profiles/"])
     if kind == "dev-zero":
         path = "/dev/zero"
+    elif kind == "directory":
+        path = os.path.join(scratch, "profiles")
     elif kind == "fifo":
         path = os.path.join(scratch, "profile.fifo")
         os.mkfifo(path)
@@ -40,7 +42,8 @@ def test_a_profile_that_is_no_regular_file_or_too_large_is_refused_at_once(scrat
             f.write('{"name": "big", "mounts": [%s]}' % ",".join(['{"target": "/srv/x", "type": "tmpfs"}'] * 250000))
     argv = [command, path] + (["--yes"] if command == "apply" else [])
     proc = cli(scratch, *argv, timeout=60)
-    why = {"dev-zero": "not a regular file", "fifo": "not a regular file", "too-large": "more than the 8 MiB"}[kind]
+    why = {"dev-zero": "not a regular file", "fifo": "not a regular file", "directory": "not a regular file",
+           "too-large": "more than the 8 MiB"}[kind]
     _one_error(proc, why)
     assert path in proc.stdout + proc.stderr
 
