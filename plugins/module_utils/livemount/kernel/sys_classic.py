@@ -144,7 +144,8 @@ def attach(pending, tfd, reopen, ident=None):
     try:
         if ident is not None:
             pending.ident = ident(nfd)
-            pending.marker = identity.marker_of(nfd)
+            if pending.ident.unique is None:  # the marker stands in for a unique id (LinuxSys._identify)
+                pending.marker = identity.marker_of(nfd)
         if pending.attrs is None and not pending.propagation:
             return
         try:

@@ -149,10 +149,12 @@ class LinuxSys(LinuxObservation, Sys):
             raise SysError("cannot %s: %s" % (what, _cause(exc)), errno=exc.errno) from exc
 
     def _identify(self, handle):
-        """Return `handle` with its Ident and marker read from its fd (the mount it will be once attached)."""
+        """Return `handle` with its Ident read from its fd (the mount it will be once attached), and its marker
+        when the Ident has no unique id (the marker stands in for it: match.recorded_mount reads it only then)."""
         try:
             handle.ident = self.ident(handle.fd)
-            handle.marker = identity.marker_of(handle.fd)
+            if handle.ident.unique is None:
+                handle.marker = identity.marker_of(handle.fd)
         except OSError:
             pass  # unknown: the run falls back to checking nothing for this mount
         return handle
