@@ -736,10 +736,11 @@ def _refresh(entry, old, adopted=None):
 
 
 def entry_dict(entry):
-    """Return the journal's dict form of an Entry (profile.entry_to_dict)."""
-    from .profile.load import entry_to_dict
+    """Return the journal's dict form of an Entry: the state file's (forms.entry_to_state_dict; recovery reads it
+    with entry_from_dict, which fills in the defaults)."""
+    from .profile.forms import entry_to_state_dict
 
-    return entry_to_dict(entry)
+    return entry_to_state_dict(entry)
 
 
 def carry_wait():
