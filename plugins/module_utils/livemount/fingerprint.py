@@ -14,10 +14,11 @@ The fingerprint is plain JSON data (a saved plan file carries it): readable
 lines rather than hashes where a person may need to read what changed.
 """
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Optional, Tuple
+
+from .sha import sha256
 
 
 @dataclass(frozen=True)
@@ -166,4 +167,4 @@ def _owned_doc(o):
 
 
 def _sha(doc):
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":"), default=repr).encode()).hexdigest()
+    return sha256(json.dumps(doc, sort_keys=True, separators=(",", ":"), default=repr).encode()).hexdigest()

@@ -12,13 +12,13 @@ reported, never half read. A destroy keeps the history: the last profile
 can be rolled back to.
 """
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from typing import Tuple
 
 from .errors import StateError
+from .sha import sha256
 from .state import atomic_write
 
 KEEP = 10
@@ -51,7 +51,7 @@ def path_of(store):
 
 def profile_sha(profile_data):
     """Return the sha256 (hex) of a profile mapping's canonical JSON."""
-    return hashlib.sha256(_canonical(profile_data)).hexdigest()
+    return sha256(_canonical(profile_data)).hexdigest()
 
 
 def load(store):
@@ -69,7 +69,7 @@ def load(store):
         if doc.get("format") != FORMAT or doc.get("version") != VERSION:
             raise ValueError("unknown format")
         body = doc["body"]
-        if doc.get("sha256") != hashlib.sha256(_canonical(body)).hexdigest():
+        if doc.get("sha256") != sha256(_canonical(body)).hexdigest():
             raise ValueError("checksum mismatch (edited or truncated)")
         if body.get("profile") != store.name:
             raise ValueError("it is the history of profile %r, not %r" % (body.get("profile"), store.name))
@@ -96,7 +96,7 @@ def add(store, profile_data, applied_at, changes, targets=()):
     body = {"profile": store.name, "records": [r.to_dict() for r in records]}
     text = _canonical(body)
     head = b'{"format":"%s","version":%d,"sha256":"%s",\n"body":' % (
-        FORMAT.encode(), VERSION, hashlib.sha256(text).hexdigest().encode())
+        FORMAT.encode(), VERSION, sha256(text).hexdigest().encode())
     atomic_write(path_of(store), head + text + b"}\n")
     return rec
 

@@ -10,13 +10,13 @@ Written like the state (atomic replace, mode 0600, sha256 of the body) and
 read as untrusted input: a file that does not check out is refused whole.
 """
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from .errors import LivemountError
 from .fingerprint import Expected
+from .sha import sha256
 
 FORMAT = "livemount-plan"
 VERSION = 1
@@ -97,4 +97,4 @@ def is_plan(raw):
 
 
 def _sha(body):
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -20,6 +20,7 @@ from . import ourfiles, paths, stored
 from .errors import StateError, strerror
 from .journal import Journal, fsync_dir
 from .model import Owned
+from .sha import sha256
 
 DEFAULT_ROOT = "/run/livemount"
 
@@ -318,7 +319,7 @@ def reset_store_name(target):
     people reading `livemount status`; the hash of the whole path is what
     tells two targets apart.
     """
-    digest = _sha256()(target.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    digest = sha256(target.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", target.strip("/")) or "root"
     return "%s%s-%s" % (RESET_PREFIX, readable[-40:], digest)
 
@@ -367,7 +368,7 @@ def _canonical(body):
 
 
 def _digest(body):
-    return _sha256()(_canonical(body)).hexdigest()
+    return sha256(_canonical(body)).hexdigest()
 
 
 def _digest_matches(recorded, raw, body):
@@ -381,7 +382,7 @@ def _digest_matches(recorded, raw, body):
     start = raw.find(b'\n"body":')
     if start != -1 and raw.endswith(b"}\n"):
         text = raw[start + 8:-2].replace(b'},\n{"created":', b'},{"created":')
-        if _sha256()(text).hexdigest() == recorded:
+        if sha256(text).hexdigest() == recorded:
             return True
     return _digest(body) == recorded
 
@@ -401,31 +402,5 @@ def _document(body):
     """
     text = _canonical(body)
     head = b'{"format":"%s","version":%d,"sha256":"%s",\n"body":' % (
-        FORMAT.encode(), VERSION, _sha256()(text).hexdigest().encode())
+        FORMAT.encode(), VERSION, sha256(text).hexdigest().encode())
     return head + text.replace(b'},{"created":', b'},\n{"created":') + b"}\n"
-
-
-_SHA256 = None
-
-
-def _sha256():
-    """Return a sha256 constructor: the interpreter's built-in one when it has it, else hashlib's.
-
-    hashlib loads OpenSSL's libcrypto: 4 MB more in every process that reads
-    a state (a `livemount show` of 10,000 mounts is 25 MB in all). The
-    built-in module (_sha2 from Python 3.12, _sha256 before) gives the same
-    digest; builds without it (FIPS) use hashlib.
-    """
-    global _SHA256
-    if _SHA256 is None:
-        for name in ("_sha2", "_sha256"):
-            try:
-                _SHA256 = getattr(__import__(name), "sha256")
-                break
-            except (ImportError, AttributeError):
-                continue
-        else:
-            import hashlib
-
-            _SHA256 = hashlib.sha256
-    return _SHA256

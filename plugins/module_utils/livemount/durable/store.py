@@ -16,7 +16,6 @@ or truncated by hand is refused, not half-read), the body must name the
 profile its file is named for, and the profile must still validate.
 """
 
-import hashlib
 import json
 import os
 import stat
@@ -26,6 +25,7 @@ from .. import ourfiles
 from ..errors import ProfileError, StateError
 from ..journal import fsync_dir
 from ..profile.load import NAME_RX, load_profile
+from ..sha import sha256
 
 DEFAULT_CONFIG = "/etc/livemount"
 FORMAT = "livemount-enabled"
@@ -153,4 +153,4 @@ class EnabledStore:
 
 
 def _digest(body):
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+    return sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()

@@ -19,12 +19,12 @@ None or {} instead, and the callers fall back (model.Ident).
 """
 
 import errno
-import hashlib
 import os
 import stat
 
 from ..kernel import fileid, syscalls as sc
 from ..model import Ident
+from ..sha import sha256
 
 # Errors meaning "this kernel (or its seccomp filter) does not offer that call".
 _UNSUPPORTED = (errno.ENOSYS, errno.EPERM, errno.EOPNOTSUPP)
@@ -110,4 +110,4 @@ def marker_of(fd):
         pass
     if not parts:
         return None
-    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:32]
+    return sha256(b"\0".join(parts)).hexdigest()[:32]

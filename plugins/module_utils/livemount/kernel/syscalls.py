@@ -17,7 +17,6 @@ Constants: include/uapi/linux/mount.h, fcntl.h, openat2.h, stat.h.
 import ctypes
 import errno as _errno
 import os
-import platform
 import struct
 
 # ---- constants -------------------------------------------------------------
@@ -138,6 +137,7 @@ _NR = {
 }
 _STATX_NR = {"x86_64": 332, "aarch64": 291}
 SUPPORTED_MACHINES = ("x86_64", "aarch64")
+MACHINE = os.uname().machine  # platform.machine()'s answer, without importing platform (a few ms of start-up)
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -192,12 +192,12 @@ def _check(ret):
 
 def _syscall(name, *args):
     """Return the result of syscall `name` with already-typed ctypes arguments."""
-    if platform.machine() not in SUPPORTED_MACHINES:
+    if MACHINE not in SUPPORTED_MACHINES:
         # Other architectures number these differently (or not at all); saying
         # ENOSYS lets callers fall back to the classic API instead of calling
         # some unrelated syscall.
         raise OSError(_errno.ENOSYS, os.strerror(_errno.ENOSYS))
-    number = _STATX_NR[platform.machine()] if name == "statx" else _NR[name]
+    number = _STATX_NR[MACHINE] if name == "statx" else _NR[name]
     return _check(libc.syscall(ctypes.c_long(number), *args))
 
 
@@ -322,7 +322,7 @@ def statmount_old_ids(uniques):
     buffer for all, and only the mount's basic fields asked for (10,000 mounts:
     a few milliseconds of Python around the kernel's own cost).
     """
-    if platform.machine() not in SUPPORTED_MACHINES:
+    if MACHINE not in SUPPORTED_MACHINES:
         raise OSError(_errno.ENOSYS, os.strerror(_errno.ENOSYS))
     call, number = libc.syscall, ctypes.c_long(_NR["statmount"])
     req = ctypes.create_string_buffer(MNT_ID_REQ_SIZE_VER0)
