@@ -155,11 +155,11 @@ def paths_to_observe(entries, owned=()):
     layers (what will be visible there once the parent is mounted fresh).
     realpath: bind sources and filesystem sources under /dev.
     """
-    lstat, real = set(), set()
+    real = set()
     entries = list(entries)
-    for e in list(entries) + [o.entry for o in owned]:
-        lstat.add(e.target)
-        lstat.update(paths.ancestors(e.target))
+    every = entries + [o.entry for o in owned]
+    lstat = paths.with_ancestors(e.target for e in every)  # ancestors shared by many targets walked once
+    for e in every:
         if e.type == BIND and e.source:
             real.add(e.source)
             lstat.add(e.source)
