@@ -299,6 +299,24 @@ def run_measured(cmd, env=None, cwd=None, check=True, timeout=900):
     return took, peak, proc
 
 
+def task_times(stdout):
+    """Return ({task name: seconds}, stats) from the ansible.posix.json callback's output: each task's start to end
+    (what profile_tasks prints), summed over every play (a serial batch is a play)."""
+    import datetime
+
+    def stamp(text):
+        return datetime.datetime.strptime(text.rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
+
+    doc = json.loads(stdout[stdout.index("{"):])
+    out = {}
+    for play in doc["plays"]:
+        for t in play["tasks"]:
+            d = t["task"]["duration"]
+            took = stamp(d["end"]) - stamp(d["start"]) if d.get("end") else 0.0
+            out[t["task"]["name"]] = out.get(t["task"]["name"], 0.0) + took
+    return out, doc["stats"]
+
+
 def rounds(contenders, repeats):
     """Return {name: [seconds per round]}: every contender once per round, the order rotating each round.
 
