@@ -54,6 +54,40 @@ def test_table_and_handles_carry_unique_ids(scratch, unique_ids):
         assert s.marker(t) == marker is not None and ident.unique is None
 
 
+@pytest.mark.parametrize("race", ["none", "mount-while-read", "umount-while-read", "transient-while-read"])
+def test_text_and_ids_are_read_together_when_mounts_come_and_go(scratch, race):
+    """Each line gets the unique id of the mount it shows, when a mount comes, goes, or comes and goes mid-read.
+
+    The text is read once between two listings of the mounts; a mount made or unmounted then makes it read
+    again (the first read is never the one returned), so the ids always match the text returned.
+    """
+    s = LinuxSys()
+    for name in ("a", "b"):
+        os.mkdir(os.path.join(scratch, name))
+    shell_tmpfs(os.path.join(scratch, "b"), "gone-soon")
+    reads = []
+
+    def read():
+        reads.append(1)
+        if len(reads) == 1:
+            if race == "mount-while-read":
+                shell_tmpfs(os.path.join(scratch, "a"), "newcomer")
+            elif race == "umount-while-read":
+                subprocess.run(["umount", os.path.join(scratch, "b")], check=True)
+            elif race == "transient-while-read":
+                shell_tmpfs(os.path.join(scratch, "a"), "transient")
+                text = s.read_mountinfo()
+                subprocess.run(["umount", os.path.join(scratch, "a")], check=True)
+                return text
+        return s.read_mountinfo()
+
+    text, ids = s.mountinfo_with_ids(read)
+    assert len(reads) == (1 if race == "none" else 2)
+    assert text == s.read_mountinfo() and ids == s.mount_ids()  # mount_ids: listed mount by mount
+    live = read_table(s)
+    assert all(m.unique == ids[m.mount_id] for m in live.mounts)
+
+
 def test_recycled_device_number_is_another_mount(scratch):
     """A tmpfs unmounted by hand and another mounted there: same mountinfo id and device, new unique id and marker."""
     s = LinuxSys()

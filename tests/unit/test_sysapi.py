@@ -1,6 +1,7 @@
 """The seam declares everything it is asked: hooks with defaults, Wrapper passing every one on, no probes."""
 
 import ast
+import errno
 import inspect
 from pathlib import Path
 
@@ -12,12 +13,12 @@ from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sy
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_observe import features_of
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sysapi import (
     Features, Handle, Sys, Wrapper)
-from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import StateError
+from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import StateError, SysError
 from tests.unit.fakesys import FakeSys
 
 ENGINE = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / "livemount"
 SEAM = sorted(n for n, v in vars(Sys).items() if callable(v) and not n.startswith("_"))
-HOOKS = ["adapt_world", "features", "proc_fd", "target_record"]
+HOOKS = ["adapt_world", "features", "mountinfo_with_ids", "proc_fd", "target_record"]
 EXECUTOR = ["busy", "seed", "carry_wait"]  # apply.Executor's hooks, declared in its __init__
 
 
@@ -37,6 +38,51 @@ def test_hooks_have_defaults():
     assert (Sys.proc_fd(fake), Sys.target_record(fake), Sys.features(fake)) == (None, None, Features())
     world = object()
     assert Sys.adapt_world(fake, world) is world
+
+
+class _Changing(FakeSys):
+    """A FakeSys whose table text changes each time it is read, `changes` times; its ids are listed from `ids`."""
+
+    def __init__(self, changes, ids):
+        super().__init__()
+        self.changes, self.ids, self.reads = changes, ids, 0
+
+    def read_mountinfo(self):
+        self.reads += 1
+        return "table %d\n" % min(self.reads, self.changes + 1)
+
+    def mount_ids(self):
+        return dict(self.ids)
+
+
+@pytest.mark.parametrize("changes", [0, 1, 19])
+def test_default_table_with_ids_reads_until_two_reads_agree(changes):
+    """The default reads the text, lists the ids, reads again: the ids go with a text read twice the same."""
+    fake = _Changing(changes, {1: 1 << 32})
+    assert Sys.mountinfo_with_ids(fake) == ("table %d\n" % (changes + 1), {1: 1 << 32})
+    assert fake.reads == changes + 2
+
+
+def test_default_table_with_ids_gives_up_on_a_table_that_keeps_changing():
+    """A table that changed TABLE_TRIES times in a row is EAGAIN, never a table without its ids."""
+    with pytest.raises(SysError) as info:
+        Sys.mountinfo_with_ids(_Changing(sysapi.TABLE_TRIES + 5, {1: 2}))
+    assert info.value.errno == errno.EAGAIN and "changed %d times" % sysapi.TABLE_TRIES in str(info.value)
+
+
+def test_default_table_with_ids_without_ids_reads_once():
+    """A kernel that lists no ids: the text, read once, and None."""
+    fake = _Changing(5, {})
+    assert Sys.mountinfo_with_ids(fake) == ("table 1\n", None) and fake.reads == 1
+
+
+def test_a_wrapper_reads_the_text_itself_and_the_inner_sys_lists_the_ids():
+    """A Wrapper that reads the table its own way (NamespaceSys, a failpoint) keeps doing so for the ids' text."""
+    class Own(Wrapper):
+        def read_mountinfo(self):
+            return "own\n"
+
+    assert Own(_Changing(3, {7: 9})).mountinfo_with_ids() == ("own\n", {7: 9})
 
 
 class _Recorder:

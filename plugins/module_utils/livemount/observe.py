@@ -1,10 +1,8 @@
 """observe(system, entries, owned) -> World: the only reading of the system before planning."""
 
 import dataclasses
-import errno
 from dataclasses import dataclass, field
 
-from .errors import SysError
 from .overlay import rules as overlay_rules
 from . import paths
 from .mountinfo import LiveTable, parse_mountinfo
@@ -13,36 +11,18 @@ from .model import OVERLAY
 from .world import World, paths_to_observe
 
 
-# How often read_table reads the table again when it changed while the unique ids were listed.
-_TABLE_TRIES = 20
-
-
 def read_table(system):
     """Return the LiveTable of the namespace, each mount with its unique id when the kernel tells (Linux 6.8+).
 
-    The unique ids are listed between two reads of mountinfo that agree, so
-    each line gets the id of the mount it shows: a mount that went and came
-    back meanwhile with the same line (a recycled mountinfo id and device,
-    the very case unique ids are for) gets the id of the one now there.
-    A table that changed _TABLE_TRIES times in a row is an error: a table
-    without ids would be read as a kernel's without them.
+    The text and the ids are read together, each line with the id of the
+    mount it shows (Sys.mountinfo_with_ids).
     """
     return parse_mountinfo(*read_text_and_ids(system))
 
 
 def read_text_and_ids(system):
     """Return (mountinfo text, {mountinfo id: unique id} or None) read as read_table says."""
-    text = system.read_mountinfo()
-    for _try in range(_TABLE_TRIES):
-        ids = system.mount_ids()
-        if not ids:
-            return text, None
-        again = system.read_mountinfo()
-        if again == text:
-            return text, ids
-        text = again
-    raise SysError("cannot read the mount table: it changed %d times while livemount read it; try again"
-                   % _TABLE_TRIES, errno.EAGAIN)
+    return system.mountinfo_with_ids()
 
 
 def observe(system, entries, owned=(), mimic=()):

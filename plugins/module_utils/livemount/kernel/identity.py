@@ -6,7 +6,8 @@
   and the device stand in.
 * `table_ids()`: {mountinfo id: unique id} of every mount of this
   namespace (listmount(2) + statmount(2), Linux 6.8+), to give each line of
-  /proc/self/mountinfo its unique id; {} on older kernels.
+  /proc/self/mountinfo its unique id; {} on older kernels. `table_with_ids`
+  reads the text and lists the ids together, with one read of the text.
 * `marker_of(fd)`: a digest of what the mount's root is: its filesystem's
   uuid (FS_IOC_GETFSUUID: a tmpfs gets a random one per superblock) and the
   root directory's file handle (name_to_handle_at(2): a tmpfs inode carries
@@ -73,6 +74,29 @@ def table_ids():
         raise
     # A mount unmounted since listmount(2) (None) is left out: its line is gone too, or will be.
     return {old: unique for unique, old in sc.statmount_old_ids(uniques) if old is not None}
+
+
+def table_with_ids(read):
+    """Return (read(), {mountinfo id: unique id}) with read() of the mountinfo text between two listings that agree.
+
+    Equal listings (listmount(2)) mean no mount came or went between them: a
+    unique id is never reused. Every listed mount was there when the text
+    was read, with the mountinfo id statmount(2) gives it; a line more than
+    the listing has (a mount made and gone between the listings) makes it
+    try again. None when the listings differ (the caller reads again), and
+    (read(), {}) when the kernel cannot list its mounts.
+    """
+    try:
+        before = sc.listmount()
+    except OSError as exc:
+        if exc.errno in _UNSUPPORTED + (errno.EINVAL,):
+            return read(), {}
+        raise
+    text = read()
+    ids = {old: unique for unique, old in sc.statmount_old_ids(before) if old is not None}
+    if len(ids) != len(before) or sc.listmount() != before or text.count("\n") != len(before):
+        return None
+    return text, ids
 
 
 def exists(unique):

@@ -145,6 +145,14 @@ class Configured(Wrapper):
             return self.inner.mount_ids()
         return run(target, self.inner, lambda s, r, p: s.mount_ids(), "/")
 
+    def mountinfo_with_ids(self, read=None):
+        """Return the mount table text and unique ids of the namespace acted in, both read inside the target (one
+        process there, not one per read) when one is named."""
+        target = self._target()
+        if target is None:
+            return self.inner.mountinfo_with_ids(read)
+        return run(target, self.inner, lambda s, r, p: s.mountinfo_with_ids(), "/")
+
 
 def resolve(system, namespace=None, pid=None, on_busy=None):
     """Return (system, Target or None, on_busy): explicit arguments first, then a Configured system's."""

@@ -10,7 +10,7 @@ import stat
 
 from ..kernel import fileid, identity, syscalls as sc
 from ..errors import SysError, strerror
-from ..kernel.sysapi import Features
+from ..kernel.sysapi import TABLE_TRIES, Features, table_changed
 from ..model import MISSING, PathFact, build
 
 OVERLAY_PARAMS = "/sys/module/overlay/parameters"
@@ -117,6 +117,22 @@ class LinuxObservation:
             return identity.table_ids()
         except OSError as exc:
             raise SysError("cannot list the mounts: %s" % strerror(exc.errno), errno=exc.errno)
+
+    def mountinfo_with_ids(self, read=None):
+        """Return (mountinfo text, {mountinfo id: unique id} or None), the text (read(), default read_mountinfo)
+        read once between two listings of the namespace's mounts that agree (identity.table_with_ids), not
+        between two reads of the text as Sys.mountinfo_with_ids does."""
+        read = read or self.read_mountinfo
+        if not self.unique_ids:
+            return read(), None
+        for _try in range(TABLE_TRIES):
+            try:
+                got = identity.table_with_ids(read)
+            except OSError as exc:
+                raise SysError("cannot list the mounts: %s" % strerror(exc.errno), errno=exc.errno)
+            if got is not None:
+                return got[0], got[1] or None
+        raise table_changed()
 
     def marker(self, path):
         """Return the marker of the mount on top at `path` (identity.marker_of), None if it is not a mount point."""

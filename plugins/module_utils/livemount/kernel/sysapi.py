@@ -120,6 +120,20 @@ class Pin(Handle):
         return '"%s"' % self.desc
 
 
+# How often a table is read again when it changed while its unique ids were listed (Sys.mountinfo_with_ids).
+TABLE_TRIES = 20
+
+
+def table_changed():
+    """Return the SysError of a table that kept changing while its ids were listed."""
+    import errno
+
+    from ..errors import SysError
+
+    return SysError("cannot read the mount table: it changed %d times while livemount read it; try again"
+                    % TABLE_TRIES, errno.EAGAIN)
+
+
 class Sys(abc.ABC):
     """The interface (abstract: every implementation provides every method).
 
@@ -176,6 +190,31 @@ class Sys(abc.ABC):
 
         Read it between two reads of read_mountinfo() that agree (observe.read_table).
         """
+
+    def mountinfo_with_ids(self, read=None):
+        """Return (mountinfo text, {mountinfo id: unique id} or None) read together, each line with its mount's id.
+
+        The ids are listed between two reads of read_mountinfo() that agree,
+        so each line gets the id of the mount it shows: a mount that went and
+        came back meanwhile with the same line (a recycled mountinfo id and
+        device, the very case unique ids are for) gets the id of the one now
+        there. None when the kernel lists no ids. A table that changed
+        TABLE_TRIES times in a row is a SysError (EAGAIN): a table without ids
+        would be read as a kernel's without them. A Sys that can tell more
+        cheaply overrides this (LinuxObservation). `read` reads the text
+        (default: read_mountinfo): a Wrapper's own, whose inner Sys lists the ids.
+        """
+        read = read or self.read_mountinfo
+        text = read()
+        for _try in range(TABLE_TRIES):
+            ids = self.mount_ids()
+            if not ids:
+                return text, None
+            again = read()
+            if again == text:
+                return text, ids
+            text = again
+        raise table_changed()
 
     @abc.abstractmethod
     def marker(self, path):
@@ -330,6 +369,10 @@ class Wrapper(Sys):
     def mount_ids(self):
         """Return the inner Sys's unique mount ids."""
         return self.inner.mount_ids()
+
+    def mountinfo_with_ids(self, read=None):
+        """Return the mount table text, read by this Sys (its read_mountinfo), with the ids the inner Sys lists."""
+        return self.inner.mountinfo_with_ids(read or self.read_mountinfo)
 
     def marker(self, path):
         """Return the inner Sys's marker of the mount at `path`."""
