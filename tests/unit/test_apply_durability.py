@@ -1,8 +1,9 @@
 """What the cheaper apply keeps: every step follows a durable journal record, and state files old and new load.
 
-The executor writes a `done` record without its own fdatasync (journal.py):
-these tests pin that every system call is still preceded by a durable
-record covering everything written before it, that recovery decides the
+The executor writes a `done` record, and a mount step's `begin`, without its
+own fdatasync (journal.py): these tests pin that every system call that
+changes what a crash leaves is still preceded by a durable record covering
+everything written before it, that recovery decides the
 same without any done record, and that the state file written from one
 serialization loads, as do files in the earlier indented layout.
 """
@@ -34,41 +35,57 @@ def root():
     shutil.rmtree(path, ignore_errors=True)
 
 
+# Calls that leave nothing behind when the process dies: a detached mount (a clone, a new filesystem) and flags
+# set on it vanish with its fd. Every other call changes what a crash leaves: a durable record must precede it.
+_INVISIBLE = ("clone ", "clone_mount ", "create_fs ", "setattr <")
+
+
 def _journaled_apply(monkeypatch, profile):
-    """Return (records, steps) of applying A then `profile` on the fake: records are (steps before, kind, durable)."""
+    """Return (records, calls) of applying A then `profile` on the fake: records are (calls before, kind, durable,
+    action), calls the fake's call strings in order."""
     fake, root = fake_host(), fast_tmpdir()
     try:
         engine.reconcile(load_profile(PROFILE_A), fake, root=root)
-        base = fake.count
+        base, first = fake.count, len(fake.calls)
         log = []
         real = Journal.record
+        real_sync = Journal.sync
 
         def record(self, obj, durable=True):
-            log.append((fake.count - base, obj["kind"], durable))
+            log.append((fake.count - base, obj["kind"], durable, obj.get("action")))
             return real(self, obj, durable)
 
+        def sync(self):
+            log.append((fake.count - base, "sync", True, None))
+            return real_sync(self)
+
         monkeypatch.setattr(Journal, "record", record)
+        monkeypatch.setattr(Journal, "sync", sync)
         engine.reconcile(load_profile(profile), fake, root=root)
-        return log, fake.count - base
+        return log, fake.calls[first:]
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.parametrize("profile", [PROFILE_B, {"name": "p", "mounts": []}], ids=["a-to-b", "a-destroyed"])
-def test_every_step_follows_a_durable_record(monkeypatch, profile):
-    """Before each system call the last journal record written was synced, so every earlier one is on disk too."""
-    log, steps = _journaled_apply(monkeypatch, profile)
-    assert steps > 10 and any(kind == "done" for _, kind, _ in log)
-    for step in range(1, steps + 1):
-        before = [durable for at, _, durable in log if at < step]
-        assert before and before[-1], "step %d runs after a record not yet synced" % step
+def test_every_visible_step_follows_a_durable_record(monkeypatch, profile):
+    """Before each call that changes what a crash leaves, the last journal record written was synced."""
+    log, calls = _journaled_apply(monkeypatch, profile)
+    assert len(calls) > 10 and any(kind == "done" for _, kind, _, _ in log)
+    for step, call in enumerate(calls, 1):
+        if call.startswith(_INVISIBLE):
+            continue
+        before = [durable for at, _, durable, _ in log if at < step]
+        assert before and before[-1], "step %d (%s) runs after a record not yet synced" % (step, call)
 
 
-def test_only_done_records_skip_their_own_sync(monkeypatch):
-    """Header, begin, attach and aside records are each synced; done records ride on the next sync."""
+def test_only_done_records_and_a_mounts_begin_skip_their_own_sync(monkeypatch):
+    """Header, attach and aside records are each synced; a mount step's begin rides on its attach's sync, every
+    other begin is synced; done records ride on the next sync."""
     log, _ = _journaled_apply(monkeypatch, PROFILE_B)
-    assert {(kind, durable) for _, kind, durable in log} == {
-        ("header", True), ("begin", True), ("attach", True), ("aside", True), ("done", False)}
+    assert {(kind, durable) for _, kind, durable, _ in log if kind != "sync"} == {
+        ("header", True), ("begin", True), ("begin", False), ("attach", True), ("aside", True), ("done", False)}
+    assert {action for _, kind, durable, action in log if kind == "begin" and not durable} == {"mount"}
 
 
 @pytest.mark.parametrize("setup, owned, created, finish", [pytest.param(*c[1:], id=c[0]) for c in DECISIONS])

@@ -128,6 +128,8 @@ class Run:
         ident, marker = handle.ident, handle.marker
         if ident is not None:
             self.journal({"kind": "attach", "path": target, "role": role, "ident": ident.to_dict(), "marker": marker})
+        else:
+            self.executor._sync_journal()  # a mount step's begin is on disk before its mount appears
         self.system.attach(handle, target, beneath, expect)
         ident, marker = handle.ident, handle.marker  # a classic mount(2) stand-in learns them by attaching
         self.executor.outcome.attached.append((target, ident, marker))
@@ -176,10 +178,12 @@ class Executor:
                     continue
                 if self.progress:
                     self.progress(k, len(steps), c)
+                # A mount's begin rides on its attach record's sync (journal.py): nothing before it is visible.
                 self._journal({"kind": "begin", "n": k, "action": c.action.value, "path": c.target,
                                "entry": self.entry_dict(c.entry) if c.entry else None,
                                "before": self.entry_dict(c.before.entry) if c.before else None,
-                               "live": c.live.ident.to_dict() if c.live is not None else None})
+                               "live": c.live.ident.to_dict() if c.live is not None else None},
+                              durable=c.action != Action.MOUNT)
                 run = Run(self, c, k)
                 try:
                     changed = perform(run, c)
@@ -255,6 +259,10 @@ class Executor:
     def _journal(self, rec, durable=True):
         if self.journal is not None:
             self.journal.record(rec, durable)
+
+    def _sync_journal(self):
+        if self.journal is not None:
+            self.journal.sync()
 
     def _finish_journal(self):
         if self.journal is not None:

@@ -12,6 +12,12 @@ then only a power cut can lose it (a killed process cannot: write(2) has put
 it in the page cache). Recovery loses nothing by that: it examines every
 begun step against the live table whether or not it is marked done
 (recover.py); `done` only counts steps in its message.
+
+A mount step's `begin` record is written unsynced as well: what the step
+does before its mount appears (a clone, a new filesystem, flags set on the
+detached mount) leaves nothing behind when the process dies, and the
+`attach` record, synced before the mount appears, carries the `begin` to
+the disk with it (one fdatasync per mount instead of two).
 """
 
 import errno
@@ -65,6 +71,14 @@ class Journal:
                 os.fdatasync(self._fd)
         except OSError as exc:
             # The step it announces is not started; a line cut short is dropped on read as a torn write.
+            raise StateError("cannot write journal %s: %s; the run stopped before its next step: what it did so far "
+                             "is in place and the next run recovers it from the journal" % (self.path, _words(exc)))
+
+    def sync(self):
+        """Return None once every record written so far is on disk (what a durable record does after its write)."""
+        try:
+            os.fdatasync(self._fd)
+        except OSError as exc:
             raise StateError("cannot write journal %s: %s; the run stopped before its next step: what it did so far "
                              "is in place and the next run recovers it from the journal" % (self.path, _words(exc)))
 
