@@ -417,6 +417,20 @@ def test_entry_dict_round_trip(entry):
     assert (back.index, back.options) == (entry.index, entry.options)
 
 
+@settings(max_examples=300, deadline=None)
+@given(ENTRIES)
+def test_entry_state_dict_is_the_full_dict_less_its_defaults_and_round_trips(entry):
+    """The state file's compact form is entry_to_dict without the defaulted fields, and reads back whole."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import forms
+
+    full, compact = P.entry_to_dict(entry), forms.entry_to_state_dict(entry)
+    default = P.entry_to_dict(Entry(target="/", type="tmpfs"))
+    assert compact == {k: v for k, v in full.items()
+                       if k in ("target", "type") or not (type(v) is type(default[k]) and v == default[k])}
+    back = P.entry_from_dict(json.loads(json.dumps(compact)))
+    assert back == entry and (back.index, back.options) == (entry.index, entry.options)
+
+
 @pytest.mark.parametrize(
     "d, text",
     [

@@ -8,6 +8,8 @@
 profile.py re-exports all four; import them from there.
 """
 
+from dataclasses import MISSING, fields
+
 from ..errors import ProfileError
 from ..profile import yaml_load
 from ..profile.jsonschema_lite import describe
@@ -95,10 +97,20 @@ def entry_to_state_dict(entry):
 
     entry_from_dict fills the defaults in again, so the form is as lossless
     and a state of 5,000 entries is a third of the bytes to write, hash and read.
+    A field is compared with its default in the Entry's own form (one test a
+    field), and only the others are converted.
     """
-    return {name: value for name, value in entry_to_dict(entry).items()
-            if not (type(value) is type(_STORED_DEFAULTS.get(name, _BAD))  # pylint: disable=unidiomatic-typecheck
-                    and value == _STORED_DEFAULTS[name])}
+    d = {}
+    for name, kind, default in _STATE_PLAN:
+        value = getattr(entry, name)
+        if type(value) is type(default) and value == default:  # pylint: disable=unidiomatic-typecheck
+            continue
+        if kind == "strs":
+            value = sorted(value) if name == "flags" else list(value)
+        elif kind == "pairs":
+            value = [[k, v] for k, v in value]
+        d[name] = value
+    return d
 
 
 def entry_from_dict(d):
@@ -125,6 +137,7 @@ def entry_from_dict(d):
 
 
 _BAD = object()  # what a state field reader returns for a value of the wrong kind
+_ENTRY_DEFAULTS = {f.name: f.default for f in fields(Entry) if f.default is not MISSING}
 
 
 def _read_str(v):
@@ -168,6 +181,9 @@ _READERS = {"str": _read_str, "str?": _read_opt_str, "bool": _read_bool, "int": 
             "strs": _read_strs, "pairs": _read_pairs}
 _STATE_READERS = {name: _read_flags if name == "flags" else _READERS[kind] for name, kind in _STATE_FIELDS}
 
+
+# Each state field with its kind and, in the Entry's own form, its default (_BAD: none, the field is always written).
+_STATE_PLAN = tuple((name, kind, _ENTRY_DEFAULTS.get(name, _BAD)) for name, kind in _STATE_FIELDS)
 
 # Each defaulted Entry field as entry_to_dict writes it: exactly this value (type included: 0 is not false)
 # is the default, without a reader.
