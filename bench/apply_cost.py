@@ -185,6 +185,10 @@ def goals(doc):
     n = doc["n"]
     out = [c.goal("livemount within 2x of the raw system calls (%s, N=%d)" % (k, n),
                   t["engine_vs_raw"]["median"] <= 2, c.fmt_ratio(t["engine_vs_raw"])) for k, t in doc["types"].items()]
+    # Issue 17's step towards it: in-process within 5x of raw mount(2).
+    out += [c.goal("livemount within 5x of the raw system calls (%s, N=%d, in-process)" % (k, n),
+                   t["engine_vs_raw"]["median"] <= 5, c.fmt_ratio(t["engine_vs_raw"]))
+            for k, t in doc["types"].items()]
     # "far faster" read as an order of magnitude: one process per entry costs milliseconds.
     out += [c.goal("livemount far (>= 10x) faster than one mount(8) process per entry (%s)" % k,
                    t["mount8_vs_engine"]["median"] >= 10, c.fmt_ratio(t["mount8_vs_engine"]))
