@@ -457,3 +457,40 @@ def _exercise(table, path):
         table.bind_identity(path)
     except ValueError:
         pass  # a mount point that is not a clean path, or a table without a root
+
+
+# ---- what show --json uses: the visible mounts in one walk, lines a chunk at a time ----
+
+def _tops_by_path(table):
+    return {m.mount_id for m in table.mounts if table.top(m.mount_point) is m}
+
+
+@pytest.mark.parametrize("name", sorted(f[:-4] for f in os.listdir(FIXTURES) if f.endswith(".txt")))
+def test_tops_of_every_capture(name):
+    """tops() names exactly the mounts top() answers for their own mount point, on every real capture."""
+    table = load(name)
+    assert table.tops() == _tops_by_path(table)
+    assert len(table.tops()) < len(table.mounts) or name not in ("stacked", "host")  # some are hidden there
+
+
+def test_tops_of_a_generated_table():
+    """A generated 2,000-mount table with stacks: the one walk and the walk per mount point agree."""
+    table = mountinfo.parse_mountinfo(generate_table(2000))
+    assert table.tops() == _tops_by_path(table)
+
+
+@given(st.lists(st.tuples(st.integers(1, 7), st.integers(0, 8), st.sampled_from(
+    ["/", "/a", "/a/b", "/b", "/a/b/c", "/a//b", "/a/b/", "/a/./b", "/a//b/c"])), min_size=1, max_size=9,
+    unique_by=lambda t: t[0]))
+def test_fuzz_tops(rows):
+    """Any parent links, stacks, cycles and unclean mount points (`/gone//deleted`): tops() is what top() says."""
+    text = "\n".join(format_mountinfo_line(i, p, (0, i), "/", mp) for i, p, mp in rows)
+    table = mountinfo.parse_mountinfo(text)
+    assert table.tops() == _tops_by_path(table)
+
+
+@settings(max_examples=200)
+@given(st.text(st.sampled_from("ab \n"), max_size=60), st.integers(1, 9))
+def test_iter_lines_numbers_lines_as_split_does(text, chunk):
+    """Split a chunk at a time, the lines and their numbers are those of text.split('\\n'), empty ones skipped."""
+    assert list(mountinfo.iter_lines(text, chunk)) == [(n, line) for n, line in enumerate(text.split("\n"), 1) if line]

@@ -52,13 +52,78 @@ def iter_mounts(text, unique_ids=None):
     """
     supers = {}  # (fstype, raw super options) -> parsed, and raw mount options -> flags: shared by many mounts
     ids = unique_ids or {}
-    for n, line in enumerate(text.split("\n"), 1):
-        if not line:
-            continue
+    for fields in iter_fields(text, supers):
+        yield live_mount(fields, ids.get(fields[0]))
+
+
+# The order of the tuples iter_fields yields (a tuple: a namedtuple's Python-level __new__ would cost a
+# third of the loop): what a LiveMount holds, decoded, with its superblock options parsed once per table.
+FIELDS = ("mount_id", "parent_id", "major", "minor", "root", "mount_point", "flags", "propagation", "peer", "master",
+          "fstype", "source", "super", "raw_mount_options", "raw_super_options")
+
+
+def iter_fields(text, supers=None):
+    """Yield one tuple of decoded fields (in FIELDS order) per line of a mountinfo text, in order.
+
+    `super` is (fs_options, lower, data, upper, work), as LiveMount holds them.
+    Lines are split a chunk of the text at a time, never all at once: a
+    table of 10,000 mounts is not held a second time as a list of lines.
+    `supers` caches what many lines share (pass one dict to share it
+    further). Raises ValueError as iter_mounts does.
+    """
+    supers = {} if supers is None else supers
+    for n, line in iter_lines(text):
         try:
-            yield _parse_line(line, supers, ids)
+            yield _decode(line, supers)
         except (ValueError, IndexError, KeyError, OverflowError) as exc:
             raise ValueError("cannot parse mountinfo line %d: %s" % (n, exc)) from None
+
+
+def live_mount(fields, unique=None):
+    """Return the LiveMount of one iter_fields tuple, with unique id `unique`."""
+    (mount_id, parent_id, major, minor, root, mount_point, flags, propagation, peer, master, fstype, source,
+     parsed, raw_mount_options, raw_super) = fields
+    fs_options, lower, data, upper, work = parsed
+    return build(LiveMount, {
+        "unique": unique,
+        "mount_id": mount_id,
+        "parent_id": parent_id,
+        "dev": (major, minor),
+        "root": root,
+        "mount_point": mount_point,
+        "flags": flags,
+        "propagation": propagation,
+        "peer": peer,
+        "master": master,
+        "fstype": fstype,
+        "source": source,
+        "fs_options": fs_options,
+        "lower": lower,
+        "data": data,
+        "upper": upper,
+        "work": work,
+        "raw_mount_options": raw_mount_options,
+        "raw_super_options": raw_super,
+    })
+
+
+_CHUNK = 1 << 16  # characters of text split into lines at a time
+
+
+def iter_lines(text, chunk=_CHUNK):
+    """Yield (line number, line) for each non-empty line of `text`, splitting about `chunk` characters at a time."""
+    n = 0
+    start = 0
+    end = len(text)
+    while start < end:
+        stop = text.find("\n", start + chunk)
+        stop = end if stop < 0 else stop + 1
+        for line in text[start:stop].split("\n"):
+            n += 1
+            if line:
+                yield n, line
+        n -= 1  # the chunk ended with its newline: the empty string after it is not a line
+        start = stop
 
 
 Point = collections.namedtuple("Point", "mount_id parent_id mount_point")
@@ -69,14 +134,12 @@ def points(text):
 
     Enough to answer where each mount is and whether it is visible, at a
     fraction of the memory (a table of 10,000 mounts for `show --json`,
-    which then parses each line once more, with iter_mounts, as it prints it).
+    which then parses each line once more, with iter_fields, as it prints it).
     Raises ValueError as parse_mountinfo does for the fields it reads.
     """
     out = []
     make = tuple.__new__  # Point(...) goes through a Python-level __new__: a third of this loop
-    for n, line in enumerate(text.split("\n"), 1):
-        if not line:
-            continue
+    for n, line in iter_lines(text):
         fields = line.split(" ", 5)
         if len(fields) < 6 or not (fields[0].isdigit() and fields[1].isdigit() and (fields[0] + fields[1]).isascii()):
             raise ValueError("cannot parse mountinfo line %d: bad mount id or parent id" % n)
@@ -87,7 +150,8 @@ def points(text):
     return LiveTable(out)
 
 
-def _parse_line(line, supers, ids):
+def _decode(line, supers):
+    """Return the FIELDS tuple of one mountinfo line (ValueError, IndexError... when malformed)."""
     fields = line.split(" ")
     if len(fields) < 10:
         raise ValueError("expected at least 10 fields, got %d" % len(fields))
@@ -133,32 +197,11 @@ def _parse_line(line, supers, ids):
     parsed = supers.get(key)
     if parsed is None:
         parsed = supers[key] = _parse_super(fstype, raw_super)
-    fs_options, lower, data, upper, work = parsed
     flags = supers.get(fields[5])  # a handful of distinct per-mount option fields in a whole table
     if flags is None:
         flags = supers[fields[5]] = options.parse_mount_options(fields[5])
-    mount_id = int(fields[0])
-    return build(LiveMount, {
-        "unique": ids.get(mount_id),
-        "mount_id": mount_id,
-        "parent_id": int(fields[1]),
-        "dev": (int(major), int(minor)),
-        "root": unescape(fields[3]),
-        "mount_point": mount_point,
-        "flags": flags,
-        "propagation": propagation,
-        "peer": peer,
-        "master": master,
-        "fstype": fstype,
-        "source": unescape(raw_source),
-        "fs_options": fs_options,
-        "lower": lower,
-        "data": data,
-        "upper": upper,
-        "work": work,
-        "raw_mount_options": fields[5],
-        "raw_super_options": raw_super,
-    })
+    return (int(fields[0]), int(fields[1]), int(major), int(minor), unescape(fields[3]), mount_point, flags,
+            propagation, peer, master, fstype, unescape(raw_source), parsed, fields[5], raw_super)
 
 
 def _number(text, what):
@@ -311,33 +354,54 @@ class LiveTable:
             m = self._child_at.get((m.mount_id, m.mount_point))
         return out
 
-    def _visible_index(self):
-        """Return (sort keys, mounts) of every reachable stack, sorted parents first, stacks bottom first.
+    def _stacks(self):
+        """Yield every reachable stack (a list of mounts, bottom first), parents before their children.
 
         One walk down the tree: a child of a stack's top is reachable unless
         a sibling is mounted on one of the directories between them (the
         same rule visible() follows one path at a time).
         """
+        seen = set()
+        todo = [(_OUTSIDE, None)]
+        while todo:
+            parent_id, base = todo.pop()
+            for child in self._children.get(parent_id, ()):
+                mp = child.mount_point
+                if child.mount_id in seen or self._child_at.get((parent_id, mp)) is not child:
+                    continue
+                if base is not None and (not is_under(mp, base) or self._covered(parent_id, base, mp)):
+                    continue
+                if base is None and mp != "/" and self._covered(parent_id, "/", mp):
+                    continue
+                chain = self._chain(child, seen)
+                yield chain
+                todo.append((chain[-1].mount_id, mp))
+
+    def _visible_index(self):
+        """Return (sort keys, mounts) of every reachable stack, sorted parents first, stacks bottom first."""
         if self._visible is None:
             rows = []
-            seen = set()
-            todo = [(_OUTSIDE, None)]
-            while todo:
-                parent_id, base = todo.pop()
-                for child in self._children.get(parent_id, ()):
-                    mp = child.mount_point
-                    if child.mount_id in seen or self._child_at.get((parent_id, mp)) is not child:
-                        continue
-                    if base is not None and (not is_under(mp, base) or self._covered(parent_id, base, mp)):
-                        continue
-                    if base is None and mp != "/" and self._covered(parent_id, "/", mp):
-                        continue
-                    chain = self._chain(child, seen)
-                    rows.extend((sort_key(m.mount_point), depth, m) for depth, m in enumerate(chain))
-                    todo.append((chain[-1].mount_id, mp))
+            for chain in self._stacks():
+                rows.extend((sort_key(m.mount_point), depth, m) for depth, m in enumerate(chain))
             rows.sort(key=lambda r: (r[0], r[1]))
             self._visible = ([r[0] for r in rows], [r[2] for r in rows])
         return self._visible
+
+    def tops(self):
+        """Return the set of the mount ids that top() answers for their own mount point: the visible mounts.
+
+        What `{m.mount_id for m in mounts if top(m.mount_point) is m}` says,
+        in one walk of the tree instead of one walk per mount point. A mount
+        point that is not a clean path (`/gone//deleted`) is never a path
+        walk's answer, nor is anything mounted below it. A reachable mount
+        point with a `..` component raises ValueError, as top() does for it.
+        """
+        out = set()
+        for chain in self._stacks():
+            mp = chain[-1].mount_point
+            if clean(mp) == mp:
+                out.add(chain[-1].mount_id)
+        return out
 
     def _covered(self, parent_id, base, mp):
         """Return True when a child of `parent_id` sits on a directory from `base` (excluded) to `mp` (excluded).
