@@ -101,7 +101,8 @@ def stream(system, root):
     if ids:
         # Only the mounts at owned targets are ever asked for their unique id.
         ids = {p.mount_id: ids[p.mount_id] for p in shape.mounts if p.mount_point in owned_by and p.mount_id in ids}
-    return _rows(text, shape.tops(), owned_by, ids or {})
+    visible = {p.mount_id for p in shape.mounts if shape.top(p.mount_point) is p}
+    return _rows(text, visible, owned_by, ids or {})
 
 
 def _rows(text, visible, owned_by, ids):

@@ -66,13 +66,13 @@ def iter_fields(text, supers=None):
     """Yield one tuple of decoded fields (in FIELDS order) per line of a mountinfo text, in order.
 
     `super` is (fs_options, lower, data, upper, work), as LiveMount holds them.
-    Lines are split a chunk of the text at a time, never all at once: a
-    table of 10,000 mounts is not held a second time as a list of lines.
     `supers` caches what many lines share (pass one dict to share it
     further). Raises ValueError as iter_mounts does.
     """
     supers = {} if supers is None else supers
-    for n, line in iter_lines(text):
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line:
+            continue
         try:
             yield _decode(line, supers)
         except (ValueError, IndexError, KeyError, OverflowError) as exc:
@@ -107,25 +107,6 @@ def live_mount(fields, unique=None):
     })
 
 
-_CHUNK = 1 << 16  # characters of text split into lines at a time
-
-
-def iter_lines(text, chunk=_CHUNK):
-    """Yield (line number, line) for each non-empty line of `text`, splitting about `chunk` characters at a time."""
-    n = 0
-    start = 0
-    end = len(text)
-    while start < end:
-        stop = text.find("\n", start + chunk)
-        stop = end if stop < 0 else stop + 1
-        for line in text[start:stop].split("\n"):
-            n += 1
-            if line:
-                yield n, line
-        n -= 1  # the chunk ended with its newline: the empty string after it is not a line
-        start = stop
-
-
 Point = collections.namedtuple("Point", "mount_id parent_id mount_point")
 
 
@@ -139,7 +120,9 @@ def points(text):
     """
     out = []
     make = tuple.__new__  # Point(...) goes through a Python-level __new__: a third of this loop
-    for n, line in iter_lines(text):
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line:
+            continue
         fields = line.split(" ", 5)
         if len(fields) < 6 or not (fields[0].isdigit() and fields[1].isdigit() and (fields[0] + fields[1]).isascii()):
             raise ValueError("cannot parse mountinfo line %d: bad mount id or parent id" % n)
@@ -354,54 +337,33 @@ class LiveTable:
             m = self._child_at.get((m.mount_id, m.mount_point))
         return out
 
-    def _stacks(self):
-        """Yield every reachable stack (a list of mounts, bottom first), parents before their children.
+    def _visible_index(self):
+        """Return (sort keys, mounts) of every reachable stack, sorted parents first, stacks bottom first.
 
         One walk down the tree: a child of a stack's top is reachable unless
         a sibling is mounted on one of the directories between them (the
         same rule visible() follows one path at a time).
         """
-        seen = set()
-        todo = [(_OUTSIDE, None)]
-        while todo:
-            parent_id, base = todo.pop()
-            for child in self._children.get(parent_id, ()):
-                mp = child.mount_point
-                if child.mount_id in seen or self._child_at.get((parent_id, mp)) is not child:
-                    continue
-                if base is not None and (not is_under(mp, base) or self._covered(parent_id, base, mp)):
-                    continue
-                if base is None and mp != "/" and self._covered(parent_id, "/", mp):
-                    continue
-                chain = self._chain(child, seen)
-                yield chain
-                todo.append((chain[-1].mount_id, mp))
-
-    def _visible_index(self):
-        """Return (sort keys, mounts) of every reachable stack, sorted parents first, stacks bottom first."""
         if self._visible is None:
             rows = []
-            for chain in self._stacks():
-                rows.extend((sort_key(m.mount_point), depth, m) for depth, m in enumerate(chain))
+            seen = set()
+            todo = [(_OUTSIDE, None)]
+            while todo:
+                parent_id, base = todo.pop()
+                for child in self._children.get(parent_id, ()):
+                    mp = child.mount_point
+                    if child.mount_id in seen or self._child_at.get((parent_id, mp)) is not child:
+                        continue
+                    if base is not None and (not is_under(mp, base) or self._covered(parent_id, base, mp)):
+                        continue
+                    if base is None and mp != "/" and self._covered(parent_id, "/", mp):
+                        continue
+                    chain = self._chain(child, seen)
+                    rows.extend((sort_key(m.mount_point), depth, m) for depth, m in enumerate(chain))
+                    todo.append((chain[-1].mount_id, mp))
             rows.sort(key=lambda r: (r[0], r[1]))
             self._visible = ([r[0] for r in rows], [r[2] for r in rows])
         return self._visible
-
-    def tops(self):
-        """Return the set of the mount ids that top() answers for their own mount point: the visible mounts.
-
-        What `{m.mount_id for m in mounts if top(m.mount_point) is m}` says,
-        in one walk of the tree instead of one walk per mount point. A mount
-        point that is not a clean path (`/gone//deleted`) is never a path
-        walk's answer, nor is anything mounted below it. A reachable mount
-        point with a `..` component raises ValueError, as top() does for it.
-        """
-        out = set()
-        for chain in self._stacks():
-            mp = chain[-1].mount_point
-            if clean(mp) == mp:
-                out.add(chain[-1].mount_id)
-        return out
 
     def _covered(self, parent_id, base, mp):
         """Return True when a child of `parent_id` sits on a directory from `base` (excluded) to `mp` (excluded).
