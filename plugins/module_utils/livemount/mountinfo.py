@@ -284,7 +284,10 @@ class LiveTable:
         whose mount point is covered by an over-mount of an ancestor path is
         never reached: it is hidden.
         """
-        path = clean(path)
+        return self._visible_clean(clean(path))
+
+    def _visible_clean(self, path):
+        """Return visible(path) for a `path` already clean."""
         memo = self._visible_at
         if path in memo:
             return memo[path]
@@ -299,17 +302,20 @@ class LiveTable:
                 m = memo[parent]
                 break
             chain.append(parent)
+        child_at = self._child_at
         for prefix in reversed(chain):
-            child = self._child_at.get((_OUTSIDE if m is None else m.mount_id, prefix))
+            child = child_at.get((_OUTSIDE if m is None else m.mount_id, prefix))
             if child is not None:
-                m = self._top_from(child)
+                # Most mounts have nothing stacked on them: _top_from only when something is.
+                m = child if (child.mount_id, prefix) not in child_at else self._top_from(child)
             memo[prefix] = m
         return m
 
     def top(self, path):
         """Return the visible mount whose mount point is exactly `path`, or None if it is not a mount point."""
-        m = self.visible(path)
-        if m is None or m.mount_point != clean(path):
+        path = clean(path)
+        m = self._visible_clean(path)
+        if m is None or m.mount_point != path:
             return None
         return m
 
