@@ -101,11 +101,12 @@ def stream(system, root):
     if ids:
         # Only the mounts at owned targets are ever asked for their unique id.
         ids = {p.mount_id: ids[p.mount_id] for p in shape.mounts if p.mount_point in owned_by and p.mount_id in ids}
-    visible = {p.mount_id for p in shape.mounts if shape.top(p.mount_point) is p}
-    return _rows(text, visible, owned_by, ids or {})
+    tops = {p.mount_id for p in shape.mounts if shape.top(p.mount_point) is p}
+    return _rows(text, tops, owned_by, ids or {})
 
 
-def _rows(text, visible, owned_by, ids):
+def _rows(text, tops, owned_by, ids):
+    """Yield the dict of each line of `text`: visible when its mount id is in `tops`, unique ids from `ids`."""
     words = {}  # flags -> their option words: a handful of distinct ones in a whole table
     for fields in iter_fields(text):
         (mount_id, parent_id, major, minor, root, mount_point, flags, propagation, _peer, _master, fstype, source,
@@ -113,11 +114,11 @@ def _rows(text, visible, owned_by, ids):
         mount_options = words.get(flags)
         if mount_options is None:
             mount_options = words[flags] = options.format_options(flags, ())
-        seen = mount_id in visible
+        visible = mount_id in tops
         owned = owned_by.get(mount_point)
         yield _dict(mount_id, parent_id, "%d:%d" % (major, minor), root, mount_point, source, fstype, mount_options,
-                    fs_options, propagation, lower, data, upper, work, seen,
-                    None if owned is None else _owner(owned, live_mount(fields, ids.get(mount_id)), seen))
+                    fs_options, propagation, lower, data, upper, work, visible,
+                    None if owned is None else _owner(owned, live_mount(fields, ids.get(mount_id)), visible))
 
 
 def select(rows, paths=(), owner=None, owned_only=False):
