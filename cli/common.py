@@ -6,7 +6,6 @@ a CLI module: `livemount --help` then loads no engine or YAML.
 
 import os
 import sys
-import traceback
 
 
 def read_bytes(path, what="profile"):
@@ -141,6 +140,8 @@ def run_command(fn, args):
         return 130
     except Exception as exc:  # the one place errors become messages; everything else raises
         if args.verbose:
+            import traceback  # only here: 3 ms of imports (linecache, tokenize) every run otherwise
+
             traceback.print_exc()
         from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
 

@@ -52,13 +52,59 @@ def iter_mounts(text, unique_ids=None):
     """
     supers = {}  # (fstype, raw super options) -> parsed, and raw mount options -> flags: shared by many mounts
     ids = unique_ids or {}
+    for fields in iter_fields(text, supers):
+        yield live_mount(fields, ids.get(fields[0]))
+
+
+# The order of the tuples iter_fields yields (a tuple: a namedtuple's Python-level __new__ would cost a
+# third of the loop): what a LiveMount holds, decoded, with its superblock options parsed once per table.
+FIELDS = ("mount_id", "parent_id", "major", "minor", "root", "mount_point", "flags", "propagation", "peer", "master",
+          "fstype", "source", "super", "raw_mount_options", "raw_super_options")
+
+
+def iter_fields(text, supers=None):
+    """Yield one tuple of decoded fields (in FIELDS order) per line of a mountinfo text, in order.
+
+    `super` is (fs_options, lower, data, upper, work), as LiveMount holds them.
+    `supers` caches what many lines share (pass one dict to share it
+    further). Raises ValueError as iter_mounts does.
+    """
+    supers = {} if supers is None else supers
     for n, line in enumerate(text.split("\n"), 1):
         if not line:
             continue
         try:
-            yield _parse_line(line, supers, ids)
+            yield _decode(line, supers)
         except (ValueError, IndexError, KeyError, OverflowError) as exc:
             raise ValueError("cannot parse mountinfo line %d: %s" % (n, exc)) from None
+
+
+def live_mount(fields, unique=None):
+    """Return the LiveMount of one iter_fields tuple, with unique id `unique`."""
+    (mount_id, parent_id, major, minor, root, mount_point, flags, propagation, peer, master, fstype, source,
+     parsed, raw_mount_options, raw_super) = fields
+    fs_options, lower, data, upper, work = parsed
+    return build(LiveMount, {
+        "unique": unique,
+        "mount_id": mount_id,
+        "parent_id": parent_id,
+        "dev": (major, minor),
+        "root": root,
+        "mount_point": mount_point,
+        "flags": flags,
+        "propagation": propagation,
+        "peer": peer,
+        "master": master,
+        "fstype": fstype,
+        "source": source,
+        "fs_options": fs_options,
+        "lower": lower,
+        "data": data,
+        "upper": upper,
+        "work": work,
+        "raw_mount_options": raw_mount_options,
+        "raw_super_options": raw_super,
+    })
 
 
 Point = collections.namedtuple("Point", "mount_id parent_id mount_point")
@@ -69,7 +115,7 @@ def points(text):
 
     Enough to answer where each mount is and whether it is visible, at a
     fraction of the memory (a table of 10,000 mounts for `show --json`,
-    which then parses each line once more, with iter_mounts, as it prints it).
+    which then parses each line once more, with iter_fields, as it prints it).
     Raises ValueError as parse_mountinfo does for the fields it reads.
     """
     out = []
@@ -87,7 +133,8 @@ def points(text):
     return LiveTable(out)
 
 
-def _parse_line(line, supers, ids):
+def _decode(line, supers):
+    """Return the FIELDS tuple of one mountinfo line (ValueError, IndexError... when malformed)."""
     fields = line.split(" ")
     if len(fields) < 10:
         raise ValueError("expected at least 10 fields, got %d" % len(fields))
@@ -133,32 +180,11 @@ def _parse_line(line, supers, ids):
     parsed = supers.get(key)
     if parsed is None:
         parsed = supers[key] = _parse_super(fstype, raw_super)
-    fs_options, lower, data, upper, work = parsed
     flags = supers.get(fields[5])  # a handful of distinct per-mount option fields in a whole table
     if flags is None:
         flags = supers[fields[5]] = options.parse_mount_options(fields[5])
-    mount_id = int(fields[0])
-    return build(LiveMount, {
-        "unique": ids.get(mount_id),
-        "mount_id": mount_id,
-        "parent_id": int(fields[1]),
-        "dev": (int(major), int(minor)),
-        "root": unescape(fields[3]),
-        "mount_point": mount_point,
-        "flags": flags,
-        "propagation": propagation,
-        "peer": peer,
-        "master": master,
-        "fstype": fstype,
-        "source": unescape(raw_source),
-        "fs_options": fs_options,
-        "lower": lower,
-        "data": data,
-        "upper": upper,
-        "work": work,
-        "raw_mount_options": fields[5],
-        "raw_super_options": raw_super,
-    })
+    return (int(fields[0]), int(fields[1]), int(major), int(minor), unescape(fields[3]), mount_point, flags,
+            propagation, peer, master, fstype, unescape(raw_source), parsed, fields[5], raw_super)
 
 
 def _number(text, what):
@@ -258,7 +284,10 @@ class LiveTable:
         whose mount point is covered by an over-mount of an ancestor path is
         never reached: it is hidden.
         """
-        path = clean(path)
+        return self._visible_clean(clean(path))
+
+    def _visible_clean(self, path):
+        """Return visible(path) for a `path` already clean."""
         memo = self._visible_at
         if path in memo:
             return memo[path]
@@ -273,17 +302,20 @@ class LiveTable:
                 m = memo[parent]
                 break
             chain.append(parent)
+        child_at = self._child_at
         for prefix in reversed(chain):
-            child = self._child_at.get((_OUTSIDE if m is None else m.mount_id, prefix))
+            child = child_at.get((_OUTSIDE if m is None else m.mount_id, prefix))
             if child is not None:
-                m = self._top_from(child)
+                # Most mounts have nothing stacked on them: _top_from only when something is.
+                m = child if (child.mount_id, prefix) not in child_at else self._top_from(child)
             memo[prefix] = m
         return m
 
     def top(self, path):
         """Return the visible mount whose mount point is exactly `path`, or None if it is not a mount point."""
-        m = self.visible(path)
-        if m is None or m.mount_point != clean(path):
+        path = clean(path)
+        m = self._visible_clean(path)
+        if m is None or m.mount_point != path:
             return None
         return m
 
