@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import LinuxSys
-from ansible_collections.livemount.core.plugins.module_utils.livemount.observe import read_table
+from ansible_collections.livemount.core.plugins.module_utils.livemount.observe import read_table, read_text_and_ids_of
 
 APIS = pytest.mark.parametrize("classic", [False, True], ids=["new-api", "classic-api"])
 
@@ -86,6 +86,34 @@ def test_text_and_ids_are_read_together_when_mounts_come_and_go(scratch, race):
     assert text == s.read_mountinfo() and ids == s.mount_ids()  # mount_ids: listed mount by mount
     live = read_table(s)
     assert all(m.unique == ids[m.mount_id] for m in live.mounts)
+
+
+@pytest.mark.parametrize("race", ["none", "replaced-while-read"])
+def test_recorded_ids_are_looked_up_around_one_read(scratch, race):
+    """read_text_and_ids_of: the recorded mount's mountinfo id is the one the text shows it with; a recorded mount
+    replaced by another (same place, often the same mountinfo id) during the read makes it read again."""
+    s = LinuxSys()
+    t = os.path.join(scratch, "t")
+    os.mkdir(t)
+    shell_tmpfs(t, "recorded")
+    recorded = table(s).top(t)
+    reads = []
+
+    def read():
+        reads.append(1)
+        if len(reads) == 1 and race == "replaced-while-read":
+            subprocess.run(["umount", t], check=True)
+            shell_tmpfs(t, "impostor")
+        return LinuxSys.read_mountinfo(s)
+
+    s.read_mountinfo = read
+    text, ids = read_text_and_ids_of(s, [recorded.unique, 1 << 62])
+    assert len(reads) == (1 if race == "none" else 2)
+    if race == "none":
+        assert ids == {recorded.mount_id: recorded.unique}
+    else:
+        assert ids == {} and "impostor" in text  # the recorded mount is gone: no line carries its id
+    assert LinuxSys(unique_ids=False).old_ids_of([recorded.unique]) is None
 
 
 def test_recycled_device_number_is_another_mount(scratch):

@@ -18,7 +18,7 @@ from tests.unit.fakesys import FakeSys
 
 ENGINE = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / "livemount"
 SEAM = sorted(n for n, v in vars(Sys).items() if callable(v) and not n.startswith("_"))
-HOOKS = ["adapt_world", "features", "mountinfo_with_ids", "proc_fd", "target_record"]
+HOOKS = ["adapt_world", "features", "mountinfo_with_ids", "old_ids_of", "proc_fd", "target_record"]
 EXECUTOR = ["busy", "seed", "carry_wait"]  # apply.Executor's hooks, declared in its __init__
 
 
@@ -74,6 +74,13 @@ def test_default_table_with_ids_without_ids_reads_once():
     """A kernel that lists no ids: the text, read once, and None."""
     fake = _Changing(5, {})
     assert Sys.mountinfo_with_ids(fake) == ("table 1\n", None) and fake.reads == 1
+
+
+def test_default_old_ids_of_looks_up_in_the_listing():
+    """Each unique id's mountinfo id from mount_ids(), None for one not mounted; None when nothing is listed."""
+    assert Sys.old_ids_of(_Changing(0, {4: 1 << 32, 5: (1 << 32) + 1}), [(1 << 32) + 1, 7]) == {(1 << 32) + 1: 5,
+                                                                                                7: None}
+    assert Sys.old_ids_of(_Changing(0, {}), [1 << 32]) is None
 
 
 def test_a_wrapper_reads_the_text_itself_and_the_inner_sys_lists_the_ids():

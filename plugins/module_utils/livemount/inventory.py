@@ -7,7 +7,7 @@ exposed, and each mount point tagged with the profile that owns it.
 
 from . import match, options, paths as pathlib
 from .mountinfo import iter_fields, live_mount, points
-from .observe import read_table, read_text_and_ids
+from .observe import read_table, read_text_and_ids_of
 from .state import StateStore, list_profiles
 
 
@@ -94,21 +94,27 @@ def stream(system, root):
     ids or mount point are, else when reached.
     """
     owned_by = owners(root, system.namespace_id())
-    if any(own.unique is not None for _name, own in owned_by.values()):
-        text, ids = read_text_and_ids(system)
+    recorded = [own.unique for _name, own in owned_by.values() if own.unique is not None]
+    # Only the mounts at owned targets are ever asked for their unique id (_owner), and only whether it is the
+    # one recorded: each recorded id is looked up, not every mount's listed.
+    found = read_text_and_ids_of(system, recorded) if recorded else None
+    if found is None:
+        text, ids, other = system.read_mountinfo(), {}, None
     else:
-        # No record to tell apart by unique id (_owner): listing every mount's id would be wasted.
-        text, ids = system.read_mountinfo(), None
+        (text, ids), other = found, _ANOTHER
     shape = points(text)
-    if ids:
-        # Only the mounts at owned targets are ever asked for their unique id.
-        ids = {p.mount_id: ids[p.mount_id] for p in shape.mounts if p.mount_point in owned_by and p.mount_id in ids}
     tops = {p.mount_id for p in shape.mounts if shape.top(p.mount_point) is p}
-    return _rows(text, tops, owned_by, ids or {})
+    return _rows(text, tops, owned_by, ids, other)
 
 
-def _rows(text, tops, owned_by, ids):
-    """Yield the dict of each line of `text`: visible when its mount id is in `tops`, unique ids from `ids`."""
+# The unique id given a mount whose id was not looked up, when the recorded ones were: some mount's, no record's
+# (the kernel's unique ids start at 2**31).
+_ANOTHER = 0
+
+
+def _rows(text, tops, owned_by, ids, other=None):
+    """Yield the dict of each line of `text`: visible when its mount id is in `tops`, unique ids from `ids` (the
+    others `other`)."""
     words = {}  # flags -> their option words: a handful of distinct ones in a whole table
     for fields in iter_fields(text):
         (mount_id, parent_id, major, minor, root, mount_point, flags, propagation, _peer, _master, fstype, source,
@@ -120,7 +126,7 @@ def _rows(text, tops, owned_by, ids):
         owned = owned_by.get(mount_point)
         yield _dict(mount_id, parent_id, "%d:%d" % (major, minor), root, mount_point, source, fstype, mount_options,
                     fs_options, propagation, lower, data, upper, work, visible,
-                    None if owned is None else _owner(owned, live_mount(fields, ids.get(mount_id)), visible))
+                    None if owned is None else _owner(owned, live_mount(fields, ids.get(mount_id, other)), visible))
 
 
 def select(rows, paths=(), owner=None, owned_only=False):

@@ -28,7 +28,8 @@ from ..model import Ident
 from ..sha import sha256
 
 # Errors meaning "this kernel (or its seccomp filter) does not offer that call".
-_UNSUPPORTED = (errno.ENOSYS, errno.EPERM, errno.EOPNOTSUPP)
+UNSUPPORTED = (errno.ENOSYS, errno.EPERM, errno.EOPNOTSUPP)
+_UNSUPPORTED = UNSUPPORTED
 
 
 def ident_of(fd):

@@ -145,6 +145,13 @@ class Configured(Wrapper):
             return self.inner.mount_ids()
         return run(target, self.inner, lambda s, r, p: s.mount_ids(), "/")
 
+    def old_ids_of(self, uniques):
+        """Return the mountinfo ids of the mounts `uniques` name in the namespace acted in (looked up there)."""
+        target = self._target()
+        if target is None:
+            return self.inner.old_ids_of(uniques)
+        return run(target, self.inner, lambda s, r, p: s.old_ids_of(uniques), "/")
+
     def mountinfo_with_ids(self, read=None):
         """Return the mount table text and unique ids of the namespace acted in, both read inside the target (one
         process there, not one per read) when one is named."""

@@ -134,6 +134,17 @@ class LinuxObservation:
                 return got[0], got[1] or None
         raise table_changed()
 
+    def old_ids_of(self, uniques):
+        """Return {unique id: mountinfo id or None} of `uniques`, one statmount(2) each; None before Linux 6.8."""
+        if not self.unique_ids:
+            return None
+        try:
+            return dict(sc.statmount_old_ids(uniques))
+        except OSError as exc:
+            if exc.errno in identity.UNSUPPORTED:
+                return None
+            raise SysError("cannot look up the mounts: %s" % strerror(exc.errno), errno=exc.errno)
+
     def marker(self, path):
         """Return the marker of the mount on top at `path` (identity.marker_of), None if it is not a mount point."""
         try:

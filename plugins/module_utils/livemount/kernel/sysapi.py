@@ -216,6 +216,19 @@ class Sys(abc.ABC):
             text = again
         raise table_changed()
 
+    def old_ids_of(self, uniques):
+        """Return {unique id: its mountinfo id, None when no mount of the namespace has it} for each of `uniques`.
+
+        None (not a dict) when the kernel cannot tell (before Linux 6.8). The
+        default lists every mount's (mount_ids); a Sys that can ask about one
+        mount overrides it (LinuxObservation: one statmount(2) each).
+        """
+        listed = self.mount_ids()
+        if not listed:
+            return None
+        by_unique = {u: old for old, u in listed.items()}
+        return {u: by_unique.get(u) for u in uniques}
+
     @abc.abstractmethod
     def marker(self, path):
         """Return the marker (kernel/identity.py) of the mount on top at `path`, None when unknown or not a mount."""
@@ -373,6 +386,10 @@ class Wrapper(Sys):
     def mountinfo_with_ids(self, read=None):
         """Return the mount table text, read by this Sys (its read_mountinfo), with the ids the inner Sys lists."""
         return self.inner.mountinfo_with_ids(read or self.read_mountinfo)
+
+    def old_ids_of(self, uniques):
+        """Return the inner Sys's mountinfo ids of the mounts `uniques` name."""
+        return self.inner.old_ids_of(uniques)
 
     def marker(self, path):
         """Return the inner Sys's marker of the mount at `path`."""
