@@ -239,15 +239,19 @@ def check_depth(yaml, loader, text):
 
 
 def _count_values(data, fail):
-    """Raise ProfileError when `data` holds more than MAX_VALUES values (aliases count each time)."""
-    count = 0
-    stack = [data]
+    """Raise ProfileError when `data` holds more than MAX_VALUES values (aliases count each time).
+
+    Counted a collection at a time (its length), descending only into the
+    collections it holds: the scalars, most of a profile, are never visited.
+    """
+    count = 1
+    stack = [data] if isinstance(data, (dict, list)) else []
     while stack:
         value = stack.pop()
-        count += 1
+        items = value.values() if isinstance(value, dict) else value
+        count += len(items)
         if count > MAX_VALUES:
             raise fail("more than %d values once aliases are expanded" % MAX_VALUES)
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
+        for item in items:
+            if isinstance(item, (dict, list)):
+                stack.append(item)
