@@ -116,6 +116,15 @@ def object_ok(generic, spec, rest):
     return ok
 
 
+def merged_spec(spec, other):
+    """Return the object_ok spec requiring both `spec` and `other`, which neither closes nor types its mapping."""
+    checked = dict(spec["checked"])
+    for name, sub_ok in other["checked"].items():
+        checked[name] = conjunction([checked[name], sub_ok]) if name in checked else sub_ok
+    return dict(spec, required=spec["required"] | other["required"], forbidden=spec["forbidden"] | other["forbidden"],
+                checked=checked, dependent=spec["dependent"] + other["dependent"])
+
+
 _DISPATCH_MEMO = 64  # distinct values of the tested property kept per allOf (a profile uses a handful of types)
 
 

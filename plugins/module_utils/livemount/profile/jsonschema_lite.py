@@ -21,7 +21,7 @@ from collections import namedtuple
 
 from ..profile.jsonschema_fused import always as _always
 from ..profile.jsonschema_fused import never as _never
-from ..profile.jsonschema_fused import array_ok, conjunction, dispatch_ok, object_ok, string_ok
+from ..profile.jsonschema_fused import array_ok, conjunction, dispatch_ok, merged_spec, object_ok, string_ok
 
 # An error: `path` is a tuple of keys/indexes; `keyword` the failing keyword;
 # `key` the property concerned for object-level errors (missing, unknown or
@@ -242,8 +242,14 @@ class Validator:
             item_ok = self._compile(schema["items"])[0] if "items" in schema else _always
             return array_ok(generic, schema.get("minItems", 0), schema.get("maxItems", _UNBOUNDED), item_ok, rest)
         if kind == "object" or (kind is None and not _OBJECT_KEYWORDS.isdisjoint(oks)):
-            rest = conjunction(ok for kw, ok in oks.items() if kw not in _OBJECT_KEYWORDS)
-            return object_ok(generic, self._object_spec(schema), rest)
+            spec = self._object_spec(schema)
+            rest = [kw for kw in oks if kw not in _OBJECT_KEYWORDS]
+            ref = self._resolve(schema["$ref"]) if "$ref" in oks else None
+            if isinstance(ref, dict) and _assertions(ref) <= _OPEN_OBJECT_KEYWORDS:
+                # A $ref to an object's fields alone (the entry's no_layers): checked in the same closure.
+                spec = merged_spec(spec, self._object_spec(ref))
+                rest.remove("$ref")
+            return object_ok(generic, spec, conjunction(oks[kw] for kw in rest))
         return generic
 
     def _object_spec(self, schema):
@@ -585,6 +591,7 @@ _UNBOUNDED = float("inf")  # no maxLength, no maxItems
 _STRING_KEYWORDS = frozenset({"type", "pattern", "minLength", "maxLength"})
 _ARRAY_KEYWORDS = frozenset({"type", "items", "minItems", "maxItems"})
 _OBJECT_KEYWORDS = frozenset({"type", "properties", "additionalProperties", "required", "dependentRequired"})
+_OPEN_OBJECT_KEYWORDS = frozenset({"properties", "required", "dependentRequired"})  # what merged_spec can merge
 
 _KEYWORDS = {
     "type": _kw_type,

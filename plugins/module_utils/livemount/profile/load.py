@@ -232,7 +232,7 @@ def _misnamed_types(mounts, known, problems, bad):
             continue
         if etype in TYPE_HINTS:
             out.add(index)  # the schema's `not` names it, with its hint
-        elif TYPE_RX.fullmatch(etype) and fstypes.problem(etype, known):
+        elif known is not None and TYPE_RX.fullmatch(etype) and fstypes.problem(etype, known):
             out.add(index)
             target = raw.get("target") if isinstance(raw.get("target"), str) else None
             problems.append(_problem(index, target, "type", "type", fstypes.problem(etype, known)))
@@ -325,6 +325,8 @@ class _EntryCheck:
         self.index = index
         self.raw = raw
         self.bad = bad_fields
+        # The fields present that passed the schema: the mapping itself when none failed (the common case).
+        self.usable_fields = raw.keys() - bad_fields if bad_fields else raw
         self.split_memo = {} if split_memo is None else split_memo
         self.problems = []
         self.target = None
@@ -337,7 +339,7 @@ class _EntryCheck:
 
     def usable(self, field):
         """Return True if `field` is present and passed the schema."""
-        return field in self.raw and field not in self.bad
+        return field in self.usable_fields
 
     def path(self, field, value, k=None):
         """Return `value` cleaned, or None after recording why it cannot be (shown as field, or field[k])."""
@@ -349,8 +351,8 @@ class _EntryCheck:
 
     def run(self):
         """Return the canonical Entry, or None when the entry has problems (recorded in .problems)."""
-        raw, bad, usable = self.raw, self.bad, self.usable
-        if usable("target"):
+        raw, bad, usable = self.raw, self.bad, self.usable_fields
+        if "target" in usable:
             self.target = self.path("target", raw["target"])
             if self.target == "/":
                 self.fail("target", "target", "cannot be / itself")
@@ -359,11 +361,11 @@ class _EntryCheck:
         if etype is not None and not TYPE_RX.fullmatch(etype):
             self.fail("type", "type", "%s, not %s" % (_PATTERN_TEXT["type"], describe(etype)))
             etype = None
-        source = self.source(etype)
-        lower = self.layers("lower") if usable("lower") else None
-        data = self.layers("data") if usable("data") else None
-        upper = self.path("upper", raw["upper"]) if usable("upper") else None
-        work = self.path("work", raw["work"]) if usable("work") else None
+        source = self.source(etype) if "source" in usable else None
+        lower = self.layers("lower") if "lower" in usable else None
+        data = self.layers("data") if "data" in usable else None
+        upper = self.path("upper", raw["upper"]) if "upper" in usable else None
+        work = self.path("work", raw["work"]) if "work" in usable else None
         if upper and work and (paths.is_at_or_under(work, upper) or paths.is_at_or_under(upper, work)):
             # overlayfs refuses these: "workdir and upperdir must be separate subtrees".
             self.fail("work", "work", "must be a separate directory tree from upper (%s)" % upper)
@@ -373,7 +375,7 @@ class _EntryCheck:
             for field, where, message in found:
                 self.fail(field, where, message)
         mode = None
-        if usable("mode"):
+        if "mode" in usable:
             try:
                 mode = parse_mode(raw["mode"])
             except ValueError as exc:
@@ -407,9 +409,7 @@ class _EntryCheck:
         return tuple(self.path(field, p, k) for k, p in enumerate(self.raw[field]))
 
     def source(self, etype):
-        """Return the canonical source: a clean path for bind, as written for the others."""
-        if not self.usable("source"):
-            return None
+        """Return the canonical source of an entry that has one: a clean path for bind, as written for the others."""
         value = self.raw["source"]
         if etype == BIND:
             return self.path("source", value)
