@@ -34,10 +34,22 @@ def loader_class(yaml):
 
 def load(yaml, text):
     """Return the data of the single YAML document in `text` (None when empty); yaml.YAMLError when refused."""
+    return load_counted(yaml, text)[0]
+
+
+def load_counted(yaml, text):
+    """Return (data, values): load()'s data and how many values it holds, or None for values when unknown.
+
+    The builder counts each collection's length as it closes, which is the
+    count of the result unless an alias repeats a collection or a merge key
+    copies items (then None: the caller counts the data itself).
+    """
     # An exact type test: libyaml refuses str subclasses (ansible-core 2.19 tags its strings).
     if type(text) is not str:  # pylint: disable=unidiomatic-typecheck
         text = str(text)
-    return _Builder(yaml, loader_class(yaml)(text)).document()
+    builder = _Builder(yaml, loader_class(yaml)(text))
+    data = builder.document()
+    return data, (builder.count if builder.aliases == 0 and not builder.merged else None)
 
 
 class _Builder:
@@ -48,6 +60,8 @@ class _Builder:
         self.parser = parser
         self.anchors = {}
         self.aliases = 0
+        self.merged = False  # a mapping took in merge keys' items (they were counted where they were written)
+        self.count = 1  # values built: the top one, then each collection's length as it closes
         self.tags = {}  # (scalar text, implicit) -> resolved tag, for scalars tagged `!`
         self.values = {}  # (tag, text) -> constructed non-string scalar (all immutable)
 
@@ -125,6 +139,8 @@ class _Builder:
                 if merges:
                     value = _merged(yaml, container, merges)
                     self._replace_anchor(container, value)
+                    self.merged = True
+                self.count += len(value)
                 container, in_map, key, key_event, merges = stack.pop()
             elif cls is alias_event:
                 value = self._alias(event)
