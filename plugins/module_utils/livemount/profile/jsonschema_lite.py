@@ -554,10 +554,8 @@ def _kw_not(v, val, schema):
     sub_ok = v._compile(val)[0]
     if sub_ok is _always:
         # `not: {}` (a forbidden field): fails for every value, no need to ask the empty schema.
-        return _never, (lambda inst, path, out: out.append(Error(path, "is not allowed here"
-                                                                               if val is True or val == {} else
-                                                                               "must not match the excluded form",
-                                                                               "not", None)))
+        text = "is not allowed here" if val is True or val == {} else "must not match the excluded form"
+        return _never, (lambda inst, path, out: out.append(Error(path, text, "not", None)))
     if val is True or val == {}:
         msg = None
     elif isinstance(val, dict) and "enum" in val:
