@@ -63,6 +63,7 @@ class _Builder:
         self.merged = False  # a mapping took in merge keys' items (they were counted where they were written)
         self.count = 1  # values built: the top one, then each collection's length as it closes
         self.tags = {}  # (scalar text, implicit) -> resolved tag, for scalars tagged `!`
+        self.firsts = _resolver_firsts(parser)
         self.values = {}  # (tag, text) -> constructed non-string scalar (all immutable)
 
     def _error(self, problem, mark, cls=None):
@@ -102,6 +103,7 @@ class _Builder:
         map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
         anchors = self.anchors
         plain = {}  # plain untagged scalar text -> its value: resolved and constructed once per distinct text
+        firsts = self.firsts
         stack = []  # per enclosing open collection: the five variables below as they were
         container = None  # the innermost open collection; None at the top
         in_map = False
@@ -118,7 +120,10 @@ class _Builder:
                     text = event.value
                     value = plain.get(text, _NO_KEY)
                     if value is _NO_KEY:
-                        value = plain[text] = self._value(self._resolved(event), event)
+                        if firsts is not None and text and text[0] not in firsts:
+                            value = text  # no implicit type starts with this character: a string (paths: '/')
+                        else:
+                            value = plain[text] = self._value(self._resolved(event), event)
                 else:
                     value = event.value  # quoted, untagged: a string (Resolver's default scalar tag)
                 if event.anchor is not None:
@@ -223,6 +228,21 @@ class _Builder:
         for name, value in self.anchors.items():
             if value is old:
                 self.anchors[name] = new
+
+
+def _resolver_firsts(parser):
+    """Return the first characters the parser's implicit resolvers are filed under, or None when unsure.
+
+    Resolver.resolve looks a plain scalar's implicit resolvers up by its
+    first character (yaml_implicit_resolvers, filled by add_implicit_resolver):
+    text starting with any other character is a string, unless a resolver is
+    filed under None (tried on every text) or path resolvers are in use. Each
+    distinct path in a profile then skips a resolve() call.
+    """
+    resolvers = getattr(parser, "yaml_implicit_resolvers", None)
+    if not isinstance(resolvers, dict) or None in resolvers or getattr(parser, "yaml_path_resolvers", True):
+        return None
+    return frozenset(resolvers)
 
 
 def check_depth(yaml, loader, text):
