@@ -337,10 +337,6 @@ class _EntryCheck:
         """Record a problem about `field` (shown as `where`)."""
         self.problems.append(_problem(self.index, self.written, field, where, message))
 
-    def usable(self, field):
-        """Return True if `field` is present and passed the schema."""
-        return field in self.usable_fields
-
     def path(self, field, value, k=None):
         """Return `value` cleaned, or None after recording why it cannot be (shown as field, or field[k])."""
         try:
@@ -435,7 +431,7 @@ class _EntryCheck:
         if split is None:
             return None
         flags, fs_options, propagation = split
-        if self.usable("propagation"):
+        if "propagation" in self.usable_fields:
             field = self.raw["propagation"]
             if propagation is not None and propagation != field:
                 self.fail("propagation", "propagation",
