@@ -321,6 +321,8 @@ class _EntryCheck:
     functions of the words, computed once per distinct list of a profile.
     """
 
+    __slots__ = ("index", "raw", "bad", "usable_fields", "split_memo", "problems", "target", "written")
+
     def __init__(self, index, raw, bad_fields, split_memo=None):
         self.index = index
         self.raw = raw
