@@ -212,6 +212,18 @@ def test_lite_agrees_with_jsonschema(data):
     assert lite_paths(data) == real_paths(data)
 
 
+class _Str(str):
+    """A str subclass (ansible-core tags its strings so): jsonschema_fused leaves it to the generic checks."""
+
+
+class _List(list):
+    """A list subclass."""
+
+
+class _Dict(dict):
+    """A dict subclass."""
+
+
 KEYWORD_CASES = [
     ({"type": "integer"}, [1, 1.0, 1.5, True, "1", None]),
     ({"type": "number"}, [1, 1.5, False, "x"]),
@@ -236,6 +248,22 @@ KEYWORD_CASES = [
     ({"$defs": {"s": {"type": "string"}}, "items": {"$ref": "#/$defs/s"}}, [["a"], [1, "b", 2]]),
     ({"properties": {"a": {"not": {}}, "b": True}}, [{"a": 1}, {"b": 1}]),
     ({"allOf": [{"type": "object"}, {"required": ["x"]}]}, [{}, [], {"x": 1}]),
+    # What jsonschema_fused checks in one closure, with subclass instances that take the generic way.
+    ({"type": "string", "pattern": "^a", "minLength": 2, "maxLength": 3, "not": {"enum": ["abc"]}},
+     ["ab", "a", "abc", "abcd", "ba", 5, _Str("ab"), _Str("b")]),
+    ({"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "maxItems": 2,
+      "uniqueItems": True}, [[], ["a"], ["a", "a"], ["a", ""], ["a", "b", "c"], "x", _List(["a"]), _List([1])]),
+    ({"$defs": {"f": {"not": {}}, "base": {"properties": {"x": {"$ref": "#/$defs/f"}, "t": {"minLength": 2}},
+                                           "required": ["t"]}},
+      "type": "object", "$ref": "#/$defs/base", "additionalProperties": False, "dependentRequired": {"u": ["t"]},
+      "properties": {"t": {"type": "string"}, "u": {"minimum": 1}, "x": True}},
+     [{"t": "ab"}, {"t": "a"}, {"t": "ab", "x": 1}, {"u": 2}, {"t": "ab", "u": 0}, {"t": 1}, {"v": 1, "t": "ab"},
+      _Dict({"t": "ab"}), _Dict({"t": "ab", "x": 1}), []]),
+    ({"allOf": [{"if": {"properties": {"k": {"const": "a"}}, "required": ["k"]}, "then": {"required": ["x"]}},
+                {"if": {"properties": {"k": {"not": {"enum": ["a"]}}}, "required": ["k"]},
+                 "then": {"required": ["y"]}, "else": {"required": ["z"]}}]},
+     [{"k": "a", "x": 1}, {"k": "a", "y": 1, "z": 1}, {"k": "b", "y": 1}, {"k": "b"}, {"k": 5, "y": 1}, {"z": 1},
+      {}, [], "a", _Dict({"k": "a"}), {"k": _Str("a"), "x": 1}]),
 ]
 
 
@@ -249,6 +277,19 @@ def test_lite_keyword_agrees(schema, instances):
         want = {tuple(e.absolute_path) for e in real.iter_errors(instance)}
         assert {e.path for e in lite.Validator(schema).iter_errors(instance)} == want, (schema, instance)
         assert lite.Validator(schema).is_valid(instance) == real.is_valid(instance), (schema, instance)
+
+
+def test_lite_branches_chosen_for_many_values():
+    """An allOf of if/then on one property keeps judging right past the values it remembers (64)."""
+    lite, _, _ = _engine()
+    schema = {"allOf": [{"if": {"properties": {"k": {"pattern": "1$"}}, "required": ["k"]}, "then": {"required": ["x"]}},
+                        {"if": {"properties": {"k": {"const": "w"}}, "required": ["k"]}, "then": False}]}
+    real, mine = jsonschema.Draft202012Validator(schema), lite.Validator(schema)
+    for instance in [{"k": "v%d" % i} for i in range(150)] + [{"k": "v%d" % i, "x": 0} for i in range(150)] + [
+            {"k": "w"}, {"k": "w", "x": 0}]:
+        assert mine.is_valid(instance) == real.is_valid(instance), instance
+        assert {e.path for e in mine.iter_errors(instance)} == {tuple(e.absolute_path) for e in
+                                                                real.iter_errors(instance)}, instance
 
 
 def test_lite_false_property_keeps_its_key():

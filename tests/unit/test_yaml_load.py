@@ -23,6 +23,7 @@ SAME = [
     ("top-level-scalar", "just text\n"),
     ("empty", ""),
     ("document-markers", "---\na: 1\n...\n"),
+    ("first-characters", "a: /srv/x\nb: ^x\nc: $1\nd: /\ne: \u00e9t\u00e9\nf: (1)\ng: Yes\nh: .5\ni: +1\nj: _1\n"),
 ]
 
 
@@ -76,3 +77,21 @@ def test_refused_with_a_mark(text, cause):
         yaml_load.load(yaml, text)
     assert cause in str(info.value)
     assert getattr(info.value, "problem_mark", None) is not None or "single document" in str(info.value)
+
+
+COUNTED = [
+    ("scalar", "x\n", 1),
+    ("flat", "a: 1\nb: 2\n", 3),
+    ("nested", "a: [1, 2]\nb: {c: 3}\n", 6),
+    ("empty", "", 1),
+    ("alias", "a: &a [1, 2]\nb: *a\n", None),
+    ("merge", "a: {<<: {x: 1}, y: 2}\n", None),
+]
+
+
+@pytest.mark.parametrize("text, count", [c[1:] for c in COUNTED], ids=[c[0] for c in COUNTED])
+def test_counted_values(text, count):
+    """load_counted gives the data and how many values it holds, or None once aliases or merges are read."""
+    data, values = yaml_load.load_counted(yaml, text)
+    assert data == yaml.safe_load(text)
+    assert values == count

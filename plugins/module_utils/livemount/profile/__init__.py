@@ -1,4 +1,5 @@
-"""The profile format: text in (forms, fstab), validated against the JSON
-Schema (schema_data, jsonschema_lite) and livemount's own rules (load, paths),
-and the Ansible argument spec generated from the same schema (ansible_spec).
+"""The profile format: text in (forms, yaml_load, fstab), validated against the
+JSON Schema (schema_data, jsonschema_lite, its fused checks in jsonschema_fused)
+and livemount's own rules (load, paths), and the Ansible argument spec
+generated from the same schema (ansible_spec).
 Pure: nothing here touches the system."""

@@ -200,6 +200,7 @@ _KIND_TEXT = {
 # ---- text ---------------------------------------------------------------------
 MAX_VALUES = 1000000
 MAX_TEXT_BYTES = 8 << 20  # 8 MiB, some 80,000 entries: larger texts are refused before parsing
+_TOO_MANY = "more than %d values once aliases are expanded" % MAX_VALUES
 
 
 def load_profile_text(text, filename=None):
@@ -226,14 +227,17 @@ def load_profile_text(text, filename=None):
     as_json = (filename or "").endswith(".json") or text.lstrip().startswith(("{", "["))
     try:
         if as_json:
-            data = _load_json(text)
+            data, count = _load_json(text), None
         else:
-            data = _load_yaml(text, fail)
+            data, count = _load_yaml(text, fail)
     except RecursionError:
         raise fail("nested too deeply")
     except ValueError as exc:
         raise fail(str(exc))
-    _count_values(data, fail)
+    if count is None:
+        _count_values(data, fail)
+    elif count > MAX_VALUES:
+        raise fail(_TOO_MANY)
     if not isinstance(data, dict):
         raise fail("the top level must be a mapping, not %s" % describe(data))
     return data
@@ -263,7 +267,7 @@ def _load_yaml(text, fail):
     except ImportError:
         raise fail("PyYAML is needed for YAML profiles")
     try:
-        return yaml_load.load(yaml, text)  # SafeLoader's events: no arbitrary objects
+        return yaml_load.load_counted(yaml, text)  # SafeLoader's events: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
@@ -276,15 +280,19 @@ def check_depth(yaml, loader, text):
 
 
 def _count_values(data, fail):
-    """Raise ProfileError when `data` holds more than MAX_VALUES values (aliases count each time)."""
-    count = 0
-    stack = [data]
+    """Raise ProfileError when `data` holds more than MAX_VALUES values (aliases count each time).
+
+    Counted a collection at a time (its length), descending only into the
+    collections it holds: the scalars, most of a profile, are never visited.
+    """
+    count = 1
+    stack = [data] if isinstance(data, (dict, list)) else []
     while stack:
         value = stack.pop()
-        count += 1
+        items = value.values() if isinstance(value, dict) else value
+        count += len(items)
         if count > MAX_VALUES:
-            raise fail("more than %d values once aliases are expanded" % MAX_VALUES)
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
+            raise fail(_TOO_MANY)
+        for item in items:
+            if isinstance(item, (dict, list)):
+                stack.append(item)

@@ -15,7 +15,7 @@ entry_from_dict.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Optional, Tuple
 
 from ..overlay import rules as overlay_rules
@@ -77,8 +77,6 @@ _PATTERN_TEXT = {
     "mode": "must be an octal mode such as '0755' or '1777'",
     "boot": "must be a systemd unit name with its type, such as 'nginx.service'",
 }
-_PATH_FIELDS = ("upper", "work")
-_LAYER_FIELDS = ("lower", "data")
 
 _validator = None
 
@@ -94,6 +92,8 @@ class Reserved:
 
 
 NO_RESERVED = Reserved()
+_RESERVED_FIELDS = frozenset(f.name for f in fields(Reserved))
+_NONE_BAD = frozenset()  # the schema refused none of an entry's fields
 
 
 @dataclass(frozen=True)
@@ -191,11 +191,15 @@ def load_profile(data, known_types=None):
         bad.add((index, field))
 
     roots = _check_profile(data, bad, problems)
+    bad_fields = {}  # entry index -> the fields the schema refused
+    for index, field in bad:
+        bad_fields.setdefault(index, set()).add(field)
+    split_memo = {}  # shared by the entries: most repeat a few option lists
     entries, reserved, targets = [], [], []
     for index, raw in enumerate(mounts):
         if not isinstance(raw, dict):
             continue
-        checker = _EntryCheck(index, raw, {f for i, f in bad if i == index})
+        checker = _EntryCheck(index, raw, bad_fields.get(index, _NONE_BAD), split_memo)
         entry = checker.run()
         problems.extend(checker.problems)
         if checker.target is not None:
@@ -228,7 +232,7 @@ def _misnamed_types(mounts, known, problems, bad):
             continue
         if etype in TYPE_HINTS:
             out.add(index)  # the schema's `not` names it, with its hint
-        elif TYPE_RX.fullmatch(etype) and fstypes.problem(etype, known):
+        elif known is not None and TYPE_RX.fullmatch(etype) and fstypes.problem(etype, known):
             out.add(index)
             target = raw.get("target") if isinstance(raw.get("target"), str) else None
             problems.append(_problem(index, target, "type", "type", fstypes.problem(etype, known)))
@@ -269,7 +273,7 @@ def _check_targets(targets, roots):
         if etype == SYMLINK:
             links.setdefault(target, (index, written))
     for target, index, written, _etype in targets:
-        for parent in paths.ancestors(target):
+        for parent in paths.ancestors(target) if links else ():
             if parent in links:
                 problems.append(_problem(index, written, "target", "target",
                                          "lies under the symlink of entry %d (%s); livemount never "
@@ -285,6 +289,8 @@ def _check_targets(targets, roots):
 
 
 def _reserved(raw):
+    if _RESERVED_FIELDS.isdisjoint(raw):
+        return NO_RESERVED  # the common case: one shared frozen value, not a new one per entry
     return Reserved(
         mimic=raw.get("mimic", False),
         on_busy=raw.get("on_busy", "fail"),
@@ -308,12 +314,22 @@ def parse_mode(value):
 
 
 class _EntryCheck:
-    """Checks one entry mapping beyond its shape; `run()` returns an Entry or None."""
+    """Checks one entry mapping beyond its shape; `run()` returns an Entry or None.
 
-    def __init__(self, index, raw, bad_fields):
+    `split_memo` maps (type, options) to what options() makes of them: the
+    problems of the option words and split_options' result, both pure
+    functions of the words, computed once per distinct list of a profile.
+    """
+
+    __slots__ = ("index", "raw", "bad", "usable_fields", "split_memo", "problems", "target", "written")
+
+    def __init__(self, index, raw, bad_fields, split_memo=None):
         self.index = index
         self.raw = raw
         self.bad = bad_fields
+        # The fields present that passed the schema: the mapping itself when none failed (the common case).
+        self.usable_fields = raw.keys() - bad_fields if bad_fields else raw
+        self.split_memo = {} if split_memo is None else split_memo
         self.problems = []
         self.target = None
         written = raw.get("target")
@@ -323,82 +339,78 @@ class _EntryCheck:
         """Record a problem about `field` (shown as `where`)."""
         self.problems.append(_problem(self.index, self.written, field, where, message))
 
-    def usable(self, field):
-        """Return True if `field` is present and passed the schema."""
-        return field in self.raw and field not in self.bad
-
-    def path(self, field, where, value):
-        """Return `value` cleaned, or None after recording why it cannot be."""
+    def path(self, field, value, k=None):
+        """Return `value` cleaned, or None after recording why it cannot be (shown as field, or field[k])."""
         try:
             return clean_path(value)
         except ValueError as exc:
-            self.fail(field, where, str(exc))
+            self.fail(field, field if k is None else "%s[%d]" % (field, k), str(exc))
             return None
 
     def run(self):
         """Return the canonical Entry, or None when the entry has problems (recorded in .problems)."""
-        raw = self.raw
-        if self.usable("target"):
-            self.target = self.path("target", "target", raw["target"])
+        raw, bad, usable = self.raw, self.bad, self.usable_fields
+        if "target" in usable:
+            self.target = self.path("target", raw["target"])
             if self.target == "/":
                 self.fail("target", "target", "cannot be / itself")
                 self.target = None
-        etype = raw.get("type") if self.usable("type") else None
+        etype = raw.get("type") if "type" not in bad else None
         if etype is not None and not TYPE_RX.fullmatch(etype):
             self.fail("type", "type", "%s, not %s" % (_PATTERN_TEXT["type"], describe(etype)))
             etype = None
-        source = self.source(etype)
-        layers = {f: tuple(self.path(f, "%s[%d]" % (f, k), p) for k, p in enumerate(raw[f]))
-                  for f in _LAYER_FIELDS if self.usable(f)}
-        single = {f: self.path(f, f, raw[f]) for f in _PATH_FIELDS if self.usable(f)}
-        if single.get("upper") and single.get("work"):
-            up, work = single["upper"], single["work"]
-            if paths.is_at_or_under(work, up) or paths.is_at_or_under(up, work):
-                # overlayfs refuses these: "workdir and upperdir must be separate subtrees".
-                self.fail("work", "work", "must be a separate directory tree from upper (%s)" % up)
+        source = self.source(etype) if "source" in usable else None
+        lower = self.layers("lower") if "lower" in usable else None
+        data = self.layers("data") if "data" in usable else None
+        upper = self.path("upper", raw["upper"]) if "upper" in usable else None
+        work = self.path("work", raw["work"]) if "work" in usable else None
+        if upper and work and (paths.is_at_or_under(work, upper) or paths.is_at_or_under(upper, work)):
+            # overlayfs refuses these: "workdir and upperdir must be separate subtrees".
+            self.fail("work", "work", "must be a separate directory tree from upper (%s)" % upper)
         if etype == OVERLAY and self.target is not None:
             # Layers inside each other or at the target (docs/overlay-rules.md).
-            found = overlay_rules.layout_problems(self.target, layers.get("lower", ()), layers.get("data", ()),
-                                                  single.get("upper"), single.get("work"))
+            found = overlay_rules.layout_problems(self.target, lower or (), data or (), upper, work)
             for field, where, message in found:
                 self.fail(field, where, message)
         mode = None
-        if self.usable("mode"):
+        if "mode" in usable:
             try:
                 mode = parse_mode(raw["mode"])
             except ValueError as exc:
                 self.fail("mode", "mode", str(exc))
         split = self.options(etype) if etype is not None and etype != SYMLINK else None
-        if self.problems or self.bad or self.target is None or etype is None:
+        if self.problems or bad or self.target is None or etype is None:
             return None
-        flags, fs_options, propagation = split or (frozenset(), (), None)
-        return build(Entry, dict(
-            target=self.target,
-            type=etype,
-            source=source,
-            recursive=raw.get("recursive", False),
-            flags=frozenset(flags),
-            fs_options=tuple(fs_options),
-            lower=layers.get("lower", ()),
-            data=layers.get("data", ()),
-            upper=single.get("upper"),
-            work=single.get("work"),
-            propagation=propagation,
-            mkdir=raw.get("mkdir", True),
-            mode=0o755 if mode is None else mode,
-            uid=int(raw.get("uid", 0)),
-            gid=int(raw.get("gid", 0)),
-            index=self.index,
-            options=tuple(raw.get("options", ())),
-        ))
+        flags, fs_options, propagation, options = split or (frozenset(), (), None, tuple(raw.get("options", ())))
+        return build(Entry, {
+            "target": self.target,
+            "type": etype,
+            "source": source,
+            "recursive": raw.get("recursive", False),
+            "flags": flags,
+            "fs_options": fs_options,
+            "lower": lower or (),
+            "data": data or (),
+            "upper": upper,
+            "work": work,
+            "propagation": propagation,
+            "mkdir": raw.get("mkdir", True),
+            "mode": 0o755 if mode is None else mode,
+            "uid": int(raw.get("uid", 0)),
+            "gid": int(raw.get("gid", 0)),
+            "index": self.index,
+            "options": options,
+        })
+
+    def layers(self, field):
+        """Return the clean paths of layer list `field` (None in place of each refused one)."""
+        return tuple(self.path(field, p, k) for k, p in enumerate(self.raw[field]))
 
     def source(self, etype):
-        """Return the canonical source: a clean path for bind, as written for the others."""
-        if not self.usable("source"):
-            return None
+        """Return the canonical source of an entry that has one: a clean path for bind, as written for the others."""
         value = self.raw["source"]
         if etype == BIND:
-            return self.path("source", "source", value)
+            return self.path("source", value)
         m = _BAD_PATH_CHAR.search(value)
         bad = "contains control character %r at offset %d" % (m.group(), m.start()) if m else unencodable(value)
         if bad:
@@ -407,32 +419,42 @@ class _EntryCheck:
         return value
 
     def options(self, etype):
-        """Return (flags, fs_options, propagation) from options and the propagation field, or None."""
-        options = self.raw.get("options", []) if "options" not in self.bad else None
-        if options is None:
+        """Return (flags, fs_options, propagation, options as a tuple) from options and propagation, or None."""
+        if "options" in self.bad:
             return None
-        before = len(self.problems)
-        for k, opt in enumerate(options):
-            problem = _option_problem(opt)
-            if problem:
-                self.fail("options", "options[%d]" % k, problem)
-        if len(self.problems) > before:
+        words = tuple(self.raw.get("options", ()))
+        key = (etype, words)
+        found = self.split_memo.get(key)
+        if found is None:
+            found = self.split_memo[key] = _split(etype, words)
+        refused, split = found
+        for where, message in refused:
+            self.fail("options", where, message)
+        if split is None:
             return None
-        from ..options import split_options  # written alongside; imported late to keep this module light
-
-        try:
-            flags, fs_options, propagation = split_options(etype, list(options))
-        except ValueError as exc:
-            self.fail("options", "options", str(exc))
-            return None
-        if self.usable("propagation"):
+        flags, fs_options, propagation = split
+        if "propagation" in self.usable_fields:
             field = self.raw["propagation"]
             if propagation is not None and propagation != field:
                 self.fail("propagation", "propagation",
                           "%s conflicts with %r in options; give it once" % (field, propagation))
                 return None
             propagation = field
-        return flags, fs_options, propagation
+        return flags, fs_options, propagation, words
+
+
+def _split(etype, words):
+    """Return ([(where, problem)], (flags, fs_options, propagation) or None) for option words of an `etype` entry."""
+    refused = [("options[%d]" % k, problem) for k, problem in enumerate(map(_option_problem, words)) if problem]
+    if refused:
+        return refused, None
+    from ..options import split_options  # written alongside; imported late to keep this module light
+
+    try:
+        flags, fs_options, propagation = split_options(etype, list(words))
+    except ValueError as exc:
+        return [("options", str(exc))], None
+    return [], (frozenset(flags), tuple(fs_options), propagation)
 
 
 def _option_problem(opt):

@@ -50,12 +50,13 @@ def unencodable(text):
 
 def clean_path(path):
     """Return the clean form of an absolute path; ValueError naming the flaw otherwise."""
-    m = BAD_PATH_CHAR.search(path)
-    if m:
-        raise ValueError("contains control character %r at offset %d" % (m.group(), m.start()))
-    bad = unencodable(path)
-    if bad:
-        raise ValueError(bad)
+    if not (path.isascii() and path.isprintable()):  # printable ASCII, most paths, holds neither
+        m = BAD_PATH_CHAR.search(path)
+        if m:
+            raise ValueError("contains control character %r at offset %d" % (m.group(), m.start()))
+        bad = unencodable(path)
+        if bad:
+            raise ValueError(bad)
     clean = paths.clean(path)
     if len(clean) <= NAME_MAX and clean.isascii():  # one byte a character: no component can be too long
         return clean

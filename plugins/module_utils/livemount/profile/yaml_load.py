@@ -34,10 +34,22 @@ def loader_class(yaml):
 
 def load(yaml, text):
     """Return the data of the single YAML document in `text` (None when empty); yaml.YAMLError when refused."""
+    return load_counted(yaml, text)[0]
+
+
+def load_counted(yaml, text):
+    """Return (data, values): load()'s data and how many values it holds, or None for values when unknown.
+
+    The builder counts each collection's length as it closes, which is the
+    count of the result unless an alias repeats a collection or a merge key
+    copies items (then None: the caller counts the data itself).
+    """
     # An exact type test: libyaml refuses str subclasses (ansible-core 2.19 tags its strings).
     if type(text) is not str:  # pylint: disable=unidiomatic-typecheck
         text = str(text)
-    return _Builder(yaml, loader_class(yaml)(text)).document()
+    builder = _Builder(yaml, loader_class(yaml)(text))
+    data = builder.document()
+    return data, (builder.count if builder.aliases == 0 and not builder.merged else None)
 
 
 class _Builder:
@@ -48,11 +60,11 @@ class _Builder:
         self.parser = parser
         self.anchors = {}
         self.aliases = 0
-        self.tags = {}  # (plain scalar text, implicit) -> resolved tag
+        self.merged = False  # a mapping took in merge keys' items (they were counted where they were written)
+        self.count = 1  # values built: the top one, then each collection's length as it closes
+        self.tags = {}  # (scalar text, implicit) -> resolved tag, for scalars tagged `!`
+        self.firsts = _resolver_firsts(parser)
         self.values = {}  # (tag, text) -> constructed non-string scalar (all immutable)
-        ev = yaml.events
-        self.kinds = {ev.ScalarEvent: self._scalar, ev.AliasEvent: self._alias,
-                      ev.SequenceStartEvent: self._start, ev.MappingStartEvent: self._start}
 
     def _error(self, problem, mark, cls=None):
         return (cls or self.yaml.composer.ComposerError)(None, None, problem, mark)
@@ -77,93 +89,132 @@ class _Builder:
     def _collect(self):
         """Return the value of the node starting at the next event, its collections built with an explicit stack.
 
-        A frame is [container, pending key or _NO_KEY, key mark, merges]; a
-        mapping's items are set as they come, so an alias of an enclosing
+        One loop, the innermost open collection in local variables and the
+        enclosing ones saved on `stack`: the events themselves (libyaml makes
+        a Python object of each) are the floor, so the per-event work here is
+        kept to a few attribute reads and one dict lookup for a plain scalar.
+        A mapping's items are set as they come, so an alias of an enclosing
         anchor gets the very (still growing) object, as PyYAML's does.
         """
-        end_seq, end_map = self.yaml.SequenceEndEvent, self.yaml.MappingEndEvent
-        stack = []
+        yaml = self.yaml
         get = self.parser.get_event
-        kinds = self.kinds
+        scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+        map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+        map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+        anchors = self.anchors
+        plain = {}  # plain untagged scalar text -> its value: resolved and constructed once per distinct text
+        firsts = self.firsts
+        stack = []  # per enclosing open collection: the five variables below as they were
+        container = None  # the innermost open collection; None at the top
+        in_map = False
+        key = _NO_KEY  # the mapping's pending key
+        key_event = None  # the event that ended that key: a duplicate key is reported at its mark
+        merges = None  # the mapping's `<<` values with their marks
         while True:
             event = get()
             cls = event.__class__
-            if cls is end_seq or cls is end_map:
-                frame = stack.pop()
-                value = frame[0]
-                if frame[3]:
-                    value = _merged(self.yaml, frame[0], frame[3])
-                    self._replace_anchor(frame[0], value)
+            if cls is scalar_event:
+                if event.tag is not None:
+                    value = self._tagged(event)
+                elif event.implicit[0]:  # plain: its type comes from its text (1, true, null, 0x1f, ...)
+                    text = event.value
+                    value = plain.get(text, _NO_KEY)
+                    if value is _NO_KEY:
+                        if firsts is not None and text and text[0] not in firsts:
+                            value = text  # no implicit type starts with this character: a string (paths: '/')
+                        else:
+                            value = plain[text] = self._value(self._resolved(event), event)
+                else:
+                    value = event.value  # quoted, untagged: a string (Resolver's default scalar tag)
+                if event.anchor is not None:
+                    anchors[event.anchor] = value
+            elif cls is map_start or cls is seq_start:
+                if event.tag is not None:
+                    self._check_collection_tag(event, cls is map_start)
+                value = {} if cls is map_start else []
+                if event.anchor is not None:
+                    anchors[event.anchor] = value
+                if len(stack) >= MAX_DEPTH:
+                    raise self._error("nested more than %d levels deep" % MAX_DEPTH, event.start_mark)
+                stack.append((container, in_map, key, key_event, merges))
+                container, in_map, key, key_event, merges = value, cls is map_start, _NO_KEY, None, None
+                continue
+            elif cls is map_end or cls is seq_end:
+                value = container
+                if merges:
+                    value = _merged(yaml, container, merges)
+                    self._replace_anchor(container, value)
+                    self.merged = True
+                self.count += len(value)
+                container, in_map, key, key_event, merges = stack.pop()
+            elif cls is alias_event:
+                value = self._alias(event)
             else:
-                handle = kinds.get(cls)
-                if handle is None:
-                    raise self._error("unexpected %s" % cls.__name__, event.start_mark)
-                value, opened = handle(event)
-                if opened:
-                    if len(stack) >= MAX_DEPTH:
-                        raise self._error("nested more than %d levels deep" % MAX_DEPTH, event.start_mark)
-                    stack.append([value, _NO_KEY, None, None])
-                    continue
-            if not stack:
+                raise self._error("unexpected %s" % cls.__name__, event.start_mark)
+            if container is None:
                 return value
-            self._add(stack[-1], value, event)
+            if not in_map:
+                container.append(value)
+            elif key is _NO_KEY:
+                if cls is not scalar_event and isinstance(value, (list, dict)):
+                    raise self._error("found unhashable key", event.start_mark, yaml.constructor.ConstructorError)
+                key, key_event = value, event
+            else:
+                if key is _MERGE_KEY:
+                    merges = (merges or []) + [(value, event.start_mark)]
+                else:
+                    try:
+                        fresh = key not in container
+                    except TypeError:
+                        fresh = False  # _check_new_key names the unhashable key
+                    if not fresh:
+                        self._check_new_key(container, key, key_event)
+                    container[key] = value
+                key = _NO_KEY
 
-    def _add(self, frame, value, event):
-        container = frame[0]
-        if isinstance(container, list):
-            container.append(value)
-            return
-        key = frame[1]
-        if key is _NO_KEY:
-            if isinstance(value, (list, dict)):
-                raise self._error("found unhashable key", event.start_mark, self.yaml.constructor.ConstructorError)
-            frame[1], frame[2] = value, event.start_mark
-            return
-        frame[1] = _NO_KEY
-        if key is _MERGE_KEY:
-            frame[3] = (frame[3] or []) + [(value, event.start_mark)]
-            return
+    def _check_new_key(self, container, key, key_event):
+        """Raise ConstructorError when `key` is already in mapping `container` (1 and true are different keys)."""
         try:
             seen = key in container and type(key) is type(next(k for k in container if k == key))
         except TypeError:
-            raise self._error("found unhashable key", frame[2], self.yaml.constructor.ConstructorError)
+            raise self._error("found unhashable key", key_event.start_mark, self.yaml.constructor.ConstructorError)
         if seen:
-            raise self._error("duplicate key %r" % (key,), frame[2], self.yaml.constructor.ConstructorError)
-        container[key] = value
+            raise self._error("duplicate key %r" % (key,), key_event.start_mark, self.yaml.constructor.ConstructorError)
 
-    def _scalar(self, event):
-        tag = event.tag
+    def _resolved(self, event):
+        """Return the tag the resolver gives an untagged (or `!`-tagged) scalar's text."""
+        memo = (event.value, event.implicit)
+        tag = self.tags.get(memo)
+        if tag is None:
+            tag = self.tags[memo] = self.parser.resolve(self.yaml.ScalarNode, event.value, event.implicit)
+        return tag
+
+    def _tagged(self, event):
+        """Return the value of a scalar written with a tag (`!!int '7'`, `! 1`, `!!python/...` refused)."""
+        if event.tag == "!":
+            return self._value(self._resolved(event), event)
+        return self._value(event.tag, event)
+
+    def _value(self, tag, event):
+        """Return the value of scalar `event` read as `tag`: SafeLoader's constructor for all but strings."""
         text = event.value
-        if tag is None or tag == "!":
-            memo = (text, event.implicit)
-            tag = self.tags.get(memo)
-            if tag is None:
-                tag = self.tags[memo] = self.parser.resolve(self.yaml.ScalarNode, text, event.implicit)
         if tag == _STR:
-            value = text
-        elif tag == _MERGE:
-            value = _MERGE_KEY
-        elif tag == _VALUE:
-            value = text  # SafeConstructor reads a `=` key as the string "="
-        else:
-            memo = (tag, text)
-            if memo not in self.values:
-                node = self.yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
-                self.values[memo] = self.parser.construct_object(node, deep=True)
-            value = self.values[memo]
-        if event.anchor is not None:
-            self.anchors[event.anchor] = value
-        return value, False
+            return text
+        if tag == _MERGE:
+            return _MERGE_KEY
+        if tag == _VALUE:
+            return text  # SafeConstructor reads a `=` key as the string "="
+        memo = (tag, text)
+        if memo not in self.values:
+            node = self.yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
+            self.values[memo] = self.parser.construct_object(node, deep=True)
+        return self.values[memo]
 
-    def _start(self, event):
-        is_map = event.__class__ is self.yaml.MappingStartEvent
-        if event.tag not in (None, "!", _MAP if is_map else _SEQ):
+    def _check_collection_tag(self, event, is_map):
+        """Raise ConstructorError unless a collection's tag is map or seq (!!set, !!omap, !!python/... are not)."""
+        if event.tag not in ("!", _MAP if is_map else _SEQ):
             raise self._error("could not determine a constructor for the tag %r" % event.tag, event.start_mark,
                               self.yaml.constructor.ConstructorError)
-        value = {} if is_map else []
-        if event.anchor is not None:
-            self.anchors[event.anchor] = value
-        return value, True
 
     def _alias(self, event):
         self.aliases += 1
@@ -171,12 +222,27 @@ class _Builder:
             raise self._error("more than %d aliases" % MAX_ALIASES, event.start_mark)
         if event.anchor not in self.anchors:
             raise self._error("found undefined alias %r" % event.anchor, event.start_mark)
-        return self.anchors[event.anchor], False
+        return self.anchors[event.anchor]
 
     def _replace_anchor(self, old, new):
         for name, value in self.anchors.items():
             if value is old:
                 self.anchors[name] = new
+
+
+def _resolver_firsts(parser):
+    """Return the first characters the parser's implicit resolvers are filed under, or None when unsure.
+
+    Resolver.resolve looks a plain scalar's implicit resolvers up by its
+    first character (yaml_implicit_resolvers, filled by add_implicit_resolver):
+    text starting with any other character is a string, unless a resolver is
+    filed under None (tried on every text) or path resolvers are in use. Each
+    distinct path in a profile then skips a resolve() call.
+    """
+    resolvers = getattr(parser, "yaml_implicit_resolvers", None)
+    if not isinstance(resolvers, dict) or None in resolvers or getattr(parser, "yaml_path_resolvers", True):
+        return None
+    return frozenset(resolvers)
 
 
 def check_depth(yaml, loader, text):
