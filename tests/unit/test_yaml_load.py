@@ -67,6 +67,11 @@ REFUSED = [
     ("set-tag", "a: !!set {x, y}\n", "could not determine a constructor for the tag"),
     ("bad-merge", "a: {<<: 1}\n", "expected a mapping or list of mappings for merging"),
     ("two-documents", "a: 1\n---\nb: 2\n", "expected a single document"),
+    ("duplicate-nan-key", "a: 1\n.nan: 1\n.nan: 2\n", "duplicate key nan"),  # a StopIteration escaped before
+    ("merge-as-a-list-item", "a: [<<]\n", "could not determine a constructor for the tag"),  # was a marker object
+    ("merge-as-a-value", "a: <<\n", "could not determine a constructor for the tag"),
+    ("merge-alone", "<<\n", "could not determine a constructor for the tag"),
+    ("merge-through-an-alias", "a: &m <<\nb: *m\n", "could not determine a constructor for the tag"),
 ]
 
 

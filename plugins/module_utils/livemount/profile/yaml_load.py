@@ -151,6 +151,10 @@ class _Builder:
                 value = self._alias(event)
             else:
                 raise self._error("unexpected %s" % cls.__name__, event.start_mark)
+            if value is _MERGE_KEY and not (in_map and key is _NO_KEY):
+                # `<<` merges only as a mapping's key; anywhere else it is no value (SafeConstructor says the same).
+                raise self._error("could not determine a constructor for the tag %r" % _MERGE, event.start_mark,
+                                  self.yaml.constructor.ConstructorError)
             if container is None:
                 return value
             if not in_map:
@@ -175,7 +179,8 @@ class _Builder:
     def _check_new_key(self, container, key, key_event):
         """Raise ConstructorError when `key` is already in mapping `container` (1 and true are different keys)."""
         try:
-            seen = key in container and type(key) is type(next(k for k in container if k == key))
+            # `is` first, as `in` does: a key that is not equal to itself (.nan) is the same key only as itself.
+            seen = key in container and type(key) is type(next(k for k in container if k is key or k == key))
         except TypeError:
             raise self._error("found unhashable key", key_event.start_mark, self.yaml.constructor.ConstructorError)
         if seen:
