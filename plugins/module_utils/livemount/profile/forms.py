@@ -12,7 +12,7 @@ from dataclasses import MISSING, fields
 
 from ..errors import ProfileError
 from ..profile import yaml_load
-from ..profile.jsonschema_lite import describe
+from ..profile.jsonschema_values import describe
 from ..model import Entry, build
 
 

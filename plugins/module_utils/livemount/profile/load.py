@@ -21,7 +21,8 @@ from typing import Optional, Tuple
 from ..overlay import rules as overlay_rules
 from .. import paths
 from ..errors import ProfileError
-from ..profile.jsonschema_lite import Validator, describe
+from ..profile.jsonschema_lite import Validator
+from ..profile.jsonschema_values import describe
 from ..model import BIND, OVERLAY, SYMLINK, Entry, build
 from ..profile import fstypes
 # Re-exported: the other forms of a profile have long been reached through this module.
