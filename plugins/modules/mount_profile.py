@@ -57,6 +57,25 @@ options:
         applying any.
     type: bool
     default: false
+  validate_all:
+    description:
+      - The profiles of the loop this task is part of (whole dicts, this one among them). Before this profile
+        touches the host, the action plugin checks that each has a name, given once, and validates every one
+        of them; when one is not valid, this item fails unchanged. Since every item checks them all, a loop
+        applies none unless all are valid (a failed loop item does not stop the next one), in the loop's own
+        task. The role livemount.core.mounts passes its whole list. Handled by the action plugin; never sent to
+        the host.
+    type: list
+    elements: dict
+    version_added: 0.2.0
+  verify:
+    description:
+      - Fail the task unless this apply left the profile healthy (RV(health), read from the live table the
+        apply ended with), naming each entry that is not ok. Not in check mode, nor with O(state=absent).
+        The role livemount.core.mounts verifies this way. Handled by the action plugin; never sent to the host.
+    type: bool
+    default: false
+    version_added: 0.2.0
   state:
     description:
       - V(present) makes the live table match the profile; V(absent) removes everything the profile owns.
@@ -296,15 +315,17 @@ def main():
     spec = args_common.argument_spec(
         ansible_spec.module_argument_spec(), args_common.STATE_DIR_SPEC, args_common.NAMESPACE_SPEC,
         src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False},
+        validate_all={"type": "list", "elements": "dict"}, verify={"type": "bool", "default": False},
         on_busy={"type": "str", "choices": ["fail", "detach"]}, enabled={"type": "bool"},
         config_dir={"type": "path"}, from_enabled={"type": "bool", "default": False})
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            mutually_exclusive=args_common.NAMESPACE_EXCLUSIVE + [("namespace", "enabled"),
                                                                                  ("pid", "enabled")])
     p = module.params
-    if p["src"] or p["profile"] or p["validate_only"]:
-        module.fail_json(msg="cannot handle src, profile or validate_only on the host: they are read by the"
-                         " action plugin (run livemount.core.mount_profile as a task, not with -m from a copy)")
+    if p["src"] or p["profile"] or p["validate_only"] or p["validate_all"] is not None or p["verify"]:
+        module.fail_json(msg="cannot handle src, profile, validate_only, validate_all or verify on the host: the"
+                         " action plugin reads them (run livemount.core.mount_profile as a task, not with -m from a"
+                         " copy)")
     report = None
     was_enabled = _was_enabled(p)
     try:
