@@ -66,8 +66,8 @@ class ActionModule(ActionBase):
         args = dict((k, v) for k, v in args.items() if k not in loaded.data or k in PROFILE_KEYS)
         result.update(self._execute_module(module_name="livemount.core.mount_profile", module_args=args,
                                            task_vars=task_vars))
-        if verify and args.get("state", "present") == "present" and not (result.get("failed") or
-                                                                          self._play_context.check_mode):
+        applied = not (result.get("failed") or self._play_context.check_mode)
+        if verify and applied and args.get("state", "present") == "present":
             result.update(verified(result))
         return result
 
