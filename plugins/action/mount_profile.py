@@ -6,6 +6,15 @@ The merged profile is validated by the engine's own loader, the one
 `livemount validate` runs, before the managed host is contacted: every
 problem at once, located and worded the same (`FILE:LINE: $.path: message`;
 FILE is the `src` file for what it declares, the task's file otherwise).
+
+Two options let a loop (the role livemount.core.mounts) do in this one task
+what used to take a task of its own on every host (each costs every host a
+worker on the controller, however little it does: docs/benchmarks.md, the
+fleet rollout): `validate_all`, every profile of the loop validated and their
+names checked before this item touches the host, so that no item is applied
+unless all are valid (a failed loop item does not stop the next one); and
+`verify`, the task failing unless the apply left its profile healthy, read
+from the apply's own result.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,7 +43,10 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         src = args.pop("src", None)
         validate_only = boolean(args.pop("validate_only", False), strict=True)
+        verify = boolean(args.pop("verify", False), strict=True)
+        together = args.pop("validate_all", None)
         loaded = Loaded(src)
+        task_path = self._task.get_path() or "task"
         try:
             if src:
                 loaded = self._load_src(src)
@@ -42,13 +54,21 @@ class ActionModule(ActionBase):
             if args.get("state", "present") == "present" or validate_only:
                 profile.load_profile(profile_fields(args, loaded.data))
         except errors.ProfileError as exc:
-            return dict(result, **invalid(exc, args, loaded, self._task.get_path() or "task"))
+            return dict(result, **invalid(exc, args, loaded, task_path))
+        if together is not None:
+            others = invalid_among(together, task_path)
+            if others:
+                return dict(result, failed=True, changed=False, msg="cannot apply profile %s: %s" % (
+                    args.get("name"), "; ".join(others)))
         if validate_only:
             return dict(result, changed=False, profile=args.get("name"), problems=[],
                         msg="profile %s is valid" % args.get("name"))
         args = dict((k, v) for k, v in args.items() if k not in loaded.data or k in PROFILE_KEYS)
         result.update(self._execute_module(module_name="livemount.core.mount_profile", module_args=args,
                                            task_vars=task_vars))
+        applied = not (result.get("failed") or self._play_context.check_mode)
+        if verify and applied and args.get("state", "present") == "present":
+            result.update(verified(result))
         return result
 
     def _load_src(self, src):
@@ -123,6 +143,49 @@ def invalid(exc, args, loaded, task_path):
     return dict(failed=True, changed=False, problems=items, problem_lines=lines,
                 msg="cannot validate %s: %d problem%s: %s" % (what, len(items), "" if len(items) == 1 else "s",
                                                               "; ".join(lines)))
+
+
+def invalid_among(profiles, task_path):
+    """Return why the loop's `profiles` may not be applied: a missing or repeated name, each invalid one ([]: none).
+
+    Each distinct profile is validated once per worker process (the loop's
+    items run in one), so a loop of N profiles validates N, not N times N.
+    """
+    if not isinstance(profiles, list) or not all(isinstance(p, dict) for p in profiles):
+        return ["validate_all: expected a list of profiles (dicts)"]
+    names = [p.get("name", "?") for p in profiles]
+    if "?" in names or len(set(names)) != len(names):
+        return ["a profile without a name, or names given twice: %s" % names]
+    out = []
+    for data in profiles:
+        key = json.dumps(data, sort_keys=True, default=str)
+        if key not in _CHECKED:
+            _CHECKED[key] = None
+            if data.get("state", "present") == "present":
+                try:
+                    profile.load_profile(profile_fields(data, {}))
+                except errors.ProfileError as exc:
+                    _CHECKED[key] = invalid(exc, data, Loaded(None), task_path)["msg"]
+        if _CHECKED[key]:
+            out.append(_CHECKED[key])
+    return out
+
+
+_CHECKED = {}  # json of a profile -> why it is invalid (None: valid), for invalid_among
+
+
+def verified(result):
+    """Return what verification adds to an apply's result: a failure naming each unhealthy entry, or nothing.
+
+    The engine reads the live table the apply ended with, so the health in the
+    result is the health now: no second module run is needed to verify.
+    """
+    health = result.get("health")
+    if health is None or health.get("healthy"):
+        return {}
+    bad = ["%s %s (%s);" % (e.get("target"), e.get("health"), e.get("detail"))
+           for e in health.get("entries", []) if e.get("health") != "ok"]
+    return {"failed": True, "msg": "cannot verify profile %s: %s" % (result.get("profile"), " ".join(bad))}
 
 
 def _trusted(text):

@@ -57,6 +57,25 @@ options:
         applying any.
     type: bool
     default: false
+  validate_all:
+    description:
+      - The profiles of the loop this task is part of (whole dicts, this one among them). Before this profile
+        touches the host, the action plugin checks that each has a name, given once, and validates every one
+        of them; when one is not valid, this item fails unchanged. Since every item checks them all, a loop
+        applies none unless all are valid (a failed loop item does not stop the next one), in the loop's own
+        task. The role livemount.core.mounts passes its whole list. Handled by the action plugin; never sent to
+        the host.
+    type: list
+    elements: dict
+    version_added: 0.2.0
+  verify:
+    description:
+      - Fail the task unless this apply left the profile healthy (RV(health), read from the live table the
+        apply ended with), naming each entry that is not ok. Not in check mode, nor with O(state=absent).
+        The role livemount.core.mounts verifies this way. Handled by the action plugin; never sent to the host.
+    type: bool
+    default: false
+    version_added: 0.2.0
   state:
     description:
       - V(present) makes the live table match the profile; V(absent) removes everything the profile owns.
@@ -286,7 +305,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
-from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
 from ansible_collections.livemount.core.plugins.module_utils.livemount.durable.store import EnabledStore
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
@@ -296,17 +314,20 @@ def main():
     spec = args_common.argument_spec(
         ansible_spec.module_argument_spec(), args_common.STATE_DIR_SPEC, args_common.NAMESPACE_SPEC,
         src={"type": "path"}, profile={"type": "dict"}, validate_only={"type": "bool", "default": False},
+        validate_all={"type": "list", "elements": "dict"}, verify={"type": "bool", "default": False},
         on_busy={"type": "str", "choices": ["fail", "detach"]}, enabled={"type": "bool"},
         config_dir={"type": "path"}, from_enabled={"type": "bool", "default": False})
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            mutually_exclusive=args_common.NAMESPACE_EXCLUSIVE + [("namespace", "enabled"),
                                                                                  ("pid", "enabled")])
     p = module.params
-    if p["src"] or p["profile"] or p["validate_only"]:
-        module.fail_json(msg="cannot handle src, profile or validate_only on the host: they are read by the"
-                         " action plugin (run livemount.core.mount_profile as a task, not with -m from a copy)")
+    if p["src"] or p["profile"] or p["validate_only"] or p["validate_all"] is not None or p["verify"]:
+        module.fail_json(msg="cannot handle src, profile, validate_only, validate_all or verify on the host: the"
+                         " action plugin reads them (run livemount.core.mount_profile as a task, not with -m from a"
+                         " copy)")
     report = None
     was_enabled = _was_enabled(p)
+    enable = _durable(p)
     try:
         data = ansible_spec.params_to_profile(p)
         system = real_system(p["namespace"], p["pid"], p["on_busy"])
@@ -318,7 +339,7 @@ def main():
             if p["enabled"]:  # an /etc/fstab line for a target refuses it before anything is mounted
                 enable.enable(prof, data, config=p["config_dir"], check=True)
             report = engine.reconcile(prof, system, root=p["state_dir"], check=module.check_mode, profile_data=data)
-        durable = None if report.failed else enable.follow_up(
+        durable = None if report.failed or enable is None else enable.follow_up(
             p["name"], p["enabled"], p["state"], prof, data, p["config_dir"], module.check_mode, "ansible task")
     except errors.LivemountError as exc:
         result = getattr(exc, "report", None)
@@ -342,6 +363,18 @@ def main():
     if report.failed:
         module.fail_json(msg="cannot apply every change: %s" % "; ".join(pair[1] for pair in report.failed), **result)
     module.exit_json(**result)
+
+
+def _durable(p):
+    """Return the engine's durable.enable when the task touches the enabled copy, else None.
+
+    AnsiballZ runs the engine from a zip, so every module imported is compiled
+    again at every run: a plan alone (drift.yml's) skips the boot code.
+    """
+    if p["enabled"] is None and p["state"] == "present" and not p["from_enabled"]:
+        return None
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
+    return enable
 
 
 def _was_enabled(p):

@@ -15,7 +15,7 @@ from . import playbook
 
 ANSIBLE_DOC = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
 # Options the action plugin reads on the controller, on top of the profile and module options.
-CONTROLLER_OPTIONS = {"src", "profile", "validate_only"}
+CONTROLLER_OPTIONS = {"src", "profile", "validate_only", "validate_all", "verify"}
 
 
 def _doc(name, *args):

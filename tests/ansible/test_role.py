@@ -50,8 +50,10 @@ def test_role_resolves_validates_applies_verifies_notifies(scratch):
     assert "size=2048k" in table[s + "/web"][-1]["super"]  # the override won
     assert s + "/db/run" in table and s + "/logs" in table
     assert os.path.exists(s + "/restarted")
-    assert "healthy: web, db, logs" in run.stdout
-    assert "the same after a reboot: web, db, logs" in run.stdout, run.stdout[-4000:]  # enabled, and the enabled copies are what is live
+    # Verified from each apply's own result (verify): healthy; enabled from the very profile applied.
+    applied = run.results("livemount.core.mounts : Apply the profiles")
+    assert [(r["item"]["name"], r["health"]["healthy"], r["enabled_copy"]["action"]) for r in applied] == [
+        ("web", True, "enable"), ("db", True, "enable"), ("logs", True, "enable")], run.stdout[-4000:]
     assert sorted(os.listdir(os.path.join(s, "etc", "enabled"))) == ["db.json", "logs.json", "web.json"]
     os.unlink(s + "/restarted")
     again = playbook.run(_role_play(s, **role_vars), s)
@@ -71,7 +73,9 @@ def test_role_validates_every_profile_before_applying_any(scratch, bad, why):
     assert run.rc != 0
     assert why in run.stdout
     assert scratch + "/good" not in playbook.mountinfo_targets()
-    assert not any(r["task"].endswith("Apply the profiles") for r in run.records)
+    # Every item failed on the controller (validate_all): none reached the host, so none has a plan.
+    applied = run.results("livemount.core.mounts : Apply the profiles")
+    assert len(applied) == 2 and all(r["failed"] and "changes" not in r for r in applied), run.stdout[-3000:]
 
 
 def test_role_fails_host_when_verification_fails(scratch):
@@ -142,7 +146,8 @@ def test_role_removes_profile_marked_absent(scratch):
     assert run.rc == 0, run.stdout
     table = playbook.mountinfo_targets()
     assert s + "/web" not in table and s + "/logs" in table
-    assert "healthy: logs" in run.stdout
+    applied = run.results("livemount.core.mounts : Apply the profiles")
+    assert [(r["item"]["name"], r["health"]["healthy"]) for r in applied] == [("web", True), ("logs", True)]
 
 
 def test_role_reads_deprecated_livemount_names(scratch):
