@@ -146,24 +146,6 @@ def env_for(d, name):
     return env
 
 
-def task_times(stdout):
-    """Return {task name: seconds}, summed over every play (each serial batch is a play), from the json callback."""
-    doc = json.loads(stdout[stdout.index("{"):])
-    out = {}
-    for play in doc["plays"]:
-        for t in play["tasks"]:
-            d = t["task"]["duration"]
-            start, end = (_stamp(d["start"]), _stamp(d["end"])) if d.get("end") else (0, 0)
-            out[t["task"]["name"]] = out.get(t["task"]["name"], 0.0) + end - start
-    return out, doc["stats"]
-
-
-def _stamp(text):
-    import datetime
-
-    return datetime.datetime.strptime(text.rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
-
-
 # ---- measuring --------------------------------------------------------------------------------------
 
 def _run(name, argv, d, pids, m):
@@ -177,7 +159,7 @@ def _run(name, argv, d, pids, m):
     if "{" not in proc.stdout:
         raise RuntimeError("cannot benchmark %s: exit %d, no JSON report:\n%s" % (name, proc.returncode,
                                                                                 proc.stdout[-3000:]))
-    tasks, stats = task_times(proc.stdout)
+    tasks, stats = c.task_times(proc.stdout)
     bad = {h: s for h, s in stats.items() if s.get("failures") or s.get("unreachable")}
     if proc.returncode != 0 or bad:
         raise RuntimeError("cannot benchmark %s: exit %d, failed hosts %s:\n%s" % (

@@ -91,3 +91,19 @@ def test_task_fields_over_src_point_at_the_task(scratch):
     assert where["$.mounts[0].sise"] == (src, 3)
     assert where["$.description"][0].startswith(os.path.join(scratch, "playbook.yml") + ":")
     assert where["$.description"][1] is None
+
+
+def test_a_src_that_is_no_regular_file_is_refused_as_the_cli_refuses_it(scratch):
+    """A directory or a FIFO nobody writes to as `src`: the task fails saying so, as `livemount validate` does."""
+    directory, fifo = os.path.join(scratch, "profiles"), os.path.join(scratch, "profile.fifo")
+    os.mkdir(directory)
+    os.mkfifo(fifo)
+    task = {"name": "odd", "livemount.core.mount_profile": {"src": "{{ item }}", "validate_only": True},
+            "loop": [directory, fifo], "ignore_errors": True}
+    run = playbook.run(playbook.play([task]), scratch)
+    by_src = {r["item"]: r for r in run.results("odd")}
+    for path in (directory, fifo):
+        got, cli = by_src[path], _cli(path)
+        assert got.get("failed") is True and "Traceback" not in str(got), got
+        assert "cannot read profile %s: not a regular file" % path in got["msg"], got["msg"]
+        assert cli.returncode == 1 and "not a regular file" in cli.stdout + cli.stderr
