@@ -6,7 +6,7 @@ docs/failpoints.md), carrying the mount namespace and busy policy the user
 chose (nsexec.Configured: every engine entry point then acts there).
 """
 
-from ..kernel import failpoint, nsexec
+from ..kernel import failpoint
 from ..kernel.sys_linux import LinuxSys
 
 
@@ -20,4 +20,8 @@ def real_system(namespace=None, pid=None, on_busy=None):
     system = failpoint.from_env(LinuxSys())
     if namespace is None and pid is None and on_busy is None:
         return system
+    # Imported here, in the caller's namespace before any other is entered: a command that never acts
+    # elsewhere (show, status) does not load it and what it imports (pickle).
+    from ..kernel import nsexec
+
     return nsexec.Configured(system, namespace=namespace, pid=pid, on_busy=on_busy)
