@@ -311,7 +311,7 @@ def markdown(doc):
     pipe = {k: c.ratio(doc["plays"][k]["first"]["samples"], doc["plays"][k + ", pipelining"]["first"]["samples"])
             for k in ("rollout.yml", "one mount_profile task")}
     return "\n".join([
-        "## 7. The fleet rollout\n",
+        "## 8. The fleet rollout\n",
         "Whole `ansible-playbook` processes over %d hosts, each a namespace instance (molecule/shared/nsinst, "
         "reached by the tests-only nsinst connection), %d mounts per host (half tmpfs, half binds), %d rounds, "
         "contenders interleaved, each first run from empty hosts then a rerun; Ansible's defaults (forks 5, "

@@ -262,10 +262,14 @@ def provenance(meta, quick):
     if not reruns:
         return ("Every number on this page was measured in one run of %s started on %s, which wrote this page and "
                 "its plots (do not edit by hand: rerun). " % (cmd, meta["date"])) + tail
-    alone = ["section %d (%s) in a rerun of that benchmark alone (`--only %s`) started on %s"
-             % (BENCHMARKS.index(n) + 1, n, n, r["date"]) for n, r in reruns.items()]
+    by_run = {}  # the benchmarks of one `--only` run share its start
+    for n in sorted(reruns, key=BENCHMARKS.index):
+        by_run.setdefault(reruns[n]["date"], []).append(n)
+    alone = ["section%s %s (%s) in one run of `--only %s` started on %s" % (
+        "s" if len(names) > 1 else "", ", ".join(str(BENCHMARKS.index(n) + 1) for n in names), ", ".join(names),
+        " ".join(names), date) for date, names in sorted(by_run.items())]
     return ("Every number on this page was measured by %s, which wrote this page and its plots (do not edit by "
-            "hand: rerun): %s, the other sections in one run started on %s. " % (cmd, "; ".join(alone),
+            "hand: rerun): %s; the other sections in one run started on %s. " % (cmd, "; ".join(alone),
                                                                                    meta["date"])) + tail
 
 
@@ -281,7 +285,7 @@ def machine_table(meta):
             ["the run took", "; ".join("%s %s" % kv for kv in meta["runs"].items() if kv[0] not in reruns)],
             ["livemount measured", meta.get("source", "?")]]
     for name, r in reruns.items():
-        rows.append(["%s, rerun alone" % name, "started %s, took %s, load average at start / end %s / %s, "
+        rows.append(["%s, in an `--only` run" % name, "started %s, took %s, load average at start / end %s / %s, "
                      "livemount measured: %s" % (r["date"], r["took"], r["load_start"], r.get("load_end", "?"),
                                                  r["source"])])
     # By hand, not md_table: the second header cell stays empty ("| machine | |").
