@@ -5,38 +5,13 @@ a CLI module: `livemount --help` then loads no engine or YAML.
 """
 
 import os
-import sys
 
 
 def read_bytes(path, what="profile"):
-    """Return the bytes of regular file `path`; ProfileError saying why not (missing, not a file, too large).
+    """Return the bytes of regular file `path`; ProfileError saying why not (forms.read_regular)."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.forms import read_regular
 
-    Opened without blocking and checked before reading: a FIFO would wait
-    for a writer forever and /dev/zero would never end (issue 13, defect 8).
-    """
-    import stat
-
-    from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
-    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.forms import MAX_TEXT_BYTES
-
-    def refuse(cause):
-        return errors.ProfileError([(None, None, "file", "cannot read %s %s: %s" % (what, path, cause))])
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        raise refuse(errors.strerror(exc.errno))
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):  # checked before fdopen, which refuses a directory with its own error
-        os.close(fd)
-        raise refuse("not a regular file")
-    with os.fdopen(fd, "rb") as f:
-        if st.st_size > MAX_TEXT_BYTES:
-            raise refuse("%d bytes, more than the %d MiB a %s may have" % (st.st_size, MAX_TEXT_BYTES >> 20, what))
-        raw = f.read(MAX_TEXT_BYTES + 1)
-    if len(raw) > MAX_TEXT_BYTES:
-        raise refuse("more than the %d MiB a %s may have" % (MAX_TEXT_BYTES >> 20, what))
-    return raw
+    return read_regular(path, what)
 
 
 def read_text(path, what="profile"):

@@ -22,8 +22,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import os
-import stat
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
@@ -79,7 +77,7 @@ class ActionModule(ActionBase):
             path = self._find_needle("files", src)
         except Exception as exc:
             raise AnsibleActionFail("cannot find profile %s: %s" % (src, to_text(exc)))
-        raw = _read_regular(path, src)
+        raw = forms.read_regular(path, shown=src)  # the CLI's checks and words
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -88,39 +86,6 @@ class ActionModule(ActionBase):
         text = to_text(self._templar.template(_trusted(text))).encode("utf-8", "surrogatepass").decode(
             "utf-8", "surrogatepass")
         return Loaded(src, text, forms.load_profile_text(text, src))
-
-
-def _read_regular(path, src):
-    """Return the bytes of regular file `path` (task argument `src`); ProfileError saying why not, as the CLI says it.
-
-    Checked before it is read: a directory, a FIFO that would wait for a
-    writer forever, or a file larger than a profile may be are refused.
-    """
-    def refuse(cause):
-        return errors.ProfileError([(None, None, "file", "cannot read profile %s: %s" % (src, cause))])
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        raise refuse(errors.strerror(exc.errno))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise refuse("not a regular file")
-        if st.st_size > forms.MAX_TEXT_BYTES:
-            raise refuse("%d bytes, more than the %d MiB a profile may have" % (st.st_size, forms.MAX_TEXT_BYTES >> 20))
-        chunks, size = [], 0
-        while size <= forms.MAX_TEXT_BYTES:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        os.close(fd)
-    if size > forms.MAX_TEXT_BYTES:
-        raise refuse("more than the %d MiB a profile may have" % (forms.MAX_TEXT_BYTES >> 20))
-    return b"".join(chunks)
 
 
 class Loaded(object):

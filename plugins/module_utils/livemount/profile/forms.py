@@ -8,9 +8,11 @@
 profile.py re-exports all four; import them from there.
 """
 
+import os
+import stat
 from dataclasses import MISSING, fields
 
-from ..errors import ProfileError
+from ..errors import ProfileError, strerror
 from ..profile import yaml_load
 from ..profile.jsonschema_values import describe
 from ..model import Entry, build
@@ -81,15 +83,7 @@ _STATE_KINDS = dict(_STATE_FIELDS)
 
 def entry_to_dict(entry):
     """Return every field of `entry` as JSON-ready values (entry_from_dict gives it back exactly)."""
-    d = {}
-    for name, kind in _STATE_FIELDS:
-        value = getattr(entry, name)
-        if kind == "strs":
-            value = sorted(value) if name == "flags" else list(value)
-        elif kind == "pairs":
-            value = [[k, v] for k, v in value]
-        d[name] = value
-    return d
+    return {name: _json_value(name, kind, getattr(entry, name)) for name, kind in _STATE_FIELDS}
 
 
 def entry_to_state_dict(entry):
@@ -105,12 +99,17 @@ def entry_to_state_dict(entry):
         value = getattr(entry, name)
         if type(value) is type(default) and value == default:  # pylint: disable=unidiomatic-typecheck
             continue
-        if kind == "strs":
-            value = sorted(value) if name == "flags" else list(value)
-        elif kind == "pairs":
-            value = [[k, v] for k, v in value]
-        d[name] = value
+        d[name] = _json_value(name, kind, value)
     return d
+
+
+def _json_value(name, kind, value):
+    """Return an Entry field's value in its JSON form (lists for tuples and sets, flags sorted)."""
+    if kind == "strs":
+        return sorted(value) if name == "flags" else list(value)
+    if kind == "pairs":
+        return [[k, v] for k, v in value]
+    return value
 
 
 def entry_from_dict(d):
@@ -201,6 +200,41 @@ _KIND_TEXT = {
 MAX_VALUES = 1000000
 MAX_TEXT_BYTES = 8 << 20  # 8 MiB, some 80,000 entries: larger texts are refused before parsing
 _TOO_MANY = "more than %d values once aliases are expanded" % MAX_VALUES
+
+
+def read_regular(path, what="profile", shown=None):
+    """Return the bytes of regular file `path`; ProfileError saying why not (missing, not a file, too large).
+
+    Opened without blocking and checked before reading: a directory, a FIFO
+    that would wait for a writer forever, /dev/zero that would never end and
+    a file larger than MAX_TEXT_BYTES are refused (issue 13, defect 8). The
+    error names the file as `shown` (default: `path`), the `what` it was to be.
+    """
+    def refuse(cause):
+        return ProfileError([(None, None, "file", "cannot read %s %s: %s" % (what, shown or path, cause))])
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise refuse(strerror(exc.errno))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise refuse("not a regular file")
+        if st.st_size > MAX_TEXT_BYTES:
+            raise refuse("%d bytes, more than the %d MiB a %s may have" % (st.st_size, MAX_TEXT_BYTES >> 20, what))
+        chunks, size = [], 0
+        while size <= MAX_TEXT_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_TEXT_BYTES:
+        raise refuse("more than the %d MiB a %s may have" % (MAX_TEXT_BYTES >> 20, what))
+    return b"".join(chunks)
 
 
 def load_profile_text(text, filename=None):
