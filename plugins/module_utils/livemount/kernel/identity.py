@@ -103,14 +103,12 @@ def table_with_ids(read):
 def exists(unique):
     """Return True while a mount of this namespace has unique id `unique` (statmount(2)), None if it cannot tell."""
     try:
-        sc.statmount_basic(unique)
-        return True
+        ((_unique, old),) = sc.statmount_old_ids([unique])  # None: ENOENT/EINVAL, no such mount (any more)
     except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.EINVAL):
-            return False
         if exc.errno in _UNSUPPORTED:
             return None
         raise
+    return old is not None
 
 
 def marker_of(fd):

@@ -300,21 +300,6 @@ def listmount(mnt_id=LSMT_ROOT, batch=1024):
 _STATMOUNT_SIZE = 512  # struct statmount without its strings
 
 
-def statmount_basic(unique):
-    """Return (mountinfo id, parent's unique id, (dev major, minor)) of mount `unique` (statmount(2)).
-
-    OSError ENOENT when no mount of this namespace has that id (any more).
-    """
-    req = struct.pack("<IIQQ", MNT_ID_REQ_SIZE_VER0, 0, unique, STATMOUNT_MNT_BASIC | STATMOUNT_SB_BASIC)
-    buf = ctypes.create_string_buffer(_STATMOUNT_SIZE)
-    _syscall("statmount", ctypes.c_char_p(req), buf, ctypes.c_size_t(_STATMOUNT_SIZE), ctypes.c_uint(0))
-    raw = buf.raw
-    major, minor = struct.unpack_from("<II", raw, 16)
-    _mnt_id, parent = struct.unpack_from("<QQ", raw, 40)
-    old, = struct.unpack_from("<I", raw, 56)
-    return old, parent, (major, minor)
-
-
 def statmount_old_ids(uniques):
     """Yield (unique id, mountinfo id or None) of each mount in `uniques` (statmount(2)); None: gone since listed.
 
