@@ -305,6 +305,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
+from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
 from ansible_collections.livemount.core.plugins.module_utils.livemount.durable.store import EnabledStore
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
@@ -327,7 +328,6 @@ def main():
                          " copy)")
     report = None
     was_enabled = _was_enabled(p)
-    enable = _durable(p)
     try:
         data = ansible_spec.params_to_profile(p)
         system = real_system(p["namespace"], p["pid"], p["on_busy"])
@@ -339,7 +339,7 @@ def main():
             if p["enabled"]:  # an /etc/fstab line for a target refuses it before anything is mounted
                 enable.enable(prof, data, config=p["config_dir"], check=True)
             report = engine.reconcile(prof, system, root=p["state_dir"], check=module.check_mode, profile_data=data)
-        durable = None if report.failed or enable is None else enable.follow_up(
+        durable = None if report.failed else enable.follow_up(
             p["name"], p["enabled"], p["state"], prof, data, p["config_dir"], module.check_mode, "ansible task")
     except errors.LivemountError as exc:
         result = getattr(exc, "report", None)
@@ -363,18 +363,6 @@ def main():
     if report.failed:
         module.fail_json(msg="cannot apply every change: %s" % "; ".join(pair[1] for pair in report.failed), **result)
     module.exit_json(**result)
-
-
-def _durable(p):
-    """Return the engine's durable.enable when the task touches the enabled copy, else None.
-
-    AnsiballZ runs the engine from a zip, so every module imported is compiled
-    again at every run: a plan alone (drift.yml's) skips the boot code.
-    """
-    if p["enabled"] is None and p["state"] == "present" and not p["from_enabled"]:
-        return None
-    from ansible_collections.livemount.core.plugins.module_utils.livemount.durable import enable
-    return enable
 
 
 def _was_enabled(p):
