@@ -71,16 +71,19 @@ class Journal:
                 os.fdatasync(self._fd)
         except OSError as exc:
             # The step it announces is not started; a line cut short is dropped on read as a torn write.
-            raise StateError("cannot write journal %s: %s; the run stopped before its next step: what it did so far "
-                             "is in place and the next run recovers it from the journal" % (self.path, _words(exc)))
+            raise self._stopped(exc)
 
     def sync(self):
         """Return None once every record written so far is on disk (what a durable record does after its write)."""
         try:
             os.fdatasync(self._fd)
         except OSError as exc:
-            raise StateError("cannot write journal %s: %s; the run stopped before its next step: what it did so far "
-                             "is in place and the next run recovers it from the journal" % (self.path, _words(exc)))
+            raise self._stopped(exc)
+
+    def _stopped(self, exc):
+        """Return the StateError of a journal write or sync that failed: the run stops before its next step."""
+        return StateError("cannot write journal %s: %s; the run stopped before its next step: what it did so far "
+                          "is in place and the next run recovers it from the journal" % (self.path, _words(exc)))
 
     def read(self):
         """Return (header, records) of an existing journal; a torn final line is dropped."""
