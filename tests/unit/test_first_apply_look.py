@@ -7,6 +7,8 @@ the look saw, the look's plan is applied as it is; anything different, and
 the plan is made again from what is there now.
 """
 
+import os
+
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
@@ -80,3 +82,48 @@ def test_the_look_is_not_reused_in_check_mode(root, plans):
     fake = fake_host()
     report = apply(PROFILE, fake, root, check=True)
     assert len(plans) == 1 and report.changed
+
+
+def test_a_conflict_seen_while_another_first_apply_ran_is_decided_under_the_lock(root, monkeypatch):
+    """The look meets a link another first apply made and had not recorded yet: no refusal, the lock decides.
+
+    Eight first applies of two versions of one profile start at once: the
+    look of one can see the other's link before that run's state records it
+    (a foreign link in the way). The other run holds the lock file by then,
+    so the refusal waits for the plan made under the lock.
+    """
+    fake = fake_host()
+    fake.seed_dir("/data/a")
+    fake.seed_dir("/data/b")
+    fake.seed_symlink("/data/ln", "/data/b")  # the other run's link, not recorded yet
+    prof = {"name": "p", "mounts": [{"target": "/data/ln", "type": "symlink", "source": "/data/a"}]}
+    real = engine._reconcile
+    looked = []
+
+    def racing(store, run, *args, **kwargs):
+        try:
+            return real(store, run, *args, **kwargs)
+        except engine.PlanError:
+            if run.preflight:  # the other run: it has the lock file, and finishes by destroying its link
+                looked.append(True)
+                os.makedirs(os.path.dirname(store.lock_path), exist_ok=True)
+                open(store.lock_path, "w").close()
+                fake.unlink("/data/ln")
+            raise
+
+    monkeypatch.setattr(engine, "_reconcile", racing)
+    report = apply(prof, fake, root)
+    assert looked == [True]
+    assert ("link", "/data/ln") in mutations(report) and not report.failed
+    assert fake.lstat("/data/ln").link == "/data/a"
+
+
+def test_a_conflict_with_no_other_run_is_refused_before_anything_exists(root, monkeypatch):
+    """The same conflict with nobody else running: refused by the look, no state directory made."""
+    fake = fake_host()
+    fake.seed_dir("/data/a")
+    fake.seed_symlink("/data/ln", "/data/b")
+    prof = {"name": "p", "mounts": [{"target": "/data/ln", "type": "symlink", "source": "/data/a"}]}
+    with pytest.raises(engine.PlanError, match="/data/ln"):
+        apply(prof, fake, root)
+    assert not any(os.scandir(root))

@@ -208,8 +208,15 @@ def _reconcile_locked(store, run):
         # A first apply here: a plan with conflicts is refused before the state directory and the lock
         # file exist, so that a refused profile leaves nothing behind (as a refused check does).
         looks = []
-        _reconcile(store, dataclasses.replace(run, check=True, progress=None, on_plan=None, preflight=True,
-                                              look=looks))
+        try:
+            _reconcile(store, dataclasses.replace(run, check=True, progress=None, on_plan=None, preflight=True,
+                                                  look=looks))
+        except LivemountError:
+            if not os.path.lexists(store.lock_path):
+                raise
+            # Another first apply made the lock meanwhile: what the look refused may have been its
+            # half-done work (a link it made, not yet recorded). Decide under the lock, from scratch.
+            looks = []
         # Under the lock the apply observes again; when nothing changed since, it applies this plan
         # instead of making it a second time (a tenth of a second per 1,000 entries).
         run = dataclasses.replace(run, look=looks[0] if looks else None)
