@@ -26,6 +26,9 @@ import os
 
 from .errors import StateError
 
+# One encoder for every record: json.dumps with arguments builds a new one per call.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
 
 class Journal:
     """An append-only journal file at `path`."""
@@ -63,7 +66,7 @@ class Journal:
         A record written with durable=False reaches the disk with the next
         durable one (fdatasync(2) flushes all of the file's written data).
         """
-        line = (json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        line = (_ENCODE(obj) + "\n").encode()
         try:
             if os.write(self._fd, line) != len(line):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
