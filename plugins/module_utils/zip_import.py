@@ -49,3 +49,6 @@ def path_hook(path):
 
 if path_hook not in sys.path_hooks:
     sys.path_hooks.insert(0, path_hook)
+    # The importer of this very directory was made (by the hooks before ours) to import this file: made again
+    # by ours, it imports args_common and the engine package's __init__ too.
+    sys.path_importer_cache.pop(os.path.dirname(__file__), None)
