@@ -192,6 +192,8 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
+# First: the engine files below are then compiled once on the host, not twice (zip_import.py).
+from ansible_collections.livemount.core.plugins.module_utils import zip_import  # noqa: F401  # pylint: disable=unused-import
 from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system

@@ -11,7 +11,10 @@ user's host:
   the imports (every import statement, in functions too) reaches, and every
   package on the way has its __init__.py;
 * every shipped engine module imports from the payload alone (python -I -S:
-  no site-packages, the zip first on sys.path).
+  no site-packages, the zip first on sys.path);
+* after zip_import (each module imports it first), each engine file is
+  compiled once, not twice as by CPython's zipimporter, and names the same
+  file.
 
 recursive_finder is not public API: the probe adapts to the parameters it
 knows (ansible-core 2.16 to 2.21) and skips, saying why, where they differ.
@@ -80,6 +83,25 @@ for name in json.loads(sys.argv[2]):
     except BaseException as exc:
         errors[name] = "%s: %s" % (type(exc).__name__, exc)
 print(json.dumps({"where": where, "errors": errors}))
+"""
+
+
+# Runs with the payload alone: import every shipped module of ours, counting compile() calls per file of the zip.
+COMPILES = r"""
+import builtins, collections, importlib, json, sys
+zip_path, names, once = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "once"
+sys.path.insert(0, zip_path)
+if once:
+    importlib.import_module("ansible_collections.livemount.core.plugins.module_utils.zip_import")
+compiled = collections.Counter()
+real = builtins.compile
+def counting(source, filename, *args, **kwargs):
+    if str(filename).startswith(zip_path):
+        compiled[str(filename)] += 1
+    return real(source, filename, *args, **kwargs)
+builtins.compile = counting
+where = {n: importlib.import_module(n).__file__ for n in names}
+print(json.dumps({"where": where, "compiled": compiled}))
 """
 
 
@@ -180,3 +202,21 @@ def test_payload_engine_imports_from_the_zip_alone(payloads, module):
     doc = json.loads(proc.stdout.splitlines()[-1])
     assert doc["errors"] == {}
     assert {n: w for n, w in doc["where"].items() if not w.startswith(zip_path + os.sep)} == {}
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_payload_engine_compiles_once_after_zip_import(payloads, module):
+    """With zip_import imported first, as every module does, each engine file of the zip is compiled once and
+    has the __file__ it has without it (CPython's zipimporter compiles each twice: get_filename, then get_code)."""
+    _, files, zip_path = payloads[module]
+    names = [f[:-3].replace("/", ".").replace(".__init__", "") for f in files if f.startswith(MU_DIR)]
+    names = [n for n in names if not n.endswith(".zip_import")]
+    docs = {}
+    for how in ("once", "stock"):
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", COMPILES, zip_path, json.dumps(names), how],
+                              capture_output=True, text=True, timeout=300, cwd="/")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        docs[how] = json.loads(proc.stdout.splitlines()[-1])
+    assert docs["once"]["where"] == docs["stock"]["where"]
+    engine = {f: n for f, n in docs["once"]["compiled"].items() if "/module_utils/livemount/" in f}
+    assert len(engine) > 10 and {f: n for f, n in engine.items() if n != 1} == {}
