@@ -38,8 +38,13 @@ def run(args, out):
     system = make_system(args)
     root = state.state_root(args.state_dir)  # not engine's: show needs no planner
     if args.json and not (args.path or args.type or args.profile):
-        # Printed as read, each mount parsed when its turn comes: a table of 10,000 is never held whole.
-        out.json_items({"namespace": system.namespace_id()}, "mounts", inventory.stream(system, root))
+        # Printed as read, each mount parsed when its turn comes: a table of 10,000 is never held whole. To a
+        # pipe, each line is written straight as its JSON text, no dict in between (inventory.stream_json).
+        doc = {"namespace": system.namespace_id()}
+        if out.json_one_line:
+            out.json_items(doc, "mounts", inventory.stream_json(system, root), encoded=True)
+        else:
+            out.json_items(doc, "mounts", inventory.stream(system, root))
         return 0
     _, rows = inventory.read(system, root)
     rows = select(rows, args.path, args.type, args.profile, paths)

@@ -46,12 +46,16 @@ class Output:
         """
         self.out.write(json.dumps(doc, indent=self._json_indent(), sort_keys=True, default=str) + "\n")
 
-    def json_items(self, doc, key, items):
+    def json_items(self, doc, key, items, encoded=False):
         """Return how many `items` were printed as doc[key] of `doc`, encoded a batch at a time: what json() prints.
 
-        A table of 10,000 mounts is never held twice (the dicts, then their text).
+        A table of 10,000 mounts is never held twice (the dicts, then their
+        text). `encoded`: each item is already its JSON text, as
+        json.dumps(item, sort_keys=True) writes it; only when json_one_line.
         """
         indent = self._json_indent()
+        if encoded and indent:
+            raise ValueError("cannot indent items given as JSON text")
         encode = json.JSONEncoder(indent=indent, sort_keys=True, default=str).encode
         text = []
         count = 0
@@ -64,7 +68,10 @@ class Output:
                 continue
             for batch in _batches(items, 256):
                 # A batch encoded as one list, its brackets cut: the items as the whole list would show them.
-                chunk = encode(batch)[2:-2].replace("\n", "\n  ") if indent else encode(batch)[1:-1]
+                if encoded:
+                    chunk = ", ".join(batch)
+                else:
+                    chunk = encode(batch)[2:-2].replace("\n", "\n  ") if indent else encode(batch)[1:-1]
                 text.append(("," if count else "[") + ("\n  " if indent else " " if count else "") + chunk)
                 count += len(batch)
                 self.out.write("".join(text))
@@ -73,6 +80,11 @@ class Output:
         text.append("\n}\n" if indent else "}\n")
         self.out.write("".join(text))
         return count
+
+    @property
+    def json_one_line(self):
+        """Return True when json() prints one line (stdout is no terminal): items may then come as JSON text."""
+        return self._json_indent() is None
 
     def _json_indent(self):
         """Return the JSON indent: 2 when stdout is a terminal, None (one line, json's C encoder) otherwise."""

@@ -15,8 +15,9 @@ import subprocess
 import pytest
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import SysError
+from ansible_collections.livemount.core.plugins.module_utils.livemount.inventory import read_text_and_ids_of
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.sys_linux import LinuxSys
-from ansible_collections.livemount.core.plugins.module_utils.livemount.observe import read_table, read_text_and_ids_of
+from ansible_collections.livemount.core.plugins.module_utils.livemount.observe import read_table
 
 APIS = pytest.mark.parametrize("classic", [False, True], ids=["new-api", "classic-api"])
 

@@ -49,3 +49,22 @@ def test_planning_imports_no_ctypes(module):
     loaded = _loaded("import %s.%s" % (ENGINE, module))
     assert "%s.%s" % (ENGINE, module) in loaded
     assert "ctypes" not in loaded
+
+
+SHOW_JSON = """
+import io, sys, tempfile
+from livemount_cli.main import main
+sys.stdout = io.StringIO()  # a pipe: one line of JSON, each mount written as its text
+try:
+    assert main(["--state-dir", tempfile.mkdtemp(), "show", "--json"]) == 0
+finally:
+    sys.stdout = sys.__stdout__
+"""
+
+
+def test_show_json_loads_no_planner():
+    """`livemount show --json` reads the table and the states: no module of the planner (observe.py and below)."""
+    loaded = _loaded(SHOW_JSON)
+    assert "%s.inventory" % ENGINE in loaded  # the probe did show the table
+    planner = ["%s.%s" % (ENGINE, m) for m in ("observe", "world", "overlay.rules", "mimic", "plan", "engine")]
+    assert [m for m in planner if m in loaded] == []

@@ -457,3 +457,93 @@ def _exercise(table, path):
         table.bind_identity(path)
     except ValueError:
         pass  # a mount point that is not a clean path, or a table without a root
+
+
+def _tops_one_by_one(table):
+    return {m.mount_id for m in table.mounts if table.top(m.mount_point) is m}
+
+
+def _every_text():
+    out = {}
+    for name in sorted(os.listdir(FIXTURES)):
+        if name.endswith(".txt"):
+            with open(os.path.join(FIXTURES, name), encoding="utf-8", errors="surrogateescape") as f:
+                out[name[:-4]] = f.read()
+    out["generated"] = generate_table(2000)
+    return out
+
+
+EVERY_TEXT = _every_text()
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_TEXT))
+def test_top_ids_is_top_asked_of_each_mount(name):
+    """top_ids() (one pass, what `show --json` marks visible) answers as top() asked about each mount does."""
+    text = EVERY_TEXT[name]
+    assert mountinfo.points(text).top_ids() == _tops_one_by_one(mountinfo.points(text))
+    # the same after other questions filled the table's answers, and on whole LiveMounts
+    table = mountinfo.parse_mountinfo(text)
+    table.visible("/proc/self")
+    assert table.top_ids() == _tops_one_by_one(mountinfo.parse_mountinfo(text))
+
+
+def test_top_ids_leave_out_hidden_mounts():
+    """The stacked capture: s1 and s2 under s3, h-lower under h-upper with its child, o-deep under o-over."""
+    table = mountinfo.parse_mountinfo(EVERY_TEXT["stacked"])
+    tops = table.top_ids()
+    hidden = [m.source for m in table.mounts if m.mount_id not in tops]
+    assert sorted(s for s in hidden if s[:2] in ("s1", "s2", "s3", "h-", "o-")) == [
+        "h-child", "h-lower", "o-deep", "s1", "s2"]
+
+
+UNCLEAN = ["/", "/a", "/a/b", "/b", "/a/b/c", "/a/", "//a", "/a/./b", "/a/../b", "/."]
+
+
+@given(st.lists(st.tuples(st.integers(1, 6), st.integers(0, 7), st.sampled_from(UNCLEAN)),
+                min_size=1, max_size=8, unique_by=lambda t: t[0]))
+def test_fuzz_top_ids(rows):
+    """Any parent links (cycles, orphans) and unclean mount points: top_ids() is top() of each, or both refuse."""
+    text = "\n".join(format_mountinfo_line(i, p, (0, i), "/", mp) for i, p, mp in rows)
+    try:
+        expected = _tops_one_by_one(mountinfo.points(text))
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            mountinfo.points(text).top_ids()
+        return
+    assert mountinfo.points(text).top_ids() == expected
+
+
+TAGS = [
+    ("none", [], ("private", None, None)),
+    ("shared", ["shared:3"], ("shared", 3, None)),
+    ("slave", ["master:7"], ("slave", None, 7)),
+    ("shared-and-slave", ["shared:3", "master:7", "propagate_from:2"], ("shared+slave", 3, 7)),
+    ("unbindable", ["unbindable"], ("unbindable", None, None)),
+    ("unknown-tags-ignored", ["future:1", "x"], ("private", None, None)),
+]
+
+
+@pytest.mark.parametrize("optional,expected", [c[1:] for c in TAGS], ids=[c[0] for c in TAGS])
+def test_tags(optional, expected):
+    """tags(): a line's optional fields as (propagation, peer group, master group)."""
+    assert mountinfo.tags(optional) == expected
+
+
+@pytest.mark.parametrize("tag", ["shared:", "master:x", "propagate_from:\u0661"])
+def test_tags_refuse_bad_numbers(tag):
+    """A group that is no ASCII number is refused."""
+    with pytest.raises(ValueError, match="bad"):
+        mountinfo.tags([tag])
+
+
+@pytest.mark.parametrize("text,lineno,cause", [c[1:] for c in BAD if "\n" not in c[1]],
+                         ids=[c[0] for c in BAD if "\n" not in c[1]])
+def test_decode_line_says_what_iter_fields_says(text, lineno, cause):
+    """decode_line(line, n): line n's fields, or the ValueError iter_fields raises for it, numbered n."""
+    with pytest.raises(ValueError) as whole:
+        list(mountinfo.iter_fields("1 0 8:1 / / rw - ext4 /dev/sda rw\n" + text))
+    with pytest.raises(ValueError) as one:
+        mountinfo.decode_line(text, 2)
+    assert str(one.value) == str(whole.value)
+    line = "40 1 0:50 /r /m ro,nosuid shared:3 - tmpfs x rw,size=4k"
+    assert mountinfo.decode_line(line, 9) == next(mountinfo.iter_fields(line))

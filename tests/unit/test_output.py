@@ -9,6 +9,7 @@ LIVEMOUNT_UPDATE_GOLDEN=1 and read the diff.
 import argparse
 import datetime
 import errno
+import json
 import os
 import re
 import shutil
@@ -420,3 +421,25 @@ def test_json_items_prints_what_json_prints(capsys, doc, items, terminal):
     out.json(dict(doc, mounts=items))
     assert streamed == capsys.readouterr().out
     assert (streamed.count("\n") > 1) == terminal
+
+
+@pytest.mark.parametrize("doc, items", [c[1:] for c in JSON_ITEMS], ids=[c[0] for c in JSON_ITEMS])
+def test_json_items_given_as_text_print_what_json_prints(capsys, doc, items):
+    """Items given as their JSON text (json.dumps, sorted keys) print json()'s very line to a pipe."""
+    out = output.Output(argparse.Namespace())
+    out.out.is_terminal = False
+    assert out.json_one_line
+    texts = (json.dumps(item, sort_keys=True) for item in items)
+    assert out.json_items(doc, "mounts", texts, encoded=True) == len(items)
+    streamed = capsys.readouterr().out
+    out.json(dict(doc, mounts=items))
+    assert streamed == capsys.readouterr().out
+
+
+def test_json_items_given_as_text_are_not_indented():
+    """On a terminal json() indents: items already encoded on one line cannot be, and are refused."""
+    out = output.Output(argparse.Namespace())
+    out.out.is_terminal = True
+    assert not out.json_one_line
+    with pytest.raises(ValueError, match="cannot indent"):
+        out.json_items({}, "mounts", iter(["{}"]), encoded=True)

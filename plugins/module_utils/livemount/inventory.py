@@ -5,9 +5,13 @@ mountinfo read once, every field decoded, bind roots and overlay layers
 exposed, and each mount point tagged with the profile that owns it.
 """
 
+from json import JSONEncoder
+from json.encoder import encode_basestring_ascii as _json_string  # json.dumps' own, for a str (ensure_ascii)
+
 from . import match, options, paths as pathlib
-from .mountinfo import iter_fields, live_mount, points
-from .observe import read_table, read_text_and_ids_of
+from .kernel.sysapi import TABLE_TRIES, table_changed
+from .mountinfo import (decode_line, iter_fields, live_mount, parse_mountinfo, parse_super, points, tags,
+                        unescape)
 from .state import StateStore, list_profiles
 
 
@@ -80,7 +84,8 @@ def _owner(owned, mount, visible):
 
 def read(system, root):
     """Return (table, mount dicts) for the current namespace."""
-    table = read_table(system)
+    # observe.read_table, without importing the planner's observe.py (and what it imports) for it.
+    table = parse_mountinfo(*system.mountinfo_with_ids())
     return table, mount_dicts(table, owners(root, system.namespace_id()))
 
 
@@ -93,6 +98,24 @@ def stream(system, root):
     when its turn comes. A malformed line raises ValueError: here when its
     ids or mount point are, else when reached.
     """
+    return _rows(*_prepare(system, root))
+
+
+def stream_json(system, root):
+    """Return an iterator over the JSON texts of the mounts stream() gives: each exactly what json.dumps(row,
+    sort_keys=True) writes of its dict (one line), made from the mountinfo line without the dict.
+
+    What `livemount show --json` prints to a pipe: building 10,000 dicts
+    and encoding them cost three times as much as writing the texts
+    straight (issue 17). A malformed line raises ValueError as stream()
+    does.
+    """
+    return _json_rows(*_prepare(system, root))
+
+
+def _prepare(system, root):
+    """Return (text, ids of the visible mounts, {target: (profile, Owned)}, unique ids, the id of the others) of the
+    current namespace: what _rows and _json_rows make the rows from."""
     owned_by = owners(root, system.namespace_id())
     recorded = [own.unique for _name, own in owned_by.values() if own.unique is not None]
     # Only the mounts at owned targets are ever asked for their unique id (_owner), and only whether it is the
@@ -102,9 +125,29 @@ def stream(system, root):
         text, ids, other = system.read_mountinfo(), {}, None
     else:
         (text, ids), other = found, _ANOTHER
-    shape = points(text)
-    tops = {p.mount_id for p in shape.mounts if shape.top(p.mount_point) is p}
-    return _rows(text, tops, owned_by, ids, other)
+    return text, points(text).top_ids(), owned_by, ids, other
+
+
+def read_text_and_ids_of(system, uniques):
+    """Return (mountinfo text, {mountinfo id: unique id} of the mounts among `uniques` still mounted), or None when
+    the kernel cannot tell.
+
+    For a reader that only asks whether recorded mounts are still there
+    (`livemount show --json`): a statmount(2) per recorded mount instead of
+    one per mount of the table. Each recorded id is looked up before and
+    after one read of the text: unique ids are never reused, so equal answers
+    mean each of those mounts was there, with that mountinfo id, when the
+    text was read; a mount gone meanwhile makes it read again.
+    """
+    uniques = sorted(set(uniques))
+    for _try in range(TABLE_TRIES):
+        before = system.old_ids_of(uniques)
+        if before is None:
+            return None
+        text = system.read_mountinfo()
+        if system.old_ids_of(uniques) == before:
+            return text, {old: u for u, old in before.items() if old is not None}
+    raise table_changed()
 
 
 # The unique id given a mount whose id was not looked up, when the recorded ones were: some mount's, no record's
@@ -117,16 +160,99 @@ def _rows(text, tops, owned_by, ids, other=None):
     others `other`)."""
     words = {}  # flags -> their option words: a handful of distinct ones in a whole table
     for fields in iter_fields(text):
-        (mount_id, parent_id, major, minor, root, mount_point, flags, propagation, _peer, _master, fstype, source,
-         (fs_options, lower, data, upper, work), _raw_options, _raw_super) = fields
-        mount_options = words.get(flags)
-        if mount_options is None:
-            mount_options = words[flags] = options.format_options(flags, ())
-        visible = mount_id in tops
-        owned = owned_by.get(mount_point)
-        yield _dict(mount_id, parent_id, "%d:%d" % (major, minor), root, mount_point, source, fstype, mount_options,
-                    fs_options, propagation, lower, data, upper, work, visible,
-                    None if owned is None else _owner(owned, live_mount(fields, ids.get(mount_id, other)), visible))
+        yield _fields_dict(fields, tops, owned_by, ids, other, words)
+
+
+def _fields_dict(fields, tops, owned_by, ids, other, words):
+    """Return the dict of one iter_fields tuple (`words` caches option words by flags)."""
+    (mount_id, parent_id, major, minor, root, mount_point, flags, propagation, _peer, _master, fstype, source,
+     (fs_options, lower, data, upper, work), _raw_options, _raw_super) = fields
+    mount_options = words.get(flags)
+    if mount_options is None:
+        mount_options = words[flags] = options.format_options(flags, ())
+    visible = mount_id in tops
+    owned = owned_by.get(mount_point)
+    return _dict(mount_id, parent_id, "%d:%d" % (major, minor), root, mount_point, source, fstype, mount_options,
+                 fs_options, propagation, lower, data, upper, work, visible,
+                 None if owned is None else _owner(owned, live_mount(fields, ids.get(mount_id, other)), visible))
+
+
+_PARSE_ERRORS = (ValueError, IndexError, KeyError, OverflowError)  # what iter_fields reports as a bad line
+
+
+def _json_rows(text, tops, owned_by, ids, other=None):
+    """Yield the JSON text of each line of `text`, as json.dumps(row, sort_keys=True) writes _rows()'s dict.
+
+    A line is split once and its fields written in place, between pieces
+    of JSON made once for what many lines share (superblock options,
+    option words, propagation): the dict's keys in order, ", " and ": "
+    between. A line that fails a check here is handed to iter_fields'
+    parser, which raises the ValueError iter_fields would (or, should it
+    take the line, gives the fields its dict is encoded from).
+    """
+    encode = JSONEncoder(sort_keys=True).encode
+    string = _json_string
+    # (fstype, raw super options) -> the JSON around the device, the mount id, and after the mount point (visible,
+    # hidden): {"data": ..., "device": "|", "fs_options": ... "mount_id": |, "upper": ..., "visible": ..., "work": ...}
+    supers = {}
+    words = {}  # raw mount options -> ', "mount_options": [...], "owner": '
+    propagations = {"": ', "propagation": "private", "root": '}  # optional fields -> ', "propagation": ..., "root": '
+    parsed = {}  # decode_line's cache, for the lines parsed whole
+    flag_words = {}  # _fields_dict's
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line:
+            continue
+        f = line.split(" ")
+        try:
+            if len(f) == 10 and f[6] == "-":  # no optional field: f.index("-", 6) is 6
+                sep, fstype, source, raw_super = 6, f[7], f[8], f[9]
+            else:
+                sep = f.index("-", 6)
+                fstype, source, raw_super = f[sep + 1:]
+            mount_id, parent_id, device = f[0], f[1], f[2]
+            major, colon, minor = device.partition(":")
+            mount_point = f[4] if "\\" not in f[4] else unescape(f[4])
+            if not (mount_id.isdigit() and parent_id.isdigit() and major.isdigit() and minor.isdigit() and colon
+                    and (line.isascii() or (mount_id + parent_id + device).isascii())
+                    and mount_point[:1] == "/" and fstype):
+                raise ValueError(line)
+            sup = supers.get((fstype, raw_super))
+            if sup is None:
+                fs_options, lower, data, upper, work = parse_super(fstype, raw_super)
+                tail = ', "upper": %s, "visible": %%s, "work": %s}' % (encode(upper), encode(work))
+                sup = supers[fstype, raw_super] = (
+                    '{"data": %s, "device": "' % encode(list(data)),
+                    '", "fs_options": %s, "fstype": %s, "lower": %s, "mount_id": ' % (
+                        encode(dict(fs_options)), string(fstype), encode(list(lower))),
+                    tail % "true", tail % "false")
+            mount_options = words.get(f[5])
+            if mount_options is None:
+                mount_options = words[f[5]] = ', "mount_options": %s, "owner": ' % encode(
+                    options.format_options(options.parse_mount_options(f[5]), ()))
+            optional = " ".join(f[6:sep]) if sep != 6 else ""
+            propagation = propagations.get(optional)
+            if propagation is None:
+                propagation = propagations[optional] = ', "propagation": %s, "root": ' % string(tags(f[6:sep])[0])
+            root = f[3] if "\\" not in f[3] else unescape(f[3])
+            source = source if "\\" not in source else unescape(source)
+            number = int(mount_id)
+            visible = number in tops
+            owned = owned_by.get(mount_point)
+            if owned is None:
+                owner = "null"
+            else:
+                owner = _owner(owned, live_mount(decode_line(line, n, parsed), ids.get(number, other)), visible)
+                owner = "null" if owner is None else string(owner)
+            # Numbers as the kernel writes them (no leading zero) are their JSON already.
+            if (major[0] == "0" and major != "0") or (minor[0] == "0" and minor != "0"):
+                device = "%d:%d" % (int(major), int(minor))
+            row = "".join((sup[0], device, sup[1], mount_id if mount_id[0] != "0" else str(number), mount_options,
+                           owner, ', "parent_id": ', parent_id if parent_id[0] != "0" else str(int(parent_id)),
+                           propagation, string(root), ', "source": ', string(source), ', "target": ',
+                           string(mount_point), sup[2] if visible else sup[3]))
+        except _PARSE_ERRORS:
+            row = encode(_fields_dict(decode_line(line, n, parsed), tops, owned_by, ids, other, flag_words))
+        yield row
 
 
 def select(rows, paths=(), owner=None, owned_only=False):

@@ -79,6 +79,14 @@ def iter_fields(text, supers=None):
             raise ValueError("cannot parse mountinfo line %d: %s" % (n, exc)) from None
 
 
+def decode_line(line, n=1, supers=None):
+    """Return the FIELDS tuple of `line`, line `n` of a mountinfo text; ValueError as iter_fields raises it."""
+    try:
+        return _decode(line, {} if supers is None else supers)
+    except (ValueError, IndexError, KeyError, OverflowError) as exc:
+        raise ValueError("cannot parse mountinfo line %d: %s" % (n, exc)) from None
+
+
 def live_mount(fields, unique=None):
     """Return the LiveMount of one iter_fields tuple, with unique id `unique`."""
     (mount_id, parent_id, major, minor, root, mount_point, flags, propagation, peer, master, fstype, source,
@@ -154,9 +162,29 @@ def _decode(line, supers):
     mount_point = unescape(fields[4])
     if mount_point[:1] != "/":
         raise ValueError("mount point %r is not absolute" % mount_point)
+    if sep == 6:  # no optional fields: most lines of a private namespace
+        propagation, peer, master = "private", None, None
+    else:
+        propagation, peer, master = tags(fields[6:sep])
+    fstype, raw_source, raw_super = fields[sep + 1:]
+    if not fstype:
+        raise ValueError("empty filesystem type")
+    key = (fstype, raw_super)
+    parsed = supers.get(key)
+    if parsed is None:
+        parsed = supers[key] = parse_super(fstype, raw_super)
+    flags = supers.get(fields[5])  # a handful of distinct per-mount option fields in a whole table
+    if flags is None:
+        flags = supers[fields[5]] = options.parse_mount_options(fields[5])
+    return (int(fields[0]), int(fields[1]), int(major), int(minor), unescape(fields[3]), mount_point, flags,
+            propagation, peer, master, fstype, unescape(raw_source), parsed, fields[5], raw_super)
+
+
+def tags(optional):
+    """Return (propagation, peer group, master group) of a line's optional fields (ValueError for a bad number)."""
     peer = master = None
     unbindable = False
-    for tag in fields[6:sep]:
+    for tag in optional:
         name, _sep, value = tag.partition(":")
         if name == "shared":
             peer = _number(value, "peer group")
@@ -168,23 +196,10 @@ def _decode(line, supers):
             unbindable = True
         # proc(5): parsers should ignore all unrecognized optional fields.
     if peer is not None:
-        propagation = "shared+slave" if master is not None else "shared"
-    elif master is not None:
-        propagation = "slave"
-    else:
-        propagation = "unbindable" if unbindable else "private"
-    fstype, raw_source, raw_super = fields[sep + 1:]
-    if not fstype:
-        raise ValueError("empty filesystem type")
-    key = (fstype, raw_super)
-    parsed = supers.get(key)
-    if parsed is None:
-        parsed = supers[key] = _parse_super(fstype, raw_super)
-    flags = supers.get(fields[5])  # a handful of distinct per-mount option fields in a whole table
-    if flags is None:
-        flags = supers[fields[5]] = options.parse_mount_options(fields[5])
-    return (int(fields[0]), int(fields[1]), int(major), int(minor), unescape(fields[3]), mount_point, flags,
-            propagation, peer, master, fstype, unescape(raw_source), parsed, fields[5], raw_super)
+        return "shared+slave" if master is not None else "shared", peer, master
+    if master is not None:
+        return "slave", peer, master
+    return "unbindable" if unbindable else "private", peer, master
 
 
 def _number(text, what):
@@ -193,8 +208,8 @@ def _number(text, what):
     return int(text)
 
 
-def _parse_super(fstype, raw):
-    """Return (fs_options, lower, data, upper, work) of a super options field."""
+def parse_super(fstype, raw):
+    """Return (fs_options, lower, data, upper, work) of a super options field (the `super` of iter_fields)."""
     pairs = []
     layers = {"lower": [], "data": []}
     for item in raw.split(","):
@@ -230,15 +245,14 @@ class LiveTable:
 
     def __init__(self, mounts):
         self.mounts = tuple(mounts)
-        self._by_id = {m.mount_id: m for m in self.mounts}
-        if len(self._by_id) != len(self.mounts):
+        by_id = self._by_id = {m.mount_id: m for m in self.mounts}
+        if len(by_id) != len(self.mounts):
             raise ValueError("cannot parse mountinfo: duplicate mount id")
-        self._children = {}
-        self._child_at = {}  # (parent id, mount point) -> the child mounted there (first in file order)
+        child_at = self._child_at = {}  # (parent id, mount point) -> the child mounted there (first in file order)
         for m in self.mounts:
-            parent = m.parent_id if m.parent_id in self._by_id and m.parent_id != m.mount_id else _OUTSIDE
-            self._children.setdefault(parent, []).append(m)
-            self._child_at.setdefault((parent, m.mount_point), m)
+            parent = m.parent_id
+            child_at.setdefault((parent if parent in by_id and parent != m.mount_id else _OUTSIDE, m.mount_point), m)
+        self._children_of = None  # parent id -> children in file order, built on first use (top() needs none)
         self._visible = None  # (sort keys, mounts) of every reachable stack, built on first use
         self._visible_at = {}  # path -> visible(path), filled as questions come (the table never changes)
         self._by_unique = None  # {unique id: mount}, built on first use
@@ -266,6 +280,17 @@ class LiveTable:
     def children(self, mount):
         """Return the mounts whose parent is `mount`, hidden ones included, in file order."""
         return list(self._children.get(mount.mount_id, ()))
+
+    @property
+    def _children(self):
+        """Return {parent id: the mounts whose parent it is, in file order} (_OUTSIDE: those hanging from outside)."""
+        if self._children_of is None:
+            by_id = self._by_id
+            children = self._children_of = {}
+            for m in self.mounts:
+                parent = m.parent_id
+                children.setdefault(parent if parent in by_id and parent != m.mount_id else _OUTSIDE, []).append(m)
+        return self._children_of
 
     def _top_from(self, m):
         """Return the top of the stack that starts at mount `m` (itself if nothing is on it)."""
@@ -332,6 +357,36 @@ class LiveTable:
             out.append(below)
             m = below
         out.reverse()
+        return out
+
+    def top_ids(self):
+        """Return the set of the ids of the mounts on top at their mount point: those m with top(m.mount_point) m.
+
+        What asking top() of each mount answers, in one pass: most mount
+        points are one step below a path already answered (their parent
+        directory), taken here without a call.
+        """
+        out = set()
+        memo = self._visible_at
+        child_at = self._child_at
+        for m in self.mounts:
+            path = m.mount_point
+            if "//" in path or "/." in path or (path[-1:] == "/" and path != "/"):
+                path = clean(path)  # not clean (nor ever top), or not a path at all: ValueError, as top() says
+            if path in memo:
+                v = memo[path]
+            else:
+                parent = path[:path.rfind("/")] or "/"
+                if path != "/" and parent in memo:  # one step of _visible_clean
+                    v = memo[parent]
+                    child = child_at.get((_OUTSIDE if v is None else v.mount_id, path))
+                    if child is not None:
+                        v = child if (child.mount_id, path) not in child_at else self._top_from(child)
+                    memo[path] = v
+                else:
+                    v = self._visible_clean(path)
+            if v is m and m.mount_point == path:
+                out.add(m.mount_id)
         return out
 
     def _chain(self, m, seen):

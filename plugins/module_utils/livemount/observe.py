@@ -9,7 +9,6 @@ from .mountinfo import LiveTable, parse_mountinfo
 from .mimic import observe_mimic
 from .model import OVERLAY
 from .world import World, paths_to_observe
-from .kernel.sysapi import TABLE_TRIES, table_changed
 
 
 def read_table(system):
@@ -19,28 +18,6 @@ def read_table(system):
     mount it shows (Sys.mountinfo_with_ids).
     """
     return parse_mountinfo(*system.mountinfo_with_ids())
-
-
-def read_text_and_ids_of(system, uniques):
-    """Return (mountinfo text, {mountinfo id: unique id} of the mounts among `uniques` still mounted), or None when
-    the kernel cannot tell.
-
-    For a reader that only asks whether recorded mounts are still there
-    (inventory: show, status): a statmount(2) per recorded mount instead of
-    one per mount of the table. Each recorded id is looked up before and
-    after one read of the text: unique ids are never reused, so equal answers
-    mean each of those mounts was there, with that mountinfo id, when the
-    text was read; a mount gone meanwhile makes it read again.
-    """
-    uniques = sorted(set(uniques))
-    for _try in range(TABLE_TRIES):
-        before = system.old_ids_of(uniques)
-        if before is None:
-            return None
-        text = system.read_mountinfo()
-        if system.old_ids_of(uniques) == before:
-            return text, {old: u for u, old in before.items() if old is not None}
-    raise table_changed()
 
 
 def observe(system, entries, owned=(), mimic=()):
