@@ -143,3 +143,27 @@ def test_a_mount_arriving_before_the_rmdir_keeps_the_directory_recorded(root):
     report = engine.destroy("one", fake, root=root)
     assert [w for w in report.warnings if w.startswith("kept %s:" % SHARED)]
     assert StateStore(root, NAMESPACE_ID, "one").load().created == (SHARED,)
+
+
+def test_a_destroy_that_frees_its_own_leftover_by_sweeping_removes_it(root):
+    """The last destroy keeps its directory for another profile's leftover inside, sweeps that, then removes its own.
+
+    `outer` made /data/s; `inner` made /data/s/x, kept by its destroy while
+    outer's entry was in it. Destroying outer keeps /data/s (inner's
+    directory is in it), then sweeps inner's /data/s/x, now unused: /data/s
+    is unused too, and nothing is left behind. Eight destroys at once over
+    shared parents met this in tests/reliability/test_concurrency_stress.py.
+    """
+    fake = fake_host()
+    outer = {"name": "outer", "mounts": [tmpfs("/data/s/y")]}
+    inner = {"name": "inner", "mounts": [tmpfs("/data/s/x/b")]}
+    apply(outer, fake, root)
+    apply(inner, fake, root)
+    apply(dict(outer, mounts=outer["mounts"] + [tmpfs("/data/s/x/a")]), fake, root)
+    engine.destroy("inner", fake, root=root)
+    assert StateStore(root, NAMESPACE_ID, "inner").load().created == ("/data/s/x",)
+    report = engine.destroy("outer", fake, root=root)
+    assert fs_snapshot(fake).get("/data/s") is None
+    assert list_profiles(root, NAMESPACE_ID) == []
+    assert [m for m in mutations(report) if m[0] == "rmdir"][-2:] == [("rmdir", "/data/s/x"), ("rmdir", "/data/s")]
+    assert not [w for w in report.warnings if w.startswith("kept /data/s:")]  # it did not stay after all

@@ -30,13 +30,16 @@ def sweep(report, root, namespace_id, finish):
     another one (profile two made /p/q inside the /p profile one made) frees
     the outer one only once it is gone: the sweep goes round again while a
     round removed something (check mode, which removes nothing, goes once).
+    From the second round on that includes this run's own profile: a
+    directory it kept because another profile's leftover was in it is
+    unused once the sweep removed that one.
     """
     gone = set()
     for _round in range(_MAX_ROUNDS):
         progress = False
         for name in list_profiles(root, namespace_id):
             store = StateStore(root, namespace_id, name)
-            if name == report.profile or is_reset_store(name) or name in gone:
+            if (name == report.profile and not _round) or is_reset_store(name) or name in gone:
                 continue
             try:
                 swept = finish(store)
@@ -48,8 +51,13 @@ def sweep(report, root, namespace_id, finish):
                 gone.add(name)
                 continue
             done = to_perform(swept.changes) if swept is not None else []
-            report.changes.extend(dataclasses.replace(c, reason="left by profile %s, no longer in use" % name)
-                                  for c in done)
+            why = ("kept above while in use, no longer in use" if name == report.profile
+                   else "left by profile %s, no longer in use" % name)
+            report.changes.extend(dataclasses.replace(c, reason=why) for c in done)
+            if name == report.profile and done:
+                # Its own "kept X" warnings said X stays: not any more.
+                freed = tuple("kept %s: livemount created it," % c.target for c in done)
+                report.warnings[:] = [w for w in report.warnings if not w.startswith(freed)]
             if done:
                 report.warnings.extend(swept.warnings)
                 progress = swept.mode == "apply"
