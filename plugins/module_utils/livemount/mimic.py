@@ -55,6 +55,8 @@ def carried(owned, desired):
     entries: taking one part away would hide what the other parts show.
     """
     synthetic = [o for o in owned if o.synthetic_for is not None]
+    if not synthetic:
+        return {}  # no mimic recorded (most states): nothing to carry, no target's ancestors to look at
     family = {o.synthetic_for: o.synthetic_for for o in synthetic}
 
     def root(key):

@@ -59,8 +59,7 @@ def to_perform(changes):
 def _decide(want, own, world, created=frozenset()):
     """Return the changes for one target, considering only that target (and the paths we `created`)."""
     recorded = own.entry if own else None
-    kinds = {e.type == SYMLINK for e in (want, recorded) if e is not None}
-    if len(kinds) == 2:
+    if want is not None and recorded is not None and (want.type == SYMLINK) != (recorded.type == SYMLINK):
         # A link became a mount or the other way round: remove, make room, create.
         down = _decide(None, own, world)
         room = _make_room(down, own, created, "a symlink" if want.type == SYMLINK else "a mount")
@@ -184,10 +183,10 @@ def _point_kind_changes(want, own, world):
     """Return True when an owned, mounted entry is to be replaced by one needing the other mount point kind."""
     if want is None or own is None or not want.is_mount or not own.entry.is_mount:
         return False
-    if world.table.top(want.target) is None:
-        return False
     have = world.fact(want.target).kind  # a mount's root has the kind of the point it sits on
-    return have in ("file", "dir") and have != world.point_kind(want)
+    if have not in ("file", "dir") or have == world.point_kind(want):
+        return False
+    return world.table.top(want.target) is not None
 
 
 def _after_down(changes, world):
@@ -415,7 +414,7 @@ def _rmdirs(state, changes, desired, world):
     refused = {c.target for c in changes if c.action == Action.CONFLICT}
     out = []
     for p in sorted(state.created, key=paths.sort_key, reverse=True):
-        inside = [r for r in paths.ancestors(p) if r in rebuilt]
+        inside = [r for r in paths.ancestors(p) if r in rebuilt] if rebuilt else ()
         if inside:
             how = "unmounted" if rebuilt[inside[-1]] == Action.UNMOUNT else "replaced"
             out.append(Change(Action.RMDIR, None, "created inside %s, which is %s" % (inside[-1], how), path=p))
