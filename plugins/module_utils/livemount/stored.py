@@ -16,7 +16,7 @@ minor]`); state.py and journal.py add the file.
 
 from . import paths
 from .model import Action, Owned, build
-from .profile.forms import entry_from_dict
+from .profile.forms import entry_from_dict, pairs_ok
 from .profile.paths import clean_path, plainly_clean, protected_problem
 
 # Journal record kinds and what each carries besides `kind` (see apply.py, upper_policy.py).
@@ -71,6 +71,14 @@ def _dev(value, where):
 def _usable(value, roots):
     """Return True when path(value, ..., roots) returns `value` itself, seen at a glance (False: ask path())."""
     return plainly_clean(value) and protected_problem(value, roots) is None
+
+
+def _all_usable(values, roots):
+    """Return True when every path of list `values` is _usable (a loop: most lists hold none or one)."""
+    for value in values:
+        if not _usable(value, roots):
+            return False
+    return True
 
 
 def path(value, where, roots):
@@ -169,7 +177,7 @@ def check_state(body):
         dev, options = o.get("dev"), o.get("fs_options")
         out.append(build(Owned, {
             "entry": e, "created": tuple(o.get("created", ())), "dev": tuple(dev) if dev else None,
-            "fs_options": tuple((key, value) for key, value in options) if options is not None else None,
+            "fs_options": tuple(map(tuple, options)) if options is not None else None,
             "synthetic_for": o.get("synthetic_for"), "unique": o.get("unique"), "root": o.get("root"),
             "fstype": o.get("fstype"), "marker": o.get("marker")}))
     meta = body.get("meta", {})
@@ -194,15 +202,13 @@ def _plain_record(o, roots):
     if not (e.type and _usable(e.target, roots)):
         return None
     made = o.get("created", ())
-    if made != () and not (type(made) is list and all(_usable(p, roots) for p in made)):
+    if made != () and not (type(made) is list and _all_usable(made, roots)):
         return None
     dev = o.get("dev")
     if dev is not None and not (type(dev) is list and len(dev) == 2 and _naturals(dev, 0)):
         return None
     options = o.get("fs_options")
-    if options is not None and not (type(options) is list and all(
-            type(p) is list and len(p) == 2 and type(p[0]) is str and (p[1] is None or type(p[1]) is str)
-            for p in options)):
+    if options is not None and not pairs_ok(options):
         return None
     synthetic = o.get("synthetic_for")
     if synthetic is not None and not _usable(synthetic, roots):
@@ -232,9 +238,7 @@ def _checked_record(o, where, roots, seen):
         path(p, "%s.created[%d]" % (where, j), roots)
     _dev(o.get("dev"), where + ".dev")
     options = o.get("fs_options")
-    if options is not None and not (isinstance(options, list) and all(
-            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and (p[1] is None or isinstance(p[1], str))
-            for p in options)):
+    if options is not None and not pairs_ok(options):
         raise ValueError("%s.fs_options: must be a list of [key, value-or-null] pairs or null" % where)
     if o.get("synthetic_for") is not None:
         path(o["synthetic_for"], where + ".synthetic_for", roots)
