@@ -39,8 +39,8 @@ def allowed(profile):
     reserved_for = getattr(profile, "reserved_for", None)
     if reserved_for is None:
         return frozenset()
-    # Profile.reserved runs parallel to Profile.entries.
-    return frozenset(e.target for i, e in enumerate(profile.entries) if reserved_for(i).mimic)
+    # Profile.reserved runs parallel to Profile.entries (shorter: defaults, no mimic, for the rest).
+    return frozenset(e.target for e, r in zip(profile.entries, profile.reserved) if r.mimic)
 
 
 def carried(owned, desired):
