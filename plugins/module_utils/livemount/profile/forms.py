@@ -127,6 +127,9 @@ def entry_from_dict(d):
         default = _STORED_DEFAULTS.get(name, _BAD)
         if type(value) is type(default) and value == default:  # pylint: disable=unidiomatic-typecheck
             continue  # the field's default as entry_to_dict writes it (most are): build() fills it in
+        if type(value) is _PLAIN.get(name):  # pylint: disable=unidiomatic-typecheck
+            kw[name] = value  # a str for a string field, an int for an integer one: what its reader gives back
+            continue
         value = _STATE_READERS[name](value)
         if value is _BAD:
             kind = _STATE_KINDS[name]
@@ -199,6 +202,9 @@ def _read_pairs(v):
 _READERS = {"str": _read_str, "str?": _read_opt_str, "bool": _read_bool, "int": _read_int, "int?": _read_opt_int,
             "strs": _read_strs, "pairs": _read_pairs}
 _STATE_READERS = {name: _read_flags if name == "flags" else _READERS[kind] for name, kind in _STATE_FIELDS}
+# The fields whose reader takes a value of exactly this type as it is (a bool is no int: it goes to the reader).
+_PLAIN = {name: str if kind in ("str", "str?") else int for name, kind in _STATE_FIELDS
+          if kind in ("str", "str?", "int", "int?")}
 
 
 # Each state field with its kind and, in the Entry's own form, its default (_BAD: none, the field is always written).
