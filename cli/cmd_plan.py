@@ -27,9 +27,9 @@ def run(args, out):
     targets = flow.targets(args)
     try:
         # Only a saved plan (--out) asks for the fingerprint: without it no directory is opened to see whether it
-        # is empty (reconcile's `fingerprint`), what no plan decision depends on.
+        # is empty (reconcile's `fingerprinted`), what no plan decision depends on.
         report = engine.reconcile(prof, system, root=args.state_dir, check=True, targets=targets,
-                                  fingerprint=bool(args.out))
+                                  fingerprinted=bool(args.out))
     except errors.PlanError as exc:
         if getattr(exc, "report", None) is not None:
             exc.report.mode = "plan"  # the conflicts are shown with the plan they stopped

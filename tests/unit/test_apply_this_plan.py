@@ -138,11 +138,11 @@ def test_json_changes_carry_before_and_after(root):
 # ---- a plan nobody fingerprints (`livemount plan` without --out) ------------------------
 
 def test_a_plan_without_fingerprint_is_the_same_plan(root):
-    """fingerprint=False opens no directory to see whether it is empty: the plan, its keeps and report are the same."""
+    """fingerprinted=False opens no directory to see whether it is empty: the plan, its keeps and report are the same."""
     fake = fake_host()
     apply(PROFILE_A, fake, root)
     for data in (PROFILE_A, PROFILE_B):
-        full, lean = _preview(data, fake, root), _preview(data, fake, root, fingerprint=False)
+        full, lean = _preview(data, fake, root), _preview(data, fake, root, fingerprinted=False)
         assert lean.changes == full.changes and lean.to_dict() == full.to_dict()
 
 
@@ -150,7 +150,7 @@ def test_a_fingerprint_asked_anyway_reads_emptiness_when_taken(root):
     """A fingerprint of a plan observed without emptiness reads it when taken: the same as one observed with it."""
     fake = fake_host()
     apply(PROFILE_A, fake, root)
-    full, lean = _preview(PROFILE_B, fake, root), _preview(PROFILE_B, fake, root, fingerprint=False)
+    full, lean = _preview(PROFILE_B, fake, root), _preview(PROFILE_B, fake, root, fingerprinted=False)
     assert lean.fingerprint == full.fingerprint
     assert any(text.endswith("empty") for text in full.fingerprint["paths"].values())
 

@@ -137,7 +137,7 @@ class _Empty:
 
 
 def reconcile(profile, system, root=None, check=False, on_error=None, progress=None, profile_data=None,
-              namespace=None, pid=None, on_busy=None, expect=None, targets=None, on_plan=None, fingerprint=True):
+              namespace=None, pid=None, on_busy=None, expect=None, targets=None, on_plan=None, fingerprinted=True):
     """Return a Report after making the live table match `profile` (or predicting it, with check).
 
     Raises ProfileError/PlanError before touching anything, ApplyError after
@@ -150,7 +150,7 @@ def reconcile(profile, system, root=None, check=False, on_error=None, progress=N
     `targets` (clean absolute paths) limits the plan to what they need
     (targeting.py), like terraform's -target. `on_plan(report)` is called
     with the plan, under the lock, before anything is applied (`apply
-    --yes` shows the plan it then applies, planned once). `fingerprint`
+    --yes` shows the plan it then applies, planned once). `fingerprinted`
     False says the caller will not ask for the check-mode plan's
     fingerprint (`livemount plan` without --out): directories are then not
     opened to see whether they are empty, which only a fingerprint records
@@ -160,13 +160,13 @@ def reconcile(profile, system, root=None, check=False, on_error=None, progress=N
     if target is not None:
         return nsexec.run(target, system, lambda s, r, p: reconcile(
             profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
-            on_busy=on_busy, expect=expect, targets=targets, on_plan=on_plan, fingerprint=fingerprint),
+            on_busy=on_busy, expect=expect, targets=targets, on_plan=on_plan, fingerprinted=fingerprinted),
             state_root(root), progress, profile=profile, clone=not check)
     store = StateStore(state_root(root), system.namespace_id(), profile.name)
     if isinstance(profile, _Empty) and profile.known_only:
         _must_exist(store, "destroy")
     run = _Run(profile, system, check, on_error, progress, profile_data, on_busy, expect, tuple(targets or ()),
-               on_plan, empty=fingerprint or not check)
+               on_plan, empty=fingerprinted or not check)
     report = _reconcile_locked(store, run)
     leftovers.sweep(report, state_root(root), system.namespace_id(), lambda other: _reconcile(
         other, _Run(_Empty(other.name), system, check), leftovers_only=True))
@@ -625,7 +625,7 @@ def change_dict(c):
 
 def _emptiness(system):
     """Return what tells, when asked, whether directory `path` is empty: for fingerprint.take, when observe did not
-    look (reconcile's `fingerprint` False)."""
+    look (reconcile's `fingerprinted` False)."""
     return lambda path: system.lstat(path).empty
 
 
