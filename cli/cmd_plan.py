@@ -26,7 +26,10 @@ def run(args, out):
     prof, data = load_profile_arg(args.profile, system, args.state_dir)
     targets = flow.targets(args)
     try:
-        report = engine.reconcile(prof, system, root=args.state_dir, check=True, targets=targets)
+        # Only a saved plan (--out) asks for the fingerprint: without it no directory is opened to see whether it
+        # is empty (reconcile's `fingerprinted`), what no plan decision depends on.
+        report = engine.reconcile(prof, system, root=args.state_dir, check=True, targets=targets,
+                                  fingerprinted=bool(args.out))
     except errors.PlanError as exc:
         if getattr(exc, "report", None) is not None:
             exc.report.mode = "plan"  # the conflicts are shown with the plan they stopped

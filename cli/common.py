@@ -4,6 +4,8 @@ The engine is imported inside the functions that use it, never at the top of
 a CLI module: `livemount --help` then loads no engine or YAML.
 """
 
+import contextlib
+import gc
 import os
 
 
@@ -103,13 +105,39 @@ def check_root():
                                     % os.geteuid())
 
 
+# Commands that run until stopped: the cyclic garbage collector keeps running for them.
+RUN_UNTIL_STOPPED = frozenset({"watch"})
+
+
+@contextlib.contextmanager
+def collector_paused(pause=True):
+    """Run the body with Python's cyclic garbage collector off (`pause` False: as it is), then as it was.
+
+    A command builds a few hundred thousand objects (the profile, the state,
+    the table, the plan) that all live until it exits, and makes next to no
+    reference cycles: the collector's passes over them find nothing to free,
+    and cost a sixth of a no-op `plan --json` of 5,000 entries against
+    10,000 mounts (two full passes over the heap, 50-70 ms, and 300 young
+    ones). Reference counting still frees everything else as usual.
+    """
+    was = gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if pause and was:
+            gc.enable()
+
+
 def run_command(fn, args):
     """Return fn(args)'s exit status, turning engine errors into one clear message and status 1."""
     from . import output
 
     out = output.Output(args)
     try:
-        return fn(args, out)
+        with collector_paused(getattr(args, "command", None) not in RUN_UNTIL_STOPPED):
+            return fn(args, out)
     except KeyboardInterrupt:
         out.interrupted()
         return 130

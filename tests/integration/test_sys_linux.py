@@ -4,6 +4,7 @@ Every test runs in a private mount namespace (tests/conftest.py) on a scratch
 tmpfs. `api` parametrizes the new mount API and the classic mount(2) fallback.
 """
 
+import dataclasses
 import errno
 import os
 import signal
@@ -80,6 +81,20 @@ def test_lstat_kinds(scratch, kind, make):
     assert fact.mode == st.st_mode & 0o7777
     assert fact.link == ("/nowhere" if kind == "symlink" else None)
     assert fact.empty == (True if kind == "dir" else None)
+
+
+def test_facts_are_lstat_without_opening_directories(scratch):
+    """LinuxSys.facts: what lstat says of each kind of path, `empty` left None (no directory opened)."""
+    s = LinuxSys()
+    mkdirs(scratch, "d/sub")
+    write(os.path.join(scratch, "f"), "x")
+    os.symlink("/nowhere", os.path.join(scratch, "ln"))
+    os.mkfifo(os.path.join(scratch, "fifo"))
+    paths = [os.path.join(scratch, n) for n in ("d", "d/sub", "f", "ln", "fifo", "nothing", "f/below")]
+    got = s.facts(paths)
+    assert list(got) == paths
+    for p in paths:
+        assert got[p] == dataclasses.replace(s.lstat(p), empty=None), p
 
 
 def test_lstat_empty_and_observers(scratch):

@@ -133,3 +133,35 @@ def test_json_changes_carry_before_and_after(root):
     assert by[("remount", "/data/t")]["before"]["options"] == ["size=1m"]
     assert by[("remount", "/data/t")]["after"]["options"] == ["size=2m"]
     assert "before" not in by[("keep", "/data/k")]
+
+
+# ---- a plan nobody fingerprints (`livemount plan` without --out) ------------------------
+
+def test_a_plan_without_fingerprint_is_the_same_plan(root):
+    """fingerprinted=False opens no directory to see whether it is empty: the plan, its keeps and report are the same."""
+    fake = fake_host()
+    apply(PROFILE_A, fake, root)
+    for data in (PROFILE_A, PROFILE_B):
+        full, lean = _preview(data, fake, root), _preview(data, fake, root, fingerprinted=False)
+        assert lean.changes == full.changes and lean.to_dict() == full.to_dict()
+
+
+def test_a_fingerprint_asked_anyway_reads_emptiness_when_taken(root):
+    """A fingerprint of a plan observed without emptiness reads it when taken: the same as one observed with it."""
+    fake = fake_host()
+    apply(PROFILE_A, fake, root)
+    full, lean = _preview(PROFILE_B, fake, root), _preview(PROFILE_B, fake, root, fingerprinted=False)
+    assert lean.fingerprint == full.fingerprint
+    assert any(text.endswith("empty") for text in full.fingerprint["paths"].values())
+
+
+def test_observe_without_emptiness_leaves_it_unknown(root):
+    """observe(empty=False): each fact as lstat() gives it, `empty` None (Sys.facts)."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.observe import observe
+
+    fake = fake_host()
+    entries = load_profile(PROFILE_A).entries
+    full, lean = observe(fake, entries), observe(fake, entries, empty=False)
+    assert set(lean.facts) == set(full.facts)
+    for p, fact in full.facts.items():
+        assert lean.facts[p].empty is None and lean.facts[p] == type(fact)(**dict(vars(fact), empty=None))

@@ -53,6 +53,8 @@ FORMAT = [
     ("no-options-is-defaults", ("tmpfs", "/t", "tmpfs", []), "tmpfs /t tmpfs defaults 0 0"),
     ("escapes", ("my src", "/a\tb\nc\\d", "x", ["a b"]), "my\\040src /a\\011b\\012c\\134d x a\\040b 0 0"),
     ("hash-at-field-start", ("#src", "/a#b", "t", ["o"]), "\\043src /a#b t o 0 0"),
+    ("hash-starts-the-options", ("src", "/a", "t", ["#o"]), "src /a t \\043o 0 0"),
+    ("nothing-to-escape", ("/srv/a", "/data/a", "none", ["bind", "rw"]), "/srv/a /data/a none bind,rw 0 0"),
 ]
 
 

@@ -176,3 +176,32 @@ def test_options_hidden_by_the_filesystem_match_when_recorded():
     assert match.setting_diffs(want, live, host.world(), own) == []
     changed = Owned(want, dev=live.dev, fs_options=(("size", "2097152"),))
     assert match.setting_diffs(want, live, host.world(), changed) == ["huge (unset) -> within_size"]
+
+
+FS_QUESTIONS = [
+    ("tmpfs", (("size", "1048576"),), (("mode", "755"), ("size", "1048576")), {}),
+    ("tmpfs", (("size", "1048576"),), (("size", "2097152"),), {}),
+    ("tmpfs", (("size", "50%"),), (("size", "1048576"),), {"ram_pages": "512", "page_size": "4096"}),
+    ("tmpfs", (("size", "50%"),), (("size", "1048576"),), {"ram_pages": "1024", "page_size": "4096"}),
+    ("overlay", (("redirect_dir", "on"),), (("redirect_dir", "on"),), {"redirect_dir": "N"}),
+    ("ext4", (("errors", "remount-ro"),), (), {}),
+    ("tmpfs", [["size", "1m"]], [["size", "1048576"]], None),  # lists: not a key, asked directly
+]
+
+
+@pytest.mark.parametrize("fstype, desired, live, defaults", FS_QUESTIONS)
+def test_fs_options_match_answers_as_options_does(fstype, desired, live, defaults):
+    """match.fs_options_match (each question answered once) agrees with options.fs_options_match, asked twice."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount import options
+
+    want = options.fs_options_match(fstype, desired, live, defaults)
+    assert match.fs_options_match(fstype, desired, live, defaults) == want
+    assert match.fs_options_match(fstype, desired, live, defaults) == want
+
+
+def test_fs_options_match_tells_the_defaults_apart():
+    """The same options against other defaults are another question (a percentage size depends on the RAM)."""
+    desired, live = (("size", "50%"),), (("size", "1048576"),)
+    small = match.fs_options_match("tmpfs", desired, live, {"ram_pages": "512", "page_size": "4096"})
+    large = match.fs_options_match("tmpfs", desired, live, {"ram_pages": "1024", "page_size": "4096"})
+    assert small != large

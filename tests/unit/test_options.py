@@ -174,6 +174,7 @@ FORMAT = [
     ("ro-first-then-sorted", {"nosuid", "ro", "nodev"}, (("mode", "755"), ("noswap", None)),
      ["ro", "nodev", "nosuid", "mode=755", "noswap"]),
     ("rw-with-flags", {"noexec", "noatime"}, (("size", "1024"),), ["rw", "noatime", "noexec", "size=1024"]),
+    ("ro-only", {"ro"}, (), ["ro"]),
 ]
 
 

@@ -27,3 +27,15 @@ def test_with_ancestors_of_nothing_and_of_root():
     """No targets give no paths; `/` gives itself only."""
     assert paths.with_ancestors([]) == set()
     assert paths.with_ancestors(["/"]) == {"/"}
+
+
+NESTED = ["/srv/a", "/srv/a/b", "/srv/a/b/c", "/srv/a-1", "/srv/a-1/x", "/srv/ab/c", "/opt", "/opt/x/y", "/var", "/"]
+
+
+@pytest.mark.parametrize("targets", [NESTED, NESTED[1:], ["/x"], [], ["/a/b", "/a"], ["/a", "/a/b/c", "/a/c"]],
+                         ids=["with-root", "without-root", "one", "none", "reversed", "siblings"])
+def test_nested_is_each_target_with_the_targets_above_it(targets):
+    """nested() gives, for each target below another, the targets above it outermost first: as ancestors() says."""
+    wanted = [(t, [a for a in paths.ancestors(t) if a in targets])
+              for t in sorted(targets, key=paths.sort_key)]
+    assert list(paths.nested(set(targets))) == [(t, above) for t, above in wanted if above]

@@ -583,3 +583,34 @@ def test_yaml_guards_hold_with_either_parser(monkeypatch, c_parser):
         with pytest.raises(ProfileError) as info:
             P.load_profile_text(text, "p.yaml")
         assert cause in str(info.value)
+
+
+PLAIN_PATHS = ["/srv/data", "/a", "/srv/my data/x", "/srv/a-b_c~d", "/" + "x" * 254]
+NOT_PLAIN = ["/", "", "srv/data", "/srv//data", "/srv/./data", "/srv/../etc", "/srv/data/", "/srv/.hidden",
+             "/srv/tab\there", "/srv/nl\n", "/srv/caf\u00e9", "/srv/\udcff", "/" + "x" * 255, 7, None, b"/srv"]
+
+
+@pytest.mark.parametrize("path", PLAIN_PATHS)
+def test_plainly_clean_paths_are_what_clean_path_gives_back(path):
+    """A path plainly_clean says yes to is one clean_path returns unchanged."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.paths import clean_path, plainly_clean
+
+    assert plainly_clean(path) and clean_path(path) == path
+
+
+@pytest.mark.parametrize("path", NOT_PLAIN)
+def test_plainly_clean_says_no_when_a_closer_look_is_needed(path):
+    """Anything unusual (unclean, relative, not printable ASCII, long, not a str) is left to clean_path."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.paths import plainly_clean
+
+    assert plainly_clean(path) is False
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("/ab.-_ \t\x01\u00e9"), max_size=12))
+def test_plainly_clean_implies_clean_path_unchanged(path):
+    """Whatever the text: plainly_clean(p) means clean_path(p) == p, no error."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.paths import clean_path, plainly_clean
+
+    if plainly_clean(path):
+        assert clean_path(path) == path

@@ -195,3 +195,54 @@ def test_a_state_from_before_unique_ids_is_matched_as_before_and_learns_them(roo
     again = engine.reconcile(prof, fake, root=root)
     assert [c.action.value for c in again.changes] == ["keep", "keep"]
     assert all(o.unique is not None and o.fstype for o in store.load().owned)
+
+
+# ---- the glance before the checks (stored._plain_record) ------------------------------
+
+ODD_VALUES = [None, "", 0, -1, 1, True, [], [1], ["/data/x"], ["/proc/x"], [["size", "1m"]], [["size"]], [8, 1],
+              [8, -1], [8, True], "x", "/etc/x", "/data//x", "/data/x/", "/data/caf\u00e9", {}, {"a": 1}]
+RECORD_FIELDS = ["created", "dev", "fs_options", "synthetic_for", "unique", "root", "fstype", "marker", "entry"]
+
+
+def _records(root):
+    _store, body = _body(root)
+    return body["owned"], stored.allowed_roots(body.get("profile_data"))
+
+
+def test_the_glance_accepts_the_records_a_save_writes(root):
+    """Every record of a saved state is plainly well formed: the checks that name fields are not even run."""
+    owned, roots = _records(root)
+    for k, o in enumerate(owned):
+        assert stored._plain_record(o, roots) == stored._checked_record(o, "owned[%d]" % k, roots, set())
+
+
+@pytest.mark.parametrize("field", RECORD_FIELDS)
+@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+def test_what_the_glance_accepts_the_checks_accept_the_same(root, field, value):
+    """A record the glance takes gives the very Entry the full checks give; anything else goes to the checks."""
+    owned, roots = _records(root)
+    for k, o in enumerate(owned):
+        o = dict(o, **{field: value})
+        seen = stored._plain_record(o, roots)
+        if seen is not None:
+            assert stored._checked_record(o, "owned[%d]" % k, roots, set()) == seen
+
+
+@pytest.mark.parametrize("key", ["target", "type", "source", "flags", "fs_options", "mode", "index", "bogus"])
+@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+def test_what_the_glance_accepts_of_an_entry_the_checks_accept(root, key, value):
+    """The same for the entry inside the record: a damaged entry is never taken at a glance."""
+    owned, roots = _records(root)
+    for k, o in enumerate(owned):
+        o = dict(o, entry=dict(o["entry"], **{key: value}))
+        seen = stored._plain_record(o, roots)
+        if seen is not None:
+            assert stored._checked_record(o, "owned[%d]" % k, roots, set()) == seen
+
+
+def test_a_state_of_plain_records_loads_the_owned_records_it_saved(root):
+    """check_state builds each Owned as the record says (the glance changes nothing of what is read)."""
+    store, _body_ = _body(root)
+    from tests.unit.test_state import sample_state
+
+    assert store.load().owned == sample_state().owned

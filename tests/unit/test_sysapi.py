@@ -18,7 +18,7 @@ from tests.unit.fakesys import FakeSys
 
 ENGINE = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / "livemount"
 SEAM = sorted(n for n, v in vars(Sys).items() if callable(v) and not n.startswith("_"))
-HOOKS = ["adapt_world", "features", "mountinfo_with_ids", "old_ids_of", "proc_fd", "target_record"]
+HOOKS = ["adapt_world", "facts", "features", "mountinfo_with_ids", "old_ids_of", "proc_fd", "target_record"]
 EXECUTOR = ["busy", "seed", "carry_wait"]  # apply.Executor's hooks, declared in its __init__
 
 
@@ -167,3 +167,16 @@ def test_perform_calls_the_mutation():
     fake.seed_dir("/t")
     sysapi.perform(fake, "mkdir", ["/t/x", 0o755, 0, 0])
     assert fake.calls == ['mkdir "/t/x" 0o755 0 0']
+
+
+def test_default_facts_are_lstat_without_emptiness():
+    """Sys.facts: each path's lstat(), `empty` left None (what a plan reads; only a fingerprint records emptiness)."""
+    fake = FakeSys()
+    fake.seed_dir("/srv/data")
+    fake.seed_dir("/srv/full/x")
+    paths = ["/srv/data", "/srv/full", "/srv/nothing"]
+    got = Sys.facts(fake, paths)
+    assert list(got) == paths
+    for p in paths:
+        want = fake.lstat(p)
+        assert got[p].empty is None and got[p].kind == want.kind and got[p].identity == want.identity

@@ -28,17 +28,38 @@ def _nocomma(path):
     return path.replace(",", "\\054")
 
 
-def table_text(entries):
-    """Return the lines of `entries` sorted by target, newline-terminated ('' when none)."""
-    lines = [entry_line(e) for e in sorted(entries, key=lambda e: e.target)]
+def table_text(entries, known=None):
+    """Return the lines of `entries` sorted by target, newline-terminated ('' when none).
+
+    `known` ({target: (Entry, line)}) holds lines made already: an entry
+    equal to the one known at its target has the same line (every field
+    entry_line shows is compared). Each line made is added to it.
+    """
+    known = {} if known is None else known
+    lines = []
+    for e in sorted(entries, key=_target):
+        found = known.get(e.target)
+        if found is None or not (found[0] is e or found[0] == e):
+            found = known[e.target] = (e, entry_line(e))
+        lines.append(found[1])
     return "".join(line + "\n" for line in lines)
 
 
+def _target(entry):
+    return entry.target
+
+
 def make_diff(before_entries, after_entries, header):
-    """Return an Ansible-style diff dict {before, after, before_header, after_header}."""
+    """Return an Ansible-style diff dict {before, after, before_header, after_header}.
+
+    An entry that stays as it was (most of them, all in a plan with no
+    change) is made into its line once, for both sides.
+    """
+    known = {}
+    after = table_text(after_entries, known)
     return {
-        "before": table_text(before_entries),
-        "after": table_text(after_entries),
+        "before": table_text(before_entries, known),
+        "after": after,
         "before_header": "%s (before)" % header,
         "after_header": "%s (after)" % header,
     }

@@ -137,7 +137,7 @@ class _Empty:
 
 
 def reconcile(profile, system, root=None, check=False, on_error=None, progress=None, profile_data=None,
-              namespace=None, pid=None, on_busy=None, expect=None, targets=None, on_plan=None):
+              namespace=None, pid=None, on_busy=None, expect=None, targets=None, on_plan=None, fingerprinted=True):
     """Return a Report after making the live table match `profile` (or predicting it, with check).
 
     Raises ProfileError/PlanError before touching anything, ApplyError after
@@ -150,19 +150,23 @@ def reconcile(profile, system, root=None, check=False, on_error=None, progress=N
     `targets` (clean absolute paths) limits the plan to what they need
     (targeting.py), like terraform's -target. `on_plan(report)` is called
     with the plan, under the lock, before anything is applied (`apply
-    --yes` shows the plan it then applies, planned once).
+    --yes` shows the plan it then applies, planned once). `fingerprinted`
+    False says the caller will not ask for the check-mode plan's
+    fingerprint (`livemount plan` without --out): directories are then not
+    opened to see whether they are empty, which only a fingerprint records
+    (one asked for anyway reads it when taken).
     """
     system, target, on_busy = nsexec.resolve(system, namespace, pid, on_busy)
     if target is not None:
         return nsexec.run(target, system, lambda s, r, p: reconcile(
             profile, s, root=r, check=check, on_error=on_error, progress=p, profile_data=profile_data,
-            on_busy=on_busy, expect=expect, targets=targets, on_plan=on_plan), state_root(root), progress,
-            profile=profile, clone=not check)
+            on_busy=on_busy, expect=expect, targets=targets, on_plan=on_plan, fingerprinted=fingerprinted),
+            state_root(root), progress, profile=profile, clone=not check)
     store = StateStore(state_root(root), system.namespace_id(), profile.name)
     if isinstance(profile, _Empty) and profile.known_only:
         _must_exist(store, "destroy")
     run = _Run(profile, system, check, on_error, progress, profile_data, on_busy, expect, tuple(targets or ()),
-               on_plan)
+               on_plan, empty=fingerprinted or not check)
     report = _reconcile_locked(store, run)
     leftovers.sweep(report, state_root(root), system.namespace_id(), lambda other: _reconcile(
         other, _Run(_Empty(other.name), system, check), leftovers_only=True))
@@ -185,6 +189,7 @@ class _Run:
     on_plan: object = None
     preflight: bool = False  # the check-mode look a first apply takes before its lock (_reconcile_locked)
     look: object = None  # the preflight: a list it adds its _Look to; the apply after it: that _Look
+    empty: bool = True  # observe whether directories are empty (only a fingerprint records it: reconcile's doc)
 
 
 @dataclass(frozen=True)
@@ -253,7 +258,7 @@ def _reconcile(store, run, leftovers_only=False):
         report = Report(profile.name, system.namespace_id(), "check" if check and not run.preflight else "apply",
                         previous=state.profile_data)
         report.warnings.extend(mntns.caller_warnings(system))
-        world = observe(system, profile.entries, state.owned, mimic.allowed(profile))
+        world = observe(system, profile.entries, state.owned, mimic.allowed(profile), run.empty)
         others, owners = leftovers.neighbours(store.root, system.namespace_id(), profile.name)
         world = dataclasses.replace(world, others=others, owners=owners)
         interrupted = store.journal.exists()
@@ -262,7 +267,7 @@ def _reconcile(store, run, leftovers_only=False):
             # What recovery adopted (a link the dead run made) and undid (a mimic rolled back) changes more
             # than the table: look again at the paths and read-only listings the plan depends on. Check mode
             # performed nothing: it keeps the table as the finishing operations would leave it.
-            seen = observe(system, profile.entries, state.owned, mimic.allowed(profile))
+            seen = observe(system, profile.entries, state.owned, mimic.allowed(profile), run.empty)
             world = dataclasses.replace(seen, table=world.table if check else seen.table, others=world.others,
                                         owners=world.owners)
         if run.expect is not None and run.expect.changes is not None:
@@ -277,7 +282,8 @@ def _reconcile(store, run, leftovers_only=False):
         report.diff = make_diff(_owned_live(state, world), list(profile.entries),
                                 "%s in %s" % (profile.name, system.namespace_id()))
         if check or run.expect is not None:
-            report.fingerprint_source = (lambda s=state, w=world: fingerprint.take(s, profile, w, _profile_doc(profile)))
+            report.fingerprint_source = (lambda s=state, w=world: fingerprint.take(
+                s, profile, w, _profile_doc(profile), _emptiness(system)))
         if run.expect is not None:
             _verify(run.expect, report)
         conflicts = conflicts_in(changes)
@@ -604,17 +610,23 @@ def _first_difference(shown, now):
 
 def change_dict(c):
     """Return the JSON form of Change `c` with the entry before and after it (profile form), as --json shows it."""
-    from .profile.forms import entry_to_profile_dict
-
     d = c.to_dict()
     if c.action in (Action.KEEP, Action.CONFLICT, Action.MKDIR, Action.RMDIR):
-        return d
+        return d  # the steps that show no entry (a no-op plan's 5,000 keeps): not even an import to run
+    from .profile.forms import entry_to_profile_dict
+
     before = c.before.entry if c.before is not None else None
     if c.action in (Action.UNMOUNT, Action.UNLINK):
         before = before or c.entry
     d["before"] = entry_to_profile_dict(before) if before is not None else None
     d["after"] = entry_to_profile_dict(c.entry) if c.action not in (Action.UNMOUNT, Action.UNLINK) else None
     return d
+
+
+def _emptiness(system):
+    """Return what tells, when asked, whether directory `path` is empty: for fingerprint.take, when observe did not
+    look (reconcile's `fingerprinted` False)."""
+    return lambda path: system.lstat(path).empty
 
 
 def _profile_doc(profile):

@@ -14,6 +14,7 @@ The fingerprint is plain JSON data (a saved plan file carries it): readable
 lines rather than hashes where a person may need to read what changed.
 """
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -36,8 +37,12 @@ class Expected:
     change_dicts: Optional[Tuple] = None
 
 
-def take(state, profile, world, profile_doc):
-    """Return the fingerprint (a JSON-ready dict) of planning `profile` (its canonical dict) over state and world."""
+def take(state, profile, world, profile_doc, empty=None):
+    """Return the fingerprint (a JSON-ready dict) of planning `profile` (its canonical dict) over state and world.
+
+    `empty(path)` tells whether a directory is empty, for the facts observed
+    without it (Sys.facts): read now, as the fingerprint is taken.
+    """
     targets = {o.entry.target for o in state.owned} | {e.target for e in profile.entries}
     looked_at = set(world.facts) | set(world.realpaths.values()) | targets
     mounts = _relevant_mounts(world.table, targets, looked_at)
@@ -47,7 +52,7 @@ def take(state, profile, world, profile_doc):
         "state": {"sha256": _sha([_owned_doc(o) for o in state.owned] + [list(state.created)]),
                   "applied_at": state.applied_at},
         "mounts": sorted(_mount_line(m) for m in mounts),
-        "paths": {p: _fact_text(world.fact(p)) for p in sorted(world.facts)},
+        "paths": {p: _fact_text(_with_empty(world.fact(p), p, empty)) for p in sorted(world.facts)},
         "realpaths": {p: world.realpaths[p] for p in sorted(world.realpaths)},
         "overlay": _overlay_lines(world.overlay),
         "listings": {p: list(world.listings[p]) for p in sorted(world.listings)},
@@ -128,6 +133,13 @@ def _map_changes(what, old, new):
 
 def _show(value):
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _with_empty(fact, path, empty):
+    """Return `fact` with `empty` as empty(path) says when it is a directory observed without it."""
+    if fact.kind != "dir" or fact.empty is not None or empty is None:
+        return fact
+    return dataclasses.replace(fact, empty=empty(path))
 
 
 def _fact_text(f):

@@ -11,6 +11,8 @@ Two questions, kept apart, and a third for recursive binds:
   submounts that it brought along (its own), as opposed to foreign mounts.
 """
 
+import functools
+
 from . import options
 from .model import BIND, OVERLAY, TMPFS
 from .paths import is_under, relative
@@ -89,7 +91,8 @@ def same_identity(entry, live, world, owned=None):
     one that looks alike. Otherwise it supplies the device recorded at mount
     time for filesystems that have no other identity (tmpfs and friends).
     """
-    verdict = recorded_mount(owned, live, world) if owned is not None and owned.entry.spec() == entry.spec() else None
+    same_spec = owned is not None and (owned.entry is entry or owned.entry.spec() == entry.spec())
+    verdict = recorded_mount(owned, live, world) if same_spec else None
     if verdict is False:
         return False
     if entry.type == BIND:
@@ -106,7 +109,7 @@ def same_identity(entry, live, world, owned=None):
         )
     if verdict:
         return True
-    if owned is not None and owned.dev is not None and owned.entry.spec() == entry.spec():
+    if same_spec and owned.dev is not None:
         return live.dev == owned.dev
     if entry.type in ANONYMOUS or not entry.source:
         return True
@@ -194,7 +197,7 @@ def propagation_differs(entry, live):
 
 
 def _fs_options_ok(entry, live, world, owned):
-    if options.fs_options_match(entry.type, entry.fs_options, live.fs_options, world.overlay_defaults):
+    if fs_options_match(entry.type, entry.fs_options, live.fs_options, world.overlay_defaults):
         return True
     return (
         owned is not None
@@ -202,6 +205,20 @@ def _fs_options_ok(entry, live, world, owned):
         and owned.entry.fs_options == entry.fs_options
         and tuple(owned.fs_options) == tuple(live.fs_options)
     )
+
+
+def fs_options_match(fstype, desired, live, defaults=None):
+    """Return options.fs_options_match(...): each distinct question answered once, as most entries of a profile
+    ask the same one (equal options wanted, equal options live)."""
+    try:
+        return _fs_options_match(fstype, desired, live, tuple(sorted(defaults.items())) if defaults else ())
+    except TypeError:  # a list among the options: not a key, asked directly
+        return options.fs_options_match(fstype, desired, live, defaults)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fs_options_match(fstype, desired, live, defaults):
+    return options.fs_options_match(fstype, desired, live, dict(defaults))
 
 
 def _propagation_of(live):

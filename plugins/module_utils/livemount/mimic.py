@@ -39,8 +39,8 @@ def allowed(profile):
     reserved_for = getattr(profile, "reserved_for", None)
     if reserved_for is None:
         return frozenset()
-    # Profile.reserved runs parallel to Profile.entries.
-    return frozenset(e.target for i, e in enumerate(profile.entries) if reserved_for(i).mimic)
+    # Profile.reserved runs parallel to Profile.entries (shorter: defaults, no mimic, for the rest).
+    return frozenset(e.target for e, r in zip(profile.entries, profile.reserved) if r.mimic)
 
 
 def carried(owned, desired):
@@ -55,6 +55,8 @@ def carried(owned, desired):
     entries: taking one part away would hide what the other parts show.
     """
     synthetic = [o for o in owned if o.synthetic_for is not None]
+    if not synthetic:
+        return {}  # no mimic recorded (most states): nothing to carry, no target's ancestors to look at
     family = {o.synthetic_for: o.synthetic_for for o in synthetic}
 
     def root(key):

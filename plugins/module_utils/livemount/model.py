@@ -280,9 +280,13 @@ class Change:
 
     def to_dict(self):
         """Return the JSON form shared by the CLI's --json and the Ansible modules."""
-        d = {"action": self.action.value, "target": self.target, "reason": self.reason}
-        if self.entry is not None:
-            d["type"] = self.entry.type
+        entry = self.entry
+        # `_value_` is what the `value` property reads (enum), and `target` is spelled out: one --json line per
+        # change of a plan (5,000 keeps), without two property calls each.
+        d = {"action": self.action._value_,  # pylint: disable=protected-access
+             "target": self.path or (entry.target if entry else ""), "reason": self.reason}
+        if entry is not None:
+            d["type"] = entry.type
         if self.adopt:
             d["adopt"] = True
         if self.upper_policy:
@@ -299,9 +303,12 @@ class Change:
 # with the class's other instances (208 bytes an Entry instead of 464, 7 MB
 # less for a plan of 5,000 entries against 10,000 mounts). Each class gets
 # its own builder, one line per field, made once (as dataclasses makes
-# __init__): a loop over the fields costs half as much again.
+# __init__): a loop over the fields costs half as much again. The builder
+# takes the values as keyword arguments, its defaults the fields' own: the
+# call binds them in C, where a dict.get per field cost a third more.
 _BUILDERS = {}
 _REQUIRED = object()
+_PREFIX = "_lm_"  # the builder's own names: no field's
 
 
 def build(cls, values):
@@ -309,29 +316,36 @@ def build(cls, values):
     builder = _BUILDERS.get(cls)
     if builder is None:
         builder = _BUILDERS[cls] = _builder(cls)
-    return builder(values)
+    try:
+        return builder(**values)
+    except TypeError:
+        names = frozenset(f.name for f in dataclasses.fields(cls))
+        if not values.keys() <= names:
+            _unknown(cls, values, names)
+        raise
 
 
 def _builder(cls):
-    """Return a function of `values` building `cls` as build() says (its constructor for a class that validates)."""
-    if "__post_init__" in vars(cls) or "__slots__" in vars(cls):
-        return lambda values: cls(**values)
+    """Return a function of keyword arguments building `cls` as build() says (its constructor for a class that
+    validates)."""
     fields = dataclasses.fields(cls)
-    env = {"new": object.__new__, "cls": cls, "names": frozenset(f.name for f in fields), "unknown": _unknown}
-    lines = ["def build_one(values):",
-             "    if not values.keys() <= names:",
-             "        unknown(cls, values, names)",
-             "    obj = new(cls)",
-             "    d = obj.__dict__",
-             "    get = values.get"]
+    if "__post_init__" in vars(cls) or "__slots__" in vars(cls) or any(f.name.startswith(_PREFIX) for f in fields):
+        return cls
+    env = {_PREFIX + "new": object.__new__, _PREFIX + "cls": cls, _PREFIX + "required": _REQUIRED}
+    params, lines = [], []
     for k, f in enumerate(fields):
         if f.default is dataclasses.MISSING:  # a field without a default that values lack stays unset
-            lines.append("    if %r in values: d[%r] = values[%r]" % (f.name, f.name, f.name))
+            params.append("%s=%srequired" % (f.name, _PREFIX))
+            lines.append("    if %s is not %srequired: %sd[%r] = %s" % (f.name, _PREFIX, _PREFIX, f.name, f.name))
         else:
-            env["default_%d" % k] = f.default
-            lines.append("    d[%r] = get(%r, default_%d)" % (f.name, f.name, k))
-    lines.append("    return obj")
-    exec("\n".join(lines), env)  # pylint: disable=exec-used  # field names only, from the class itself
+            env["%sdefault_%d" % (_PREFIX, k)] = f.default
+            params.append("%s=%sdefault_%d" % (f.name, _PREFIX, k))
+            lines.append("    %sd[%r] = %s" % (_PREFIX, f.name, f.name))
+    head = ["def build_one(*, %s):" % ", ".join(params),
+            "    %sobj = %snew(%scls)" % (_PREFIX, _PREFIX, _PREFIX),
+            "    %sd = %sobj.__dict__" % (_PREFIX, _PREFIX)]
+    source = "\n".join(head + lines + ["    return %sobj" % _PREFIX])
+    exec(source, env)  # pylint: disable=exec-used  # field names only, from the class itself
     return env["build_one"]
 
 

@@ -20,11 +20,14 @@ def read_table(system):
     return parse_mountinfo(*system.mountinfo_with_ids())
 
 
-def observe(system, entries, owned=(), mimic=()):
+def observe(system, entries, owned=(), mimic=(), empty=True):
     """Return a World with the live table and lstat facts for every path the plan may touch.
 
     `mimic` names the targets whose entries allow a writable mimic: the
     read-only directories above them are listed too (mimic.observe_mimic).
+    With `empty` False no directory is opened to see whether it is empty
+    (Sys.facts): no plan decision depends on it, only a fingerprint records
+    it, and one taken of this World reads it then (fingerprint.take).
     """
     table = read_table(system)
     lstat_paths, real_paths = paths_to_observe(entries, owned)
@@ -34,9 +37,8 @@ def observe(system, entries, owned=(), mimic=()):
             realpaths[p] = system.realpath(p)
         except OSError:
             realpaths[p] = p
-    facts = {}
-    for p in set(lstat_paths) | set(realpaths.values()):
-        facts[p] = system.lstat(p)
+    looked_at = set(lstat_paths) | set(realpaths.values())
+    facts = {p: system.lstat(p) for p in looked_at} if empty else system.facts(looked_at)
     wants_overlay = any(e.type == OVERLAY for e in entries) or any(o.entry.type == OVERLAY for o in owned)
     defaults = system.overlay_defaults() if wants_overlay else {}
     world = World(table=table, facts=facts, realpaths=realpaths, overlay_defaults=defaults,

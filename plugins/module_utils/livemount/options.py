@@ -225,8 +225,10 @@ def propagation_flag(name):
 def format_options(flags, fs_options):
     """Return the canonical option words: `ro` or `rw` first, the other flags sorted, then key[=value]."""
     words = ["ro" if "ro" in flags else "rw"]
-    words.extend(sorted(f for f in flags if f != "ro"))
-    words.extend(k if v is None else "%s=%s" % (k, v) for k, v in fs_options)
+    if flags:  # loops, no generators: this runs for every line of a diff and every mount `show` lists
+        words.extend(sorted(flags) if "ro" not in flags else [f for f in sorted(flags) if f != "ro"])
+    for k, v in fs_options:
+        words.append(k if v is None else "%s=%s" % (k, v))
     return words
 
 

@@ -61,6 +61,18 @@ def with_ancestors(targets):
     return out
 
 
+def nested(targets):
+    """Yield (t, [the targets t lies strictly below, outermost first]) for each clean path of `targets` (a set)
+    below another one, in sort_key order: one pass over the sorted targets, no ancestor looked up."""
+    stack = []  # the targets the current one may lie below: each below the one before it
+    for t in sorted(targets, key=sort_key):  # a subtree sorts together, right after its root
+        while stack and not is_under(t, stack[-1]):
+            stack.pop()
+        if stack:
+            yield t, list(stack)
+        stack.append(t)
+
+
 def under_any(path, roots, strict=False):
     """Return True when clean `path` is at or under (`strict`: strictly under) one of the set `roots`."""
     if not strict and path in roots:

@@ -10,7 +10,7 @@ becomes a `conflict` change; the engine refuses a plan that has one.
 
 from . import match, mimic, paths
 from .overlay import plan as plan_overlay
-from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change
+from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change, build
 from .order import order_changes
 
 # Decisions that put a fresh mount (or no mount) at a target: whatever sits on
@@ -59,8 +59,7 @@ def to_perform(changes):
 def _decide(want, own, world, created=frozenset()):
     """Return the changes for one target, considering only that target (and the paths we `created`)."""
     recorded = own.entry if own else None
-    kinds = {e.type == SYMLINK for e in (want, recorded) if e is not None}
-    if len(kinds) == 2:
+    if want is not None and recorded is not None and (want.type == SYMLINK) != (recorded.type == SYMLINK):
         # A link became a mount or the other way round: remove, make room, create.
         down = _decide(None, own, world)
         room = _make_room(down, own, created, "a symlink" if want.type == SYMLINK else "a mount")
@@ -118,7 +117,10 @@ def _decide_mount(want, own, world):
             drift = want == rec and want.flags == rec.flags and want.fs_options == rec.fs_options
             reason = ("changed by hand (drift): " if drift else "") + "; ".join(diffs)
             return [Change(Action.REMOUNT, want, reason, before=own, live=top)]
-        return [Change(Action.KEEP, want, "up to date", before=own, live=top)]
+        # Built as model.build does (a third of the instructions of Change's own __init__): a plan that changes
+        # nothing is made of these, one per entry.
+        return [build(Change, {"action": Action.KEEP, "entry": want, "reason": "up to date", "before": own,
+                               "live": top})]
     # Not ours.
     if top is None:
         return [Change(Action.MOUNT, want, "new entry")]
@@ -184,10 +186,10 @@ def _point_kind_changes(want, own, world):
     """Return True when an owned, mounted entry is to be replaced by one needing the other mount point kind."""
     if want is None or own is None or not want.is_mount or not own.entry.is_mount:
         return False
-    if world.table.top(want.target) is None:
-        return False
     have = world.fact(want.target).kind  # a mount's root has the kind of the point it sits on
-    return have in ("file", "dir") and have != world.point_kind(want)
+    if have not in ("file", "dir") or have == world.point_kind(want):
+        return False
+    return world.table.top(want.target) is not None
 
 
 def _after_down(changes, world):
@@ -318,6 +320,8 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
     """
     ups = sorted((c for c in changes if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK)),
                  key=lambda c: paths.sort_key(c.target))
+    if not ups:
+        return list(changes)  # nothing goes up: no directory to make, no mimic to plan (a plan that changes nothing)
     fresh = {c.target: c.entry for c in ups if c.entry.is_mount}
     gone = {c.target for c in changes if c.action == Action.UNMOUNT and c.live is not None} - set(fresh)
     staying = {c.target: c.entry for c in changes
@@ -414,8 +418,8 @@ def _rmdirs(state, changes, desired, world):
             down[c.target] = down.get(c.target, 0) + 1
     refused = {c.target for c in changes if c.action == Action.CONFLICT}
     out = []
-    for p in sorted(state.created, key=paths.sort_key, reverse=True):
-        inside = [r for r in paths.ancestors(p) if r in rebuilt]
+    for p in state.created:  # each path decided on its own; only the steps are sorted, deepest first
+        inside = [r for r in paths.ancestors(p) if r in rebuilt] if rebuilt else ()
         if inside:
             how = "unmounted" if rebuilt[inside[-1]] == Action.UNMOUNT else "replaced"
             out.append(Change(Action.RMDIR, None, "created inside %s, which is %s" % (inside[-1], how), path=p))
@@ -423,6 +427,7 @@ def _rmdirs(state, changes, desired, world):
         if p in needed or _mount_left_in(p, world, down, refused):
             continue
         out.append(Change(Action.RMDIR, None, "created by livemount, no longer needed", path=p))
+    out.sort(key=lambda c: paths.sort_key(c.path), reverse=True)
     return out
 
 

@@ -155,21 +155,7 @@ class StateStore:
                 # profile unmount the other's mounts as "removed from profile".
                 raise ValueError("it is the state of profile %r, not %r" % (body.get("profile"), self.name))
             # Whole and this profile's is not yet what a state may hold: every field, every path it would act on.
-            entries = stored.check_state(body)
-            owned = tuple(
-                Owned(
-                    entry=e,
-                    created=tuple(o.get("created", ())),
-                    dev=tuple(o["dev"]) if o.get("dev") else None,
-                    fs_options=tuple((k, v) for k, v in o["fs_options"]) if o.get("fs_options") is not None else None,
-                    synthetic_for=o.get("synthetic_for"),
-                    unique=o.get("unique"),
-                    root=o.get("root"),
-                    fstype=o.get("fstype"),
-                    marker=o.get("marker"),
-                )
-                for e, o in zip(entries, body["owned"])
-            )
+            owned = stored.check_state(body)
             meta = body.get("meta") or {}
             if not isinstance(meta, dict):
                 raise ValueError("meta is not an object")

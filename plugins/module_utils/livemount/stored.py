@@ -15,9 +15,9 @@ minor]`); state.py and journal.py add the file.
 """
 
 from . import paths
-from .model import Action
-from .profile.forms import entry_from_dict
-from .profile.paths import clean_path, protected_problem
+from .model import Action, Owned, build
+from .profile.forms import entry_from_dict, pairs_ok
+from .profile.paths import clean_path, plainly_clean, protected_problem
 
 # Journal record kinds and what each carries besides `kind` (see apply.py, upper_policy.py).
 _RECORDS = {
@@ -68,6 +68,19 @@ def _dev(value, where):
     return value
 
 
+def _usable(value, roots):
+    """Return True when path(value, ..., roots) returns `value` itself, seen at a glance (False: ask path())."""
+    return plainly_clean(value) and protected_problem(value, roots) is None
+
+
+def _all_usable(values, roots):
+    """Return True when every path of list `values` is _usable (a loop: most lists hold none or one)."""
+    for value in values:
+        if not _usable(value, roots):
+            return False
+    return True
+
+
 def path(value, where, roots):
     """Return clean absolute path `value` when a run may act on it; ValueError naming `where` otherwise."""
     _str(value, where)
@@ -114,7 +127,7 @@ def entry(value, where, roots):
 
 
 def check_state(body):
-    """Return the owned entries (Entry, in order) when a state body holds only what a state may; ValueError naming
+    """Return the owned records (Owned, in order) when a state body holds only what a state may; ValueError naming
     the first bad field."""
     if not isinstance(body, dict):
         raise ValueError("body: must be an object, not %s" % _kind(body))
@@ -132,7 +145,8 @@ def check_state(body):
     if not isinstance(created, list):
         raise ValueError("created: must be a list, not %s" % _kind(created))
     for k, p in enumerate(created):
-        path(p, "created[%d]" % k, roots)
+        if not _usable(p, roots):
+            path(p, "created[%d]" % k, roots)
     created_set = set(created)
     ids = body.get("created_ids", [])
     if not isinstance(ids, list):
@@ -152,37 +166,87 @@ def check_state(body):
     if not isinstance(owned, list):
         raise ValueError("owned: must be a list, not %s" % _kind(owned))
     seen = set()
-    entries = []
+    out = []
     for k, o in enumerate(owned):
-        where = "owned[%d]" % k
-        if not isinstance(o, dict):
-            raise ValueError("%s: must be an object, not %s" % (where, _kind(o)))
-        e = entry(o.get("entry"), where + ".entry", roots)
-        if e.target in seen:
-            raise ValueError("%s.entry.target: %s is owned twice" % (where, e.target))
+        e = _plain_record(o, roots)
+        if e is None:
+            e = _checked_record(o, "owned[%d]" % k, roots, seen)
+        elif e.target in seen:
+            raise ValueError("owned[%d].entry.target: %s is owned twice" % (k, e.target))
         seen.add(e.target)
-        entries.append(e)
-        made = o.get("created", [])
-        if not isinstance(made, list):
-            raise ValueError("%s.created: must be a list, not %s" % (where, _kind(made)))
-        for j, p in enumerate(made):
-            path(p, "%s.created[%d]" % (where, j), roots)
-        _dev(o.get("dev"), where + ".dev")
-        options = o.get("fs_options")
-        if options is not None and not (isinstance(options, list) and all(
-                isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and (p[1] is None or isinstance(p[1], str))
-                for p in options)):
-            raise ValueError("%s.fs_options: must be a list of [key, value-or-null] pairs or null" % where)
-        if o.get("synthetic_for") is not None:
-            path(o["synthetic_for"], where + ".synthetic_for", roots)
-        if o.get("unique") is not None:
-            _int(o["unique"], where + ".unique", 1)
-        for key in ("root", "fstype", "marker"):
-            _str(o.get(key), "%s.%s" % (where, key), none=True)
+        dev, options = o.get("dev"), o.get("fs_options")
+        out.append(build(Owned, {
+            "entry": e, "created": tuple(o.get("created", ())), "dev": tuple(dev) if dev else None,
+            "fs_options": tuple(map(tuple, options)) if options is not None else None,
+            "synthetic_for": o.get("synthetic_for"), "unique": o.get("unique"), "root": o.get("root"),
+            "fstype": o.get("fstype"), "marker": o.get("marker")}))
     meta = body.get("meta", {})
     if meta is not None and not isinstance(meta, dict):
         raise ValueError("meta: must be an object, not %s" % _kind(meta))
-    return tuple(entries)
+    return tuple(out)
+
+
+def _plain_record(o, roots):
+    """Return the Entry of owned record `o` when it is well formed as written records are, seen at a glance; None
+    when it is not, or not plainly so: _checked_record then looks (and names what is wrong).
+
+    Every test here is one of _checked_record's, or stricter: what passes it passes those.
+    """
+    # pylint: disable=unidiomatic-typecheck
+    if type(o) is not dict:
+        return None
+    try:
+        e = entry_from_dict(o.get("entry"))
+    except (ValueError, TypeError):
+        return None
+    if not (e.type and _usable(e.target, roots)):
+        return None
+    made = o.get("created", ())
+    if made != () and not (type(made) is list and _all_usable(made, roots)):
+        return None
+    dev = o.get("dev")
+    if dev is not None and not (type(dev) is list and len(dev) == 2 and _naturals(dev, 0)):
+        return None
+    options = o.get("fs_options")
+    if options is not None and not pairs_ok(options):
+        return None
+    synthetic = o.get("synthetic_for")
+    if synthetic is not None and not _usable(synthetic, roots):
+        return None
+    unique = o.get("unique")
+    if unique is not None and not (type(unique) is int and unique >= 1):
+        return None
+    for key in ("root", "fstype", "marker"):
+        value = o.get(key)
+        if value is not None and type(value) is not str:
+            return None
+    return e
+
+
+def _checked_record(o, where, roots, seen):
+    """Return the Entry of owned record `o` after checking every field, or raise ValueError naming `where`'s first
+    bad one (a target in `seen` is owned twice)."""
+    if not isinstance(o, dict):
+        raise ValueError("%s: must be an object, not %s" % (where, _kind(o)))
+    e = entry(o.get("entry"), where + ".entry", roots)
+    if e.target in seen:
+        raise ValueError("%s.entry.target: %s is owned twice" % (where, e.target))
+    made = o.get("created", [])
+    if not isinstance(made, list):
+        raise ValueError("%s.created: must be a list, not %s" % (where, _kind(made)))
+    for j, p in enumerate(made):
+        path(p, "%s.created[%d]" % (where, j), roots)
+    _dev(o.get("dev"), where + ".dev")
+    options = o.get("fs_options")
+    if options is not None and not pairs_ok(options):
+        raise ValueError("%s.fs_options: must be a list of [key, value-or-null] pairs or null" % where)
+    if o.get("synthetic_for") is not None:
+        path(o["synthetic_for"], where + ".synthetic_for", roots)
+    if o.get("unique") is not None:
+        _int(o["unique"], where + ".unique", 1)
+    for key in ("root", "fstype", "marker"):
+        _str(o.get(key), "%s.%s" % (where, key), none=True)
+    return e
 
 
 def _ident(value, where):

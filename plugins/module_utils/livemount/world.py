@@ -165,13 +165,10 @@ def paths_to_observe(entries, owned=()):
             lstat.add(e.source)
         elif e.type not in (SYMLINK, OVERLAY) and e.source and e.source.startswith("/"):
             real.add(e.source)
-    targets = sorted({e.target for e in entries}, key=paths.sort_key)
     by_target = {e.target: e for e in entries}
-    for t in targets:
-        for anc in paths.ancestors(t):
-            parent = by_target.get(anc)
-            if parent is None:
-                continue
+    for t, above in paths.nested(by_target):
+        for anc in above:
+            parent = by_target[anc]
             for base in _content_roots(parent):
                 rel = paths.relative(t, anc)
                 mapped = paths.join(base, rel)

@@ -60,6 +60,25 @@ class LinuxObservation:
                                 "dev": (os.major(st.st_dev), os.minor(st.st_dev)), "empty": empty,
                                 "ino": st.st_ino})
 
+    def facts(self, paths):
+        """Return {path: PathFact} of each of `paths` as lstat() sees it, `empty` left None: no directory opened."""
+        out = {}
+        lstat, readlink, major, minor = os.lstat, os.readlink, os.major, os.minor
+        for path in paths:
+            try:
+                st = lstat(path)
+                mode = st.st_mode
+                link = readlink(path) if stat.S_ISLNK(mode) else None
+            except (FileNotFoundError, NotADirectoryError):
+                out[path] = MISSING
+                continue
+            except OSError as exc:
+                raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
+            out[path] = build(PathFact, {"kind": _KINDS.get(stat.S_IFMT(mode), "other"), "link": link,
+                                         "mode": stat.S_IMODE(mode), "uid": st.st_uid, "gid": st.st_gid,
+                                         "dev": (major(st.st_dev), minor(st.st_dev)), "ino": st.st_ino})
+        return out
+
     def realpath(self, path):
         """Return `path` with every symlink resolved."""
         return os.path.realpath(path)

@@ -45,6 +45,7 @@ remount: setattr and reconfigure given it change that very mount.
 """
 
 import abc
+import dataclasses
 from dataclasses import dataclass
 
 from ..errors import StateError
@@ -337,6 +338,22 @@ class Sys(abc.ABC):
         """
         return world
 
+    def facts(self, paths):
+        """Return {path: PathFact} of each of `paths`: lstat() less `empty` (None), the facts a plan reads.
+
+        No planner decision depends on whether a directory is empty: a plan
+        whose fingerprint nobody asks for (`livemount plan` without --out)
+        observes with this, saving a directory opened and read per target,
+        most of the system calls of a plan of 5,000 entries (observe's
+        `empty`). Default: lstat() of each path, `empty` dropped; the real
+        kernel never opens them.
+        """
+        out = {}
+        for p in paths:
+            fact = self.lstat(p)
+            out[p] = fact if fact.empty is None else dataclasses.replace(fact, empty=None)
+        return out
+
 
 class Wrapper(Sys):
     """A Sys passing every call to `inner`: the base of the Sys that change a few of them.
@@ -470,6 +487,10 @@ class Wrapper(Sys):
     def adapt_world(self, world):
         """Return `world` as the inner Sys completes it."""
         return self.inner.adapt_world(world)
+
+    def facts(self, paths):
+        """Return the inner Sys's facts of `paths`."""
+        return self.inner.facts(paths)
 
 
 def perform(system, name, args):

@@ -91,11 +91,15 @@ def format_fstab_line(source, target, fstype, options, freq=0, passno=0):
     for word in options:
         if "," in word or not word:
             raise ValueError("cannot format fstab line: option %r cannot be written in fstab" % word)
+    opts = ",".join(options) or "defaults"
+    if (source and target and fstype and "#" not in (source[0], target[0], fstype[0], opts[0])
+            and not _SPECIAL.search("|".join((source, target, fstype, opts))) and freq == 0 and passno == 0):
+        return "%s %s %s %s 0 0" % (source, target, fstype, opts)  # nothing to escape: most lines of a diff
     fields = [
         _escape(source, "source"),
         _escape(target, "target"),
         _escape(fstype, "type"),
-        _escape(",".join(options) or "defaults", "options"),
+        _escape(opts, "options"),
         str(int(freq)),
         str(int(passno)),
     ]

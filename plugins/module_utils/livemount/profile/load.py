@@ -227,17 +227,22 @@ def load_profile(data, known_types=None):
 def _misnamed_types(mounts, known, problems, bad):
     """Return the indexes of entries whose type is a known wrong word or unknown to the kernel (problems added)."""
     out = set()
+    verdicts = {}  # type -> why the kernel does not know it ('' when it does): a profile repeats a few types
     for index, raw in enumerate(mounts):
         etype = raw.get("type") if isinstance(raw, dict) else None
         if not isinstance(etype, str):
             continue
         if etype in TYPE_HINTS:
             out.add(index)  # the schema's `not` names it, with its hint
-        elif known is not None and TYPE_RX.fullmatch(etype) and fstypes.problem(etype, known):
-            out.add(index)
-            target = raw.get("target") if isinstance(raw.get("target"), str) else None
-            problems.append(_problem(index, target, "type", "type", fstypes.problem(etype, known)))
-            bad.add((index, "type"))
+        elif known is not None:
+            why = verdicts.get(etype)
+            if why is None:
+                why = verdicts[etype] = fstypes.problem(etype, known) if TYPE_RX.fullmatch(etype) else ""
+            if why:
+                out.add(index)
+                target = raw.get("target") if isinstance(raw.get("target"), str) else None
+                problems.append(_problem(index, target, "type", "type", why))
+                bad.add((index, "type"))
     return out
 
 

@@ -68,6 +68,19 @@ def clean_path(path):
     return clean
 
 
+def plainly_clean(path):
+    """Return True when `path` is a string clean_path gives back unchanged, seen at a glance; False: look closer.
+
+    Printable ASCII (no control character, nothing unencodable), absolute,
+    with no `//`, no `.` or `..` component and no trailing slash (so not `/`
+    itself), no longer than NAME_MAX (so no component is): what nearly every
+    recorded path is. False says nothing: clean_path tells.
+    """
+    return (type(path) is str and path.isascii() and path.isprintable()  # pylint: disable=unidiomatic-typecheck
+            and path[:1] == "/" and path[-1] != "/" and "//" not in path and "/." not in path
+            and len(path) <= NAME_MAX)
+
+
 def protected_problem(target, roots):
     """Return why clean `target` is refused as protected, or None when it may be managed.
 
