@@ -348,6 +348,31 @@ def test_former_upper_as_lower(scratch, data):
         shutil.rmtree(first.base)
 
 
+@pytest.mark.parametrize("lower,first_rename,second_rename,added", [
+    # Found by test_former_upper_as_lower: the second rename's absolute redirect
+    # /b/b/a passes /b/b, which the first rename redirected to /c.
+    ([("a", "dir", None), ("b/a/a", "dir", None), ("c/a/a", "file", b""), ("b/b/a", "whiteout", None)],
+     ("c", "b/b"), ("b/b/a", "a"), "/a/a"),
+    # The same through a relative redirect (a rename within one directory).
+    ([("x/o/s/f", "file", b"f")], ("x/o", "x/n"), ("x/n/s", "t"), "/t/f"),
+], ids=["absolute", "relative"])
+def test_redirect_through_a_former_uppers_rename(scratch, lower, first_rename, second_rename, added):
+    """A directory renamed out of one a former upper renamed: the walk follows both redirects as the kernel does."""
+    first = new_overlay(scratch, [lower])
+    try:
+        os.rename(*(os.path.join(first.merged, p) for p in first_rename))
+    finally:
+        hand_umount(first.merged)
+    second = Overlay(first.base + "-2", [], FULL, lowers=[first.upper] + first.lowers)
+    try:
+        os.rename(*(os.path.join(second.merged, p) for p in second_rename))
+        items = second.check(by_hand=False)
+        assert (added, "added") in [(it["path"], it["kind"]) for it in items]
+    finally:
+        second.close()
+        shutil.rmtree(first.base)
+
+
 @HYPOTHESIS
 @given(layers=st.lists(st.lists(LOWER_ENTRY, max_size=12), min_size=2, max_size=4))
 def test_oracle_stacking_matches_kernel(scratch, layers):

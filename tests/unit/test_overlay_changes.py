@@ -159,6 +159,23 @@ CASES = [
     ("lower-file-above-dir", [[F("d", "x")], [D("d"), F("d/a")]], [W("d")], (), [("/d", "deleted", [])]),
     ("lower-redirected-dir", [[D("n", redirect="o"), W("o")], [D("o"), F("o/a")]], [D("n"), F("n/b"), W("n/a")],
      (), [("/n/a", "deleted", []), ("/n/b", "added", [])]),
+    # An absolute redirect whose path crosses a lower layer's redirected directory:
+    # that layer goes on below the directory it found, the layers below look up
+    # the redirect's path with the rest appended (a former upper used as lower).
+    ("redirect-through-lower-redirect-absolute",
+     [[D("b"), D("b/b", redirect="/c"), W("c")], [D("a"), D("b/a/a"), D("b/b"), W("b/b/a"), F("c/a/a")]],
+     [D("a", redirect="/b/b/a"), D("b"), D("b/b"), W("b/b/a")], (),
+     [("/a", "opaque", []), ("/a/a", "added", []), ("/b/b/a", "deleted", []), ("/b/b/a/a", "deleted", [])]),
+    ("redirect-through-lower-redirect-relative",
+     [[D("x"), D("x/n", redirect="o"), W("x/o")], [F("x/o/s/f")]],
+     [D("t", redirect="/x/n/s"), D("x"), D("x/n"), W("x/n/s")], (),
+     [("/t", "renamed", []), ("/t/f", "added", []), ("/x/n/s", "deleted", []), ("/x/n/s/f", "deleted", [])]),
+    ("redirect-through-lower-opaque-stops", [[D("x", opaque="y"), D("x/s")], [F("x/s/g")]],
+     [D("t", redirect="/x/s"), D("x"), W("x/s")], (), [("/t", "renamed", []), ("/x/s", "deleted", [])]),
+    ("redirect-through-lower-opaque-then-absolute", [[D("x", opaque="y"), D("x/s", redirect="/y"), W("y")],
+                                                    [F("y/g")]],
+     [D("t", redirect="/x/s"), D("x"), W("x/s")], (),
+     [("/t", "renamed", []), ("/t/g", "added", []), ("/x/s", "deleted", []), ("/x/s/g", "deleted", [])]),
     ("lower-metacopy-content-equal", [[M("f", 3, mode=0o600)], [F("f", "abc")]], [F("f", "abc", mode=0o600)], (),
      []),
     ("lower-metacopy-content-differs", [[M("f", 3, mode=0o600)], [F("f", "abc")]], [F("f", "abd", mode=0o600)],

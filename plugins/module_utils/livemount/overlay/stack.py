@@ -257,10 +257,11 @@ class Layers:
         while i < len(stack):
             layer, base = stack[i]
             i += 1
-            path, st, stop = self._lookup(base, name)
+            path, st, stop, below = self._lookup(base, name)
             if st is None:
                 if stop:
                     break
+                name = below
                 continue
             obj = Obj(path, st, layer)
             if self.is_whiteout(obj):
@@ -273,11 +274,15 @@ class Layers:
             if top is None:
                 top = obj
             child.append((layer, path))
-            if stop or self.is_opaque(obj):
+            if self.is_opaque(obj):
                 break
+            name = below
             redirect = self.redirect_of(obj)
             if redirect is not None:
+                stop = stop and not redirect.startswith("/")  # an absolute redirect goes on below an opaque
                 name, stack, i = self._redirected(name, redirect, stack, i, layer)
+            if stop:
+                break
         return top, tuple(child)
 
     def follow(self, stack, name, redirect, layer):
@@ -305,35 +310,62 @@ class Layers:
         return obj.path
 
     def _redirected(self, name, redirect, stack, i, layer):
-        """Return (name, stack, index) a lookup continues with after `redirect` found in `layer`."""
+        """Return (name, stack, index) a lookup of `name` continues with after `redirect` found in `layer`.
+
+        A relative redirect replaces the last component of `name` (the
+        continuation of an absolute redirect can have several).
+        """
         if redirect.startswith("/"):
             below = tuple((j, self.lowers[j]) for j in range(layer + 1, len(self.lowers)))
             return redirect.strip("/"), below, 0
-        return redirect, stack, i
+        return join_parent(name, redirect), stack, i
 
     def _lookup(self, base, name):
-        """Return (path, lstat or None, stop): `name` looked up under `base` in one layer.
+        """Return (path, lstat or None, stop, name below): `name` looked up under `base` in one layer.
 
         For a multi-component name every component but the last must be a
         directory of this layer: a whiteout or non-directory on the way
         stops the whole lookup, a missing one only skips this layer, an
-        opaque one stops after this layer (namei.c ovl_lookup_layer).
+        opaque one stops after this layer. A directory on the way that
+        carries a redirect renames the rest of the lookup: this layer goes
+        on below the directory it found, the layers below look up the
+        returned name (the redirect with the remaining components after it),
+        and an absolute redirect undoes an opaque one's stop (namei.c
+        ovl_lookup_layer and ovl_check_redirect).
         """
         if "/" not in name:
             path = base + "/" + name
-            return path, lstat(path), False
+            return path, lstat(path), False, name
         parts = name.split("/")
         path = base
         stop = False
-        for comp in parts[:-1]:
+        for k, comp in enumerate(parts[:-1]):
             path = path + "/" + comp
             st = lstat(path)
             if st is None:
-                return path, None, False
+                return path, None, stop, name
             obj = Obj(path, st, None)
             if not stat.S_ISDIR(st.st_mode):
-                return path, None, True
+                return path, None, True, name
             if self.is_opaque(obj):
                 stop = True
+                continue
+            redirect = self.redirect_of(obj)
+            if redirect is not None:
+                rest = "/".join(parts[k + 1:])
+                if redirect.startswith("/"):
+                    stop = False
+                    name = redirect.strip("/") + "/" + rest
+                else:
+                    # The component's own place in `name`: the remaining
+                    # components are the same, whatever came before them.
+                    head = name[:len(name) - len(rest) - 1]
+                    name = join_parent(head, redirect) + "/" + rest
         path = path + "/" + parts[-1]
-        return path, lstat(path), stop
+        return path, lstat(path), stop, name
+
+
+def join_parent(name, other):
+    """Return `name` with its last component replaced by `other` ("a/b", "c" -> "a/c"; "b", "c" -> "c")."""
+    head, sep, _last = name.rpartition("/")
+    return head + sep + other
