@@ -6,9 +6,8 @@ running the checks that name the field. The contract: whatever the glance
 takes, the full checks take too, with the very same result. The oracle here
 is check_state with every glance switched off (all records, paths and rows
 through _checked_record, path() and _int; every entry field through its
-reader in profile/forms.py): on a body damaged in one or more
-places, both must return equal Owned records, or both refuse it with the
-same message.
+reader in profile/forms.py): on a body damaged in one or more places, both
+must return equal Owned records, or both refuse it with the same message.
 """
 
 import copy
