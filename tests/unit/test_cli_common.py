@@ -5,6 +5,7 @@ import gc
 
 import pytest
 
+from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
 from livemount_cli import common
 
 
@@ -49,3 +50,47 @@ def test_run_command_pauses_the_collector_unless_the_command_runs_until_stopped(
     assert common.run_command(lambda args, out: seen.append(gc.isenabled()) or 0, _args(command)) == 0
     assert seen == [not paused]
     assert gc.isenabled()
+
+
+def _raising(exc, seen):
+    """Return a command that appends to `seen` whether the collector runs, then raises `exc`."""
+    def command(args, out):
+        seen.append(gc.isenabled())
+        raise exc
+    return command
+
+
+@pytest.mark.parametrize("exc, status", [
+    (KeyboardInterrupt(), 130),
+    (errors.ApplyError("cannot mount tmpfs on /data/x: boom"), 1),
+    (RuntimeError("a bug"), 1),
+], ids=["interrupted", "engine-error", "unexpected-error"])
+def test_run_command_turns_the_collector_back_on_whatever_the_command_raises(collector, capsys, exc, status):
+    """A command stopped by Ctrl-C or an error ran with the collector off; it is on again when the message is
+    printed and after."""
+    gc.enable()
+    seen = []
+    assert common.run_command(_raising(exc, seen), _args("apply")) == status
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_run_command_turns_the_collector_back_on_when_a_command_exits(collector):
+    """sys.exit inside a command (SystemExit is no Exception) goes through, the collector on again."""
+    gc.enable()
+    seen = []
+    with pytest.raises(SystemExit):
+        common.run_command(_raising(SystemExit(3), seen), _args("destroy"))
+    assert seen == [False] and gc.isenabled()
+
+
+@pytest.mark.parametrize("argv", [["watch"], ["watch", "--repair"], ["watch", "--once", "--json", "web"]],
+                         ids=["watch", "repair", "once"])
+def test_the_command_line_of_watch_keeps_the_collector(argv):
+    """`livemount watch --repair` (livemount-watch.service runs it for days) parses to a command that runs until
+    stopped: its collector is never paused, whatever the options."""
+    from livemount_cli import main
+
+    args = main.build_parser().parse_args(argv)
+    assert args.command in common.RUN_UNTIL_STOPPED
+    assert common.RUN_UNTIL_STOPPED <= {name for name, _help, _module in main.COMMANDS}

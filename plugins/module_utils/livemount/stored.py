@@ -201,8 +201,9 @@ def _plain_record(o, roots):
         return None
     if not (e.type and _usable(e.target, roots)):
         return None
-    made = o.get("created", ())
-    if made != () and not (type(made) is list and _all_usable(made, roots)):
+    # Absent or a list, as _checked_record takes it (a tuple, which json never gives but a caller may, is not).
+    made = o.get("created", [])
+    if type(made) is not list or not _all_usable(made, roots):
         return None
     dev = o.get("dev")
     if dev is not None and not (type(dev) is list and len(dev) == 2 and _naturals(dev, 0)):

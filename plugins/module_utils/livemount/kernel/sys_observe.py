@@ -19,6 +19,15 @@ _KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}
 _NO_XATTR = (errno.ENODATA, errno.EOPNOTSUPP, errno.ENOENT, errno.ENOTDIR)
 
 
+def _fact(st, link, empty):
+    """Return the PathFact of os.lstat result `st`: `link` the symlink's content, `empty` whether a directory is
+    empty (None: not looked at); the one builder of lstat() and facts()."""
+    mode = st.st_mode
+    return build(PathFact, {"kind": _KINDS.get(stat.S_IFMT(mode), "other"), "link": link, "mode": stat.S_IMODE(mode),
+                            "uid": st.st_uid, "gid": st.st_gid, "dev": (os.major(st.st_dev), os.minor(st.st_dev)),
+                            "empty": empty, "ino": st.st_ino})
+
+
 class LinuxObservation:
     """The observation methods of the Sys seam, read from the running kernel.
 
@@ -55,15 +64,12 @@ class LinuxObservation:
             return MISSING
         except OSError as exc:
             raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-        return build(PathFact, {"kind": _KINDS.get(stat.S_IFMT(mode), "other"), "link": link,
-                                "mode": stat.S_IMODE(mode), "uid": st.st_uid, "gid": st.st_gid,
-                                "dev": (os.major(st.st_dev), os.minor(st.st_dev)), "empty": empty,
-                                "ino": st.st_ino})
+        return _fact(st, link, empty)
 
     def facts(self, paths):
         """Return {path: PathFact} of each of `paths` as lstat() sees it, `empty` left None: no directory opened."""
         out = {}
-        lstat, readlink, major, minor = os.lstat, os.readlink, os.major, os.minor
+        lstat, readlink = os.lstat, os.readlink
         for path in paths:
             try:
                 st = lstat(path)
@@ -74,9 +80,7 @@ class LinuxObservation:
                 continue
             except OSError as exc:
                 raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-            out[path] = build(PathFact, {"kind": _KINDS.get(stat.S_IFMT(mode), "other"), "link": link,
-                                         "mode": stat.S_IMODE(mode), "uid": st.st_uid, "gid": st.st_gid,
-                                         "dev": (major(st.st_dev), minor(st.st_dev)), "ino": st.st_ino})
+            out[path] = _fact(st, link, None)
         return out
 
     def realpath(self, path):
