@@ -327,6 +327,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
     staying = {c.target: c.entry for c in changes
                if c.action in (Action.KEEP, Action.REMOUNT) and c.entry is not None and c.entry.is_mount}
     made = {}
+    plain = set()  # parents already found to be plain directories: the same answer for every entry below them
     mimicked = {}  # {directory: the first entry needing its mimic}; planned together at the end (nesting)
     out = list(changes)
 
@@ -345,10 +346,10 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
         if e.is_mount and c.action == Action.MOUNT:
             need = need + [e.target]
         for p in need:
-            if p in made:
+            is_target = p == e.target
+            if p in made or (p in plain and not is_target):
                 continue
             fact = world.projected(p, fresh, gone, staying)
-            is_target = p == e.target
             if fact.kind == "unknown":
                 if e.mkdir:
                     # steps._mkdir makes it only if it is missing then (and only then records it as ours).
@@ -383,6 +384,8 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
                 out.append(Change(Action.CONFLICT, e, "cannot %s %s: %s is a %s, not a directory"
                                   % ("link" if e.type == SYMLINK else "mount", e.target, p, _kind_name(fact.kind))))
                 break
+            else:
+                plain.add(p)
         else:
             where = paths.ancestors(e.target)[-1]
             if e.type == SYMLINK and (where not in made or where in fresh) and read_only(e, where):
