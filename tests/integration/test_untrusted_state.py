@@ -90,7 +90,10 @@ def test_defect4_a_journal_line_claiming_proc_is_refused(scratch):
     ("target", ["/t"], "owned[0].entry: entry field target must be a string"),
     ("unique", "1", "owned[0].unique"),
     ("synthetic_for", 1, "owned[0].synthetic_for"),
-], ids=["owned", "created", "profile_data", "dev", "fs_options", "entry", "target", "unique", "synthetic_for"])
+    ("uid", -1, "owned[0].entry: entry field uid must be an integer from 0 to 4294967294"),
+    ("mode", 0o40755, "owned[0].entry: entry field mode must be an integer from 0 to 4095"),
+], ids=["owned", "created", "profile_data", "dev", "fs_options", "entry", "target", "unique", "synthetic_for", "uid",
+        "mode"])
 def test_defect4_wrong_types_are_a_clear_error(scratch, field, value, words):
     """Valid JSON, wrong type (checksum recomputed): exit 1, one error naming file and field, nothing changed."""
     _applied(scratch)
@@ -99,8 +102,8 @@ def test_defect4_wrong_types_are_a_clear_error(scratch, field, value, words):
     def damage(body):
         if field in ("owned", "created", "profile_data"):
             body[field] = value
-        elif field == "target":
-            body["owned"][0]["entry"]["target"] = value
+        elif field in ("target", "uid", "mode"):
+            body["owned"][0]["entry"][field] = value
         else:
             body["owned"][0][field] = value
     _rewrite_state(scratch, damage)

@@ -446,9 +446,16 @@ def test_entry_state_dict_is_the_full_dict_less_its_defaults_and_round_trips(ent
         ({"target": "/t", "type": "tmpfs", "uid": True}, "entry field uid must be an integer"),
         ({"target": "/t", "type": "tmpfs", "mkdir": 1}, "entry field mkdir must be true or false"),
         ({"target": "/t", "type": "tmpfs", "lower": [None]}, "entry field lower must be a list of strings"),
+        # A state file is untrusted: the same ranges as the profile schema.
+        ({"target": "/t", "type": "tmpfs", "mode": -1}, "entry field mode must be an integer from 0 to 4095"),
+        ({"target": "/t", "type": "tmpfs", "mode": 0o10000}, "entry field mode must be an integer from 0 to 4095"),
+        ({"target": "/t", "type": "tmpfs", "uid": -1}, "entry field uid must be an integer from 0 to 4294967294"),
+        ({"target": "/t", "type": "tmpfs", "gid": 2 ** 32 - 1}, "entry field gid must be an integer from 0 to"),
+        ({"target": "/t", "type": "tmpfs", "gid": 2 ** 64}, "entry field gid must be an integer from 0 to"),
     ],
     ids=["not-mapping", "no-target", "no-type", "unknown-field", "target-int", "flags-string", "pair-short",
-         "pair-int-value", "mode-string", "uid-bool", "mkdir-int", "lower-null"],
+         "pair-int-value", "mode-string", "uid-bool", "mkdir-int", "lower-null", "mode-negative", "mode-too-big",
+         "uid-negative", "gid-unchanged", "gid-huge"],
 )
 def test_entry_from_dict_refuses(d, text):
     """A damaged state-file entry raises ValueError naming the field (state.py wraps it)."""

@@ -75,7 +75,7 @@ def _entry_profile_dict(e, reserved):
 _STATE_FIELDS = (
     ("target", "str"), ("type", "str"), ("source", "str?"), ("recursive", "bool"), ("flags", "strs"),
     ("fs_options", "pairs"), ("lower", "strs"), ("data", "strs"), ("upper", "str?"), ("work", "str?"),
-    ("propagation", "str?"), ("mkdir", "bool"), ("mode", "int"), ("uid", "int"), ("gid", "int"),
+    ("propagation", "str?"), ("mkdir", "bool"), ("mode", "mode"), ("uid", "id"), ("gid", "id"),
     ("index", "int?"), ("options", "strs"),
 )
 _STATE_KINDS = dict(_STATE_FIELDS)
@@ -162,6 +162,16 @@ def _read_opt_int(v):
     return v if v is None or (isinstance(v, int) and not isinstance(v, bool)) else _BAD
 
 
+def _read_mode(v):
+    """Return permission bits `v` as the profile schema allows them (0 to 0o7777), else _BAD."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 0o7777 else _BAD
+
+
+def _read_id(v):
+    """Return user or group id `v` as the profile schema allows it (0 to 2**32 - 2; -1 means "unchanged"), else _BAD."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 0xFFFFFFFE else _BAD
+
+
 # The readers below loop rather than call all() over a generator: a generator costs more to make than
 # checking the one or two items most of these lists hold (a state of 5,000 entries reads 10,000 lists).
 
@@ -200,7 +210,7 @@ def _read_pairs(v):
 # One reader per state field: the value in Entry's form, or _BAD. A state file is untrusted input,
 # read once per entry on every run: one function call per field, not a chain of kind tests.
 _READERS = {"str": _read_str, "str?": _read_opt_str, "bool": _read_bool, "int": _read_int, "int?": _read_opt_int,
-            "strs": _read_strs, "pairs": _read_pairs}
+            "mode": _read_mode, "id": _read_id, "strs": _read_strs, "pairs": _read_pairs}
 _STATE_READERS = {name: _read_flags if name == "flags" else _READERS[kind] for name, kind in _STATE_FIELDS}
 # The fields whose reader takes a value of exactly this type as it is (a bool is no int: it goes to the reader).
 _PLAIN = {name: str if kind in ("str", "str?") else int for name, kind in _STATE_FIELDS
@@ -218,7 +228,9 @@ _STORED_DEFAULTS = {name: value for name, value in entry_to_dict(Entry(target="/
 
 _KIND_TEXT = {
     "str": "a string", "str?": "a string or null", "bool": "true or false", "int": "an integer",
-    "int?": "an integer or null", "strs": "a list of strings", "pairs": "a list of [key, value-or-null] pairs",
+    "int?": "an integer or null", "mode": "an integer from 0 to 4095 (permission bits, 0o7777)",
+    "id": "an integer from 0 to 4294967294", "strs": "a list of strings",
+    "pairs": "a list of [key, value-or-null] pairs",
 }
 
 
