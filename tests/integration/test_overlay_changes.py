@@ -376,6 +376,25 @@ def test_redirect_through_a_former_uppers_rename(scratch, lower, first_rename, s
         shutil.rmtree(first.base)
 
 
+def test_metacopy_data_through_a_former_uppers_rename(scratch):
+    """A metacopy file inside a directory a former upper renamed, renamed again: its data is found as the kernel finds it."""
+    first = new_overlay(scratch, [[("c/f", "file", BIG), ("other", "file", BIG[::-1])]])
+    try:
+        os.mkdir(os.path.join(first.merged, "b"))
+        os.rename(os.path.join(first.merged, "c"), os.path.join(first.merged, "b/b"))
+        os.chmod(os.path.join(first.merged, "b/b/f"), 0o600)  # metacopy=on: metadata only, data stays in c/f below
+    finally:
+        hand_umount(first.merged)
+    second = Overlay(first.base + "-2", [], FULL, lowers=[first.upper] + first.lowers)
+    try:
+        os.rename(os.path.join(second.merged, "b/b/f"), os.path.join(second.merged, "other"))
+        items = second.check(by_hand=False)
+        assert ("/other", "metacopy") in [(it["path"], it["kind"]) for it in items]
+    finally:
+        second.close()
+        shutil.rmtree(first.base)
+
+
 @HYPOTHESIS
 @given(layers=st.lists(st.lists(LOWER_ENTRY, max_size=12), min_size=2, max_size=4))
 def test_oracle_stacking_matches_kernel(scratch, layers):

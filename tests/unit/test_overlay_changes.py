@@ -170,6 +170,11 @@ CASES = [
      [[D("x"), D("x/n", redirect="o"), W("x/o")], [F("x/o/s/f")]],
      [D("t", redirect="/x/n/s"), D("x"), D("x/n"), W("x/n/s")], (),
      [("/t", "renamed", []), ("/t/f", "added", []), ("/x/n/s", "deleted", []), ("/x/n/s/f", "deleted", [])]),
+    # A metacopy file found through it: its data is looked up below under the renamed path.
+    ("metacopy-data-through-lower-redirect",
+     [[D("b"), D("b/b", redirect="/c"), W("c"), M("b/b/f", 3)], [F("c/f", "abc"), F("other", "abd")]],
+     [M("other", 3, redirect="/b/b/f"), D("b"), D("b/b"), W("b/b/f")], (),
+     [("/b/b/f", "deleted", []), ("/other", "metacopy", ["content"])]),
     ("redirect-through-lower-opaque-stops", [[D("x", opaque="y"), D("x/s")], [F("x/s/g")]],
      [D("t", redirect="/x/s"), D("x"), W("x/s")], (), [("/t", "renamed", []), ("/x/s", "deleted", [])]),
     ("redirect-through-lower-opaque-then-absolute", [[D("x", opaque="y"), D("x/s", redirect="/y"), W("y")],

@@ -257,11 +257,11 @@ class Layers:
         while i < len(stack):
             layer, base = stack[i]
             i += 1
-            path, st, stop, below = self._lookup(base, name)
+            # The layers below go on with the name this layer's lookup leaves (a redirect on the way renames it).
+            path, st, stop, name = self._lookup(base, name)
             if st is None:
                 if stop:
                     break
-                name = below
                 continue
             obj = Obj(path, st, layer)
             if self.is_whiteout(obj):
@@ -276,7 +276,6 @@ class Layers:
             child.append((layer, path))
             if self.is_opaque(obj):
                 break
-            name = below
             redirect = self.redirect_of(obj)
             if redirect is not None:
                 stop = stop and not redirect.startswith("/")  # an absolute redirect goes on below an opaque
