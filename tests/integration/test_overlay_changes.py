@@ -395,6 +395,46 @@ def test_metacopy_data_through_a_former_uppers_rename(scratch):
         shutil.rmtree(first.base)
 
 
+@pytest.mark.parametrize("first_data", [[("x", "opaque", None)], [("x", "link", "y"), ("y/blob", "file", b"y")],
+                                        [("x/blob", "dir", None)]], ids=["opaque-dir", "symlink", "dir"])
+def test_data_only_layers_are_plain_paths(scratch, first_data):
+    """A metacopy lower file's data in data-only layers (lowerdir=l::d1::d2): found as a plain path, as the kernel does.
+
+    The first data layer has something at the path that means nothing
+    there (an opaque directory, a symlink on the way, a directory): the
+    data is the second layer's file, for the walk as for the kernel.
+    """
+    base = os.path.join(scratch, "dl%d" % next(_serial))
+    lower = make_layer(base + "/l0", [])
+    meta = os.path.join(lower, "f")
+    with open(meta, "wb") as f:
+        f.truncate(len(BIG))  # metadata only: the data is in a data-only layer
+    os.setxattr(meta, "trusted.overlay.metacopy", b"")
+    os.setxattr(meta, "trusted.overlay.redirect", b"/x/blob")
+    empty = make_layer(base + "/l1", [])
+    data = [make_layer(base + "/d0", first_data), make_layer(base + "/d1", [("x/blob", "file", BIG)])]
+    upper, work, merged, view = (os.path.join(base, n) for n in ("u", "w", "m", "view"))
+    for d in (upper, work, merged, view):
+        os.makedirs(d)
+    layers = "%s::%s" % (lower, "::".join(data))
+    hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=%s,upperdir=%s,workdir=%s,%s" % (layers, upper, work, FULL),
+               merged)
+    try:
+        with open(os.path.join(merged, "f"), "r+b") as f:
+            f.write(b"X")  # copies the data up, then changes its first byte
+        hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=%s:%s::%s,%s" % (lower, empty, "::".join(data), FULL),
+                   view)
+        try:
+            by_kernel = oo.by_path(oo.diff_trees(oo.walk_tree(view), oo.walk_tree(merged)))
+        finally:
+            hand_umount(view)
+        items = oc.changes(upper, [lower], "trusted.", data=data)
+        assert oc.as_diff(items) == by_kernel == {"/f": ("modified", ("content",))}
+    finally:
+        hand_umount(merged)
+        shutil.rmtree(base)
+
+
 @HYPOTHESIS
 @given(layers=st.lists(st.lists(LOWER_ENTRY, max_size=12), min_size=2, max_size=4))
 def test_oracle_stacking_matches_kernel(scratch, layers):

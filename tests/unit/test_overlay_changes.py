@@ -188,6 +188,15 @@ CASES = [
     ("data-layer-content-equal", [[M("f", 3, redirect="/blob")]], [F("f", "abc")], [[F("blob", "abc")]], []),
     ("data-layer-content-differs", [[M("f", 3, redirect="/blob")]], [F("f", "abd")], [[F("blob", "abc")]],
      [("/f", "modified", ["content"])]),
+    # Data-only layers are looked up as plain paths: overlay xattrs and whiteouts mean nothing there.
+    ("data-layer-opaque-dir-ignored", [[M("f", 3, redirect="/x/blob")]], [F("f", "abc")],
+     [[D("x", opaque="y")], [F("x/blob", "abc")]], []),
+    ("data-layer-xattr-whiteout-is-a-file", [[M("f", 3, redirect="/blob")]], [F("f", "abc")],
+     [[W("blob")], [F("blob", "abc")]], [("/f", "modified", ["content"])]),
+    ("data-layer-metacopy-not-followed", [[M("f", 3, redirect="/blob")]], [F("f", "abc")],
+     [[M("blob", 3)], [F("blob", "abc")]], [("/f", "modified", ["content"])]),
+    ("data-layer-symlink-skipped", [[M("f", 3, redirect="/x/blob")]], [F("f", "abc")],
+     [[L("x", "y"), F("y/blob", "abd")], [F("x/blob", "abc")]], []),
 ]
 
 

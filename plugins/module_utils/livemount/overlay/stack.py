@@ -290,16 +290,24 @@ class Layers:
         return self.find(stack[i:], name)
 
     def data_path(self, obj):
-        """Return the real path holding the data of regular file `obj` (itself unless metacopy)."""
+        """Return the real path holding the data of regular file `obj` (itself unless metacopy).
+
+        A metacopy file's data is the next regular file a lookup finds below
+        it (under its redirect). When the lower layers end without one and
+        the redirect is absolute, it is the first data-only layer holding a
+        regular file at that path: a plain path lookup there (no symlink on
+        the way), with no overlay xattr honoured, no metacopy followed
+        (namei.c ovl_lookup_data_layers).
+        """
         seen = 0
         while obj.cont is not None and self.is_metacopy(obj):
             stack, i, name = obj.cont
             redirect = self.redirect_of(obj)
             if redirect is not None and redirect.startswith("/"):
-                # Absolute: from the roots below, then the data-only layers.
                 below = tuple((j, self.lowers[j]) for j in range(obj.layer + 1, len(self.lowers)))
-                below += tuple((len(self.lowers) + k, d) for k, d in enumerate(self.data))
                 nxt = self.find(below, redirect.strip("/"))[0]
+                if nxt is None:
+                    nxt = self._data_file(redirect.strip("/"))
             else:
                 nxt = self.find(stack[i:], redirect or name)[0]
             seen += 1
@@ -307,6 +315,23 @@ class Layers:
                 raise OSError(errno.ENODATA, "metacopy file without data in the layers below", obj.path)
             obj = nxt
         return obj.path
+
+    def _data_file(self, name):
+        """Return the Obj of the first regular file at `name` in a data-only layer, or None.
+
+        Every component must be a real directory of that layer (a symlink
+        or anything else on the way, or at the end, skips the layer).
+        """
+        for k, base in enumerate(self.data):
+            path = base
+            for comp in name.split("/"):
+                path = path + "/" + comp
+                st = lstat(path)
+                if st is None or not stat.S_ISDIR(st.st_mode):
+                    break
+            if st is not None and stat.S_ISREG(st.st_mode) and path == base + "/" + name:
+                return Obj(path, st, len(self.lowers) + k)
+        return None
 
     def _redirected(self, name, redirect, stack, i, layer):
         """Return (name, stack, index) a lookup of `name` continues with after `redirect` found in `layer`.
