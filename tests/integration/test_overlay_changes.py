@@ -435,6 +435,66 @@ def test_data_only_layers_are_plain_paths(scratch, first_data):
         shutil.rmtree(base)
 
 
+FIVE = st.sampled_from([b"hello", b"HELLO", b"abcde"])  # one length: whichever data file is found fits the size
+DATA_ENTRY = st.one_of(
+    st.tuples(PATHS, st.just("file"), FIVE),
+    st.tuples(PATHS, st.just("dir"), st.none()),
+    st.tuples(PATHS, st.just("opaque"), st.none()),
+    st.tuples(PATHS, st.just("link"), st.sampled_from(NAMES)),
+    st.tuples(PATHS, st.just("whiteout"), st.none()),
+)
+
+
+def _data_paths_fit(metas):
+    """Return True when every metacopy file's data path can be a file of the last data layer (none below another)."""
+    paths = [p for _name, p in metas]
+    return not any(a == b or b.startswith(a + "/") for i, a in enumerate(paths) for j, b in enumerate(paths) if i != j)
+
+
+@pytest.mark.ns_timeout(900)
+@HYPOTHESIS
+@given(data=st.data())
+def test_data_only_layers_match_kernel(scratch, data):
+    """Metacopy files whose data is in data-only layers holding anything at all, then random operations:
+    the walk equals the kernel's lower view."""
+    base = os.path.join(scratch, "dr%d" % next(_serial))
+    metas = data.draw(st.lists(st.tuples(st.sampled_from(NAMES), PATHS), min_size=1, max_size=3,
+                               unique_by=lambda t: t[0]).filter(_data_paths_fit), label="metacopy files (name, data path)")
+    layers = data.draw(st.lists(st.lists(DATA_ENTRY, max_size=8), min_size=1, max_size=3), label="data layers")
+    layers[-1] = [(path, "file", b"hello") for _name, path in metas] + layers[-1]  # the data is somewhere
+    lower = make_layer(base + "/l0", [])
+    for name, path in metas:
+        meta = os.path.join(lower, name)
+        with open(meta, "wb") as f:
+            f.truncate(5)
+        os.setxattr(meta, "trusted.overlay.metacopy", b"")
+        os.setxattr(meta, "trusted.overlay.redirect", ("/" + path).encode())
+    dirs = [make_layer("%s/d%d" % (base, i), entries) for i, entries in enumerate(layers)]
+    empty = make_layer(base + "/l1", [])
+    upper, work, merged, view = (os.path.join(base, n) for n in ("u", "w", "m", "view"))
+    for d in (upper, work, merged, view):
+        os.makedirs(d)
+    hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=%s::%s,upperdir=%s,workdir=%s,%s"
+               % (lower, "::".join(dirs), upper, work, FULL), merged)
+    log = []
+    try:
+        for _ in range(data.draw(st.integers(0, 8), label="n_ops")):
+            op, path = data.draw(st.sampled_from(OPS)), data.draw(st.sampled_from([""] + merged_paths(merged)))
+            apply_op(merged, op, path, data)
+            log.append((op, path))
+        hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=%s:%s::%s,%s" % (lower, empty, "::".join(dirs), FULL),
+                   view)
+        try:
+            by_kernel = oo.by_path(oo.diff_trees(oo.walk_tree(view), oo.walk_tree(merged)))
+        finally:
+            hand_umount(view)
+        got = oc.as_diff(oc.changes(upper, [lower], "trusted.", data=dirs))
+        assert got == by_kernel, "metas %r\ndata layers %r\nops %r" % (metas, layers, log)
+    finally:
+        hand_umount(merged)
+        shutil.rmtree(base)
+
+
 @HYPOTHESIS
 @given(layers=st.lists(st.lists(LOWER_ENTRY, max_size=12), min_size=2, max_size=4))
 def test_oracle_stacking_matches_kernel(scratch, layers):
