@@ -238,13 +238,20 @@ def test_multiple_lowers(scratch):
 NAMES = ["a", "b", "c"]
 PATHS = st.lists(st.sampled_from(NAMES), min_size=1, max_size=3).map("/".join)
 CONTENT = st.sampled_from([b"", b"x", b"xy", b"hello", b"HELLO"])
-LOWER_ENTRY = st.one_of(
-    st.tuples(PATHS, st.just("file"), CONTENT),
-    st.tuples(PATHS, st.just("dir"), st.none()),
-    st.tuples(PATHS, st.just("opaque"), st.none()),
-    st.tuples(PATHS, st.just("link"), st.sampled_from(NAMES)),
-    st.tuples(PATHS, st.just("whiteout"), st.none()),
-)
+
+
+def layer_entry(content):
+    """Return a strategy of make_layer entries whose files hold one of `content`."""
+    return st.one_of(
+        st.tuples(PATHS, st.just("file"), content),
+        st.tuples(PATHS, st.just("dir"), st.none()),
+        st.tuples(PATHS, st.just("opaque"), st.none()),
+        st.tuples(PATHS, st.just("link"), st.sampled_from(NAMES)),
+        st.tuples(PATHS, st.just("whiteout"), st.none()),
+    )
+
+
+LOWER_ENTRY = layer_entry(CONTENT)
 OPS = ["write", "write", "chmod", "chmod", "chown", "rm", "rmmk", "mkdir", "create", "rename", "rename", "rename",
        "symlink", "xattr", "touch", "open_rw", "chmod_big", "chmod_big"]
 
@@ -395,6 +402,30 @@ def test_metacopy_data_through_a_former_uppers_rename(scratch):
         shutil.rmtree(first.base)
 
 
+def mount_over_data(base, lower, data):
+    """Return (upper, merged): an overlay of lower layer `lower` and data-only layers `data` mounted under `base`."""
+    upper, work, merged = (os.path.join(base, n) for n in ("u", "w", "m"))
+    for d in (upper, work, merged):
+        os.makedirs(d)
+    hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=%s::%s,upperdir=%s,workdir=%s,%s"
+               % (lower, "::".join(data), upper, work, FULL), merged)
+    return upper, merged
+
+
+def kernel_diff_over_data(base, lower, data, merged):
+    """Return the kernel's diff of `merged` against its lower view: `lower` and `data` mounted read-only.
+
+    An empty second lower layer: overlayfs needs two lower layers when it has no upper.
+    """
+    empty, view = make_layer(base + "/l-empty", []), os.path.join(base, "view")
+    os.makedirs(view)
+    hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=%s:%s::%s,%s" % (lower, empty, "::".join(data), FULL), view)
+    try:
+        return oo.by_path(oo.diff_trees(oo.walk_tree(view), oo.walk_tree(merged)))
+    finally:
+        hand_umount(view)
+
+
 @pytest.mark.parametrize("first_data", [[("x", "opaque", None)], [("x", "link", "y"), ("y/blob", "file", b"y")],
                                         [("x/blob", "dir", None)]], ids=["opaque-dir", "symlink", "dir"])
 def test_data_only_layers_are_plain_paths(scratch, first_data):
@@ -411,23 +442,12 @@ def test_data_only_layers_are_plain_paths(scratch, first_data):
         f.truncate(len(BIG))  # metadata only: the data is in a data-only layer
     os.setxattr(meta, "trusted.overlay.metacopy", b"")
     os.setxattr(meta, "trusted.overlay.redirect", b"/x/blob")
-    empty = make_layer(base + "/l1", [])
     data = [make_layer(base + "/d0", first_data), make_layer(base + "/d1", [("x/blob", "file", BIG)])]
-    upper, work, merged, view = (os.path.join(base, n) for n in ("u", "w", "m", "view"))
-    for d in (upper, work, merged, view):
-        os.makedirs(d)
-    layers = "%s::%s" % (lower, "::".join(data))
-    hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=%s,upperdir=%s,workdir=%s,%s" % (layers, upper, work, FULL),
-               merged)
+    upper, merged = mount_over_data(base, lower, data)
     try:
         with open(os.path.join(merged, "f"), "r+b") as f:
             f.write(b"X")  # copies the data up, then changes its first byte
-        hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=%s:%s::%s,%s" % (lower, empty, "::".join(data), FULL),
-                   view)
-        try:
-            by_kernel = oo.by_path(oo.diff_trees(oo.walk_tree(view), oo.walk_tree(merged)))
-        finally:
-            hand_umount(view)
+        by_kernel = kernel_diff_over_data(base, lower, data, merged)
         items = oc.changes(upper, [lower], "trusted.", data=data)
         assert oc.as_diff(items) == by_kernel == {"/f": ("modified", ("content",))}
     finally:
@@ -435,14 +455,8 @@ def test_data_only_layers_are_plain_paths(scratch, first_data):
         shutil.rmtree(base)
 
 
-FIVE = st.sampled_from([b"hello", b"HELLO", b"abcde"])  # one length: whichever data file is found fits the size
-DATA_ENTRY = st.one_of(
-    st.tuples(PATHS, st.just("file"), FIVE),
-    st.tuples(PATHS, st.just("dir"), st.none()),
-    st.tuples(PATHS, st.just("opaque"), st.none()),
-    st.tuples(PATHS, st.just("link"), st.sampled_from(NAMES)),
-    st.tuples(PATHS, st.just("whiteout"), st.none()),
-)
+# Files of one length: whichever data file the lookup finds fits the metacopy file's size.
+DATA_ENTRY = layer_entry(st.sampled_from([b"hello", b"HELLO", b"abcde"]))
 
 
 def _data_paths_fit(metas):
@@ -470,24 +484,14 @@ def test_data_only_layers_match_kernel(scratch, data):
         os.setxattr(meta, "trusted.overlay.metacopy", b"")
         os.setxattr(meta, "trusted.overlay.redirect", ("/" + path).encode())
     dirs = [make_layer("%s/d%d" % (base, i), entries) for i, entries in enumerate(layers)]
-    empty = make_layer(base + "/l1", [])
-    upper, work, merged, view = (os.path.join(base, n) for n in ("u", "w", "m", "view"))
-    for d in (upper, work, merged, view):
-        os.makedirs(d)
-    hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=%s::%s,upperdir=%s,workdir=%s,%s"
-               % (lower, "::".join(dirs), upper, work, FULL), merged)
+    upper, merged = mount_over_data(base, lower, dirs)
     log = []
     try:
         for _ in range(data.draw(st.integers(0, 8), label="n_ops")):
             op, path = data.draw(st.sampled_from(OPS)), data.draw(st.sampled_from([""] + merged_paths(merged)))
             apply_op(merged, op, path, data)
             log.append((op, path))
-        hand_mount("-t", "overlay", "overlay", "-o", "lowerdir=%s:%s::%s,%s" % (lower, empty, "::".join(dirs), FULL),
-                   view)
-        try:
-            by_kernel = oo.by_path(oo.diff_trees(oo.walk_tree(view), oo.walk_tree(merged)))
-        finally:
-            hand_umount(view)
+        by_kernel = kernel_diff_over_data(base, lower, dirs, merged)
         got = oc.as_diff(oc.changes(upper, [lower], "trusted.", data=dirs))
         assert got == by_kernel, "metas %r\ndata layers %r\nops %r" % (metas, layers, log)
     finally:
