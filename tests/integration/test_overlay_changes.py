@@ -358,6 +358,35 @@ def test_former_upper_as_lower(scratch, data):
         shutil.rmtree(first.base)
 
 
+@pytest.mark.ns_timeout(900)
+@HYPOTHESIS
+@given(data=st.data())
+def test_former_uppers_stacked(scratch, data):
+    """Two or three generations, each overlay's upper a lower layer of the next (redirects of redirects, metacopy
+    files over metacopy files): the last generation's walk equals the kernel's lower view."""
+    layers = data.draw(st.lists(st.lists(LOWER_ENTRY, min_size=2, max_size=10), min_size=1, max_size=2),
+                       label="lowers")
+    layers[-1] = layers[-1] + [("big", "file", BIG)]
+    ov = new_overlay(scratch, layers)
+    made, log = [ov.base], []
+    try:
+        for gen in range(data.draw(st.integers(2, 3), label="generations")):
+            if gen:
+                hand_umount(ov.merged)  # an upper becomes a lower layer only once its overlay is gone
+                ov = Overlay("%s-%d" % (made[0], gen), [], FULL, lowers=[ov.upper] + ov.lowers)
+                made.append(ov.base)
+            for _ in range(data.draw(st.integers(1, 6), label="n_ops")):
+                op, path = data.draw(st.sampled_from(OPS)), data.draw(st.sampled_from([""] + merged_paths(ov.merged)))
+                apply_op(ov.merged, op, path, data)
+                log.append((gen, op, path))
+        ov.check("\nlowers %r\nops %r" % (layers, log), by_hand=False)
+    finally:
+        if os.path.ismount(ov.merged):
+            hand_umount(ov.merged)
+        for base in made:
+            shutil.rmtree(base)
+
+
 @pytest.mark.parametrize("lower,first_rename,second_rename,added", [
     # Found by test_former_upper_as_lower: the second rename's absolute redirect
     # /b/b/a passes /b/b, which the first rename redirected to /c.
