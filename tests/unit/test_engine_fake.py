@@ -301,3 +301,18 @@ def test_s30_killed_at_every_step_recovers_converges_and_destroys_clean(root, se
     assert len(asides) in (0, 2) and all(re.fullmatch(r"/ovl/[uw]\.livemount-\d{8}T\d{6}Z", p) for p in asides)
     assert {p: v for p, v in left.items() if p not in asides} == pristine[1], "every directory livemount made is gone"
     assert not store.exists() and not store.journal.exists()
+
+
+# ---- a file or directory livemount made, hidden by a mount the next profile puts above it -------------------------
+def test_a_mount_point_hidden_by_a_new_mount_above_is_removed_first(root):
+    """A file point livemount made at /data/a/b, and /data/a then mounted: the point is removed before the mount
+    hides it, even though /data/a/b/c needs a /data/a/b (made in the new mount's content); destroy leaves nothing."""
+    fake = fake_host()
+    pristine = snapshot(fake)
+    apply({"name": "p", "mounts": [bind("/srv/conf", "/data/a/b")]}, fake, root)
+    report = apply({"name": "p", "mounts": [bind("/srv/a", "/data/a"), bind("/srv/a", "/data/a/b/c")]}, fake, root)
+    hidden = [c.reason for c in report.changes if (c.action.value, c.target) == ("rmdir", "/data/a/b")]
+    assert hidden == ["created where the new mount at /data/a will hide it"]
+    engine.destroy("p", fake, root=root)
+    assert snapshot(fake)[0] == pristine[0]
+    assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"

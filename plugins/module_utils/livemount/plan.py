@@ -410,11 +410,17 @@ def _rmdirs(state, changes, desired, world):
     content by a mkdir if it is missing there. One that a mount this plan
     leaves in place still sits in or on (another profile's) gets no step: it
     stays in state and goes with a later run that finds it unused.
+
+    One that a mount this plan puts up will hide (created below its target,
+    on the filesystem it covers) is removed before that mount, even if a
+    path below it is still needed: what is needed there is made in the new
+    mount's content.
     """
     # Sets and ancestor lookups, never every created path against every target: a
     # profile whose directories livemount created made this quadratic (bench/plan_scale.py).
     needed = paths.with_ancestors(desired)
     rebuilt = {c.target: c.action for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)}
+    fresh = {c.target for c in changes if c.action == Action.MOUNT}
     down = {}
     for c in changes:
         if c.action == Action.UNMOUNT:
@@ -427,11 +433,30 @@ def _rmdirs(state, changes, desired, world):
             how = "unmounted" if rebuilt[inside[-1]] == Action.UNMOUNT else "replaced"
             out.append(Change(Action.RMDIR, None, "created inside %s, which is %s" % (inside[-1], how), path=p))
             continue
-        if p in needed or _mount_left_in(p, world, down, refused):
+        cover = _covering(p, fresh, world, down) if fresh else None
+        if _mount_left_in(p, world, down, refused) or (cover is None and p in needed):
+            continue
+        if cover is not None:
+            out.append(Change(Action.RMDIR, None, "created where the new mount at %s will hide it" % cover, path=p))
             continue
         out.append(Change(Action.RMDIR, None, "created by livemount, no longer needed", path=p))
     out.sort(key=lambda c: paths.sort_key(c.path), reverse=True)
     return out
+
+
+def _covering(path, fresh, world, down):
+    """Return the target in `fresh` (mounts this plan puts up) whose mount will hide `path`, or None.
+
+    It hides what is below its target on the filesystem there now: None when
+    a mount that stays (`down` counts the plan's unmounts per target) lies
+    between them, `path` being in that mount's content instead.
+    """
+    for at in [path] + paths.ancestors(path)[::-1]:
+        if at != path and at in fresh:
+            return at
+        if len(world.table.stack(at)) > down.get(at, 0):
+            return None
+    return None
 
 
 def _mount_left_in(path, world, down, refused=frozenset()):
