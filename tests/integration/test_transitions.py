@@ -135,10 +135,28 @@ HIDDEN_POINT = ({"name": "p", "mounts": [{"target": "/data/a-1", "type": "bind",
                 {"name": "p", "mounts": [{"target": "/data/a", "type": "bind", "source": "/srv/a"},
                                          {"target": "/data/a/b/c", "type": "bind", "source": "/srv/a"}]})
 
+# And: /data/a/b (a bind of /srv/b) put up again when /data/a goes; the mount point made in /srv/b for
+# /data/a/b/c is removed with the old mount and must be made again (the apply failed ENOENT and rolled back).
+REBUILT_BIND = ({"name": "p", "mounts": [{"target": "/data/a", "type": "bind", "source": "/srv/a"},
+                                         {"target": "/data/a/b", "type": "bind", "source": "/srv/b"},
+                                         {"target": "/data/a/b/c", "type": "bind", "source": "/srv/a"}]},
+                {"name": "p", "mounts": [{"target": "/data/a/b", "type": "bind", "source": "/srv/b"},
+                                         {"target": "/data/a/b/c", "type": "bind", "source": "/srv/a"}]})
+
+# And (a first fix of the one above broke it): B's file bind where B's new bind shows a directory must be
+# refused as a conflict, although a directory livemount made at that path goes first.
+FILE_OVER_DIR = ({"name": "p", "mounts": [{"target": "/data/a", "type": "bind", "source": "/srv/a"},
+                                          {"target": "/data/a/b", "type": "bind", "source": "/srv/a"},
+                                          {"target": "/data/b/x", "type": "bind", "source": "/srv/a"}]},
+                 {"name": "p", "mounts": [{"target": "/data/b", "type": "bind", "source": "/srv/a"},
+                                          {"target": "/data/b/x", "type": "bind", "source": "/srv/conf"}]})
+
 
 @SETTINGS
 @given(a=profiles(), drifts=DRIFTS, b=profiles(sizes=("1m", "2m"), propagations=("shared", "private")))
 @example(a=HIDDEN_POINT[0], drifts=[], b=HIDDEN_POINT[1])
+@example(a=REBUILT_BIND[0], drifts=[], b=REBUILT_BIND[1])
+@example(a=FILE_OVER_DIR[0], drifts=[], b=FILE_OVER_DIR[1])
 def test_a_then_b_on_the_kernel(scratch, a, drifts, b):
     """A (disturbed or not) then B: exactly B live, converged, the table of B alone; destroy leaves nothing."""
     host = Host(scratch)

@@ -316,3 +316,22 @@ def test_a_mount_point_hidden_by_a_new_mount_above_is_removed_first(root):
     engine.destroy("p", fake, root=root)
     assert snapshot(fake)[0] == pristine[0]
     assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"
+
+
+def test_a_rebuilt_bind_gets_back_the_mount_point_it_lost(root):
+    """/data/a/b (a bind of /srv/b) is taken down and put up again when /data/a goes; the mount point livemount made
+    in /srv/b for /data/a/b/c goes with it (made inside a mount that is unmounted), so it is made again before
+    /data/a/b/c is mounted (the world saw it there before the plan removed it)."""
+    fake = fake_host()
+    pristine = snapshot(fake)
+    apply({"name": "p", "mounts": [bind("/srv/a", "/data/a"), bind("/srv/b", "/data/a/b"),
+                                   bind("/srv/a", "/data/a/b/c")]}, fake, root)
+    report = apply({"name": "p", "mounts": [bind("/srv/b", "/data/a/b"), bind("/srv/a", "/data/a/b/c")]}, fake, root)
+    steps = [(c.action.value, c.target) for c in report.changes]
+    assert steps.index(("rmdir", "/data/a/b/c")) < steps.index(("mkdir", "/data/a/b/c")) \
+        < steps.index(("mount", "/data/a/b/c"))
+    assert mutations(apply({"name": "p", "mounts": [bind("/srv/b", "/data/a/b"), bind("/srv/a", "/data/a/b/c")]},
+                           fake, root)) == []
+    engine.destroy("p", fake, root=root)
+    assert snapshot(fake)[0] == pristine[0]
+    assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"
