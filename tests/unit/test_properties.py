@@ -13,6 +13,7 @@ remounted with other flags). Properties:
 """
 
 import errno
+import os
 import shutil
 
 import pytest
@@ -29,7 +30,9 @@ TARGETS = ("/data/a", "/data/a/b", "/data/a/b/c", "/data/a-1", "/data/b", "/data
 DIR_SOURCES = ("/srv/a", "/srv/b", "/srv/a/x")
 FILE_SOURCE = "/srv/conf"
 LAYERS = ("/ovl/l1", "/ovl/l2")
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+# 60 fixed examples in the test command; LIVEMOUNT_PROPERTY_EXAMPLES and LIVEMOUNT_HYPOTHESIS_RANDOM=1 to hunt.
+SETTINGS = settings(max_examples=int(os.environ.get("LIVEMOUNT_PROPERTY_EXAMPLES", "60")), deadline=None,
+                    derandomize=not os.environ.get("LIVEMOUNT_HYPOTHESIS_RANDOM"),
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
