@@ -40,8 +40,9 @@ def plan(state, profile, world):
     changes.extend(_foreign_below(changes, desired, owned, world))
     # What the down phase removes of ours may be what the up phase finds at another path (a bind put up
     # again from the same source): by the identity recorded when it was made, the mkdirs see it missing.
-    ids = state.ids_of() if state.created else {}
-    removed = frozenset(i for c in _rmdirs(state, changes, desired, world) for i in ids.get(c.path, ()))
+    going = _rmdirs(state, changes, desired, world)
+    ids = state.ids_of() if going else {}
+    removed = frozenset(i for c in going for i in ids.get(c.path, ()))
     changes = _add_mkdirs(changes, _after_down(changes, world), may_mimic, removed)
     changes.extend(_rmdirs(state, changes, desired, world))
     changes = plan_overlay.checks(changes, world, plan_overlay.upper_policies(profile))
@@ -442,7 +443,7 @@ def _rmdirs(state, changes, desired, world):
             out.append(Change(Action.RMDIR, None, "created inside %s, which is %s" % (inside[-1], how), path=p))
             continue
         cover = _covering(p, fresh, world, down) if fresh else None
-        if _mount_left_in(p, world, down, refused) or (cover is None and p in needed):
+        if (cover is None and p in needed) or _mount_left_in(p, world, down, refused):
             continue
         if cover is not None:
             out.append(Change(Action.RMDIR, None, "created where the new mount at %s will hide it" % cover, path=p))
