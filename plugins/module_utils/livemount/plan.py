@@ -10,7 +10,7 @@ becomes a `conflict` change; the engine refuses a plan that has one.
 
 from . import match, mimic, paths
 from .overlay import plan as plan_overlay
-from .model import BIND, MISSING, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change, build
+from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change, build
 from .order import order_changes
 
 # Decisions that put a fresh mount (or no mount) at a target: whatever sits on
@@ -39,11 +39,11 @@ def plan(state, profile, world):
     changes = _links_in_fresh_parents(changes, world)
     changes.extend(_foreign_below(changes, desired, owned, world))
     # What the down phase removes of ours may be what the up phase finds at another path (a bind put up
-    # again from the same source): by the identity recorded when it was made, the mkdirs see it missing.
+    # again from the same source): the world after it knows, by the identities recorded when livemount made them.
     going = _rmdirs(state, changes, desired, world)
     ids = state.ids_of() if going else {}
     removed = frozenset(i for c in going for i in ids.get(c.path, ()))
-    changes = _add_mkdirs(changes, _after_down(changes, world), may_mimic, removed)
+    changes = _add_mkdirs(changes, _after_down(changes, world, removed), may_mimic)
     changes.extend(_rmdirs(state, changes, desired, world))
     changes = plan_overlay.checks(changes, world, plan_overlay.upper_policies(profile))
     return order_changes(changes)
@@ -197,10 +197,13 @@ def _point_kind_changes(want, own, world):
     return world.table.top(want.target) is not None
 
 
-def _after_down(changes, world):
-    """Return the world as the up phase finds it: links we unlink and directories we remove are gone."""
+def _after_down(changes, world, removed=frozenset()):
+    """Return the world as the up phase finds it: links we unlink and directories we remove are gone.
+
+    `removed`: the identities of the directories the down phase removes, gone wherever the world saw them.
+    """
     gone = [c.target for c in changes if c.action in (Action.UNLINK, Action.RMDIR)]
-    return world.without(gone) if gone else world
+    return world.without(gone, removed) if gone or removed else world
 
 
 def _exact(want, live, world, own):
@@ -317,13 +320,11 @@ def _foreign_below(changes, desired, owned, world):
 
 # ---- directories -----------------------------------------------------------
 
-def _add_mkdirs(changes, world, may_mimic=frozenset(), removed=frozenset()):
+def _add_mkdirs(changes, world, may_mimic=frozenset()):
     """Return changes plus the mkdir steps (and refusals) the creating changes need.
 
     A directory to create in a read-only one is a conflict, unless the entry
     is in `may_mimic`: then a writable mimic of that directory comes first.
-    What the world saw at a path is missing when its identity is in
-    `removed` (the recorded identities of what the down phase removes).
     """
     ups = sorted((c for c in changes if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK)),
                  key=lambda c: paths.sort_key(c.target))
@@ -357,8 +358,6 @@ def _add_mkdirs(changes, world, may_mimic=frozenset(), removed=frozenset()):
             if p in made or (p in plain and not is_target):
                 continue
             fact = world.projected(p, fresh, gone, staying)
-            if fact.identity in removed:
-                fact = MISSING
             if fact.kind == "unknown":
                 if e.mkdir:
                     # steps._mkdir makes it only if it is missing then (and only then records it as ours).

@@ -64,10 +64,16 @@ class World:
         return self.realpaths.get(path, path)
 
     # ---- the world as a plan will leave it (the planner's projections) ----------
-    def without(self, gone):
-        """Return this world where every path at or under one of `gone` is missing (removed by a plan)."""
+    def without(self, gone, removed=frozenset()):
+        """Return this world where every path at or under one of `gone` is missing (removed by a plan).
+
+        `removed` holds the identities ((major, minor, inode)) of what the
+        plan removes: missing too wherever the world saw it, since the same
+        directory may show at another path (a bind of its parent's source).
+        """
         gone = set(gone)
-        facts = {p: f for p, f in self.facts.items() if not paths.under_any(p, gone)}
+        facts = {p: f for p, f in self.facts.items()
+                 if not paths.under_any(p, gone) and not (removed and f.identity in removed)}
         return dataclasses.replace(self, facts=facts)
 
     def source_kind(self, entry):
