@@ -327,14 +327,17 @@ class LiveTable:
                 m = memo[parent]
                 break
             chain.append(parent)
-        child_at = self._child_at
         for prefix in reversed(chain):
-            child = child_at.get((_OUTSIDE if m is None else m.mount_id, prefix))
-            if child is not None:
-                # Most mounts have nothing stacked on them: _top_from only when something is.
-                m = child if (child.mount_id, prefix) not in child_at else self._top_from(child)
-            memo[prefix] = m
+            m = memo[prefix] = self._step_down(m, prefix)
         return m
+
+    def _step_down(self, m, path):
+        """Return what is visible at `path` when `m` is what is visible at its parent directory (None: nothing)."""
+        child = self._child_at.get((_OUTSIDE if m is None else m.mount_id, path))
+        if child is None:
+            return m
+        # Most mounts have nothing stacked on them: _top_from only when something is.
+        return child if (child.mount_id, path) not in self._child_at else self._top_from(child)
 
     def top(self, path):
         """Return the visible mount whose mount point is exactly `path`, or None if it is not a mount point."""
@@ -368,7 +371,6 @@ class LiveTable:
         """
         out = set()
         memo = self._visible_at
-        child_at = self._child_at
         for m in self.mounts:
             path = m.mount_point
             if "//" in path or "/." in path or (path[-1:] == "/" and path != "/"):
@@ -378,11 +380,7 @@ class LiveTable:
             else:
                 parent = path[:path.rfind("/")] or "/"
                 if path != "/" and parent in memo:  # one step of _visible_clean
-                    v = memo[parent]
-                    child = child_at.get((_OUTSIDE if v is None else v.mount_id, path))
-                    if child is not None:
-                        v = child if (child.mount_id, path) not in child_at else self._top_from(child)
-                    memo[path] = v
+                    v = memo[path] = self._step_down(memo[parent], path)
                 else:
                     v = self._visible_clean(path)
             if v is m and m.mount_point == path:

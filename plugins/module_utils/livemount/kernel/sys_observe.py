@@ -19,10 +19,21 @@ _KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}
 _NO_XATTR = (errno.ENODATA, errno.EOPNOTSUPP, errno.ENOENT, errno.ENOTDIR)
 
 
-def _fact(st, link, empty):
-    """Return the PathFact of os.lstat result `st`: `link` the symlink's content, `empty` whether a directory is
-    empty (None: not looked at); the one builder of lstat() and facts()."""
-    mode = st.st_mode
+def _inspect(path, look_inside):
+    """Return the PathFact of `path` (not following a final symlink; MISSING if absent), for lstat() and facts():
+    `empty` says whether a directory is empty with `look_inside`, else None (no directory opened)."""
+    try:
+        st = os.lstat(path)
+        mode = st.st_mode
+        link = os.readlink(path) if stat.S_ISLNK(mode) else None
+        empty = None
+        if look_inside and stat.S_ISDIR(mode):
+            with os.scandir(path) as it:
+                empty = next(it, None) is None
+    except (FileNotFoundError, NotADirectoryError):
+        return MISSING
+    except OSError as exc:
+        raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
     return build(PathFact, {"kind": _KINDS.get(stat.S_IFMT(mode), "other"), "link": link, "mode": stat.S_IMODE(mode),
                             "uid": st.st_uid, "gid": st.st_gid, "dev": (os.major(st.st_dev), os.minor(st.st_dev)),
                             "empty": empty, "ino": st.st_ino})
@@ -52,36 +63,11 @@ class LinuxObservation:
 
     def lstat(self, path):
         """Return a PathFact for `path` without following a final symlink (MISSING if absent)."""
-        try:
-            st = os.lstat(path)
-            mode = st.st_mode
-            link = os.readlink(path) if stat.S_ISLNK(mode) else None
-            empty = None
-            if stat.S_ISDIR(mode):
-                with os.scandir(path) as it:
-                    empty = next(it, None) is None
-        except (FileNotFoundError, NotADirectoryError):
-            return MISSING
-        except OSError as exc:
-            raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-        return _fact(st, link, empty)
+        return _inspect(path, True)
 
     def facts(self, paths):
         """Return {path: PathFact} of each of `paths` as lstat() sees it, `empty` left None: no directory opened."""
-        out = {}
-        lstat, readlink = os.lstat, os.readlink
-        for path in paths:
-            try:
-                st = lstat(path)
-                mode = st.st_mode
-                link = readlink(path) if stat.S_ISLNK(mode) else None
-            except (FileNotFoundError, NotADirectoryError):
-                out[path] = MISSING
-                continue
-            except OSError as exc:
-                raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-            out[path] = _fact(st, link, None)
-        return out
+        return {path: _inspect(path, False) for path in paths}
 
     def realpath(self, path):
         """Return `path` with every symlink resolved."""
