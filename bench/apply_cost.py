@@ -46,7 +46,7 @@ HOTSPOTS = [
     ("Journal.record (json + fdatasync)", "journal.py", "record"),
     ("kernel calls (syscalls._syscall)", "syscalls.py", "_syscall"),
     ("refresh_table (read+parse after)", "observe.py", "refresh_table"),
-    ("engine.next_state", "engine.py", "next_state"),
+    ("state_after.next_state", "state_after.py", "next_state"),
     ("StateStore.save (json + fsync)", "state.py", "save"),
 ]
 
@@ -251,7 +251,7 @@ EXPLAIN = {
         "writes two JSON lines per change (begin, done) with one fdatasync(2): the begin record's, before "
         "the change's first system call; a done record reaches the disk with the next sync (journal.py). "
         "Cheap on tmpfs; on a disk it is most of the cost (see the state-on-disk column)."),
-    "engine.next_state": (
+    "state_after.next_state": (
         "builds the state to save: every owned entry with its device and filesystem options read from the "
         "table re-read after the apply."),
 }

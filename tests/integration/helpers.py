@@ -147,7 +147,7 @@ def state_meaning(scratch, name="test"):
     A rollback puts an unmounted mount back from its detached copy (another
     mount, with another unique id), or without a copy mounts it afresh (a
     new superblock): the state learns which mount it is now
-    (engine._learn_restored). What it owns and created must stay as it was.
+    (state_after.learn_restored). What it owns and created must stay as it was.
     """
     raw = read_state(scratch, name)
     if raw is None:

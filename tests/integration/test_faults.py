@@ -162,7 +162,7 @@ def _comparable(raw, options):
     # A rollback puts an unmounted mount back from its detached copy: another
     # mount (unique id). Without open_tree(2) it mounts an unmounted tmpfs
     # afresh: same entry, new device and marker. The state must learn both
-    # (engine._learn_restored).
+    # (state_after.learn_restored).
     body = json.loads(raw)["body"]
     body.pop("created_ids", None)  # a removed directory put back by the rollback is another inode
     for o in body["owned"]:

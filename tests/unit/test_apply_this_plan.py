@@ -9,7 +9,7 @@ plan (change dicts, no objects) is planned again and must come out equal.
 
 import pytest
 
-from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, fingerprint
+from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, fingerprint, report as reports
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import StalePlanError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile.load import load_profile
 from tests.unit.engine_runs import apply, mutations, root  # noqa: F401 (fixtures)
@@ -102,13 +102,13 @@ def test_a_saved_plan_is_planned_again_and_must_be_equal(root):
     fake = fake_host()
     apply(PROFILE_A, fake, root)
     preview = _preview(PROFILE_B, fake, root)
-    dicts = tuple(engine.change_dict(c) for c in preview.changes)
+    dicts = tuple(reports.change_dict(c) for c in preview.changes)
     tampered = fingerprint.Expected(preview.fingerprint, change_dicts=dicts[:-1])
     with pytest.raises(StalePlanError) as exc:
         apply(PROFILE_B, fake, root, expect=tampered)
     assert "the plan made now differs from the one shown" in exc.value.differences[0]
     report = apply(PROFILE_B, fake, root, expect=fingerprint.Expected(preview.fingerprint, change_dicts=dicts))
-    assert [engine.change_dict(c) for c in report.changes] == list(dicts)
+    assert [reports.change_dict(c) for c in report.changes] == list(dicts)
     assert mutations(apply(PROFILE_B, fake, root)) == []
 
 

@@ -99,7 +99,7 @@ def _observed(fake, root):
     A rollback puts an unmounted mount back from its detached copy: the same
     superblock as another mount, with another unique id, and a removed
     directory back as another inode; the state learns both
-    (engine._learn_restored). Everything else stays byte for byte.
+    (state_after.learn_restored). Everything else stays byte for byte.
     """
     tree = tree_bytes(root)
     for name, data in tree.items():

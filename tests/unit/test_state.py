@@ -244,7 +244,7 @@ def test_remove_deletes_only_the_state_file(root):
     assert not store.exists() and os.path.isdir(store.dir)
 
 
-# ---- the created list after an apply (engine.next_state) ---------------------------------------------------------
+# ---- the created list after an apply (state_after.next_state) ---------------------------------------------------------
 
 def _created_oracle(created, done):
     """Return the created list the way next_state first kept it: filtered at every unmount, appended at mkdirs."""
@@ -283,7 +283,7 @@ CREATED_CASES = [
 def test_next_state_created_as_filtered_step_by_step(created, steps):
     """next_state keeps the created paths, in order, that filtering at each step would (without being n^2)."""
     from ansible_collections.livemount.core.plugins.module_utils.livemount.apply import Outcome
-    from ansible_collections.livemount.core.plugins.module_utils.livemount.engine import next_state
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.state_after import next_state
     from ansible_collections.livemount.core.plugins.module_utils.livemount.mountinfo import LiveTable
     from ansible_collections.livemount.core.plugins.module_utils.livemount.world import World
 

@@ -13,117 +13,26 @@ its state kept in the caller's state root under the target's identity.
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
-from typing import List, Optional
+from dataclasses import dataclass
+from typing import Optional
 
 from .kernel import holders
-from . import fingerprint, history, leftovers, match, mimic, stored, targeting
+from . import fingerprint, history, leftovers, mimic, stored, targeting
 from .kernel import namespace as mntns, nsexec
 from .kernel.sysapi import perform
-from . import paths
 from .apply import Executor
 from .diff import make_diff
-from .errors import (ApplyError, LivemountError, PlanError, StalePlanError, StateError, SysError, UndoError,
-                     UnknownProfileError)
-from .model import Action, Change, Owned
+from .errors import ApplyError, LivemountError, PlanError, StateError, SysError, UndoError, UnknownProfileError
+from .health import entry_health, health_of, links_looked_at_again, not_applied
+from .model import Action, Change
 from .observe import observe, refresh_table
 from .plan import conflicts_in, plan, to_perform
 from .recover import after_finish, recover
-from .state import State, StateStore, is_reset_store, known_profiles, list_profiles, now, recorded_for
+from .report import Report
+from .stale import check_expected
+from .state import StateStore, is_reset_store, known_profiles, list_profiles, recorded_for
+from .state_after import learn_restored, next_state
 from .state import state_root  # noqa: F401 (callers know it as engine.state_root)
-
-
-@dataclass
-class Report:
-    """The result of one engine call, as the CLI and the modules present it."""
-
-    profile: str
-    namespace: str
-    mode: str
-    changes: List = field(default_factory=list)
-    failed: List = field(default_factory=list)
-    skipped: List = field(default_factory=list)
-    warnings: List = field(default_factory=list)
-    recovered: List = field(default_factory=list)
-    rolled_back: List = field(default_factory=list)
-    diff: Optional[dict] = None
-    kept_aside: List = field(default_factory=list)  # upper_policy.py: old uppers/works renamed aside
-    # For callers that verify and roll back from this run alone (the role, the rollout): the profile
-    # data as last applied before this run (None: there was none), and each owned entry's health as
-    # the run leaves it (before any change in check mode), _health's dicts.
-    previous: Optional[dict] = None
-    # How to read the health when asked (callable; None: nothing recorded): the module asks, the CLI does not.
-    health_source: Optional[object] = field(default=None, repr=False, compare=False)
-    # fingerprint.py: what a check-mode plan was made from; a callable taking it until first asked (only
-    # confirming or saving a plan asks: a plain `livemount plan` never pays for it).
-    fingerprint_source: Optional[object] = field(default=None, repr=False, compare=False)
-
-    @property
-    def fingerprint(self):
-        """Return the fingerprint of what this check-mode plan was made from (None when none was taken)."""
-        if callable(self.fingerprint_source):
-            self.fingerprint_source = self.fingerprint_source()  # taken once, when first asked
-        return self.fingerprint_source
-
-    @property
-    def health(self):
-        """Return each owned entry's health as this run leaves it (_health's dicts; [] when none was recorded)."""
-        if self.health_source is None:
-            return []
-        if not isinstance(self.health_source, list):
-            self.health_source = self.health_source()  # read once, when first asked
-        return self.health_source
-
-    def __getstate__(self):
-        # A report made in another namespace travels back pickled (nsexec.py): the health as a list,
-        # which the callable reading it cannot be.
-        state = dict(self.__dict__)
-        state["health_source"] = self.health
-        state["fingerprint_source"] = self.fingerprint
-        return state
-
-    @property
-    def healthy(self):
-        """Return True when every owned entry the run leaves is ok and no interrupted apply waits (check mode)."""
-        return not (self.mode == "check" and self.recovered) and all(e["health"] == "ok" for e in self.health)
-
-    def expected(self):
-        """Return this check-mode plan as a fingerprint.Expected: `reconcile(expect=...)` applies exactly it.
-
-        A plan shown before an interrupted apply is recovered was made on a
-        simulation of the recovery: the apply recovers for real, plans again
-        and goes on only if the steps come out the same.
-        """
-        if self.recovered:
-            return fingerprint.Expected(None, change_dicts=tuple(change_dict(c) for c in self.changes))
-        return fingerprint.Expected(self.fingerprint, changes=tuple(self.changes))
-
-    @property
-    def changed(self):
-        """Return True when the plan alters the system (the same rule in check and apply mode)."""
-        return bool(to_perform(self.changes)) or bool(self.recovered)
-
-    @property
-    def conflicts(self):
-        """Return the conflict changes."""
-        return conflicts_in(self.changes)
-
-    def to_dict(self):
-        """Return the JSON form shared by `livemount --json` and the Ansible modules."""
-        return {
-            "profile": self.profile,
-            "namespace": self.namespace,
-            "mode": self.mode,
-            "changed": self.changed,
-            "changes": [change_dict(c) for c in self.changes if c.action != Action.CONFLICT],
-            "conflicts": [c.to_dict() for c in self.conflicts],
-            "failed": [dict(c.to_dict(), error=msg) for c, msg in self.failed],
-            "skipped": [dict(c.to_dict(), why=why) for c, why in self.skipped],
-            "warnings": list(self.warnings),
-            "recovered": list(self.recovered),
-            "kept_aside": [dict(a) for a in self.kept_aside],
-            "diff": self.diff,
-        }
 
 
 @dataclass(frozen=True)
@@ -285,7 +194,7 @@ def _reconcile(store, run, leftovers_only=False):
             report.fingerprint_source = (lambda s=state, w=world: fingerprint.take(
                 s, profile, w, _profile_doc(profile), _emptiness(system)))
         if run.expect is not None:
-            _verify(run.expect, report)
+            check_expected(run.expect, report)
         conflicts = conflicts_in(changes)
         if conflicts:
             more = len(conflicts) - 1
@@ -296,7 +205,7 @@ def _reconcile(store, run, leftovers_only=False):
             err.report = report
             raise err
         if check:
-            report.health_source = lambda: _health_of(state, world)
+            report.health_source = lambda: health_of(state, world)
             return report
         if run.on_plan is not None:
             run.on_plan(report)
@@ -308,7 +217,7 @@ def _reconcile(store, run, leftovers_only=False):
                             created_ids=state.ids_of())
         if not to_perform(changes):
             new = next_state(state, changes, None, world, profile_data)
-            report.health_source = lambda: _health_of(new, world)
+            report.health_source = lambda: health_of(new, world)
             if not profile.entries:
                 leftovers.warn(report, new)  # a destroy that is not complete yet says why
             if (new.owned, new.created) != (state.owned, state.created) or not (new.owned or new.created):
@@ -321,7 +230,7 @@ def _reconcile(store, run, leftovers_only=False):
             outcome = executor.apply(changes)
         except Exception as exc:
             if isinstance(exc, ApplyError) and not isinstance(exc, UndoError):  # a complete rollback
-                _learn_restored(store, state, executor.outcome, system, world)
+                learn_restored(store, state, executor.outcome, system, world)
             if hasattr(exc, "rolled_back"):
                 report.rolled_back = exc.rolled_back
                 # The failed step's SysError (the one the executor was handling) knows who held a busy mount.
@@ -333,7 +242,7 @@ def _reconcile(store, run, leftovers_only=False):
         report.kept_aside.extend(outcome.asides)
         after = refresh_table(system, world)
         new = next_state(state, changes, outcome, after, profile_data)
-        report.health_source = lambda: _health_of(new, _links_looked_at_again(system, new, after))
+        report.health_source = lambda: health_of(new, links_looked_at_again(system, new, after))
         leftovers.warn(report, new)
         store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
         try:
@@ -430,44 +339,12 @@ def status(system, root=None, name=None, namespace=None, pid=None, known_only=Fa
             "namespace": ns,
             "applied_at": state.applied_at,
             "interrupted": store.journal.exists(),
-            "entries": [_health(o, world) for o in state.owned] + _not_applied(state),
+            "entries": [entry_health(o, world) for o in state.owned] + not_applied(state),
         }
         if state.leftovers():
             row["leftovers"] = list(state.leftovers())
         out.append(row)
     return out
-
-
-def _not_applied(state):
-    """Return status rows for the entries of the profile last applied that the state does not own.
-
-    With on_error: continue, a failed step is undone alone and what depends
-    on it is skipped: the state owns only what is in place, and these rows
-    keep status from calling the rest healthy.
-    """
-    from .profile.load import load_profile
-
-    if state.profile_data is None or not state.owned:
-        return []  # nothing of it in place: a destroy's leftovers (or nothing applied at all, as apply said)
-    try:
-        wanted = load_profile(state.profile_data).entries
-    except LivemountError:
-        return []  # a profile this version refuses: its own apply says why
-    owned = {o.entry.target for o in state.owned}
-    return [{"target": e.target, "type": e.type, "health": "not applied",
-             "detail": "in the profile last applied, but not in place (its step failed or was skipped)"}
-            for e in wanted if e.target not in owned]
-
-
-def _links_looked_at_again(system, state, world):
-    """Return `world` with the owned symlinks lstat'ed again: the facts observed before the apply predate them."""
-    links = {o.entry.target: system.lstat(o.entry.target) for o in state.owned if not o.entry.is_mount}
-    return dataclasses.replace(world, facts=dict(world.facts, **links)) if links else world
-
-
-def _health_of(state, world):
-    """Return the health dicts of every entry `state` owns, as status() gives them."""
-    return [_health(o, world) for o in state.owned]
 
 
 def history_of(name, system, root=None, namespace=None, pid=None):
@@ -512,28 +389,6 @@ def _targeted(changes, targets, name):
     return targeting.select(changes, targets)
 
 
-def _health(own, world):
-    e = own.entry
-    d = {"target": e.target, "type": e.type}
-    if not e.is_mount:
-        fact = world.fact(e.target)
-        ok = fact.kind == "symlink" and fact.link == e.source
-        d.update(health="ok" if ok else ("missing" if fact.kind == "missing" else "drifted"),
-                 detail="" if ok else "link is %s" % (fact.link or fact.kind))
-        return d
-    stack = world.table.stack(e.target)
-    if not stack:
-        d.update(health="missing", detail="not mounted")
-    elif not match.same_identity(e, stack[-1], world, own):
-        ours = any(match.same_identity(e, m, world, own) for m in stack)
-        d.update(health="foreign on top" if ours else "drifted",
-                 detail="%s %s is mounted there" % (stack[-1].fstype, stack[-1].source))
-    else:
-        diffs = match.setting_diffs(e, stack[-1], world, own)
-        d.update(health="drifted" if diffs else "ok", detail="; ".join(diffs))
-    return d
-
-
 def _recover(store, state, world, system, check, report):
     from .profile.load import entry_from_dict
 
@@ -569,60 +424,6 @@ def _remember(store, run, new, steps):
     history.add(store, data, new.applied_at, steps, run.targets)
 
 
-def _verify(expect, report):
-    """Raise StalePlanError unless `report` (planned now) is the plan `expect` was made from, from the same inputs."""
-    differences = ([] if expect.fingerprint is None
-                   else fingerprint.differences(expect.fingerprint, report.fingerprint))
-    if not differences and expect.change_dicts is not None:
-        # What each step does must be the same; why (the reason) may be worded from what was seen then.
-        now = [change_dict(c) for c in report.changes]
-        if _steps(now) != _steps(expect.change_dicts):
-            differences = ["the plan made now differs from the one shown: %s" % _first_difference(
-                list(expect.change_dicts), now)]
-    if differences:
-        err = StalePlanError("cannot apply the plan for %s: what it was made from changed since: %s%s"
-                             % (report.profile, differences[0], " (and %d more change%s)" % (
-                                 len(differences) - 1, "s" if len(differences) > 2 else "")
-                                if len(differences) > 1 else ""), differences)
-        err.report = report
-        raise err
-
-
-def _steps(dicts):
-    return [{k: v for k, v in d.items() if k != "reason"} for d in dicts]
-
-
-def _first_difference(shown, now):
-    """Return where two lists of change dicts first differ, in words."""
-    def step(d):
-        return "%s %s (%s)" % (d.get("action"), d.get("target"), d.get("reason")) if d else "nothing"
-
-    what_shown, what_now = _steps(shown), _steps(now)
-    for k in range(max(len(shown), len(now))):
-        a, b = (shown[k] if k < len(shown) else None), (now[k] if k < len(now) else None)
-        if (what_shown[k] if a else None) != (what_now[k] if b else None):
-            if a and b and step(a) == step(b):
-                keys = sorted(key for key in set(a) | set(b) if a.get(key) != b.get(key) and key != "reason")
-                return "step %d, %s: %s differs" % (k + 1, step(a), ", ".join(keys))
-            return "step %d was %s, is now %s" % (k + 1, step(a), step(b))
-    return "the steps differ"
-
-
-def change_dict(c):
-    """Return the JSON form of Change `c` with the entry before and after it (profile form), as --json shows it."""
-    d = c.to_dict()
-    if c.action in (Action.KEEP, Action.CONFLICT, Action.MKDIR, Action.RMDIR):
-        return d  # the steps that show no entry (a no-op plan's 5,000 keeps): not even an import to run
-    from .profile.forms import entry_to_profile_dict
-
-    before = c.before.entry if c.before is not None else None
-    if c.action in (Action.UNMOUNT, Action.UNLINK):
-        before = before or c.entry
-    d["before"] = entry_to_profile_dict(before) if before is not None else None
-    d["after"] = entry_to_profile_dict(c.entry) if c.action not in (Action.UNMOUNT, Action.UNLINK) else None
-    return d
-
-
 def _emptiness(system):
     """Return what tells, when asked, whether directory `path` is empty: for fingerprint.take, when observe did not
     look (reconcile's `fingerprinted` False)."""
@@ -641,117 +442,6 @@ def _profile_doc(profile):
 def _owned_live(state, world):
     # A mimic's synthetic entries are not the user's: the diff shows profile entries only.
     return [o.entry for o in state.owned if o.synthetic_for is None]
-
-
-def next_state(state, changes, outcome, world, profile_data):
-    """Return the State after `changes` were planned and `outcome` (None: nothing performed) was applied."""
-    owned = state.by_target()
-    # {created path: step that made it (-1: before this run)} and {mount target: last step that took it
-    # down}: a path is still ours unless a mount above it went after it was made. Filtering the list at
-    # each unmount made a destroy quadratic (bench/plan_scale.py).
-    created = dict.fromkeys(state.created, -1)
-    went = {}
-
-    def ours(p):
-        return p in created and not any(went.get(a, -1) > created[p] for a in paths.ancestors(p))
-
-    for c in changes:
-        if c.action == Action.KEEP:
-            owned[c.target] = _refresh(c.entry, owned.get(c.target), c.live if c.adopt else None)
-    for k, (c, _changed, made) in enumerate(outcome.done if outcome else []):
-        if c.action in (Action.REPLACE, Action.UNMOUNT, Action.FORGET) and c.entry is not None and c.entry.is_mount:
-            # A path we created below this mount lived in the filesystem that
-            # just went away; the same path now names someone else's file.
-            went[c.target] = k
-        if c.action == Action.REMOUNT and c.target in owned:
-            owned[c.target] = dataclasses.replace(owned[c.target], entry=c.entry)  # the same mount, changed
-        elif c.action in (Action.MOUNT, Action.REPLACE, Action.LINK, Action.REMOUNT):
-            owned[c.target] = Owned(c.entry, synthetic_for=getattr(owned.get(c.target), "synthetic_for", None))
-        elif c.action == Action.MIMIC:
-            for e in (c.entry,) + c.synthetic:
-                owned[e.target] = Owned(e, synthetic_for=c.synthetic_for)
-        elif c.action in (Action.UNMOUNT, Action.UNLINK, Action.FORGET):
-            owned.pop(c.target, None)
-        elif c.action == Action.MKDIR:
-            for p in made:
-                if not ours(p):
-                    created.pop(p, None)
-                    created[p] = k  # made again after it went: last in the list, as if appended
-        elif c.action == Action.RMDIR and ours(c.target):
-            # A directory kept because a mount arrived in or on it since the
-            # plan (steps._rmdir: EBUSY, ENOTEMPTY), or an entry of another
-            # profile is in it, stays ours to remove later.
-            if _changed or not leftovers.in_use(world, c.target):
-                del created[c.target]
-    created = [p for p in created if ours(p)]
-    attached = outcome.attached_at() if outcome else {}
-    final = [located(owned[t], world, attached.get(t)) if owned[t].entry.is_mount else owned[t] for t in sorted(owned)]
-    return State(state.profile, state.namespace or world.namespace, tuple(final), tuple(created), now(),
-                 profile_data if profile_data is not None else state.profile_data,
-                 created_ids(state, created, outcome))
-
-
-def created_ids(state, created, outcome=None):
-    """Return State.created_ids for paths `created`: the recorded ones, plus those made, minus those removed."""
-    ids = state.ids_of()
-    for p, ident in outcome.made_ids if outcome else ():
-        ids.setdefault(p, set()).add(tuple(ident))
-    for p, ident in outcome.removed_ids if outcome else ():
-        ids.get(p, set()).discard(tuple(ident))
-    return tuple((p, ident) for p in sorted(set(created)) for ident in sorted(ids.get(p, ())))
-
-
-def located(own, world, attached=None):
-    """Return the record `own` completed with which mount it is and what that mount is, as the table shows it.
-
-    `attached` ((Ident, marker), from Outcome.attached) is the mount this run
-    attached at the target: that one, wherever it is in the stack. Else the
-    recorded mount itself (match.find_recorded: by unique id; for a record
-    from before unique ids, the top mount when it is the entry's, and its
-    id is recorded from now on). Not found: the record stays as it was.
-    """
-    table = world.table
-    marker = own.marker
-    if attached is not None:
-        ident, marker = attached
-        m = table.by_unique(ident.unique) if ident.unique is not None else _by_mountinfo_id(table, own, ident)
-    else:
-        m = match.find_recorded(own, table, world)
-    return own if m is None else own.seen_as(m, marker)
-
-
-def _by_mountinfo_id(table, own, ident):
-    """Return the top mount at the target when it is `ident` by mountinfo id and device (kernels before 6.8)."""
-    top = table.top(own.entry.target)
-    return top if top is not None and ident.matches(top.ident) else None
-
-
-def _learn_restored(store, state, outcome, system, world):
-    """Save the state again when a rollback put one of our mounts back as another mount (a copy, or made afresh).
-
-    An undo puts an unmounted mount back from its detached copy, or without
-    a copy (overlays, the classic mount(2) API) mounts the entry again:
-    either way a mount with a new unique id (and, made afresh, a new
-    device). The state must learn it, or the next run takes our own mount
-    for a foreign one. A mount the rollback took away again is not found
-    and changes nothing.
-    """
-    attached = outcome.attached_at()
-    ids = created_ids(state, state.created, outcome)  # directories an undo made again are other inodes
-    if not any(o.entry.target in attached for o in state.owned) and ids == state.created_ids:
-        return
-    after = refresh_table(system, world)
-    owned = tuple(located(o, after, attached[o.entry.target]) if o.entry.target in attached else o
-                  for o in state.owned)
-    if owned != state.owned or ids != state.created_ids:
-        store.save(dataclasses.replace(state, owned=owned, created_ids=ids))
-
-
-def _refresh(entry, old, adopted=None):
-    """Return the record of a kept entry: the old one with this entry, or for an adopted mount that very mount."""
-    if old is None:
-        return Owned(entry) if adopted is None else Owned(entry).seen_as(adopted)
-    return dataclasses.replace(old, entry=entry)
 
 
 def entry_dict(entry):

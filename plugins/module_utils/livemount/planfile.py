@@ -1,6 +1,6 @@
 """Saved plans: `livemount plan PROFILE --out FILE`, then `livemount apply FILE` applies exactly that plan.
 
-The file holds the plan's steps (engine.change_dict of each), the profile it
+The file holds the plan's steps (report.change_dict of each), the profile it
 was made from (so applying needs nothing else), the --target paths, and the
 fingerprint of what it was made from (fingerprint.py). Applying it plans
 again under the lock and goes on only if the fingerprint and the steps are
@@ -44,7 +44,7 @@ class SavedPlan:
 
 def document(report, profile_data, made_at, by, targets=(), profile_file=None, profile_sha256=None):
     """Return the bytes of a plan file for check-mode Report `report` of the profile mapping `profile_data`."""
-    from .engine import change_dict
+    from .report import change_dict
 
     body = {"profile": report.profile, "namespace": report.namespace, "made_at": made_at, "by": by,
             "profile_data": profile_data, "changes": [change_dict(c) for c in report.changes],

@@ -130,7 +130,7 @@ def _rmdir_once(run, path, fact):
 
     def undo():
         run.system.mkdir(path, fact.mode or 0o755, fact.uid or 0, fact.gid or 0, view)
-        dirs.made(run, path, undo=True)  # another inode now: the state learns it (_learn_restored, or recovery)
+        dirs.made(run, path, undo=True)  # another inode now: the state learns it (state_after.learn_restored, or recovery)
 
     run.push("recreate directory %s" % path, undo)
 
@@ -424,7 +424,7 @@ def _keep(run, c):
 
 
 def _forget(run, c):
-    return False  # the state drops the record (engine.next_state); no system call
+    return False  # the state drops the record (state_after.next_state); no system call
 
 
 _HANDLERS = {

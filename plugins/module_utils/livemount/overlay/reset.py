@@ -332,6 +332,7 @@ class _Reset:
         from .. import engine
         from ..apply import Executor
         from ..observe import observe, refresh_table
+        from ..state_after import next_state
 
         entry = own.entry if own is not None else Entry(
             live.mount_point, OVERLAY, flags=live.flags, fs_options=tuple(live.fs_options), lower=live.lower,
@@ -352,7 +353,7 @@ class _Reset:
         outcome = executor.apply([change])
         if store is not None:
             # The state reconcile would save after this one change.
-            new = engine.next_state(state, [change], outcome, refresh_table(self.system, world), state.profile_data)
+            new = next_state(state, [change], outcome, refresh_table(self.system, world), state.profile_data)
             store.save(new)
             store.journal.finish()
         return outcome
