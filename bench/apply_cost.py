@@ -13,21 +13,17 @@ same N entries on the same pre-created directories:
   repository's filesystem, so every journal fdatasync reaches the disk (as it
   does where /run is not a tmpfs).
 * `mount(8) per entry`: one `mount` process per entry.
-* `safety floor (Python)`: the least per-mount work livemount's rules ask
-  for, through the engine's own ctypes calls (kernel/syscalls.py) and
-  nothing else: the table read and split before and after, and per mount an
-  openat2(2) of the target that follows no symlink, a journal line (json,
-  write, fdatasync) before the mount and one after, the mount calls onto
-  that opened target, and statx(2) of the new mount for the unique id the
-  state records. No planning, no state file, no undo, no re-verifying. It
-  says how much of the gap to the raw loops the rules themselves take.
+* `safety floor (Python)`: bench/safety_floor.py, the least per-mount work
+  livemount's rules ask for (a no-symlink open of the target, a journal line
+  before and after, the mount, the new mount's unique id, the table read
+  before and after) through the engine's own ctypes calls, and nothing else.
+  It says how much of the gap to the raw loops the rules themselves take.
 
 The goal is judged on livemount (state on tmpfs) against the faster raw loop,
 round by round. One cProfile run per type names where the engine's time goes.
 """
 
 import cProfile
-import json
 import os
 import pstats
 import subprocess
@@ -36,10 +32,11 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as c  # noqa: E402
+import safety_floor  # noqa: E402
 
 NAME = "apply_cost"
 TYPES = ("bind", "tmpfs")
-TMPFS_OPTIONS = [("size", "1m")]
+TMPFS_OPTIONS = safety_floor.TMPFS_OPTIONS
 CONTENDERS = ("mount(2) loop", "new API loop", "livemount (state on tmpfs)", "livemount (state on disk)",
               "mount(8) per entry", "safety floor (Python)")
 # Engine functions whose cumulative share of a profiled apply is reported: (label, file, function).
@@ -103,7 +100,7 @@ def _one(scratch, kind, n, contender, state_parent):
                 for t in targets]
         took, _ = c.timed(lambda: [subprocess.run(cmd, check=True) for cmd in cmds])
     elif contender == "safety floor (Python)":
-        took, _ = c.timed(_floor, kind, src, targets, os.path.join(scratch, "journal"))
+        took, _ = c.timed(safety_floor.floor, kind, src, targets, os.path.join(scratch, "journal"))
     else:
         profile, engine, sys_linux = c.engine("profile.load"), c.engine("engine"), c.engine("kernel.sys_linux")
         extra["load_profile"], prof = c.timed(profile.load_profile, _profile_data(kind, src, targets))
@@ -117,37 +114,6 @@ def _one(scratch, kind, n, contender, state_parent):
         if contender == "livemount (state on disk)":
             _remove_state(root)
     return dict(extra, seconds=took, mounted=c.mount_count() - before)
-
-
-def _floor(kind, src, targets, journal_path):
-    """Return None after mounting every target with only the work livemount's rules need (the module's doc)."""
-    sc = c.engine("kernel.syscalls")
-    with open("/proc/self/mountinfo") as f:
-        before = [line.split(" ") for line in f.read().splitlines()]
-    journal = os.open(journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-    for k, t in enumerate(targets):
-        fd = sc.openat2(sc.AT_FDCWD, t, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, 0, sc.RESOLVE_NO_SYMLINKS)
-        begin = {"step": k, "action": "mount", "target": t, "type": kind, "source": src if kind == "bind" else kind}
-        os.write(journal, (json.dumps(begin) + "\n").encode())
-        os.fdatasync(journal)
-        if kind == "bind":
-            new = sc.open_tree(sc.AT_FDCWD, src, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
-        else:
-            ctx = sc.fsopen("tmpfs", sc.FSOPEN_CLOEXEC)
-            for key, value in TMPFS_OPTIONS:
-                sc.fsconfig(ctx, sc.FSCONFIG_SET_STRING, key, value)
-            sc.fsconfig(ctx, sc.FSCONFIG_CMD_CREATE)
-            new = sc.fsmount(ctx, sc.FSMOUNT_CLOEXEC, 0)
-            os.close(ctx)
-        sc.move_mount(new, "", fd, "", sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH)
-        ident = sc.statx_mount(new, sc.STATX_MNT_ID_UNIQUE)[2]
-        os.write(journal, (json.dumps({"step": k, "done": True, "mount_id": ident}) + "\n").encode())
-        os.close(new)
-        os.close(fd)
-    os.close(journal)
-    with open("/proc/self/mountinfo") as f:
-        after = [line.split(" ") for line in f.read().splitlines()]
-    return len(after) - len(before)
 
 
 def _remove_state(root):
