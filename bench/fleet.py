@@ -346,6 +346,10 @@ def why_missed(doc):
             top = sorted(tasks.items(), key=lambda kv: -kv[1]["median"])[:4]
             lines.append("  - The rollout's costliest tasks (%s): %s." % (run, ", ".join(
                 "%s %s" % (k, c.fmt_time(v["median"])) for k, v in top)))
+        if "drift" in g["goal"]:
+            lines.append("  - On each host the check itself is a module run that costs more than ping's: section 11 "
+                         "measures the two files alone, and how much of the difference is compiling the engine, "
+                         "which AnsiballZ ships as source and check mode may not cache on the host.")
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ OUT = os.path.join(BENCH, "out")
 DOCS = os.path.join(REPO, "docs")
 # Report order: benchmark k is section k+1 of docs/benchmarks.md.
 BENCHMARKS = ["plan_scale", "apply_cost", "vs_ansible_posix", "overlay_changes", "cli_startup", "read_table",
-              "watch_cost", "fleet", "profile_load", "cli_apply"]
+              "watch_cost", "fleet", "profile_load", "cli_apply", "module_cost"]
 COMMAND = "sudo python3 bench/run_all.py"
 # overlay_changes runs twice, each pass to its own result file: (pass, result name, options). tmpfs has
 # no cold cache (drop_caches cannot evict it: its pages are the storage), so the cold figures need a disk.
