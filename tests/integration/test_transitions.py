@@ -89,6 +89,16 @@ class Host:
         """
         self.may_keep = {t for t in self.tree() if t[0].startswith("srv/")} - set(self.tree0)
 
+    def stored(self):
+        """Return {path: bytes (None: a directory)} of everything in the state root: what check mode must not write."""
+        out = {}
+        for dirpath, _dirs, files in os.walk(self.state):
+            out[dirpath] = None
+            for name in files:
+                with open(os.path.join(dirpath, name), "rb") as f:
+                    out[os.path.join(dirpath, name)] = f.read()
+        return out
+
     def table(self, data):
         """Return the canonical table at and under this root (ids and anonymous devices left out).
 
@@ -128,6 +138,11 @@ class Host:
                 subprocess.run(["mount", "-o", "remount,bind," + flag, t], capture_output=True, check=False)
 
 
+def _steps(report):
+    """Return what each step of `report`'s plan does (action, target, entry), in order."""
+    return [(c.action.value, c.target, c.entry) for c in report.changes]
+
+
 # Found by random runs, kept: a file point livemount made (/data/a/b) hidden by B's mount above it (/data/a),
 # although B needs a /data/a/b (made in the new mount's content): destroy left it behind.
 HIDDEN_POINT = ({"name": "p", "mounts": [{"target": "/data/a-1", "type": "bind", "source": "/srv/conf"},
@@ -158,7 +173,8 @@ FILE_OVER_DIR = ({"name": "p", "mounts": [{"target": "/data/a", "type": "bind", 
 @example(a=REBUILT_BIND[0], drifts=[], b=REBUILT_BIND[1])
 @example(a=FILE_OVER_DIR[0], drifts=[], b=FILE_OVER_DIR[1])
 def test_a_then_b_on_the_kernel(scratch, a, drifts, b):
-    """A (disturbed or not) then B: exactly B live, converged, the table of B alone; destroy leaves nothing."""
+    """A (disturbed or not) then B: check mode predicts B's apply exactly and changes nothing; exactly B live,
+    converged, the table of B alone; destroy leaves nothing."""
     host = Host(scratch)
     a, b = rooted(host.root, a), rooted(host.root, b)
     if host.run(a) is not None:
@@ -166,7 +182,15 @@ def test_a_then_b_on_the_kernel(scratch, a, drifts, b):
         if any(what == "umount" for what, _i in drifts):
             host.sources_may_keep()
     before = (host.table(b), host.tree())
-    if host.run(b) is None:
+    stored = host.stored()
+    preview = host.run(b, check=True)
+    assert (host.table(b), host.tree(), host.stored()) == before + (stored,), "check mode changed something"
+    applied = host.run(b)
+    assert (preview is None) == (applied is None), "check mode predicted %s, the apply %s" % (
+        "a refusal" if preview is None else "a plan", "refused" if applied is None else "did not")
+    if applied is not None:
+        assert _steps(applied) == _steps(preview), "check mode predicted other steps than the apply made"
+    if applied is None:
         event("B refused")
         assert (host.table(b), host.tree()) == before, "a refused plan changed something"
         host.destroy()
