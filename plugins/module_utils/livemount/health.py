@@ -8,6 +8,11 @@ from .errors import LivemountError
 
 
 def entry_health(own, world):
+    """Return {target, type, health, detail} of owned entry `own` in `world`: ok, missing, drifted or foreign on top.
+
+    A mount is judged by identity (match.same_identity), never by its path:
+    someone else's mount on top of ours is "foreign on top", not ours drifted.
+    """
     e = own.entry
     d = {"target": e.target, "type": e.type}
     if not e.is_mount:
