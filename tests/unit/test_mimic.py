@@ -263,3 +263,38 @@ def test_a_mimic_deeper_in_a_copy_put_back_earlier_joins_its_family(root):
     assert outer_gone == [("unmount", "/ro/new"), ("rmdir", "/ro/new")]
     apply(nested(None, None), fake, root)
     assert snapshot(fake) == before
+
+
+# ---- found by tests/integration/test_transition_mimic.py (random transitions on the real kernel) ---------------
+def test_an_entry_where_the_mimic_puts_a_copy_back_is_refused(root):
+    """/ro/keep bound by the profile while /ro/new needs a mimic of /ro, which puts /ro/keep back as a copy: two
+    mounts of ours at one target, of which the state kept one (destroy then failed EBUSY): refused, nothing done."""
+    fake = ro_host()
+    before = snapshot(fake)
+    data = {"name": "p", "mounts": [bind("/srv/a/f", "/ro/keep"), dict(bind("/srv/a", "/ro/new"), mimic=True)]}
+    fake.seed_file("/srv/a/f")
+    with pytest.raises(PlanError, match="cannot mount /ro/keep: the writable mimic of /ro for /ro/new puts /ro/keep "
+                                        "back as a copy"):
+        apply(data, fake, root)
+    assert snapshot(fake)[0] == before[0]
+
+
+def test_a_copy_of_a_directory_whose_mount_goes_first_records_what_it_shows_then(root):
+    """/ro/sub, a tmpfs of the profile, goes while /ro/new's mimic puts /ro/sub back: the copy is of the read-only
+    directory under it, and is recorded so (it was recorded with the tmpfs's flags: every rerun remounted it)."""
+    fake = ro_host()
+    apply({"name": "p", "mounts": [{"target": "/ro/sub", "type": "tmpfs", "options": []}]}, fake, root)
+    apply(profile(), fake, root)
+    again = engine.reconcile(load_profile(profile()), fake, root=root, check=True)
+    assert mutations(again) == []
+
+
+def test_a_mount_point_hidden_under_a_mount_that_goes_in_a_read_only_directory_is_refused(root):
+    """/ro/sub/n2 is under /ro/sub, a bind of the profile that goes: whether it exists in read-only /ro/sub cannot
+    be seen, and it cannot be made if not: refused with the way out, not an apply failing EROFS."""
+    fake = ro_host()
+    apply({"name": "p", "mounts": [bind("/srv/a", "/ro/sub")]}, fake, root)
+    before = snapshot(fake)
+    with pytest.raises(PlanError, match="cannot mount /ro/sub/n2: /ro/sub/n2 is hidden under the mount at /ro/sub"):
+        apply({"name": "p", "mounts": [bind("/srv/a", "/ro/sub/n2")]}, fake, root)
+    assert snapshot(fake) == before

@@ -98,6 +98,10 @@ def plan_mimics(requests, world, changes):
     """
     put_back = {c.target: c.before.synthetic_for for c in changes
                 if is_synthetic(c) and c.action not in (Action.UNMOUNT, Action.FORGET, Action.CONFLICT)}
+    # The profile's own entries in place once the plan is done: a mimic may not put a copy back at one of them.
+    taken = {c.target: c.entry for c in changes
+             if c.action in _IN_PLACE and c.entry is not None and not is_synthetic(c)}
+    gone = {c.target for c in changes if c.action == Action.UNMOUNT and c.live is not None}
     out = []
     for d in sorted(requests, key=paths.sort_key):
         e = requests[d]
@@ -108,20 +112,36 @@ def plan_mimics(requests, world, changes):
                               % ("link" if e.type == SYMLINK else "mount", e.target, d, _parent(d), put_back[d], d,
                                  _parent(d))))
         elif _parent(d) not in requests:
-            out.append(plan_mimic(d, e, world, requests))
+            change = plan_mimic(d, e, world, requests, gone)
+            clashes = [s.target for s in change.synthetic if s.target in taken]
+            if clashes:
+                # The state records one mount per target: the copy and the entry there cannot both be ours.
+                out.extend(Change(Action.CONFLICT, taken[t], "cannot %s %s: the writable mimic of %s for %s puts %s "
+                                  "back as a copy of what %s holds there, and livemount records one mount per "
+                                  "target; put this entry elsewhere, or make %s writable so that no mimic is needed"
+                                  % ("link" if taken[t].type == SYMLINK else "mount", t, d, e.target, t, d, d))
+                           for t in clashes)
+            else:
+                out.append(change)
     return out
 
 
-def plan_mimic(directory, entry, world, nested=None):
+# The actions after which an entry of the profile is in place at its target.
+_IN_PLACE = (Action.MOUNT, Action.REPLACE, Action.LINK, Action.KEEP, Action.REMOUNT)
+
+
+def plan_mimic(directory, entry, world, nested=None, gone=frozenset()):
     """Return the Action.MIMIC Change making read-only `directory` writable for `entry`.
 
     Its entry is the tmpfs (D's mode and owner, the per-mount flags of the
     mount holding D but writable); `synthetic` lists what goes back on it,
     parents first: a child directory in `nested` ({directory: entry}) is a
-    tmpfs entry followed by what goes back on that one.
+    tmpfs entry followed by what goes back on that one. `gone` names the
+    targets the plan unmounts before the mimic (the down phase): what the
+    copies show then is the mount below.
     """
     nested = nested or {}
-    children = _put_back(directory, world, nested)
+    children = _put_back(directory, world, nested, gone)
     inner = [e for e in children if e.type == TMPFS]
     reason = "%s is read-only: writable mimic (tmpfs, %d entr%s put back) for %s" % (
         directory, len(children), "y" if len(children) == 1 else "ies", entry.target)
@@ -143,7 +163,7 @@ def _tmpfs(directory, world):
                  gid=fact.gid or 0)
 
 
-def _put_back(directory, world, nested):
+def _put_back(directory, world, nested, gone):
     """Return the synthetic entries recreating `directory`'s children on its tmpfs, parents first."""
     children = []
     for name in world.listings.get(directory, ()):
@@ -152,15 +172,26 @@ def _put_back(directory, world, nested):
         point = dict(mode=f.mode if f.mode is not None else 0o755, uid=f.uid or 0, gid=f.gid or 0, mkdir=False)
         if f.kind == "dir" and p in nested:
             children.append(_tmpfs(p, world))
-            children.extend(_put_back(p, world, nested))
+            children.extend(_put_back(p, world, nested, gone))
         elif f.kind in ("dir", "file"):
             # The copy keeps the flags of the mount it comes from: recorded as they are.
-            shown = world.table.visible(p)
+            shown = _shown_after(world, p, gone)
             children.append(Entry(target=p, type=BIND, source=p, recursive=f.kind == "dir",
                                   flags=frozenset(shown.flags) if shown is not None else frozenset(), **point))
         elif f.kind == "symlink":
             children.append(Entry(target=p, type=SYMLINK, source=f.link, **point))
     return children
+
+
+def _shown_after(world, path, gone):
+    """Return the LiveMount holding `path` once the mounts at `gone` targets are off (the down phase is done)."""
+    for anc in reversed(paths.ancestors(path) + [path]):
+        stack = world.table.stack(anc)
+        if anc in gone:
+            stack = stack[:-1]
+        if stack:
+            return stack[-1]
+    return None
 
 
 def _parent(path):

@@ -359,6 +359,16 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
                 continue
             fact = world.projected(p, fresh, gone, staying)
             if fact.kind == "unknown":
+                where = paths.ancestors(p)[-1]
+                if e.mkdir and (where not in made or where in fresh) and read_only(e, where):
+                    # Hidden under a mount this plan takes away, on a read-only filesystem: whether it is
+                    # there cannot be seen now, and if it is not, it cannot be made (EROFS at apply).
+                    out.append(Change(Action.CONFLICT, e, "cannot %s %s: %s is hidden under the mount at %s, "
+                                      "which this plan takes away, and %s is read-only then, so if %s is missing "
+                                      "it cannot be created there; apply without %s first" % (
+                                          "link" if e.type == SYMLINK else "mount", e.target, p,
+                                          _hidden_by(p, gone), where, p, e.target)))
+                    break
                 if e.mkdir:
                     # steps._mkdir makes it only if it is missing then (and only then records it as ours).
                     file_point = is_target and world.point_kind(e) == "file"
@@ -401,6 +411,11 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
         if e.type == BIND and c.action != Action.LINK and world.source_kind(e) == "missing":
             out.append(Change(Action.CONFLICT, e, "cannot mount %s: source %s does not exist" % (e.target, e.source)))
     return out + mimic.plan_mimics(mimicked, world, changes)
+
+
+def _hidden_by(path, gone):
+    """Return the nearest target at or above `path` among `gone` (the mount whose going makes `path` unknown)."""
+    return next((a for a in reversed(paths.ancestors(path) + [path]) if a in gone), path)
 
 
 def _read_only_conflict(entry, where, path):
