@@ -298,3 +298,40 @@ def test_a_mount_point_hidden_under_a_mount_that_goes_in_a_read_only_directory_i
     with pytest.raises(PlanError, match="cannot mount /ro/sub/n2: /ro/sub/n2 is hidden under the mount at /ro/sub"):
         apply({"name": "p", "mounts": [bind("/srv/a", "/ro/sub/n2")]}, fake, root)
     assert snapshot(fake) == before
+
+
+def test_an_outer_mimic_whose_copy_would_carry_our_own_mounts_is_refused(root):
+    """/ro/sub mimicked earlier (for /ro/sub/n2), then /ro/new needs a mimic of /ro: its copy of /ro/sub would carry
+    that mimic and the entry in it, a second mount of ours at each target. Refused with the way out; all at once
+    from nothing, the mimics nest and it applies."""
+    fake = ro_host()
+    inner = dict(bind("/srv/a", "/ro/sub/n2"), mimic=True)
+    apply({"name": "p", "mounts": [inner]}, fake, root)
+    before = snapshot(fake)
+    both = {"name": "p", "mounts": [inner, dict(bind("/srv/a", "/ro/new"), mimic=True)]}
+    with pytest.raises(PlanError, match="cannot mount /ro/new: the writable mimic of /ro would put /ro/sub back as a "
+                                        "copy, which carries livemount's own mount at /ro/sub along"):
+        apply(both, fake, root)
+    assert snapshot(fake) == before
+    apply({"name": "p", "mounts": []}, fake, root)
+    apply(both, fake, root)
+    assert mutations(engine.reconcile(load_profile(both), fake, root=root, check=True)) == []
+
+
+@pytest.mark.parametrize("keep_ro_entry,match", [
+    (True, "cannot mount /ro/sub/n2: /ro/sub, where it needs a writable mimic, is the target of an entry of this "
+           "profile"),
+    (False, "cannot mount /ro/sub/n2: /ro/sub needs a writable mimic, but what it shows now is a mount this plan "
+            "takes away first"),
+], ids=["entry-at-the-directory", "directory-shown-by-a-mount-that-goes"])
+def test_a_mimic_of_a_directory_our_own_mount_shows_is_refused(root, keep_ro_entry, match):
+    """/ro/sub is the profile's read-only bind of /srv/a: a mimic there would stack a tmpfs on our own mount (kept),
+    or copy what that mount shows although it goes first (the copies failed ENOENT at apply). Refused, nothing done."""
+    fake = ro_host()
+    ro_entry = bind("/srv/a", "/ro/sub", "ro")
+    apply({"name": "p", "mounts": [ro_entry]}, fake, root)
+    before = snapshot(fake)
+    mounts = ([ro_entry] if keep_ro_entry else []) + [dict(bind("/srv/a", "/ro/sub/n2"), mimic=True)]
+    with pytest.raises(PlanError, match=match):
+        apply({"name": "p", "mounts": mounts}, fake, root)
+    assert snapshot(fake) == before

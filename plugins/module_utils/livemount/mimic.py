@@ -101,6 +101,8 @@ def plan_mimics(requests, world, changes):
     # The profile's own entries in place once the plan is done: a mimic may not put a copy back at one of them.
     taken = {c.target: c.entry for c in changes
              if c.action in _IN_PLACE and c.entry is not None and not is_synthetic(c)}
+    # Mounts of ours in place when the mimic is made (an earlier mimic's included): a recursive copy carries them.
+    there = sorted(c.target for c in changes if c.action in _THERE and c.entry is not None and c.entry.is_mount)
     gone = {c.target for c in changes if c.action == Action.UNMOUNT and c.live is not None}
     out = []
     for d in sorted(requests, key=paths.sort_key):
@@ -111,10 +113,32 @@ def plan_mimics(requests, world, changes):
                               "without the entries below %s, then with them all at once"
                               % ("link" if e.type == SYMLINK else "mount", e.target, d, _parent(d), put_back[d], d,
                                  _parent(d))))
+        elif d in taken:
+            # The tmpfs would go on the profile's own read-only mount at d: two mounts of ours at one target.
+            out.append(Change(Action.CONFLICT, e, "cannot %s %s: %s, where it needs a writable mimic, is the target "
+                              "of an entry of this profile (read-only), and a mimic's tmpfs there would be a second "
+                              "mount of ours at %s; make that entry writable, or create %s in its source" % (
+                                  "link" if e.type == SYMLINK else "mount", e.target, d, d,
+                                  paths.relative(e.target, d))))
+        elif any(paths.is_at_or_under(d, g) for g in gone):
+            # What was listed of d is a mount this plan takes away first: the mimic would put back the wrong content.
+            out.append(Change(Action.CONFLICT, e, "cannot %s %s: %s needs a writable mimic, but what it shows now is "
+                              "a mount this plan takes away first, so what it will hold cannot be seen; apply without "
+                              "%s first, then with it" % ("link" if e.type == SYMLINK else "mount", e.target, d,
+                                                          e.target)))
         elif _parent(d) not in requests:
             change = plan_mimic(d, e, world, requests, gone)
             clashes = [s.target for s in change.synthetic if s.target in taken]
-            if clashes:
+            carried = [(s.target, t) for s in change.synthetic if s.type == BIND and s.recursive
+                       for t in there if paths.is_at_or_under(t, s.target)]
+            if carried and not clashes:
+                copy, ours = carried[0]
+                verb = "link" if e.type == SYMLINK else "mount"
+                out.append(Change(Action.CONFLICT, e, "cannot %s %s: the writable mimic of %s would put %s back as a "
+                                  "copy, which carries livemount's own mount at %s along: a second mount of ours "
+                                  "there; apply a profile without the entries below %s first, then this one (its "
+                                  "mimics are then made together)" % (verb, e.target, d, copy, ours, d)))
+            elif clashes:
                 # The state records one mount per target: the copy and the entry there cannot both be ours.
                 out.extend(Change(Action.CONFLICT, taken[t], "cannot %s %s: the writable mimic of %s for %s puts %s "
                                   "back as a copy of what %s holds there, and livemount records one mount per "
@@ -128,6 +152,8 @@ def plan_mimics(requests, world, changes):
 
 # The actions after which an entry of the profile is in place at its target.
 _IN_PLACE = (Action.MOUNT, Action.REPLACE, Action.LINK, Action.KEEP, Action.REMOUNT)
+# The actions whose mount is already in place when the up phase starts (a replace's old one).
+_THERE = (Action.KEEP, Action.REMOUNT, Action.REPLACE)
 
 
 def plan_mimic(directory, entry, world, nested=None, gone=frozenset()):
@@ -185,6 +211,8 @@ def _put_back(directory, world, nested, gone):
 
 def _shown_after(world, path, gone):
     """Return the LiveMount holding `path` once the mounts at `gone` targets are off (the down phase is done)."""
+    if not any(paths.is_at_or_under(path, g) for g in gone):
+        return world.table.visible(path)
     for anc in reversed(paths.ancestors(path) + [path]):
         stack = world.table.stack(anc)
         if anc in gone:
