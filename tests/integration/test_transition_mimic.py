@@ -9,7 +9,8 @@ in one change.
 
 Each example has its own read-only directory: /ro, a read-only bind (made by
 the test, so someone else's mount) of /srv/ro, which holds a directory d
-with a directory e in it, a file f and a symlink l. Profiles A and B draw
+with a directory e in it, a file f and a symlink l; in some examples
+someone else's tmpfs is mounted at /ro/d/e too (a copy of d carries it). Profiles A and B draw
 entries below /ro (and beside it, under /data) of every kind, each allowed a
 mimic or not. From A to B, on the real kernel:
 * check mode predicts B's apply step for step and writes nothing;
@@ -66,7 +67,7 @@ def mimic_profiles(draw):
 class MimicHost(Host):
     """Host with a read-only /ro (a bind of /srv/ro made by the test) that mount points need a mimic in."""
 
-    def __init__(self, scratch):
+    def __init__(self, scratch, foreign_inside=False):
         super().__init__(scratch)
         ro, self.d = os.path.join(self.root, "ro"), os.path.join(self.root, "srv", "ro")
         os.makedirs(os.path.join(self.d, "d", "e"))
@@ -78,6 +79,10 @@ class MimicHost(Host):
         subprocess.run(["mount", "--bind", self.d, ro], check=True)
         subprocess.run(["mount", "-o", "remount,bind,ro", ro], check=True)
         self.ro = ro
+        self.foreign = []
+        if foreign_inside:  # someone else's mount inside D: a copy of D's directory carries it along
+            self.foreign = [os.path.join(ro, "d", "e")]
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "theirs", self.foreign[0]], check=True)
         self.tree0 = self.tree()
         self.d0 = self.d_tree()
 
@@ -103,13 +108,13 @@ class MimicHost(Host):
     def destroy(self):
         """Return None after destroying `p`: only the test's /ro left mounted, the tree as set up."""
         assert self.run({"name": "p", "mounts": []}) is not None
-        assert mount_points(self.root) == [self.ro]
+        assert mount_points(self.root) == sorted([self.ro] + self.foreign)
         assert self.tree() == self.tree0
         assert self.d_tree() == self.d0, "D's real content changed"
 
     def old_content_shows(self, data):
         """Assert /ro shows D's old files where no entry of `data` is at or above them."""
-        covered = [m["target"] for m in data["mounts"]]
+        covered = [m["target"] for m in data["mounts"]] + self.foreign
         for f, text in CONTENT.items():
             path = os.path.join(self.ro, f)
             if not any(path == t or paths.is_under(path, t) for t in covered):
@@ -140,17 +145,17 @@ D_SHOWN_GOING = (OWN_RO_AT_D[0], {"name": "p", "mounts": [tmpfs("/ro/d/n2", "siz
 
 
 @SETTINGS
-@given(a=mimic_profiles(), b=mimic_profiles())
-@example(a=COPY_AT_ENTRY[0], b=COPY_AT_ENTRY[1])
-@example(a=COPY_AT_ENTRY[1], b={"name": "p", "mounts": []})
-@example(a=COPY_OF_GONE[0], b=COPY_OF_GONE[1])
-@example(a=HIDDEN_IN_RO[0], b=HIDDEN_IN_RO[1])
-@example(a=CARRIED[0], b=CARRIED[1])
-@example(a=OWN_RO_AT_D[0], b=OWN_RO_AT_D[1])
-@example(a=D_SHOWN_GOING[0], b=D_SHOWN_GOING[1])
-def test_a_then_b_through_a_read_only_directory(scratch, a, b):
+@given(a=mimic_profiles(), b=mimic_profiles(), foreign_inside=st.booleans())
+@example(foreign_inside=False, a=COPY_AT_ENTRY[0], b=COPY_AT_ENTRY[1])
+@example(foreign_inside=False, a=COPY_AT_ENTRY[1], b={"name": "p", "mounts": []})
+@example(foreign_inside=False, a=COPY_OF_GONE[0], b=COPY_OF_GONE[1])
+@example(foreign_inside=False, a=HIDDEN_IN_RO[0], b=HIDDEN_IN_RO[1])
+@example(foreign_inside=False, a=CARRIED[0], b=CARRIED[1])
+@example(foreign_inside=False, a=OWN_RO_AT_D[0], b=OWN_RO_AT_D[1])
+@example(foreign_inside=False, a=D_SHOWN_GOING[0], b=D_SHOWN_GOING[1])
+def test_a_then_b_through_a_read_only_directory(scratch, a, b, foreign_inside):
     """A then B with mount points in a read-only directory: mimics made, kept and taken down as promised."""
-    host = MimicHost(scratch)
+    host = MimicHost(scratch, foreign_inside)
     try:
         a, b = rooted(host.root, a), rooted(host.root, b)
         host.run(a)
@@ -165,7 +170,7 @@ def test_a_then_b_through_a_read_only_directory(scratch, a, b):
             assert (host.table(b), host.tree(), host.stored()) == before, "a refused plan changed something"
         else:
             assert _steps(applied) == _steps(preview), "check mode predicted other steps than the apply made"
-            assert check_live(host.root, b, foreign=[host.ro] + sorted(host.synthetic())) == []
+            assert check_live(host.root, b, foreign=[host.ro] + host.foreign + sorted(host.synthetic())) == []
             assert to_perform(host.run(b, check=True).changes) == []
             host.old_content_shows(b)
         host.destroy()
