@@ -335,3 +335,31 @@ def test_a_rebuilt_bind_gets_back_the_mount_point_it_lost(root):
     engine.destroy("p", fake, root=root)
     assert snapshot(fake)[0] == pristine[0]
     assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"
+
+
+# ---- killed while the kind of thing at a target changes (found by tests/integration/test_transition_faults.py) ------
+KIND_CHANGES = {
+    # The link is unlinked and the mount point made in its place before the kill: the recovery must not keep
+    # owning a link that is gone because a directory is there now.
+    "link-to-mount": (symlink("/data/a", "/x"), bind("/srv/a", "/data/a")),
+}
+KILLED_KIND_CHANGES = [pytest.param(first, then, n, id="%s-killed-at-%d" % (name, n))
+                       for name, (first, then) in KIND_CHANGES.items()
+                       for n in range(1, _steps_of({"name": "p", "mounts": [then]},
+                                                   {"name": "p", "mounts": [first]}) + 1)]
+
+
+@pytest.mark.parametrize("first, then, n", KILLED_KIND_CHANGES)
+def test_killed_while_a_target_changes_kind_recovers_and_converges(root, first, then, n):
+    """A link replaced by a mount (or a mount by a link, a directory point by a file point), killed at step n: the
+    next run recovers and converges (no conflict with what livemount made itself); destroy leaves nothing."""
+    fake = fake_host()
+    pristine = snapshot(fake)
+    apply({"name": "p", "mounts": [first]}, fake, root)
+    with pytest.raises(Crash):
+        apply({"name": "p", "mounts": [then]}, CrashAt(fake, n), root)
+    rerun = apply({"name": "p", "mounts": [then]}, fake, root)
+    assert rerun.recovered and mutations(apply({"name": "p", "mounts": [then]}, fake, root)) == []
+    engine.destroy("p", fake, root=root)
+    assert snapshot(fake)[0] == pristine[0]
+    assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"

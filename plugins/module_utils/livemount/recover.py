@@ -85,7 +85,9 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
             seen = fact(path)
             if entry is not None and action != Action.UNLINK and seen.kind == "symlink" and seen.link == entry.source:
                 owned[path] = Owned(entry)
-            elif action == Action.UNLINK and seen.kind == "missing":
+            elif action == Action.UNLINK and not (seen.kind == "symlink" and seen.link == (before or entry).source):
+                # Gone, or something else in its place since: a later step of the dead run may have made
+                # the mount point of the entry that replaces the link there.
                 owned.pop(path, None)
         elif action == Action.MIMIC:
             if named:
