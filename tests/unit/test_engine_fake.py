@@ -342,6 +342,10 @@ KIND_CHANGES = {
     # The link is unlinked and the mount point made in its place before the kill: the recovery must not keep
     # owning a link that is gone because a directory is there now.
     "link-to-mount": (symlink("/data/a", "/x"), bind("/srv/a", "/data/a")),
+    # Unmounted, killed before its mount point goes: nothing owns the directory livemount made, which is in
+    # the way of what the profile wants there now (a link, a file point).
+    "mount-to-link": (bind("/srv/a", "/data/a"), symlink("/data/a", "/x")),
+    "dir-point-to-file-point": (bind("/srv/a", "/data/b/x"), bind("/srv/conf", "/data/b/x")),
 }
 KILLED_KIND_CHANGES = [pytest.param(first, then, n, id="%s-killed-at-%d" % (name, n))
                        for name, (first, then) in KIND_CHANGES.items()

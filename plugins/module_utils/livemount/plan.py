@@ -82,9 +82,32 @@ def _decide(want, own, world, created=frozenset()):
         room = _make_room(down, own, created, "a %s mount point" % _kind_name(kind))
         return down + (room or []) + [Change(Action.MOUNT, want, "mount point must become a %s"
                                              % _kind_name(kind))]
+    if own is None and want is not None and want.target in created:
+        room = _created_in_the_way(want, world)
+        if room:
+            return room + _decide(want, None, world.without([want.target]))
     if (want or recorded).type == SYMLINK:
         return _decide_link(want, own, world)
     return _decide_mount(want, own, world)
+
+
+def _created_in_the_way(want, world):
+    """Return the removal of what livemount created at `want`'s target when `want` needs something else there.
+
+    A mount point livemount made that no entry owns any more (a run was
+    killed between unmounting the entry there and removing it) is ours to
+    remove, as _make_room removes it when the entry that needed it goes in
+    the same plan: a link needs the path free, a bind of a file a file, every
+    other mount a directory.
+    """
+    kind = world.fact(want.target).kind
+    if kind not in ("dir", "file") or world.table.top(want.target) is not None:
+        return []
+    if want.type != SYMLINK and kind == world.point_kind(want):
+        return []
+    successor = "a symlink" if want.type == SYMLINK else "a %s mount point" % _kind_name(world.point_kind(want))
+    return [Change(Action.RMDIR, None, "%s created by livemount: %s takes its place" % (_kind_name(kind), successor),
+                   path=want.target)]
 
 
 def _decide_mount(want, own, world):
