@@ -367,3 +367,48 @@ def test_killed_while_a_target_changes_kind_recovers_and_converges(root, first, 
     engine.destroy("p", fake, root=root)
     assert snapshot(fake)[0] == pristine[0]
     assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"
+
+
+# A file point livemount made at /data/a/b, then /data/a mounted over it: the dead run removes the point, mounts
+# /data/a and makes /data/a/b and /data/a/b/c in the new mount's content (its source /srv/a).
+_HIDDEN_POINT = {"name": "p", "mounts": [bind("/srv/conf", "/data/a/b")]}
+KILLED_OVER_A_POINT = {
+    # ...and mounts on the /data/a/b it made: recovery sees that mount's root there, not the directory, so it
+    # must know it from the journal, or destroy keeps it as someone else's (left in /srv/a).
+    "point-covered-by-a-mount": ([], [bind("/srv/a", "/data/a"), bind("/srv/a", "/data/a/b"),
+                                      bind("/srv/a", "/data/a/b/c")]),
+}
+
+
+def _killed_over_a_point_cases():
+    for name, (umounts, then) in KILLED_OVER_A_POINT.items():
+        fake, root = fake_host(), fast_tmpdir()
+        try:
+            apply(_HIDDEN_POINT, fake, root)
+            for t in umounts:
+                fake.umount(t)
+            n = len(fake.calls)
+            apply({"name": "p", "mounts": then}, fake, root)
+            total = len(fake.calls) - n
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        for k in range(1, total + 1):
+            yield pytest.param(umounts, then, k, id="%s-killed-at-%d" % (name, k))
+
+
+@pytest.mark.parametrize("umounts, then, n", list(_killed_over_a_point_cases()))
+def test_killed_over_a_hidden_point_leaves_nothing_behind(root, umounts, then, n):
+    """Killed at step n while a mount goes up over a point livemount made: the rerun converges, and destroy
+    removes every directory livemount made, in the new mount's source too."""
+    fake = fake_host()
+    pristine = snapshot(fake)
+    apply(_HIDDEN_POINT, fake, root)
+    for t in umounts:
+        fake.umount(t)
+    with pytest.raises(Crash):
+        apply({"name": "p", "mounts": then}, CrashAt(fake, n), root)
+    apply({"name": "p", "mounts": then}, fake, root)
+    assert mutations(apply({"name": "p", "mounts": then}, fake, root)) == []
+    engine.destroy("p", fake, root=root)
+    assert snapshot(fake)[0] == pristine[0]
+    assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"
