@@ -377,6 +377,9 @@ KILLED_OVER_A_POINT = {
     # must know it from the journal, or destroy keeps it as someone else's (left in /srv/a).
     "point-covered-by-a-mount": ([], [bind("/srv/a", "/data/a"), bind("/srv/a", "/data/a/b"),
                                       bind("/srv/a", "/data/a/b/c")]),
+    # The file bind was unmounted by hand first, so the dead run only forgot it: the rerun's forget must not
+    # take /data/a/b/c, made by the dead run, for something in the old mount's content.
+    "unmounted-by-hand-first": (["/data/a/b"], [bind("/srv/a", "/data/a"), bind("/srv/a", "/data/a/b/c")]),
 }
 
 
