@@ -18,9 +18,6 @@ directory per example), but B's apply does not go through:
 
 N is counted on a twin: the same A, disturbance and B on another fresh
 directory, applied without a failure (its table is the clean A -> B one).
-One known gap is let through (default_size_kept) and pinned as an xfail:
-the rollback of a resize of a tmpfs that had the default size.
-
 The test command runs 100 fixed examples per test (LIVEMOUNT_HYPOTHESIS_EXAMPLES,
 and LIVEMOUNT_HYPOTHESIS_RANDOM=1 for new ones, as the other hypothesis tests).
 """
@@ -30,6 +27,7 @@ import os
 import signal
 
 import pytest
+
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine
@@ -139,23 +137,6 @@ def looks(ex):
     return snapshot(root), ex.host.tree(), state_meaning(root, "p"), ex.todo(ex.a) if ex.a_applied else None
 
 
-def default_size_kept(before, after):
-    """Return the table `after`, a tmpfs in it that showed no size in `before` (the default, half of RAM) and
-    shows one now taken as restored: the known gap test_a_resize_from_the_default_size_is_rolled_back shows."""
-    unsized = {row for row in before if row[2] == "tmpfs" and not _size(row)}
-    return [_without_size(row) if row[2] == "tmpfs" and _without_size(row) in unsized else row for row in after]
-
-
-def _size(row):
-    """Return the size= super options of a snapshot row (helpers.snapshot)."""
-    return [o for o in row[7] if o.startswith("size=")]
-
-
-def _without_size(row):
-    """Return a snapshot row without its size= super option."""
-    return row[:7] + (tuple(o for o in row[7] if not o.startswith("size=")),) + row[8:]
-
-
 @SETTINGS
 @given(a=profiles(), drifts=DRIFTS, b=B_PROFILES, at=AT)
 def test_failed_step_rolls_back_exactly(scratch, a, drifts, b, at):
@@ -172,7 +153,7 @@ def test_failed_step_rolls_back_exactly(scratch, a, drifts, b, at):
         assert exc.errno == errno.EIO and "(failpoint %d)" % n in str(exc), exc
     assert not ex.interrupted(), "a journal was left behind"
     after = looks(ex)
-    assert default_size_kept(before[0], after[0]) == before[0], "the rollback left another table"
+    assert after[0] == before[0], "the rollback left another table"
     assert after[1] == before[1], "the rollback left another tree"
     assert after[2] == before[2], "the rollback left another state"
     assert after[3] == before[3], "the rollback left another plan of A"
@@ -235,12 +216,10 @@ def test_killed_step_is_recovered(scratch, a, drifts, b, at):
     ex.host.destroy()
 
 
-@pytest.mark.xfail(strict=True, reason="the undo of a tmpfs resize cannot put back a size the kernel did not show "
-                   "(the default, half of RAM): steps._remount pushes no undo for it")
 def test_a_resize_from_the_default_size_is_rolled_back(scratch):
     """A tmpfs without a size, B gives it one and a propagation, the propagation fails: the size is the default again.
 
-    Found by the random test above (where default_size_kept lets it pass, so the hunt goes on)."""
+    Found by the random test above: the undo had nothing to put back, the kernel showing no size."""
     a = _p({"target": "/data/t", "type": "tmpfs", "options": []})
     b = _p({"target": "/data/t", "type": "tmpfs", "options": ["size=1m"], "propagation": "shared"})
     ex = Example(scratch, a, [], b)

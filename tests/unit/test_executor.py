@@ -483,3 +483,19 @@ def test_rollback_is_the_default_policy(roots):
     assert snapshot(fake) == before
     store = StateStore(root, NAMESPACE_ID, "p")
     assert not store.exists() and not store.journal.exists()
+
+
+def test_a_resize_from_the_hidden_default_size_is_undone(roots):
+    """A tmpfs showing no size (the default, half of RAM) resized, then the next call fails: the undo sets the
+    default back, from the Sys's RAM size (found by tests/integration/test_transition_faults.py)."""
+    fake, root = fake_host(), fast_tmpdir()
+    roots.append(root)
+    fake.tmpfs_defaults = lambda: {"ram_pages": 1001, "page_size": 4096}
+    engine.reconcile(load_profile({"name": "p", "mounts": [tmpfs("/data/t")]}), fake, root=root)
+    first = len(fake.calls)
+    fake.fail_at(fake.count + 2, errno.EIO)
+    with pytest.raises(ApplyError):
+        engine.reconcile(load_profile({"name": "p", "mounts": [tmpfs("/data/t", "size=1m", propagation="shared")]}),
+                         fake, root=root)
+    assert [c for c in fake.calls[first:] if c.startswith("reconfigure")] == [
+        'reconfigure "/data/t" [size=1048576]', 'reconfigure "/data/t" [size=2048000]']

@@ -16,7 +16,7 @@ superblock alive on its upper directory, so they are re-mounted from their spec.
 import errno
 import os
 
-from . import dirs, match, mimic, paths
+from . import dirs, match, mimic, options, paths
 from .overlay import upper_policy
 from .errors import SysError
 from .model import BIND, OVERLAY, SYMLINK, Action, Change
@@ -287,6 +287,9 @@ def _remount(run, c):
         have = dict(live.fs_options)
         changed = [(k, v) for k, v in e.fs_options if have.get(k, object()) != v]
         back = [(k, have[k]) for k, _value in changed if k in have]
+        # One the kernel did not show was at its default (a tmpfs of half of RAM): put that back.
+        back += options.hidden_defaults(e.type, [k for k, _value in changed if k not in have],
+                                        run.system.tmpfs_defaults())
         run.system.reconfigure(ours(), changed)
         if back:
             run.push("restore options of %s" % e.target, lambda: run.system.reconfigure(ours(), back))
