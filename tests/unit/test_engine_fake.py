@@ -415,3 +415,14 @@ def test_killed_over_a_hidden_point_leaves_nothing_behind(root, umounts, then, n
     engine.destroy("p", fake, root=root)
     assert snapshot(fake)[0] == pristine[0]
     assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"
+
+
+def test_a_file_point_that_makes_room_and_would_be_hidden_is_removed_once(root):
+    """A file point livemount made at /data/a/b must become a directory point, and /data/a is mounted above it:
+    the plan removes it once (making room), not a second time as one the new mount would hide."""
+    fake = fake_host()
+    apply({"name": "p", "mounts": [bind("/srv/conf", "/data/a/b")]}, fake, root)
+    report = apply({"name": "p", "mounts": [bind("/srv/a", "/data/a"), bind("/srv/a", "/data/a/b")]}, fake, root)
+    assert [(c.action.value, c.target) for c in report.changes].count(("rmdir", "/data/a/b")) == 1
+    assert mutations(apply({"name": "p", "mounts": [bind("/srv/a", "/data/a"), bind("/srv/a", "/data/a/b")]},
+                           fake, root)) == []

@@ -44,7 +44,10 @@ def plan(state, profile, world):
     ids = state.ids_of() if going else {}
     removed = frozenset(i for c in going for i in ids.get(c.path, ()))
     changes = _add_mkdirs(changes, _after_down(changes, world, removed), may_mimic)
-    changes.extend(_rmdirs(state, changes, desired, world))
+    # A mount point that makes room for another kind of entry (_make_room) may be one the new mount above
+    # would hide as well: removed once.
+    removing = {c.path for c in changes if c.action == Action.RMDIR}
+    changes.extend(c for c in _rmdirs(state, changes, desired, world) if c.path not in removing)
     changes = plan_overlay.checks(changes, world, plan_overlay.upper_policies(profile))
     return order_changes(changes)
 
