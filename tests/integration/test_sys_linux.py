@@ -112,6 +112,16 @@ def test_lstat_empty_and_observers(scratch):
     assert s.read_mountinfo() == open("/proc/self/mountinfo").read()
 
 
+def test_tmpfs_defaults_give_the_size_mountinfo_hides(scratch):
+    """A tmpfs sized half of tmpfs_defaults' RAM shows no size, as one mounted without a size (shmem_show_options)."""
+    d = LinuxSys().tmpfs_defaults()
+    t, = mkdirs(scratch, "t")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % (d["ram_pages"] // 2 * d["page_size"]), "t", t],
+                   check=True)
+    sup = [line.split(" - ")[1].split()[2] for line in open("/proc/self/mountinfo") if line.split()[4] == t]
+    assert d["page_size"] > 0 and not [o for o in sup[0].split(",") if o.startswith("size=")]
+
+
 # ---- files and directories -----------------------------------------------------
 
 @pytest.mark.parametrize(

@@ -378,11 +378,15 @@ class Namespace:
             mount.parent, mount.mp = tree, tree.root
         else:
             tree.parent, tree.mp = mount, node
+        # attach_recursive_mnt(): a tree attached below a shared mount is made shared, every mount of it.
+        shared = tree.parent.peer is not None
         todo = [tree]
         for m in todo:
             self.mounts.append(m)
             todo.extend(m.detached_children)
             m.detached_children = []
+            if shared and m.peer is None:
+                m.peer = self.new_peer()
 
     def umount(self, mount, detach):
         """Remove attached `mount` (with its whole subtree when `detach`)."""

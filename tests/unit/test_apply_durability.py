@@ -81,10 +81,11 @@ def test_every_visible_step_follows_a_durable_record(monkeypatch, profile):
 
 def test_only_done_records_and_a_mounts_begin_skip_their_own_sync(monkeypatch):
     """Header, attach and aside records are each synced; a mount step's begin rides on its attach's sync, every
-    other begin is synced; done records ride on the next sync."""
+    other begin is synced; done records, and the made records of the directories steps made, ride on the next sync."""
     log, _ = _journaled_apply(monkeypatch, PROFILE_B)
     assert {(kind, durable) for _, kind, durable, _ in log if kind != "sync"} == {
-        ("header", True), ("begin", True), ("begin", False), ("attach", True), ("aside", True), ("done", False)}
+        ("header", True), ("begin", True), ("begin", False), ("attach", True), ("aside", True), ("done", False),
+        ("made", False)}
     assert {action for _, kind, durable, action in log if kind == "begin" and not durable} == {"mount"}
 
 

@@ -335,3 +335,94 @@ def test_a_rebuilt_bind_gets_back_the_mount_point_it_lost(root):
     engine.destroy("p", fake, root=root)
     assert snapshot(fake)[0] == pristine[0]
     assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"
+
+
+# ---- killed while the kind of thing at a target changes (found by tests/integration/test_transition_faults.py) ------
+KIND_CHANGES = {
+    # The link is unlinked and the mount point made in its place before the kill: the recovery must not keep
+    # owning a link that is gone because a directory is there now.
+    "link-to-mount": (symlink("/data/a", "/x"), bind("/srv/a", "/data/a")),
+    # Unmounted, killed before its mount point goes: nothing owns the directory livemount made, which is in
+    # the way of what the profile wants there now (a link, a file point).
+    "mount-to-link": (bind("/srv/a", "/data/a"), symlink("/data/a", "/x")),
+    "dir-point-to-file-point": (bind("/srv/a", "/data/b/x"), bind("/srv/conf", "/data/b/x")),
+}
+KILLED_KIND_CHANGES = [pytest.param(first, then, n, id="%s-killed-at-%d" % (name, n))
+                       for name, (first, then) in KIND_CHANGES.items()
+                       for n in range(1, _steps_of({"name": "p", "mounts": [then]},
+                                                   {"name": "p", "mounts": [first]}) + 1)]
+
+
+@pytest.mark.parametrize("first, then, n", KILLED_KIND_CHANGES)
+def test_killed_while_a_target_changes_kind_recovers_and_converges(root, first, then, n):
+    """A link replaced by a mount (or a mount by a link, a directory point by a file point), killed at step n: the
+    next run recovers and converges (no conflict with what livemount made itself); destroy leaves nothing."""
+    fake = fake_host()
+    pristine = snapshot(fake)
+    apply({"name": "p", "mounts": [first]}, fake, root)
+    with pytest.raises(Crash):
+        apply({"name": "p", "mounts": [then]}, CrashAt(fake, n), root)
+    rerun = apply({"name": "p", "mounts": [then]}, fake, root)
+    assert rerun.recovered and mutations(apply({"name": "p", "mounts": [then]}, fake, root)) == []
+    engine.destroy("p", fake, root=root)
+    assert snapshot(fake)[0] == pristine[0]
+    assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"
+
+
+# A file point livemount made at /data/a/b, then /data/a mounted over it: the dead run removes the point, mounts
+# /data/a and makes /data/a/b and /data/a/b/c in the new mount's content (its source /srv/a).
+_HIDDEN_POINT = {"name": "p", "mounts": [bind("/srv/conf", "/data/a/b")]}
+KILLED_OVER_A_POINT = {
+    # ...and mounts on the /data/a/b it made: recovery sees that mount's root there, not the directory, so it
+    # must know it from the journal, or destroy keeps it as someone else's (left in /srv/a).
+    "point-covered-by-a-mount": ([], [bind("/srv/a", "/data/a"), bind("/srv/a", "/data/a/b"),
+                                      bind("/srv/a", "/data/a/b/c")]),
+    # The file bind was unmounted by hand first, so the dead run only forgot it: the rerun's forget must not
+    # take /data/a/b/c, made by the dead run, for something in the old mount's content.
+    "unmounted-by-hand-first": (["/data/a/b"], [bind("/srv/a", "/data/a"), bind("/srv/a", "/data/a/b/c")]),
+}
+
+
+def _killed_over_a_point_cases():
+    for name, (umounts, then) in KILLED_OVER_A_POINT.items():
+        fake, root = fake_host(), fast_tmpdir()
+        try:
+            apply(_HIDDEN_POINT, fake, root)
+            for t in umounts:
+                fake.umount(t)
+            n = len(fake.calls)
+            apply({"name": "p", "mounts": then}, fake, root)
+            total = len(fake.calls) - n
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        for k in range(1, total + 1):
+            yield pytest.param(umounts, then, k, id="%s-killed-at-%d" % (name, k))
+
+
+@pytest.mark.parametrize("umounts, then, n", list(_killed_over_a_point_cases()))
+def test_killed_over_a_hidden_point_leaves_nothing_behind(root, umounts, then, n):
+    """Killed at step n while a mount goes up over a point livemount made: the rerun converges, and destroy
+    removes every directory livemount made, in the new mount's source too."""
+    fake = fake_host()
+    pristine = snapshot(fake)
+    apply(_HIDDEN_POINT, fake, root)
+    for t in umounts:
+        fake.umount(t)
+    with pytest.raises(Crash):
+        apply({"name": "p", "mounts": then}, CrashAt(fake, n), root)
+    apply({"name": "p", "mounts": then}, fake, root)
+    assert mutations(apply({"name": "p", "mounts": then}, fake, root)) == []
+    engine.destroy("p", fake, root=root)
+    assert snapshot(fake)[0] == pristine[0]
+    assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"
+
+
+def test_a_file_point_that_makes_room_and_would_be_hidden_is_removed_once(root):
+    """A file point livemount made at /data/a/b must become a directory point, and /data/a is mounted above it:
+    the plan removes it once (making room), not a second time as one the new mount would hide."""
+    fake = fake_host()
+    apply({"name": "p", "mounts": [bind("/srv/conf", "/data/a/b")]}, fake, root)
+    report = apply({"name": "p", "mounts": [bind("/srv/a", "/data/a"), bind("/srv/a", "/data/a/b")]}, fake, root)
+    assert [(c.action.value, c.target) for c in report.changes].count(("rmdir", "/data/a/b")) == 1
+    assert mutations(apply({"name": "p", "mounts": [bind("/srv/a", "/data/a"), bind("/srv/a", "/data/a/b")]},
+                           fake, root)) == []

@@ -483,3 +483,47 @@ def test_rollback_is_the_default_policy(roots):
     assert snapshot(fake) == before
     store = StateStore(root, NAMESPACE_ID, "p")
     assert not store.exists() and not store.journal.exists()
+
+
+def test_a_resize_from_the_hidden_default_size_is_undone(roots):
+    """A tmpfs showing no size (the default, half of RAM) resized, then the next call fails: the undo sets the
+    default back, from the Sys's RAM size (found by tests/integration/test_transition_faults.py)."""
+    fake, root = fake_host(), fast_tmpdir()
+    roots.append(root)
+    fake.tmpfs_defaults = lambda: {"ram_pages": 1001, "page_size": 4096}
+    engine.reconcile(load_profile({"name": "p", "mounts": [tmpfs("/data/t")]}), fake, root=root)
+    first = len(fake.calls)
+    fake.fail_at(fake.count + 2, errno.EIO)
+    with pytest.raises(ApplyError):
+        engine.reconcile(load_profile({"name": "p", "mounts": [tmpfs("/data/t", "size=1m", propagation="shared")]}),
+                         fake, root=root)
+    assert [c for c in fake.calls[first:] if c.startswith("reconfigure")] == [
+        'reconfigure "/data/t" [size=1048576]', 'reconfigure "/data/t" [size=2048000]']
+
+
+SHARED_PARENT = {"name": "p", "mounts": [tmpfs("/data/b", propagation="shared"),
+                                         tmpfs("/data/b/x", propagation="private")]}
+
+
+@pytest.mark.parametrize("goal", [{"name": "p", "mounts": []},
+                                  {"name": "p", "mounts": [tmpfs("/data/b", propagation="shared"),
+                                                           bind("/srv/a", "/data/b/x", propagation="private")]}],
+                         ids=["unmounted", "replaced"])
+def test_a_private_mount_put_back_below_a_shared_one_is_private_again(roots, goal):
+    """A private tmpfs below a shared one, taken down (destroy) or rebuilt, then every later step fails in turn:
+    the rollback puts it back private, although the kernel makes a mount attached below a shared one shared
+    (found by tests/integration/test_transition_faults.py)."""
+    fake, root = fake_host(), fast_tmpdir()
+    roots.append(root)
+    engine.reconcile(load_profile(SHARED_PARENT), fake, root=root)
+    before = snapshot(fake)
+    n = fake.count
+    engine.reconcile(load_profile(goal), fake, root=root)
+    total = fake.count - n
+    engine.reconcile(load_profile(SHARED_PARENT), fake, root=root)
+    assert snapshot(fake) == before
+    for k in range(2, total + 1):
+        fake.fail_at(fake.count + k, errno.EIO)
+        with pytest.raises(ApplyError):
+            engine.reconcile(load_profile(goal), fake, root=root)
+        assert snapshot(fake) == before, "step %d" % k

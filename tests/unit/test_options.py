@@ -296,3 +296,16 @@ def test_overlay_defaults_map(params, expected):
     """/sys/module/overlay/parameters values map to overlay option defaults."""
     got = options.overlay_defaults_map(params)
     assert {k: got[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize("fstype, keys, defaults, back", [
+    ("tmpfs", ["size"], {"ram_pages": 1001, "page_size": 4096}, [("size", "2048000")]),
+    ("tmpfs", ["nr_blocks", "size"], {"ram_pages": 1001, "page_size": 4096}, [("size", "2048000")]),
+    ("tmpfs", ["nr_inodes", "huge"], {"ram_pages": 1001, "page_size": 4096}, [("huge", "never"), ("nr_inodes", "500")]),
+    ("tmpfs", ["size", "nr_inodes"], {}, []),
+    ("tmpfs", ["mode"], {"ram_pages": 1001, "page_size": 4096}, []),
+    ("overlay", ["redirect_dir"], {"ram_pages": 1001, "page_size": 4096}, []),
+], ids=["size", "nr-blocks-is-size", "inodes-and-huge", "ram-unknown", "no-known-default", "not-tmpfs"])
+def test_hidden_defaults(fstype, keys, defaults, back):
+    """The values that put back tmpfs options mountinfo hid at their defaults (half of RAM, huge=never)."""
+    assert options.hidden_defaults(fstype, keys, defaults) == back

@@ -18,7 +18,8 @@ from tests.unit.fakesys import FakeSys
 
 ENGINE = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / "livemount"
 SEAM = sorted(n for n, v in vars(Sys).items() if callable(v) and not n.startswith("_"))
-HOOKS = ["adapt_world", "facts", "features", "mountinfo_with_ids", "old_ids_of", "proc_fd", "target_record"]
+HOOKS = ["adapt_world", "facts", "features", "mountinfo_with_ids", "old_ids_of", "proc_fd", "target_record",
+         "tmpfs_defaults"]
 EXECUTOR = ["busy", "seed", "carry_wait"]  # apply.Executor's hooks, declared in its __init__
 
 

@@ -99,9 +99,13 @@ class Run:
         """Record a warning for the outcome."""
         self.executor.outcome.warnings.append(msg)
 
-    def journal(self, rec):
-        """Write `rec` (a dict) to the journal as part of this step, before what it announces is done."""
-        self.executor._journal(dict(rec, n=self.n))
+    def journal(self, rec, durable=True):
+        """Write `rec` (a dict) to the journal as part of this step, before what it announces is done.
+
+        `durable` False: the next durable record takes it to the disk (journal.py), which is soon enough
+        for a record of what is done already and that nothing of this process undoes before then.
+        """
+        self.executor._journal(dict(rec, n=self.n), durable)
 
     def pinned(self, target, ident):
         """Return a Pin (Sys.pin) of the mount `ident` at `target`: made on first use, kept until the apply ends.

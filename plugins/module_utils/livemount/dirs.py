@@ -38,18 +38,20 @@ def foreign(run, path, fact):
 def made(run, path, undo=False):
     """Return None after noting which directory is at `path` now, as one livemount made (Outcome.made_ids).
 
-    One an undo made again (`undo`) goes to the journal too (a `made`
-    record): when a rollback fails, no state is saved, and by the time
-    recovery looks that directory may be covered by the mount the same
-    rollback put back on it. (A directory made by a step is found by
-    recovery itself, from its `begin` record.)
+    It goes to the journal too (a `made` record): when the run is killed, or
+    its rollback fails, no state is saved, and by the time recovery looks
+    that directory may be covered by a mount, which a later step of the same
+    run made on it, or the same rollback put back on it; recovery would
+    see that mount's root there, not the directory. The record of an undo
+    (`undo`) is synced at once, since nothing durable may follow it; a
+    step's rides on the next step's `begin`, which is synced before that
+    step's system call.
     """
     fact = run.system.lstat(path)
     if fact.identity is not None:
         run.executor.outcome.made_ids.append((path, fact.identity))
         run.executor.created_ids.setdefault(path, set()).add(fact.identity)
-        if undo:
-            run.journal({"kind": "made", "path": path, "ident": list(fact.identity)})
+        run.journal({"kind": "made", "path": path, "ident": list(fact.identity)}, durable=undo)
 
 
 def own_tree(run, path, depth=0):

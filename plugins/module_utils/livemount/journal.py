@@ -18,6 +18,10 @@ does before its mount appears (a clone, a new filesystem, flags set on the
 detached mount) leaves nothing behind when the process dies, and the
 `attach` record, synced before the mount appears, carries the `begin` to
 the disk with it (one fdatasync per mount instead of two).
+
+A `made` record (which directory a step made: dirs.made) rides on the next
+sync like a `done` record: the next step's `begin` is synced before that
+step can cover the directory with a mount.
 """
 
 import errno

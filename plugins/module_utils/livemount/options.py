@@ -356,6 +356,28 @@ def _tmpfs_ok(key, value, have, defaults):
     return value is not None and hidden.get(key) == value, None
 
 
+def hidden_defaults(fstype, keys, defaults):
+    """Return [(key, value)] setting each option in `keys`, which the kernel did not show, back to its default.
+
+    A tmpfs hides size, nr_blocks and nr_inodes at half of RAM in pages (from
+    `defaults`, Sys.tmpfs_defaults(); nothing without it) and huge at never
+    (mm/shmem.c, shmem_show_options). Other options and filesystems: nothing
+    is known, nothing is returned.
+    """
+    if fstype not in _TMPFS_TYPES:
+        return []
+    ram_pages, page = defaults.get("ram_pages"), defaults.get("page_size")
+    out = {}
+    for key in keys:
+        if key in ("size", "nr_blocks") and ram_pages and page:
+            out["size"] = str(ram_pages // 2 * page)  # whole pages: the kernel rounds a size up to them
+        elif key == "nr_inodes" and ram_pages:
+            out["nr_inodes"] = str(ram_pages // 2)
+        elif key == "huge":
+            out["huge"] = "never"
+    return sorted(out.items())
+
+
 def _tmpfs_pages(key, value, page, ram_pages):
     """Return the number of pages a desired size/nr_blocks asks for, None when not computable."""
     if value is None:

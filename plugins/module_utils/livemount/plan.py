@@ -44,7 +44,10 @@ def plan(state, profile, world):
     ids = state.ids_of() if going else {}
     removed = frozenset(i for c in going for i in ids.get(c.path, ()))
     changes = _add_mkdirs(changes, _after_down(changes, world, removed), may_mimic)
-    changes.extend(_rmdirs(state, changes, desired, world))
+    # A mount point that makes room for another kind of entry (_make_room) may be one the new mount above
+    # would hide as well: removed once.
+    removing = {c.path for c in changes if c.action == Action.RMDIR}
+    changes.extend(c for c in _rmdirs(state, changes, desired, world) if c.path not in removing)
     changes = plan_overlay.checks(changes, world, plan_overlay.upper_policies(profile))
     return order_changes(changes)
 
@@ -82,9 +85,32 @@ def _decide(want, own, world, created=frozenset()):
         room = _make_room(down, own, created, "a %s mount point" % _kind_name(kind))
         return down + (room or []) + [Change(Action.MOUNT, want, "mount point must become a %s"
                                              % _kind_name(kind))]
+    if own is None and want is not None and want.target in created:
+        room = _created_in_the_way(want, world)
+        if room:
+            return room + _decide(want, None, world.without([want.target]))
     if (want or recorded).type == SYMLINK:
         return _decide_link(want, own, world)
     return _decide_mount(want, own, world)
+
+
+def _created_in_the_way(want, world):
+    """Return the removal of what livemount created at `want`'s target when `want` needs something else there.
+
+    A mount point livemount made that no entry owns any more (a run was
+    killed between unmounting the entry there and removing it) is ours to
+    remove, as _make_room removes it when the entry that needed it goes in
+    the same plan: a link needs the path free, a bind of a file a file, every
+    other mount a directory.
+    """
+    kind = world.fact(want.target).kind
+    if kind not in ("dir", "file") or world.table.top(want.target) is not None:
+        return []
+    if want.type != SYMLINK and kind == world.point_kind(want):
+        return []
+    successor = "a symlink" if want.type == SYMLINK else "a %s mount point" % _kind_name(world.point_kind(want))
+    return [Change(Action.RMDIR, None, "%s created by livemount: %s takes its place" % (_kind_name(kind), successor),
+                   path=want.target)]
 
 
 def _decide_mount(want, own, world):

@@ -19,7 +19,7 @@ never an anonymous filesystem such as a tmpfs.
 
 import dataclasses
 
-from . import match
+from . import match, paths
 from .errors import SysError
 from .model import SYMLINK, Action, Ident, Owned
 from .mountinfo import LiveTable
@@ -65,10 +65,16 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
     for r in begun:
         action = Action(r["action"])
         path = r["path"]
-        if action == Action.FORGET:
-            continue  # changed nothing but the state, which the dead run never saved
         entry = entry_from_dict(r["entry"]) if r.get("entry") else None
         before = entry_from_dict(r["before"]) if r.get("before") else None
+        if action == Action.FORGET:
+            # It changed nothing but the state, which the dead run never saved: forget here as it would have.
+            # Left to the next plan, the forget of a mount gone since before the dead run would take the
+            # directories it then made below that target for the old mount's content (engine.next_state).
+            owned.pop(path, None)
+            if (before or entry) is not None and (before or entry).is_mount:
+                created = [p for p in created if not paths.is_under(p, path)]
+            continue
         if action in (Action.MKDIR, Action.RMDIR):
             seen = fact(path)
             if action == Action.MKDIR and seen.kind != "missing" and path not in created:
@@ -85,7 +91,9 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
             seen = fact(path)
             if entry is not None and action != Action.UNLINK and seen.kind == "symlink" and seen.link == entry.source:
                 owned[path] = Owned(entry)
-            elif action == Action.UNLINK and seen.kind == "missing":
+            elif action == Action.UNLINK and not (seen.kind == "symlink" and seen.link == (before or entry).source):
+                # Gone, or something else in its place since: a later step of the dead run may have made
+                # the mount point of the entry that replaces the link there.
                 owned.pop(path, None)
         elif action == Action.MIMIC:
             if named:

@@ -16,7 +16,7 @@ superblock alive on its upper directory, so they are re-mounted from their spec.
 import errno
 import os
 
-from . import dirs, match, mimic, paths
+from . import dirs, match, mimic, options, paths
 from .overlay import upper_policy
 from .errors import SysError
 from .model import BIND, OVERLAY, SYMLINK, Action, Change
@@ -196,9 +196,11 @@ def _unmount(run, c, aside_done=False):
     if keep is None:
         # Overlays, or a Sys that cannot copy a mount: undo mounts the entry
         # again. A tmpfs put back that way on a rollback comes back empty.
-        run.push("mount %s again" % e.target, lambda: at.update(ident=_remount_from_spec(run, e)))
+        run.push("mount %s again" % e.target, lambda: at.update(ident=_private_again(
+            run, live, _remount_from_spec(run, e))))
     else:
-        run.push("put back %s" % e.target, lambda: at.update(ident=run.attach(keep, e.target, role="old")))
+        run.push("put back %s" % e.target, lambda: at.update(ident=_private_again(
+            run, live, run.attach(keep, e.target, role="old"))))
     if writable_overlay and lazily and not aside_done:
         # The old overlay lives on for its users, writing into its upper: no
         # mount may use that upper again while it does (overlayfs.rst). Move
@@ -261,6 +263,19 @@ def _umount(run, target, expect):
         return True
 
 
+def _private_again(run, live, ident):
+    """Return `ident` (the mount an undo put back in place of `live`) after making it private, as `live` was.
+
+    The kernel makes a mount attached below a shared one shared
+    (attach_recursive_mnt); a private mount taken down there comes back
+    shared unless told. (A shared or slave one: its undo sets that back.)
+    """
+    parent = run.world.table.by_id(live.parent_id) if run.world is not None else None
+    if live.propagation == "private" and parent is not None and parent.propagation.startswith("shared"):
+        run.system.setattr(live.mount_point, None, "private", ident)
+    return ident
+
+
 def _remount_from_spec(run, e):
     """Return the Ident of the entry's mount made again (an undo that had no copy to put back)."""
     h = build(run, e)
@@ -287,6 +302,9 @@ def _remount(run, c):
         have = dict(live.fs_options)
         changed = [(k, v) for k, v in e.fs_options if have.get(k, object()) != v]
         back = [(k, have[k]) for k, _value in changed if k in have]
+        # One the kernel did not show was at its default (a tmpfs of half of RAM): put that back.
+        back += options.hidden_defaults(e.type, [k for k, _value in changed if k not in have],
+                                        run.system.tmpfs_defaults())
         run.system.reconfigure(ours(), changed)
         if back:
             run.push("restore options of %s" % e.target, lambda: run.system.reconfigure(ours(), back))
@@ -329,8 +347,9 @@ def _replace(run, c):
     def undo_swap():
         if state["old_on_top"]:
             run.system.umount(e.target, True, live.ident)  # old top off; its clone `keep` still holds it
-        run.attach(keep, e.target, True, ident, role="old")
+        old_ident = run.attach(keep, e.target, True, ident, role="old")
         run.system.umount(e.target, _may_carry(e), ident)  # the new mount, now on top of the restored clone
+        _private_again(run, live, old_ident)
 
     run.push("swap %s back" % e.target, undo_swap)
     if moved:

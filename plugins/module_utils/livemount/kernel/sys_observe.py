@@ -99,6 +99,14 @@ class LinuxObservation:
             raise SysError("cannot get a file handle of %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
         return kind, handle, fileid.fs_uuid(path)
 
+    def tmpfs_defaults(self):
+        """Return {"ram_pages": N, "page_size": N} of this machine ({} when sysconf cannot tell)."""
+        try:
+            # sysinfo(2) totalram in pages: the totalram_pages() shmem_default_max_blocks() halves.
+            return {"ram_pages": os.sysconf("SC_PHYS_PAGES"), "page_size": os.sysconf("SC_PAGE_SIZE")}
+        except (ValueError, OSError):
+            return {}
+
     def overlay_defaults(self):
         """Return {param: value} from /sys/module/overlay/parameters ({} if overlay is not loaded)."""
         out = {}

@@ -314,6 +314,15 @@ class Sys(abc.ABC):
         """Return the Features of the kernel (default: none of them)."""
         return Features()
 
+    def tmpfs_defaults(self):
+        """Return {"ram_pages": N, "page_size": N}, what tmpfs sizes its defaults by ({}: not known).
+
+        A tmpfs's size and nr_inodes default to half of RAM in pages, and
+        mountinfo does not show them then (mm/shmem.c, shmem_show_options):
+        the undo of a resize needs the number to put back (steps._remount).
+        """
+        return {}
+
     def proc_fd(self):
         """Return an fd of the /proc that shows who uses this namespace's mounts, or None for this process's /proc.
 
@@ -391,6 +400,10 @@ class Wrapper(Sys):
     def overlay_defaults(self):
         """Return the inner Sys's overlay defaults."""
         return self.inner.overlay_defaults()
+
+    def tmpfs_defaults(self):
+        """Return the inner Sys's tmpfs defaults."""
+        return self.inner.tmpfs_defaults()
 
     def namespace_id(self):
         """Return the inner Sys's namespace identity."""
