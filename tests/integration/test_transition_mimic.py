@@ -80,6 +80,7 @@ class MimicHost(Host):
         subprocess.run(["mount", "-o", "remount,bind,ro", ro], check=True)
         self.ro = ro
         self.foreign = []
+        self.drifted = False
         if foreign_inside:  # someone else's mount inside D: a copy of D's directory carries it along
             self.foreign = [os.path.join(ro, "d", "e")]
             subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "theirs", self.foreign[0]], check=True)
@@ -109,8 +110,20 @@ class MimicHost(Host):
         """Return None after destroying `p`: only the test's /ro left mounted, the tree as set up."""
         assert self.run({"name": "p", "mounts": []}) is not None
         assert mount_points(self.root) == sorted([self.ro] + self.foreign)
-        assert self.tree() == self.tree0
+        left = set(self.tree()) - self.may_keep
+        if self.drifted and self.foreign:
+            # A directory livemount made through a copy of the foreign mount (the same filesystem) that was detached
+            # by hand is out of its sight from then on: forgotten, not removed (as in the source of such a bind).
+            left = {x for x in left if not x[0].startswith("ro/d/e/")}
+        assert sorted(left) == self.tree0
         assert self.d_tree() == self.d0, "D's real content changed"
+
+    def umount_by_hand(self, picks):
+        """Return None after detaching (umount -l) mounts below /ro picked by index: an entry's, a mimic's, a copy."""
+        for i in picks:
+            ours = [p for p in mount_points(self.ro) if p not in self.foreign]
+            if ours:
+                subprocess.run(["umount", "-l", ours[i % len(ours)]], capture_output=True, check=False)
 
     def old_content_shows(self, data):
         """Assert /ro shows D's old files where no entry of `data` is at or above them."""
@@ -142,23 +155,32 @@ OWN_RO_AT_D = ({"name": "p", "mounts": [bind("/srv/a", "/ro/d", "ro")]},
                {"name": "p", "mounts": [bind("/srv/a", "/ro/d", "ro", "nosuid"),
                                         tmpfs("/ro/d/n2", "size=1m", mimic=True)]})
 D_SHOWN_GOING = (OWN_RO_AT_D[0], {"name": "p", "mounts": [tmpfs("/ro/d/n2", "size=1m", mimic=True)]})
+# A's mimic of /ro/d detached by hand; B's entry at /ro/d then replaced its record, and B's mimic of /ro put a
+# copy back there too: two mounts stacked at /ro/d.
+ENTRY_OVER_LOST_MIMIC = ({"name": "p", "mounts": [tmpfs("/ro/d/n2", "size=1m", mimic=True)]},
+                         {"name": "p", "mounts": [tmpfs("/ro/d", "size=1m"), tmpfs("/ro/new", "size=1m", mimic=True)]})
 
 
 @SETTINGS
-@given(a=mimic_profiles(), b=mimic_profiles(), foreign_inside=st.booleans())
-@example(foreign_inside=False, a=COPY_AT_ENTRY[0], b=COPY_AT_ENTRY[1])
-@example(foreign_inside=False, a=COPY_AT_ENTRY[1], b={"name": "p", "mounts": []})
-@example(foreign_inside=False, a=COPY_OF_GONE[0], b=COPY_OF_GONE[1])
-@example(foreign_inside=False, a=HIDDEN_IN_RO[0], b=HIDDEN_IN_RO[1])
-@example(foreign_inside=False, a=CARRIED[0], b=CARRIED[1])
-@example(foreign_inside=False, a=OWN_RO_AT_D[0], b=OWN_RO_AT_D[1])
-@example(foreign_inside=False, a=D_SHOWN_GOING[0], b=D_SHOWN_GOING[1])
-def test_a_then_b_through_a_read_only_directory(scratch, a, b, foreign_inside):
+@given(a=mimic_profiles(), b=mimic_profiles(), foreign_inside=st.booleans(),
+       drifts=st.lists(st.integers(0, 30), max_size=2))
+@example(foreign_inside=False, drifts=[], a=COPY_AT_ENTRY[0], b=COPY_AT_ENTRY[1])
+@example(foreign_inside=False, drifts=[], a=COPY_AT_ENTRY[1], b={"name": "p", "mounts": []})
+@example(foreign_inside=False, drifts=[], a=COPY_OF_GONE[0], b=COPY_OF_GONE[1])
+@example(foreign_inside=False, drifts=[], a=HIDDEN_IN_RO[0], b=HIDDEN_IN_RO[1])
+@example(foreign_inside=False, drifts=[], a=CARRIED[0], b=CARRIED[1])
+@example(foreign_inside=False, drifts=[], a=OWN_RO_AT_D[0], b=OWN_RO_AT_D[1])
+@example(foreign_inside=False, drifts=[], a=D_SHOWN_GOING[0], b=D_SHOWN_GOING[1])
+@example(foreign_inside=True, drifts=[0], a=ENTRY_OVER_LOST_MIMIC[0], b=ENTRY_OVER_LOST_MIMIC[1])
+def test_a_then_b_through_a_read_only_directory(scratch, a, b, foreign_inside, drifts):
     """A then B with mount points in a read-only directory: mimics made, kept and taken down as promised."""
     host = MimicHost(scratch, foreign_inside)
     try:
         a, b = rooted(host.root, a), rooted(host.root, b)
-        host.run(a)
+        if host.run(a) is not None and drifts:
+            host.umount_by_hand(drifts)
+            host.sources_may_keep()
+            host.drifted = True
         assert host.d_tree() == host.d0, "D's real content changed"
         before = (host.table(b), host.tree(), host.stored())
         preview = host.run(b, check=True)
@@ -172,7 +194,8 @@ def test_a_then_b_through_a_read_only_directory(scratch, a, b, foreign_inside):
             assert _steps(applied) == _steps(preview), "check mode predicted other steps than the apply made"
             assert check_live(host.root, b, foreign=[host.ro] + host.foreign + sorted(host.synthetic())) == []
             assert to_perform(host.run(b, check=True).changes) == []
-            host.old_content_shows(b)
+            if not drifts:  # a copy unmounted by hand cannot be put back: its original is under the tmpfs
+                host.old_content_shows(b)
         host.destroy()
     finally:
         for point in sorted(mount_points(host.root), reverse=True):

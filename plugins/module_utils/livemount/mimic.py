@@ -98,9 +98,10 @@ def plan_mimics(requests, world, changes):
     """
     put_back = {c.target: c.before.synthetic_for for c in changes
                 if is_synthetic(c) and c.action not in (Action.UNMOUNT, Action.FORGET, Action.CONFLICT)}
-    # The profile's own entries in place once the plan is done: a mimic may not put a copy back at one of them.
-    taken = {c.target: c.entry for c in changes
-             if c.action in _IN_PLACE and c.entry is not None and not is_synthetic(c)}
+    # What of ours is in place once the plan is done (an entry replacing a mimic's record included): a mimic
+    # may not put a copy back at one of them.
+    taken = {c.target: c.entry for c in changes if c.action in _IN_PLACE and c.entry is not None
+             and not (is_synthetic(c) and c.entry == c.before.entry)}  # a mimic's own, kept: `there` below
     # Mounts of ours in place when the mimic is made (an earlier mimic's included): a recursive copy carries them.
     there = sorted(c.target for c in changes if c.action in _THERE and c.entry is not None and c.entry.is_mount)
     gone = {c.target for c in changes if c.action == Action.UNMOUNT and c.live is not None}
