@@ -1,9 +1,10 @@
 """Overlay rules: the layouts overlayfs refuses or mishandles, and the directories it left behind.
 
 Three parts, all documented with their messages in docs/overlay-rules.md:
-* layout_problems / shared_problems (pure, no filesystem): what profile.py
-  refuses for one entry (layers inside each other, a layer at the target) and
-  between entries (two overlays on one upper or work);
+* layout_problems / one_layer_problem / shared_problems (pure, no
+  filesystem): what profile.py refuses for one entry (layers inside each
+  other, a layer at the target, one layer without upper) and between entries
+  (two overlays on one upper or work);
 * observe(system, entries, owned, table): reads, through `system` only, what the
   directories of the desired overlays hold (stored as World.overlay);
 * problems(change, world, policy): pure, for one mount or replace of an
@@ -102,6 +103,20 @@ def layout_problems(target, lower=(), data=(), upper=None, work=None):
                             " lowerdir path\", ELOOP)" % (path, "lies inside" if rel == "inside" else "contains",
                                                           other_where, other)))
     return out
+
+
+def one_layer_problem(lower=(), data=(), upper=None):
+    """Return [(field, where, message)]: a read-only overlay (no upper) of one layer, which overlayfs refuses.
+
+    Lower and data layers count together (ovl_fs_params_verify, checked on
+    6.18: lowerdir=/l::/d mounts, lowerdir=/l alone is EINVAL and only
+    dmesg says why).
+    """
+    if upper is not None or len(lower) + len(data) != 1:
+        return []
+    return [("lower", "lower", "one layer and no upper: overlayfs refuses a read-only overlay of a single layer"
+             " (EINVAL, \"at least 2 lowerdir are needed while upperdir nonexistent\"); bind the directory"
+             " read-only instead (a bind entry with ro), or give the overlay an upper and work")]
 
 
 def shared_problems(entries):
