@@ -42,6 +42,7 @@ from .test_transitions import rooted
 
 EXAMPLES = int(os.environ.get("LIVEMOUNT_HYPOTHESIS_EXAMPLES", "25"))
 RANDOM = bool(os.environ.get("LIVEMOUNT_HYPOTHESIS_RANDOM"))
+DEPENDENT = bool(os.environ.get("LIVEMOUNT_OVERLAY_DEPENDENT"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not RANDOM,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -63,6 +64,7 @@ def profiles(draw, dependent=False):
     """
     targets = sorted(draw(st.lists(st.sampled_from(TARGETS), unique=True, max_size=4)), key=paths.sort_key)
     pairs = list(draw(st.permutations(PAIRS)))
+    spare = [p for pair in PAIRS for p in pair]  # an upper or work may also be another pair's directory
     mounts = []
     for t in targets:
         others = [o for o in targets if o != t] if dependent else []
@@ -74,6 +76,10 @@ def profiles(draw, dependent=False):
             entry = {"target": t, "type": "overlay", "lower": lower}
             if kind == "wovl" and pairs:
                 upper, work = pairs.pop()
+                if draw(st.integers(0, 3)) == 0:
+                    upper, work = draw(st.permutations(spare))[:2]
+                spare = [p for p in spare if p not in (upper, work)]
+                pairs = [pair for pair in pairs if not set(pair) & {upper, work}]
                 entry.update(upper=upper, work=work)
                 if draw(st.integers(0, 3)) == 0:
                     entry["upper_policy"] = "carry"
@@ -127,8 +133,8 @@ class Host:
 
     def kernel_made(self, rel):
         """Return True for what overlayfs makes in a work directory when it mounts (WORK/work, WORK/index)."""
-        return any(rel == w[1:] + "/" + n or rel.startswith(w[1:] + "/" + n + "/")
-                   for _u, w in PAIRS for n in ("work", "index"))
+        return any(rel == d[1:] + "/" + n or rel.startswith(d[1:] + "/" + n + "/")
+                   for pair in PAIRS for d in pair for n in ("work", "index"))
 
     def tree(self):
         """Return {relative path: kind and content} of everything under the root but the state directory."""
@@ -249,11 +255,15 @@ def check_uppers(host, a, b, report):
             t_b = by_upper[upper]
             with open(os.path.join(t_b, rel)) as fh:
                 assert fh.read() == facts[2], "%s: B's overlay on %s does not show %s" % (t_b, upper, rel)
-    for upper, work in PAIRS:
-        for kept in host.asides(host.root + upper):
+    for t, m in a_ovl.items():
+        reused = [p for p in (m["upper"], m["work"]) if t in b_ovl and p in (b_ovl[t]["upper"], b_ovl[t]["work"])]
+        for kept in host.asides(m["upper"]):
             event("upper kept aside")
-            stamp = kept[len(host.root + upper):]
-            assert os.path.isdir(host.root + work + stamp), "%s aside without its work %s" % (kept, work + stamp)
+            stamp = kept[len(m["upper"]):]
+            if m["work"] in reused:
+                assert os.path.isdir(m["work"] + stamp), "%s aside without its work %s" % (kept, m["work"] + stamp)
+    for d in [p for pair in PAIRS for p in pair]:
+        for kept in host.asides(host.root + d):
             assert any(kept in w for w in report.warnings), "the report does not name %s" % kept
 
 
@@ -276,9 +286,27 @@ ONE_LAYER = ({"name": "p", "mounts": []},
              {"name": "p", "mounts": [{"target": "/data/a", "type": "overlay", "lower": ["/ovl/l1"]}]})
 
 
+# And: mounts built from another entry's target were ordered by path alone. A bind at /data/a-1 of /data/a went
+# up before the carry replace of the overlay at /data/a, so it showed the old overlay (and kept it alive on the
+# upper the new one was mounted on); an overlay at /data/a-1 layered on /data/a was mounted before /data/a
+# existed (ENOENT, rolled back).
+BIND_OF_REPLACED = ({"name": "p", "mounts": [{"target": "/data/a", "type": "overlay", "lower": ["/ovl/l1"],
+                                              "upper": "/up/u3", "work": "/up/w3", "upper_policy": "carry"}]},
+                    {"name": "p", "mounts": [{"target": "/data/a-1", "type": "bind", "source": "/data/a"},
+                                             {"target": "/data/a", "type": "overlay", "lower": ["/ovl/l1"],
+                                              "upper": "/up/u3", "work": "/up/w3", "upper_policy": "carry",
+                                              "options": ["redirect_dir=on"]}]})
+LAYER_MOUNTED_LATER = ({"name": "p", "mounts": []},
+                       {"name": "p", "mounts": [{"target": "/data/a-1", "type": "overlay",
+                                                 "lower": ["/ovl/l1", "/data/a"]},
+                                                {"target": "/data/a", "type": "bind", "source": "/srv/a"}]})
+
+
 @SETTINGS
-@given(a=profiles(), b=profiles())
+@given(a=profiles(dependent=DEPENDENT), b=profiles(dependent=DEPENDENT))
 @example(a=ONE_LAYER[0], b=ONE_LAYER[1])
+@example(a=BIND_OF_REPLACED[0], b=BIND_OF_REPLACED[1])
+@example(a=LAYER_MOUNTED_LATER[0], b=LAYER_MOUNTED_LATER[1])
 def test_writable_overlays_a_then_b(scratch, a, b):
     """A, data written through its overlays, then B: exactly B, converged, no upper data lost; destroy is clean."""
     host = Host(scratch)

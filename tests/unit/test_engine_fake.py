@@ -335,3 +335,45 @@ def test_a_rebuilt_bind_gets_back_the_mount_point_it_lost(root):
     engine.destroy("p", fake, root=root)
     assert snapshot(fake)[0] == pristine[0]
     assert fs_snapshot(fake) == pristine[1], "every file and directory livemount made is gone"
+
+
+# ---- mounts built from another entry's target: a bind of it, an overlay layered on it ------------------------------
+def test_a_bind_of_a_target_is_made_after_the_mount_there(root):
+    """A bind at /data/a-1 of /data/a, where the same plan mounts /data/a: /data/a-1 sorts first by path, yet it is
+    mounted after /data/a (it would copy the bare directory), and the next plan has nothing to do."""
+    fake = fake_host()
+    apply({"name": "p", "mounts": [tmpfs("/data/a")]}, fake, root)
+    data = {"name": "p", "mounts": [bind("/data/a", "/data/a-1"), overlay("/data/a", ["/ovl/l1", "/ovl/l2"])]}
+    report = apply(data, fake, root)
+    steps = [(c.action.value, c.target) for c in report.changes if c.action.value in ("mount", "replace")]
+    assert steps == [("replace", "/data/a"), ("mount", "/data/a-1")]
+    assert mutations(apply(data, fake, root)) == []
+
+
+def test_a_kept_bind_of_a_replaced_overlay_is_replaced_after_it(root):
+    """A bind of /data/a kept in the profile while the overlay at /data/a is replaced: the bind is replaced after
+    it (it would go on showing the old overlay, on the upper now kept aside), and the next plan has nothing to do."""
+    fake = fake_host()
+    old = overlay("/data/a", ["/ovl/l1"], "/ovl/u", "/ovl/w")
+    apply({"name": "p", "mounts": [old]}, fake, root)
+    apply({"name": "p", "mounts": [old, bind("/data/a", "/data/b")]}, fake, root)
+    data = {"name": "p", "mounts": [overlay("/data/a", ["/ovl/l2", "/ovl/l1"], "/ovl/u", "/ovl/w"),
+                                    bind("/data/a", "/data/b")]}
+    report = apply(data, fake, root)
+    steps = [(c.action.value, c.target, c.reason) for c in report.changes if c.action.value == "replace"]
+    assert [s[:2] for s in steps] == [("replace", "/data/a"), ("replace", "/data/b")]
+    assert steps[1][2] == "its source /data/a is mounted afresh by this plan: built again after it"
+    assert mutations(apply(data, fake, root)) == []
+
+
+def test_mounts_built_from_each_other_are_refused(root):
+    """Two overlays each layered on the other's target: no order can mount them; the plan refuses both, no call."""
+    fake = fake_host()
+    calls = len(fake.calls)
+    with pytest.raises(PlanError) as err:
+        apply({"name": "p", "mounts": [overlay("/data/b", ["/ovl/l1", "/data/c"], "/ovl/u", "/ovl/w"),
+                                       overlay("/data/c", ["/ovl/l2", "/data/b"])]}, fake, root)
+    assert [c.reason.split(" (")[0] for c in err.value.conflicts] == [
+        "cannot mount /data/b: it is built from itself: /data/b -> /data/c -> /data/b",
+        "cannot mount /data/c: it is built from itself: /data/c -> /data/b -> /data/c"]
+    assert len(fake.calls) == calls

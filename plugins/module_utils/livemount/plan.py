@@ -11,7 +11,7 @@ becomes a `conflict` change; the engine refuses a plan that has one.
 from . import match, mimic, paths
 from .overlay import plan as plan_overlay
 from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change, build
-from .order import order_changes
+from .order import depends_on, order_changes
 
 # Decisions that put a fresh mount (or no mount) at a target: whatever sits on
 # top of the old one below that target has to come down and go back up.
@@ -36,6 +36,13 @@ def plan(state, profile, world):
     for t in targets:
         changes.extend(_decide(desired.get(t), owned.get(t), world, created))
     changes = _rebuild_children(changes, desired, owned, world)
+    while True:
+        # A mount built from what another target shows (a bind of it, an overlay layered on it) is built again
+        # when that target is; its own children and dependents then are too.
+        more = _rebuild_dependents(changes, owned)
+        if more is changes:
+            break
+        changes = _rebuild_children(more, desired, owned, world)
     changes = _links_in_fresh_parents(changes, world)
     changes.extend(_foreign_below(changes, desired, owned, world))
     # What the down phase removes of ours may be what the up phase finds at another path (a bind put up
@@ -45,6 +52,7 @@ def plan(state, profile, world):
     removed = frozenset(i for c in going for i in ids.get(c.path, ()))
     changes = _add_mkdirs(changes, _after_down(changes, world, removed), may_mimic)
     changes.extend(_rmdirs(state, changes, desired, world))
+    changes.extend(_cycles(desired))
     changes = plan_overlay.checks(changes, world, plan_overlay.upper_policies(profile))
     return order_changes(changes)
 
@@ -262,6 +270,88 @@ def _rebuild_children(changes, desired, owned, world):
             action = Action.LINK if want.type == SYMLINK else Action.MOUNT
             out.append(Change(action, want, "parent %s is rebuilt: child redone" % parent))
     return out
+
+
+def _rebuild_dependents(changes, owned):
+    """Return changes where a kept mount built from a target this plan mounts afresh is replaced (or `changes`).
+
+    A bind copies the mount its source shows when it is made, and overlayfs
+    opens its layers when it is mounted: neither follows a later mount at
+    that path. So when the mount at (or above) a bind's source or an
+    overlay's layer is mounted, replaced or unmounted, a dependent kept as
+    it is would go on showing the old one; it is replaced after it
+    (order.py puts dependents after what they depend on).
+    """
+    rebuilt = {c.target for c in changes if _rebuilds(c)}
+    if not rebuilt:
+        return changes
+    out, found = [], False
+    for c in changes:
+        own = owned.get(c.target)
+        if c.action in (Action.KEEP, Action.REMOUNT) and own is not None and c.entry is not None \
+                and c.entry.is_mount and c.live is not None:
+            on = [(p, a) for p in depends_on(c.entry) for a in paths.ancestors(p) + [p] if a in rebuilt]
+            if on:
+                found = True
+                p, a = on[-1]
+                what = "source" if c.entry.type == BIND else "layer"
+                where = "is mounted afresh by this plan" if p == a else "lies in %s, which this plan mounts afresh" % a
+                out.append(Change(Action.REPLACE, c.entry, "its %s %s %s: built again after it" % (what, p, where),
+                                  before=own, live=c.live))
+                continue
+        out.append(c)
+    return out if found else changes
+
+
+def _cycles(desired):
+    """Return a conflict for each mount entry built, through sources, layers and parent mounts, from itself.
+
+    A bind of a target, or an overlay layered on one, is made after it
+    (order.py); a child after its parent. When those needs go round, no
+    order works: each mount would copy or stack an empty directory, or the
+    kernel refuses (ENOENT).
+    """
+    mounts = {t: e for t, e in desired.items() if e.is_mount}
+    uses = {}
+    for t, e in mounts.items():
+        found = [a for p in depends_on(e) for a in paths.ancestors(p) + [p] if a in mounts and a != t]
+        if found:
+            uses[t] = found
+    if not uses:
+        return []
+    out, done = [], set()
+    for start in sorted(uses):
+        # Depth first along the needs, one path at a time: a need already on the path closes a cycle.
+        trail, stack = [], [(start, iter(_needs(start, mounts, uses)))]
+        on = {start}
+        trail.append(start)
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                on.discard(trail.pop())
+                done.add(node)
+                continue
+            if nxt in on:
+                ring = trail[trail.index(nxt):] + [nxt]
+                for t in ring[:-1]:
+                    if t not in done:
+                        done.add(t)
+                        out.append(Change(Action.CONFLICT, mounts[t], "cannot mount %s: it is built from itself: %s"
+                                          " (bind sources, overlay layers and parent mounts), so no order can mount"
+                                          " them" % (t, " -> ".join(ring[ring.index(t):] + ring[1:ring.index(t) + 1]))))
+                continue
+            if nxt not in done:
+                on.add(nxt)
+                trail.append(nxt)
+                stack.append((nxt, iter(_needs(nxt, mounts, uses))))
+    return out
+
+
+def _needs(t, mounts, uses):
+    """Return the targets whose mount must be up before the mount at `t`: its parents, and what it is built from."""
+    return [a for a in paths.ancestors(t) if a in mounts] + uses.get(t, [])
 
 
 def _links_in_fresh_parents(changes, world):
