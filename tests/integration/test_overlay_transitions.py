@@ -230,9 +230,10 @@ def _same_layers(a, b):
     """
     def fs_opts(m):
         return {o for o in m.get("options", ()) if "=" in o}
-    return ((a["lower"], a.get("data", []), a["upper"], a["work"]) == (b["lower"], b.get("data", []), b["upper"],
-                                                                        b["work"])
-            and fs_opts(b) <= fs_opts(a))
+
+    def stack(m):
+        return m["lower"], m.get("data", []), m["upper"], m["work"]
+    return stack(a) == stack(b) and fs_opts(b) <= fs_opts(a)
 
 
 def check_uppers(host, a, b, report):
@@ -301,12 +302,22 @@ LAYER_MOUNTED_LATER = ({"name": "p", "mounts": []},
                                                  "lower": ["/ovl/l1", "/data/a"]},
                                                 {"target": "/data/a", "type": "bind", "source": "/srv/a"}]})
 
+# And: an overlay at /data/a/b whose layers changed while its parent /data/a went was unmounted and mounted again
+# (a child of a rebuilt parent) on the same upper: upper_policy fresh, the default, was not applied, and the new
+# stack showed the old upper's files.
+CHILD_RELAYERED = ({"name": "p", "mounts": [{"target": "/data/a", "type": "tmpfs"},
+                                            {"target": "/data/a/b", "type": "overlay", "lower": ["/ovl/l1"],
+                                             "upper": "/up/u1", "work": "/up/w1"}]},
+                   {"name": "p", "mounts": [{"target": "/data/a/b", "type": "overlay", "lower": ["/ovl/l2", "/ovl/l1"],
+                                             "upper": "/up/u1", "work": "/up/w1"}]})
+
 
 @SETTINGS
 @given(a=profiles(dependent=DEPENDENT), b=profiles(dependent=DEPENDENT))
 @example(a=ONE_LAYER[0], b=ONE_LAYER[1])
 @example(a=BIND_OF_REPLACED[0], b=BIND_OF_REPLACED[1])
 @example(a=LAYER_MOUNTED_LATER[0], b=LAYER_MOUNTED_LATER[1])
+@example(a=CHILD_RELAYERED[0], b=CHILD_RELAYERED[1])
 def test_writable_overlays_a_then_b(scratch, a, b):
     """A, data written through its overlays, then B: exactly B, converged, no upper data lost; destroy is clean."""
     host = Host(scratch)

@@ -377,3 +377,21 @@ def test_mounts_built_from_each_other_are_refused(root):
         "cannot mount /data/b: it is built from itself: /data/b -> /data/c -> /data/b",
         "cannot mount /data/c: it is built from itself: /data/c -> /data/b -> /data/c"]
     assert len(fake.calls) == calls
+
+
+def test_a_child_overlay_redone_with_other_layers_keeps_its_upper_policy(root):
+    """An overlay at /data/a/b whose layers change while its parent /data/a goes: it is unmounted and mounted again
+    (a child on a rebuilt parent), and upper_policy fresh (the default) still moves the old upper and work aside:
+    the new overlay starts from its layers alone, as for a replace."""
+    fake = fake_host()
+    apply({"name": "p", "mounts": [tmpfs("/data/a"), overlay("/data/a/b", ["/ovl/l1"], "/ovl/u", "/ovl/w")]},
+          fake, root)
+    fake.seed_file("/ovl/u/written")  # what a user wrote through the overlay
+    data = {"name": "p", "mounts": [overlay("/data/a/b", ["/ovl/l2", "/ovl/l1"], "/ovl/u", "/ovl/w")]}
+    report = apply(data, fake, root)
+    mount = [c for c in report.changes if (c.action.value, c.target) == ("mount", "/data/a/b")]
+    assert [c.upper_policy for c in mount] == ["fresh"]
+    asides = sorted(p for p in fs_snapshot(fake) if re.fullmatch(r"/ovl/[uw]\.livemount-\d{8}T\d{6}Z", p))
+    assert len(asides) == 2 and asides[0] + "/written" in fs_snapshot(fake)
+    assert "/ovl/u/written" not in fs_snapshot(fake)
+    assert mutations(apply(data, fake, root)) == []

@@ -268,7 +268,12 @@ def _rebuild_children(changes, desired, owned, world):
                               before=own, live=c.live))
         if want is not None:
             action = Action.LINK if want.type == SYMLINK else Action.MOUNT
-            out.append(Change(action, want, "parent %s is rebuilt: child redone" % parent))
+            # An overlay whose layers or options change on the way keeps the old mount for its upper policy
+            # (overlay/plan.py): mounted again on the same upper, it would show it over another stack.
+            relayered = (c.action == Action.REPLACE and want.type == OVERLAY and c.live is not None
+                         and c.live.fstype == OVERLAY and plan_overlay.shares_upper(c.live, want))
+            out.append(Change(action, want, "parent %s is rebuilt: child redone" % parent,
+                              live=c.live if relayered else None))
     return out
 
 

@@ -18,6 +18,8 @@ _POLICY_TEXT = {
            " mounted again on the same upper (the target is empty for a moment)",
 }
 
+_REDONE_FRESH = ("upper_policy fresh: the old upper and work are moved aside (kept), the new overlay starts empty")
+
 
 def upper_policies(profile):
     """Return {target: "fresh" or "carry"} for the profile's overlays that name an upper_policy."""
@@ -47,7 +49,17 @@ def checks(changes, world, policies):
             out.append(c)
             continue
         policy = None
-        if c.action == Action.REPLACE and c.live is not None:
+        if c.action == Action.MOUNT and c.live is not None:
+            # A child redone under a rebuilt parent whose layers or options changed (plan._rebuild_children):
+            # the old overlay is unmounted first; fresh still moves its upper and work aside, carry reuses them.
+            policy = policies.get(c.target) or FRESH
+            if policy == FRESH:
+                c = dataclasses.replace(c, upper_policy=policy, reason="%s; %s" % (c.reason, _REDONE_FRESH))
+            else:
+                reason = "%s; upper_policy carry: mounted again on the same upper" % c.reason
+                c = dataclasses.replace(c, live=None, reason=reason)
+                policy = None
+        elif c.action == Action.REPLACE and c.live is not None:
             old = c.live if c.live.fstype == OVERLAY else (c.before.entry if c.before else None)
             if old is not None and shares_upper(old, c.entry):
                 policy = policies.get(c.target) or FRESH

@@ -301,7 +301,8 @@ def problems(change, world, policy):
     e = change.entry
     if obs is None or e is None or e.type != OVERLAY:
         return []
-    old = change.live if (change.action == Action.REPLACE and change.live is not None
+    # A mount with a live overlay is a child redone after its layers changed (overlay/plan.py): its old one.
+    old = change.live if (change.action in (Action.REPLACE, Action.MOUNT) and change.live is not None
                           and change.live.fstype == OVERLAY) else None
     fresh = set()
     if policy == "fresh" and old is not None:
