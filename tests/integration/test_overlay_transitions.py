@@ -311,6 +311,13 @@ CHILD_RELAYERED = ({"name": "p", "mounts": [{"target": "/data/a", "type": "tmpfs
                    {"name": "p", "mounts": [{"target": "/data/a/b", "type": "overlay", "lower": ["/ovl/l2", "/ovl/l1"],
                                              "upper": "/up/u1", "work": "/up/w1"}]})
 
+# And: an overlay layered on an overlay that is layered on an overlay: overlayfs refuses the third ("maximum fs
+# stacking depth exceeded", EINVAL) and the apply failed and rolled back; the plan refuses it now.
+THREE_DEEP = ({"name": "p", "mounts": []},
+              {"name": "p", "mounts": [{"target": "/data/a", "type": "overlay", "lower": ["/ovl/l1", "/ovl/l2"]},
+                                       {"target": "/data/b", "type": "overlay", "lower": ["/data/a", "/ovl/l1"]},
+                                       {"target": "/data/c", "type": "overlay", "lower": ["/ovl/l2", "/data/b"]}]})
+
 
 @SETTINGS
 @given(a=profiles(dependent=DEPENDENT), b=profiles(dependent=DEPENDENT))
@@ -318,6 +325,7 @@ CHILD_RELAYERED = ({"name": "p", "mounts": [{"target": "/data/a", "type": "tmpfs
 @example(a=BIND_OF_REPLACED[0], b=BIND_OF_REPLACED[1])
 @example(a=LAYER_MOUNTED_LATER[0], b=LAYER_MOUNTED_LATER[1])
 @example(a=CHILD_RELAYERED[0], b=CHILD_RELAYERED[1])
+@example(a=THREE_DEEP[0], b=THREE_DEEP[1])
 def test_writable_overlays_a_then_b(scratch, a, b):
     """A, data written through its overlays, then B: exactly B, converged, no upper data lost; destroy is clean."""
     host = Host(scratch)

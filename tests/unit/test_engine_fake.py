@@ -395,3 +395,18 @@ def test_a_child_overlay_redone_with_other_layers_keeps_its_upper_policy(root):
     assert len(asides) == 2 and asides[0] + "/written" in fs_snapshot(fake)
     assert "/ovl/u/written" not in fs_snapshot(fake)
     assert mutations(apply(data, fake, root)) == []
+
+
+def test_an_overlay_on_an_overlay_on_an_overlay_is_refused(root):
+    """Three overlays each layered on the one before: the third would stack three deep, which overlayfs refuses
+    ("maximum fs stacking depth exceeded"); the plan says so and makes no call. Two deep is fine."""
+    fake = fake_host()
+    two = [overlay("/data/a", ["/ovl/l1", "/ovl/l2"]), overlay("/data/b", ["/data/a", "/ovl/l1"])]
+    calls = len(fake.calls)
+    with pytest.raises(PlanError) as err:
+        apply({"name": "p", "mounts": two + [overlay("/data/c", ["/ovl/l2", "/data/b"])]}, fake, root)
+    assert [c.reason for c in err.value.conflicts] == [
+        "cannot mount overlay entry 2 (/data/c): lower[1] /data/b lies on an overlay that is itself on an overlay:"
+        " overlayfs stacks at most 2 deep (EINVAL, \"maximum fs stacking depth exceeded\"); use a layer outside it"]
+    assert len(fake.calls) == calls
+    apply({"name": "p", "mounts": two}, fake, root)
