@@ -410,3 +410,21 @@ def test_an_overlay_on_an_overlay_on_an_overlay_is_refused(root):
         " overlayfs stacks at most 2 deep (EINVAL, \"maximum fs stacking depth exceeded\"); use a layer outside it"]
     assert len(fake.calls) == calls
     apply({"name": "p", "mounts": two}, fake, root)
+
+
+@pytest.mark.parametrize("policy", ["fresh", "carry"])
+def test_a_mount_point_made_in_a_replaced_overlay_is_made_again(root, policy):
+    """A bind at /data/a/b inside the writable overlay /data/a (its mount point made in the upper), then the overlay
+    replaced with other layers while /data/a/b stays: with fresh the new upper is empty, with carry the down phase
+    removed the point through the old overlay; either way it is made again before the bind goes up."""
+    fake = fake_host()
+    extra = {"upper_policy": policy} if policy == "carry" else {}
+    apply({"name": "p", "mounts": [dict(overlay("/data/a", ["/ovl/l1"], "/ovl/u", "/ovl/w"), **extra),
+                                   bind("/srv/a", "/data/a/b")]}, fake, root)
+    fake.seed_dir("/ovl/u/b")  # where overlayfs put the mount point made through /data/a (the fake does not)
+    data = {"name": "p", "mounts": [dict(overlay("/data/a", ["/ovl/l2", "/ovl/l1"], "/ovl/u", "/ovl/w"), **extra),
+                                    bind("/srv/a", "/data/a/b")]}
+    report = apply(data, fake, root, check=True)
+    steps = [(c.action.value, c.target) for c in report.changes]
+    assert steps.index(("replace", "/data/a")) < steps.index(("mkdir", "/data/a/b")) \
+        < steps.index(("mount", "/data/a/b"))

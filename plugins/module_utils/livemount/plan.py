@@ -8,6 +8,8 @@ remove, and finally orders everything (order.py). Anything it must not touch
 becomes a `conflict` change; the engine refuses a plan that has one.
 """
 
+import dataclasses
+
 from . import match, mimic, paths
 from .overlay import plan as plan_overlay
 from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change, build
@@ -50,7 +52,9 @@ def plan(state, profile, world):
     going = _rmdirs(state, changes, desired, world)
     ids = state.ids_of() if going else {}
     removed = frozenset(i for c in going for i in ids.get(c.path, ()))
-    changes = _add_mkdirs(changes, _after_down(changes, world, removed), may_mimic)
+    through = _through_uppers(going, world)
+    emptied = _emptied_uppers(changes, plan_overlay.upper_policies(profile))
+    changes = _add_mkdirs(changes, _after_down(changes, world, removed, through), may_mimic, emptied)
     changes.extend(_rmdirs(state, changes, desired, world))
     changes.extend(_cycles(desired))
     changes = plan_overlay.checks(changes, world, plan_overlay.upper_policies(profile))
@@ -205,13 +209,38 @@ def _point_kind_changes(want, own, world):
     return world.table.top(want.target) is not None
 
 
-def _after_down(changes, world, removed=frozenset()):
+def _after_down(changes, world, removed=frozenset(), through=()):
     """Return the world as the up phase finds it: links we unlink and directories we remove are gone.
 
-    `removed`: the identities of the directories the down phase removes, gone wherever the world saw them.
+    `removed`: the identities of the directories the down phase removes, gone wherever the world saw them;
+    `through`: the paths in an overlay's upper where those removed through the overlay were (_through_uppers).
     """
-    gone = [c.target for c in changes if c.action in (Action.UNLINK, Action.RMDIR)]
+    gone = [c.target for c in changes if c.action in (Action.UNLINK, Action.RMDIR)] + list(through)
     return world.without(gone, removed) if gone or removed else world
+
+
+def _through_uppers(going, world):
+    """Return the paths in an upper directory that the down phase's rmdirs, made through a live overlay, remove.
+
+    A directory livemount made inside a writable overlay is in its upper;
+    the planner saw it there too (a path below an overlay entry's target is
+    looked up in its layers), under the upper's own device and path, where
+    the identity of the one seen through the overlay does not find it.
+    """
+    out = []
+    for c in going:
+        m = world.table.visible(paths.ancestors(c.target)[-1]) if paths.ancestors(c.target) else None
+        if m is not None and m.fstype == OVERLAY and m.upper and m.root == "/":
+            out.append(paths.join(m.upper, paths.relative(c.target, m.mount_point)))
+    return out
+
+
+def _emptied_uppers(changes, policies):
+    """Return the targets of the overlays this plan mounts on a fresh, empty upper (upper_policy fresh)."""
+    return frozenset(c.target for c in changes
+                     if c.action in (Action.MOUNT, Action.REPLACE) and c.entry is not None and c.entry.type == OVERLAY
+                     and c.live is not None and c.live.fstype == OVERLAY and plan_overlay.shares_upper(c.live, c.entry)
+                     and policies.get(c.target, plan_overlay.FRESH) == plan_overlay.FRESH)
 
 
 def _exact(want, live, world, own):
@@ -415,17 +444,20 @@ def _foreign_below(changes, desired, owned, world):
 
 # ---- directories -----------------------------------------------------------
 
-def _add_mkdirs(changes, world, may_mimic=frozenset()):
+def _add_mkdirs(changes, world, may_mimic=frozenset(), emptied=frozenset()):
     """Return changes plus the mkdir steps (and refusals) the creating changes need.
 
     A directory to create in a read-only one is a conflict, unless the entry
     is in `may_mimic`: then a writable mimic of that directory comes first.
+    The overlays at `emptied` start on a fresh upper: only their lower layers show.
     """
     ups = sorted((c for c in changes if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK)),
                  key=lambda c: paths.sort_key(c.target))
     if not ups:
         return list(changes)  # nothing goes up: no directory to make, no mimic to plan (a plan that changes nothing)
     fresh = {c.target: c.entry for c in ups if c.entry.is_mount}
+    shown = {t: (dataclasses.replace(e, upper=None) if t in emptied else e) for t, e in fresh.items()} \
+        if emptied else fresh  # what each fresh mount shows; `fresh` still says what is writable
     gone = {c.target for c in changes if c.action == Action.UNMOUNT and c.live is not None} - set(fresh)
     staying = {c.target: c.entry for c in changes
                if c.action in (Action.KEEP, Action.REMOUNT) and c.entry is not None and c.entry.is_mount}
@@ -452,7 +484,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
             is_target = p == e.target
             if p in made or (p in plain and not is_target):
                 continue
-            fact = world.projected(p, fresh, gone, staying)
+            fact = world.projected(p, shown, gone, staying)
             if fact.kind == "unknown":
                 if e.mkdir:
                     # steps._mkdir makes it only if it is missing then (and only then records it as ours).
