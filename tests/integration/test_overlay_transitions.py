@@ -380,6 +380,14 @@ POINT_REMOVED_THROUGH = ({"name": "p", "mounts": [{"target": "/data/a", "type": 
                                                    "work": "/up/w3", "upper_policy": "carry"},
                                                   {"target": "/data/a/b", "type": "bind", "source": "/srv/a"}]})
 
+# And: a bind's mount point that an overlay used as a layer was removed when the bind left the profile, though
+# the overlay (rebuilt on it) still needed it: ENOENT, rolled back.
+LAYER_WAS_A_POINT = ({"name": "p", "mounts": [{"target": "/data/a-1", "type": "bind", "source": "/srv/a"},
+                                              {"target": "/data/a", "type": "overlay",
+                                               "lower": ["/data/a-1", "/ovl/l1"]}]},
+                     {"name": "p", "mounts": [{"target": "/data/a", "type": "overlay",
+                                               "lower": ["/data/a-1", "/ovl/l1"]}]})
+
 
 @SETTINGS
 @given(ab=transitions(dependent=DEPENDENT))
@@ -390,6 +398,7 @@ POINT_REMOVED_THROUGH = ({"name": "p", "mounts": [{"target": "/data/a", "type": 
 @example(ab=THREE_DEEP)
 @example(ab=POINT_IN_FRESH_UPPER)
 @example(ab=POINT_REMOVED_THROUGH)
+@example(ab=LAYER_WAS_A_POINT)
 def test_writable_overlays_a_then_b(scratch, ab):
     """A, data written through its overlays, then B: exactly B, converged, no upper data lost; destroy is clean."""
     host = Host(scratch)

@@ -362,7 +362,7 @@ def test_a_kept_bind_of_a_replaced_overlay_is_replaced_after_it(root):
     report = apply(data, fake, root)
     steps = [(c.action.value, c.target, c.reason) for c in report.changes if c.action.value == "replace"]
     assert [s[:2] for s in steps] == [("replace", "/data/a"), ("replace", "/data/b")]
-    assert steps[1][2] == "its source /data/a is mounted afresh by this plan: built again after it"
+    assert steps[1][2] == "its source /data/a is replaced by this plan: built again after it"
     assert mutations(apply(data, fake, root)) == []
 
 
@@ -428,3 +428,17 @@ def test_a_mount_point_made_in_a_replaced_overlay_is_made_again(root, policy):
     steps = [(c.action.value, c.target) for c in report.changes]
     assert steps.index(("replace", "/data/a")) < steps.index(("mkdir", "/data/a/b")) \
         < steps.index(("mount", "/data/a/b"))
+
+
+def test_a_layer_that_was_a_mount_point_stays_for_the_overlay(root):
+    """/data/x was the mount point livemount made for a bind that an overlay used as a layer; the bind leaves the
+    profile, the overlay stays: /data/x is kept (it is that overlay's layer now), and the overlay rebuilt on it."""
+    fake = fake_host()
+    ovl = overlay("/data/o", ["/data/x", "/ovl/l1"])
+    apply({"name": "p", "mounts": [bind("/srv/a", "/data/x")]}, fake, root)
+    apply({"name": "p", "mounts": [bind("/srv/a", "/data/x"), ovl]}, fake, root)
+    report = apply({"name": "p", "mounts": [ovl]}, fake, root)
+    assert mutations(report) == [("unmount", "/data/x"), ("replace", "/data/o")]
+    assert [c.reason for c in report.changes if c.action.value == "replace"][0].startswith(
+        "its layer /data/x is unmounted by this plan: built again after it")
+    assert mutations(apply({"name": "p", "mounts": [ovl]}, fake, root)) == []

@@ -306,6 +306,9 @@ def _rebuild_children(changes, desired, owned, world):
     return out
 
 
+_DONE = {Action.MOUNT: "mounted", Action.REPLACE: "replaced", Action.UNMOUNT: "unmounted"}
+
+
 def _rebuild_dependents(changes, owned):
     """Return changes where a kept mount built from a target this plan mounts afresh is replaced (or `changes`).
 
@@ -316,7 +319,7 @@ def _rebuild_dependents(changes, owned):
     it is would go on showing the old one; it is replaced after it
     (order.py puts dependents after what they depend on).
     """
-    rebuilt = {c.target for c in changes if _rebuilds(c)}
+    rebuilt = {c.target: c.action for c in changes if _rebuilds(c)}
     if not rebuilt:
         return changes
     out, found = [], False
@@ -329,7 +332,9 @@ def _rebuild_dependents(changes, owned):
                 found = True
                 p, a = on[-1]
                 what = "source" if c.entry.type == BIND else "layer"
-                where = "is mounted afresh by this plan" if p == a else "lies in %s, which this plan mounts afresh" % a
+                done = _DONE[rebuilt[a]]
+                where = "is %s by this plan" % done if p == a else "lies in %s, which this plan %s" % (
+                    a, {"mounted": "mounts", "replaced": "replaces", "unmounted": "unmounts"}[done])
                 out.append(Change(Action.REPLACE, c.entry, "its %s %s %s: built again after it" % (what, p, where),
                                   before=own, live=c.live))
                 continue
@@ -553,7 +558,9 @@ def _rmdirs(state, changes, desired, world):
     """
     # Sets and ancestor lookups, never every created path against every target: a
     # profile whose directories livemount created made this quadratic (bench/plan_scale.py).
-    needed = paths.with_ancestors(desired)
+    # A bind's source or an overlay's layer that livemount made (the mount point of an entry gone now) is
+    # needed as much as a target is.
+    needed = paths.with_ancestors(list(desired) + [p for e in desired.values() for p in depends_on(e)])
     rebuilt = {c.target: c.action for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)}
     fresh = {c.target for c in changes if c.action == Action.MOUNT}
     down = {}
