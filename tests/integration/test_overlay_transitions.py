@@ -282,6 +282,12 @@ def _same_layers(a, b):
     return stack(a) == stack(b) and fs_opts(b) <= fs_opts(a)
 
 
+def _on_targets(entry, data):
+    """Return True when a layer of overlay `entry` lies at or below another target of profile `data`."""
+    others = [m["target"] for m in data["mounts"] if m["target"] != entry["target"]]
+    return any(p == t or p.startswith(t + "/") for p in entry["lower"] for t in others)
+
+
 def check_uppers(host, a, b, report):
     """Return None after checking where every file written through A's overlays is, and what B shows of it."""
     a_ovl, b_ovl = _overlays(a), _overlays(b)
@@ -292,7 +298,11 @@ def check_uppers(host, a, b, report):
         t_a = next(t for t, m in a_ovl.items() if m["upper"] == upper)
         kept = b_ovl.get(t_a)
         if kept is not None and kept["upper"] == upper:
-            if _same_layers(a_ovl[t_a], kept) or kept.get("upper_policy") == "carry":
+            if _same_layers(a_ovl[t_a], kept) and _on_targets(kept, b) and kept.get("upper_policy") != "carry":
+                # Layered on another entry's target: rebuilt when that one is (plan._rebuild_dependents), and a
+                # rebuild follows upper_policy as a replace does.
+                event("dependent overlay, same layers")
+            elif _same_layers(a_ovl[t_a], kept) or kept.get("upper_policy") == "carry":
                 assert found == [upper], "%s: B keeps this overlay on its upper, yet the upper went aside" % t_a
             else:
                 assert found != [upper], "%s: layers changed with upper_policy fresh, yet the upper stayed" % t_a
