@@ -442,3 +442,16 @@ def test_a_layer_that_was_a_mount_point_stays_for_the_overlay(root):
     assert [c.reason for c in report.changes if c.action.value == "replace"][0].startswith(
         "its layer /data/x is unmounted by this plan: built again after it")
     assert mutations(apply({"name": "p", "mounts": [ovl]}, fake, root)) == []
+
+
+def test_a_mount_point_below_an_overlay_on_another_target_is_judged_by_that_target(root):
+    """/data/b is an overlay layered on /data/c, another overlay this plan mounts first; /data/b/one is a file there
+    (from /data/c's layer /ovl/l1), so a tmpfs at /data/b/one is refused before any call, not an EEXIST at mkdir."""
+    fake = fake_host()
+    calls = len(fake.calls)
+    with pytest.raises(PlanError) as err:
+        apply({"name": "p", "mounts": [overlay("/data/c", ["/ovl/l1", "/ovl/l2"]),
+                                       overlay("/data/b", ["/data/c"], "/ovl/u", "/ovl/w"),
+                                       tmpfs("/data/b/one")]}, fake, root)
+    assert [c.reason for c in err.value.conflicts] == ["cannot mount /data/b/one: existing regular file in the way"]
+    assert len(fake.calls) == calls
