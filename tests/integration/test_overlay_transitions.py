@@ -298,9 +298,10 @@ def check_uppers(host, a, b, report):
         t_a = next(t for t, m in a_ovl.items() if m["upper"] == upper)
         kept = b_ovl.get(t_a)
         if kept is not None and kept["upper"] == upper:
-            if _same_layers(a_ovl[t_a], kept) and _on_targets(kept, b) and kept.get("upper_policy") != "carry":
-                # Layered on another entry's target: rebuilt when that one is (plan._rebuild_dependents), and a
-                # rebuild follows upper_policy as a replace does.
+            if _same_layers(a_ovl[t_a], kept) and (_on_targets(kept, a) or _on_targets(kept, b)) \
+                    and kept.get("upper_policy") != "carry":
+                # Layered on another entry's target (of A or B): rebuilt when that one is mounted, replaced or
+                # unmounted (plan._rebuild_dependents), and a rebuild follows upper_policy as a replace does.
                 event("dependent overlay, same layers")
             elif _same_layers(a_ovl[t_a], kept) or kept.get("upper_policy") == "carry":
                 assert found == [upper], "%s: B keeps this overlay on its upper, yet the upper went aside" % t_a
