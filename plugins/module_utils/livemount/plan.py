@@ -351,9 +351,14 @@ def _cycles(desired):
     kernel refuses (ENOENT).
     """
     mounts = {t: e for t, e in desired.items() if e.is_mount}
-    uses = {}
+    uses, within = {}, {}  # `within`: the targets at or above a path, per path (entries share sources and layers)
     for t, e in mounts.items():
-        found = [a for p in depends_on(e) for a in paths.ancestors(p) + [p] if a in mounts and a != t]
+        found = []
+        for p in depends_on(e):
+            at = within.get(p)
+            if at is None:
+                at = within[p] = [a for a in paths.ancestors(p) + [p] if a in mounts]
+            found.extend(a for a in at if a != t)
         if found:
             uses[t] = found
     if not uses:
