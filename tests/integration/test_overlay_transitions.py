@@ -424,6 +424,13 @@ POINT_THROUGH_A_LAYER = ({"name": "p", "mounts": []},
                                                    "upper": "/up/u1", "work": "/up/w1"},
                                                   {"target": "/data/b/x", "type": "tmpfs"}]})
 
+# And: a bind of /data/b/x, a target B mounts (a bind of a directory) where A's overlay showed a file: the new
+# bind's mount point was made a file, from what /data/b/x was before the plan, and the kernel refused (EINVAL).
+KIND_OF_A_NEW_SOURCE = ({"name": "p", "mounts": [{"target": "/data/b", "type": "overlay",
+                                                  "lower": ["/ovl/l1", "/ovl/l2"]}]},
+                        {"name": "p", "mounts": [{"target": "/data/b/x", "type": "bind", "source": "/srv/a"},
+                                                 {"target": "/data/c", "type": "bind", "source": "/data/b/x"}]})
+
 
 @SETTINGS
 @given(ab=transitions())
@@ -437,6 +444,7 @@ POINT_THROUGH_A_LAYER = ({"name": "p", "mounts": []},
 @example(ab=LAYER_WAS_A_POINT)
 @example(ab=LAYER_HIDDEN)
 @example(ab=POINT_THROUGH_A_LAYER)
+@example(ab=KIND_OF_A_NEW_SOURCE)
 def test_writable_overlays_a_then_b(scratch, ab):
     """A, data written through its overlays, then B: exactly B, converged, no upper data lost; destroy is clean."""
     # A carry the plan lets through but a bind of the old overlay holds waits this long, then is refused.

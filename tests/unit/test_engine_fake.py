@@ -455,3 +455,16 @@ def test_a_mount_point_below_an_overlay_on_another_target_is_judged_by_that_targ
                                        tmpfs("/data/b/one")]}, fake, root)
     assert [c.reason for c in err.value.conflicts] == ["cannot mount /data/b/one: existing regular file in the way"]
     assert len(fake.calls) == calls
+
+
+def test_a_bind_of_a_target_mounted_first_takes_its_kind_from_that_mount(root):
+    """/data/b/one was a file (through an overlay at /data/b); B unmounts the overlay, binds the directory /srv/a at
+    /data/b/one and binds /data/b/one at /data/c: /data/c's mount point is a directory, as /data/b/one will be."""
+    fake = fake_host()
+    apply({"name": "p", "mounts": [overlay("/data/b", ["/ovl/l1", "/ovl/l2"])]}, fake, root)
+    data = {"name": "p", "mounts": [bind("/srv/a", "/data/b/one"), bind("/data/b/one", "/data/c")]}
+    report = apply(data, fake, root, check=True)
+    assert [(c.path, c.file_point) for c in report.changes if c.action.value == "mkdir" and c.path == "/data/c"] \
+        == [("/data/c", False)]
+    apply(data, fake, root)
+    assert mutations(apply(data, fake, root)) == []

@@ -469,6 +469,20 @@ def _add_mkdirs(changes, world, may_mimic=frozenset(), emptied=frozenset()):
     shown = {t: (dataclasses.replace(e, upper=None) if t in emptied else e) for t, e in fresh.items()} \
         if emptied else fresh  # what each fresh mount shows; `fresh` still says what is writable
     gone = {c.target for c in changes if c.action == Action.UNMOUNT and c.live is not None} - set(fresh)
+
+    def source_kind(e, hops=0):
+        """Return the kind of a bind's source once what the plan mounts first is up (World.source_kind, else)."""
+        src = e.source
+        if e.type == BIND and src and hops < 8 and src != e.target and paths.under_any(src, fresh):
+            if src in fresh:  # the root of a mount this plan makes: a file only for a bind of a file
+                return "file" if fresh[src].type == BIND and source_kind(fresh[src], hops + 1) == "file" else "dir"
+            return world.projected(src, shown, gone, staying).kind
+        return world.source_kind(e)  # (a cycle of binds is refused: plan._cycles)
+
+    def point_kind(e):
+        """Return "file" for a bind of what will be a regular file (its mount point is a file), else "dir"."""
+        return "file" if e.type == BIND and source_kind(e) == "file" else "dir"
+
     staying = {c.target: c.entry for c in changes
                if c.action in (Action.KEEP, Action.REMOUNT) and c.entry is not None and c.entry.is_mount}
     made = {}
@@ -498,7 +512,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset(), emptied=frozenset()):
             if fact.kind == "unknown":
                 if e.mkdir:
                     # steps._mkdir makes it only if it is missing then (and only then records it as ours).
-                    file_point = is_target and world.point_kind(e) == "file"
+                    file_point = is_target and point_kind(e) == "file"
                     made[p] = "file" if file_point else "dir"
                     out.append(Change(Action.MKDIR, e, "create %s if missing (hidden under a mount removed first)"
                                       % ("mount point" if is_target else "parent"), path=p, file_point=file_point))
@@ -513,7 +527,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset(), emptied=frozenset()):
                 if (where not in made or where in fresh) and read_only(e, where):
                     out.append(_read_only_conflict(e, where, p))
                     break
-                file_point = is_target and world.point_kind(e) == "file"
+                file_point = is_target and point_kind(e) == "file"
                 made[p] = "file" if file_point else "dir"
                 out.append(Change(Action.MKDIR, e, "create missing %s" % ("mount point" if is_target else "parent"),
                                   path=p, file_point=file_point))
@@ -522,7 +536,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset(), emptied=frozenset()):
                                   % ("link" if e.type == SYMLINK else "mount", e.target, p)))
                 break
             elif is_target:
-                if fact.kind != world.point_kind(e):
+                if fact.kind != point_kind(e):
                     out.append(Change(Action.CONFLICT, e, "cannot mount %s: existing %s in the way"
                                       % (e.target, _kind_name(fact.kind))))
             elif fact.kind != "dir":
@@ -535,7 +549,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset(), emptied=frozenset()):
             where = paths.ancestors(e.target)[-1]
             if e.type == SYMLINK and (where not in made or where in fresh) and read_only(e, where):
                 out.append(_read_only_conflict(e, where, e.target))
-        if e.type == BIND and c.action != Action.LINK and world.source_kind(e) == "missing":
+        if e.type == BIND and c.action != Action.LINK and source_kind(e) == "missing":
             out.append(Change(Action.CONFLICT, e, "cannot mount %s: source %s does not exist" % (e.target, e.source)))
     return out + mimic.plan_mimics(mimicked, world, changes)
 
