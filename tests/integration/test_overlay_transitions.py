@@ -431,6 +431,14 @@ KIND_OF_A_NEW_SOURCE = ({"name": "p", "mounts": [{"target": "/data/b", "type": "
                         {"name": "p", "mounts": [{"target": "/data/b/x", "type": "bind", "source": "/srv/a"},
                                                  {"target": "/data/c", "type": "bind", "source": "/data/b/x"}]})
 
+# And: two layers that are one directory through a bind (/data/b binds /data/a): overlayfs refuses a layer given
+# twice (ELOOP, "conflicting lowerdir path"); the profile rules compare paths as written, the plan now follows binds.
+SAME_LAYER_TWICE = ({"name": "p", "mounts": [{"target": "/data/a", "type": "tmpfs"}]},
+                    {"name": "p", "mounts": [{"target": "/data/a", "type": "tmpfs"},
+                                             {"target": "/data/b", "type": "bind", "source": "/data/a"},
+                                             {"target": "/data/c", "type": "overlay",
+                                              "lower": ["/data/a", "/data/b"]}]})
+
 
 @SETTINGS
 @given(ab=transitions())
@@ -445,6 +453,7 @@ KIND_OF_A_NEW_SOURCE = ({"name": "p", "mounts": [{"target": "/data/b", "type": "
 @example(ab=LAYER_HIDDEN)
 @example(ab=POINT_THROUGH_A_LAYER)
 @example(ab=KIND_OF_A_NEW_SOURCE)
+@example(ab=SAME_LAYER_TWICE)
 def test_writable_overlays_a_then_b(scratch, ab):
     """A, data written through its overlays, then B: exactly B, converged, no upper data lost; destroy is clean."""
     # A carry the plan lets through but a bind of the old overlay holds waits this long, then is refused.

@@ -468,3 +468,17 @@ def test_a_bind_of_a_target_mounted_first_takes_its_kind_from_that_mount(root):
         == [("/data/c", False)]
     apply(data, fake, root)
     assert mutations(apply(data, fake, root)) == []
+
+
+def test_two_layers_that_are_one_directory_through_a_bind_are_refused(root):
+    """lower [/data/a, /data/b] with /data/b a bind of /data/a: one directory given twice, which overlayfs refuses
+    (ELOOP); the plan says so before any call."""
+    fake = fake_host()
+    calls = len(fake.calls)
+    with pytest.raises(PlanError) as err:
+        apply({"name": "p", "mounts": [tmpfs("/data/a"), bind("/data/a", "/data/b"),
+                                       overlay("/data/c", ["/data/a", "/data/b"])]}, fake, root)
+    assert [c.reason.split(": overlayfs")[0] for c in err.value.conflicts] == [
+        "cannot mount overlay entry 2 (/data/c): lower[1] /data/b shows /data/a, the same directory as lower[0] /data/a"
+        " (or one inside the other) through the binds of this profile"]
+    assert len(fake.calls) == calls

@@ -74,7 +74,7 @@ def checks(changes, world, policies):
             if desired is None:
                 desired = {d.target: d.entry for d in changes if d.entry is not None and d.entry.is_mount
                            and d.action in (Action.KEEP, Action.REMOUNT, Action.MOUNT, Action.REPLACE)}
-            found = _depth_problems(c, desired, world)
+            found = _depth_problems(c, desired, world) or _same_layer_problems(c, desired)
         if policy == CARRY:
             found = found + _carry_problems(c, world)
         if found:
@@ -150,3 +150,33 @@ def _live_depth(m, world, hops):
         return 0
     below = [world.table.visible(p) for p in list(m.lower) + list(m.data) + ([m.upper] if m.upper else [])]
     return 1 + max([_live_depth(b, world, hops + 1) for b in below if b is not None and b is not m] + [0])
+
+
+def _origin(path, desired, hops=0):
+    """Return the path `path` shows once the plan's binds are up: through a bind entry, its source's, in turn."""
+    holder = next((a for a in [path] + list(reversed(paths.ancestors(path))) if a in desired), None)
+    if holder is None or hops > 8 or desired[holder].type != BIND or not desired[holder].source:
+        return path
+    return _origin(paths.join(desired[holder].source, paths.relative(path, holder)), desired, hops + 1)
+
+
+def _same_layer_problems(c, desired):
+    """Return [(field, message)] when two layers of `c.entry` are, or nest in, one directory through the plan's binds.
+
+    The profile rules compare the paths as written (overlay_rules.layout_problems);
+    a layer that is a bind entry's target shows its source, and overlayfs
+    refuses a directory given twice or inside another layer (ELOOP).
+    """
+    e = c.entry
+    layers = [("lower[%d]" % k, p) for k, p in enumerate(e.lower)] + [("data[%d]" % k, p) for k, p in enumerate(e.data)]
+    seen = []
+    for where, p in layers:
+        here = _origin(p, desired)
+        for other_where, other, there in seen:
+            if here != p or there != other:
+                if here == there or paths.is_under(here, there) or paths.is_under(there, here):
+                    return [(where, "%s shows %s, the same directory as %s %s (or one inside the other) through the"
+                                    " binds of this profile: overlayfs refuses it (ELOOP, \"conflicting lowerdir"
+                                    " path\")" % (p, here, other_where, other))]
+        seen.append((where, p, here))
+    return []
