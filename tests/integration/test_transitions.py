@@ -49,8 +49,8 @@ def rooted(root, data):
         if isinstance(v, list):
             return [move(x) for x in v]
         return v
-    return dict(data, mounts=[{k: (move(v) if k in ("target", "source", "lower") else v) for k, v in m.items()}
-                              for m in data["mounts"]])
+    return dict(data, mounts=[{k: (move(v) if k in ("target", "source", "lower", "upper", "work") else v)
+                               for k, v in m.items()} for m in data["mounts"]])
 
 
 class Host:

@@ -41,7 +41,8 @@ STATIC = [
     ("parent-of-symlink-entry", ["decoy/", "t->@/decoy"], [{"target": "@/t/ln", "type": "symlink", "source": "/etc"}]),
     ("file-bind-through-link", ["decoy/", "f=1", "t->@/decoy"],
      [{"target": "@/t/f.conf", "type": "bind", "source": "@/f"}]),
-    ("overlay-target", ["decoy/", "l/", "t->@/decoy"], [{"target": "@/t/ov", "type": "overlay", "lower": ["@/l"]}]),
+    ("overlay-target", ["decoy/", "l/", "l2/", "t->@/decoy"],
+     [{"target": "@/t/ov", "type": "overlay", "lower": ["@/l", "@/l2"]}]),
     ("link-to-root", ["t->/"], [{"target": "@/t/srv-livemount-test", "type": "tmpfs"}]),
 ]
 

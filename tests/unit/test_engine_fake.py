@@ -426,3 +426,150 @@ def test_a_file_point_that_makes_room_and_would_be_hidden_is_removed_once(root):
     assert [(c.action.value, c.target) for c in report.changes].count(("rmdir", "/data/a/b")) == 1
     assert mutations(apply({"name": "p", "mounts": [bind("/srv/a", "/data/a"), bind("/srv/a", "/data/a/b")]},
                            fake, root)) == []
+
+
+# ---- mounts built from another entry's target: a bind of it, an overlay layered on it ------------------------------
+def test_a_bind_of_a_target_is_made_after_the_mount_there(root):
+    """A bind at /data/a-1 of /data/a, where the same plan mounts /data/a: /data/a-1 sorts first by path, yet it is
+    mounted after /data/a (it would copy the bare directory), and the next plan has nothing to do."""
+    fake = fake_host()
+    apply({"name": "p", "mounts": [tmpfs("/data/a")]}, fake, root)
+    data = {"name": "p", "mounts": [bind("/data/a", "/data/a-1"), overlay("/data/a", ["/ovl/l1", "/ovl/l2"])]}
+    report = apply(data, fake, root)
+    steps = [(c.action.value, c.target) for c in report.changes if c.action.value in ("mount", "replace")]
+    assert steps == [("replace", "/data/a"), ("mount", "/data/a-1")]
+    assert mutations(apply(data, fake, root)) == []
+
+
+def test_a_kept_bind_of_a_replaced_overlay_is_replaced_after_it(root):
+    """A bind of /data/a kept in the profile while the overlay at /data/a is replaced: the bind is replaced after
+    it (it would go on showing the old overlay, on the upper now kept aside), and the next plan has nothing to do."""
+    fake = fake_host()
+    old = overlay("/data/a", ["/ovl/l1"], "/ovl/u", "/ovl/w")
+    apply({"name": "p", "mounts": [old]}, fake, root)
+    apply({"name": "p", "mounts": [old, bind("/data/a", "/data/b")]}, fake, root)
+    data = {"name": "p", "mounts": [overlay("/data/a", ["/ovl/l2", "/ovl/l1"], "/ovl/u", "/ovl/w"),
+                                    bind("/data/a", "/data/b")]}
+    report = apply(data, fake, root)
+    steps = [(c.action.value, c.target, c.reason) for c in report.changes if c.action.value == "replace"]
+    assert [s[:2] for s in steps] == [("replace", "/data/a"), ("replace", "/data/b")]
+    assert steps[1][2] == "its source /data/a is replaced by this plan: built again after it"
+    assert mutations(apply(data, fake, root)) == []
+
+
+def test_mounts_built_from_each_other_are_refused(root):
+    """Two overlays each layered on the other's target: no order can mount them; the plan refuses both, no call."""
+    fake = fake_host()
+    calls = len(fake.calls)
+    with pytest.raises(PlanError) as err:
+        apply({"name": "p", "mounts": [overlay("/data/b", ["/ovl/l1", "/data/c"], "/ovl/u", "/ovl/w"),
+                                       overlay("/data/c", ["/ovl/l2", "/data/b"])]}, fake, root)
+    assert [c.reason.split(" (")[0] for c in err.value.conflicts] == [
+        "cannot mount /data/b: it is built from itself: /data/b -> /data/c -> /data/b",
+        "cannot mount /data/c: it is built from itself: /data/c -> /data/b -> /data/c"]
+    assert len(fake.calls) == calls
+
+
+def test_a_child_overlay_redone_with_other_layers_keeps_its_upper_policy(root):
+    """An overlay at /data/a/b whose layers change while its parent /data/a goes: it is unmounted and mounted again
+    (a child on a rebuilt parent), and upper_policy fresh (the default) still moves the old upper and work aside:
+    the new overlay starts from its layers alone, as for a replace."""
+    fake = fake_host()
+    apply({"name": "p", "mounts": [tmpfs("/data/a"), overlay("/data/a/b", ["/ovl/l1"], "/ovl/u", "/ovl/w")]},
+          fake, root)
+    fake.seed_file("/ovl/u/written")  # what a user wrote through the overlay
+    data = {"name": "p", "mounts": [overlay("/data/a/b", ["/ovl/l2", "/ovl/l1"], "/ovl/u", "/ovl/w")]}
+    report = apply(data, fake, root)
+    mount = [c for c in report.changes if (c.action.value, c.target) == ("mount", "/data/a/b")]
+    assert [c.upper_policy for c in mount] == ["fresh"]
+    asides = sorted(p for p in fs_snapshot(fake) if re.fullmatch(r"/ovl/[uw]\.livemount-\d{8}T\d{6}Z", p))
+    assert len(asides) == 2 and asides[0] + "/written" in fs_snapshot(fake)
+    assert "/ovl/u/written" not in fs_snapshot(fake)
+    assert mutations(apply(data, fake, root)) == []
+
+
+def test_an_overlay_on_an_overlay_on_an_overlay_is_refused(root):
+    """Three overlays each layered on the one before: the third would stack three deep, which overlayfs refuses
+    ("maximum fs stacking depth exceeded"); the plan says so and makes no call. Two deep is fine."""
+    fake = fake_host()
+    two = [overlay("/data/a", ["/ovl/l1", "/ovl/l2"]), overlay("/data/b", ["/data/a", "/ovl/l1"])]
+    calls = len(fake.calls)
+    with pytest.raises(PlanError) as err:
+        apply({"name": "p", "mounts": two + [overlay("/data/c", ["/ovl/l2", "/data/b"])]}, fake, root)
+    assert [c.reason for c in err.value.conflicts] == [
+        "cannot mount overlay entry 2 (/data/c): lower[1] /data/b lies on an overlay that is itself on an overlay:"
+        " overlayfs stacks at most 2 deep (EINVAL, \"maximum fs stacking depth exceeded\"); use a layer outside it"]
+    assert len(fake.calls) == calls
+    apply({"name": "p", "mounts": two}, fake, root)
+
+
+@pytest.mark.parametrize("policy", ["fresh", "carry"])
+def test_a_mount_point_made_in_a_replaced_overlay_is_made_again(root, policy):
+    """A bind at /data/a/b inside the writable overlay /data/a (its mount point made in the upper), then the overlay
+    replaced with other layers while /data/a/b stays: with fresh the new upper is empty, with carry the down phase
+    removed the point through the old overlay; either way it is made again before the bind goes up."""
+    fake = fake_host()
+    extra = {"upper_policy": policy} if policy == "carry" else {}
+    apply({"name": "p", "mounts": [dict(overlay("/data/a", ["/ovl/l1"], "/ovl/u", "/ovl/w"), **extra),
+                                   bind("/srv/a", "/data/a/b")]}, fake, root)
+    fake.seed_dir("/ovl/u/b")  # where overlayfs put the mount point made through /data/a (the fake does not)
+    data = {"name": "p", "mounts": [dict(overlay("/data/a", ["/ovl/l2", "/ovl/l1"], "/ovl/u", "/ovl/w"), **extra),
+                                    bind("/srv/a", "/data/a/b")]}
+    report = apply(data, fake, root, check=True)
+    steps = [(c.action.value, c.target) for c in report.changes]
+    assert steps.index(("replace", "/data/a")) < steps.index(("mkdir", "/data/a/b")) \
+        < steps.index(("mount", "/data/a/b"))
+
+
+def test_a_layer_that_was_a_mount_point_stays_for_the_overlay(root):
+    """/data/x was the mount point livemount made for a bind that an overlay used as a layer; the bind leaves the
+    profile, the overlay stays: /data/x is kept (it is that overlay's layer now), and the overlay rebuilt on it."""
+    fake = fake_host()
+    ovl = overlay("/data/o", ["/data/x", "/ovl/l1"])
+    apply({"name": "p", "mounts": [bind("/srv/a", "/data/x")]}, fake, root)
+    apply({"name": "p", "mounts": [bind("/srv/a", "/data/x"), ovl]}, fake, root)
+    report = apply({"name": "p", "mounts": [ovl]}, fake, root)
+    assert mutations(report) == [("unmount", "/data/x"), ("replace", "/data/o")]
+    assert [c.reason for c in report.changes if c.action.value == "replace"][0].startswith(
+        "its layer /data/x is unmounted by this plan: built again after it")
+    assert mutations(apply({"name": "p", "mounts": [ovl]}, fake, root)) == []
+
+
+def test_a_mount_point_below_an_overlay_on_another_target_is_judged_by_that_target(root):
+    """/data/b is an overlay layered on /data/c, another overlay this plan mounts first; /data/b/one is a file there
+    (from /data/c's layer /ovl/l1), so a tmpfs at /data/b/one is refused before any call, not an EEXIST at mkdir."""
+    fake = fake_host()
+    calls = len(fake.calls)
+    with pytest.raises(PlanError) as err:
+        apply({"name": "p", "mounts": [overlay("/data/c", ["/ovl/l1", "/ovl/l2"]),
+                                       overlay("/data/b", ["/data/c"], "/ovl/u", "/ovl/w"),
+                                       tmpfs("/data/b/one")]}, fake, root)
+    assert [c.reason for c in err.value.conflicts] == ["cannot mount /data/b/one: existing regular file in the way"]
+    assert len(fake.calls) == calls
+
+
+def test_a_bind_of_a_target_mounted_first_takes_its_kind_from_that_mount(root):
+    """/data/b/one was a file (through an overlay at /data/b); B unmounts the overlay, binds the directory /srv/a at
+    /data/b/one and binds /data/b/one at /data/c: /data/c's mount point is a directory, as /data/b/one will be."""
+    fake = fake_host()
+    apply({"name": "p", "mounts": [overlay("/data/b", ["/ovl/l1", "/ovl/l2"])]}, fake, root)
+    data = {"name": "p", "mounts": [bind("/srv/a", "/data/b/one"), bind("/data/b/one", "/data/c")]}
+    report = apply(data, fake, root, check=True)
+    assert [(c.path, c.file_point) for c in report.changes if c.action.value == "mkdir" and c.path == "/data/c"] \
+        == [("/data/c", False)]
+    apply(data, fake, root)
+    assert mutations(apply(data, fake, root)) == []
+
+
+def test_two_layers_that_are_one_directory_through_a_bind_are_refused(root):
+    """lower [/data/a, /data/b] with /data/b a bind of /data/a: one directory given twice, which overlayfs refuses
+    (ELOOP); the plan says so before any call."""
+    fake = fake_host()
+    calls = len(fake.calls)
+    with pytest.raises(PlanError) as err:
+        apply({"name": "p", "mounts": [tmpfs("/data/a"), bind("/data/a", "/data/b"),
+                                       overlay("/data/c", ["/data/a", "/data/b"])]}, fake, root)
+    assert [c.reason.split(": overlayfs")[0] for c in err.value.conflicts] == [
+        "cannot mount overlay entry 2 (/data/c): lower[1] /data/b shows /data/a, the same directory as lower[0] /data/a"
+        " (or one inside the other) through the binds of this profile"]
+    assert len(fake.calls) == calls

@@ -355,6 +355,18 @@ TRANSCRIPTS = [
         'umount "/data" -> EBUSY',
         'setattr "/data" -',
     ]),
+    # A later step failing after the carry: the old overlay is mounted again from its spec (not frozen), and
+    # that new mount is not the one the freeze was undone on (the rollback failed, naming the mount).
+    ("overlay-carry-then-a-failure-mounts-the-old-one-again", [overlay("/data", ["/ovl/l1"], "/ovl/u", "/ovl/w")],
+     [dict(overlay("/data", ["/ovl/l2", "/ovl/l1"], "/ovl/u", "/ovl/w"), upper_policy="carry")],
+     ('create_fs "overlay" "overlay" [] [/ovl/l2', errno.EINVAL), True, [
+        'setattr "/data" ro',
+        'umount "/data"',
+        'create_fs "overlay" "overlay" [] [/ovl/l2,/ovl/l1] [] "/ovl/u" "/ovl/w" -> EINVAL',
+        'create_fs "overlay" "overlay" [] [/ovl/l1] [] "/ovl/u" "/ovl/w"',
+        "setattr <mount overlay> -",
+        'attach <mount overlay> "/data"',
+    ]),
     ("relink-renames-over-the-old-link", [symlink("/data/l", "/a")], [symlink("/data/l", "/b")], None, True, [
         'symlink "/b" "/data/.l.livemount-tmp"',
         'rename "/data/.l.livemount-tmp" "/data/l"',

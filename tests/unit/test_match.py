@@ -89,7 +89,7 @@ def test_bind_identity_of_an_unknown_table_is_none():
 
 HAS_IDENTITY = [
     ("bind", bind("/s", "/t"), True),
-    ("overlay", overlay("/t", ["/l"]), True),
+    ("overlay", overlay("/t", ["/l1", "/l2"]), True),
     ("device", {"target": "/t", "type": "ext4", "source": "/dev/vdc"}, True),
     ("tmpfs", tmpfs("/t"), False),
     ("proc", {"target": "/t", "type": "proc", "source": "proc"}, False),

@@ -224,15 +224,21 @@ def test_observe_reads_work_upper_and_top_lower():
 
 
 def test_observe_leaves_paths_this_plan_mounts_over_unknown():
-    """A layer under a target the plan mounts first is not judged now; owned overlays dropped are `leaving`."""
+    """A layer under a target the plan mounts first is judged by that mount's content: in a new tmpfs nothing is
+    (missing, and where), in a bind what its source holds there, and a path another entry mounts on is made by the
+    plan (not judged); owned overlays dropped are `leaving`."""
     fs = FakeSys()
     fs.seed_dir("/l")
-    e = entry(upper="/data/u", work="/data/w")
-    data = Entry(target="/data", type="tmpfs")
+    fs.seed_dir("/src/w")
+    e = entry(upper="/data/u", work="/b/w")
+    data, bound, inner = Entry(target="/data", type="tmpfs"), Entry(target="/b", type="bind", source="/src"), \
+        Entry(target="/data/u/m", type="tmpfs")
     dropped = Owned(dataclasses.replace(entry(), target="/old"))
-    obs = rules.observe(fs, [e, data], [dropped], parse_mountinfo(fs.read_mountinfo()))
-    assert obs.dir("/data/u") is rules.UNKNOWN and obs.dir("/data/w") is rules.UNKNOWN
+    obs = rules.observe(fs, [e, data, bound], [dropped], parse_mountinfo(fs.read_mountinfo()))
+    assert obs.dir("/data/u") == rules.Dir("missing", below="/data") and obs.dir("/b/w") is rules.UNKNOWN
     assert obs.dir("/l").kind == "dir" and obs.leaving == frozenset({"/old"})
+    obs = rules.observe(fs, [e, data, bound, inner], [dropped], parse_mountinfo(fs.read_mountinfo()))
+    assert obs.dir("/data/u") is rules.UNKNOWN
 
 
 def test_observe_missing_upper():

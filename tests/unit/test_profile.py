@@ -494,8 +494,10 @@ def valid_profiles(draw):
         elif etype == "ext4":
             e["source"] = "/dev/" + draw(WEIRD_NAME)
         elif etype == "overlay":
-            e["lower"] = ["/l/%d/%s" % (k, draw(WEIRD_NAME)) for k in range(draw(st.integers(1, 3)))]
-            if draw(st.booleans()):
+            writable = draw(st.booleans())
+            # A read-only overlay has two layers at least (overlay_rules.layout_problems).
+            e["lower"] = ["/l/%d/%s" % (k, draw(WEIRD_NAME)) for k in range(draw(st.integers(1 if writable else 2, 3)))]
+            if writable:
                 e["upper"], e["work"] = "/u/%d" % i, "/w/%d" % i
         if etype != "symlink":
             e["options"] = draw(st.lists(st.sampled_from(OPTION_POOL[etype]), max_size=4))

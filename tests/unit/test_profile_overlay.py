@@ -14,7 +14,7 @@ ELOOP_TWICE = 'overlayfs refuses a layer given twice ("conflicting lowerdir path
 ELOOP_OVERLAP = 'overlayfs refuses overlapping layers ("overlapping lowerdir path", ELOOP)'
 
 
-def overlay(target="/t", lower=("/l",), upper=None, work=None, **extra):
+def overlay(target="/t", lower=("/l", "/l2"), upper=None, work=None, **extra):
     """Return an overlay entry mapping."""
     e = dict(target=target, type="overlay", lower=list(lower), **extra)
     if upper:
@@ -35,6 +35,13 @@ CASES = [
     ("separate-layers-load", overlay(lower=["/l1", "/l2"], data=["/d"], upper="/u", work="/w"), []),
     ("target-inside-a-lower-is-fine", overlay(target="/l/root", lower=["/l"], upper="/u", work="/w"), []),
     ("sibling-prefix-is-not-inside", overlay(lower=["/l", "/l-2"], upper="/u", work="/u-w"), []),
+    ("one-lower-and-a-data-layer-load", overlay(lower=["/l"], data=["/d"]), []),
+    ("one-lower-with-an-upper-loads", overlay(lower=["/l"], upper="/u", work="/w"), []),
+    # Found by tests/integration/test_overlay_transitions.py: the kernel refused it at apply time (EINVAL).
+    ("one-layer-read-only", overlay(lower=["/l"]),
+     [("lower", "entry 0 (/t): lower: one layer and no upper: overlayfs refuses a read-only overlay of a single"
+                " layer (EINVAL, \"at least 2 lowerdir are needed while upperdir nonexistent\"); bind the directory"
+                " read-only instead (a bind entry with ro), or give the overlay an upper and work")]),
     ("lower-given-twice", overlay(lower=["/l", "/l"]),
      [("lower", "entry 0 (/t): lower[1]: is the same directory as lower[0]: " + ELOOP_TWICE)]),
     ("lower-inside-lower", overlay(lower=["/l", "/l/sub"]),
@@ -59,12 +66,12 @@ CASES = [
      [("work", "entry 0 (/t): work: /d/w lies inside data[0] (/d): overlayfs mounts it, but overlayfs's scratch"
                " files would appear in that lower layer while it is mounted (undefined behaviour,"
                " Documentation/filesystems/overlayfs.rst)")]),
-    ("lower-is-the-target", overlay(target="/srv/usr", lower=["/srv/usr"]),
+    ("lower-is-the-target", overlay(target="/srv/usr", lower=["/srv/usr", "/l2"]),
      [("lower", "entry 0 (/srv/usr): lower[0]: is the target itself: the layer would show the target's old content"
                 " only until the overlay is mounted over it, and from then on that path is the overlay (a later"
                 " replace would stack the overlay on itself); bind the directory elsewhere first (a bind entry)"
                 " and name that as the layer")]),
-    ("lower-inside-the-target", overlay(lower=["/t/l"]),
+    ("lower-inside-the-target", overlay(lower=["/t/l", "/l2"]),
      [("lower", "entry 0 (/t): lower[0]: /t/l lies inside the target (/t): once the overlay is mounted there the"
                 " path shows the overlay, not the directory")]),
     ("work-is-the-target", overlay(upper="/u", work="/t"),

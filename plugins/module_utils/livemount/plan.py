@@ -8,10 +8,12 @@ remove, and finally orders everything (order.py). Anything it must not touch
 becomes a `conflict` change; the engine refuses a plan that has one.
 """
 
+import dataclasses
+
 from . import match, mimic, paths
 from .overlay import plan as plan_overlay
 from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change, build
-from .order import order_changes
+from .order import depends_on, order_changes
 
 # Decisions that put a fresh mount (or no mount) at a target: whatever sits on
 # top of the old one below that target has to come down and go back up.
@@ -36,6 +38,13 @@ def plan(state, profile, world):
     for t in targets:
         changes.extend(_decide(desired.get(t), owned.get(t), world, created))
     changes = _rebuild_children(changes, desired, owned, world)
+    while True:
+        # A mount built from what another target shows (a bind of it, an overlay layered on it) is built again
+        # when that target is; its own children and dependents then are too.
+        more = _rebuild_dependents(changes, owned)
+        if more is changes:
+            break
+        changes = _rebuild_children(more, desired, owned, world)
     changes = _links_in_fresh_parents(changes, world)
     changes.extend(_foreign_below(changes, desired, owned, world))
     # What the down phase removes of ours may be what the up phase finds at another path (a bind put up
@@ -43,11 +52,14 @@ def plan(state, profile, world):
     going = _rmdirs(state, changes, desired, world)
     ids = state.ids_of() if going else {}
     removed = frozenset(i for c in going for i in ids.get(c.path, ()))
-    changes = _add_mkdirs(changes, _after_down(changes, world, removed), may_mimic)
+    through = _through_uppers(going, world)
+    emptied = _emptied_uppers(changes, plan_overlay.upper_policies(profile))
+    changes = _add_mkdirs(changes, _after_down(changes, world, removed, through), may_mimic, emptied)
     # A mount point that makes room for another kind of entry (_make_room) may be one the new mount above
     # would hide as well: removed once.
     removing = {c.path for c in changes if c.action == Action.RMDIR}
     changes.extend(c for c in _rmdirs(state, changes, desired, world) if c.path not in removing)
+    changes.extend(_cycles(desired))
     changes = plan_overlay.checks(changes, world, plan_overlay.upper_policies(profile))
     return order_changes(changes)
 
@@ -223,13 +235,38 @@ def _point_kind_changes(want, own, world):
     return world.table.top(want.target) is not None
 
 
-def _after_down(changes, world, removed=frozenset()):
+def _after_down(changes, world, removed=frozenset(), through=()):
     """Return the world as the up phase finds it: links we unlink and directories we remove are gone.
 
-    `removed`: the identities of the directories the down phase removes, gone wherever the world saw them.
+    `removed`: the identities of the directories the down phase removes, gone wherever the world saw them;
+    `through`: the paths in an overlay's upper where those removed through the overlay were (_through_uppers).
     """
-    gone = [c.target for c in changes if c.action in (Action.UNLINK, Action.RMDIR)]
+    gone = [c.target for c in changes if c.action in (Action.UNLINK, Action.RMDIR)] + list(through)
     return world.without(gone, removed) if gone or removed else world
+
+
+def _through_uppers(going, world):
+    """Return the paths in an upper directory that the down phase's rmdirs, made through a live overlay, remove.
+
+    A directory livemount made inside a writable overlay is in its upper;
+    the planner saw it there too (a path below an overlay entry's target is
+    looked up in its layers), under the upper's own device and path, where
+    the identity of the one seen through the overlay does not find it.
+    """
+    out = []
+    for c in going:
+        m = world.table.visible(paths.ancestors(c.target)[-1]) if paths.ancestors(c.target) else None
+        if m is not None and m.fstype == OVERLAY and m.upper and m.root == "/":
+            out.append(paths.join(m.upper, paths.relative(c.target, m.mount_point)))
+    return out
+
+
+def _emptied_uppers(changes, policies):
+    """Return the targets of the overlays this plan mounts on a fresh, empty upper (upper_policy fresh)."""
+    return frozenset(c.target for c in changes
+                     if c.action in (Action.MOUNT, Action.REPLACE) and c.entry is not None and c.entry.type == OVERLAY
+                     and c.live is not None and c.live.fstype == OVERLAY and plan_overlay.shares_upper(c.live, c.entry)
+                     and policies.get(c.target, plan_overlay.FRESH) == plan_overlay.FRESH)
 
 
 def _exact(want, live, world, own):
@@ -286,8 +323,105 @@ def _rebuild_children(changes, desired, owned, world):
                               before=own, live=c.live))
         if want is not None:
             action = Action.LINK if want.type == SYMLINK else Action.MOUNT
-            out.append(Change(action, want, "parent %s is rebuilt: child redone" % parent))
+            # An overlay whose layers or options change on the way keeps the old mount for its upper policy
+            # (overlay/plan.py): mounted again on the same upper, it would show it over another stack.
+            relayered = (c.action == Action.REPLACE and want.type == OVERLAY and c.live is not None
+                         and c.live.fstype == OVERLAY and plan_overlay.shares_upper(c.live, want))
+            out.append(Change(action, want, "parent %s is rebuilt: child redone" % parent,
+                              live=c.live if relayered else None))
     return out
+
+
+_DONE = {Action.MOUNT: "mounted", Action.REPLACE: "replaced", Action.UNMOUNT: "unmounted"}
+
+
+def _rebuild_dependents(changes, owned):
+    """Return changes where a kept mount built from a target this plan mounts afresh is replaced (or `changes`).
+
+    A bind copies the mount its source shows when it is made, and overlayfs
+    opens its layers when it is mounted: neither follows a later mount at
+    that path. So when the mount at (or above) a bind's source or an
+    overlay's layer is mounted, replaced or unmounted, a dependent kept as
+    it is would go on showing the old one; it is replaced after it
+    (order.py puts dependents after what they depend on).
+    """
+    rebuilt = {c.target: c.action for c in changes if _rebuilds(c)}
+    if not rebuilt:
+        return changes
+    out, found = [], False
+    for c in changes:
+        own = owned.get(c.target)
+        if c.action in (Action.KEEP, Action.REMOUNT) and own is not None and c.entry is not None \
+                and c.entry.is_mount and c.live is not None:
+            on = [(p, a) for p in depends_on(c.entry) for a in paths.ancestors(p) + [p] if a in rebuilt]
+            if on:
+                found = True
+                p, a = on[-1]
+                what = "source" if c.entry.type == BIND else "layer"
+                done = _DONE[rebuilt[a]]
+                where = "is %s by this plan" % done if p == a else "lies in %s, which this plan %s" % (
+                    a, {"mounted": "mounts", "replaced": "replaces", "unmounted": "unmounts"}[done])
+                out.append(Change(Action.REPLACE, c.entry, "its %s %s %s: built again after it" % (what, p, where),
+                                  before=own, live=c.live))
+                continue
+        out.append(c)
+    return out if found else changes
+
+
+def _cycles(desired):
+    """Return a conflict for each mount entry built, through sources, layers and parent mounts, from itself.
+
+    A bind of a target, or an overlay layered on one, is made after it
+    (order.py); a child after its parent. When those needs go round, no
+    order works: each mount would copy or stack an empty directory, or the
+    kernel refuses (ENOENT).
+    """
+    mounts = {t: e for t, e in desired.items() if e.is_mount}
+    uses, within = {}, {}  # `within`: the targets at or above a path, per path (entries share sources and layers)
+    for t, e in mounts.items():
+        found = []
+        for p in depends_on(e):
+            at = within.get(p)
+            if at is None:
+                at = within[p] = [a for a in paths.ancestors(p) + [p] if a in mounts]
+            found.extend(a for a in at if a != t)
+        if found:
+            uses[t] = found
+    if not uses:
+        return []
+    out, done = [], set()
+    for start in sorted(uses):
+        # Depth first along the needs, one path at a time: a need already on the path closes a cycle.
+        trail, stack = [], [(start, iter(_needs(start, mounts, uses)))]
+        on = {start}
+        trail.append(start)
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                on.discard(trail.pop())
+                done.add(node)
+                continue
+            if nxt in on:
+                ring = trail[trail.index(nxt):] + [nxt]
+                for t in ring[:-1]:
+                    if t not in done:
+                        done.add(t)
+                        out.append(Change(Action.CONFLICT, mounts[t], "cannot mount %s: it is built from itself: %s"
+                                          " (bind sources, overlay layers and parent mounts), so no order can mount"
+                                          " them" % (t, " -> ".join(ring[ring.index(t):] + ring[1:ring.index(t) + 1]))))
+                continue
+            if nxt not in done:
+                on.add(nxt)
+                trail.append(nxt)
+                stack.append((nxt, iter(_needs(nxt, mounts, uses))))
+    return out
+
+
+def _needs(t, mounts, uses):
+    """Return the targets whose mount must be up before the mount at `t`: its parents, and what it is built from."""
+    return [a for a in paths.ancestors(t) if a in mounts] + uses.get(t, [])
 
 
 def _links_in_fresh_parents(changes, world):
@@ -346,18 +480,35 @@ def _foreign_below(changes, desired, owned, world):
 
 # ---- directories -----------------------------------------------------------
 
-def _add_mkdirs(changes, world, may_mimic=frozenset()):
+def _add_mkdirs(changes, world, may_mimic=frozenset(), emptied=frozenset()):
     """Return changes plus the mkdir steps (and refusals) the creating changes need.
 
     A directory to create in a read-only one is a conflict, unless the entry
     is in `may_mimic`: then a writable mimic of that directory comes first.
+    The overlays at `emptied` start on a fresh upper: only their lower layers show.
     """
     ups = sorted((c for c in changes if c.action in (Action.MOUNT, Action.REPLACE, Action.LINK)),
                  key=lambda c: paths.sort_key(c.target))
     if not ups:
         return list(changes)  # nothing goes up: no directory to make, no mimic to plan (a plan that changes nothing)
     fresh = {c.target: c.entry for c in ups if c.entry.is_mount}
+    shown = {t: (dataclasses.replace(e, upper=None) if t in emptied else e) for t, e in fresh.items()} \
+        if emptied else fresh  # what each fresh mount shows; `fresh` still says what is writable
     gone = {c.target for c in changes if c.action == Action.UNMOUNT and c.live is not None} - set(fresh)
+
+    def source_kind(e, hops=0):
+        """Return the kind of a bind's source once what the plan mounts first is up (World.source_kind, else)."""
+        src = e.source
+        if e.type == BIND and src and hops < 8 and src != e.target and paths.under_any(src, fresh):
+            if src in fresh:  # the root of a mount this plan makes: a file only for a bind of a file
+                return "file" if fresh[src].type == BIND and source_kind(fresh[src], hops + 1) == "file" else "dir"
+            return world.projected(src, shown, gone, staying).kind
+        return world.source_kind(e)  # (a cycle of binds is refused: plan._cycles)
+
+    def point_kind(e):
+        """Return "file" for a bind of what will be a regular file (its mount point is a file), else "dir"."""
+        return "file" if e.type == BIND and source_kind(e) == "file" else "dir"
+
     staying = {c.target: c.entry for c in changes
                if c.action in (Action.KEEP, Action.REMOUNT) and c.entry is not None and c.entry.is_mount}
     made = {}
@@ -383,7 +534,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
             is_target = p == e.target
             if p in made or (p in plain and not is_target):
                 continue
-            fact = world.projected(p, fresh, gone, staying)
+            fact = world.projected(p, shown, gone, staying)
             if fact.kind == "unknown":
                 where = paths.ancestors(p)[-1]
                 if e.mkdir and (where not in made or where in fresh) and read_only(e, where):
@@ -397,7 +548,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
                     break
                 if e.mkdir:
                     # steps._mkdir makes it only if it is missing then (and only then records it as ours).
-                    file_point = is_target and world.point_kind(e) == "file"
+                    file_point = is_target and point_kind(e) == "file"
                     made[p] = "file" if file_point else "dir"
                     out.append(Change(Action.MKDIR, e, "create %s if missing (hidden under a mount removed first)"
                                       % ("mount point" if is_target else "parent"), path=p, file_point=file_point))
@@ -412,7 +563,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
                 if (where not in made or where in fresh) and read_only(e, where):
                     out.append(_read_only_conflict(e, where, p))
                     break
-                file_point = is_target and world.point_kind(e) == "file"
+                file_point = is_target and point_kind(e) == "file"
                 made[p] = "file" if file_point else "dir"
                 out.append(Change(Action.MKDIR, e, "create missing %s" % ("mount point" if is_target else "parent"),
                                   path=p, file_point=file_point))
@@ -421,7 +572,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
                                   % ("link" if e.type == SYMLINK else "mount", e.target, p)))
                 break
             elif is_target:
-                if fact.kind != world.point_kind(e):
+                if fact.kind != point_kind(e):
                     out.append(Change(Action.CONFLICT, e, "cannot mount %s: existing %s in the way"
                                       % (e.target, _kind_name(fact.kind))))
             elif fact.kind != "dir":
@@ -434,7 +585,7 @@ def _add_mkdirs(changes, world, may_mimic=frozenset()):
             where = paths.ancestors(e.target)[-1]
             if e.type == SYMLINK and (where not in made or where in fresh) and read_only(e, where):
                 out.append(_read_only_conflict(e, where, e.target))
-        if e.type == BIND and c.action != Action.LINK and world.source_kind(e) == "missing":
+        if e.type == BIND and c.action != Action.LINK and source_kind(e) == "missing":
             out.append(Change(Action.CONFLICT, e, "cannot mount %s: source %s does not exist" % (e.target, e.source)))
     return out + mimic.plan_mimics(mimicked, world, changes)
 
@@ -467,7 +618,9 @@ def _rmdirs(state, changes, desired, world):
     """
     # Sets and ancestor lookups, never every created path against every target: a
     # profile whose directories livemount created made this quadratic (bench/plan_scale.py).
-    needed = paths.with_ancestors(desired)
+    # A bind's source or an overlay's layer that livemount made (the mount point of an entry gone now) is
+    # needed as much as a target is.
+    needed = paths.with_ancestors(list(desired) + [p for e in desired.values() for p in depends_on(e)])
     rebuilt = {c.target: c.action for c in changes if c.action in (Action.REPLACE, Action.UNMOUNT) and _rebuilds(c)}
     fresh = {c.target for c in changes if c.action == Action.MOUNT}
     down = {}

@@ -156,8 +156,16 @@ def _writing(call, *args):
 
 def _mount(run, c):
     e = c.entry
+    moved = {}
+    if c.upper_policy == "fresh" and c.live is not None and \
+            not any(a["target"] == e.target for a in run.executor.outcome.asides):
+        # A child overlay redone with other layers (overlay/plan.py): its old overlay was unmounted in the
+        # down phase (if that was lazy, the unmount moved the upper aside already).
+        moved = upper_policy.move_aside(run, c)
     h = build(run, e)
     ident = run.attach(h, e.target)
+    if moved:
+        upper_policy.record(run, e, moved, old_gone=True)
     detach = _may_carry(e)
     run.push("unmount %s" % e.target, lambda: run.system.umount(e.target, detach, ident))
     if e.propagation:

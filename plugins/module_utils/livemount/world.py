@@ -108,15 +108,22 @@ class World:
                 continue
             rel = paths.relative(path, anc)
             if parent.type == BIND:
-                return self.fact(paths.join(self.realpath(parent.source), rel))
+                return self._shown(paths.join(self.realpath(parent.source), rel), fresh, gone, staying, anc)
             if parent.type == OVERLAY:
                 for base in ([parent.upper] if parent.upper else []) + list(parent.lower):
-                    f = self.fact(paths.join(base, rel))
+                    f = self._shown(paths.join(base, rel), fresh, gone, staying, anc)
                     if f.kind != "missing":
                         return f
                 return MISSING
             return UNKNOWN if crossed else MISSING  # a fresh filesystem is empty
         return UNKNOWN if crossed else self.fact(path)
+
+    def _shown(self, path, fresh, gone, staying, at):
+        """Return the fact at `path` in a content root of the fresh mount at `at`: projected in turn when that
+        path lies in another fresh mount (a layer or source that is another entry's target, mounted first)."""
+        if any(a in fresh and a != at and not paths.is_under(at, a) for a in paths.ancestors(path) + [path]):
+            return self.projected(path, {t: e for t, e in fresh.items() if t != at}, gone, staying)
+        return self.fact(path)
 
     def read_only(self, path, fresh, staying, gone):
         """Return True when nothing can be created in directory `path` once the plan's mounts are in place.
@@ -173,15 +180,21 @@ def paths_to_observe(entries, owned=()):
             real.add(e.source)
     by_target = {e.target: e for e in entries}
     for t, above in paths.nested(by_target):
-        for anc in above:
+        todo = [(t, anc, 0) for anc in above]
+        while todo:
+            path, anc, hops = todo.pop()
             parent = by_target[anc]
             for base in _content_roots(parent):
-                rel = paths.relative(t, anc)
-                mapped = paths.join(base, rel)
+                mapped = paths.join(base, paths.relative(path, anc))
                 lstat.add(mapped)
                 for a in paths.ancestors(mapped):
                     if paths.is_under(a, base):
                         lstat.add(a)
+                if hops < 4:
+                    # A content root that is another entry's target (a layer or source mounted first): what
+                    # shows there is that entry's content in turn (World._shown).
+                    todo.extend((mapped, a, hops + 1) for a in paths.ancestors(mapped) + [mapped]
+                                if a in by_target and a != anc and not paths.is_under(anc, a))
     return lstat, real
 
 

@@ -1,9 +1,10 @@
 """Overlay rules: the layouts overlayfs refuses or mishandles, and the directories it left behind.
 
 Three parts, all documented with their messages in docs/overlay-rules.md:
-* layout_problems / shared_problems (pure, no filesystem): what profile.py
-  refuses for one entry (layers inside each other, a layer at the target) and
-  between entries (two overlays on one upper or work);
+* layout_problems / one_layer_problem / shared_problems (pure, no
+  filesystem): what profile.py refuses for one entry (layers inside each
+  other, a layer at the target, one layer without upper) and between entries
+  (two overlays on one upper or work);
 * observe(system, entries, owned, table): reads, through `system` only, what the
   directories of the desired overlays hold (stored as World.overlay);
 * problems(change, world, policy): pure, for one mount or replace of an
@@ -104,6 +105,20 @@ def layout_problems(target, lower=(), data=(), upper=None, work=None):
     return out
 
 
+def one_layer_problem(lower=(), data=(), upper=None):
+    """Return [(field, where, message)]: a read-only overlay (no upper) of one layer, which overlayfs refuses.
+
+    Lower and data layers count together (ovl_fs_params_verify, checked on
+    6.18: lowerdir=/l::/d mounts, lowerdir=/l alone is EINVAL and only
+    dmesg says why).
+    """
+    if upper is not None or len(lower) + len(data) != 1:
+        return []
+    return [("lower", "lower", "one layer and no upper: overlayfs refuses a read-only overlay of a single layer"
+             " (EINVAL, \"at least 2 lowerdir are needed while upperdir nonexistent\"); bind the directory"
+             " read-only instead (a bind entry with ro), or give the overlay an upper and work")]
+
+
 def shared_problems(entries):
     """Return [(index, field, message)]: overlay entries whose upper or work overlaps another one's upper or work.
 
@@ -167,6 +182,7 @@ class Dir:
     origin: Optional[bytes] = None
     index_upper: Optional[bytes] = None
     handle: Optional[tuple] = None
+    below: Optional[str] = None  # missing in the mount this plan puts up first at this target (_first_content)
 
 
 UNKNOWN = Dir("unknown")
@@ -195,12 +211,16 @@ def observe(system, entries, owned, table):
         for f in ("upper", "work"):
             if getattr(e, f):
                 roles.setdefault(getattr(e, f), set()).add(f)
-    # A path where this plan mounts something first shows other content then: not judged now.
-    first = {e.target for e in entries if e.is_mount and table.top(e.target) is None}
+    # A path where this plan mounts something first shows other content then: not judged now, unless
+    # that content is known to lack it (_first_content).
+    first = {e.target: e for e in entries if e.is_mount and table.top(e.target) is None}
+    made = None  # every target and its ancestors: paths the plan makes
     dirs = {}
     for path in sorted(roles):
         if paths.under_any(path, first):  # a set and the path's ancestors: comparing with every target was n^2
-            dirs[path] = UNKNOWN
+            if made is None:
+                made = paths.with_ancestors(e.target for e in entries if e.is_mount)
+            dirs[path] = _first_content(system, path, first, made)
             continue
         try:
             dirs[path] = _observe_dir(system, path, roles[path], table)
@@ -209,6 +229,37 @@ def observe(system, entries, owned, table):
     wanted = {e.target for e in entries}
     leaving = frozenset(o.entry.target for o in owned if o.entry.type == OVERLAY and o.entry.target not in wanted)
     return Observed(dirs=dirs, leaving=leaving)
+
+
+def _first_content(system, path, first, made):
+    """Return UNKNOWN, or Dir("missing") when `path` will not exist in the mount this plan puts above it first.
+
+    Below a bind that is the source's content at the same place, below a
+    new tmpfs nothing, below an overlay its upper's and layers' content
+    (what World.projected predicts for mount points; here for a layer of
+    another overlay, a layer that is another entry's target moved below a
+    new mount). A path another entry mounts on, or lies above, is made by
+    the plan: not judged. Anything else (another filesystem's content, a
+    content root itself below a mount made first) is not judged either.
+    """
+    anc = [a for a in [path] + list(reversed(paths.ancestors(path))) if a in first]
+    top = anc[0]
+    if top == path or path in made:
+        return UNKNOWN
+    e, rel = first[top], paths.relative(path, top)
+    if e.type == "tmpfs":
+        return Dir("missing", below=top)
+    roots = [e.source] if e.type == "bind" and e.source else (
+        ([e.upper] if e.upper else []) + list(e.lower) if e.type == OVERLAY else [])
+    if not roots or any(paths.under_any(r, first) for r in roots):
+        return UNKNOWN
+    try:
+        for r in roots:
+            if system.lstat(system.realpath(paths.join(r, rel))).kind != "missing":
+                return UNKNOWN
+    except SysError:
+        return UNKNOWN
+    return Dir("missing", below=top)
 
 
 def _observe_dir(system, path, roles, table):
@@ -286,7 +337,8 @@ def problems(change, world, policy):
     e = change.entry
     if obs is None or e is None or e.type != OVERLAY:
         return []
-    old = change.live if (change.action == Action.REPLACE and change.live is not None
+    # A mount with a live overlay is a child redone after its layers changed (overlay/plan.py): its old one.
+    old = change.live if (change.action in (Action.REPLACE, Action.MOUNT) and change.live is not None
                           and change.live.fstype == OVERLAY) else None
     fresh = set()
     if policy == "fresh" and old is not None:
@@ -321,7 +373,10 @@ def _missing(e, obs, fresh):
         kind = obs.dir(path).kind
         if path in fresh or kind in ("dir", "unknown"):
             continue
-        if kind == "missing":
+        if kind == "missing" and obs.dir(path).below:
+            out.append((where, "%s will not exist: it lies in the mount this plan puts up first at %s, which has"
+                               " nothing there (overlayfs needs an existing directory)" % (path, obs.dir(path).below)))
+        elif kind == "missing":
             out.append((where, "%s does not exist: overlayfs needs an existing directory" % path))
         else:
             out.append((where, "%s is a %s, not a directory" % (path, {"file": "regular file"}.get(kind, kind))))

@@ -99,6 +99,9 @@ def carry_release(run, c):
     """
     e, live = c.entry, c.live
     old_entry = c.before.entry if c.before else None
+    # Once the frozen mount is unmounted there is nothing to unfreeze: the undo below mounts the old entry
+    # again from its spec, with its own flags (another mount: unfreezing "the old one" then fails ESTALE).
+    state = {"gone": False}
     if "ro" not in live.flags:
         try:
             run.system.setattr(e.target, frozenset(live.flags) | {"ro"}, None, live.ident)
@@ -107,12 +110,16 @@ def carry_release(run, c):
                 raise
             raise _busy(run, e.target, exc, "cannot freeze overlay %s for upper_policy carry: a process holds a"
                                             " file open for writing on it" % e.target)
-        run.push("unfreeze %s" % e.target,
-                 lambda: run.system.setattr(e.target, frozenset(live.flags), None, live.ident))
+
+        def unfreeze():
+            if not state["gone"]:
+                run.system.setattr(e.target, frozenset(live.flags), None, live.ident)
+        run.push("unfreeze %s" % e.target, unfreeze)
     deadline = time.monotonic() + run.executor.carry_wait
     while True:
         try:
             run.system.umount(e.target, False, live.ident)  # never MNT_DETACH: the old superblock must really go
+            state["gone"] = True
             break
         except SysError as exc:
             if exc.errno != errno.EBUSY:

@@ -376,6 +376,9 @@ class _EntryCheck:
         if etype == OVERLAY and self.target is not None:
             # Layers inside each other or at the target (docs/overlay-rules.md).
             found = overlay_rules.layout_problems(self.target, lower or (), data or (), upper, work)
+            if not self.problems and lower:
+                # Only for fields that are all valid: a broken one is reported for itself, not as a missing layer.
+                found += overlay_rules.one_layer_problem(lower, data or (), upper)
             for field, where, message in found:
                 self.fail(field, where, message)
         mode = None
