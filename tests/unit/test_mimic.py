@@ -335,3 +335,17 @@ def test_a_mimic_of_a_directory_our_own_mount_shows_is_refused(root, keep_ro_ent
     with pytest.raises(PlanError, match=match):
         apply({"name": "p", "mounts": mounts}, fake, root)
     assert snapshot(fake) == before
+
+
+def test_a_link_of_a_mimic_whose_tmpfs_went_is_forgotten_never_unlinked(root):
+    """The mimic of /ro (for /ro/new) recreated /ro/ln in its tmpfs; the tmpfs is then detached by hand, so /ro/ln is
+    D's own link again, the very same content. Destroy forgets the record: it never unlinks someone else's link (it
+    did, through a writable view of the read-only mount, found by the mimic transitions killed mid-destroy)."""
+    fake = ro_host()
+    apply(profile(), fake, root)
+    fake.umount("/ro", True)  # by hand, with everything on it
+    assert fake.lstat("/ro/ln").kind == "symlink"
+    report = apply({"name": "p", "mounts": []}, fake, root)
+    assert ("forget", "/ro/ln") in [(c.action.value, c.target) for c in report.changes]
+    assert not any(c.startswith("unlink") for c in fake.calls)
+    assert fake.lstat("/ro/ln").kind == "symlink" and fake.lstat("/ro/ln").link == "keep"

@@ -36,7 +36,15 @@ def plan(state, profile, world):
     created = frozenset(state.created)
     changes = []
     for t in targets:
-        changes.extend(_decide(desired.get(t), owned.get(t), world, created))
+        own = owned.get(t)
+        if own is not None and own.synthetic_for is not None and own.entry.type == SYMLINK and \
+                not _in_its_mimic(own, owned, world):
+            # A link a mimic recreated lives in the mimic's tmpfs; with that tmpfs gone, the same link at the
+            # same path is the original the mimic copied: someone else's, however alike (never unlinked).
+            changes.append(Change(Action.FORGET, own.entry, "the writable mimic of %s that held this link is gone: "
+                                  "the link there now is not livemount's" % paths.ancestors(t)[-1], before=own))
+            continue
+        changes.extend(_decide(desired.get(t), own, world, created))
     changes = _rebuild_children(changes, desired, owned, world)
     while True:
         # A mount built from what another target shows (a bind of it, an overlay layered on it) is built again
@@ -75,6 +83,16 @@ def to_perform(changes):
 
 
 # ---- one target ----------------------------------------------------------
+
+def _in_its_mimic(own, owned, world):
+    """Return True when the mimic tmpfs recorded at the parent of synthetic link `own` is the top mount there."""
+    parent = paths.ancestors(own.entry.target)[-1]
+    rec = owned.get(parent)
+    if rec is None or rec.synthetic_for is None or not rec.entry.is_mount:
+        return False
+    live = match.find_recorded(rec, world.table, world)
+    return live is not None and live is world.table.top(parent)
+
 
 def _decide(want, own, world, created=frozenset()):
     """Return the changes for one target, considering only that target (and the paths we `created`)."""

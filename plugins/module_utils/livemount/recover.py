@@ -27,6 +27,11 @@ from .state import State
 from .steps import _tmp_name
 
 
+def _link_there(seen, entry):
+    """Return True when PathFact `seen` is a symlink with `entry`'s content."""
+    return seen.kind == "symlink" and seen.link == entry.source
+
+
 def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=None, marker=None):
     """Return (new_state, finish_ops, messages) for an interrupted apply.
 
@@ -91,7 +96,9 @@ def recover(state, header, records, world, entry_from_dict, lstat=None, listdir=
             seen = fact(path)
             if entry is not None and action != Action.UNLINK and seen.kind == "symlink" and seen.link == entry.source:
                 owned[path] = Owned(entry)
-            elif action == Action.UNLINK and not (seen.kind == "symlink" and seen.link == (before or entry).source):
+            elif action == Action.UNLINK and (r["n"] in done or not _link_there(seen, before or entry)):
+                # Done: gone, whatever is at the path now (a mimic's link, once its tmpfs is gone, shows the
+                # original it copied).
                 # Gone, or something else in its place since: a later step of the dead run may have made
                 # the mount point of the entry that replaces the link there.
                 owned.pop(path, None)
