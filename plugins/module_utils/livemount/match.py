@@ -159,7 +159,7 @@ def setting_diffs(entry, live, world, owned=None):
         diffs.append(_flag_text(added, removed))
     if entry.type != BIND and not _fs_options_ok(entry, live, world, owned):
         for key, live_val, want in options.fs_options_diff(
-            entry.type, entry.fs_options, live.fs_options, world.overlay_defaults
+            entry.type, entry.fs_options, live.fs_options, world.fs_defaults(entry.type)
         ):
             diffs.append("%s %s -> %s" % (key, _show(live_val), _show(want)))
         if not diffs:
@@ -197,7 +197,7 @@ def propagation_differs(entry, live):
 
 
 def _fs_options_ok(entry, live, world, owned):
-    if fs_options_match(entry.type, entry.fs_options, live.fs_options, world.overlay_defaults):
+    if fs_options_match(entry.type, entry.fs_options, live.fs_options, world.fs_defaults(entry.type)):
         return True
     return (
         owned is not None

@@ -7,7 +7,7 @@ from .overlay import rules as overlay_rules
 from . import paths
 from .mountinfo import LiveTable, parse_mountinfo
 from .mimic import observe_mimic
-from .model import OVERLAY
+from .model import OVERLAY, TMPFS
 from .world import World, paths_to_observe
 
 
@@ -41,7 +41,9 @@ def observe(system, entries, owned=(), mimic=(), empty=True):
     facts = {p: system.lstat(p) for p in looked_at} if empty else system.facts(looked_at)
     wants_overlay = any(e.type == OVERLAY for e in entries) or any(o.entry.type == OVERLAY for o in owned)
     defaults = system.overlay_defaults() if wants_overlay else {}
+    wants_tmpfs = any(e.type == TMPFS for e in entries) or any(o.entry.type == TMPFS for o in owned)
     world = World(table=table, facts=facts, realpaths=realpaths, overlay_defaults=defaults,
+                  tmpfs_defaults=system.tmpfs_defaults() if wants_tmpfs else {},
                   namespace=system.namespace_id(),
                   overlay=overlay_rules.observe(system, entries, owned, table) if wants_overlay else None,
                   markers=_markers(system, table, owned))
@@ -70,7 +72,7 @@ def refresh_table(system, world):
     """Return `world` with a freshly read mount table (facts kept; markers dropped: they were of the old tops)."""
     return _adapted(system, World(table=read_table(system), facts=world.facts,
                                   realpaths=world.realpaths, overlay_defaults=world.overlay_defaults,
-                                  namespace=world.namespace, listings=world.listings, overlay=world.overlay,
+                                  tmpfs_defaults=world.tmpfs_defaults, namespace=world.namespace, listings=world.listings, overlay=world.overlay,
                                   others=world.others, owners=world.owners))
 
 

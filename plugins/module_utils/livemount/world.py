@@ -10,7 +10,7 @@ from typing import Dict, FrozenSet
 
 from . import paths
 from .match import recorded_mount as match_recorded
-from .model import BIND, MISSING, OVERLAY, SYMLINK, PathFact
+from .model import BIND, MISSING, OVERLAY, SYMLINK, TMPFS, PathFact
 
 # What lies under a mount a plan takes down was never observed (lstat saw the
 # mount's content): known only when the executor gets there.
@@ -48,12 +48,18 @@ class World:
     facts: Dict[str, PathFact] = field(default_factory=dict)
     realpaths: Dict[str, str] = field(default_factory=dict)
     overlay_defaults: Dict[str, str] = field(default_factory=dict)
+    tmpfs_defaults: Dict[str, int] = field(default_factory=dict)
     namespace: str = ""
     listings: Dict[str, tuple] = field(default_factory=dict)
     overlay: object = None
     markers: Dict[str, str] = field(default_factory=dict)
     others: FrozenSet[str] = frozenset()
     owners: Dict[str, tuple] = field(default_factory=dict)
+
+    def fs_defaults(self, fstype):
+        """Return what the options of a `fstype` mount are judged by when the kernel hides them (options.py):
+        the machine's RAM for tmpfs (Sys.tmpfs_defaults), the module parameters for overlay."""
+        return self.tmpfs_defaults if fstype in (TMPFS, "devtmpfs") else self.overlay_defaults
 
     def fact(self, path):
         """Return the PathFact observed at `path` (MISSING if never observed)."""
