@@ -219,7 +219,7 @@ def test_the_glance_accepts_the_records_a_save_writes(root):
 @pytest.mark.parametrize("field", RECORD_FIELDS)
 @pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
 def test_what_the_glance_accepts_the_checks_accept_the_same(root, field, value):
-    """A record the glance takes gives the very Entry the full checks give; anything else goes to the checks."""
+    """A record the glance takes gives the very Owned the full checks give; anything else goes to the checks."""
     owned, roots = _records(root)
     for k, o in enumerate(owned):
         o = dict(o, **{field: value})

@@ -63,7 +63,7 @@ def recorded_mount(owned, live, world=None):
 
 def same_make(owned, live):
     """Return True when `live` is what the record says its mount is: device, root within it, filesystem type."""
-    return ((owned.dev is None or tuple(live.dev) == tuple(owned.dev))
+    return ((owned.dev is None or live.dev == owned.dev or tuple(live.dev) == tuple(owned.dev))
             and (owned.root is None or live.root == owned.root)
             and (owned.fstype is None or live.fstype == owned.fstype))
 
@@ -153,7 +153,7 @@ def setting_diffs(entry, live, world, owned=None):
     to hide defaults we asked for: no difference.
     """
     diffs = []
-    if set(entry.flags) != set(live.flags):
+    if entry.flags != live.flags and set(entry.flags) != set(live.flags):  # equal frozensets (most): no copies
         added = sorted(set(entry.flags) - set(live.flags))
         removed = sorted(set(live.flags) - set(entry.flags))
         diffs.append(_flag_text(added, removed))

@@ -313,16 +313,23 @@ _PREFIX = "_lm_"  # the builder's own names: no field's
 
 def build(cls, values):
     """Return an instance of frozen dataclass `cls` holding `values` ({field: value}), defaults for the rest."""
-    builder = _BUILDERS.get(cls)
-    if builder is None:
-        builder = _BUILDERS[cls] = _builder(cls)
+    make = builder(cls)
     try:
-        return builder(**values)
+        return make(**values)
     except TypeError:
         names = frozenset(f.name for f in dataclasses.fields(cls))
         if not values.keys() <= names:
             _unknown(cls, values, names)
         raise
+
+
+def builder(cls):
+    """Return build()'s function for `cls`: it takes the fields as keyword arguments (every field named, in a
+    loop that makes many: no dict to build and unpack per instance)."""
+    make = _BUILDERS.get(cls)
+    if make is None:
+        make = _BUILDERS[cls] = _builder(cls)
+    return make
 
 
 def _builder(cls):

@@ -16,7 +16,7 @@ import collections
 import re
 
 from . import options
-from .model import OVERLAY, LiveMount, build
+from .model import OVERLAY, LiveMount, builder
 from .paths import clean, is_at_or_under, is_under, join, relative, sort_key
 
 _OCTAL = re.compile(rb"\\([0-3][0-7][0-7])")
@@ -41,19 +41,31 @@ def parse_mountinfo(text, unique_ids=None):
     its LiveMount.unique. Raises ValueError("cannot parse mountinfo line N:
     <cause>") for a malformed line, and no other exception whatever the input.
     """
-    return LiveTable(iter_mounts(text, unique_ids))
+    return LiveTable(_mounts(text, unique_ids))
 
 
-def iter_mounts(text, unique_ids=None):
-    """Yield the LiveMount of each line of a /proc/self/mountinfo text, in order, one at a time.
-
-    `unique_ids` as for parse_mountinfo. Raises ValueError("cannot parse
-    mountinfo line N: <cause>") at a malformed line.
-    """
+def _mounts(text, unique_ids=None):
+    """Return the list of the LiveMounts of a /proc/self/mountinfo text's lines, in order (parse_mountinfo)."""
     supers = {}  # (fstype, raw super options) -> parsed, and raw mount options -> flags: shared by many mounts
     ids = unique_ids or {}
-    for fields in iter_fields(text, supers):
-        yield live_mount(fields, ids.get(fields[0]))
+    make = builder(LiveMount)
+    out = []
+    # One loop from line to LiveMount (not iter_fields' generator under this one): a fifth of parsing 10,000 mounts.
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line:
+            continue
+        try:
+            (mount_id, parent_id, major, minor, root, mount_point, flags, propagation, peer, master, fstype, source,
+             parsed, raw_mount_options, raw_super) = _decode(line, supers)
+        except (ValueError, IndexError, KeyError, OverflowError) as exc:
+            raise ValueError("cannot parse mountinfo line %d: %s" % (n, exc)) from None
+        fs_options, lower, data, upper, work = parsed
+        out.append(make(
+            unique=ids.get(mount_id), mount_id=mount_id, parent_id=parent_id, dev=(major, minor), root=root,
+            mount_point=mount_point, flags=flags, propagation=propagation, peer=peer, master=master, fstype=fstype,
+            source=source, fs_options=fs_options, lower=lower, data=data, upper=upper, work=work,
+            raw_mount_options=raw_mount_options, raw_super_options=raw_super))
+    return out
 
 
 # The order of the tuples iter_fields yields (a tuple: a namedtuple's Python-level __new__ would cost a
@@ -92,27 +104,11 @@ def live_mount(fields, unique=None):
     (mount_id, parent_id, major, minor, root, mount_point, flags, propagation, peer, master, fstype, source,
      parsed, raw_mount_options, raw_super) = fields
     fs_options, lower, data, upper, work = parsed
-    return build(LiveMount, {
-        "unique": unique,
-        "mount_id": mount_id,
-        "parent_id": parent_id,
-        "dev": (major, minor),
-        "root": root,
-        "mount_point": mount_point,
-        "flags": flags,
-        "propagation": propagation,
-        "peer": peer,
-        "master": master,
-        "fstype": fstype,
-        "source": source,
-        "fs_options": fs_options,
-        "lower": lower,
-        "data": data,
-        "upper": upper,
-        "work": work,
-        "raw_mount_options": raw_mount_options,
-        "raw_super_options": raw_super,
-    })
+    return builder(LiveMount)(
+        unique=unique, mount_id=mount_id, parent_id=parent_id, dev=(major, minor), root=root, mount_point=mount_point,
+        flags=flags, propagation=propagation, peer=peer, master=master, fstype=fstype, source=source,
+        fs_options=fs_options, lower=lower, data=data, upper=upper, work=work, raw_mount_options=raw_mount_options,
+        raw_super_options=raw_super)
 
 
 Point = collections.namedtuple("Point", "mount_id parent_id mount_point")
@@ -159,7 +155,9 @@ def _decode(line, supers):
         and (fields[0] + fields[1] + fields[2]).isascii() and colon
     ):
         raise ValueError("bad mount id, parent id or major:minor in %r" % " ".join(fields[:3]))
-    mount_point = unescape(fields[4])
+    mount_point = fields[4]
+    if "\\" in mount_point:  # unescape() inline where most lines need none: three calls a line saved
+        mount_point = unescape(mount_point)
     if mount_point[:1] != "/":
         raise ValueError("mount point %r is not absolute" % mount_point)
     if sep == 6:  # no optional fields: most lines of a private namespace
@@ -176,8 +174,13 @@ def _decode(line, supers):
     flags = supers.get(fields[5])  # a handful of distinct per-mount option fields in a whole table
     if flags is None:
         flags = supers[fields[5]] = options.parse_mount_options(fields[5])
-    return (int(fields[0]), int(fields[1]), int(major), int(minor), unescape(fields[3]), mount_point, flags,
-            propagation, peer, master, fstype, unescape(raw_source), parsed, fields[5], raw_super)
+    root = fields[3]
+    if "\\" in root:
+        root = unescape(root)
+    if "\\" in raw_source:
+        raw_source = unescape(raw_source)
+    return (int(fields[0]), int(fields[1]), int(major), int(minor), root, mount_point, flags,
+            propagation, peer, master, fstype, raw_source, parsed, fields[5], raw_super)
 
 
 def tags(optional):
@@ -459,7 +462,7 @@ class LiveTable:
         path components, never by string prefix.
         """
         path = clean(real_source_path)
-        m = self.visible(path)
+        m = self._visible_clean(path)
         if m is None or not is_at_or_under(path, m.mount_point):
             raise ValueError("cannot find the mount holding %s: no mount of the table holds it" % path)
         return m.dev, join(m.root, relative(path, m.mount_point))

@@ -28,7 +28,7 @@ def order_changes(changes):
     up = [c for c in changes if c.action in _UP]
     down.sort(key=lambda c: (paths.sort_key(c.target), -_DOWN[c.action]), reverse=True)
     ranks = _ranks(up)
-    up.sort(key=lambda c: _up_key(c, ranks))
+    up.sort(key=(lambda c: _up_key(c, ranks)) if ranks else _up_key)
     return _dedupe(conflicts) + down + up
 
 

@@ -12,7 +12,7 @@ import dataclasses
 
 from . import match, mimic, paths
 from .overlay import plan as plan_overlay
-from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change, build
+from .model import BIND, OVERLAY, PERFORMED_ACTIONS, SYMLINK, Action, Change, builder
 from .order import depends_on, order_changes
 
 # Decisions that put a fresh mount (or no mount) at a target: whatever sits on
@@ -58,6 +58,7 @@ def plan(state, profile, world):
     # What the down phase removes of ours may be what the up phase finds at another path (a bind put up
     # again from the same source): the world after it knows, by the identities recorded when livemount made them.
     going = _rmdirs(state, changes, desired, world)
+    looked_at = _rmdirs_input(changes)
     ids = state.ids_of() if going else {}
     removed = frozenset(i for c in going for i in ids.get(c.path, ()))
     through = _through_uppers(going, world)
@@ -66,7 +67,11 @@ def plan(state, profile, world):
     # A mount point that makes room for another kind of entry (_make_room) may be one the new mount above
     # would hide as well: removed once.
     removing = {c.path for c in changes if c.action == Action.RMDIR}
-    changes.extend(c for c in _rmdirs(state, changes, desired, world) if c.path not in removing)
+    again = _rmdirs_input(changes)
+    if len(again) != len(looked_at) or any(a is not b for a, b in zip(again, looked_at)):
+        # _add_mkdirs added a mount or a conflict: decided again.
+        going = _rmdirs(state, changes, desired, world)
+    changes.extend(c for c in going if c.path not in removing)
     changes.extend(_cycles(desired))
     changes = plan_overlay.checks(changes, world, plan_overlay.upper_policies(profile))
     return order_changes(changes)
@@ -180,8 +185,7 @@ def _decide_mount(want, own, world):
             return [Change(Action.REMOUNT, want, reason, before=own, live=top)]
         # Built as model.build does (a third of the instructions of Change's own __init__): a plan that changes
         # nothing is made of these, one per entry.
-        return [build(Change, {"action": Action.KEEP, "entry": want, "reason": "up to date", "before": own,
-                               "live": top})]
+        return [_CHANGE(action=Action.KEEP, entry=want, reason="up to date", before=own, live=top)]
     # Not ours.
     if top is None:
         return [Change(Action.MOUNT, want, "new entry")]
@@ -189,6 +193,9 @@ def _decide_mount(want, own, world):
         return [Change(Action.KEEP, want, "already mounted exactly as desired: adopted", live=top, adopt=True)]
     return [Change(Action.CONFLICT, want, "cannot mount %s on %s: %s"
                    % (want.type, target, _foreign(world, top, "is there")), live=top)]
+
+
+_CHANGE = builder(Change)
 
 
 def _foreign(world, live, where):
@@ -662,6 +669,15 @@ def _rmdirs(state, changes, desired, world):
         out.append(Change(Action.RMDIR, None, "created by livemount, no longer needed", path=p))
     out.sort(key=lambda c: paths.sort_key(c.path), reverse=True)
     return out
+
+
+def _rmdirs_input(changes):
+    """Return what _rmdirs reads of a plan's `changes`: its mounts, replaces, unmounts and conflicts (the very
+    Change objects, in order)."""
+    return [c for c in changes if c.action in _RMDIRS_READ]
+
+
+_RMDIRS_READ = frozenset((Action.MOUNT, Action.REPLACE, Action.UNMOUNT, Action.CONFLICT))
 
 
 def _covering(path, fresh, world, down):

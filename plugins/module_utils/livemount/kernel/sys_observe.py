@@ -11,7 +11,7 @@ import stat
 from ..kernel import fileid, identity, syscalls as sc
 from ..errors import SysError, strerror
 from ..kernel.sysapi import TABLE_TRIES, Features, table_changed
-from ..model import MISSING, PathFact, build
+from ..model import MISSING, PathFact, builder
 
 OVERLAY_PARAMS = "/sys/module/overlay/parameters"
 _KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}
@@ -34,9 +34,12 @@ def _inspect(path, look_inside):
         return MISSING
     except OSError as exc:
         raise SysError("cannot inspect %s: %s" % (path, strerror(exc.errno)), errno=exc.errno)
-    return build(PathFact, {"kind": _KINDS.get(stat.S_IFMT(mode), "other"), "link": link, "mode": stat.S_IMODE(mode),
-                            "uid": st.st_uid, "gid": st.st_gid, "dev": (os.major(st.st_dev), os.minor(st.st_dev)),
-                            "empty": empty, "ino": st.st_ino})
+    dev = st.st_dev
+    return _FACT(kind=_KINDS.get(stat.S_IFMT(mode), "other"), link=link, mode=stat.S_IMODE(mode), uid=st.st_uid,
+                 gid=st.st_gid, dev=(os.major(dev), os.minor(dev)), empty=empty, ino=st.st_ino)
+
+
+_FACT = builder(PathFact)
 
 
 class LinuxObservation:
