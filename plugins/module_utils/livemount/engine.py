@@ -13,7 +13,6 @@ its state kept in the caller's state root under the target's identity.
 
 import dataclasses
 import os
-from dataclasses import dataclass
 from typing import Optional
 
 from .kernel import holders
@@ -33,9 +32,10 @@ from .stale import check_expected
 from .state import StateStore, is_reset_store, known_profiles, list_profiles, recorded_for
 from .state_after import learn_restored, next_state
 from .state import state_root  # noqa: F401 (callers know it as engine.state_root)
+from .records import record
 
 
-@dataclass(frozen=True)
+@record
 class _Empty:
     """The profile a destroy applies: no entries. `known_only`: refuse a name with no state (UnknownProfileError)."""
 
@@ -82,7 +82,7 @@ def reconcile(profile, system, root=None, check=False, on_error=None, progress=N
     return report
 
 
-@dataclass(frozen=True)
+@record
 class _Run:
     """The arguments of one reconcile() call, as _reconcile needs them."""
 
@@ -101,7 +101,7 @@ class _Run:
     empty: bool = True  # observe whether directories are empty (only a fingerprint records it: reconcile's doc)
 
 
-@dataclass(frozen=True)
+@record
 class _Look:
     """What a first apply's check-mode look planned from (no journal to recover), and the plan it made."""
 

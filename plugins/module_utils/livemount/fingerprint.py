@@ -16,13 +16,13 @@ lines rather than hashes where a person may need to read what changed.
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from .sha import sha256
+from .records import record
 
 
-@dataclass(frozen=True)
+@record
 class Expected:
     """The plan a caller showed and wants applied: its fingerprint and its changes.
 

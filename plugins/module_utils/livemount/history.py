@@ -14,19 +14,19 @@ can be rolled back to.
 
 import json
 import os
-from dataclasses import dataclass
 from typing import Tuple
 
 from .errors import StateError
 from .sha import sha256
 from .state import atomic_write
+from .records import record
 
 KEEP = 10
 FORMAT = "livemount-history"
 VERSION = 1
 
 
-@dataclass(frozen=True)
+@record
 class Record:
     """One profile an apply completed with."""
 

@@ -16,8 +16,10 @@ Canonical vocabularies
 
 import dataclasses
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import FrozenSet, Optional, Tuple
+
+from .records import record
 
 # Per-mount flags livemount manages exactly (mount_setattr(2) MOUNT_ATTR_*).
 MOUNT_FLAGS = frozenset({"ro", "nosuid", "nodev", "noexec", "noatime", "strictatime", "nodiratime"})
@@ -33,7 +35,7 @@ TMPFS = "tmpfs"
 FsOptions = Tuple[Tuple[str, Optional[str]], ...]
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """One desired (or recorded) entry of a profile, in canonical form.
 
@@ -78,7 +80,7 @@ class Entry:
         return (self.type, self.source, self.recursive, self.lower, self.data, self.upper, self.work)
 
 
-@dataclass(frozen=True)
+@record
 class Ident:
     """Which mount, exactly: what a step checks at its target before it acts, and what the state records.
 
@@ -117,7 +119,7 @@ class Ident:
         return cls(d.get("unique"), d.get("mount_id"), tuple(d["dev"]) if d.get("dev") else None)
 
 
-@dataclass(frozen=True)
+@record
 class LiveMount:
     """One line of /proc/self/mountinfo, decoded and normalized.
 
@@ -157,7 +159,7 @@ class LiveMount:
         return "%d:%d" % self.dev
 
 
-@dataclass(frozen=True)
+@record
 class PathFact:
     """What lstat(2) (and readlink) saw at a path, gathered before planning.
 
@@ -185,7 +187,7 @@ class PathFact:
 MISSING = PathFact("missing")
 
 
-@dataclass(frozen=True)
+@record
 class Owned:
     """One entry recorded in the state as ours.
 
@@ -246,7 +248,7 @@ PERFORMED_ACTIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@record
 class Change:
     """One step of a plan: `action` applied to `entry` because of `reason`.
 

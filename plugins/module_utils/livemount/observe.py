@@ -1,7 +1,7 @@
 """observe(system, entries, owned) -> World: the only reading of the system before planning."""
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .overlay import rules as overlay_rules
 from . import paths
@@ -9,6 +9,7 @@ from .mountinfo import LiveTable, parse_mountinfo
 from .mimic import observe_mimic
 from .model import OVERLAY, TMPFS
 from .world import World, paths_to_observe
+from .records import record
 
 
 def read_table(system):
@@ -108,7 +109,7 @@ class HostAwareTable(LiveTable):
         return super().bind_identity(real_source_path)
 
 
-@dataclass
+@record(frozen=False)
 class HostView:
     """Binds whose source lives in the caller's namespace, as seen there before entering a target.
 

@@ -11,18 +11,18 @@ read as untrusted input: a file that does not check out is refused whole.
 """
 
 import json
-from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from .errors import LivemountError
 from .fingerprint import Expected
 from .sha import sha256
+from .records import record
 
 FORMAT = "livemount-plan"
 VERSION = 1
 
 
-@dataclass(frozen=True)
+@record
 class SavedPlan:
     """A plan read back from its file."""
 

@@ -4,15 +4,16 @@
 JSON form (`--json`, the modules' `changes`, a saved plan's steps).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import List, Optional
 
 from . import fingerprint
 from .model import Action
 from .plan import conflicts_in, to_perform
+from .records import record
 
 
-@dataclass
+@record(frozen=False)
 class Report:
     """The result of one engine call, as the CLI and the modules present it."""
 

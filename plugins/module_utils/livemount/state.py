@@ -13,7 +13,7 @@ import fcntl
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Optional, Tuple
 
 from . import ourfiles, paths, stored
@@ -21,6 +21,7 @@ from .errors import StateError, strerror
 from .journal import Journal, fsync_dir
 from .model import Owned
 from .sha import sha256
+from .records import record
 
 DEFAULT_ROOT = "/run/livemount"
 
@@ -36,7 +37,7 @@ RESET_PREFIX = "overlay-reset@"  # the stores of `overlay reset --force` (overla
 TEMP = ".tmp."  # <profile>.state.json.tmp.<pid>.<random>: a save in progress, or a killed one's leftover
 
 
-@dataclass(frozen=True)
+@record
 class State:
     """What one profile owns in one namespace: entries, created paths, last apply."""
 

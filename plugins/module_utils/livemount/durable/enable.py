@@ -8,7 +8,7 @@ what boot would mount, as the fstab-like lines of `apply --diff`.
 """
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import List, Optional
 
 from .. import engine
@@ -18,6 +18,7 @@ from ..plan import to_perform
 from ..state import now
 from . import atboot, fstab_clash, installer, units
 from .store import EnabledStore
+from ..records import record
 
 
 class FstabConflict(PlanError):
@@ -38,7 +39,7 @@ class FstabConflict(PlanError):
         return d
 
 
-@dataclass
+@record(frozen=False)
 class EnableReport:
     """The result of enable or disable, as the CLI and the module present it."""
 

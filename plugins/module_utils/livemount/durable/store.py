@@ -19,13 +19,14 @@ profile its file is named for, and the profile must still validate.
 import json
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .. import ourfiles
 from ..errors import ProfileError, StateError
 from ..journal import fsync_dir
 from ..profile.load import NAME_RX, load_profile
 from ..sha import sha256
+from ..records import record
 
 DEFAULT_CONFIG = "/etc/livemount"
 FORMAT = "livemount-enabled"
@@ -38,7 +39,7 @@ def config_root(config=None):
     return config or os.environ.get("LIVEMOUNT_CONFIG_DIR") or DEFAULT_CONFIG
 
 
-@dataclass(frozen=True)
+@record
 class Enabled:
     """One enabled profile as its file holds it."""
 

@@ -22,7 +22,7 @@ a propagation change wakes no poll).
 
 import collections
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import List, Optional
 
 from .. import engine
@@ -31,6 +31,7 @@ from ..plan import to_perform
 from ..profile.load import load_profile
 from ..state import StateStore, now
 from .store import EnabledStore
+from ..records import record
 
 # Words for each kind of event, as a text line says them.
 KINDS = {
@@ -46,7 +47,7 @@ KINDS = {
 }
 
 
-@dataclass
+@record(frozen=False)
 class Event:
     """One thing worth a line: a profile's condition changed, or a repair happened."""
 

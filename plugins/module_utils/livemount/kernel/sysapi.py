@@ -46,10 +46,10 @@ remount: setattr and reconfigure given it change that very mount.
 
 import abc
 import dataclasses
-from dataclasses import dataclass
 
 from ..errors import StateError
 from ..model import Ident  # noqa: F401  # pylint: disable=unused-import  # what `expect` is (model.Ident)
+from ..records import record
 
 # The Sys methods that change something: each call is one step (failpoints count them, recorders write them).
 MUTATING_CALLS = (
@@ -69,7 +69,7 @@ MUTATING_CALLS = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Features:
     """What the kernel under a Sys can do, where livemount takes another way without it.
 

@@ -29,12 +29,13 @@ copies, not mount changes (docs/overlay-reset.md says what failpoints cover).
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Optional, Tuple
 
 from .. import paths
 from ..errors import LivemountError
 from ..overlay.stack import OVERLAY_XATTRS, UPPER, Obj, lstat, type_name
+from ..records import record
 
 DROP = "drop"  # leave P's upper entries out of the copy: the lower view shows through
 COPY = "copy"  # also copy the lower-view object into the new upper at P
@@ -45,7 +46,7 @@ _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NOATIME", 0)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-@dataclass(frozen=True)
+@record
 class PathPlan:
     """How the new upper gets the lower view at overlay path `path` (how: drop, copy or whiteout).
 

@@ -17,13 +17,14 @@ root's file handle (struct ovl_fb in trusted.overlay.origin) and WORK/index
 the upper's (trusted.overlay.upper): either one mismatching is ESTALE.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Dict, FrozenSet, Optional, Tuple
 
 from .. import paths
 from ..errors import SysError
 from ..model import OVERLAY, Action
 from ..options import overlay_defaults_map
+from ..records import record
 
 ORIGIN = "trusted.overlay.origin"  # on the upper root: the top lower root's handle (fs/overlayfs/super.c)
 INDEX_UPPER = "trusted.overlay.upper"  # on WORK/index: the upper root's handle
@@ -161,7 +162,7 @@ _REL_WORDS = {"same": "is", "inside": "lies inside", "contains": "contains"}
 
 # ---- observe: what the directories hold (read-only, through Sys) -------------------------------
 
-@dataclass(frozen=True)
+@record
 class Dir:
     """What observe saw of one overlay directory, named as the entry names it.
 
@@ -188,7 +189,7 @@ class Dir:
 UNKNOWN = Dir("unknown")
 
 
-@dataclass(frozen=True)
+@record
 class Observed:
     """World.overlay: `dirs` by path; `leaving` the owned overlay targets the profile no longer has."""
 

@@ -8,12 +8,12 @@ a comma.
 """
 
 import re
-from dataclasses import dataclass
 from typing import Tuple
 
 from .. import options as opts
 from ..model import BIND, OVERLAY, TMPFS
 from ..mountinfo import unescape
+from ..records import record
 
 _BLANKS = re.compile(r"[ \t]+")
 # Words fstab(5)/mount(8) consume at boot: meaningless for a live profile.
@@ -22,7 +22,7 @@ _BOOT_ONLY = frozenset({"defaults", "auto", "noauto", "nofail", "_netdev"})
 _SINGLE_LAYER_KEYS = frozenset({"lowerdir", "upperdir", "workdir"})
 
 
-@dataclass(frozen=True)
+@record
 class FstabLine:
     """One fstab line, fields unescaped. `options` is a tuple of option words."""
 

@@ -8,15 +8,15 @@ mount: only one close to a known name is then called a typo.
 """
 
 import difflib
-from dataclasses import dataclass
 from typing import FrozenSet
 
 from ..model import BIND, OVERLAY, SYMLINK
+from ..records import record
 
 ENTRY_TYPES = frozenset({BIND, SYMLINK, OVERLAY})  # livemount's own words, not kernel filesystem names
 
 
-@dataclass(frozen=True)
+@record
 class KnownTypes:
     """The filesystem type names a kernel knows; `complete` False when its loadable modules could not be listed."""
 

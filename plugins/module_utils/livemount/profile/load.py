@@ -15,7 +15,7 @@ entry_from_dict.
 """
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Optional, Tuple
 
 from ..overlay import rules as overlay_rules
@@ -30,6 +30,7 @@ from ..profile.forms import entry_from_dict, entry_to_dict, load_profile_text, p
 from ..profile.paths import BAD_PATH_CHAR as _BAD_PATH_CHAR
 from ..profile.paths import PROTECTED, clean_path, protected_problem, unencodable  # noqa: F401  # pylint: disable=unused-import
 from ..profile.schema_data import SCHEMA
+from ..records import record
 
 _ENTRY_PROPS = SCHEMA["$defs"]["entry"]["properties"]
 NAME_RX = re.compile(SCHEMA["properties"]["name"]["pattern"])
@@ -82,7 +83,7 @@ _PATTERN_TEXT = {
 _validator = None
 
 
-@dataclass(frozen=True)
+@record
 class Reserved:
     """Per-entry fields that steer how a change is made, not what is mounted (mimic, on_busy...; docs/profile.md)."""
 
@@ -97,7 +98,7 @@ _RESERVED_FIELDS = frozenset(f.name for f in fields(Reserved))
 _NONE_BAD = frozenset()  # the schema refused none of an entry's fields
 
 
-@dataclass(frozen=True)
+@record
 class Profile:
     """A validated profile. `reserved[i]` belongs to `entries[i]` (may be shorter: defaults)."""
 
