@@ -6,6 +6,7 @@ run(), so `livemount --help` pays for none of them.
 """
 
 import argparse
+import os
 import sys
 
 from . import (cmd_apply, cmd_demo, cmd_destroy, cmd_disable, cmd_enable, cmd_history, cmd_import, cmd_overlay,
@@ -137,7 +138,6 @@ class _Version(argparse.Action):
 def version():
     """Return the version of the livemount.core collection this CLI runs (galaxy.yml), or 'unknown'."""
     import importlib.util
-    import os
     import re
 
     spec = importlib.util.find_spec("ansible_collections.livemount.core")
@@ -160,5 +160,24 @@ def main(argv=None):
     return common.run_command(args.run, args)
 
 
+def run():
+    """The `livemount` console script: exit with main()'s status, without freeing every object on the way out.
+
+    Everything a command writes is written, synced and closed before main()
+    returns; what is left is freeing the objects of the run one by one (10 ms
+    of a no-op plan of 5,000 entries against 10,000 mounts), which os._exit
+    leaves to the kernel. Only the standard streams still hold
+    output: flushed first. A stream that cannot be flushed (a reader that
+    went away) takes the interpreter's own way out, as a plain sys.exit would.
+    """
+    status = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(status)
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

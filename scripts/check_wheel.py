@@ -18,7 +18,7 @@ REQUIRED = (
     "livemount_cli/main.py",
 )
 FORBIDDEN_PREFIXES = ("tests/", "scripts/", "molecule/", "bench/", "cli/", COLLECTION + "setup.py", "setup.py")
-SCRIPT, TARGET = "livemount", "livemount_cli.main:main"
+SCRIPT, TARGET = "livemount", "livemount_cli.main:run"
 
 
 def problems(wheel):

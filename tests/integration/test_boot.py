@@ -97,7 +97,7 @@ def _setup(lab, scratch):
     lab.write("/etc/fstab", host_fstab + "tmpfs /srv/src tmpfs mode=0755,size=1m 0 0\n")
     lab.write("/etc/systemd/journald.conf.d/volatile.conf", "[Journal]\nStorage=volatile\n")
     lab.write("/usr/local/sbin/livemount", "#!/bin/sh\nPYTHONPATH=%s exec %s -c 'import sys; sys.argv[0] = "
-              "\"livemount\"; from livemount_cli.main import main; sys.exit(main())' \"$@\"\n"
+              "\"livemount\"; from livemount_cli.main import run; run()' \"$@\"\n"
               % (os.environ["PYTHONPATH"], sys.executable), 0o755)
     env = {"LIVEMOUNT_CONFIG_DIR": lab.path("/etc/livemount"), "LIVEMOUNT_FSTAB": lab.path("/etc/fstab")}
     for name, data in PROFILES.items():
