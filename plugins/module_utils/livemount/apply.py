@@ -11,7 +11,6 @@ that depend on it are skipped, and the rest go on.
 
 import os
 import time
-from dataclasses import field
 from typing import List
 
 from . import paths
@@ -20,7 +19,7 @@ from .kernel.sysapi import Wrapper
 from .model import Action
 from .plan import to_perform
 from .steps import perform
-from .records import record
+from .records import field, record
 
 _DOWN = (Action.UNMOUNT, Action.UNLINK, Action.RMDIR, Action.FORGET)
 # Journal format: 2 names the mounts (begin `live`, `attach` records); recover.py reads 1 the old way.

@@ -16,10 +16,9 @@ Canonical vocabularies
 
 import dataclasses
 import enum
-from dataclasses import field
 from typing import FrozenSet, Optional, Tuple
 
-from .records import record
+from .records import field, record
 
 # Per-mount flags livemount manages exactly (mount_setattr(2) MOUNT_ATTR_*).
 MOUNT_FLAGS = frozenset({"ro", "nosuid", "nodev", "noexec", "noatime", "strictatime", "nodiratime"})
@@ -73,7 +72,7 @@ class Entry:
         """Return how messages name this entry: `entry N (/target)` or just the target."""
         if self.index is None:
             return self.target
-        return "entry %d (%s)" % (self.index, self.target)
+        return "entry %s (%s)" % (self.index, self.target)
 
     def spec(self):
         """Return the identity-relevant fields without mkdir/mode/uid/gid (what is mounted)."""

@@ -1,7 +1,6 @@
 """observe(system, entries, owned) -> World: the only reading of the system before planning."""
 
 import dataclasses
-from dataclasses import field
 
 from .overlay import rules as overlay_rules
 from . import paths
@@ -9,7 +8,7 @@ from .mountinfo import LiveTable, parse_mountinfo
 from .mimic import observe_mimic
 from .model import OVERLAY, TMPFS
 from .world import World, paths_to_observe
-from .records import record
+from .records import field, record
 
 
 def read_table(system):

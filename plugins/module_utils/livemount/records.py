@@ -35,6 +35,16 @@ def record(cls=None, *, frozen=True):
     return wrap if cls is None else wrap(cls)
 
 
+def field(**options):
+    """Return dataclasses.field(**options): a field of a @record class with a default factory, compare=False...
+
+    The same function under this module's name: pylint knows dataclasses' own
+    field() only inside classes its dataclass decorator makes, and @record is
+    not that decorator.
+    """
+    return dataclasses.field(**options)  # pylint: disable=invalid-field-call  # for a @record class
+
+
 def _make(cls, frozen):
     cls = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
     fields = dataclasses.fields(cls)

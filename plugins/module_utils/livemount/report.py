@@ -4,13 +4,12 @@
 JSON form (`--json`, the modules' `changes`, a saved plan's steps).
 """
 
-from dataclasses import field
 from typing import List, Optional
 
 from . import fingerprint
 from .model import Action
 from .plan import conflicts_in, to_perform
-from .records import record
+from .records import field, record
 
 
 @record(frozen=False)

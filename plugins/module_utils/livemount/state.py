@@ -13,7 +13,6 @@ import fcntl
 import json
 import os
 import re
-from dataclasses import field
 from typing import Optional, Tuple
 
 from . import ourfiles, paths, stored
@@ -21,7 +20,7 @@ from .errors import StateError, strerror
 from .journal import Journal, fsync_dir
 from .model import Owned
 from .sha import sha256
-from .records import record
+from .records import field, record
 
 DEFAULT_ROOT = "/run/livemount"
 

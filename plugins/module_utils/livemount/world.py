@@ -5,13 +5,12 @@ only code that looks at the system to build a World, and it reads only.
 """
 
 import dataclasses
-from dataclasses import field
 from typing import Dict, FrozenSet
 
 from . import paths
 from .match import recorded_mount as match_recorded
 from .model import BIND, MISSING, OVERLAY, SYMLINK, TMPFS, PathFact
-from .records import record
+from .records import field, record
 
 # What lies under a mount a plan takes down was never observed (lstat saw the
 # mount's content): known only when the executor gets there.

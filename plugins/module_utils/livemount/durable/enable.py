@@ -8,7 +8,6 @@ what boot would mount, as the fstab-like lines of `apply --diff`.
 """
 
 import os
-from dataclasses import field
 from typing import List, Optional
 
 from .. import engine
@@ -18,7 +17,7 @@ from ..plan import to_perform
 from ..state import now
 from . import atboot, fstab_clash, installer, units
 from .store import EnabledStore
-from ..records import record
+from ..records import field, record
 
 
 class FstabConflict(PlanError):

@@ -19,14 +19,13 @@ profile its file is named for, and the profile must still validate.
 import json
 import os
 import stat
-from dataclasses import field
 
 from .. import ourfiles
 from ..errors import ProfileError, StateError
 from ..journal import fsync_dir
 from ..profile.load import NAME_RX, load_profile
 from ..sha import sha256
-from ..records import record
+from ..records import field, record
 
 DEFAULT_CONFIG = "/etc/livemount"
 FORMAT = "livemount-enabled"

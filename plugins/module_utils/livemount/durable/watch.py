@@ -22,7 +22,6 @@ a propagation change wakes no poll).
 
 import collections
 import time
-from dataclasses import field
 from typing import List, Optional
 
 from .. import engine
@@ -31,7 +30,7 @@ from ..plan import to_perform
 from ..profile.load import load_profile
 from ..state import StateStore, now
 from .store import EnabledStore
-from ..records import record
+from ..records import field, record
 
 # Words for each kind of event, as a text line says them.
 KINDS = {

@@ -29,13 +29,12 @@ copies, not mount changes (docs/overlay-reset.md says what failpoints cover).
 import errno
 import os
 import stat
-from dataclasses import field
 from typing import Optional, Tuple
 
 from .. import paths
 from ..errors import LivemountError
 from ..overlay.stack import OVERLAY_XATTRS, UPPER, Obj, lstat, type_name
-from ..records import record
+from ..records import field, record
 
 DROP = "drop"  # leave P's upper entries out of the copy: the lower view shows through
 COPY = "copy"  # also copy the lower-view object into the new upper at P

@@ -17,14 +17,13 @@ root's file handle (struct ovl_fb in trusted.overlay.origin) and WORK/index
 the upper's (trusted.overlay.upper): either one mismatching is ESTALE.
 """
 
-from dataclasses import field
 from typing import Dict, FrozenSet, Optional, Tuple
 
 from .. import paths
 from ..errors import SysError
 from ..model import OVERLAY, Action
 from ..options import overlay_defaults_map
-from ..records import record
+from ..records import field, record
 
 ORIGIN = "trusted.overlay.origin"  # on the upper root: the top lower root's handle (fs/overlayfs/super.c)
 INDEX_UPPER = "trusted.overlay.upper"  # on WORK/index: the upper root's handle
