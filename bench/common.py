@@ -11,6 +11,7 @@ host's mount table is never touched, and every mount vanishes when the child
 exits (mount_namespaces(7): a namespace dies with its last process).
 """
 
+import atexit
 import ctypes
 import json
 import os
@@ -90,11 +91,33 @@ def engine(name):
 
 
 def bench_env(**extra):
-    """Return os.environ plus the import paths, for subprocesses (CLI, ansible-playbook)."""
+    """Return os.environ plus the import paths, for subprocesses (CLI, ansible-playbook).
+
+    The modules' code cache (plugins/module_utils/code_cache.py) is a
+    directory of this benchmark process's own, empty at its start: a first
+    run finds nothing another run kept, and nothing is written in /var.
+    PYTHONDONTWRITEBYTECODE (a developer's shell may set it) is dropped:
+    users' processes keep bytecode, and the modules keep their code.
+    """
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(ensure_tree())
+    env["LIVEMOUNT_CODE_CACHE"] = code_cache_dir()
     env.update({k: str(v) for k, v in extra.items()})
     return env
+
+
+_CODE_CACHE = []
+
+
+def code_cache_dir():
+    """Return this process's code cache directory (made empty on first use, removed at exit)."""
+    if not _CODE_CACHE:
+        os.makedirs(OUT, exist_ok=True)
+        path = tempfile.mkdtemp(prefix="code-cache-", dir=OUT)
+        atexit.register(shutil.rmtree, path, True)
+        _CODE_CACHE.append(path)
+    return _CODE_CACHE[0]
 
 
 # ---- raw system calls (the baselines; the engine has its own in syscalls.py) --

@@ -72,6 +72,9 @@ def _use_working_tree():
 
 
 IMPORT_ROOTS = _use_working_tree()
+# The modules the tests run keep their compiled engine (plugins/module_utils/code_cache.py) in the tree, never in
+# the host's /var/cache.
+os.environ.setdefault("LIVEMOUNT_CODE_CACHE", str(REPO / ".build" / "code-cache"))
 
 
 # ---- 3. the host mount table guard ----------------------------------------

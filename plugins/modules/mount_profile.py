@@ -303,7 +303,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 # First: the engine files below are then compiled once on the host, not twice (zip_import.py).
-from ansible_collections.livemount.core.plugins.module_utils import zip_import  # noqa: F401  # pylint: disable=unused-import
+from ansible_collections.livemount.core.plugins.module_utils import zip_import
 from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
 from ansible_collections.livemount.core.plugins.module_utils.livemount import engine, errors
@@ -364,6 +364,8 @@ def main():
             result["diff"] = [result["diff"], durable.diff] if "diff" in result else durable.diff
     if report.failed:
         module.fail_json(msg="cannot apply every change: %s" % "; ".join(pair[1] for pair in report.failed), **result)
+    if not module.check_mode:
+        zip_import.keep_compiled()  # a run that may write: the next ones, check mode too, load instead of compiling
     module.exit_json(**result)
 
 

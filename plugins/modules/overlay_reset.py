@@ -193,7 +193,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 # First: the engine files below are then compiled once on the host, not twice (zip_import.py).
-from ansible_collections.livemount.core.plugins.module_utils import zip_import  # noqa: F401  # pylint: disable=unused-import
+from ansible_collections.livemount.core.plugins.module_utils import zip_import
 from ansible_collections.livemount.core.plugins.module_utils import args_common
 from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.kernel.real import real_system
@@ -223,6 +223,8 @@ def main():
     if module._diff and report["changed"]:
         report["diff"] = overlay_changes.diff_text(report["target"], overlay_changes.collapse(report["discarded"]),
                                                    discarded=True)
+    if not module.check_mode:
+        zip_import.keep_compiled()  # a run that may write: the next ones, check mode too, load instead of compiling
     module.exit_json(**report)
 
 
