@@ -348,8 +348,10 @@ def why_missed(doc):
                 "%s %s" % (k, c.fmt_time(v["median"])) for k, v in top)))
         if "drift" in g["goal"]:
             lines.append("  - On each host the check itself is a module run that costs more than ping's: section 11 "
-                         "measures the two files alone, and how much of the difference is compiling the engine, "
-                         "which AnsiballZ ships as source and check mode may not cache on the host.")
+                         "measures the two files alone, with the engine's code the rollout kept on the host "
+                         "(module_utils/code_cache.py) and without it. This benchmark does not measure apart the rest "
+                         "of the difference: the controller's work for each host and task, and the drift play's "
+                         "other steps.")
     return "\n".join(lines)
 
 
