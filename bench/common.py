@@ -114,10 +114,15 @@ def code_cache_dir():
     """Return this process's code cache directory (made empty on first use, removed at exit)."""
     if not _CODE_CACHE:
         os.makedirs(OUT, exist_ok=True)
-        path = tempfile.mkdtemp(prefix="code-cache-", dir=OUT)
-        atexit.register(shutil.rmtree, path, True)
-        _CODE_CACHE.append(path)
-    return _CODE_CACHE[0]
+        _CODE_CACHE.append((tempfile.mkdtemp(prefix="code-cache-", dir=OUT), os.getpid()))
+        atexit.register(drop_code_cache)
+    return _CODE_CACHE[0][0]
+
+
+def drop_code_cache():
+    """Remove the code cache directory this very process made, if any (a forked child leaves with os._exit)."""
+    if _CODE_CACHE and _CODE_CACHE[0][1] == os.getpid():
+        shutil.rmtree(_CODE_CACHE.pop()[0], ignore_errors=True)
 
 
 # ---- raw system calls (the baselines; the engine has its own in syscalls.py) --
@@ -254,6 +259,7 @@ def in_namespace(fn, *args, **kwargs):
                 json.dump(doc, f)
             sys.stdout.flush()
             sys.stderr.flush()
+            drop_code_cache()
         finally:
             os._exit(status)
     os.close(wfd)
