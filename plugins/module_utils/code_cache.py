@@ -17,12 +17,13 @@ included, which only read it.
   the module's name and its source, so a changed engine or another Python
   never finds an old file: no file is ever stale, only unused (removed by a
   later keep() once unused for a week).
-* Trusted only as the running user's own: a file is bytecode that runs, so
-  the directory must be a real directory owned by the running user (or
-  root) that nobody else may write to, and each file a regular file owned by
-  that user, written by nobody else. Anything else is never read, never
-  written into: the source is compiled as before. A file that does not
-  load (torn, other data) is compiled again too.
+* Trusted only as livemount's own, by the rule its state files follow
+  (livemount/ourfiles.py): a file is bytecode that runs, so the directory
+  and its parent must be real directories owned by the effective user that
+  nobody else may write to, and each file a regular file of that user's,
+  written by nobody else. Anything else is never read, never written into:
+  the source is compiled as before. A file that does not load (torn, other
+  data) is compiled again too.
 * Python 3.10 and later: 3.9's zipimport loads a module without asking its
   importer for the code (load_module), so a 3.9 host compiles as before.
   A traceback through cached code names the file where it was compiled.
@@ -111,7 +112,7 @@ def _read(key):
         return None
     try:
         st = os.fstat(f)
-        if not stat.S_ISREG(st.st_mode) or not _trusted(st):
+        if not _ours(st, stat.S_ISREG):
             return None
         with os.fdopen(f, "rb") as stream:
             f = None
@@ -128,9 +129,15 @@ def _read(key):
     return code if isinstance(code, types.CodeType) else None
 
 
-def _trusted(st):
-    """Return True when what `st` describes is the running user's (or root's) and nobody else may write it."""
-    return st.st_uid in (os.geteuid(), 0) and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+def _ours(st, is_kind):
+    """Return True when what `st` describes is of the kind `is_kind` tests and livemount may trust it as its own.
+
+    livemount/ourfiles.py's check_owned, as a test: the effective user's, and
+    nobody else may write it. Not imported from there: this module runs while
+    zip_import installs its importer, and importing the engine package now
+    would load the engine through the stock importer (tests/ansible/test_payload.py).
+    """
+    return is_kind(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
 def _open_dir(path, create):
@@ -144,19 +151,23 @@ def _open_dir(path, create):
             pass
     pfd = os.open(parent or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        if not _trusted(os.fstat(pfd)):
+        if not _ours(os.fstat(pfd), stat.S_ISDIR):
             return None
         fd = os.open(leaf, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
     finally:
         os.close(pfd)
-    if not _trusted(os.fstat(fd)):
+    if not _ours(os.fstat(fd), stat.S_ISDIR):
         os.close(fd)
         return None
     return fd
 
 
 def _write(fd, key, data):
-    """Write `data` as file `key` in directory `fd`: whole or not at all (a temp file renamed over it)."""
+    """Write `data` as file `key` in directory `fd`: whole or not at all (a temp file renamed over it).
+
+    state.atomic_write's way, without its fsyncs (a file a crash loses is compiled again), and not imported
+    from there for the reason _ours gives.
+    """
     tmp = ".%s.%d.tmp" % (key, os.getpid())
     f = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=fd)
     try:

@@ -86,7 +86,8 @@ def _kept(cache, monkeypatch):
 
 
 @pytest.mark.parametrize("damage", ["torn", "other data", "other Python", "group-writable file",
-                                    "someone else's file", "group-writable directory", "a symlinked directory"])
+                                    "someone else's file", "group-writable directory", "someone else's directory",
+                                    "a symlinked directory"])
 def test_a_kept_file_not_trusted_or_not_whole_is_compiled_again(cache, monkeypatch, tmp_path, damage):
     """What is not the running user's own, or does not load, is never used: the source is compiled."""
     f = _kept(cache, monkeypatch)
@@ -103,6 +104,8 @@ def test_a_kept_file_not_trusted_or_not_whole_is_compiled_again(cache, monkeypat
         os.chown(f, 65534, 65534)
     elif damage == "group-writable directory":
         cache.chmod(0o770)
+    elif damage == "someone else's directory":
+        os.chown(cache, 65534, 65534)
     else:
         real = tmp_path / "real"
         cache.rename(real)
