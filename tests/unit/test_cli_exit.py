@@ -54,3 +54,71 @@ def test_a_reader_gone_ends_as_the_interpreter_would(tmp_path):
         return proc.wait(timeout=120), proc.stderr.read()
 
     assert closed_early(RUN) == closed_early(PLAIN)
+
+
+class _Stream:
+    """A standard stream that holds what is written until flushed (or cannot be flushed: `broken`)."""
+
+    def __init__(self, broken=False):
+        self.held, self.out, self.broken = [], [], broken
+
+    def write(self, text):
+        self.held.append(text)
+
+    def flush(self):
+        if self.broken:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.out.extend(self.held)
+        self.held = []
+
+
+class _Exited(Exception):
+    pass
+
+
+@pytest.fixture
+def entry(monkeypatch):
+    """Return (main module, streams, exits): run() with main() writing a line and returning 2, os._exit recorded."""
+    from livemount_cli import main as cli
+
+    streams = {"stdout": _Stream(), "stderr": _Stream()}
+    exits = []
+
+    def fake_main():
+        sys.stdout.write("the output\n")
+        sys.stderr.write("a message\n")
+        return 2
+
+    def fake_exit(status):
+        exits.append(status)
+        raise _Exited()
+
+    monkeypatch.setattr(cli, "main", fake_main)
+    monkeypatch.setattr(cli.os, "_exit", fake_exit)
+    return cli, streams, exits
+
+
+def _streams(monkeypatch, streams):
+    # In the test's body: pytest puts its own capturing streams in place between setup and the call.
+    for name, stream in streams.items():
+        monkeypatch.setattr(sys, name, stream)
+
+
+def test_run_flushes_both_streams_then_leaves_with_main_s_status(entry, monkeypatch):
+    """What main() left in the buffers is flushed before os._exit, which gets main()'s status."""
+    cli, streams, exits = entry
+    _streams(monkeypatch, streams)
+    with pytest.raises(_Exited):
+        cli.run()
+    assert exits == [2]
+    assert streams["stdout"].out == ["the output\n"] and streams["stderr"].out == ["a message\n"]
+
+
+def test_run_that_cannot_flush_leaves_the_interpreter_s_way(entry, monkeypatch):
+    """A stream that cannot be flushed: sys.exit with main()'s status (the interpreter reports it), no os._exit."""
+    cli, streams, exits = entry
+    streams["stdout"].broken = True
+    _streams(monkeypatch, streams)
+    with pytest.raises(SystemExit) as raised:
+        cli.run()
+    assert raised.value.code == 2 and exits == []
