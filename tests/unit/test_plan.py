@@ -9,6 +9,7 @@ test_engine_fake.py.
 
 import pytest
 
+from ansible_collections.livemount.core.plugins.module_utils.livemount import plan as planner
 from ansible_collections.livemount.core.plugins.module_utils.livemount.errors import ProfileError
 from ansible_collections.livemount.core.plugins.module_utils.livemount.model import Action, Owned
 from ansible_collections.livemount.core.plugins.module_utils.livemount.plan import conflicts_in, plan, to_perform
@@ -743,3 +744,18 @@ def test_plan_is_pure_and_repeatable():
     st, prof, world = scenario(S=[bind("/a", "/m"), bind("/e", "/m/x")], D=[bind("/b", "/m"), bind("/e", "/m/x")],
                                dirs=["/a/x", "/b/x"])
     assert plan(st, prof, world) == plan(st, prof, world)
+
+
+@pytest.mark.parametrize("kw, calls", [
+    (dict(S=[tmpfs("/a/t")], D=[tmpfs("/a/t"), tmpfs("/b")], created=["/a", "/a/t"]), 1),
+    (dict(S=[bind("/s", "/t/a/b")], D=[tmpfs("/t"), bind("/missing", "/t/a/b")], created=["/t/a"]), 2),
+], ids=["nothing added by the mkdir pass: decided once", "a conflict added by the mkdir pass: decided again"])
+def test_created_directories_are_decided_again_only_when_the_mkdir_pass_adds_what_they_depend_on(monkeypatch, kw,
+                                                                                                 calls):
+    """_rmdirs reads the plan's mounts, replaces, unmounts and conflicts: run again when _add_mkdirs added one."""
+    seen = []
+    real = planner._rmdirs
+    monkeypatch.setattr(planner, "_rmdirs", lambda *a: seen.append(1) or real(*a))
+    changes = run(**kw)
+    assert len(seen) == calls
+    assert (conflicts(changes) != []) == (calls == 2)
