@@ -153,3 +153,29 @@ def test_drift_report(scratch, tmp_path):
     # Report only: the same drift, exit status 0.
     quiet = _drift(scratch, inv, livemount_drift_fail=False)
     assert quiet.rc == 0 and quiet.result("Summary, one line per host")["msg"] == lines
+
+
+def test_drift_resolves_as_the_role_does(scratch, tmp_path):
+    """drift.yml plans the profiles the role applied: a profile file (templated) and a per-host override,
+    resolved as its one task on each host reads them, with no task of their own on any host."""
+    profile_file = tmp_path / "app.yml.j2"
+    profile_file.write_text(yaml.safe_dump(PROFILE))
+    inv = _fleet(scratch, mounts_profiles=[{"src": str(profile_file)}])
+    assert _rollout(scratch, inv).rc == 0
+    in_sync = _drift(scratch, inv)
+    assert in_sync.rc == 0, in_sync.stdout
+    assert in_sync.result("Summary, one line per host")["msg"] == ["h1: in sync", "h2: in sync", "h3: in sync"]
+    # On each host in sync, the plan is the only task a worker ran for it (run_once tasks run for one host).
+    for h in ("h2", "h3"):
+        assert [r["task"] for r in in_sync.records if r["host"] == h] == ["Plan every profile (check mode)"]
+    # An override for h3 alone (the cache's size) is drift of h3's only.
+    overrides = {"app": {"mounts": [dict(PROFILE["mounts"][0], options=["size=2m"]), PROFILE["mounts"][1]]}}
+    with open(inv) as f:
+        fleet = yaml.safe_load(f)
+    fleet["all"]["hosts"]["h3"]["mounts_profile_overrides"] = overrides
+    with open(inv, "w") as f:
+        yaml.safe_dump(fleet, f)
+    drifted = _drift(scratch, inv, livemount_drift_fail=False)
+    cache = os.path.join(scratch, "h3", "mnt", "cache")
+    assert drifted.result("Summary, one line per host")["msg"] == [
+        "h1: in sync", "h2: in sync", "h3: drifted: 1 change(s): remount %s" % cache], drifted.stdout
