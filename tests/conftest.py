@@ -186,7 +186,13 @@ def mount_scratch(path):
 
 
 def pytest_configure(config):
-    """Register the harness markers."""
+    """Register the harness markers; give SIGINT its usual handler when the suite was started with it ignored."""
+    # A suite started in the background by a script (`cmd &`, nohup, some CI runners) inherits SIGINT ignored,
+    # and so would every livemount process the tests start: the Ctrl-C tests would wait forever for a process
+    # that cannot hear them. A handler (unlike SIG_IGN) is reset by exec(2), so the processes start as from
+    # a terminal.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.addinivalue_line(
         "markers", "namespaced: run in a forked child in a private mount namespace (automatic under"
         " tests/%s); needs root" % ", tests/".join(NAMESPACED_DIRS)
