@@ -749,13 +749,20 @@ def test_plan_is_pure_and_repeatable():
 @pytest.mark.parametrize("kw, calls", [
     (dict(S=[tmpfs("/a/t")], D=[tmpfs("/a/t"), tmpfs("/b")], created=["/a", "/a/t"]), 1),
     (dict(S=[bind("/s", "/t/a/b")], D=[tmpfs("/t"), bind("/missing", "/t/a/b")], created=["/t/a"]), 2),
-], ids=["nothing added by the mkdir pass: decided once", "a conflict added by the mkdir pass: decided again"])
+    (dict(S=[tmpfs("/a/t"), bind("/s", "/a/u")], D=[bind("/missing", "/a/t")], created=["/a", "/a/t", "/a/u"]), 2),
+    (dict(S=[tmpfs("/m/x")], D=[tmpfs("/m"), tmpfs("/m/x/y")], created=["/m", "/m/x"]), 1),
+], ids=["nothing added by the mkdir pass", "a conflict added under a new mount", "a conflict where a mount was",
+        "a new mount over created directories"])
 def test_created_directories_are_decided_again_only_when_the_mkdir_pass_adds_what_they_depend_on(monkeypatch, kw,
                                                                                                  calls):
-    """_rmdirs reads the plan's mounts, replaces, unmounts and conflicts: run again when _add_mkdirs added one."""
+    """_rmdirs reads the plan's mounts, replaces, unmounts and conflicts: its first answer is reused unless
+    _add_mkdirs added one, and the plan is then the very plan deciding them again every time gives."""
     seen = []
     real = planner._rmdirs
     monkeypatch.setattr(planner, "_rmdirs", lambda *a: seen.append(1) or real(*a))
     changes = run(**kw)
     assert len(seen) == calls
     assert (conflicts(changes) != []) == (calls == 2)
+    # Decided again every time: what _rmdirs reads made to look new after the mkdir pass.
+    monkeypatch.setattr(planner, "_rmdirs_input", lambda ch: [object()])
+    assert run(**kw) == changes
