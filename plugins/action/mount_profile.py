@@ -15,6 +15,9 @@ names checked before this item touches the host, so that no item is applied
 unless all are valid (a failed loop item does not stop the next one); and
 `verify`, the task failing unless the apply left its profile healthy, read
 from the apply's own result.
+
+The module runs on the host from a copied file even with pipelining on
+(plugins/plugin_utils/from_file.py says why).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,17 +29,18 @@ import json
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.livemount.core.plugins.module_utils.livemount import errors
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import forms, locate, schema_data
 from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import load as profile
+from ansible_collections.livemount.core.plugins.plugin_utils.from_file import FromFile
 
 PROFILE_KEYS = tuple(schema_data.SCHEMA["properties"])
 
 
-class ActionModule(ActionBase):
+class ActionModule(FromFile):  # the module runs from a copied file: plugin_utils/from_file.py
     TRANSFERS_FILES = False
+    MODULE = "livemount.core.mount_profile"  # the module this plugin runs on the host
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -64,7 +68,7 @@ class ActionModule(ActionBase):
             return dict(result, changed=False, profile=args.get("name"), problems=[],
                         msg="profile %s is valid" % args.get("name"))
         args = dict((k, v) for k, v in args.items() if k not in loaded.data or k in PROFILE_KEYS)
-        result.update(self._execute_module(module_name="livemount.core.mount_profile", module_args=args,
+        result.update(self._execute_module(module_name=self.MODULE, module_args=args,
                                            task_vars=task_vars))
         applied = not (result.get("failed") or self._play_context.check_mode)
         if verify and applied and args.get("state", "present") == "present":
