@@ -15,19 +15,25 @@ contenders interleaved round by round, first run then rerun:
   task, the same profile;
 * `ansible.posix.mount loop`: a loop of ansible.posix.mount (`state:
   mounted`, an fstab of its own in /run) over the same M mounts;
-* the same rollout and task with pipelining on (Ansible's default is off);
+* the same rollout and task with pipelining on (Ansible's default is off;
+  livemount's modules run from a copied file all the same:
+  plugins/plugin_utils/from_file.py);
 * `ansible -m ping` of the H hosts: what reaching them costs at all;
 * `drift.yml --check`: playbooks/drift.yml on the converged fleet, with
   Ansible's default output, as users run it (ping's row has its `-o` line
   per host); `drift.yml --check, JSON output` is the same run with the
   ansible.posix.json callback, which dumps every host's whole result at the
-  end: what that output costs, and the drift play's task times.
+  end: what that output costs, and the drift play's task times;
+* the drift play's plan task taken apart (write_parts): the same JSON run
+  with the task's module replaced by a stub taking the same arguments, the
+  stub with the engine in its payload, and the stub importing the engine.
 
 Ansible runs with its defaults otherwise (forks 5, linear strategy). Task
 times come from the ansible.posix.json callback (each task's start to end,
 over every batch: what profile_tasks prints); a run with
 ANSIBLE_KEEP_REMOTE_FILES on one host measures each module's AnsiballZ
-payload (the file Ansible copies, and the zip inside it).
+payload (the file Ansible copies, and the zip inside it) and what the
+hosts' Python takes to read one that size from a file and from stdin.
 """
 
 import base64
@@ -48,7 +54,15 @@ PLAYS = ("rollout.yml", "one mount_profile task", "ansible.posix.mount loop", "r
          "one mount_profile task, pipelining")
 DRIFT = "drift.yml --check"
 DRIFT_JSON = DRIFT + ", JSON output"
-CHECKS = ("ansible -m ping", DRIFT, DRIFT_JSON)
+# The drift play's plan task taken apart: the same playbook (JSON output), the task's action plugin kept, its
+# module replaced by one of the bench's own (write_parts): what Ansible costs for such a task, then what
+# carrying the engine to each host and importing it there add, before any planning.
+PARTS = "livemount_bench.parts"
+DRIFT_PARTS = ((DRIFT + ", plan by a stub module", "stub"),
+               (DRIFT + ", plan by the stub shipping the engine", "shipped"),
+               (DRIFT + ", plan by the stub importing the engine", "imported"))
+CHECKS = ("ansible -m ping", DRIFT, DRIFT_JSON) + tuple(name for name, _ in DRIFT_PARTS)
+CHECK_REPEATS = 2  # runs of each check per round: they are short, and the drift goal is a ratio of two of them
 PLAN_TASK = "Plan every profile (check mode)"
 GOALS = {"task": 1.5, "posix": 8, "drift": 1.2}
 PAYLOAD_MODULES = ("mount_profile", "mount_profile_info", "ping", "mount")
@@ -142,6 +156,59 @@ def write_files(d, pids, m):
     }
 
 
+def write_parts(d):
+    """Return {check name: argv} of the drift parts, after writing their collection and playbooks into `d`.
+
+    The collection livemount_bench.parts (bench-only, never shipped) has three
+    modules taking mount_profile's own argument spec and returning `changed:
+    false`: `stub` does nothing else; `shipped` names the engine's imports
+    in a function it never calls, so its payload carries the same files as
+    mount_profile's; `imported` imports them, as mount_profile does, first
+    thing. Each has an action plugin that is livemount.core.mount_profile's,
+    running that module instead (ActionModule.MODULE).
+    """
+    sys.path.insert(0, c.COLLECTIONS)
+    from ansible_collections.livemount.core.plugins.module_utils import args_common
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import ansible_spec
+
+    spec = args_common.argument_spec(ansible_spec.module_argument_spec(), args_common.STATE_DIR_SPEC,
+                                     args_common.NAMESPACE_SPEC)
+    for option in ("on_busy", "enabled", "config_dir", "from_enabled"):
+        spec[option] = {"type": "raw"}
+    with open(os.path.join(c.SRC, "plugins", "modules", "mount_profile.py")) as f:
+        imports = [line for line in f.read().splitlines()
+                   if line.startswith("from ansible_collections.livemount.core.plugins.module_utils")]
+    if not imports:
+        raise RuntimeError("cannot find mount_profile's engine imports")
+    bodies = {"stub": "", "shipped": "def _never_called():\n" + "".join("    %s\n" % i for i in imports),
+              "imported": "".join("%s\n" % i for i in imports)}
+    root = os.path.join(d, "parts")
+    top = os.path.join(root, "ansible_collections", *PARTS.split("."), "plugins")
+    for sub in ("modules", "action"):
+        os.makedirs(os.path.join(top, sub))
+    with open(os.path.join(c.SRC, "playbooks", "drift.yml")) as f:
+        drift = f.read()
+    if drift.count("livemount.core.mount_profile:") != 1:
+        raise RuntimeError("cannot find the one mount_profile task of playbooks/drift.yml")
+    argv = {}
+    for name, module in DRIFT_PARTS:
+        with open(os.path.join(top, "modules", module + ".py"), "w") as f:
+            f.write("# Generated by bench/fleet.py (write_parts).\n"
+                    "from ansible.module_utils.basic import AnsibleModule\n%s\n\n"
+                    "def main():\n    AnsibleModule(argument_spec=%r, supports_check_mode=True)"
+                    ".exit_json(changed=False)\n\n\nmain()\n" % (bodies[module], spec))
+        with open(os.path.join(top, "action", module + ".py"), "w") as f:
+            f.write("# Generated by bench/fleet.py (write_parts).\n"
+                    "from ansible_collections.livemount.core.plugins.action import mount_profile\n\n\n"
+                    "class ActionModule(mount_profile.ActionModule):\n    MODULE = %r\n" % ("%s.%s" % (PARTS, module)))
+        book = os.path.join(d, "drift-%s.yml" % module)
+        with open(book, "w") as f:
+            f.write(drift.replace("livemount.core.mount_profile:", "%s.%s:" % (PARTS, module)))
+        argv[name] = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "--check", "-i",
+                      os.path.join(d, "hosts.yml"), book]
+    return argv
+
+
 def env_for(d, name):
     """Return the environment of contender `name`: the collection, nsinst, JSON output, pipelining if named."""
     env = c.bench_env(ANSIBLE_CONNECTION_PLUGINS=CONNECTIONS, ANSIBLE_NOCOLOR=1, ANSIBLE_FORCE_COLOR=0,
@@ -150,6 +217,8 @@ def env_for(d, name):
                       ANSIBLE_PIPELINING="1" if name.endswith("pipelining") else "0")
     if not name.startswith("ansible -m") and name != DRIFT:
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    if name in dict(DRIFT_PARTS):
+        env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join([os.path.join(d, "parts"), env["ANSIBLE_COLLECTIONS_PATH"]])
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
@@ -189,6 +258,7 @@ def _run(name, argv, d, pids, m):
 def measure(d, pids, m, rounds):
     """Return {contender: {first: [run], rerun: [run]}} and {check: [run]}, contenders interleaved."""
     argv = write_files(d, pids, m)
+    argv.update(write_parts(d))
     plays = {name: {"first": [], "rerun": []} for name in PLAYS}
     checks = {name: [] for name in CHECKS}
     for r in range(rounds):
@@ -199,8 +269,9 @@ def measure(d, pids, m, rounds):
             plays[name]["first"].append(_run(name, argv[name], d, pids, m))
             plays[name]["rerun"].append(_run(name, argv[name], d, pids, m))
             if name == "rollout.yml":  # the fleet is converged: what reaching it and checking it cost
-                for check in CHECKS:
-                    checks[check].append(_run(check, argv[check], d, pids, m))
+                for _ in range(CHECK_REPEATS):
+                    for check in CHECKS:
+                        checks[check].append(_run(check, argv[check], d, pids, m))
     return plays, checks
 
 
@@ -224,9 +295,36 @@ def payloads(d, pids, m):
                 # The base64 zip of the module and its module_utils (zip_data='...' in ansible-core 2.19,
                 # a ZIPDATA triple-quoted string before).
                 z = re.search(r"zip_data='([A-Za-z0-9+/=]+)'", text) or re.search(r'ZIPDATA = """(.*?)"""', text, re.S)
-                out[m_.group(1)] = {"file_bytes": len(text.encode()),
-                                    "zip_bytes": len(base64.b64decode(z.group(1))) if z else None}
+                out[m_.group(1)] = dict(read_cost(d, m_.group(1), text), file_bytes=len(text.encode()),
+                                        zip_bytes=len(base64.b64decode(z.group(1))) if z else None)
     return out
+
+
+def read_cost(d, module, text, rounds=7):
+    """Return {file_seconds, stdin_seconds}: the host's Python starting a script of the payload's size.
+
+    The payload with its `__main__` block never entered, run by the hosts'
+    Python from a file and from its stdin (as pipelining runs a module):
+    Python reads and compiles the whole script either way, then defines the
+    wrapper's function and stops, so the difference is how it reads it.
+    Medians, interleaved.
+    """
+    main = 'if __name__ == "__main__":'
+    if text.count(main) != 1:
+        raise RuntimeError("cannot find the __main__ block of the %s payload" % module)
+    path = os.path.join(d, "read-%s.py" % module)
+    with open(path, "w") as f:
+        f.write(text.replace(main, 'if __name__ == "never":'))
+    times = {"file_seconds": [], "stdin_seconds": []}
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, path], check=True)
+        times["file_seconds"].append(time.perf_counter() - t0)
+        with open(path) as f:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable], stdin=f, check=True)
+            times["stdin_seconds"].append(time.perf_counter() - t0)
+    return {k: c.summary(v)["median"] for k, v in times.items()}
 
 
 def run(hosts, m, rounds):
@@ -314,13 +412,18 @@ def task_table(doc):
                 rows.append([name, k, task, c.fmt_stat(st)])
     for task, st in doc["checks"].get(DRIFT_JSON, {}).get("tasks", {}).items():
         rows.append(["drift.yml --check", "", task, c.fmt_stat(st)])
+    for name, _ in DRIFT_PARTS:
+        st = doc["checks"].get(name, {}).get("tasks", {}).get(PLAN_TASK)
+        if st:
+            rows.append([name, "", PLAN_TASK, c.fmt_stat(st)])
     return ["playbook", "run", "task (summed over serial batches)", "task time"], rows
 
 
 def payload_table(doc):
     """Return (headers, rows) of the AnsiballZ payloads."""
-    return ["module", "AnsiballZ file", "zip inside"], [
-        [k, "%d KiB" % (v["file_bytes"] // 1024), "%d KiB" % (v["zip_bytes"] // 1024) if v["zip_bytes"] else "?"]
+    return ["module", "AnsiballZ file", "zip inside", "Python reading it: from the file", "from stdin (pipelining)"], [
+        [k, "%d KiB" % (v["file_bytes"] // 1024), "%d KiB" % (v["zip_bytes"] // 1024) if v["zip_bytes"] else "?",
+         c.fmt_time(v["file_seconds"]), c.fmt_time(v["stdin_seconds"])]
         for k, v in sorted(doc["payloads"].items())]
 
 
@@ -340,17 +443,28 @@ def markdown(doc):
         c.md_table(*table(doc)), "",
         "`drift.yml --check` prints Ansible's default output, as a user sees it (`ansible -m ping` its `-o` line "
         "per host); `drift.yml --check, JSON output` is the same playbook with the ansible.posix.json callback, "
-        "which dumps every host's whole result at the end (the task times below come from it).\n",
-        "Pipelining (one process per task instead of copying the module file first), as time without it over "
-        "time with it, per round (below 1: slower with it): the rollout's first run %s, the one-task "
-        "playbook's %s.\n"
+        "which dumps every host's whole result at the end (the task times below come from it). The three `plan by` "
+        "rows take the drift play's plan task apart: the same run with JSON output, the task's action plugin "
+        "kept, its module one of the bench's own (write_parts in bench/fleet.py) that takes mount_profile's "
+        "argument spec and returns `changed: false`: a stub doing nothing else; the stub with a payload "
+        "carrying the engine's files, as mount_profile's does; the stub importing the engine as mount_profile "
+        "does, first thing. Each check ran %d times per round.\n" % CHECK_REPEATS,
+        "Pipelining on (Ansible then hands a module to the host's Python on its stdin instead of copying the "
+        "file first; livemount's modules are run from a copied file all the same, see the payloads below), as "
+        "time without it over time with it, per round (below 1: slower with it): the rollout's first run %s, "
+        "the one-task playbook's %s.\n"
         % (c.fmt_ratio(pipe["rollout.yml"]), c.fmt_ratio(pipe["one mount_profile task"])),
         "Task time, start to end of each task as the json callback records it (profile_tasks' figure), summed "
         "over the serial batches (a run_once task runs once): Ansible's own start-up and per-play set-up are "
         "the rest of the wall time.\n",
         c.md_table(*task_table(doc)), "",
         "Module payloads: the AnsiballZ file Ansible writes on the host for each module (without pipelining; "
-        "with it, the same bytes go through the connection's stdin), and the zip of module_utils inside it.\n",
+        "with it, the same bytes go through the connection's stdin), the zip of module_utils inside it, and "
+        "what the hosts' Python takes to start that script without running the module from the "
+        "file and from its stdin, as pipelining would hand it over (bench/fleet.py read_cost; medians of 7): "
+        "CPython reads a script on stdin one byte per read(2), so the cost grows with the payload. That is "
+        "why livemount's modules run from a copied file even with pipelining on (docs/ansible.md, "
+        "Pipelining).\n",
         c.md_table(*payload_table(doc)), "",
         c.md_goals(doc["goals"]), "",
     ])
@@ -376,6 +490,18 @@ def why_missed(doc):
                 lines.append("  - The drift play's one task on each host, the plan, took %s alone (task time, JSON "
                              "run): %.2fx the whole `ansible -m ping` run (%s). The play's other tasks run once, "
                              "not per host." % (c.fmt_time(plan["median"]), plan["median"] / ping, c.fmt_time(ping)))
+            parts = [(n, doc["checks"].get(n, {}).get("tasks", {}).get(PLAN_TASK)) for n, _ in DRIFT_PARTS]
+            if plan and all(st for _, st in parts):
+                ping = doc["checks"]["ansible -m ping"]["seconds"]["median"]
+                steps = [("a stub module", parts[0][1]), ("the stub shipping the engine", parts[1][1]),
+                         ("the stub importing it", parts[2][1]), ("the plan itself (drift.yml as shipped)", plan)]
+                lines.append("  - The plan task taken apart (its task time, JSON runs, medians; over the whole "
+                             "`ansible -m ping` run): %s. What the task costs before any planning, the same "
+                             "arguments through the same action plugin to a module that does nothing, is the "
+                             "first; carrying the engine's files to each host and importing them there are the "
+                             "next two." % "; ".join("%s %s (%.2fx)" % (label, c.fmt_time(st["median"]),
+                                                                        st["median"] / ping)
+                                                     for label, st in steps))
             lines.append("  - What a plan costs a host over ping is a module run that does more: section 11 "
                          "measures the two files alone, with the engine's code the rollout kept on the host "
                          "(module_utils/code_cache.py) and without it. The rest is the controller's, per host: "
