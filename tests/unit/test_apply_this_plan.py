@@ -54,12 +54,18 @@ def _path_appeared(fake):
     fake.seed_dir("/data/n")
 
 
+def _filled(fake):
+    fake.seed_file("/srv/b/x/new")
+
+
 CHANGES = [
     # (id, what happens between the plan and the apply, words the refusal must have)
     ("foreign-mount-below-a-target", _foreign_below, "a mount appeared: /data/t/sub tmpfs intruder"),
     ("unmounted-by-hand", _unmounted_by_hand, "a mount went away: /data/t tmpfs"),
     ("remounted-by-hand", _remounted_by_hand, "the mount on /data/t changed: was tmpfs tmpfs nosuid "),
     ("directory-made", _path_appeared, "path /data/n changed: was missing, now dir"),
+    # The apply observes without opening directories: the fingerprint reads emptiness when it is taken.
+    ("directory-filled", _filled, "path /srv/b/x changed: was dir 0755 0:0 dev 8:1 empty, now "),
 ]
 
 
@@ -153,6 +159,22 @@ def test_a_fingerprint_asked_anyway_reads_emptiness_when_taken(root):
     full, lean = _preview(PROFILE_B, fake, root), _preview(PROFILE_B, fake, root, fingerprinted=False)
     assert lean.fingerprint == full.fingerprint
     assert any(text.endswith("empty") for text in full.fingerprint["paths"].values())
+
+
+def test_an_apply_opens_no_directory_to_see_whether_it_is_empty(root, monkeypatch):
+    """Only a check-mode plan's fingerprint records emptiness: every observe of an apply (its first look too) is
+    without it, a check-mode plan's with it unless fingerprinted=False."""
+    seen = []
+    real = engine.observe
+    monkeypatch.setattr(engine, "observe", lambda *args: seen.append(args[4]) or real(*args))
+    fake = fake_host()
+    apply(PROFILE_A, fake, root)
+    apply(PROFILE_B, fake, root)
+    assert seen and not any(seen)
+    del seen[:]
+    _preview(PROFILE_A, fake, root)
+    _preview(PROFILE_A, fake, root, fingerprinted=False)
+    assert seen == [True, False]
 
 
 def test_observe_without_emptiness_leaves_it_unknown(root):

@@ -59,11 +59,12 @@ def reconcile(profile, system, root=None, check=False, on_error=None, progress=N
     `targets` (clean absolute paths) limits the plan to what they need
     (targeting.py), like terraform's -target. `on_plan(report)` is called
     with the plan, under the lock, before anything is applied (`apply
-    --yes` shows the plan it then applies, planned once). `fingerprinted`
-    False says the caller will not ask for the check-mode plan's
-    fingerprint (`livemount plan` without --out): directories are then not
-    opened to see whether they are empty, which only a fingerprint records
-    (one asked for anyway reads it when taken).
+    --yes` shows the plan it then applies, planned once). Whether a
+    directory is empty is only a fingerprint's to record: a check-mode plan
+    opens each directory it looks at to see, unless `fingerprinted` False
+    says the caller will not ask for its fingerprint (`livemount plan`
+    without --out); an apply never does (one checking a saved plan's
+    fingerprint reads it when that is taken, fingerprint.take's `empty`).
     """
     system, target, on_busy = nsexec.resolve(system, namespace, pid, on_busy)
     if target is not None:
@@ -75,7 +76,7 @@ def reconcile(profile, system, root=None, check=False, on_error=None, progress=N
     if isinstance(profile, _Empty) and profile.known_only:
         _must_exist(store, "destroy")
     run = _Run(profile, system, check, on_error, progress, profile_data, on_busy, expect, tuple(targets or ()),
-               on_plan, empty=fingerprinted or not check)
+               on_plan, empty=check and fingerprinted)
     report = _reconcile_locked(store, run)
     leftovers.sweep(report, state_root(root), system.namespace_id(), lambda other: _reconcile(
         other, _Run(_Empty(other.name), system, check), leftovers_only=True))
