@@ -259,8 +259,10 @@ EXPLAIN = {
         "serializes the state once (compact JSON from json's C encoder: the same bytes are hashed and "
         "written), then fsyncs the file and its directory. It runs once per apply."),
     "Journal.record (json + fdatasync)": (
-        "writes two JSON lines per change (begin, done) with one fdatasync(2): the begin record's, before "
-        "the change's first system call; a done record reaches the disk with the next sync (journal.py). "
+        "writes two JSON lines per change (begin, done), and a third for a mount (attach: which mount it "
+        "will be), with one fdatasync(2) per change: before its first visible system call (for a mount, "
+        "the attach record's, which carries the begin with it); a done record reaches the disk with the next "
+        "sync (journal.py). "
         "Cheap on tmpfs; on a disk it is most of the cost (see the state-on-disk column)."),
     "state_after.next_state": (
         "builds the state to save: every owned entry with its device and filesystem options read from the "

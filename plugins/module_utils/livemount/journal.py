@@ -30,8 +30,9 @@ import os
 
 from .errors import StateError
 
-# One encoder for every record: json.dumps with arguments builds a new one per call.
-_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+# One encoder for every record: json.dumps with arguments builds a new one per call. Keys stay in the order the
+# record was built in (nothing reads them in order; sorting cost a third of the encoding, up to three records a step).
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class Journal:
