@@ -1,5 +1,7 @@
 """Path cleaning and path-tree relations: the only place paths are compared."""
 
+import functools
+
 
 def clean(path):
     """Return the canonical spelling of an absolute path: no `.`, no `//`, no trailing slash.
@@ -34,15 +36,25 @@ def is_at_or_under(path, parent):
 
 
 def ancestors(path):
-    """Return the proper ancestors of a clean path, outermost first ('/' included)."""
+    """Return the proper ancestors of a clean path, outermost first ('/' included), as a new list.
+
+    The planner asks for the same paths' ancestors many times (five times
+    per entry of a first apply: 3% of it): they are computed once per path.
+    """
+    return list(_ancestors(path))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ancestors(path):
+    """Return ancestors(path) as a tuple: one cached value, so a caller changing its list changes no other's."""
     if path == "/":
-        return []
+        return ()
     out = ["/"]
     i = path.find("/", 1)
     while i > 0:
         out.append(path[:i])
         i = path.find("/", i + 1)
-    return out
+    return tuple(out)
 
 
 def with_ancestors(targets):
