@@ -39,3 +39,13 @@ def test_nested_is_each_target_with_the_targets_above_it(targets):
     wanted = [(t, [a for a in paths.ancestors(t) if a in targets])
               for t in sorted(targets, key=paths.sort_key)]
     assert list(paths.nested(set(targets))) == [(t, above) for t, above in wanted if above]
+
+
+def test_ancestors_are_a_new_list_each_call():
+    """ancestors() is computed once per path (cached), yet a caller changing its list changes no other caller's."""
+    first = paths.ancestors("/a/b/c")
+    assert first == ["/", "/a", "/a/b"] and paths.ancestors("/") == []
+    first.append("/a/b/c")
+    first[0] = "changed"
+    assert paths.ancestors("/a/b/c") == ["/", "/a", "/a/b"]
+    assert paths.ancestors("/a/b/c") is not paths.ancestors("/a/b/c")
