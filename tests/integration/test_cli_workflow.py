@@ -103,6 +103,24 @@ def test_saved_plan_refused_after_the_live_table_changed(scratch, change, words)
     assert code == 1 and doc["error"]["kind"] == "StalePlanError" and doc["error"]["differences"]
 
 
+def test_saved_plan_refused_after_a_directory_it_saw_empty_got_a_file(scratch):
+    """An apply opens no directory to see whether it is empty; checking a saved plan still does (fingerprint.take):
+    a file written into the cache tmpfs since the plan refuses it, naming the directory, and the file stays."""
+    data, path = _files(scratch)
+    assert cli(scratch, "apply", "--yes", path).returncode == 0
+    plan_file = os.path.join(scratch, "v2.plan")
+    assert cli(scratch, "plan", "--out", plan_file, write_profile(scratch, profile_dict(scratch, V2))).returncode == 0
+    written = os.path.join(scratch, "m", "cache", "new")
+    with open(written, "w") as f:
+        f.write("a service wrote this since the plan\n")
+    before = snapshot(scratch)
+    proc = cli(scratch, "apply", plan_file)
+    assert proc.returncode == 1
+    err = proc.stderr.replace(scratch, "@")
+    assert re.search(r"path @/m/cache changed: was dir \S+ \S+ dev \S+ empty, now dir \S+ \S+ dev \S+ not empty", err), err
+    assert snapshot(scratch) == before and os.path.isfile(written)
+
+
 def test_a_tampered_plan_file_is_refused(scratch):
     """A saved plan edited by hand does not check out: refused whole, nothing applied."""
     data, path = _files(scratch)
