@@ -147,6 +147,18 @@ def test_diff_shows_the_owned_table_before_and_after(root):
     assert second.diff["after"] == "/srv/b /data/m none bind,ro 0 0\ntmpfs /data/t tmpfs rw,size=2097152 0 0\n"
 
 
+def test_the_diff_is_made_only_when_asked_and_once(root, monkeypatch):
+    """A run nobody asks the diff of (a terminal apply without --diff) never formats the table; asked twice, once."""
+    made = []
+    real = engine.make_diff
+    monkeypatch.setattr(engine, "make_diff", lambda *a: made.append(a) or real(*a))
+    report = apply(SMALL, fake_host(), root)
+    assert made == []
+    assert report.diff["before"] == "" and report.diff["after"].startswith("/x /data/l none x-livemount.symlink")
+    assert report.to_dict()["diff"] is report.diff
+    assert len(made) == 1
+
+
 # ---- adoption and conflicts -------------------------------------------------------------------------------------------
 def test_exact_foreign_bind_is_adopted_without_a_call(root):
     """s22: an exactly matching bind already mounted is kept, saved as owned, and destroy removes it."""

@@ -12,6 +12,7 @@ its state kept in the caller's state root under the target's identity.
 """
 
 import dataclasses
+import functools
 import os
 from typing import Optional
 
@@ -190,8 +191,8 @@ def _reconcile(store, run, leftovers_only=False):
             if run.preflight and not interrupted:
                 run.look.append(_Look(state, world, tuple(changes)))
         report.changes = changes
-        report.diff = make_diff(_owned_live(state, world), list(profile.entries),
-                                "%s in %s" % (profile.name, system.namespace_id()))
+        report.diff_source = functools.partial(make_diff, _owned_live(state, world), list(profile.entries),
+                                               "%s in %s" % (profile.name, system.namespace_id()))
         if check or run.expect is not None:
             report.fingerprint_source = (lambda s=state, w=world: fingerprint.take(
                 s, profile, w, _profile_doc(profile), _emptiness(system)))
