@@ -152,12 +152,15 @@ def version():
     return "unknown"
 
 
-def main(argv=None):
-    """Return the exit status: 0 ok, 1 error, 2 changes pending (plan --detailed-exitcode)."""
+def main(argv=None, exiting=False):
+    """Return the exit status: 0 ok, 1 error, 2 changes pending (plan --detailed-exitcode).
+
+    `exiting`: the caller ends the process right after (run() does): common.run_command.
+    """
     args = build_parser().parse_args(argv)
     from . import common
 
-    return common.run_command(args.run, args)
+    return common.run_command(args.run, args, exiting)
 
 
 def run():
@@ -166,11 +169,13 @@ def run():
     Everything a command writes is written, synced and closed before main()
     returns; what is left is freeing the objects of the run one by one (10 ms
     of a no-op plan of 5,000 entries against 10,000 mounts), which os._exit
-    leaves to the kernel. Only the standard streams still hold
-    output: flushed first. A stream that cannot be flushed (a reader that
-    went away) takes the interpreter's own way out, as a plain sys.exit would.
+    leaves to the kernel; the cyclic collector, off while the command ran,
+    is not turned on again for a last pass (main(exiting=True)). Only the
+    standard streams still hold output: flushed first. A stream that cannot
+    be flushed (a reader that went away) takes the interpreter's own way
+    out, as a plain sys.exit would.
     """
-    status = main()
+    status = main(exiting=True)
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -38,6 +38,14 @@ def test_collector_paused_false_leaves_it_running(collector):
     assert gc.isenabled()
 
 
+def test_collector_paused_without_restore_leaves_it_off(collector):
+    """restore=False (the process ends right after): off inside and after, even if it was on before."""
+    gc.enable()
+    with common.collector_paused(restore=False):
+        assert not gc.isenabled()
+    assert not gc.isenabled()
+
+
 def _args(command):
     return argparse.Namespace(command=command, color=False, quiet=True, verbose=0, json=False)
 
@@ -50,6 +58,15 @@ def test_run_command_pauses_the_collector_unless_the_command_runs_until_stopped(
     assert common.run_command(lambda args, out: seen.append(gc.isenabled()) or 0, _args(command)) == 0
     assert seen == [not paused]
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("command, after", [("apply", False), ("watch", True)])
+def test_run_command_exiting_leaves_the_collector_off(collector, command, after):
+    """exiting=True (the console script, which os._exits next): a command that paused the collector leaves it off;
+    `watch`, which never paused it, leaves it on."""
+    gc.enable()
+    assert common.run_command(lambda args, out: 0, _args(command), exiting=True) == 0
+    assert gc.isenabled() is after
 
 
 def _raising(exc, seen):

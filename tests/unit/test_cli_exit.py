@@ -84,7 +84,8 @@ def entry(monkeypatch):
     streams = {"stdout": _Stream(), "stderr": _Stream()}
     exits = []
 
-    def fake_main():
+    def fake_main(exiting=False):
+        exits.append("main(exiting=%s)" % exiting)
         sys.stdout.write("the output\n")
         sys.stderr.write("a message\n")
         return 2
@@ -110,7 +111,7 @@ def test_run_flushes_both_streams_then_leaves_with_main_s_status(entry, monkeypa
     _streams(monkeypatch, streams)
     with pytest.raises(_Exited):
         cli.run()
-    assert exits == [2]
+    assert exits == ["main(exiting=True)", 2]  # main() told the process ends: the collector stays off
     assert streams["stdout"].out == ["the output\n"] and streams["stderr"].out == ["a message\n"]
 
 
@@ -121,4 +122,4 @@ def test_run_that_cannot_flush_leaves_the_interpreter_s_way(entry, monkeypatch):
     _streams(monkeypatch, streams)
     with pytest.raises(SystemExit) as raised:
         cli.run()
-    assert raised.value.code == 2 and exits == []
+    assert raised.value.code == 2 and exits == ["main(exiting=True)"]

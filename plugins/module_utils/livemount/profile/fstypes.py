@@ -7,7 +7,6 @@ load_profile). Without the list of loadable modules (a container without
 mount: only one close to a known name is then called a typo.
 """
 
-import difflib
 from typing import FrozenSet
 
 from ..model import BIND, OVERLAY, SYMLINK
@@ -28,6 +27,8 @@ def problem(etype, known):
     """Return why `etype` is no filesystem type this kernel knows (with the closest name), or '' when it is."""
     if known is None or etype in ENTRY_TYPES or etype in known.names:
         return ""
+    import difflib  # only for a type not known: every profile load paid its import otherwise
+
     close = difflib.get_close_matches(etype, sorted(known.names | ENTRY_TYPES), n=1, cutoff=0.75)
     if not close and not known.complete:
         return ""  # it may be a module that is not loaded yet: the mount will say
