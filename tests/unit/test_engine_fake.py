@@ -147,6 +147,20 @@ def test_diff_shows_the_owned_table_before_and_after(root):
     assert second.diff["after"] == "/srv/b /data/m none bind,ro 0 0\ntmpfs /data/t tmpfs rw,size=2097152 0 0\n"
 
 
+def test_an_apply_makes_each_entry_s_state_dict_once(root, monkeypatch):
+    """The journal's begin records and the state saved after them share each mounted entry's dict: made once."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import forms
+
+    made = []
+    real = forms.entry_to_state_dict
+    counted = lambda e: made.append(e.target) or real(e)  # noqa: E731
+    monkeypatch.setattr(forms, "entry_to_state_dict", counted)
+    monkeypatch.setattr(engine, "entry_dict", counted)  # the engine's own name for it
+    apply(SMALL, fake_host(), root)
+    assert sorted(made) == ["/data/l", "/data/m", "/data/o", "/data/t"]
+    assert StateStore(root, NAMESPACE_ID, "p").load().owned  # and the state saved says what was made
+
+
 def test_the_diff_is_made_only_when_asked_and_once(root, monkeypatch):
     """A run nobody asks the diff of (a terminal apply without --diff) never formats the table; asked twice, once."""
     made = []

@@ -431,6 +431,19 @@ def test_entry_state_dict_is_the_full_dict_less_its_defaults_and_round_trips(ent
     assert back == entry and (back.index, back.options) == (entry.index, entry.options)
 
 
+def test_state_dicts_make_each_entry_s_dict_once():
+    """One run's state_dicts(): entry_to_state_dict's dict, made once per Entry object (an equal one gets its own)."""
+    from ansible_collections.livemount.core.plugins.module_utils.livemount.profile import forms
+
+    entry = Entry(target="/data/m", type="bind", source="/srv/a", flags=frozenset({"ro"}))
+    twin = Entry(target="/data/m", type="bind", source="/srv/a", flags=frozenset({"ro"}))
+    dicts = forms.state_dicts()
+    first = dicts(entry)
+    assert first == forms.entry_to_state_dict(entry) and dicts(entry) is first
+    assert dicts(twin) == first and dicts(twin) is not first
+    assert forms.state_dicts()(entry) is not first  # another run starts afresh
+
+
 @pytest.mark.parametrize(
     "d, text",
     [

@@ -27,7 +27,7 @@ from .health import entry_health, health_of, links_looked_at_again, not_applied
 from .model import Action, Change
 from .observe import observe, refresh_table
 from .plan import conflicts_in, plan, to_perform
-from .profile.forms import entry_to_state_dict
+from .profile.forms import entry_to_state_dict, state_dicts
 from .recover import after_finish, recover
 from .report import Report
 from .stale import check_expected
@@ -214,9 +214,10 @@ def _reconcile(store, run, leftovers_only=False):
             run.on_plan(report)
         policy = on_error or getattr(profile, "on_error", None) or "rollback"
         busy = holders.BusyPolicy(on_busy, holders.entry_policies(profile, state), system.proc_fd())
+        dicts = state_dicts()  # each entry's dict made once, for the journal and the state saved after
         executor = Executor(system, store.journal, world, on_error=policy, beneath=system.features().beneath,
                             header={"profile": profile.name, "namespace": system.namespace_id()},
-                            entry_dict=entry_dict, progress=progress, carry_wait=carry_wait(), busy=busy,
+                            entry_dict=dicts, progress=progress, carry_wait=carry_wait(), busy=busy,
                             created_ids=state.ids_of())
         if not to_perform(changes):
             new = next_state(state, changes, None, world, profile_data)
@@ -249,7 +250,7 @@ def _reconcile(store, run, leftovers_only=False):
         leftovers.warn(report, new)
         store.meta = nsexec.namespace_meta(store.meta, profile, [o.entry.target for o in new.owned], system)
         try:
-            _keep(store, new)
+            _keep(store, new, dicts)
         except StateError as exc:
             raise StateError("%s; what this run changed is in place and its journal %s is kept: the next run "
                              "recovers it" % (exc, store.journal.path)) from exc
@@ -259,10 +260,10 @@ def _reconcile(store, run, leftovers_only=False):
         return report
 
 
-def _keep(store, state):
+def _keep(store, state, entry_dict=None):
     """Return None after saving `state`, or removing the state file when it owns nothing (nothing lists it then)."""
     if state.owned or state.created:
-        store.save(state)
+        store.save(state, entry_dict)
     elif store.exists():
         store.remove()
 

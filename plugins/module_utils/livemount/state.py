@@ -167,16 +167,20 @@ class StateStore:
             raise StateError("cannot trust state %s: %s; inspect it, then remove it to start over"
                              % (self.path, exc))
 
-    def save(self, state):
-        """Write `state` atomically (temp file, fsync, rename, fsync dir)."""
-        from .profile.forms import entry_to_state_dict
+    def save(self, state, entry_dict=None):
+        """Write `state` atomically (temp file, fsync, rename, fsync dir).
+
+        `entry_dict`: how an Entry becomes its dict (profile.forms.entry_to_state_dict, or one run's state_dicts()).
+        """
+        if entry_dict is None:
+            from .profile.forms import entry_to_state_dict as entry_dict
 
         self.ensure_dir()
         body = {
             "profile": state.profile,
             "namespace": state.namespace,
             "applied_at": state.applied_at,
-            "owned": [_owned_dict(o, entry_to_state_dict) for o in state.owned],
+            "owned": [_owned_dict(o, entry_dict) for o in state.owned],
             "created": list(state.created),
             "created_ids": [[p] + list(ident) for p, ident in state.created_ids],
             "profile_data": state.profile_data,

@@ -103,6 +103,26 @@ def entry_to_state_dict(entry):
     return d
 
 
+def state_dicts():
+    """Return entry_to_state_dict making each Entry object's dict once: for one run, its journal and its state.
+
+    An apply journals each change's entry (its `begin` record), then saves a
+    state holding those very Entry objects: one dict each, not two (1,000
+    calls instead of 2,000 in an apply of 1,000 mounts). The dicts are shared
+    by both: read them, never change them. Each entry is kept with its dict,
+    so no other object can take its id() while the run lasts.
+    """
+    made = {}
+
+    def entry_dict(entry):
+        found = made.get(id(entry))
+        if found is None:
+            found = made[id(entry)] = (entry, entry_to_state_dict(entry))
+        return found[1]
+
+    return entry_dict
+
+
 def _json_value(name, kind, value):
     """Return an Entry field's value in its JSON form (lists for tuples and sets, flags sorted)."""
     if kind == "strs":
