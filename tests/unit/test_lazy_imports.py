@@ -68,3 +68,25 @@ def test_show_json_loads_no_planner():
     assert "%s.inventory" % ENGINE in loaded  # the probe did show the table
     planner = ["%s.%s" % (ENGINE, m) for m in ("observe", "world", "overlay.rules", "mimic", "plan", "engine")]
     assert [m for m in planner if m in loaded] == []
+
+
+VALIDATE = """
+import os, sys, tempfile
+from livemount_cli.main import main
+path = os.path.join(tempfile.mkdtemp(), "p.yaml")
+with open(path, "w") as f:
+    f.write("name: p\\nmounts:\\n  - {target: /data/t, type: tmpfs}\\n  - {target: /data/b, type: bind, source: /srv}\\n")
+sys.stdout = open(os.devnull, "w")
+try:
+    assert main(["validate", path]) == 0
+finally:
+    sys.stdout = sys.__stdout__
+"""
+
+
+def test_a_valid_profile_loads_no_difflib():
+    """Validating a profile whose types the kernel knows imports no difflib: only a diff or a type-name suggestion
+    (`did you mean tmpfs?`, test_fstypes.py) needs it."""
+    loaded = _loaded(VALIDATE)
+    assert "%s.profile.fstypes" % ENGINE in loaded  # the probe did check the types
+    assert "difflib" not in loaded

@@ -42,16 +42,12 @@ class Report:
     @property
     def fingerprint(self):
         """Return the fingerprint of what this check-mode plan was made from (None when none was taken)."""
-        if callable(self.fingerprint_source):
-            self.fingerprint_source = self.fingerprint_source()  # taken once, when first asked
-        return self.fingerprint_source
+        return _made(self, "fingerprint_source")
 
     @property
     def diff(self):
         """Return the before and after of the owned table (make_diff's dict; None when none was made)."""
-        if callable(self.diff_source):
-            self.diff_source = self.diff_source()  # made once, when first asked
-        return self.diff_source
+        return _made(self, "diff_source")
 
     @property
     def health(self):
@@ -113,6 +109,15 @@ class Report:
             "kept_aside": [dict(a) for a in self.kept_aside],
             "diff": self.diff,
         }
+
+
+def _made(report, name):
+    """Return the value of `report`'s field `name`, made first (once, when first asked) if it holds what makes it."""
+    value = getattr(report, name)
+    if callable(value):
+        value = value()
+        setattr(report, name, value)
+    return value
 
 
 def change_dict(c):
