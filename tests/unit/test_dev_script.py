@@ -1,0 +1,107 @@
+"""scripts/livemount-dev test: its two lanes of phases, and stopping a run (SIGTERM, Ctrl-C) in the middle of one.
+
+Each case runs the real script with two phases of its own (LIVEMOUNT_MORE_PHASES):
+`sleepy` in the foreground lane and `lane` in the background one, each a
+long `sleep`, in a session of its own so that every process it starts can be
+found (and, whatever happens, killed) afterwards.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(REPO, "scripts", "livemount-dev")
+
+PHASES = """
+BACKGROUND_PHASES+=(lane)
+phase_sleepy() { sleep %(fore)s; PASSED=$((PASSED + 1)); cd /; }
+phase_lane() { sleep %(back)s; SKIPPED=$((SKIPPED + 1)); }
+"""
+
+
+def _start(tmp_path, fore, back):
+    more = tmp_path / "phases"
+    more.mkdir()
+    (more / "10-test.sh").write_text(PHASES % {"fore": fore, "back": back})
+    env = dict(os.environ, LIVEMOUNT_MORE_PHASES=str(more), LIVEMOUNT_PHASES="sleepy lane")
+    env.pop("LIVEMOUNT_SERIAL", None)
+    # As a shell at a terminal starts it: SIGINT not ignored (a child of pytest may inherit it ignored).
+    return subprocess.Popen([SCRIPT, "test"], env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _session(sid):
+    """Return the command lines of the processes left in session `sid`."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.getsid(int(pid)) != sid:
+                continue
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                out.append(f.read().replace(b"\0", b" ").decode().strip())
+        except (OSError, ProcessLookupError):
+            continue
+    return [c for c in out if c]
+
+
+def _wait_for_sleeps(proc, count, timeout=60):
+    deadline = time.monotonic() + timeout
+    while sum(c.startswith("sleep ") for c in _session(proc.pid)) < count:
+        assert proc.poll() is None and time.monotonic() < deadline, "the phases did not start"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def run(tmp_path):
+    procs = []
+
+    def start(fore, back):
+        proc = _start(tmp_path, fore, back)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+
+
+def test_both_lanes_run_and_are_counted(run):
+    """The foreground phase and the background one both run; each one's counts and time reach the last lines,
+    and a phase's `cd` does not reach the next one."""
+    proc = run(0, 0)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert out.splitlines()[-1] == "tests: 1 passed, 0 failed, 1 skipped"
+    assert "phases took: sleepy 0 s, lane 0 s (beside)" in out
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to the script", "Ctrl-C to its process group"])
+def test_a_signal_stops_both_lanes_at_once(run, how):
+    """Stopped in the middle of its foreground phase, the run ends within seconds with status 130 and leaves no
+    process of either lane behind (bash runs a trap only once a foreground command ends: the script waits
+    for its phases with `wait`)."""
+    proc = run(300, 300)
+    _wait_for_sleeps(proc, 2)
+    started = time.monotonic()
+    if how.startswith("SIGTERM"):
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=20)
+    took = time.monotonic() - started
+    assert proc.returncode == 130 and took < 10
+    deadline = time.monotonic() + 5
+    while _session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _session(proc.pid) == []
