@@ -1,11 +1,13 @@
 """scripts/livemount-dev test: its two lanes of phases, and stopping a run (SIGTERM, Ctrl-C) in the middle of one.
 
 Each case runs the real script with two phases of its own (LIVEMOUNT_MORE_PHASES):
-`sleepy` in the foreground lane and `lane` in the background one, each a
-long `sleep`, in a session of its own so that every process it starts can be
-found (and, whatever happens, killed) afterwards.
+`selftest_fore` in the foreground lane and `selftest_back` in the background
+one, each a long `sleep`, in a session of its own so that every process it
+starts can be found (and, whatever happens, killed) afterwards. Their files
+in .build/reports (phase-selftest_*) are removed after each case.
 """
 
+import glob
 import os
 import signal
 import subprocess
@@ -17,9 +19,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SCRIPT = os.path.join(REPO, "scripts", "livemount-dev")
 
 PHASES = """
-BACKGROUND_PHASES+=(lane)
-phase_sleepy() { sleep %(fore)s; PASSED=$((PASSED + 1)); cd /; }
-phase_lane() { sleep %(back)s; SKIPPED=$((SKIPPED + 1)); }
+BACKGROUND_PHASES+=(selftest_back)
+phase_selftest_fore() { sleep %(fore)s; PASSED=$((PASSED + 1)); cd /; }
+phase_selftest_back() { sleep %(back)s; SKIPPED=$((SKIPPED + 1)); }
 """
 
 
@@ -27,7 +29,7 @@ def _start(tmp_path, fore, back):
     more = tmp_path / "phases"
     more.mkdir()
     (more / "10-test.sh").write_text(PHASES % {"fore": fore, "back": back})
-    env = dict(os.environ, LIVEMOUNT_MORE_PHASES=str(more), LIVEMOUNT_PHASES="sleepy lane")
+    env = dict(os.environ, LIVEMOUNT_MORE_PHASES=str(more), LIVEMOUNT_PHASES="selftest_fore selftest_back")
     env.pop("LIVEMOUNT_SERIAL", None)
     # As a shell at a terminal starts it: SIGINT not ignored (a child of pytest may inherit it ignored).
     return subprocess.Popen([SCRIPT, "test"], env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -74,6 +76,8 @@ def run(tmp_path):
         except ProcessLookupError:
             pass
         proc.communicate()
+    for path in glob.glob(os.path.join(REPO, ".build", "reports", "phase-selftest_*")):
+        os.unlink(path)
 
 
 def test_both_lanes_run_and_are_counted(run):
@@ -83,7 +87,7 @@ def test_both_lanes_run_and_are_counted(run):
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
     assert out.splitlines()[-1] == "tests: 1 passed, 0 failed, 1 skipped"
-    assert "phases took: sleepy 0 s, lane 0 s (beside)" in out
+    assert "phases took: selftest_fore 0 s, selftest_back 0 s (beside)" in out
 
 
 @pytest.mark.parametrize("how", ["SIGTERM to the script", "Ctrl-C to its process group"])
