@@ -21,6 +21,7 @@ SCRIPT = os.path.join(REPO, "scripts", "livemount-dev")
 PHASES = """
 BACKGROUND_PHASES+=(selftest_back)
 phase_selftest_fore() { sleep %(fore)s; PASSED=$((PASSED + 1)); cd /; }
+phase_selftest_where() { pwd >"$SELFTEST_WHERE"; }
 phase_selftest_back() { sleep %(back)s; SKIPPED=$((SKIPPED + 1)); }
 """
 
@@ -29,7 +30,8 @@ def _start(tmp_path, fore, back):
     more = tmp_path / "phases"
     more.mkdir()
     (more / "10-test.sh").write_text(PHASES % {"fore": fore, "back": back})
-    env = dict(os.environ, LIVEMOUNT_MORE_PHASES=str(more), LIVEMOUNT_PHASES="selftest_fore selftest_back")
+    env = dict(os.environ, LIVEMOUNT_MORE_PHASES=str(more), LIVEMOUNT_PHASES="selftest_fore selftest_where selftest_back",
+               SELFTEST_WHERE=str(tmp_path / "where"))
     env.pop("LIVEMOUNT_SERIAL", None)
     # As a shell at a terminal starts it: SIGINT not ignored (a child of pytest may inherit it ignored).
     return subprocess.Popen([SCRIPT, "test"], env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -80,14 +82,15 @@ def run(tmp_path):
         os.unlink(path)
 
 
-def test_both_lanes_run_and_are_counted(run):
-    """The foreground phase and the background one both run; each one's counts and time reach the last lines,
+def test_both_lanes_run_and_are_counted(run, tmp_path):
+    """The foreground phases and the background one all run; each one's counts and time reach the last lines,
     and a phase's `cd` does not reach the next one."""
     proc = run(0, 0)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
     assert out.splitlines()[-1] == "tests: 1 passed, 0 failed, 1 skipped"
-    assert "phases took: selftest_fore 0 s, selftest_back 0 s (beside)" in out
+    assert "phases took: selftest_fore 0 s, selftest_where 0 s, selftest_back 0 s (beside)" in out
+    assert (tmp_path / "where").read_text().strip() == REPO  # not "/", where the phase before it went
 
 
 @pytest.mark.parametrize("how", ["SIGTERM to the script", "Ctrl-C to its process group"])
