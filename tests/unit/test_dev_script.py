@@ -55,7 +55,7 @@ def _session(sid):
     return [c for c in out if c]
 
 
-def _wait_for_sleeps(proc, count, timeout=60):
+def _wait_for_sleeps(proc, count, timeout=300):
     deadline = time.monotonic() + timeout
     while sum(c.startswith("sleep ") for c in _session(proc.pid)) < count:
         assert proc.poll() is None and time.monotonic() < deadline, "the phases did not start"
@@ -93,22 +93,26 @@ def test_both_lanes_run_and_are_counted(run, tmp_path):
     assert (tmp_path / "where").read_text().strip() == REPO  # not "/", where the phase before it went
 
 
+# The phases sleep this long: a run that ends at all before them was stopped by the signal, whatever the load.
+HOUR = 3600
+# How long to wait for what must happen at once, only so that a broken script fails instead of hanging the suite.
+HANG = 300
+
+
 @pytest.mark.parametrize("how", ["SIGTERM to the script", "Ctrl-C to its process group"])
 def test_a_signal_stops_both_lanes_at_once(run, how):
-    """Stopped in the middle of its foreground phase, the run ends within seconds with status 130 and leaves no
-    process of either lane behind (bash runs a trap only once a foreground command ends: the script waits
-    for its phases with `wait`)."""
-    proc = run(300, 300)
+    """Stopped in the middle of its foreground phase, whose sleep (like the background one's) lasts an hour, the run
+    ends with status 130 and leaves no process of either lane behind (bash runs a trap only once a foreground
+    command ends: the script waits for its phases with `wait`). No speed is asserted: that belongs in bench/."""
+    proc = run(HOUR, HOUR)
     _wait_for_sleeps(proc, 2)
-    started = time.monotonic()
     if how.startswith("SIGTERM"):
         proc.send_signal(signal.SIGTERM)
     else:
         os.killpg(proc.pid, signal.SIGINT)
-    proc.wait(timeout=20)
-    took = time.monotonic() - started
-    assert proc.returncode == 130 and took < 10
-    deadline = time.monotonic() + 5
+    proc.wait(timeout=HANG)
+    assert proc.returncode == 130
+    deadline = time.monotonic() + HANG
     while _session(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _session(proc.pid) == []
