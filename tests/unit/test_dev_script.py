@@ -1,16 +1,17 @@
-"""scripts/livemount-dev test: its two lanes of phases, and stopping a run (SIGTERM, Ctrl-C) in the middle of one.
+"""scripts/livemount-dev: its two lanes of test phases, and stopping it (SIGTERM, Ctrl-C) in the middle of anything
+long: a phase of a whole run, the pytest of `test ARGS`, the venv and pip of a setup.
 
-Each case runs the real script with two phases of its own (LIVEMOUNT_MORE_PHASES):
-`selftest_fore` in the foreground lane and `selftest_back` in the background
-one, each a long `sleep`, in a session of its own so that every process it
-starts can be found (and, whatever happens, killed) afterwards. Their files
-in .build/reports (phase-selftest_*) are removed after each case.
+Each case runs the real script in a session of its own, so that every process it starts can be found (and, whatever
+happens, killed) afterwards, with its reports in a temporary directory (LIVEMOUNT_REPORTS). The lanes' cases use two
+phases of their own (LIVEMOUNT_MORE_PHASES): `selftest_fore` in the foreground lane and `selftest_back` in the
+background one, each a long `sleep`; the setup's cases a copy of the script's own files with a stand-in Python.
 """
 
-import glob
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -26,17 +27,26 @@ phase_selftest_back() { sleep %(back)s; SKIPPED=$((SKIPPED + 1)); }
 """
 
 
+def _popen(args, env, cwd=REPO):
+    # As a shell at a terminal starts it: SIGINT not ignored (a child of pytest may inherit it ignored).
+    return subprocess.Popen(args, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _env(tmp_path, **more):
+    env = dict(os.environ, LIVEMOUNT_REPORTS=str(tmp_path / "reports"), **more)
+    env.pop("LIVEMOUNT_SERIAL", None)
+    return env
+
+
 def _start(tmp_path, fore, back):
     more = tmp_path / "phases"
     more.mkdir()
     (more / "10-test.sh").write_text(PHASES % {"fore": fore, "back": back})
-    env = dict(os.environ, LIVEMOUNT_MORE_PHASES=str(more), LIVEMOUNT_PHASES="selftest_fore selftest_where selftest_back",
+    env = _env(tmp_path, LIVEMOUNT_MORE_PHASES=str(more), LIVEMOUNT_PHASES="selftest_fore selftest_where selftest_back",
                SELFTEST_WHERE=str(tmp_path / "where"))
-    env.pop("LIVEMOUNT_SERIAL", None)
-    # As a shell at a terminal starts it: SIGINT not ignored (a child of pytest may inherit it ignored).
-    return subprocess.Popen([SCRIPT, "test"], env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return _popen([SCRIPT, "test"], env)
 
 
 def _session(sid):
@@ -63,23 +73,26 @@ def _wait_for_sleeps(proc, count, timeout=300):
 
 
 @pytest.fixture
-def run(tmp_path):
+def started():
+    """Keep each process a case starts; afterwards, kill whatever is left of its session."""
     procs = []
-
-    def start(fore, back):
-        proc = _start(tmp_path, fore, back)
-        procs.append(proc)
-        return proc
-
-    yield start
+    yield procs.append
     for proc in procs:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         proc.communicate()
-    for path in glob.glob(os.path.join(REPO, ".build", "reports", "phase-selftest_*")):
-        os.unlink(path)
+
+
+@pytest.fixture
+def run(tmp_path, started):
+    def start(fore, back):
+        proc = _start(tmp_path, fore, back)
+        started(proc)
+        return proc
+
+    return start
 
 
 def test_both_lanes_run_and_are_counted(run, tmp_path):
@@ -99,20 +112,91 @@ HOUR = 3600
 HANG = 300
 
 
-@pytest.mark.parametrize("how", ["SIGTERM to the script", "Ctrl-C to its process group"])
+HOW = ["SIGTERM to the script", "Ctrl-C to its process group"]
+
+
+def _stop(proc, how):
+    """Send the signal, then return what is left of the script's session once the script has ended."""
+    if how.startswith("SIGTERM"):
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=HANG)
+    deadline = time.monotonic() + HANG
+    while _session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _session(proc.pid)
+
+
+def _wait_for(path, proc):
+    deadline = time.monotonic() + HANG
+    while not path.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "it did not get there: %s" % proc.communicate()[0]
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", HOW)
 def test_a_signal_stops_both_lanes_at_once(run, how):
     """Stopped in the middle of its foreground phase, whose sleep (like the background one's) lasts an hour, the run
     ends with status 130 and leaves no process of either lane behind (bash runs a trap only once a foreground
     command ends: the script waits for its phases with `wait`). No speed is asserted: that belongs in bench/."""
     proc = run(HOUR, HOUR)
     _wait_for_sleeps(proc, 2)
-    if how.startswith("SIGTERM"):
-        proc.send_signal(signal.SIGTERM)
-    else:
-        os.killpg(proc.pid, signal.SIGINT)
-    proc.wait(timeout=HANG)
+    left = _stop(proc, how)
     assert proc.returncode == 130
-    deadline = time.monotonic() + HANG
-    while _session(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _session(proc.pid) == []
+    assert left == []
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_signal_stops_the_pytest_of_test_args(tmp_path, started, how):
+    """`livemount-dev test ARGS` runs pytest alone: stopped while a test of it sleeps for an hour, the script ends with
+    status 130 and its pytest is not left running."""
+    (tmp_path / "test_sleeps.py").write_text(
+        "import pathlib, time\n\ndef test_sleeps():\n    pathlib.Path(%r).touch()\n    time.sleep(%d)\n"
+        % (str(tmp_path / "asleep"), HOUR))
+    proc = _popen([SCRIPT, "test", "-p", "no:cacheprovider", str(tmp_path / "test_sleeps.py")], _env(tmp_path))
+    started(proc)
+    _wait_for(tmp_path / "asleep", proc)
+    left = _stop(proc, how)
+    assert proc.returncode == 130
+    assert left == []
+
+
+# A stand-in for the base Python: the real one, except that what SLOW names (`venv`: making the venv; `pip`: the
+# venv's pip installing the lock) marks a file and sleeps for an hour instead.
+STAND_IN = """#!/bin/sh
+if [ "$1 $2" = "-m venv" ]; then
+    if [ "$SLOW" = venv ]; then touch "$ASLEEP"; exec sleep %(hour)d; fi
+    mkdir -p "$3/bin"
+    cp "$0" "$3/bin/python"
+    exit 0
+fi
+if [ "$1 $2 $3" = "-m pip install" ] && [ "$SLOW" = pip ]; then touch "$ASLEEP"; exec sleep %(hour)d; fi
+exec %(python)s "$@"
+"""
+
+
+@pytest.mark.parametrize("slow", ["venv", "pip"])
+def test_a_signal_stops_a_setup_half_way(tmp_path, started, slow):
+    """Stopped while it makes the venv, or while pip installs the lock into it, a setup ends with status 130, leaves
+    none of its children running, and writes no stamp: the next run sets up afresh."""
+    repo = tmp_path / "repo"
+    for name in ("scripts/livemount-dev", "scripts/requirements.py", "pyproject.toml"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(os.path.join(REPO, name), repo / name)
+    # The lock for whichever Python runs this test (the script picks the base Python's).
+    (repo / "requirements").mkdir()
+    shutil.copy(os.path.join(REPO, "requirements", "dev-py3.11.lock"),
+                repo / "requirements" / ("dev-py%d.%d.lock" % sys.version_info[:2]))
+    stand_in = tmp_path / "python"
+    stand_in.write_text(STAND_IN % {"hour": HOUR, "python": sys.executable})
+    stand_in.chmod(0o755)
+    proc = _popen([str(repo / "scripts" / "livemount-dev"), "setup"],
+                  _env(tmp_path, LIVEMOUNT_PYTHON=str(stand_in), LIVEMOUNT_VENV=str(tmp_path / "venv"),
+                       SLOW=slow, ASLEEP=str(tmp_path / "asleep")), cwd=str(repo))
+    started(proc)
+    _wait_for(tmp_path / "asleep", proc)
+    left = _stop(proc, "SIGTERM")
+    assert proc.returncode == 130
+    assert left == []
+    assert not (tmp_path / "venv" / ".livemount-stamp").exists()
