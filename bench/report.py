@@ -273,6 +273,11 @@ def provenance(meta, quick):
                                                                                    meta["date"])) + tail
 
 
+def _speed(run):
+    """Return the speed reference of a run (run_all._speed) at its start and end: "?" where it was not taken."""
+    return "%s / %s" % (run.get("speed_start", "?"), run.get("speed_end", "?"))
+
+
 def machine_table(meta):
     """Return the markdown table of the machine and of each run that measured the page."""
     import common as c
@@ -281,13 +286,14 @@ def machine_table(meta):
     rows = [["cpus (nproc)", m["nproc"]], ["cpu", m["cpu"] or "?"], ["kernel", m["kernel"]],
             ["python", m["python"]],
             ["load average (1, 5, 15 min) at start / end", "%s / %s" % (meta["load_start"], meta["load_end"])],
+            ["speed: an empty Python loop of 10 million steps (best of 3) at start / end", _speed(meta)],
             ["util-linux", m["findmnt"]],
             ["the run took", "; ".join("%s %s" % kv for kv in meta["runs"].items() if kv[0] not in reruns)],
             ["livemount measured", meta.get("source", "?")]]
     for name, r in reruns.items():
         rows.append(["%s, in an `--only` run" % name, "started %s, took %s, load average at start / end %s / %s, "
-                     "livemount measured: %s" % (r["date"], r["took"], r["load_start"], r.get("load_end", "?"),
-                                                 r["source"])])
+                     "speed at start / end %s, livemount measured: %s" % (
+                         r["date"], r["took"], r["load_start"], r.get("load_end", "?"), _speed(r), r["source"])])
     # By hand, not md_table: the second header cell stays empty ("| machine | |").
     return "\n".join(["| machine | |", "|---|---|"] + ["| %s | %s |" % (k, v) for k, v in rows])
 
