@@ -93,7 +93,9 @@ def run(playbook, workdir, check=False, diff=False, extra_vars=None, env=None, a
         "LIVEMOUNT_FSTAB": os.path.join(workdir, "fstab"),
         "LIVEMOUNT_RECORD": record,
         "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "plugins", "callback"),
-        "ANSIBLE_CALLBACKS_ENABLED": "record",
+        # shared_ansiballz: each module's payload built once for the sources, not by every run (its docstring).
+        "ANSIBLE_CALLBACKS_ENABLED": "record,shared_ansiballz",
+        "LIVEMOUNT_ANSIBALLZ_SHARE": os.path.join(REPO, ".build", "ansiballz-share"),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
