@@ -5,7 +5,7 @@ remount done by hand) and its repair, a live option change that keeps the
 files, what an overlay changed, a reset of one path, a live layer change
 with a process inside the overlay (demo_overlay.py), destroy, and a host
 directory injected live into a running stand-in container (its own mount
-and PID namespace) and taken out again. The host's
+and PID namespace) and taken out again (demo_container.py). The host's
 mount table is never touched: the process first moves into a new mount
 namespace with private propagation.
 """
@@ -117,7 +117,11 @@ def _story(out, root, system):
     after = _ours(system, root)
     out.info("mounts under the demo root: %d before destroy, %d after" % (len(before), len(after)))
     ok = ok and not after and not os.path.lexists(os.path.join(root, "srv/app/bin/tool"))
-    ok = _container(out, root, system, engine, load, state_dir) and ok
+    from . import demo_container
+
+    ok = demo_container.chapter(out, root, system, load, state_dir,
+                                lambda p, **where: _apply(out, engine, p, system, state_dir, **where),
+                                lambda: _ours(system, root)) and ok
     out.heading("Demo %s" % ("complete: every step did what it showed" if ok else "FAILED"))
     return 0 if ok else 1
 
@@ -165,106 +169,3 @@ def _live(out, system, root, state_dir):
 
     _, rows = inventory.read(system, state_dir)
     out.mounts(select(rows, root, paths=paths), tree=True)
-
-
-# ---- 12. a host directory injected into a running container ----------------------------------
-
-INJECT = """\
-name: inject
-mounts:
-  - {target: /data/in, type: bind, source: ROOT/host/share, source_namespace: host, options: [ro]}
-"""
-
-# The stand-in container: its own mount and PID namespace, pivot_root'ed into ROOT/box, reading
-# /data/in/msg every 50 ms into /data/seen (which the demo reads from outside: ROOT/box is its /).
-CONTAINER = """
-mount --bind "$BOX" "$BOX"
-for d in $BINDS; do mount --bind -o ro "/$d" "$BOX/$d"; done
-cd "$BOX" && mkdir old && pivot_root . old && mount -t proc proc /proc && umount -l /old && rmdir /old
-echo ready > /data/ready
-while :; do
-    if [ -r /data/in/msg ]; then cat /data/in/msg > /data/seen.tmp; else echo nothing > /data/seen.tmp; fi
-    mv /data/seen.tmp /data/seen; sleep 0.05
-done
-"""
-
-
-def _container(out, root, system, engine, load, state_dir):
-    """Return True after injecting ROOT/host/share into a running container and taking it out (False if not)."""
-    import shutil
-    import subprocess
-
-    out.heading("12. A running container: a host directory injected live (livemount --pid PID apply)")
-    if not shutil.which("unshare"):
-        out.info("skipped: util-linux unshare(1) is needed to start the stand-in container")
-        return True
-    box, binds = os.path.join(root, "box"), []
-    os.makedirs(os.path.join(box, "data"))
-    os.makedirs(os.path.join(box, "proc"))
-    for d in ("usr", "bin", "sbin", "lib", "lib64"):
-        if os.path.islink("/" + d):
-            os.symlink(os.readlink("/" + d), os.path.join(box, d))
-        elif os.path.isdir("/" + d):
-            os.makedirs(os.path.join(box, d))
-            binds.append(d)
-    os.makedirs(os.path.join(root, "host/share"))
-    with open(os.path.join(root, "host/share/msg"), "w") as f:
-        f.write("hello from the host\n")
-    proc = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", "-c",
-                             CONTAINER], env=dict(os.environ, BOX=box, BINDS=" ".join(binds)),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if not _wait(lambda: os.path.exists(os.path.join(box, "data/seen")), proc):
-            out.error("cannot start the stand-in container")
-            return False
-        return _inject(out, root, box, _init_of(proc), proc, system, engine, load, state_dir)
-    finally:
-        # SIGKILL to the PID namespace's init: the kernel kills everything else in it; unshare then exits.
-        pid = _init_of(proc) if proc.poll() is None else None
-        if pid is not None:
-            os.kill(pid, 9)
-        proc.wait()
-
-
-def _init_of(proc):
-    """Return the pid of unshare's child: the container's init (PID 1 inside); None when there is none."""
-    try:
-        with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
-            return int(f.read().split()[0])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _inject(out, root, box, pid, proc, system, engine, load, state_dir):
-    seen = lambda: open(os.path.join(box, "data/seen")).read().strip()  # noqa: E731
-    out.info("container: pid %d, mount namespace %s, its / is %s; it reads /data/in/msg in a loop"
-             % (pid, os.readlink("/proc/%d/ns/mnt" % pid), box))
-    out.info("the container reads: %s" % seen())
-    text = INJECT.replace("ROOT", root)
-    out.text(out.short(text) + "\n")
-    before = _ours(system, root)
-    report = _apply(out, engine, load(text), system, state_dir, pid=pid)
-    injected = _wait(lambda: seen() == "hello from the host", proc)
-    out.info("the container reads: %s (no restart)" % seen())
-    out.heading("13. livemount --pid %d destroy inject: taken out again" % pid)
-    out.plan(engine.destroy("inject", system, root=state_dir, pid=pid), title="Destroy inject in %s" % report.namespace)
-    removed = _wait(lambda: seen() == "nothing", proc)
-    untouched = _ours(system, root) == before
-    out.info("the container reads: %s; mounts in our own namespace: %s" % (
-        seen(), "untouched throughout" if untouched else "CHANGED"))
-    return injected and removed and untouched
-
-
-def _wait(ready, proc, timeout=10.0):
-    """Return True once ready() holds (False after `timeout` s, or when the container died)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if ready():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.02)
-    return False
