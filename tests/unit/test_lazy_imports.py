@@ -56,7 +56,8 @@ import io, sys, tempfile
 from livemount_cli.main import main
 sys.stdout = io.StringIO()  # a pipe: one line of JSON, each mount written as its text
 try:
-    assert main(["--state-dir", tempfile.mkdtemp(), "show", "--json"]) == 0
+    with tempfile.TemporaryDirectory() as state:
+        assert main(["--state-dir", state, "show", "--json"]) == 0
 finally:
     sys.stdout = sys.__stdout__
 """
@@ -73,14 +74,15 @@ def test_show_json_loads_no_planner():
 VALIDATE = """
 import os, sys, tempfile
 from livemount_cli.main import main
-path = os.path.join(tempfile.mkdtemp(), "p.yaml")
-with open(path, "w") as f:
-    f.write("name: p\\nmounts:\\n  - {target: /data/t, type: tmpfs}\\n  - {target: /data/b, type: bind, source: /srv}\\n")
-sys.stdout = open(os.devnull, "w")
-try:
-    assert main(["validate", path]) == 0
-finally:
-    sys.stdout = sys.__stdout__
+with tempfile.TemporaryDirectory() as scratch:
+    path = os.path.join(scratch, "p.yaml")
+    with open(path, "w") as f:
+        f.write("name: p\\nmounts:\\n  - {target: /data/t, type: tmpfs}\\n  - {target: /data/b, type: bind, source: /srv}\\n")
+    sys.stdout = open(os.devnull, "w")
+    try:
+        assert main(["validate", path]) == 0
+    finally:
+        sys.stdout = sys.__stdout__
 """
 
 
